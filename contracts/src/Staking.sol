@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {Credits} from "./Credits.sol";
+import {ITaskMarket} from "./interfaces/ITaskMarket.sol";
+
+/// @title Staking
+/// @notice Stake per account: bonds are locked from free stake by claims and votes, then unlocked or slashed.
+/// Stake leaves only through an unbonding delay, and stake that is unbonding can still be slashed: an unstake
+/// request may cover stake that currently backs bonds; such stake is released only once those bonds are settled,
+/// and a slash shrinks the unbonding amount when it would exceed what is left.
+abstract contract Staking is Credits {
+    /// @notice Shortest allowed unbonding delay (the constructor refuses less).
+    uint256 public constant MIN_UNBONDING_DELAY = 1 minutes;
+    /// @notice Longest allowed unbonding delay.
+    uint256 public constant MAX_UNBONDING_DELAY = 60 days;
+
+    struct StakeRecord {
+        uint128 total;
+        uint128 locked;
+        uint128 unbonding;
+        uint64 releaseAt;
+    }
+
+    mapping(address account => StakeRecord record) private _stakes;
+    uint256 private immutable _unbondingDelay;
+
+    constructor(uint256 unbondingDelay_) {
+        if (unbondingDelay_ < MIN_UNBONDING_DELAY || unbondingDelay_ > MAX_UNBONDING_DELAY) {
+            revert TaskMarketUnbondingDelayOutOfRange(unbondingDelay_, MIN_UNBONDING_DELAY, MAX_UNBONDING_DELAY);
+        }
+        _unbondingDelay = unbondingDelay_;
+    }
+
+    /// @inheritdoc ITaskMarket
+    function stake() external payable {
+        if (msg.value == 0) revert TaskMarketZeroAmount("value");
+        StakeRecord storage s = _stakes[msg.sender];
+        s.total += uint128(msg.value); // checked: reverts long before 2^128 wei could exist
+        _recordDeposit(msg.value);
+        emit StakeDeposited(msg.sender, msg.value, s.total);
+    }
+
+    /// @inheritdoc ITaskMarket
+    function requestUnstake(uint256 amount) external {
+        if (amount == 0) revert TaskMarketZeroAmount("amount");
+        StakeRecord storage s = _stakes[msg.sender];
+        uint256 available = s.total - s.unbonding;
+        if (amount > available) revert TaskMarketUnstakeTooLarge(msg.sender, amount, available);
+        s.unbonding += uint128(amount); // amount ≤ total − unbonding, so the sum fits
+        uint64 releaseAt = uint64(block.timestamp + _unbondingDelay);
+        s.releaseAt = releaseAt;
+        emit UnstakeRequested(msg.sender, amount, s.unbonding, releaseAt);
+    }
+
+    /// @inheritdoc ITaskMarket
+    function releaseUnstaked() external {
+        StakeRecord storage s = _stakes[msg.sender];
+        uint256 unbonding = s.unbonding;
+        if (unbonding == 0) revert TaskMarketNothingUnbonding(msg.sender);
+        if (block.timestamp < s.releaseAt) revert TaskMarketUnbondingNotDue(msg.sender, s.releaseAt, block.timestamp);
+        uint256 unlocked = s.total - s.locked;
+        uint256 amount = unbonding < unlocked ? unbonding : unlocked;
+        if (amount == 0) revert TaskMarketUnbondingStakeLocked(msg.sender, unbonding, s.locked);
+        // amount ≤ unbonding and amount ≤ total − locked: neither subtraction can underflow.
+        unchecked {
+            s.unbonding = uint128(unbonding - amount);
+            s.total -= uint128(amount);
+        }
+        _addCredit(msg.sender, amount);
+        emit StakeReleased(msg.sender, amount);
+    }
+
+    /// @inheritdoc ITaskMarket
+    function stakeOf(address account) external view returns (StakeInfo memory) {
+        StakeRecord memory s = _stakes[account];
+        return StakeInfo({
+            total: s.total, locked: s.locked, unbonding: s.unbonding, releaseAt: s.releaseAt, free: _free(s)
+        });
+    }
+
+    /// @inheritdoc ITaskMarket
+    function unbondingDelay() external view returns (uint256) {
+        return _unbondingDelay;
+    }
+
+    /// @dev Locks `amount` of `account`'s free stake as a bond.
+    function _lockBond(address account, uint256 amount) internal {
+        StakeRecord storage s = _stakes[account];
+        uint128 free = _free(s);
+        if (free < amount) revert TaskMarketInsufficientFreeStake(account, free, amount);
+        // amount ≤ free ≤ total − locked: the new locked amount still fits in uint128.
+        unchecked {
+            s.locked += uint128(amount);
+        }
+    }
+
+    /// @dev Unlocks a bond that was locked by {_lockBond}.
+    function _unlockBond(address account, uint256 amount) internal {
+        _stakes[account].locked -= uint128(amount);
+    }
+
+    /// @dev Removes a locked bond from `account`'s stake; the caller puts it in a task's escrow.
+    function _slashBond(address account, uint256 taskId, uint32 round, uint32 index, uint256 amount) internal {
+        StakeRecord storage s = _stakes[account];
+        s.locked -= uint128(amount);
+        uint128 total = s.total - uint128(amount);
+        s.total = total;
+        // Unbonding stake is still at stake: it shrinks when the slash leaves less than it.
+        if (s.unbonding > total) s.unbonding = total;
+        emit StakeSlashed(account, taskId, round, index, amount, s.unbonding);
+    }
+
+    function _free(StakeRecord memory s) private pure returns (uint128) {
+        uint256 committed = uint256(s.locked) + s.unbonding;
+        // locked and unbonding may overlap (see the contract's notice), so their sum can exceed the total.
+        return committed >= s.total ? 0 : uint128(s.total - committed);
+    }
+}

@@ -1,0 +1,559 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {Staking} from "./Staking.sol";
+import {ITaskMarket} from "./interfaces/ITaskMarket.sol";
+
+/// @title TaskMarket
+/// @notice Escrowed training tasks, claimed units, commit-reveal verification and their settlement.
+/// @dev Every external function is O(1) in the number of tasks and units; the only loops run over one unit's
+/// ballots, at most MAX_QUORUM of them.
+contract TaskMarket is Staking {
+    uint32 public constant MAX_ROUNDS = 1_000;
+    uint32 public constant MAX_UNITS_PER_ROUND = 1_000;
+    uint32 public constant MAX_QUORUM = 15;
+    uint32 public constant MIN_TIMEOUT = 30 seconds;
+    uint32 public constant MAX_TIMEOUT = 30 days;
+
+    struct Task {
+        TaskParams params;
+        TaskState state;
+    }
+
+    /// @dev Packed in two slots: the first holds what every transition touches.
+    struct Unit {
+        address miner;
+        uint64 deadline;
+        UnitStatus status;
+        uint8 commits;
+        uint8 reveals;
+        uint8 validVotes;
+        uint32 epoch;
+        uint32 rejections;
+        uint64 submittedBlock;
+        bytes32 resultDigest;
+    }
+
+    struct Ballot {
+        address verifier;
+        bool revealed;
+        bool valid;
+        bytes32 commitment;
+    }
+
+    uint256 private _taskCount;
+    mapping(uint256 taskId => Task task) private _tasks;
+    mapping(uint256 taskId => mapping(uint256 unitKey => Unit unit)) private _units;
+    /// @dev The model digest submitted for a round's aggregation unit; the next round's input once accepted.
+    mapping(uint256 taskId => mapping(uint32 round => bytes32 modelDigest)) private _aggregateModels;
+    /// @dev Ballots by keccak256(taskId, unitKey, epoch, slot); slots 0..commits-1 are filled.
+    mapping(bytes32 ballotKey => Ballot ballot) private _ballots;
+
+    constructor(uint256 unbondingDelay_) Staking(unbondingDelay_) {}
+
+    // ------------------------------------------------------------------------------------------------------------
+    // Tasks
+    // ------------------------------------------------------------------------------------------------------------
+
+    /// @inheritdoc ITaskMarket
+    function createTask(TaskParams calldata params) external payable returns (uint256 taskId) {
+        _checkParams(params);
+        uint256 budget = _budget(params);
+        if (msg.value != budget) revert TaskMarketBudgetMismatch(budget, msg.value);
+        unchecked {
+            taskId = ++_taskCount; // a counter of transactions cannot reach 2^256
+        }
+        Task storage t = _tasks[taskId];
+        t.params = params;
+        t.state.owner = msg.sender;
+        t.state.status = TaskStatus.Active;
+        t.state.openUnits = params.unitsPerRound;
+        t.state.escrow = uint128(budget); // budget < rounds·(units+1)·(2 + quorum)·2^96 < 2^128
+        _recordDeposit(budget);
+        emit TaskCreated(taskId, msg.sender, params, budget);
+    }
+
+    /// @inheritdoc ITaskMarket
+    function cancelTask(uint256 taskId) external {
+        Task storage t = _existingTask(taskId);
+        if (t.state.owner != msg.sender) revert TaskMarketNotTaskOwner(taskId, msg.sender, t.state.owner);
+        if (t.state.status != TaskStatus.Active) revert TaskMarketTaskNotActive(taskId, t.state.status);
+        t.state.status = TaskStatus.Cancelled;
+        t.state.openUnits = 0;
+        emit TaskCancelled(taskId, t.state.inFlight);
+        if (t.state.inFlight == 0) _refundEscrow(taskId, t);
+    }
+
+    // ------------------------------------------------------------------------------------------------------------
+    // Units
+    // ------------------------------------------------------------------------------------------------------------
+
+    /// @inheritdoc ITaskMarket
+    function claimUnit(uint256 taskId, uint32 round, uint32 index) external {
+        Task storage t = _existingTask(taskId);
+        if (t.state.status != TaskStatus.Active) revert TaskMarketTaskNotActive(taskId, t.state.status);
+        if (round != t.state.currentRound) revert TaskMarketRoundNotCurrent(taskId, round, t.state.currentRound);
+        uint32 units = t.params.unitsPerRound;
+        if (index > units) revert TaskMarketUnitIndexOutOfRange(taskId, index, units);
+        if (index == units && t.state.acceptedInRound < units) {
+            revert TaskMarketAggregationNotReady(taskId, round, t.state.acceptedInRound, units);
+        }
+        Unit storage u = _units[taskId][_unitKey(round, index)];
+        if (u.status != UnitStatus.Open) revert TaskMarketUnitWrongStatus(taskId, round, index, u.status);
+
+        _lockBond(msg.sender, t.params.unitBond);
+        uint64 deadline = uint64(block.timestamp) + t.params.claimTimeout;
+        u.miner = msg.sender;
+        u.deadline = deadline;
+        u.status = UnitStatus.Claimed;
+        // openUnits ≥ 1 (this unit was open) and inFlight < 2^32 (bounded by units per round + 1).
+        unchecked {
+            t.state.openUnits -= 1;
+            t.state.inFlight += 1;
+        }
+        emit UnitClaimed(taskId, round, index, msg.sender, deadline, t.params.unitBond);
+    }
+
+    /// @inheritdoc ITaskMarket
+    function submitResult(uint256 taskId, uint32 round, uint32 index, bytes32 resultDigest, bytes32 modelDigest)
+        external
+    {
+        Task storage t = _existingTask(taskId);
+        Unit storage u = _units[taskId][_unitKey(round, index)];
+        if (u.status != UnitStatus.Claimed) revert TaskMarketUnitWrongStatus(taskId, round, index, u.status);
+        if (u.miner != msg.sender) revert TaskMarketNotAssignee(taskId, round, index, msg.sender, u.miner);
+        if (block.timestamp > u.deadline) revert TaskMarketDeadlinePassed(u.deadline, block.timestamp);
+        if (resultDigest == bytes32(0)) revert TaskMarketZeroDigest("resultDigest");
+        if (modelDigest == bytes32(0)) revert TaskMarketZeroDigest("modelDigest");
+
+        uint64 commitDeadline = uint64(block.timestamp) + t.params.commitTimeout;
+        uint32 epoch = u.epoch + 1;
+        u.status = UnitStatus.Submitted;
+        u.deadline = commitDeadline;
+        u.commits = 0;
+        u.reveals = 0;
+        u.validVotes = 0;
+        u.epoch = epoch;
+        u.submittedBlock = uint64(block.number);
+        u.resultDigest = resultDigest;
+        if (index == t.params.unitsPerRound) _aggregateModels[taskId][round] = modelDigest;
+        emit ResultSubmitted(taskId, round, index, msg.sender, resultDigest, modelDigest, epoch, commitDeadline);
+    }
+
+    /// @inheritdoc ITaskMarket
+    function reclaimExpired(uint256 taskId, uint32 round, uint32 index) external {
+        Task storage t = _existingTask(taskId);
+        Unit storage u = _units[taskId][_unitKey(round, index)];
+        if (u.status != UnitStatus.Claimed) revert TaskMarketUnitWrongStatus(taskId, round, index, u.status);
+        if (block.timestamp <= u.deadline) revert TaskMarketDeadlineNotPassed(u.deadline, block.timestamp);
+
+        address miner = u.miner;
+        uint96 bond = t.params.unitBond;
+        u.status = UnitStatus.Open;
+        u.miner = address(0);
+        u.deadline = 0;
+        _slashBond(miner, taskId, round, index, bond);
+        t.state.escrow += bond;
+        emit UnitExpired(taskId, round, index, miner);
+        _unitLeftFlight(taskId, t, true);
+    }
+
+    // ------------------------------------------------------------------------------------------------------------
+    // Votes
+    // ------------------------------------------------------------------------------------------------------------
+
+    /// @inheritdoc ITaskMarket
+    function commitVote(uint256 taskId, uint32 round, uint32 index, bytes32 commitment) external {
+        Task storage t = _existingTask(taskId);
+        uint256 key = _unitKey(round, index);
+        Unit storage u = _units[taskId][key];
+        if (u.status != UnitStatus.Submitted) revert TaskMarketUnitWrongStatus(taskId, round, index, u.status);
+        if (block.timestamp > u.deadline) revert TaskMarketDeadlinePassed(u.deadline, block.timestamp);
+        if (msg.sender == u.miner) revert TaskMarketSelfVote(msg.sender);
+        if (commitment == bytes32(0)) revert TaskMarketZeroDigest("commitment");
+        uint8 commits = u.commits;
+        uint32 epoch = u.epoch;
+        for (uint256 slot; slot < commits; ++slot) {
+            if (_ballots[_ballotKey(taskId, key, epoch, slot)].verifier == msg.sender) {
+                revert TaskMarketAlreadyCommitted(msg.sender);
+            }
+        }
+
+        _lockBond(msg.sender, t.params.voteBond);
+        Ballot storage b = _ballots[_ballotKey(taskId, key, epoch, commits)];
+        b.verifier = msg.sender;
+        b.commitment = commitment;
+        // commits < quorum ≤ MAX_QUORUM: the status would be Revealing otherwise.
+        unchecked {
+            commits += 1;
+        }
+        u.commits = commits;
+        emit VoteCommitted(taskId, round, index, msg.sender, epoch, commitment);
+        if (commits == t.params.quorum) {
+            uint64 revealDeadline = uint64(block.timestamp) + t.params.revealTimeout;
+            u.status = UnitStatus.Revealing;
+            u.deadline = revealDeadline;
+            emit RevealOpened(taskId, round, index, epoch, revealDeadline);
+        }
+    }
+
+    /// @inheritdoc ITaskMarket
+    function revealVote(uint256 taskId, uint32 round, uint32 index, bool valid, bytes32 salt) external {
+        Task storage t = _existingTask(taskId);
+        uint256 key = _unitKey(round, index);
+        Unit storage u = _units[taskId][key];
+        if (u.status != UnitStatus.Revealing) revert TaskMarketUnitWrongStatus(taskId, round, index, u.status);
+        if (block.timestamp > u.deadline) revert TaskMarketDeadlinePassed(u.deadline, block.timestamp);
+        Ballot storage b = _findBallot(taskId, key, u.epoch, u.commits, msg.sender);
+        if (b.revealed) revert TaskMarketAlreadyRevealed(msg.sender);
+        bytes32 revealed = _commitment(taskId, round, index, msg.sender, valid, salt);
+        if (revealed != b.commitment) revert TaskMarketCommitmentMismatch(b.commitment, revealed);
+
+        b.revealed = true;
+        b.valid = valid;
+        // reveals < commits ≤ MAX_QUORUM, and validVotes ≤ reveals.
+        unchecked {
+            u.reveals += 1;
+            if (valid) u.validVotes += 1;
+        }
+        emit VoteRevealed(taskId, round, index, msg.sender, u.epoch, valid);
+        // The last reveal settles at once: nothing is left to wait for, and it saves everyone a transaction.
+        if (u.reveals == u.commits) _settle(taskId, t, u, key);
+    }
+
+    /// @inheritdoc ITaskMarket
+    function finalizeUnit(uint256 taskId, uint32 round, uint32 index) external {
+        Task storage t = _existingTask(taskId);
+        uint256 key = _unitKey(round, index);
+        Unit storage u = _units[taskId][key];
+        if (u.status == UnitStatus.Revealing) {
+            if (block.timestamp <= u.deadline) revert TaskMarketFinalizeNotDue(taskId, round, index, u.deadline);
+            _settle(taskId, t, u, key);
+        } else if (u.status == UnitStatus.Submitted) {
+            if (block.timestamp <= u.deadline) revert TaskMarketFinalizeNotDue(taskId, round, index, u.deadline);
+            // The quorum did not fill in time: nobody is at fault, every committed bond goes back.
+            uint32 epoch = u.epoch;
+            uint96 voteBond = t.params.voteBond;
+            for (uint256 slot; slot < u.commits; ++slot) {
+                _unlockBond(_ballots[_ballotKey(taskId, key, epoch, slot)].verifier, voteBond);
+            }
+            _reopenVote(taskId, t, u, round, index);
+        } else {
+            revert TaskMarketUnitWrongStatus(taskId, round, index, u.status);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------------------
+    // Views
+    // ------------------------------------------------------------------------------------------------------------
+
+    /// @inheritdoc ITaskMarket
+    function budgetOf(TaskParams calldata params) external pure returns (uint256) {
+        return _budget(params);
+    }
+
+    /// @inheritdoc ITaskMarket
+    function commitmentOf(uint256 taskId, uint32 round, uint32 index, address verifier, bool valid, bytes32 salt)
+        external
+        pure
+        returns (bytes32)
+    {
+        return _commitment(taskId, round, index, verifier, valid, salt);
+    }
+
+    /// @inheritdoc ITaskMarket
+    function unitSeed(uint256 taskId, uint32 round, uint32 index, address miner) external pure returns (bytes32) {
+        return keccak256(abi.encode(taskId, round, index, miner));
+    }
+
+    /// @inheritdoc ITaskMarket
+    function taskCount() external view returns (uint256) {
+        return _taskCount;
+    }
+
+    /// @inheritdoc ITaskMarket
+    function getTask(uint256 taskId) external view returns (TaskParams memory params, TaskState memory state) {
+        Task storage t = _existingTask(taskId);
+        return (t.params, t.state);
+    }
+
+    /// @inheritdoc ITaskMarket
+    function getUnit(uint256 taskId, uint32 round, uint32 index) external view returns (UnitInfo memory) {
+        Task storage t = _existingTask(taskId);
+        if (index > t.params.unitsPerRound) {
+            revert TaskMarketUnitIndexOutOfRange(taskId, index, t.params.unitsPerRound);
+        }
+        Unit storage u = _units[taskId][_unitKey(round, index)];
+        return UnitInfo({
+            status: u.status,
+            miner: u.miner,
+            deadline: u.deadline,
+            commits: u.commits,
+            reveals: u.reveals,
+            validVotes: u.validVotes,
+            epoch: u.epoch,
+            rejections: u.rejections,
+            submittedBlock: u.submittedBlock,
+            resultDigest: u.resultDigest,
+            modelDigest: index == t.params.unitsPerRound ? _aggregateModels[taskId][round] : bytes32(0)
+        });
+    }
+
+    /// @inheritdoc ITaskMarket
+    function getBallot(uint256 taskId, uint32 round, uint32 index, address verifier)
+        external
+        view
+        returns (BallotInfo memory info)
+    {
+        uint256 key = _unitKey(round, index);
+        Unit storage u = _units[taskId][key];
+        for (uint256 slot; slot < u.commits; ++slot) {
+            Ballot storage b = _ballots[_ballotKey(taskId, key, u.epoch, slot)];
+            if (b.verifier == verifier) {
+                return BallotInfo({committed: true, revealed: b.revealed, valid: b.valid, commitment: b.commitment});
+            }
+        }
+    }
+
+    /// @inheritdoc ITaskMarket
+    function isClaimable(uint256 taskId, uint32 round, uint32 index) external view returns (bool) {
+        Task storage t = _tasks[taskId];
+        if (t.state.status != TaskStatus.Active || round != t.state.currentRound) return false;
+        uint32 units = t.params.unitsPerRound;
+        if (index > units || (index == units && t.state.acceptedInRound < units)) return false;
+        return _units[taskId][_unitKey(round, index)].status == UnitStatus.Open;
+    }
+
+    /// @inheritdoc ITaskMarket
+    function roundInput(uint256 taskId, uint32 round) external view returns (bytes32) {
+        Task storage t = _existingTask(taskId);
+        if (round == 0) return t.params.initialModelDigest;
+        // Round r > 0 has an input once the aggregate of round r − 1 was accepted.
+        if (_units[taskId][_unitKey(round - 1, t.params.unitsPerRound)].status != UnitStatus.Accepted) {
+            revert TaskMarketRoundNotReached(taskId, round, t.state.currentRound);
+        }
+        return _aggregateModels[taskId][round - 1];
+    }
+
+    // ------------------------------------------------------------------------------------------------------------
+    // Internals
+    // ------------------------------------------------------------------------------------------------------------
+
+    /// @dev Decides a unit from its revealed ballots, pays and slashes, and moves the unit and task on.
+    /// Ballots are settled in one pass; escrow is updated once with what came in and went out.
+    function _settle(uint256 taskId, Task storage t, Unit storage u, uint256 key) private {
+        uint8 validVotes = u.validVotes;
+        uint8 invalidVotes = u.reveals - validVotes;
+        // Outcome: 1 accepted, 2 rejected, 0 no verdict (no reveal, or a tie left by non-revealers).
+        uint8 outcome = validVotes > invalidVotes ? 1 : (invalidVotes > validVotes ? 2 : 0);
+        (uint256 escrowIn, uint256 escrowOut) = _settleBallots(taskId, t, key, u.epoch, u.commits, outcome);
+        if (outcome == 1) {
+            escrowOut += _acceptResult(taskId, t, u, key, validVotes, invalidVotes);
+        } else if (outcome == 2) {
+            escrowIn += _rejectResult(taskId, t, u, key, validVotes, invalidVotes);
+        }
+
+        uint256 escrow = t.state.escrow + escrowIn;
+        if (escrowOut > escrow) revert TaskMarketEscrowExhausted(taskId, escrow, escrowOut);
+        // escrowOut ≤ escrow was just checked.
+        unchecked {
+            t.state.escrow = uint128(escrow - escrowOut);
+        }
+
+        (uint32 round, uint32 index) = _roundIndex(key);
+        if (outcome == 0) {
+            _reopenVote(taskId, t, u, round, index);
+        } else if (outcome == 1) {
+            _afterAccepted(taskId, t, round, index);
+        } else {
+            _unitLeftFlight(taskId, t, true);
+        }
+    }
+
+    /// @dev Marks the unit accepted and credits its miner; returns the reward taken from escrow.
+    function _acceptResult(uint256 taskId, Task storage t, Unit storage u, uint256 key, uint8 valid, uint8 invalid)
+        private
+        returns (uint256 reward)
+    {
+        (uint32 round, uint32 index) = _roundIndex(key);
+        address miner = u.miner;
+        u.status = UnitStatus.Accepted;
+        _unlockBond(miner, t.params.unitBond);
+        reward = index == t.params.unitsPerRound ? t.params.aggregatorReward : t.params.minerReward;
+        _addCredit(miner, reward);
+        emit Credited(miner, taskId, reward);
+        emit UnitAccepted(taskId, round, index, miner, u.resultDigest, valid, invalid);
+    }
+
+    /// @dev Re-opens the unit and slashes its miner; returns the bond put into escrow.
+    function _rejectResult(uint256 taskId, Task storage t, Unit storage u, uint256 key, uint8 valid, uint8 invalid)
+        private
+        returns (uint256 bond)
+    {
+        (uint32 round, uint32 index) = _roundIndex(key);
+        address miner = u.miner;
+        u.status = UnitStatus.Open;
+        u.miner = address(0);
+        u.deadline = 0;
+        u.rejections += 1;
+        bond = t.params.unitBond;
+        _slashBond(miner, taskId, round, index, bond);
+        emit UnitRejected(taskId, round, index, miner, u.resultDigest, valid, invalid);
+    }
+
+    /// @dev Pays the majority, slashes the minority and every non-revealer; with no verdict (`outcome` 0) the
+    /// revealers get their bonds back. Returns what went into and out of escrow.
+    function _settleBallots(uint256 taskId, Task storage t, uint256 key, uint32 epoch, uint8 commits, uint8 outcome)
+        private
+        returns (uint256 escrowIn, uint256 escrowOut)
+    {
+        uint96 voteBond = t.params.voteBond;
+        for (uint256 slot; slot < commits; ++slot) {
+            Ballot storage b = _ballots[_ballotKey(taskId, key, epoch, slot)];
+            address verifier = b.verifier;
+            bool unlock = b.revealed && (outcome == 0 || b.valid == (outcome == 1));
+            if (!unlock) {
+                _slashBond(verifier, taskId, uint32(key >> 32), uint32(key), voteBond); // key = round << 32 | index
+                escrowIn += voteBond;
+                continue;
+            }
+            _unlockBond(verifier, voteBond);
+            if (outcome != 0) {
+                uint96 reward = t.params.verifierReward;
+                _addCredit(verifier, reward);
+                escrowOut += reward;
+                emit Credited(verifier, taskId, reward);
+            }
+        }
+    }
+
+    /// @dev Advances the round's bookkeeping after an acceptance; the aggregation unit advances the task.
+    function _afterAccepted(uint256 taskId, Task storage t, uint32 round, uint32 index) private {
+        uint32 units = t.params.unitsPerRound;
+        bool active = t.state.status == TaskStatus.Active;
+        if (index < units) {
+            uint32 accepted = t.state.acceptedInRound + 1;
+            t.state.acceptedInRound = accepted;
+            // The aggregation unit opens now, unless the task was cancelled (no new claims).
+            if (accepted == units && active) t.state.openUnits += 1;
+        } else {
+            bytes32 model = _aggregateModels[taskId][round];
+            if (round + 1 == t.params.rounds) {
+                t.state.finalModelDigest = model;
+                if (active) {
+                    t.state.status = TaskStatus.Completed;
+                    emit TaskCompleted(taskId, model);
+                }
+            } else {
+                t.state.currentRound = round + 1;
+                t.state.acceptedInRound = 0;
+                if (active) t.state.openUnits = units;
+                emit RoundAdvanced(taskId, round + 1, model);
+            }
+        }
+        _unitLeftFlight(taskId, t, false);
+    }
+
+    /// @dev A unit stopped being in flight; `reopened` if it is claimable again. Refunds a finished task's escrow.
+    function _unitLeftFlight(uint256 taskId, Task storage t, bool reopened) private {
+        // inFlight ≥ 1: this unit was in flight.
+        unchecked {
+            t.state.inFlight -= 1;
+        }
+        TaskStatus status = t.state.status;
+        if (status == TaskStatus.Active) {
+            if (reopened) t.state.openUnits += 1;
+        } else if (t.state.inFlight == 0) {
+            // Completed, or Cancelled with its last unit settled: nothing can spend the escrow any more.
+            _refundEscrow(taskId, t);
+        }
+    }
+
+    function _reopenVote(uint256 taskId, Task storage t, Unit storage u, uint32 round, uint32 index) private {
+        uint64 commitDeadline = uint64(block.timestamp) + t.params.commitTimeout;
+        uint32 epoch = u.epoch + 1;
+        u.status = UnitStatus.Submitted;
+        u.deadline = commitDeadline;
+        u.commits = 0;
+        u.reveals = 0;
+        u.validVotes = 0;
+        u.epoch = epoch;
+        emit VoteReopened(taskId, round, index, epoch, commitDeadline);
+    }
+
+    function _refundEscrow(uint256 taskId, Task storage t) private {
+        uint256 amount = t.state.escrow;
+        if (amount == 0) return;
+        address owner = t.state.owner;
+        t.state.escrow = 0;
+        _addCredit(owner, amount);
+        emit EscrowRefunded(taskId, owner, amount);
+        emit Credited(owner, taskId, amount);
+    }
+
+    function _findBallot(uint256 taskId, uint256 key, uint32 epoch, uint8 commits, address verifier)
+        private
+        view
+        returns (Ballot storage)
+    {
+        for (uint256 slot; slot < commits; ++slot) {
+            Ballot storage b = _ballots[_ballotKey(taskId, key, epoch, slot)];
+            if (b.verifier == verifier) return b;
+        }
+        revert TaskMarketNoBallot(verifier);
+    }
+
+    function _existingTask(uint256 taskId) private view returns (Task storage t) {
+        t = _tasks[taskId];
+        if (t.state.status == TaskStatus.None) revert TaskMarketUnknownTask(taskId);
+    }
+
+    function _checkParams(TaskParams calldata p) private pure {
+        if (p.specDigest == bytes32(0)) revert TaskMarketZeroDigest("specDigest");
+        if (p.datasetDigest == bytes32(0)) revert TaskMarketZeroDigest("datasetDigest");
+        if (p.initialModelDigest == bytes32(0)) revert TaskMarketZeroDigest("initialModelDigest");
+        _checkRange("rounds", p.rounds, 1, MAX_ROUNDS);
+        _checkRange("unitsPerRound", p.unitsPerRound, 1, MAX_UNITS_PER_ROUND);
+        _checkRange("quorum", p.quorum, 1, MAX_QUORUM);
+        if (p.quorum % 2 == 0) revert TaskMarketQuorumEven(p.quorum);
+        _checkRange("claimTimeout", p.claimTimeout, MIN_TIMEOUT, MAX_TIMEOUT);
+        _checkRange("commitTimeout", p.commitTimeout, MIN_TIMEOUT, MAX_TIMEOUT);
+        _checkRange("revealTimeout", p.revealTimeout, MIN_TIMEOUT, MAX_TIMEOUT);
+        if (p.minerReward == 0) revert TaskMarketZeroAmount("minerReward");
+        if (p.aggregatorReward == 0) revert TaskMarketZeroAmount("aggregatorReward");
+        if (p.verifierReward == 0) revert TaskMarketZeroAmount("verifierReward");
+        if (p.voteBond == 0) revert TaskMarketZeroAmount("voteBond");
+        uint256 minimumBond = uint256(p.quorum) * p.verifierReward;
+        if (p.unitBond < minimumBond) revert TaskMarketUnitBondTooSmall(p.unitBond, minimumBond);
+    }
+
+    function _checkRange(string memory field, uint256 value, uint256 min, uint256 max) private pure {
+        if (value < min || value > max) revert TaskMarketParamOutOfRange(field, value, min, max);
+    }
+
+    function _budget(TaskParams calldata p) private pure returns (uint256) {
+        uint256 units = p.unitsPerRound;
+        return uint256(p.rounds)
+            * (units * p.minerReward + p.aggregatorReward + (units + 1) * p.quorum * p.verifierReward);
+    }
+
+    function _commitment(uint256 taskId, uint32 round, uint32 index, address verifier, bool valid, bytes32 salt)
+        private
+        pure
+        returns (bytes32)
+    {
+        return keccak256(abi.encode(taskId, round, index, verifier, valid, salt));
+    }
+
+    function _unitKey(uint32 round, uint32 index) private pure returns (uint256) {
+        return (uint256(round) << 32) | index;
+    }
+
+    function _roundIndex(uint256 key) private pure returns (uint32 round, uint32 index) {
+        return (uint32(key >> 32), uint32(key));
+    }
+
+    function _ballotKey(uint256 taskId, uint256 key, uint32 epoch, uint256 slot) private pure returns (bytes32) {
+        return keccak256(abi.encode(taskId, key, epoch, slot));
+    }
+}

@@ -1,0 +1,380 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+/// @title ITaskMarket
+/// @notice The dmlnet market: a task owner escrows the whole budget of a training task, miners claim and train
+/// units against a bond, verifiers re-execute sampled segments and vote by commit-reveal against a bond, and the
+/// majority's verdict pays or slashes. Value sits in exactly four buckets (task escrow, free stake, locked stake,
+/// withdrawable credit) and leaves only through {withdraw}.
+/// @dev Every state change emits an event right after it, so an auditor can rebuild the whole history from logs.
+interface ITaskMarket {
+    // ------------------------------------------------------------------------------------------------------------
+    // Types
+    // ------------------------------------------------------------------------------------------------------------
+
+    /// @notice Lifecycle of a task.
+    enum TaskStatus {
+        None, // no such task
+        Active, // units can be claimed
+        Completed, // the aggregation unit of the last round was accepted
+        Cancelled // the owner cancelled: no new claims, units in flight finish
+    }
+
+    /// @notice Lifecycle of one unit (a training unit, or the aggregation unit at index `unitsPerRound`).
+    /// @dev A rejected or expired unit goes back to `Open`; "Rejected" is an event, not a resting state.
+    enum UnitStatus {
+        Open, // claimable when its round is current (the aggregation unit: once all training units are accepted)
+        Claimed, // a miner holds it until its claim deadline
+        Submitted, // result recorded; verifiers commit votes until the quorum is full or the commit deadline
+        Revealing, // quorum committed; verifiers reveal until all have or the reveal deadline passes
+        Accepted // the majority found it valid; terminal
+    }
+
+    /// @notice What a task owner fixes at creation. Rewards and bonds in wei, timeouts in seconds.
+    /// @param specDigest SHA-256 of the canonical JSON task spec.
+    /// @param datasetDigest SHA-256 of the dataset (safetensors with `x` and `y`).
+    /// @param initialModelDigest SHA-256 of the initial model (safetensors): the input of round 0.
+    /// @param rounds Number of rounds (≥ 1).
+    /// @param unitsPerRound Training units per round (≥ 1); the aggregation unit has index `unitsPerRound`.
+    /// @param quorum Verifiers voting on each unit; odd.
+    /// @param claimTimeout Seconds a miner has from claim to submission.
+    /// @param commitTimeout Seconds verifiers have from submission to fill the quorum.
+    /// @param revealTimeout Seconds verifiers have to reveal once the quorum is full.
+    /// @param minerReward Paid per accepted training unit.
+    /// @param aggregatorReward Paid per accepted aggregation unit.
+    /// @param verifierReward Paid per vote on the majority side.
+    /// @param unitBond Locked from the miner's free stake per claim; slashed on rejection or expiry.
+    /// @param voteBond Locked from the verifier's free stake per vote; slashed in the minority or without reveal.
+    struct TaskParams {
+        bytes32 specDigest;
+        bytes32 datasetDigest;
+        bytes32 initialModelDigest;
+        uint32 rounds;
+        uint32 unitsPerRound;
+        uint32 quorum;
+        uint32 claimTimeout;
+        uint32 commitTimeout;
+        uint32 revealTimeout;
+        uint96 minerReward;
+        uint96 aggregatorReward;
+        uint96 verifierReward;
+        uint96 unitBond;
+        uint96 voteBond;
+    }
+
+    /// @notice The moving part of a task.
+    /// @param owner Who created (and may cancel) the task; receives unspent escrow.
+    /// @param status See {TaskStatus}.
+    /// @param currentRound The round whose units are claimable.
+    /// @param acceptedInRound Training units of the current round accepted so far.
+    /// @param openUnits Units of the current round that can be claimed now.
+    /// @param inFlight Units claimed, submitted or being voted on.
+    /// @param escrow Wei held for this task: budget, plus slashed bonds, minus what was paid.
+    /// @param finalModelDigest The accepted global model of the last round (zero until then).
+    struct TaskState {
+        address owner;
+        TaskStatus status;
+        uint32 currentRound;
+        uint32 acceptedInRound;
+        uint32 openUnits;
+        uint32 inFlight;
+        uint128 escrow;
+        bytes32 finalModelDigest;
+    }
+
+    /// @notice One unit as a node needs to see it.
+    /// @param status See {UnitStatus}.
+    /// @param miner The current claimant (zero when Open).
+    /// @param deadline Claim deadline (Claimed), commit deadline (Submitted) or reveal deadline (Revealing).
+    /// @param commits Votes committed in the current epoch.
+    /// @param reveals Votes revealed in the current epoch.
+    /// @param validVotes Revealed votes that found the result valid.
+    /// @param epoch Voting epoch: grows at every submission and every re-opened vote; ballots are per epoch.
+    /// @param rejections How many results of this unit were rejected so far.
+    /// @param submittedBlock Block of the last submission: its hash seeds the verifiers' challenges.
+    /// @param resultDigest SHA-256 of the submitted manifest (trail or aggregate).
+    /// @param modelDigest SHA-256 of the model the result produced (recorded for aggregation units only).
+    struct UnitInfo {
+        UnitStatus status;
+        address miner;
+        uint64 deadline;
+        uint8 commits;
+        uint8 reveals;
+        uint8 validVotes;
+        uint32 epoch;
+        uint32 rejections;
+        uint64 submittedBlock;
+        bytes32 resultDigest;
+        bytes32 modelDigest;
+    }
+
+    /// @notice The stake of one account.
+    /// @param total All stake held for the account, locked and unbonding included.
+    /// @param locked Bonds of claims and votes in flight.
+    /// @param unbonding Requested to leave; released after `releaseAt`, and still slashable until then.
+    /// @param releaseAt Timestamp from which unbonding stake can be released to credit.
+    /// @param free What can be locked by a new claim or vote: total − locked − unbonding, never below zero.
+    struct StakeInfo {
+        uint128 total;
+        uint128 locked;
+        uint128 unbonding;
+        uint64 releaseAt;
+        uint128 free;
+    }
+
+    /// @notice One verifier's vote in the current epoch of a unit.
+    struct BallotInfo {
+        bool committed;
+        bool revealed;
+        bool valid;
+        bytes32 commitment;
+    }
+
+    // ------------------------------------------------------------------------------------------------------------
+    // Errors
+    // ------------------------------------------------------------------------------------------------------------
+
+    /// @notice A payable call came with no value, or an amount argument was zero.
+    error TaskMarketZeroAmount(string field);
+    /// @notice The constructor's unbonding delay is outside [MIN_UNBONDING_DELAY, MAX_UNBONDING_DELAY].
+    error TaskMarketUnbondingDelayOutOfRange(uint256 delay, uint256 min, uint256 max);
+    /// @notice A claim or vote needs `needed` wei of free stake and the account has `free`.
+    error TaskMarketInsufficientFreeStake(address account, uint256 free, uint256 needed);
+    /// @notice An unstake request exceeds the stake not already unbonding.
+    error TaskMarketUnstakeTooLarge(address account, uint256 requested, uint256 available);
+    /// @notice Nothing is unbonding for this account.
+    error TaskMarketNothingUnbonding(address account);
+    /// @notice Unbonding stake is released only from `releaseAt`.
+    error TaskMarketUnbondingNotDue(address account, uint256 releaseAt, uint256 nowTs);
+    /// @notice All of the unbonding stake still backs bonds in flight.
+    error TaskMarketUnbondingStakeLocked(address account, uint256 unbonding, uint256 locked);
+    /// @notice The account has no credit to withdraw.
+    error TaskMarketNothingToWithdraw(address account);
+    /// @notice Sending `amount` wei to `to` failed; its credit is kept.
+    error TaskMarketTransferFailed(address to, uint256 amount);
+    /// @notice `createTask` must be sent exactly the budget of its parameters.
+    error TaskMarketBudgetMismatch(uint256 expected, uint256 sent);
+    /// @notice A count parameter is outside its allowed range.
+    error TaskMarketParamOutOfRange(string field, uint256 value, uint256 min, uint256 max);
+    /// @notice The quorum must be odd so that every full vote has a majority.
+    error TaskMarketQuorumEven(uint256 quorum);
+    /// @notice A rejection's slashed bond must pay the verifiers of the retry: unitBond ≥ quorum × verifierReward.
+    error TaskMarketUnitBondTooSmall(uint256 unitBond, uint256 minimum);
+    /// @notice A digest parameter is zero.
+    error TaskMarketZeroDigest(string field);
+    /// @notice No task has this id.
+    error TaskMarketUnknownTask(uint256 taskId);
+    /// @notice Only the task owner may do this.
+    error TaskMarketNotTaskOwner(uint256 taskId, address caller, address owner);
+    /// @notice The task is not in the status this call needs.
+    error TaskMarketTaskNotActive(uint256 taskId, TaskStatus status);
+    /// @notice Units are claimable only in the task's current round.
+    error TaskMarketRoundNotCurrent(uint256 taskId, uint256 round, uint256 currentRound);
+    /// @notice Unit indexes run from 0 to `unitsPerRound` (the aggregation unit).
+    error TaskMarketUnitIndexOutOfRange(uint256 taskId, uint256 index, uint256 maxIndex);
+    /// @notice The unit is not in the status this call needs.
+    error TaskMarketUnitWrongStatus(uint256 taskId, uint256 round, uint256 index, UnitStatus status);
+    /// @notice The aggregation unit opens once every training unit of its round is accepted.
+    error TaskMarketAggregationNotReady(uint256 taskId, uint256 round, uint256 accepted, uint256 needed);
+    /// @notice Only the miner holding the claim may submit.
+    error TaskMarketNotAssignee(uint256 taskId, uint256 round, uint256 index, address caller, address miner);
+    /// @notice The deadline of this phase has passed.
+    error TaskMarketDeadlinePassed(uint256 deadline, uint256 nowTs);
+    /// @notice The deadline of this phase has not passed yet.
+    error TaskMarketDeadlineNotPassed(uint256 deadline, uint256 nowTs);
+    /// @notice A miner cannot vote on its own result.
+    error TaskMarketSelfVote(address verifier);
+    /// @notice A verifier votes at most once per unit and epoch.
+    error TaskMarketAlreadyCommitted(address verifier);
+    /// @notice The caller has no ballot in this unit's current epoch.
+    error TaskMarketNoBallot(address verifier);
+    /// @notice The ballot was already revealed.
+    error TaskMarketAlreadyRevealed(address verifier);
+    /// @notice The revealed vote and salt do not hash to the committed value.
+    error TaskMarketCommitmentMismatch(bytes32 committed, bytes32 revealed);
+    /// @notice The unit cannot be finalized yet: votes still pending before `deadline`.
+    error TaskMarketFinalizeNotDue(uint256 taskId, uint256 round, uint256 index, uint256 deadline);
+    /// @notice Unreachable by construction; kept as a guard: a payment exceeded the task's escrow.
+    error TaskMarketEscrowExhausted(uint256 taskId, uint256 escrow, uint256 needed);
+    /// @notice A round beyond the current one has no input yet.
+    error TaskMarketRoundNotReached(uint256 taskId, uint256 round, uint256 currentRound);
+
+    // ------------------------------------------------------------------------------------------------------------
+    // Events
+    // ------------------------------------------------------------------------------------------------------------
+
+    /// @notice `amount` wei was added to `account`'s stake.
+    event StakeDeposited(address indexed account, uint256 amount, uint256 total);
+    /// @notice `amount` more wei of stake started unbonding; all unbonding stake is released from `releaseAt`.
+    event UnstakeRequested(address indexed account, uint256 amount, uint256 unbonding, uint256 releaseAt);
+    /// @notice Unbonding stake was moved to the account's credit.
+    event StakeReleased(address indexed account, uint256 amount);
+    /// @notice A bond was slashed from `account`'s stake into the escrow of `taskId`.
+    event StakeSlashed(
+        address indexed account, uint256 indexed taskId, uint32 round, uint32 index, uint256 amount, uint256 unbonding
+    );
+    /// @notice `amount` wei was credited to `account` from the escrow of `taskId` (a reward, or the owner's refund).
+    event Credited(address indexed account, uint256 indexed taskId, uint256 amount);
+    /// @notice `account` pulled `amount` wei of credit.
+    event Withdrawn(address indexed account, uint256 amount);
+
+    /// @notice A task was created with its whole budget escrowed.
+    event TaskCreated(uint256 indexed taskId, address indexed owner, TaskParams params, uint256 budget);
+    /// @notice The owner cancelled the task; `inFlight` units will still finish.
+    event TaskCancelled(uint256 indexed taskId, uint256 inFlight);
+    /// @notice The aggregation unit of the last round was accepted.
+    event TaskCompleted(uint256 indexed taskId, bytes32 finalModelDigest);
+    /// @notice The unspent escrow of a finished task was credited to its owner.
+    event EscrowRefunded(uint256 indexed taskId, address indexed owner, uint256 amount);
+    /// @notice The previous round's aggregate was accepted; `round` is now current with input `inputModelDigest`.
+    event RoundAdvanced(uint256 indexed taskId, uint32 round, bytes32 inputModelDigest);
+
+    /// @notice `miner` claimed a unit until `deadline`, locking `bond`.
+    event UnitClaimed(
+        uint256 indexed taskId, uint32 round, uint32 index, address indexed miner, uint64 deadline, uint256 bond
+    );
+    /// @notice `miner` submitted a result; the vote of `epoch` is open until `commitDeadline`.
+    event ResultSubmitted(
+        uint256 indexed taskId,
+        uint32 round,
+        uint32 index,
+        address indexed miner,
+        bytes32 resultDigest,
+        bytes32 modelDigest,
+        uint32 epoch,
+        uint64 commitDeadline
+    );
+    /// @notice The claim passed its deadline without a result: the bond was slashed and the unit re-opened.
+    event UnitExpired(uint256 indexed taskId, uint32 round, uint32 index, address indexed miner);
+    /// @notice `verifier` committed a vote, locking `bond`.
+    event VoteCommitted(
+        uint256 indexed taskId, uint32 round, uint32 index, address indexed verifier, uint32 epoch, bytes32 commitment
+    );
+    /// @notice The quorum is full: reveals are open until `revealDeadline`.
+    event RevealOpened(uint256 indexed taskId, uint32 round, uint32 index, uint32 epoch, uint64 revealDeadline);
+    /// @notice `verifier` revealed its vote.
+    event VoteRevealed(
+        uint256 indexed taskId, uint32 round, uint32 index, address indexed verifier, uint32 epoch, bool valid
+    );
+    /// @notice The majority found the result valid; the miner was paid.
+    event UnitAccepted(
+        uint256 indexed taskId,
+        uint32 round,
+        uint32 index,
+        address indexed miner,
+        bytes32 resultDigest,
+        uint8 validVotes,
+        uint8 invalidVotes
+    );
+    /// @notice The majority found the result invalid; the miner's bond was slashed and the unit re-opened.
+    event UnitRejected(
+        uint256 indexed taskId,
+        uint32 round,
+        uint32 index,
+        address indexed miner,
+        bytes32 resultDigest,
+        uint8 validVotes,
+        uint8 invalidVotes
+    );
+    /// @notice The vote ended with no verdict (no quorum in time, no reveal, or a tie); a new epoch is open.
+    event VoteReopened(uint256 indexed taskId, uint32 round, uint32 index, uint32 epoch, uint64 commitDeadline);
+
+    // ------------------------------------------------------------------------------------------------------------
+    // Staking and credit
+    // ------------------------------------------------------------------------------------------------------------
+
+    /// @notice Adds `msg.value` to the caller's stake.
+    function stake() external payable;
+
+    /// @notice Starts unbonding `amount` of the caller's stake; it can be released after the unbonding delay and
+    /// stays slashable until then. A new request restarts the delay for everything unbonding.
+    function requestUnstake(uint256 amount) external;
+
+    /// @notice Moves unbonding stake whose delay has passed, and that no bond in flight needs, to the caller's credit.
+    function releaseUnstaked() external;
+
+    /// @notice Sends the caller all of its credit.
+    function withdraw() external;
+
+    // ------------------------------------------------------------------------------------------------------------
+    // Tasks and units
+    // ------------------------------------------------------------------------------------------------------------
+
+    /// @notice Creates a task, escrowing exactly {budgetOf}(`params`) sent as value.
+    /// @return taskId The new task's id (ids start at 1).
+    function createTask(TaskParams calldata params) external payable returns (uint256 taskId);
+
+    /// @notice Cancels a task: no new claims; units in flight finish and are paid; the rest goes back to the owner.
+    function cancelTask(uint256 taskId) external;
+
+    /// @notice Claims an open unit of the current round, locking `unitBond` of the caller's free stake.
+    function claimUnit(uint256 taskId, uint32 round, uint32 index) external;
+
+    /// @notice Records the claimant's result before its claim deadline and opens the vote.
+    /// @param resultDigest SHA-256 of the manifest (trail manifest, or aggregate manifest for the aggregation unit).
+    /// @param modelDigest SHA-256 of the model the result produced (the new global model for the aggregation unit).
+    function submitResult(uint256 taskId, uint32 round, uint32 index, bytes32 resultDigest, bytes32 modelDigest)
+        external;
+
+    /// @notice Re-opens a claimed unit whose claim deadline has passed, slashing the claimant's bond into escrow.
+    function reclaimExpired(uint256 taskId, uint32 round, uint32 index) external;
+
+    /// @notice Commits a vote `keccak256(abi.encode(taskId, round, index, verifier, valid, salt))`, locking `voteBond`.
+    function commitVote(uint256 taskId, uint32 round, uint32 index, bytes32 commitment) external;
+
+    /// @notice Reveals a committed vote; the last reveal of a full quorum settles the unit at once.
+    function revealVote(uint256 taskId, uint32 round, uint32 index, bool valid, bytes32 salt) external;
+
+    /// @notice Settles a unit whose reveal window is over, or re-opens a vote whose commit window closed short of
+    /// the quorum. Anyone may call it.
+    function finalizeUnit(uint256 taskId, uint32 round, uint32 index) external;
+
+    // ------------------------------------------------------------------------------------------------------------
+    // Views
+    // ------------------------------------------------------------------------------------------------------------
+
+    /// @notice The budget `createTask` takes for `params`.
+    function budgetOf(TaskParams calldata params) external pure returns (uint256);
+
+    /// @notice The commitment a verifier sends for a vote.
+    function commitmentOf(uint256 taskId, uint32 round, uint32 index, address verifier, bool valid, bytes32 salt)
+        external
+        pure
+        returns (bytes32);
+
+    /// @notice The seed of a unit's batch order and dropout for `miner`.
+    function unitSeed(uint256 taskId, uint32 round, uint32 index, address miner) external pure returns (bytes32);
+
+    /// @notice Number of tasks created.
+    function taskCount() external view returns (uint256);
+
+    /// @notice A task's parameters and state.
+    function getTask(uint256 taskId) external view returns (TaskParams memory params, TaskState memory state);
+
+    /// @notice A unit.
+    function getUnit(uint256 taskId, uint32 round, uint32 index) external view returns (UnitInfo memory);
+
+    /// @notice `verifier`'s ballot in the unit's current epoch.
+    function getBallot(uint256 taskId, uint32 round, uint32 index, address verifier)
+        external
+        view
+        returns (BallotInfo memory);
+
+    /// @notice Whether `claimUnit(taskId, round, index)` would succeed for a caller with enough free stake.
+    function isClaimable(uint256 taskId, uint32 round, uint32 index) external view returns (bool);
+
+    /// @notice The input model of a round: the initial model for round 0, then the previous round's accepted aggregate.
+    function roundInput(uint256 taskId, uint32 round) external view returns (bytes32);
+
+    /// @notice An account's stake.
+    function stakeOf(address account) external view returns (StakeInfo memory);
+
+    /// @notice An account's withdrawable credit.
+    function creditOf(address account) external view returns (uint256);
+
+    /// @notice What the contract owes in all: Σ escrow + Σ stake + Σ credit. Its balance is never below it.
+    function totalOwed() external view returns (uint256);
+
+    /// @notice Seconds between an unstake request and the release of the stake.
+    function unbondingDelay() external view returns (uint256);
+}

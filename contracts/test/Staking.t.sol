@@ -1,0 +1,204 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {TaskMarketFixture} from "./utils/TaskMarketFixture.sol";
+import {TaskMarket} from "../src/TaskMarket.sol";
+import {ITaskMarket} from "../src/interfaces/ITaskMarket.sol";
+
+contract StakingTest is TaskMarketFixture {
+    address internal alice = address(0xA1);
+
+    function setUp() public override {
+        super.setUp();
+        vm.deal(alice, 100 ether);
+    }
+
+    function test_constructor_revertsWhenDelayTooShort() public {
+        vm.expectRevert(
+            abi.encodeWithSelector(ITaskMarket.TaskMarketUnbondingDelayOutOfRange.selector, 59, 60, 60 days)
+        );
+        new TaskMarket(59);
+    }
+
+    function test_constructor_revertsWhenDelayTooLong() public {
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                ITaskMarket.TaskMarketUnbondingDelayOutOfRange.selector, 60 days + 1, 60, 60 days
+            )
+        );
+        new TaskMarket(60 days + 1);
+    }
+
+    function test_stake_addsToTotalAndFree() public {
+        vm.expectEmit();
+        emit ITaskMarket.StakeDeposited(alice, 3 ether, 3 ether);
+        vm.prank(alice);
+        market.stake{value: 3 ether}();
+        ITaskMarket.StakeInfo memory s = market.stakeOf(alice);
+        vm.assertEq(s.total, 3 ether, "total");
+        vm.assertEq(s.free, 3 ether, "free");
+        vm.assertEq(s.locked, 0, "locked");
+        vm.assertEq(market.totalOwed(), address(market).balance, "owed == balance");
+    }
+
+    function test_stake_revertsOnZeroValue() public {
+        vm.expectRevert(abi.encodeWithSelector(ITaskMarket.TaskMarketZeroAmount.selector, "value"));
+        vm.prank(alice);
+        market.stake();
+    }
+
+    function testFuzz_stake_accumulates(uint256 a, uint256 b) public {
+        a = bound(a, 1, 40 ether);
+        b = bound(b, 1, 40 ether);
+        vm.startPrank(alice);
+        market.stake{value: a}();
+        market.stake{value: b}();
+        vm.stopPrank();
+        vm.assertEq(market.stakeOf(alice).total, a + b, "total");
+        _assertSolvent();
+    }
+
+    function test_requestUnstake_movesStakeToUnbonding() public {
+        vm.startPrank(alice);
+        market.stake{value: 5 ether}();
+        vm.expectEmit();
+        emit ITaskMarket.UnstakeRequested(alice, 2 ether, 2 ether, block.timestamp + DELAY);
+        market.requestUnstake(2 ether);
+        vm.stopPrank();
+        ITaskMarket.StakeInfo memory s = market.stakeOf(alice);
+        vm.assertEq(s.unbonding, 2 ether, "unbonding");
+        vm.assertEq(s.free, 3 ether, "free");
+        vm.assertEq(s.releaseAt, block.timestamp + DELAY, "releaseAt");
+    }
+
+    function test_requestUnstake_revertsOnZero() public {
+        vm.expectRevert(abi.encodeWithSelector(ITaskMarket.TaskMarketZeroAmount.selector, "amount"));
+        vm.prank(alice);
+        market.requestUnstake(0);
+    }
+
+    function test_requestUnstake_revertsWhenTooLarge() public {
+        vm.startPrank(alice);
+        market.stake{value: 1 ether}();
+        market.requestUnstake(0.4 ether);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                ITaskMarket.TaskMarketUnstakeTooLarge.selector, alice, 0.6 ether + 1, 0.6 ether
+            )
+        );
+        market.requestUnstake(0.6 ether + 1);
+        vm.stopPrank();
+    }
+
+    function test_requestUnstake_restartsTheDelay() public {
+        vm.startPrank(alice);
+        market.stake{value: 2 ether}();
+        market.requestUnstake(1 ether);
+        vm.warp(block.timestamp + DELAY / 2);
+        market.requestUnstake(1 ether);
+        vm.stopPrank();
+        vm.assertEq(market.stakeOf(alice).releaseAt, block.timestamp + DELAY, "delay restarted");
+        vm.assertEq(market.stakeOf(alice).unbonding, 2 ether, "both requests unbonding");
+    }
+
+    function testFuzz_releaseUnstaked_dueExactlyAtReleaseTime(int8 offset) public {
+        int256 delta = int256(bound(uint256(int256(offset) + 128), 127, 129)) - 128; // -1, 0, +1
+        vm.startPrank(alice);
+        market.stake{value: 1 ether}();
+        market.requestUnstake(1 ether);
+        uint256 releaseAt = block.timestamp + DELAY;
+        vm.warp(uint256(int256(releaseAt) + delta));
+        if (delta < 0) {
+            vm.expectRevert(
+                abi.encodeWithSelector(
+                    ITaskMarket.TaskMarketUnbondingNotDue.selector, alice, releaseAt, releaseAt - 1
+                )
+            );
+            market.releaseUnstaked();
+        } else {
+            market.releaseUnstaked();
+            vm.assertEq(market.creditOf(alice), 1 ether, "credited");
+            vm.assertEq(market.stakeOf(alice).total, 0, "stake gone");
+        }
+        vm.stopPrank();
+    }
+
+    function test_releaseUnstaked_revertsWhenNothingUnbonding() public {
+        vm.expectRevert(abi.encodeWithSelector(ITaskMarket.TaskMarketNothingUnbonding.selector, alice));
+        vm.prank(alice);
+        market.releaseUnstaked();
+    }
+
+    function test_releaseUnstaked_revertsWhileAllOfItBacksBonds() public {
+        uint256 taskId = _createDefault();
+        vm.startPrank(alice);
+        market.stake{value: UNIT_BOND}();
+        market.claimUnit(taskId, 0, 0);
+        market.requestUnstake(UNIT_BOND);
+        vm.warp(block.timestamp + DELAY);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                ITaskMarket.TaskMarketUnbondingStakeLocked.selector, alice, UNIT_BOND, UNIT_BOND
+            )
+        );
+        market.releaseUnstaked();
+        vm.stopPrank();
+    }
+
+    function test_releaseUnstaked_releasesOnlyWhatNoBondNeeds() public {
+        uint256 taskId = _createDefault();
+        vm.startPrank(alice);
+        market.stake{value: 2 ether}();
+        market.claimUnit(taskId, 0, 0);
+        market.requestUnstake(2 ether);
+        vm.warp(block.timestamp + DELAY);
+        market.releaseUnstaked();
+        vm.stopPrank();
+        ITaskMarket.StakeInfo memory s = market.stakeOf(alice);
+        vm.assertEq(market.creditOf(alice), 2 ether - UNIT_BOND, "released the unlocked part");
+        vm.assertEq(s.unbonding, UNIT_BOND, "the bonded part is still unbonding");
+        vm.assertEq(s.total, UNIT_BOND, "bond still held");
+    }
+
+    function test_slash_reachesStakeThatIsUnbonding() public {
+        uint256 taskId = _createDefault();
+        vm.startPrank(alice);
+        market.stake{value: 1 ether}();
+        market.claimUnit(taskId, 0, 0);
+        market.requestUnstake(1 ether); // everything, the bonded half included
+        vm.stopPrank();
+        vm.assertEq(market.stakeOf(alice).free, 0, "nothing free while all unbonds");
+
+        vm.warp(block.timestamp + 1 hours + 1);
+        vm.expectEmit();
+        emit ITaskMarket.StakeSlashed(alice, taskId, 0, 0, UNIT_BOND, 1 ether - UNIT_BOND);
+        market.reclaimExpired(taskId, 0, 0);
+
+        ITaskMarket.StakeInfo memory s = market.stakeOf(alice);
+        vm.assertEq(s.total, 1 ether - UNIT_BOND, "slashed");
+        vm.assertEq(s.unbonding, 1 ether - UNIT_BOND, "unbonding shrank with the slash");
+        vm.warp(block.timestamp + DELAY);
+        vm.prank(alice);
+        market.releaseUnstaked();
+        vm.assertEq(market.creditOf(alice), 1 ether - UNIT_BOND, "only the unslashed part leaves");
+        _assertSolvent();
+    }
+
+    function test_claimUnit_revertsWhenUnbondingLeavesNoFreeStake() public {
+        uint256 taskId = _createDefault();
+        vm.startPrank(alice);
+        market.stake{value: 1 ether}();
+        market.requestUnstake(0.6 ether);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                ITaskMarket.TaskMarketInsufficientFreeStake.selector, alice, 0.4 ether, UNIT_BOND
+            )
+        );
+        market.claimUnit(taskId, 0, 0);
+        vm.stopPrank();
+    }
+
+    function test_unbondingDelay_isTheConstructorValue() public view {
+        vm.assertEq(market.unbondingDelay(), DELAY, "delay");
+    }
+}

@@ -1,0 +1,193 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {TaskMarketFixture} from "./utils/TaskMarketFixture.sol";
+import {ITaskMarket} from "../src/interfaces/ITaskMarket.sol";
+
+/// @notice Units: claim, submit, expiry.
+contract TaskMarketUnitsTest is TaskMarketFixture {
+    uint256 internal taskId;
+
+    function setUp() public override {
+        super.setUp();
+        taskId = _createDefault();
+    }
+
+    function test_claimUnit_locksTheBondAndSetsTheDeadline() public {
+        uint64 deadline = uint64(block.timestamp + 1 hours);
+        vm.expectEmit();
+        emit ITaskMarket.UnitClaimed(taskId, 0, 1, miners[0], deadline, UNIT_BOND);
+        _claim(taskId, 0, 1, miners[0]);
+        ITaskMarket.UnitInfo memory u = _unit(taskId, 0, 1);
+        vm.assertTrue(u.status == ITaskMarket.UnitStatus.Claimed, "claimed");
+        vm.assertEq(u.miner, miners[0], "miner");
+        vm.assertEq(u.deadline, deadline, "deadline");
+        vm.assertEq(_locked(miners[0]), UNIT_BOND, "bond locked");
+        vm.assertEq(market.stakeOf(miners[0]).free, STAKE - UNIT_BOND, "free shrank");
+        ITaskMarket.TaskState memory s = _state(taskId);
+        vm.assertEq(s.openUnits, 1, "one open unit left");
+        vm.assertEq(s.inFlight, 1, "one in flight");
+        vm.assertFalse(market.isClaimable(taskId, 0, 1), "no longer claimable");
+    }
+
+    function test_claimUnit_revertsOnUnknownTask() public {
+        vm.expectRevert(abi.encodeWithSelector(ITaskMarket.TaskMarketUnknownTask.selector, 9));
+        _claim(9, 0, 0, miners[0]);
+    }
+
+    function test_claimUnit_revertsOnRoundNotCurrent() public {
+        vm.expectRevert(abi.encodeWithSelector(ITaskMarket.TaskMarketRoundNotCurrent.selector, taskId, 1, 0));
+        _claim(taskId, 1, 0, miners[0]);
+    }
+
+    function test_claimUnit_revertsOnIndexOutOfRange() public {
+        vm.expectRevert(
+            abi.encodeWithSelector(ITaskMarket.TaskMarketUnitIndexOutOfRange.selector, taskId, 3, 2)
+        );
+        _claim(taskId, 0, 3, miners[0]);
+    }
+
+    function test_claimUnit_revertsOnAggregationBeforeTrainingIsAccepted() public {
+        _acceptUnit(taskId, 0, 0, miners[0]);
+        vm.assertFalse(market.isClaimable(taskId, 0, 2), "aggregation not claimable yet");
+        vm.expectRevert(
+            abi.encodeWithSelector(ITaskMarket.TaskMarketAggregationNotReady.selector, taskId, 0, 1, 2)
+        );
+        _claim(taskId, 0, 2, miners[0]);
+        _acceptUnit(taskId, 0, 1, miners[1]);
+        vm.assertTrue(market.isClaimable(taskId, 0, 2), "aggregation opens");
+        vm.assertEq(_state(taskId).openUnits, 1, "counted as open");
+        _claim(taskId, 0, 2, miners[2]);
+    }
+
+    function test_claimUnit_revertsWhenAlreadyClaimed() public {
+        _claim(taskId, 0, 0, miners[0]);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                ITaskMarket.TaskMarketUnitWrongStatus.selector, taskId, 0, 0, ITaskMarket.UnitStatus.Claimed
+            )
+        );
+        _claim(taskId, 0, 0, miners[1]);
+    }
+
+    function test_claimUnit_revertsWithoutEnoughFreeStake() public {
+        vm.expectRevert(
+            abi.encodeWithSelector(ITaskMarket.TaskMarketInsufficientFreeStake.selector, stranger, 0, UNIT_BOND)
+        );
+        _claim(taskId, 0, 0, stranger);
+    }
+
+    function test_claimUnit_revertsOnCompletedTask() public {
+        uint256 small = _create(_params(1, 1, 1));
+        _acceptRound(small, 0);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                ITaskMarket.TaskMarketTaskNotActive.selector, small, ITaskMarket.TaskStatus.Completed
+            )
+        );
+        _claim(small, 0, 0, miners[0]);
+    }
+
+    function test_submitResult_recordsTheResultAndOpensTheVote() public {
+        _claim(taskId, 0, 0, miners[0]);
+        bytes32 result = _result(taskId, 0, 0, miners[0]);
+        bytes32 model = _model(taskId, 0, 0);
+        vm.expectEmit();
+        emit ITaskMarket.ResultSubmitted(taskId, 0, 0, miners[0], result, model, 1, uint64(block.timestamp + 30 minutes));
+        vm.prank(miners[0]);
+        market.submitResult(taskId, 0, 0, result, model);
+        ITaskMarket.UnitInfo memory u = _unit(taskId, 0, 0);
+        vm.assertTrue(u.status == ITaskMarket.UnitStatus.Submitted, "submitted");
+        vm.assertEq(u.resultDigest, result, "result");
+        vm.assertEq(u.modelDigest, bytes32(0), "training models are only in the event");
+        vm.assertEq(u.epoch, 1, "epoch 1");
+        vm.assertEq(u.submittedBlock, block.number, "submission block");
+    }
+
+    function test_submitResult_revertsForAnotherMiner() public {
+        _claim(taskId, 0, 0, miners[0]);
+        vm.expectRevert(
+            abi.encodeWithSelector(ITaskMarket.TaskMarketNotAssignee.selector, taskId, 0, 0, miners[1], miners[0])
+        );
+        vm.prank(miners[1]);
+        market.submitResult(taskId, 0, 0, bytes32(uint256(1)), bytes32(uint256(2)));
+    }
+
+    function test_submitResult_revertsWhenNotClaimed() public {
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                ITaskMarket.TaskMarketUnitWrongStatus.selector, taskId, 0, 0, ITaskMarket.UnitStatus.Open
+            )
+        );
+        vm.prank(miners[0]);
+        market.submitResult(taskId, 0, 0, bytes32(uint256(1)), bytes32(uint256(2)));
+    }
+
+    function test_submitResult_revertsOnZeroDigests() public {
+        _claim(taskId, 0, 0, miners[0]);
+        vm.startPrank(miners[0]);
+        vm.expectRevert(abi.encodeWithSelector(ITaskMarket.TaskMarketZeroDigest.selector, "resultDigest"));
+        market.submitResult(taskId, 0, 0, 0, bytes32(uint256(2)));
+        vm.expectRevert(abi.encodeWithSelector(ITaskMarket.TaskMarketZeroDigest.selector, "modelDigest"));
+        market.submitResult(taskId, 0, 0, bytes32(uint256(1)), 0);
+        vm.stopPrank();
+    }
+
+    function testFuzz_submitResult_deadlineIsInclusive(uint8 pick) public {
+        int256 delta = int256(uint256(bound(pick, 0, 2))) - 1; // -1, 0, +1 around the deadline
+        _claim(taskId, 0, 0, miners[0]);
+        uint256 deadline = _unit(taskId, 0, 0).deadline;
+        vm.warp(uint256(int256(deadline) + delta));
+        vm.prank(miners[0]);
+        if (delta > 0) {
+            vm.expectRevert(
+                abi.encodeWithSelector(ITaskMarket.TaskMarketDeadlinePassed.selector, deadline, deadline + 1)
+            );
+        }
+        market.submitResult(taskId, 0, 0, bytes32(uint256(1)), bytes32(uint256(2)));
+    }
+
+    function testFuzz_reclaimExpired_onlyAfterTheDeadline(uint8 pick) public {
+        int256 delta = int256(uint256(bound(pick, 0, 2))) - 1;
+        _claim(taskId, 0, 0, miners[0]);
+        uint256 deadline = _unit(taskId, 0, 0).deadline;
+        vm.warp(uint256(int256(deadline) + delta));
+        if (delta <= 0) {
+            vm.expectRevert(
+                abi.encodeWithSelector(
+                    ITaskMarket.TaskMarketDeadlineNotPassed.selector, deadline, uint256(int256(deadline) + delta)
+                )
+            );
+            market.reclaimExpired(taskId, 0, 0);
+        } else {
+            market.reclaimExpired(taskId, 0, 0);
+            vm.assertTrue(_unit(taskId, 0, 0).status == ITaskMarket.UnitStatus.Open, "re-opened");
+        }
+    }
+
+    function test_reclaimExpired_slashesIntoEscrowAndReopens() public {
+        uint256 escrow = _state(taskId).escrow;
+        _claim(taskId, 0, 0, miners[0]);
+        vm.warp(block.timestamp + 1 hours + 1);
+        vm.expectEmit();
+        emit ITaskMarket.UnitExpired(taskId, 0, 0, miners[0]);
+        vm.prank(stranger); // anyone may call it
+        market.reclaimExpired(taskId, 0, 0);
+        vm.assertEq(_total(miners[0]), STAKE - UNIT_BOND, "bond slashed");
+        vm.assertEq(_locked(miners[0]), 0, "nothing locked");
+        vm.assertEq(_state(taskId).escrow, escrow + UNIT_BOND, "into escrow");
+        vm.assertEq(_state(taskId).openUnits, 2, "open again");
+        vm.assertEq(_state(taskId).inFlight, 0, "not in flight");
+        _claim(taskId, 0, 0, miners[1]);
+        _assertSolvent();
+    }
+
+    function test_reclaimExpired_revertsWhenNotClaimed() public {
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                ITaskMarket.TaskMarketUnitWrongStatus.selector, taskId, 0, 0, ITaskMarket.UnitStatus.Open
+            )
+        );
+        market.reclaimExpired(taskId, 0, 0);
+    }
+}

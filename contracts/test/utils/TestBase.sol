@@ -1,0 +1,43 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {Vm} from "./Vm.sol";
+
+/// @notice A small stand-in for forge-std's Test: cheatcodes, `bound`, and the hooks forge's invariant runner
+/// reads (`targetContracts`, `targetSelectors`).
+abstract contract TestBase {
+    struct FuzzSelector {
+        address addr;
+        bytes4[] selectors;
+    }
+
+    Vm internal constant vm = Vm(address(uint160(uint256(keccak256("hevm cheat code")))));
+
+    address[] private _targetedContracts;
+    FuzzSelector[] private _targetedSelectors;
+
+    /// @dev Maps `x` into [min, max] uniformly enough for fuzzing, keeping values already in range unchanged.
+    function bound(uint256 x, uint256 min, uint256 max) internal pure returns (uint256) {
+        require(min <= max, "bound: min > max");
+        if (x >= min && x <= max) return x;
+        uint256 size = max - min;
+        if (size == type(uint256).max) return x;
+        return min + (x % (size + 1));
+    }
+
+    function targetContract(address target) internal {
+        _targetedContracts.push(target);
+    }
+
+    function targetSelector(FuzzSelector memory selector) internal {
+        _targetedSelectors.push(selector);
+    }
+
+    function targetContracts() public view returns (address[] memory) {
+        return _targetedContracts;
+    }
+
+    function targetSelectors() public view returns (FuzzSelector[] memory) {
+        return _targetedSelectors;
+    }
+}
