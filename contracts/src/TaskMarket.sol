@@ -321,6 +321,7 @@ contract TaskMarket is Staking {
         if (t.state.status != TaskStatus.Active || round != t.state.currentRound) return false;
         uint32 units = t.params.unitsPerRound;
         if (index > units || (index == units && t.state.acceptedInRound < units)) return false;
+        // slither-disable-next-line incorrect-equality (an enum compared with its value, not a balance or time)
         return _units[taskId][_unitKey(round, index)].status == UnitStatus.Open;
     }
 

@@ -1,0 +1,178 @@
+"""A local Anvil chain: started from node_modules on a free port, ready when it answers ``eth_chainId``.
+
+Used by ``dml devnet up|down`` and by the tests' fixtures. Anvil's well-known development accounts are derived
+from its public mnemonic; they hold test ETH on the devnet only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+
+from node.errors import ChainUnreachable, ToolchainError
+
+log = logging.getLogger(__name__)
+
+DEV_MNEMONIC = "test test test test test test test test test test test junk"
+DEV_CHAIN_ID = 31337
+
+
+def dev_accounts(count: int = 10) -> list[LocalAccount]:
+    """Anvil's default accounts (public keys of a public mnemonic: devnet only)."""
+    Account.enable_unaudited_hdwallet_features()
+    return [Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{i}") for i in range(count)]
+
+
+def find_anvil(root: Path | None = None) -> Path:
+    """The Anvil binary: ``DMLNET_ANVIL``, then npm's platform package under node_modules, then PATH."""
+    override = os.environ.get("DMLNET_ANVIL")
+    if override:
+        return Path(override)
+    base = root or Path(__file__).resolve().parents[2]
+    machine = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(
+        platform.machine().lower(), platform.machine().lower()
+    )
+    system = platform.system().lower()
+    candidates = [
+        base / "node_modules" / "@foundry-rs" / f"anvil-{system}-{machine}" / "bin" / "anvil",
+        base / "node_modules" / ".bin" / "anvil",
+    ]
+    for candidate in candidates:
+        if candidate.exists():
+            return candidate
+    on_path = shutil.which("anvil")
+    if on_path:
+        return Path(on_path)
+    raise ToolchainError("anvil not found: run `npm ci` in the dmlnet checkout (it installs @foundry-rs/anvil)")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def rpc_chain_id(rpc_url: str, timeout_s: float = 2.0) -> int:
+    """One ``eth_chainId`` call with the standard library (no web3 needed to probe)."""
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}).encode()
+    request = urllib.request.Request(rpc_url, data=body, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout_s) as response:
+        return int(json.loads(response.read())["result"], 16)
+
+
+def wait_for_rpc(rpc_url: str, deadline_s: float = 30.0, process: subprocess.Popen[bytes] | None = None) -> int:
+    """Polls ``eth_chainId`` until it answers or the deadline passes; returns the chain id."""
+    deadline = time.monotonic() + deadline_s
+    last_error = "no answer"
+    delay = 0.05
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise ChainUnreachable(rpc_url, f"anvil exited with code {process.returncode}")
+        try:
+            return rpc_chain_id(rpc_url)
+        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError, ValueError, KeyError) as err:
+            last_error = str(err)
+        time.sleep(delay)
+        delay = min(delay * 2, 0.5)
+    raise ChainUnreachable(rpc_url, f"no answer to eth_chainId within {deadline_s:.0f}s: {last_error}")
+
+
+@dataclass(frozen=True, slots=True)
+class DevnetInfo:
+    rpc_url: str
+    chain_id: int
+    port: int
+    pid: int
+
+
+class Devnet:
+    """One Anvil process; a context manager that always stops what it started."""
+
+    def __init__(
+        self,
+        *,
+        port: int | None = None,
+        chain_id: int = DEV_CHAIN_ID,
+        accounts: int = 20,
+        balance_eth: int = 10_000,
+        block_time_s: float | None = None,
+        log_path: Path | None = None,
+        anvil: Path | None = None,
+    ) -> None:
+        self._port = port or free_port()
+        self._chain_id = chain_id
+        self._accounts = accounts
+        self._balance_eth = balance_eth
+        self._block_time_s = block_time_s
+        self._log_path = log_path
+        self._anvil = anvil
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def rpc_url(self) -> str:
+        return f"http://127.0.0.1:{self._port}"
+
+    def start(self, deadline_s: float = 30.0) -> DevnetInfo:
+        if self._process is not None:
+            raise ToolchainError("this devnet is already running")
+        binary = self._anvil or find_anvil()
+        cmd = [
+            str(binary),
+            "--host", "127.0.0.1",
+            "--port", str(self._port),
+            "--chain-id", str(self._chain_id),
+            "--accounts", str(self._accounts),
+            "--balance", str(self._balance_eth),
+            "--mnemonic", DEV_MNEMONIC,
+        ]  # fmt: skip
+        if self._block_time_s is not None:
+            cmd += ["--block-time", str(self._block_time_s)]
+        sink = self._log_path.open("ab") if self._log_path else subprocess.DEVNULL
+        try:
+            self._process = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
+        finally:
+            if self._log_path and not isinstance(sink, int):
+                sink.close()
+        try:
+            chain_id = wait_for_rpc(self.rpc_url, deadline_s, self._process)
+        except ChainUnreachable:
+            self.stop()
+            raise
+        log.info("devnet started", extra={"rpc_url": self.rpc_url, "pid": self._process.pid})
+        return DevnetInfo(rpc_url=self.rpc_url, chain_id=chain_id, port=self._port, pid=self._process.pid)
+
+    def stop(self, grace_s: float = 5.0) -> None:
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=grace_s)
+
+    def __enter__(self) -> Devnet:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        with contextlib.suppress(Exception):
+            self.stop()

@@ -1,0 +1,211 @@
+"""Python twins of the TaskMarket custom errors, one class each, generated from the ABI.
+
+Regenerate with ``python -m node.chain.reverts_codegen`` after the interface changes; a unit test fails when this
+file and the ABI disagree. A revert surfaces as the class of its Solidity error, carrying its arguments by name.
+"""
+
+from __future__ import annotations
+
+from node.errors import ContractRevert
+
+
+class ReentrancyGuardReentrantCall(ContractRevert):
+    error_name = "ReentrancyGuardReentrantCall"
+    fields = ()
+
+
+class TaskMarketAggregationNotReady(ContractRevert):
+    error_name = "TaskMarketAggregationNotReady"
+    fields = ("taskId", "round", "accepted", "needed")
+
+
+class TaskMarketAlreadyCommitted(ContractRevert):
+    error_name = "TaskMarketAlreadyCommitted"
+    fields = ("verifier",)
+
+
+class TaskMarketAlreadyRevealed(ContractRevert):
+    error_name = "TaskMarketAlreadyRevealed"
+    fields = ("verifier",)
+
+
+class TaskMarketBudgetMismatch(ContractRevert):
+    error_name = "TaskMarketBudgetMismatch"
+    fields = ("expected", "sent")
+
+
+class TaskMarketCommitmentMismatch(ContractRevert):
+    error_name = "TaskMarketCommitmentMismatch"
+    fields = ("committed", "revealed")
+
+
+class TaskMarketDeadlineNotPassed(ContractRevert):
+    error_name = "TaskMarketDeadlineNotPassed"
+    fields = ("deadline", "nowTs")
+
+
+class TaskMarketDeadlinePassed(ContractRevert):
+    error_name = "TaskMarketDeadlinePassed"
+    fields = ("deadline", "nowTs")
+
+
+class TaskMarketEscrowExhausted(ContractRevert):
+    error_name = "TaskMarketEscrowExhausted"
+    fields = ("taskId", "escrow", "needed")
+
+
+class TaskMarketFinalizeNotDue(ContractRevert):
+    error_name = "TaskMarketFinalizeNotDue"
+    fields = ("taskId", "round", "index", "deadline")
+
+
+class TaskMarketInsufficientFreeStake(ContractRevert):
+    error_name = "TaskMarketInsufficientFreeStake"
+    fields = ("account", "free", "needed")
+
+
+class TaskMarketNoBallot(ContractRevert):
+    error_name = "TaskMarketNoBallot"
+    fields = ("verifier",)
+
+
+class TaskMarketNotAssignee(ContractRevert):
+    error_name = "TaskMarketNotAssignee"
+    fields = ("taskId", "round", "index", "caller", "miner")
+
+
+class TaskMarketNotTaskOwner(ContractRevert):
+    error_name = "TaskMarketNotTaskOwner"
+    fields = ("taskId", "caller", "owner")
+
+
+class TaskMarketNothingToWithdraw(ContractRevert):
+    error_name = "TaskMarketNothingToWithdraw"
+    fields = ("account",)
+
+
+class TaskMarketNothingUnbonding(ContractRevert):
+    error_name = "TaskMarketNothingUnbonding"
+    fields = ("account",)
+
+
+class TaskMarketParamOutOfRange(ContractRevert):
+    error_name = "TaskMarketParamOutOfRange"
+    fields = ("field", "value", "min", "max")
+
+
+class TaskMarketQuorumEven(ContractRevert):
+    error_name = "TaskMarketQuorumEven"
+    fields = ("quorum",)
+
+
+class TaskMarketRoundNotCurrent(ContractRevert):
+    error_name = "TaskMarketRoundNotCurrent"
+    fields = ("taskId", "round", "currentRound")
+
+
+class TaskMarketRoundNotReached(ContractRevert):
+    error_name = "TaskMarketRoundNotReached"
+    fields = ("taskId", "round", "currentRound")
+
+
+class TaskMarketSelfVote(ContractRevert):
+    error_name = "TaskMarketSelfVote"
+    fields = ("verifier",)
+
+
+class TaskMarketTaskNotActive(ContractRevert):
+    error_name = "TaskMarketTaskNotActive"
+    fields = ("taskId", "status")
+
+
+class TaskMarketTransferFailed(ContractRevert):
+    error_name = "TaskMarketTransferFailed"
+    fields = ("to", "amount")
+
+
+class TaskMarketUnbondingDelayOutOfRange(ContractRevert):
+    error_name = "TaskMarketUnbondingDelayOutOfRange"
+    fields = ("delay", "min", "max")
+
+
+class TaskMarketUnbondingNotDue(ContractRevert):
+    error_name = "TaskMarketUnbondingNotDue"
+    fields = ("account", "releaseAt", "nowTs")
+
+
+class TaskMarketUnbondingStakeLocked(ContractRevert):
+    error_name = "TaskMarketUnbondingStakeLocked"
+    fields = ("account", "unbonding", "locked")
+
+
+class TaskMarketUnitBondTooSmall(ContractRevert):
+    error_name = "TaskMarketUnitBondTooSmall"
+    fields = ("unitBond", "minimum")
+
+
+class TaskMarketUnitIndexOutOfRange(ContractRevert):
+    error_name = "TaskMarketUnitIndexOutOfRange"
+    fields = ("taskId", "index", "maxIndex")
+
+
+class TaskMarketUnitWrongStatus(ContractRevert):
+    error_name = "TaskMarketUnitWrongStatus"
+    fields = ("taskId", "round", "index", "status")
+
+
+class TaskMarketUnknownTask(ContractRevert):
+    error_name = "TaskMarketUnknownTask"
+    fields = ("taskId",)
+
+
+class TaskMarketUnstakeTooLarge(ContractRevert):
+    error_name = "TaskMarketUnstakeTooLarge"
+    fields = ("account", "requested", "available")
+
+
+class TaskMarketZeroAmount(ContractRevert):
+    error_name = "TaskMarketZeroAmount"
+    fields = ("field",)
+
+
+class TaskMarketZeroDigest(ContractRevert):
+    error_name = "TaskMarketZeroDigest"
+    fields = ("field",)
+
+
+ALL: dict[str, type[ContractRevert]] = {
+    "ReentrancyGuardReentrantCall": ReentrancyGuardReentrantCall,
+    "TaskMarketAggregationNotReady": TaskMarketAggregationNotReady,
+    "TaskMarketAlreadyCommitted": TaskMarketAlreadyCommitted,
+    "TaskMarketAlreadyRevealed": TaskMarketAlreadyRevealed,
+    "TaskMarketBudgetMismatch": TaskMarketBudgetMismatch,
+    "TaskMarketCommitmentMismatch": TaskMarketCommitmentMismatch,
+    "TaskMarketDeadlineNotPassed": TaskMarketDeadlineNotPassed,
+    "TaskMarketDeadlinePassed": TaskMarketDeadlinePassed,
+    "TaskMarketEscrowExhausted": TaskMarketEscrowExhausted,
+    "TaskMarketFinalizeNotDue": TaskMarketFinalizeNotDue,
+    "TaskMarketInsufficientFreeStake": TaskMarketInsufficientFreeStake,
+    "TaskMarketNoBallot": TaskMarketNoBallot,
+    "TaskMarketNotAssignee": TaskMarketNotAssignee,
+    "TaskMarketNotTaskOwner": TaskMarketNotTaskOwner,
+    "TaskMarketNothingToWithdraw": TaskMarketNothingToWithdraw,
+    "TaskMarketNothingUnbonding": TaskMarketNothingUnbonding,
+    "TaskMarketParamOutOfRange": TaskMarketParamOutOfRange,
+    "TaskMarketQuorumEven": TaskMarketQuorumEven,
+    "TaskMarketRoundNotCurrent": TaskMarketRoundNotCurrent,
+    "TaskMarketRoundNotReached": TaskMarketRoundNotReached,
+    "TaskMarketSelfVote": TaskMarketSelfVote,
+    "TaskMarketTaskNotActive": TaskMarketTaskNotActive,
+    "TaskMarketTransferFailed": TaskMarketTransferFailed,
+    "TaskMarketUnbondingDelayOutOfRange": TaskMarketUnbondingDelayOutOfRange,
+    "TaskMarketUnbondingNotDue": TaskMarketUnbondingNotDue,
+    "TaskMarketUnbondingStakeLocked": TaskMarketUnbondingStakeLocked,
+    "TaskMarketUnitBondTooSmall": TaskMarketUnitBondTooSmall,
+    "TaskMarketUnitIndexOutOfRange": TaskMarketUnitIndexOutOfRange,
+    "TaskMarketUnitWrongStatus": TaskMarketUnitWrongStatus,
+    "TaskMarketUnknownTask": TaskMarketUnknownTask,
+    "TaskMarketUnstakeTooLarge": TaskMarketUnstakeTooLarge,
+    "TaskMarketZeroAmount": TaskMarketZeroAmount,
+    "TaskMarketZeroDigest": TaskMarketZeroDigest,
+}

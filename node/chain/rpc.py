@@ -1,0 +1,82 @@
+"""Connecting to a JSON-RPC endpoint, and reads that ride out transient faults.
+
+Reads retry with exponential backoff and full jitter; a chain that never answers surfaces as
+:class:`~node.errors.ChainUnreachable` with the command that starts a local one.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import requests
+from web3 import Web3
+from web3.exceptions import ContractLogicError, Web3RPCError
+from web3.providers.rpc import HTTPProvider
+
+from node.errors import ChainUnreachable, WrongChain
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# The transport failed: the request may or may not have reached the node.
+TRANSPORT = (requests.exceptions.RequestException, ConnectionError, TimeoutError, OSError)
+# Worth retrying for a read: a transport failure, or the node answered with an error that is not a revert.
+TRANSIENT = (*TRANSPORT, Web3RPCError)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    attempts: int = 6
+    base_delay_s: float = 0.2
+    max_delay_s: float = 5.0
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        """Full jitter: uniform in [0, min(max, base·2^attempt)]."""
+        return rng.uniform(0.0, min(self.max_delay_s, self.base_delay_s * (2**attempt)))
+
+
+DEFAULT_RETRY = RetryPolicy()
+
+
+def with_retries(
+    read: Callable[[], T],
+    *,
+    policy: RetryPolicy = DEFAULT_RETRY,
+    what: str = "read",
+    sleep: Callable[[float], None] = time.sleep,
+    rng: random.Random | None = None,
+) -> T:
+    """Runs ``read``, retrying transient failures; a revert is an answer, not a fault, and is raised at once."""
+    jitter = rng or random.Random()
+    for attempt in range(policy.attempts):
+        try:
+            return read()
+        except ContractLogicError:
+            raise
+        except TRANSIENT as err:
+            if attempt == policy.attempts - 1:
+                raise
+            pause = policy.delay(attempt, jitter)
+            log.warning("rpc read failed, retrying", extra={"what": what, "attempt": attempt + 1, "error": str(err)})
+            sleep(pause)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def connect(rpc_url: str, *, timeout_s: float = 10.0, expected_chain_id: int | None = None) -> Web3:
+    """A Web3 client for ``rpc_url`` that has answered once; checks the chain id when one is expected."""
+    # Our own retry layer decides what to retry; web3's would retry reverts' siblings blindly.
+    provider = HTTPProvider(rpc_url, request_kwargs={"timeout": timeout_s}, exception_retry_configuration=None)
+    w3 = Web3(provider)
+    try:
+        chain_id = int(w3.eth.chain_id)
+    except TRANSIENT as err:
+        raise ChainUnreachable(rpc_url, type(err).__name__) from err
+    if expected_chain_id is not None and chain_id != expected_chain_id:
+        raise WrongChain(expected_chain_id, chain_id)
+    return w3

@@ -1,0 +1,249 @@
+"""Sending transactions: one signer per key, a local nonce counter, simulation first, no blind re-sends.
+
+A call is simulated with ``eth_call`` before it is signed, so a revert surfaces as the contract's custom error
+without spending gas. The signed bytes are kept: re-sending them after a transport error is idempotent (same
+hash), and a "nonce too low" is reconciled by looking the hash up rather than by signing again. A receipt that
+does not arrive in time raises :class:`~node.errors.TransactionPending`, which is not a failure.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from eth_account.signers.local import LocalAccount
+from hexbytes import HexBytes
+from web3 import Web3
+from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
+from web3.types import TxParams, TxReceipt
+
+from node.chain.rpc import TRANSIENT, TRANSPORT, RetryPolicy, with_retries
+from node.errors import ChainError, TransactionFailed, TransactionPending
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """What to send: ``to`` is None for a contract creation."""
+
+    to: str | None
+    data: str
+    value: int = 0
+    label: str = ""
+
+
+class RevertDecoder(Protocol):
+    def __call__(self, data: str) -> ChainError: ...
+
+
+class TxJournal(Protocol):
+    """Where a node records what it sent (SQLite in the node state); called before the bytes leave."""
+
+    def record(self, *, nonce: int, tx_hash: str, label: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SentTransaction:
+    tx_hash: str
+    nonce: int
+    receipt: TxReceipt
+
+    @property
+    def gas_used(self) -> int:
+        return int(self.receipt["gasUsed"])
+
+    @property
+    def block_number(self) -> int:
+        return int(self.receipt["blockNumber"])
+
+
+def revert_data(err: ContractLogicError) -> str:
+    data = err.data
+    if isinstance(data, str):
+        return data
+    if isinstance(data, dict):  # some nodes nest it
+        return str(data.get("data", ""))
+    return ""
+
+
+class Signer:
+    """Signs and sends for one key. Thread-safe; keep one per key per process."""
+
+    def __init__(
+        self,
+        w3: Web3,
+        account: LocalAccount,
+        *,
+        decode_revert: RevertDecoder | None = None,
+        receipt_timeout_s: float = 120.0,
+        gas_headroom: float = 1.25,
+        journal: TxJournal | None = None,
+        read_policy: RetryPolicy | None = None,
+        send_attempts: int = 5,
+    ) -> None:
+        self._w3 = w3
+        self._account = account
+        self._decode_revert = decode_revert
+        self._receipt_timeout_s = receipt_timeout_s
+        self._gas_headroom = gas_headroom
+        self._journal = journal
+        self._read_policy = read_policy or RetryPolicy()
+        self._send_attempts = send_attempts
+        self._lock = threading.Lock()
+        self._next_nonce: int | None = None
+        self._chain_id: int | None = None
+
+    @property
+    def address(self) -> str:
+        return str(self._account.address)
+
+    @property
+    def w3(self) -> Web3:
+        return self._w3
+
+    def resync_nonce(self) -> int:
+        """Reads the account's pending nonce from the chain (after a restart or a reconciliation)."""
+        nonce = self._read(lambda: self._w3.eth.get_transaction_count(self._account.address, "pending"))
+        with self._lock:
+            self._next_nonce = int(nonce)
+        return int(nonce)
+
+    def simulate(self, call: Call) -> bytes:
+        """``eth_call`` of ``call`` from this account; a revert raises the decoded contract error."""
+        tx = self._base_tx(call)
+        try:
+            return bytes(self._read(lambda: self._w3.eth.call(tx, "latest")))
+        except ContractLogicError as err:
+            raise self._decoded(err) from err
+
+    def send(self, call: Call, *, wait: bool = True) -> SentTransaction:
+        """Simulates, signs with the next nonce, sends, and (by default) waits for the receipt."""
+        self.simulate(call)
+        tx = self._base_tx(call)
+        try:
+            estimate = self._read(lambda: self._w3.eth.estimate_gas(tx))
+        except ContractLogicError as err:
+            raise self._decoded(err) from err
+        tx["gas"] = int(estimate * self._gas_headroom) + 10_000
+        tx.update(self._fees())
+        tx["chainId"] = self._chain()
+        with self._lock:
+            if self._next_nonce is None:
+                self._next_nonce = int(
+                    self._read(lambda: self._w3.eth.get_transaction_count(self._account.address, "pending"))
+                )
+            nonce = self._next_nonce
+            tx["nonce"] = nonce
+            signed = self._account.sign_transaction(dict(tx))
+            tx_hash = "0x" + bytes(signed.hash).hex()
+            if self._journal is not None:
+                self._journal.record(nonce=nonce, tx_hash=tx_hash, label=call.label)
+            self._broadcast(bytes(signed.raw_transaction), tx_hash, nonce)
+            self._next_nonce = nonce + 1
+        log.debug("transaction sent", extra={"label": call.label, "tx_hash": tx_hash, "nonce": nonce})
+        if not wait:
+            return SentTransaction(tx_hash=tx_hash, nonce=nonce, receipt=TxReceipt({}))  # type: ignore[typeddict-item]
+        receipt = self.wait_for_receipt(tx_hash, nonce)
+        if int(receipt["status"]) != 1:
+            raise self._mined_revert(call, receipt, tx_hash)
+        return SentTransaction(tx_hash=tx_hash, nonce=nonce, receipt=receipt)
+
+    def wait_for_receipt(self, tx_hash: str, nonce: int, timeout_s: float | None = None) -> TxReceipt:
+        """Polls for the receipt until the deadline; a timeout means pending, not failed."""
+        limit = self._receipt_timeout_s if timeout_s is None else timeout_s
+        deadline = time.monotonic() + limit
+        delay = 0.02
+        while True:
+            try:
+                return self._w3.eth.get_transaction_receipt(HexBytes(tx_hash))
+            except TransactionNotFound:
+                pass
+            except TRANSIENT as err:
+                log.warning("receipt poll failed", extra={"tx_hash": tx_hash, "error": str(err)})
+            if time.monotonic() >= deadline:
+                raise TransactionPending(tx_hash, nonce, limit)
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+    # ---------------------------------------------------------------------------------------------- internals
+
+    def _broadcast(self, raw: bytes, tx_hash: str, nonce: int) -> None:
+        """Sends the signed bytes; after a transport error sends the same bytes again (idempotent by hash)."""
+        last: Exception | None = None
+        for attempt in range(self._send_attempts):
+            try:
+                self._w3.eth.send_raw_transaction(raw)
+                return
+            except Web3RPCError as err:
+                message = str(err).lower()
+                if "already known" in message or "already imported" in message:
+                    return
+                if "nonce too low" in message and self._known(tx_hash):
+                    return  # an earlier attempt of ours got through
+                if "nonce too low" in message:
+                    # Another sender used this key's nonce: these bytes can never be mined. Resync, don't re-sign.
+                    self._next_nonce = None
+                    raise TransactionFailed(f"nonce {nonce} was already used by another transaction") from err
+                raise TransactionFailed(f"the node refused the transaction: {err}") from err
+            except TRANSPORT as err:
+                last = err
+                if self._known(tx_hash):
+                    return
+                log.warning("send failed, re-sending the same bytes", extra={"tx_hash": tx_hash, "error": str(err)})
+                time.sleep(min(5.0, 0.2 * 2**attempt))
+        raise TransactionFailed(f"could not send transaction {tx_hash}: {last}")
+
+    def _known(self, tx_hash: str) -> bool:
+        try:
+            self._w3.eth.get_transaction(HexBytes(tx_hash))
+        except TransactionNotFound:
+            return False
+        except TRANSIENT:
+            return False
+        return True
+
+    def _mined_revert(self, call: Call, receipt: TxReceipt, tx_hash: str) -> ChainError:
+        """Replays a transaction that reverted on chain to learn why."""
+        tx = self._base_tx(call)
+        block = int(receipt["blockNumber"])
+        try:
+            self._w3.eth.call(tx, block - 1 if block > 0 else block)
+        except ContractLogicError as err:
+            return self._decoded(err)
+        except TRANSIENT:
+            pass
+        return TransactionFailed(f"transaction {tx_hash} reverted in block {block}")
+
+    def _decoded(self, err: ContractLogicError) -> ChainError:
+        data = revert_data(err)
+        if self._decode_revert is not None and data:
+            return self._decode_revert(data)
+        return TransactionFailed(f"reverted: {err}")
+
+    def _base_tx(self, call: Call) -> TxParams:
+        tx: TxParams = {"from": self._account.address, "data": call.data, "value": call.value}  # type: ignore[typeddict-item]
+        if call.to is not None:
+            tx["to"] = Web3.to_checksum_address(call.to)
+        return tx
+
+    def _fees(self) -> dict[str, int]:
+        block = self._read(lambda: self._w3.eth.get_block("latest"))
+        base_fee = int(block.get("baseFeePerGas", 0) or 0)
+        try:
+            tip = int(self._read(lambda: self._w3.eth.max_priority_fee))
+        except Web3RPCError:
+            tip = 1_000_000_000
+        return {"maxFeePerGas": 2 * base_fee + tip, "maxPriorityFeePerGas": tip}
+
+    def _chain(self) -> int:
+        if self._chain_id is None:
+            self._chain_id = int(self._read(lambda: self._w3.eth.chain_id))
+        return self._chain_id
+
+    def _read(self, fn: Callable[[], Any]) -> Any:
+        return with_retries(fn, policy=self._read_policy, what="signer")

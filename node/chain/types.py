@@ -1,0 +1,146 @@
+"""Domain values read from TaskMarket: frozen dataclasses mirroring the interface's structs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any
+
+
+class TaskStatus(IntEnum):
+    NONE = 0
+    ACTIVE = 1
+    COMPLETED = 2
+    CANCELLED = 3
+
+
+class UnitStatus(IntEnum):
+    OPEN = 0
+    CLAIMED = 1
+    SUBMITTED = 2
+    REVEALING = 3
+    ACCEPTED = 4
+
+
+@dataclass(frozen=True, slots=True)
+class TaskParams:
+    """What a task owner fixes at creation (amounts in wei, timeouts in seconds)."""
+
+    spec_digest: bytes
+    dataset_digest: bytes
+    initial_model_digest: bytes
+    rounds: int
+    units_per_round: int
+    quorum: int
+    claim_timeout: int
+    commit_timeout: int
+    reveal_timeout: int
+    miner_reward: int
+    aggregator_reward: int
+    verifier_reward: int
+    unit_bond: int
+    vote_bond: int
+
+    @property
+    def budget(self) -> int:
+        """DESIGN.md §3: rounds × (U × minerReward + aggregatorReward + (U+1) × quorum × verifierReward)."""
+        u = self.units_per_round
+        return self.rounds * (
+            u * self.miner_reward + self.aggregator_reward + (u + 1) * self.quorum * self.verifier_reward
+        )
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        return (
+            self.spec_digest,
+            self.dataset_digest,
+            self.initial_model_digest,
+            self.rounds,
+            self.units_per_round,
+            self.quorum,
+            self.claim_timeout,
+            self.commit_timeout,
+            self.reveal_timeout,
+            self.miner_reward,
+            self.aggregator_reward,
+            self.verifier_reward,
+            self.unit_bond,
+            self.vote_bond,
+        )
+
+    @classmethod
+    def from_tuple(cls, t: Sequence[Any]) -> TaskParams:
+        return cls(bytes(t[0]), bytes(t[1]), bytes(t[2]), *(int(x) for x in t[3:14]))
+
+
+@dataclass(frozen=True, slots=True)
+class TaskState:
+    owner: str
+    status: TaskStatus
+    current_round: int
+    accepted_in_round: int
+    open_units: int
+    in_flight: int
+    escrow: int
+    final_model_digest: bytes
+
+    @classmethod
+    def from_tuple(cls, t: Sequence[Any]) -> TaskState:
+        return cls(str(t[0]), TaskStatus(t[1]), int(t[2]), int(t[3]), int(t[4]), int(t[5]), int(t[6]), bytes(t[7]))
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    task_id: int
+    params: TaskParams
+    state: TaskState
+
+    @property
+    def aggregation_index(self) -> int:
+        return self.params.units_per_round
+
+
+@dataclass(frozen=True, slots=True)
+class UnitInfo:
+    status: UnitStatus
+    miner: str
+    deadline: int
+    commits: int
+    reveals: int
+    valid_votes: int
+    epoch: int
+    rejections: int
+    submitted_block: int
+    result_digest: bytes
+    model_digest: bytes
+
+    @classmethod
+    def from_tuple(cls, t: Sequence[Any]) -> UnitInfo:
+        return cls(
+            UnitStatus(t[0]), str(t[1]), *(int(x) for x in t[2:9]), bytes(t[9]), bytes(t[10])
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class StakeInfo:
+    total: int
+    locked: int
+    unbonding: int
+    release_at: int
+    free: int
+
+    @classmethod
+    def from_tuple(cls, t: Sequence[Any]) -> StakeInfo:
+        return cls(*(int(x) for x in t))
+
+
+@dataclass(frozen=True, slots=True)
+class BallotInfo:
+    committed: bool
+    revealed: bool
+    valid: bool
+    commitment: bytes
+
+    @classmethod
+    def from_tuple(cls, t: Sequence[Any]) -> BallotInfo:
+        return cls(bool(t[0]), bool(t[1]), bool(t[2]), bytes(t[3]))

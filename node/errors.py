@@ -1,0 +1,113 @@
+"""The one root of every error dmlnet raises on purpose, with a distinct process exit code per class.
+
+Every layer raises a subclass of :class:`DmlnetError`; the CLI maps ``exit_code`` to the process exit status
+and prints ``str(err)`` as one line. Codes are grouped by failure class so scripts can branch on them.
+"""
+
+from __future__ import annotations
+
+
+class DmlnetError(Exception):
+    """Root of all dmlnet errors."""
+
+    exit_code: int = 1
+
+
+class ConfigError(DmlnetError):
+    """A setting, flag or file given by the user is invalid."""
+
+    exit_code = 2
+
+
+class ChainError(DmlnetError):
+    """Something went wrong talking to the chain."""
+
+    exit_code = 10
+
+
+class ChainUnreachable(ChainError):
+    """The JSON-RPC endpoint does not answer."""
+
+    exit_code = 11
+
+    def __init__(self, rpc_url: str, detail: str) -> None:
+        super().__init__(
+            f"cannot reach the chain at {rpc_url} ({detail}); start a local one with `dml devnet up`"
+        )
+        self.rpc_url = rpc_url
+
+
+class WrongChain(ChainError):
+    """The endpoint serves a different chain than the deployment file names."""
+
+    exit_code = 12
+
+    def __init__(self, expected: int, actual: int) -> None:
+        super().__init__(f"the RPC endpoint serves chain id {actual}, the deployment is on chain id {expected}")
+        self.expected = expected
+        self.actual = actual
+
+
+class DeploymentNotFound(ChainError):
+    """No deployment file where one was expected."""
+
+    exit_code = 13
+
+
+class TransactionPending(ChainError):
+    """A receipt did not arrive in time. The transaction may still be mined: this is not a failure."""
+
+    exit_code = 14
+
+    def __init__(self, tx_hash: str, nonce: int, waited_s: float) -> None:
+        super().__init__(f"transaction {tx_hash} (nonce {nonce}) not mined after {waited_s:.0f}s; still pending")
+        self.tx_hash = tx_hash
+        self.nonce = nonce
+
+
+class TransactionFailed(ChainError):
+    """A transaction was mined but reverted without a decodable reason, or could not be sent."""
+
+    exit_code = 15
+
+
+class ContractRevert(ChainError):
+    """A TaskMarket call reverted with one of the contract's custom errors.
+
+    Subclasses in :mod:`node.chain.reverts` mirror the Solidity errors one for one; ``error_name`` is the
+    Solidity name and ``values`` its arguments by name.
+    """
+
+    exit_code = 16
+    error_name: str = "unknown"
+    fields: tuple[str, ...] = ()
+
+    def __init__(self, values: dict[str, object] | None = None, *, raw: str = "") -> None:
+        self.values: dict[str, object] = dict(values or {})
+        self.raw = raw
+        args = ", ".join(f"{k}={_show(v)}" for k, v in self.values.items())
+        super().__init__(f"{self.error_name}({args})")
+
+
+class ToolchainError(DmlnetError):
+    """A build tool (solc, anvil, forge) is missing or failed."""
+
+    exit_code = 20
+
+
+class StoreError(DmlnetError):
+    """Content-addressed store failures."""
+
+    exit_code = 30
+
+
+class SpecError(DmlnetError):
+    """A task spec or an artifact document is malformed."""
+
+    exit_code = 40
+
+
+def _show(value: object) -> str:
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    return str(value)

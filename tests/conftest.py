@@ -1,0 +1,74 @@
+"""Fixtures shared by every test: a real Anvil chain per session, a TaskMarket deployed once, and a snapshot
+reverted after each test so tests never see each other's state."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+
+from node.chain.build import Artifact, ensure_artifact
+from node.chain.contract import TaskMarket
+from node.chain.deploy import Deployment, deploy_market
+from node.chain.devnet import Devnet, dev_accounts
+from node.chain.rpc import connect
+from node.chain.tx import Signer
+
+UNBONDING_DELAY_S = 3600
+
+
+@dataclass(frozen=True, slots=True)
+class Chain:
+    rpc_url: str
+    w3: Web3
+    artifact: Artifact
+    deployment: Deployment
+    accounts: list[LocalAccount]
+
+    def market(self, account: LocalAccount | None = None, **signer_options: object) -> TaskMarket:
+        if account is None:
+            return TaskMarket(self.w3, self.deployment.address, self.artifact)
+        return TaskMarket.for_account(
+            self.w3, self.deployment.address, self.artifact, account, **signer_options  # type: ignore[arg-type]
+        )
+
+    def advance(self, seconds: int) -> None:
+        """Moves chain time forward and mines a block (Anvil's evm_increaseTime + evm_mine)."""
+        self.w3.provider.make_request("evm_increaseTime", [seconds])  # type: ignore[arg-type]
+        self.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+
+    def timestamp(self) -> int:
+        return int(self.w3.eth.get_block("latest")["timestamp"])
+
+
+@pytest.fixture(scope="session")
+def artifact() -> Artifact:
+    return ensure_artifact()
+
+
+@pytest.fixture(scope="session")
+def devnet() -> Iterator[Devnet]:
+    with Devnet(accounts=20) as chain:
+        yield chain
+
+
+@pytest.fixture(scope="session")
+def chain_session(devnet: Devnet, artifact: Artifact) -> Chain:
+    w3 = connect(devnet.rpc_url)
+    accounts = dev_accounts(20)
+    deployer = Signer(w3, accounts[0])
+    deployment = deploy_market(deployer, artifact, unbonding_delay_s=UNBONDING_DELAY_S)
+    return Chain(devnet.rpc_url, w3, artifact, deployment, accounts)
+
+
+@pytest.fixture
+def chain(chain_session: Chain) -> Iterator[Chain]:
+    """The session chain, rolled back to a snapshot after the test."""
+    w3 = chain_session.w3
+    snapshot = w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
+    yield chain_session
+    reverted = w3.provider.make_request("evm_revert", [snapshot])["result"]  # type: ignore[arg-type]
+    assert reverted, "could not revert the chain snapshot"

@@ -1,0 +1,174 @@
+"""Whole tasks through the Python wrapper on a real Anvil chain, every balance checked to the wei."""
+
+from __future__ import annotations
+
+import pytest
+
+from node.chain.contract import TaskMarket
+from node.chain.types import TaskStatus, UnitStatus
+from tests.conftest import Chain
+from tests.integration.chain.helpers import ETHER, Voter, digest, params, submit, vote
+
+pytestmark = pytest.mark.chain
+
+STAKE = 5 * ETHER
+
+
+@pytest.fixture
+def owner(chain: Chain) -> TaskMarket:
+    return chain.market(chain.accounts[1])
+
+
+@pytest.fixture
+def miners(chain: Chain) -> list[TaskMarket]:
+    out = [chain.market(a) for a in chain.accounts[2:4]]
+    for m in out:
+        m.stake(STAKE)
+    return out
+
+
+@pytest.fixture
+def voters(chain: Chain) -> list[Voter]:
+    out = [Voter(chain.market(a), {}) for a in chain.accounts[4:9]]
+    for v in out:
+        v.market.stake(STAKE)
+    return out
+
+
+def _withdraw_and_check(chain: Chain, market: TaskMarket) -> int:
+    """Withdraws all credit and checks the account received exactly it, net of the gas it paid."""
+    address = market.signer.address
+    credit = market.credit_of(address)
+    before = chain.w3.eth.get_balance(address)
+    sent = market.withdraw()
+    fee = sent.gas_used * int(sent.receipt["effectiveGasPrice"])
+    assert chain.w3.eth.get_balance(address) == before + credit - fee
+    assert market.credit_of(address) == 0
+    return credit
+
+
+def test_whole_task_completes_and_pays_everyone_to_the_wei(
+    chain: Chain, owner: TaskMarket, miners: list[TaskMarket], voters: list[Voter]
+) -> None:
+    p = params(rounds=2, units=2, quorum=3)
+    assert owner.budget_of(p) == p.budget == 2 * (2 * ETHER + ETHER // 2 + 3 * 3 * ETHER // 10)
+    balance_before = owner.balance()
+    task_id, _ = owner.create_task(p)
+    assert owner.balance() == balance_before + p.budget
+    task = owner.get_task(task_id)
+    assert task.state.status is TaskStatus.ACTIVE
+    assert task.state.escrow == p.budget
+
+    final_model = b""
+    for round_ in range(2):
+        assert owner.round_input(task_id, round_) == (digest("model-0") if round_ == 0 else final_model)
+        for index in range(2):
+            miner = miners[index]
+            miner.claim_unit(task_id, round_, index)
+            submit(miner, task_id, round_, index)
+            vote(voters[:3], task_id, round_, index, [True, True, True])
+            assert owner.get_unit(task_id, round_, index).status is UnitStatus.ACCEPTED
+        assert owner.is_claimable(task_id, round_, 2)
+        miners[0].claim_unit(task_id, round_, 2)
+        _, final_model = submit(miners[0], task_id, round_, 2)
+        vote(voters[:3], task_id, round_, 2, [True, True, True])
+
+    task = owner.get_task(task_id)
+    assert task.state.status is TaskStatus.COMPLETED
+    assert task.state.final_model_digest == final_model
+    assert task.state.escrow == 0
+    assert owner.credit_of(owner.signer.address) == 0, "the budget was spent exactly"
+    assert miners[0].credit_of(miners[0].signer.address) == 2 * ETHER + 2 * (ETHER // 2)
+    assert miners[1].credit_of(miners[1].signer.address) == 2 * ETHER
+    for v in voters[:3]:
+        assert v.market.credit_of(v.address) == 6 * (ETHER // 10)
+        assert v.market.stake_of(v.address).locked == 0
+    assert owner.balance() == owner.total_owed()
+
+    paid = sum(_withdraw_and_check(chain, m) for m in miners)
+    paid += sum(_withdraw_and_check(chain, v.market) for v in voters[:3])
+    assert paid == p.budget
+    assert owner.balance() == owner.total_owed() == len(miners) * STAKE + len(voters) * STAKE
+
+
+def test_rejection_slashes_and_the_unit_is_reclaimed(
+    chain: Chain, owner: TaskMarket, miners: list[TaskMarket], voters: list[Voter]
+) -> None:
+    p = params(rounds=1, units=1, quorum=3)
+    task_id, _ = owner.create_task(p)
+    cheat, honest = miners
+    cheat.claim_unit(task_id, 0, 0)
+    submit(cheat, task_id, 0, 0)
+    vote(voters[:3], task_id, 0, 0, [False, False, True])
+    unit = owner.get_unit(task_id, 0, 0)
+    assert unit.status is UnitStatus.OPEN
+    assert unit.rejections == 1
+    assert cheat.stake_of(cheat.signer.address).total == STAKE - p.unit_bond
+    assert voters[2].market.stake_of(voters[2].address).total == STAKE - p.vote_bond
+    escrow = owner.get_task(task_id).state.escrow
+    assert escrow == p.budget + p.unit_bond + p.vote_bond - 2 * p.verifier_reward
+
+    honest.claim_unit(task_id, 0, 0)
+    submit(honest, task_id, 0, 0)
+    vote(voters[:3], task_id, 0, 0, [True, True, True])
+    honest.claim_unit(task_id, 0, 1)
+    submit(honest, task_id, 0, 1)
+    vote(voters[:3], task_id, 0, 1, [True, True, True])
+    task = owner.get_task(task_id)
+    assert task.state.status is TaskStatus.COMPLETED
+    # The slashed bonds paid the rejecting verifiers; what is left of them goes back to the owner.
+    refund = p.unit_bond + p.vote_bond - 2 * p.verifier_reward
+    assert owner.credit_of(owner.signer.address) == refund
+    assert owner.balance() == owner.total_owed()
+
+
+def test_expired_claim_is_slashed_and_reopened(chain: Chain, owner: TaskMarket, miners: list[TaskMarket]) -> None:
+    p = params(rounds=1, units=1, quorum=1)
+    task_id, _ = owner.create_task(p)
+    miners[0].claim_unit(task_id, 0, 0)
+    deadline = owner.get_unit(task_id, 0, 0).deadline
+    chain.advance(deadline - chain.timestamp() + 1)
+    miners[1].reclaim_expired(task_id, 0, 0)
+    assert owner.get_unit(task_id, 0, 0).status is UnitStatus.OPEN
+    assert miners[0].stake_of(miners[0].signer.address).total == STAKE - p.unit_bond
+    assert owner.get_task(task_id).state.escrow == p.budget + p.unit_bond
+    miners[1].claim_unit(task_id, 0, 0)
+
+
+def test_non_revealer_is_slashed_and_majority_decides(
+    chain: Chain, owner: TaskMarket, miners: list[TaskMarket], voters: list[Voter]
+) -> None:
+    p = params(rounds=1, units=1, quorum=3)
+    task_id, _ = owner.create_task(p)
+    miners[0].claim_unit(task_id, 0, 0)
+    submit(miners[0], task_id, 0, 0)
+    for v in voters[:3]:
+        v.commit(task_id, 0, 0, True)
+    voters[0].reveal(task_id, 0, 0, True)
+    voters[1].reveal(task_id, 0, 0, True)
+    deadline = owner.get_unit(task_id, 0, 0).deadline
+    chain.advance(deadline - chain.timestamp() + 1)
+    owner.finalize_unit(task_id, 0, 0)  # anyone may finalize
+    assert owner.get_unit(task_id, 0, 0).status is UnitStatus.ACCEPTED
+    silent = voters[2]
+    assert silent.market.stake_of(silent.address).total == STAKE - p.vote_bond
+    assert silent.market.credit_of(silent.address) == 0
+    assert voters[0].market.credit_of(voters[0].address) == p.verifier_reward
+
+
+def test_cancel_refunds_the_rest_once_units_in_flight_finish(
+    chain: Chain, owner: TaskMarket, miners: list[TaskMarket], voters: list[Voter]
+) -> None:
+    p = params(rounds=2, units=2, quorum=1)
+    task_id, _ = owner.create_task(p)
+    miners[0].claim_unit(task_id, 0, 0)
+    owner.cancel_task(task_id)
+    assert owner.get_task(task_id).state.status is TaskStatus.CANCELLED
+    assert owner.credit_of(owner.signer.address) == 0
+    submit(miners[0], task_id, 0, 0)
+    vote(voters[:1], task_id, 0, 0, [True])
+    assert miners[0].credit_of(miners[0].signer.address) == p.miner_reward
+    assert owner.credit_of(owner.signer.address) == p.budget - p.miner_reward - p.verifier_reward
+    assert owner.get_task(task_id).state.escrow == 0
+    _withdraw_and_check(chain, owner)
+    assert owner.balance() == owner.total_owed()

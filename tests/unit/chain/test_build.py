@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import json
+
+from node.chain import reverts
+from node.chain.build import load_artifact, repo_root, source_digest
+from node.chain.reverts_codegen import render, target
+
+
+def test_committed_artifact_matches_the_sources() -> None:
+    artifact = load_artifact()
+    assert artifact.source_digest == source_digest(repo_root()), (
+        "node/chain/artifacts/TaskMarket.json is stale: run `python -m node.chain.build`"
+    )
+    assert artifact.bytecode.startswith("0x60")
+    assert any(item.get("name") == "createTask" for item in artifact.abi)
+
+
+def test_abi_digest_is_stable_and_canonical() -> None:
+    artifact = load_artifact()
+    reordered = json.loads(json.dumps(artifact.abi))
+    assert artifact.abi_digest == type(artifact)(
+        artifact.name, reordered, artifact.bytecode, artifact.source_digest, artifact.compiler
+    ).abi_digest
+    assert len(artifact.abi_digest) == 64
+
+
+def test_every_solidity_error_has_its_python_twin() -> None:
+    abi = load_artifact().abi
+    assert target().read_text() == render(abi), "node/chain/reverts.py is stale: python -m node.chain.reverts_codegen"
+    for item in abi:
+        if item["type"] == "error":
+            cls = reverts.ALL[item["name"]]
+            assert cls.fields == tuple(i["name"] for i in item["inputs"])
