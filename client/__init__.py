@@ -1,0 +1,1 @@
+"""The user side of dmlnet: the ``dml`` command line."""

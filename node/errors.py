@@ -31,9 +31,7 @@ class ChainUnreachable(ChainError):
     exit_code = 11
 
     def __init__(self, rpc_url: str, detail: str) -> None:
-        super().__init__(
-            f"cannot reach the chain at {rpc_url} ({detail}); start a local one with `dml devnet up`"
-        )
+        super().__init__(f"cannot reach the chain at {rpc_url} ({detail}); start a local one with `dml devnet up`")
         self.rpc_url = rpc_url
 
 

@@ -32,7 +32,11 @@ class Chain:
         if account is None:
             return TaskMarket(self.w3, self.deployment.address, self.artifact)
         return TaskMarket.for_account(
-            self.w3, self.deployment.address, self.artifact, account, **signer_options  # type: ignore[arg-type]
+            self.w3,
+            self.deployment.address,
+            self.artifact,
+            account,
+            **signer_options,  # type: ignore[arg-type]
         )
 
     def advance(self, seconds: int) -> None:

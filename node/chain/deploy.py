@@ -57,7 +57,8 @@ class Deployment:
             raise WrongChain(self.chain_id, chain_id)
         if artifact.abi_digest != self.abi_digest:
             raise ConfigError(
-                f"the deployment at {self.address} speaks ABI {self.abi_digest[:12]}…, this node {artifact.abi_digest[:12]}…"
+                f"the deployment at {self.address} speaks ABI {self.abi_digest[:12]}…, "
+                f"this node {artifact.abi_digest[:12]}…"
             )
 
 

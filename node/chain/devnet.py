@@ -156,6 +156,14 @@ class Devnet:
         log.info("devnet started", extra={"rpc_url": self.rpc_url, "pid": self._process.pid})
         return DevnetInfo(rpc_url=self.rpc_url, chain_id=chain_id, port=self._port, pid=self._process.pid)
 
+    def detach(self) -> int:
+        """Leaves Anvil running after this object is gone (``dml devnet up``); returns its pid."""
+        if self._process is None:
+            raise ToolchainError("this devnet is not running")
+        pid = self._process.pid
+        self._process = None
+        return pid
+
     def stop(self, grace_s: float = 5.0) -> None:
         process, self._process = self._process, None
         if process is None or process.poll() is not None:

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from eth_utils import event_abi_to_log_topic
+from eth_utils.abi import event_abi_to_log_topic
 from web3 import Web3
 from web3._utils.events import get_event_data
 from web3.types import FilterParams, LogReceipt
@@ -71,12 +71,15 @@ class EventReader:
         while start <= to_block:
             end = min(start + self._chunk - 1, to_block)
             params: FilterParams = {"address": self._address, "fromBlock": start, "toBlock": end}
-            logs = with_retries(lambda p=params: self._w3.eth.get_logs(p), policy=self._policy, what="get_logs")
+            logs = self._logs(params)
             for entry in logs:
                 decoded = self._decode(entry)
                 if decoded is not None:
                     yield decoded
             start = end + 1
+
+    def _logs(self, params: FilterParams) -> list[LogReceipt]:
+        return list(with_retries(lambda: self._w3.eth.get_logs(params), policy=self._policy, what="get_logs"))
 
     def _decode(self, entry: LogReceipt) -> ChainEvent | None:
         if not entry["topics"]:
@@ -85,7 +88,7 @@ class EventReader:
         if abi is None:
             log.debug("unknown event topic", extra={"topic": bytes(entry["topics"][0]).hex()})
             return None
-        data = get_event_data(self._w3.codec, abi, entry)  # type: ignore[arg-type]
+        data = get_event_data(self._w3.codec, abi, entry)
         return ChainEvent(
             name=str(data["event"]),
             args=dict(data["args"]),

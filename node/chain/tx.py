@@ -129,17 +129,20 @@ class Signer:
             estimate = self._read(lambda: self._w3.eth.estimate_gas(tx))
         except ContractLogicError as err:
             raise self._decoded(err) from err
-        tx["gas"] = int(estimate * self._gas_headroom) + 10_000
-        tx.update(self._fees())
-        tx["chainId"] = self._chain()
+        unsigned: dict[str, Any] = {
+            **tx,
+            **self._fees(),
+            "gas": int(estimate * self._gas_headroom) + 10_000,
+            "chainId": self._chain(),
+        }
         with self._lock:
             if self._next_nonce is None:
                 self._next_nonce = int(
                     self._read(lambda: self._w3.eth.get_transaction_count(self._account.address, "pending"))
                 )
             nonce = self._next_nonce
-            tx["nonce"] = nonce
-            signed = self._account.sign_transaction(dict(tx))
+            unsigned["nonce"] = nonce
+            signed = self._account.sign_transaction(unsigned)
             tx_hash = "0x" + bytes(signed.hash).hex()
             if self._journal is not None:
                 self._journal.record(nonce=nonce, tx_hash=tx_hash, label=call.label)

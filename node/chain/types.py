@@ -117,7 +117,17 @@ class UnitInfo:
     @classmethod
     def from_tuple(cls, t: Sequence[Any]) -> UnitInfo:
         return cls(
-            UnitStatus(t[0]), str(t[1]), *(int(x) for x in t[2:9]), bytes(t[9]), bytes(t[10])
+            status=UnitStatus(t[0]),
+            miner=str(t[1]),
+            deadline=int(t[2]),
+            commits=int(t[3]),
+            reveals=int(t[4]),
+            valid_votes=int(t[5]),
+            epoch=int(t[6]),
+            rejections=int(t[7]),
+            submitted_block=int(t[8]),
+            result_digest=bytes(t[9]),
+            model_digest=bytes(t[10]),
         )
 
 

@@ -54,8 +54,16 @@ def test_task_parameter_errors(world: dict[str, object]) -> None:
         min=1,
         max=1000,
     )
-    _expect(lambda: owner.create_task(replace(p, spec_digest=b"\0" * 32)), reverts.TaskMarketZeroDigest, field="specDigest")
-    _expect(lambda: owner.create_task(replace(p, miner_reward=0)), reverts.TaskMarketZeroAmount, field="minerReward")
+    _expect(
+        lambda: owner.create_task(replace(p, spec_digest=b"\0" * 32)),
+        reverts.TaskMarketZeroDigest,
+        field="specDigest",
+    )
+    _expect(
+        lambda: owner.create_task(replace(p, miner_reward=0)),
+        reverts.TaskMarketZeroAmount,
+        field="minerReward",
+    )
     _expect(
         lambda: owner.create_task(replace(p, unit_bond=1)),
         reverts.TaskMarketUnitBondTooSmall,
@@ -63,7 +71,12 @@ def test_task_parameter_errors(world: dict[str, object]) -> None:
         minimum=p.verifier_reward,
     )
     call = owner._call("createTask", p.as_tuple(), value=p.budget - 1)
-    _expect(lambda: owner.signer.send(call), reverts.TaskMarketBudgetMismatch, expected=p.budget, sent=p.budget - 1)
+    _expect(
+        lambda: owner.signer.send(call),
+        reverts.TaskMarketBudgetMismatch,
+        expected=p.budget,
+        sent=p.budget - 1,
+    )
 
 
 def test_unit_and_vote_errors(chain: Chain, world: dict[str, object]) -> None:
@@ -95,7 +108,11 @@ def test_unit_and_vote_errors(chain: Chain, world: dict[str, object]) -> None:
     _expect(lambda: miner.submit_result(task, 0, 0, b"\0" * 32, b"\2" * 32), reverts.TaskMarketZeroDigest)
     _expect(lambda: other.reclaim_expired(task, 0, 0), reverts.TaskMarketDeadlineNotPassed)
     submit(miner, task, 0, 0)
-    _expect(lambda: miner.commit_vote(task, 0, 0, b"\1" * 32), reverts.TaskMarketSelfVote, verifier=miner.signer.address)
+    _expect(
+        lambda: miner.commit_vote(task, 0, 0, b"\1" * 32),
+        reverts.TaskMarketSelfVote,
+        verifier=miner.signer.address,
+    )
     voters[0].commit(task, 0, 0, True)
     _expect(lambda: voters[0].commit(task, 0, 0, True), reverts.TaskMarketAlreadyCommitted)
     _expect(lambda: voters[0].reveal(task, 0, 0, True), reverts.TaskMarketUnitWrongStatus, status=2)
@@ -108,7 +125,8 @@ def test_unit_and_vote_errors(chain: Chain, world: dict[str, object]) -> None:
         verifier=other.signer.address,
     )
     wrong = _expect(
-        lambda: voters[0].market.reveal_vote(task, 0, 0, True, b"\3" * 32), reverts.TaskMarketCommitmentMismatch
+        lambda: voters[0].market.reveal_vote(task, 0, 0, True, b"\3" * 32),
+        reverts.TaskMarketCommitmentMismatch,
     )
     assert isinstance(wrong.values["committed"], bytes)
     voters[0].reveal(task, 0, 0, True)
@@ -124,13 +142,13 @@ def test_staking_and_credit_errors(chain: Chain, world: dict[str, object]) -> No
     poor: TaskMarket = world["poor"]  # type: ignore[assignment]
     address = poor.signer.address
     _expect(lambda: poor.stake(0), reverts.TaskMarketZeroAmount, field="value")
-    _expect(lambda: poor.withdraw(), reverts.TaskMarketNothingToWithdraw, account=address)
-    _expect(lambda: poor.release_unstaked(), reverts.TaskMarketNothingUnbonding, account=address)
+    _expect(poor.withdraw, reverts.TaskMarketNothingToWithdraw, account=address)
+    _expect(poor.release_unstaked, reverts.TaskMarketNothingUnbonding, account=address)
     poor.stake(ETHER)
     _expect(lambda: poor.request_unstake(0), reverts.TaskMarketZeroAmount, field="amount")
     _expect(lambda: poor.request_unstake(2 * ETHER), reverts.TaskMarketUnstakeTooLarge, available=ETHER)
     poor.request_unstake(ETHER)
-    _expect(lambda: poor.release_unstaked(), reverts.TaskMarketUnbondingNotDue, account=address)
+    _expect(poor.release_unstaked, reverts.TaskMarketUnbondingNotDue, account=address)
     _expect(lambda: poor.round_input(world["task"], 1), reverts.TaskMarketRoundNotReached)  # type: ignore[arg-type]
 
 

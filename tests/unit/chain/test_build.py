@@ -19,9 +19,12 @@ def test_committed_artifact_matches_the_sources() -> None:
 def test_abi_digest_is_stable_and_canonical() -> None:
     artifact = load_artifact()
     reordered = json.loads(json.dumps(artifact.abi))
-    assert artifact.abi_digest == type(artifact)(
-        artifact.name, reordered, artifact.bytecode, artifact.source_digest, artifact.compiler
-    ).abi_digest
+    assert (
+        artifact.abi_digest
+        == type(artifact)(
+            artifact.name, reordered, artifact.bytecode, artifact.source_digest, artifact.compiler
+        ).abi_digest
+    )
     assert len(artifact.abi_digest) == 64
 
 

@@ -1,0 +1,76 @@
+# dmlnet — `make demo` runs the whole local network once; `make test` runs every check CI runs.
+# Both install what is missing first (Python venv with torch 2.13.0 CPU, npm toolchain, slither) and are
+# quick when everything is already installed.
+
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+SLITHER_VENV := .venv-slither
+FORGE = $(firstword $(wildcard node_modules/@foundry-rs/forge-*/bin/forge))
+FOUNDRY_PROFILE ?= $(if $(filter true,$(CI)),ci,default)
+export FOUNDRY_PROFILE
+
+.PHONY: help install build demo test test-contracts slither lint typecheck pytest bench clean
+
+help:
+	@echo "make demo   - install what is missing, then run the local network end to end"
+	@echo "make test   - install what is missing, then forge tests, slither, ruff, mypy, pytest"
+	@echo "make bench  - run every benchmark (scripts/bench_*.py)"
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet "torch==2.13.0"
+	$(PY) -m pip install --quiet -e ".[dev]"
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(SLITHER_VENV)/.installed:
+	@test -x $(SLITHER_VENV)/bin/python || $(PYTHON) -m venv $(SLITHER_VENV)
+	$(SLITHER_VENV)/bin/python -m pip install --quiet "slither-analyzer==0.11.6"
+	@touch $@
+
+install: $(VENV)/.installed node_modules/.installed
+
+# Rebuilds node/chain/artifacts/TaskMarket.json when the contract sources changed.
+build: install
+	$(PY) -m node.chain.build
+
+demo: install
+	$(VENV)/bin/dml demo
+
+test-contracts: node_modules/.installed
+	$(FORGE) test
+
+# slither runs forge itself (through our solc wrapper); it must not find anything of medium or high impact.
+slither: node_modules/.installed $(SLITHER_VENV)/.installed
+	PATH="$(abspath $(dir $(FORGE))):$$PATH" $(SLITHER_VENV)/bin/slither . \
+		--filter-paths "node_modules|contracts/test" --exclude-informational --exclude-optimization --fail-medium
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check node client scripts tests
+	$(VENV)/bin/ruff format --check node client scripts tests
+
+typecheck: $(VENV)/.installed
+	$(VENV)/bin/mypy
+
+pytest: install
+	$(PY) -m node.chain.build --check
+	$(PY) -m pytest
+
+test: install $(SLITHER_VENV)/.installed
+	$(MAKE) test-contracts
+	$(MAKE) slither
+	$(MAKE) lint
+	$(MAKE) typecheck
+	$(MAKE) pytest
+
+bench: install
+	@for script in scripts/bench_*.py; do echo "== $$script"; $(PY) -m scripts.$$(basename $$script .py) || exit 1; done
+
+clean:
+	rm -rf out cache build bench-results .pytest_cache .mypy_cache .ruff_cache

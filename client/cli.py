@@ -1,0 +1,166 @@
+"""``dml``: the dmlnet command line.
+
+Every failure is one line in plain words and a distinct exit code (see :mod:`node.errors`); ``--debug`` shows
+the traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from client import devnet as devnet_cmds
+from client.home import deployment_file, devnet_file, home
+from client.inspect import market_state
+from client.render import print_state
+from node.chain.build import load_artifact
+from node.chain.contract import TaskMarket
+from node.chain.deploy import DEFAULT_UNBONDING_DELAY_S, Deployment, deploy_market
+from node.chain.devnet import dev_accounts
+from node.chain.rpc import connect
+from node.chain.tx import Signer
+from node.errors import ConfigError, DmlnetError
+
+app = typer.Typer(help="dmlnet: verified decentralized model training.", no_args_is_help=True)
+devnet_app = typer.Typer(help="A local Anvil chain with TaskMarket deployed.", no_args_is_help=True)
+app.add_typer(devnet_app, name="devnet")
+
+console = Console()
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="show tracebacks")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log at INFO")] = False,
+) -> None:
+    # --debug is read again by main(), which decides whether a failure shows its traceback.
+    logging.basicConfig(
+        level=logging.INFO if verbose or debug else logging.WARNING,
+        format="%(levelname)s %(name)s %(message)s",
+    )
+
+
+HomeOption = Annotated[Path | None, typer.Option("--home", help="state folder (default $DMLNET_HOME or ./.dmlnet)")]
+
+
+@devnet_app.command("up")
+def devnet_up(
+    home_dir: HomeOption = None,
+    port: Annotated[int | None, typer.Option(help="RPC port (default: a free one)")] = None,
+) -> None:
+    """Start Anvil in the background and deploy TaskMarket (idempotent)."""
+    base = home(home_dir)
+    record, deployment = devnet_cmds.up(base, port=port)
+    console.print(f"RPC URL        {record.rpc_url}")
+    console.print(f"chain id       {record.chain_id}")
+    console.print(f"TaskMarket     {deployment.address}")
+    console.print(f"deployment     {deployment_file(base)}")
+    console.print("dev accounts   (Anvil's well-known keys; devnet only)")
+    for i, account in enumerate(dev_accounts(5)):
+        console.print(f"  [{i}] {account.address}  10000 ETH")
+
+
+@devnet_app.command("down")
+def devnet_down(home_dir: HomeOption = None) -> None:
+    """Stop the devnet started from this folder."""
+    stopped = devnet_cmds.down(home(home_dir))
+    console.print("devnet stopped" if stopped else "no devnet was running")
+
+
+@devnet_app.command("status")
+def devnet_status(home_dir: HomeOption = None) -> None:
+    """Is the devnet up, and where."""
+    record, head = devnet_cmds.status(home(home_dir))
+    console.print(f"devnet up at {record.rpc_url} (pid {record.pid}), head block {head}")
+
+
+@app.command()
+def deploy(
+    rpc: Annotated[str, typer.Option(help="JSON-RPC URL of any EVM chain")],
+    out: Annotated[Path, typer.Option(help="where to write the deployment file")] = Path("deployment.json"),
+    dev_account: Annotated[int | None, typer.Option(help="sign with Anvil's well-known account N")] = None,
+    key_env: Annotated[str | None, typer.Option(help="name of an environment variable holding the private key")] = None,
+    unbonding_delay: Annotated[int, typer.Option(help="seconds")] = DEFAULT_UNBONDING_DELAY_S,
+) -> None:
+    """Deploy TaskMarket and write the deployment file."""
+    w3 = connect(rpc)
+    if (dev_account is None) == (key_env is None):
+        raise ConfigError("give exactly one of --dev-account N or --key-env VAR")
+    if key_env is not None:
+        from eth_account import Account
+
+        key = os.environ.get(key_env)
+        if not key:
+            raise ConfigError(f"environment variable {key_env} is not set")
+        account = Account.from_key(key)
+    else:
+        account = dev_accounts((dev_account or 0) + 1)[dev_account or 0]
+    artifact = load_artifact()
+    deployment = deploy_market(Signer(w3, account), artifact, unbonding_delay)
+    deployment.write(out)
+    console.print(f"TaskMarket deployed at {deployment.address} on chain {deployment.chain_id} → {out}")
+
+
+@app.command()
+def state(
+    home_dir: HomeOption = None,
+    deployment: Annotated[Path | None, typer.Option(help="deployment file (default: the devnet's)")] = None,
+    rpc: Annotated[str | None, typer.Option(help="JSON-RPC URL (default: the devnet's)")] = None,
+) -> None:
+    """The contract's balance against what it owes, tasks by status, accounts with stake and credit."""
+    base = home(home_dir)
+    record = devnet_cmds.DevnetRecord.read(devnet_file(base))
+    rpc_url = rpc or (record.rpc_url if record else None)
+    if rpc_url is None:
+        raise ConfigError("no --rpc given and no devnet running here: start one with `dml devnet up`")
+    dep = Deployment.read(deployment or deployment_file(base))
+    artifact = load_artifact()
+    w3 = connect(rpc_url, expected_chain_id=dep.chain_id)
+    dep.check(w3, artifact)
+    print_state(console, market_state(TaskMarket(w3, dep.address, artifact), dep.block_number))
+
+
+@app.command()
+def demo(
+    workdir: Annotated[Path, typer.Option(help="where logs go")] = Path(".dmlnet/demo"),
+) -> None:
+    """Run the whole local network once: devnet, deployment, a sample task, the books."""
+    from client.demo import run_demo
+
+    run_demo(console, workdir)
+
+
+def main() -> None:
+    debug = "--debug" in sys.argv[1:]
+    try:
+        app(standalone_mode=False)
+    except DmlnetError as err:
+        if debug:
+            raise
+        print(f"error: {err}", file=sys.stderr)  # one line, never wrapped
+        sys.exit(err.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        print("aborted", file=sys.stderr)
+        sys.exit(130)
+    except Exception as err:  # the one place a surprise becomes a clean line instead of a traceback
+        import click
+
+        if isinstance(err, click.exceptions.ClickException):
+            err.show()
+            sys.exit(err.exit_code)
+        if isinstance(err, click.exceptions.Exit):
+            sys.exit(err.exit_code)
+        if debug:
+            raise
+        print(f"internal error: {type(err).__name__}: {err} (run with --debug for details)", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,135 @@
+"""Gas of every TaskMarket call, and of one accepted unit's whole life at quorum 1 and 3.
+
+A unit's life is claim + submit + quorum commits + quorum reveals (the last reveal settles it), plus its share
+(1/U) of the round's aggregation unit. Figures are taken in the second round, once every account already has
+stake and credit slots (the steady state of a running network); the first round's figures are printed too.
+
+    python scripts/bench_gas.py [--units 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import statistics
+from collections import defaultdict
+
+from eth_account.signers.local import LocalAccount
+
+from node.chain.build import ensure_artifact
+from node.chain.contract import TaskMarket
+from node.chain.deploy import deploy_market
+from node.chain.devnet import Devnet, dev_accounts
+from node.chain.hashing import new_salt
+from node.chain.rpc import connect
+from node.chain.tx import SentTransaction, Signer
+from node.chain.types import TaskParams
+from scripts.benchlib import emit, print_table
+
+ETHER = 10**18
+
+
+def _digest(label: str) -> bytes:
+    return hashlib.sha256(label.encode()).digest()
+
+
+def run_task(
+    markets: dict[str, TaskMarket], verifiers: list[TaskMarket], units: int, quorum: int, rounds: int = 2
+) -> dict[int, dict[str, list[int]]]:
+    """Runs a task to completion; returns gas by round, by call label (aggregation calls prefixed 'agg ')."""
+    owner, miner = markets["owner"], markets["miner"]
+    params = TaskParams(
+        _digest("spec"), _digest("data"), _digest("m0"), rounds, units, quorum, 600, 600, 600,
+        ETHER, ETHER // 2, ETHER // 100, ETHER // 10, ETHER // 10,
+    )  # fmt: skip
+    task_id, created = owner.create_task(params)
+    gas: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+    gas[0]["createTask"].append(created.gas_used)
+    for round_ in range(rounds):
+        for index in range(units + 1):
+            prefix = "agg " if index == units else ""
+            g = gas[round_]
+
+            def record(label: str, sent: SentTransaction, g: dict[str, list[int]] = g, prefix: str = prefix) -> None:
+                g[prefix + label].append(sent.gas_used)
+
+            record("claimUnit", miner.claim_unit(task_id, round_, index))
+            record(
+                "submitResult",
+                miner.submit_result(task_id, round_, index, _digest(f"r{round_}{index}"), _digest(f"m{round_}{index}")),
+            )
+            salts = [new_salt() for _ in range(quorum)]
+            for n, v in enumerate(verifiers[:quorum]):
+                label = "commitVote (fills quorum)" if n == quorum - 1 else "commitVote"
+                record(label, v.commit_vote_for(task_id, round_, index, True, salts[n]))
+            for n, v in enumerate(verifiers[:quorum]):
+                label = "revealVote (settles)" if n == quorum - 1 else "revealVote"
+                record(label, v.reveal_vote(task_id, round_, index, True, salts[n]))
+    return gas
+
+
+def unit_life(g: dict[str, list[int]], units: int) -> int:
+    training = sum(statistics.mean(v) * len(v) for k, v in g.items() if not k.startswith("agg ")) / units
+    aggregation = sum(sum(v) for k, v in g.items() if k.startswith("agg "))
+    return round(training + aggregation / units)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--units", type=int, default=4, help="training units per round (default 4)")
+    args = parser.parse_args()
+    artifact = ensure_artifact()
+    with Devnet(accounts=10) as devnet:
+        w3 = connect(devnet.rpc_url)
+        accounts: list[LocalAccount] = dev_accounts(10)
+        deployment = deploy_market(Signer(w3, accounts[0]), artifact, unbonding_delay_s=3600)
+
+        def market(a: LocalAccount) -> TaskMarket:
+            return TaskMarket.for_account(w3, deployment.address, artifact, a)
+
+        markets = {"owner": market(accounts[1]), "miner": market(accounts[2])}
+        verifiers = [market(a) for a in accounts[3:6]]
+        stake_gas = markets["miner"].stake(100 * ETHER).gas_used
+        for v in verifiers:
+            v.stake(100 * ETHER)
+        results = {q: run_task(markets, verifiers, args.units, q) for q in (1, 3)}
+        markets["miner"].request_unstake(ETHER)
+        withdraw_gas = 0
+        credit = markets["miner"].credit_of(markets["miner"].signer.address)
+        if credit:
+            withdraw_gas = markets["miner"].withdraw().gas_used
+
+    rows: list[tuple[int | str, str, int, int]] = []
+    for q, by_round in results.items():
+        for label, values in sorted(by_round[1].items()):
+            rows.append((q, label, round(statistics.mean(values)), len(values)))
+    rows.append(("-", "createTask (2 rounds)", results[3][0]["createTask"][0], 1))
+    rows.append(("-", "stake (first)", stake_gas, 1))
+    rows.append(("-", "withdraw", withdraw_gas, 1))
+    print(f"Gas per call, steady state (round 2 of 2, U={args.units})")
+    print_table(["quorum", "call", "gas (mean)", "calls"], rows)
+    print()
+    life = {q: unit_life(by_round[1], args.units) for q, by_round in results.items()}
+    first = {
+        q: unit_life({k: v for k, v in by_round[0].items() if k != "createTask"}, args.units)
+        for q, by_round in results.items()
+    }
+    print_table(
+        ["quorum", "gas per accepted unit (steady)", "first round (cold slots)"],
+        [(q, life[q], first[q]) for q in (1, 3)],
+    )
+    emit(
+        "gas",
+        {
+            "gas_per_accepted_unit_q1": life[1],
+            "gas_per_accepted_unit_q3": life[3],
+            "gas_per_accepted_unit_q1_first_round": first[1],
+            "gas_per_accepted_unit_q3_first_round": first[3],
+            "units_per_round": args.units,
+            "goal_q1": 150_000,
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()
