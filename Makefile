@@ -26,7 +26,9 @@ $(VENV)/.installed: pyproject.toml
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	@# `npm ci` refuses this lock: some of the optional per-platform Foundry packages are not published for
+	@# this version, and npm records only those it found. `npm install` installs exactly the locked tree.
+	npm install --no-audit --no-fund --loglevel=error
 	@touch $@
 
 $(SLITHER_VENV)/.installed:

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {Credits} from "./Credits.sol";
 import {ITaskMarket} from "./interfaces/ITaskMarket.sol";
 
@@ -36,7 +37,7 @@ abstract contract Staking is Credits {
     function stake() external payable {
         if (msg.value == 0) revert TaskMarketZeroAmount("value");
         StakeRecord storage s = _stakes[msg.sender];
-        s.total += uint128(msg.value); // checked: reverts long before 2^128 wei could exist
+        s.total += SafeCast.toUint128(msg.value);
         _recordDeposit(msg.value);
         emit StakeDeposited(msg.sender, msg.value, s.total);
     }
@@ -47,8 +48,8 @@ abstract contract Staking is Credits {
         StakeRecord storage s = _stakes[msg.sender];
         uint256 available = s.total - s.unbonding;
         if (amount > available) revert TaskMarketUnstakeTooLarge(msg.sender, amount, available);
-        s.unbonding += uint128(amount); // amount ≤ total − unbonding, so the sum fits
-        uint64 releaseAt = uint64(block.timestamp + _unbondingDelay);
+        s.unbonding += SafeCast.toUint128(amount); // amount ≤ total − unbonding, so the sum fits
+        uint64 releaseAt = SafeCast.toUint64(block.timestamp + _unbondingDelay);
         s.releaseAt = releaseAt;
         emit UnstakeRequested(msg.sender, amount, s.unbonding, releaseAt);
     }
@@ -63,9 +64,10 @@ abstract contract Staking is Credits {
         uint256 amount = unbonding < unlocked ? unbonding : unlocked;
         if (amount == 0) revert TaskMarketUnbondingStakeLocked(msg.sender, unbonding, s.locked);
         // amount ≤ unbonding and amount ≤ total − locked: neither subtraction can underflow.
+        uint128 released = SafeCast.toUint128(amount);
         unchecked {
-            s.unbonding = uint128(unbonding - amount);
-            s.total -= uint128(amount);
+            s.unbonding -= released;
+            s.total -= released;
         }
         _addCredit(msg.sender, amount);
         emit StakeReleased(msg.sender, amount);
@@ -90,21 +92,23 @@ abstract contract Staking is Credits {
         uint128 free = _free(s);
         if (free < amount) revert TaskMarketInsufficientFreeStake(account, free, amount);
         // amount ≤ free ≤ total − locked: the new locked amount still fits in uint128.
+        uint128 bond = SafeCast.toUint128(amount);
         unchecked {
-            s.locked += uint128(amount);
+            s.locked += bond;
         }
     }
 
     /// @dev Unlocks a bond that was locked by {_lockBond}.
     function _unlockBond(address account, uint256 amount) internal {
-        _stakes[account].locked -= uint128(amount);
+        _stakes[account].locked -= SafeCast.toUint128(amount);
     }
 
     /// @dev Removes a locked bond from `account`'s stake; the caller puts it in a task's escrow.
     function _slashBond(address account, uint256 taskId, uint32 round, uint32 index, uint256 amount) internal {
         StakeRecord storage s = _stakes[account];
-        s.locked -= uint128(amount);
-        uint128 total = s.total - uint128(amount);
+        uint128 bond = SafeCast.toUint128(amount);
+        s.locked -= bond;
+        uint128 total = s.total - bond;
         s.total = total;
         // Unbonding stake is still at stake: it shrinks when the slash leaves less than it.
         if (s.unbonding > total) s.unbonding = total;
@@ -114,6 +118,7 @@ abstract contract Staking is Credits {
     function _free(StakeRecord memory s) private pure returns (uint128) {
         uint256 committed = uint256(s.locked) + s.unbonding;
         // locked and unbonding may overlap (see the contract's notice), so their sum can exceed the total.
+        // forge-lint: disable-next-line(unsafe-typecast) the difference is below s.total, a uint128
         return committed >= s.total ? 0 : uint128(s.total - committed);
     }
 }

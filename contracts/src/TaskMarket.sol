@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {Staking} from "./Staking.sol";
 import {ITaskMarket} from "./interfaces/ITaskMarket.sol";
 
@@ -68,7 +69,7 @@ contract TaskMarket is Staking {
         t.state.owner = msg.sender;
         t.state.status = TaskStatus.Active;
         t.state.openUnits = params.unitsPerRound;
-        t.state.escrow = uint128(budget); // budget < rounds·(units+1)·(2 + quorum)·2^96 < 2^128
+        t.state.escrow = SafeCast.toUint128(budget);
         _recordDeposit(budget);
         emit TaskCreated(taskId, msg.sender, params, budget);
     }
@@ -356,10 +357,7 @@ contract TaskMarket is Staking {
 
         uint256 escrow = t.state.escrow + escrowIn;
         if (escrowOut > escrow) revert TaskMarketEscrowExhausted(taskId, escrow, escrowOut);
-        // escrowOut ≤ escrow was just checked.
-        unchecked {
-            t.state.escrow = uint128(escrow - escrowOut);
-        }
+        t.state.escrow = SafeCast.toUint128(escrow - escrowOut);
 
         (uint32 round, uint32 index) = _roundIndex(key);
         if (outcome == 0) {
@@ -414,7 +412,7 @@ contract TaskMarket is Staking {
             address verifier = b.verifier;
             bool unlock = b.revealed && (outcome == 0 || b.valid == (outcome == 1));
             if (!unlock) {
-                _slashBond(verifier, taskId, uint32(key >> 32), uint32(key), voteBond); // key = round << 32 | index
+                _slashVoteBond(verifier, taskId, key, voteBond);
                 escrowIn += voteBond;
                 continue;
             }
@@ -426,6 +424,11 @@ contract TaskMarket is Staking {
                 emit Credited(verifier, taskId, reward);
             }
         }
+    }
+
+    function _slashVoteBond(address verifier, uint256 taskId, uint256 key, uint96 voteBond) private {
+        (uint32 round, uint32 index) = _roundIndex(key);
+        _slashBond(verifier, taskId, round, index, voteBond);
     }
 
     /// @dev Advances the round's bookkeeping after an acceptance; the aggregation unit advances the task.
@@ -551,6 +554,8 @@ contract TaskMarket is Staking {
     }
 
     function _roundIndex(uint256 key) private pure returns (uint32 round, uint32 index) {
+        // key = round << 32 | index, both uint32 (see _unitKey): the casts only undo that packing.
+        // forge-lint: disable-next-line(unsafe-typecast)
         return (uint32(key >> 32), uint32(key));
     }
 

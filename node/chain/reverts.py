@@ -14,6 +14,11 @@ class ReentrancyGuardReentrantCall(ContractRevert):
     fields = ()
 
 
+class SafeCastOverflowedUintDowncast(ContractRevert):
+    error_name = "SafeCastOverflowedUintDowncast"
+    fields = ("bits", "value")
+
+
 class TaskMarketAggregationNotReady(ContractRevert):
     error_name = "TaskMarketAggregationNotReady"
     fields = ("taskId", "round", "accepted", "needed")
@@ -176,6 +181,7 @@ class TaskMarketZeroDigest(ContractRevert):
 
 ALL: dict[str, type[ContractRevert]] = {
     "ReentrancyGuardReentrantCall": ReentrancyGuardReentrantCall,
+    "SafeCastOverflowedUintDowncast": SafeCastOverflowedUintDowncast,
     "TaskMarketAggregationNotReady": TaskMarketAggregationNotReady,
     "TaskMarketAlreadyCommitted": TaskMarketAlreadyCommitted,
     "TaskMarketAlreadyRevealed": TaskMarketAlreadyRevealed,
