@@ -19,6 +19,7 @@ from client import devnet as devnet_cmds
 from client.home import deployment_file, devnet_file, home
 from client.inspect import market_state
 from client.render import print_state
+from client.store_cmds import store_app
 from node.chain.build import load_artifact
 from node.chain.contract import TaskMarket
 from node.chain.deploy import DEFAULT_UNBONDING_DELAY_S, Deployment, deploy_market
@@ -30,6 +31,7 @@ from node.errors import ConfigError, DmlnetError
 app = typer.Typer(help="dmlnet: verified decentralized model training.", no_args_is_help=True)
 devnet_app = typer.Typer(help="A local Anvil chain with TaskMarket deployed.", no_args_is_help=True)
 app.add_typer(devnet_app, name="devnet")
+app.add_typer(store_app, name="store")
 
 console = Console()
 

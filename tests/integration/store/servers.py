@@ -1,0 +1,104 @@
+"""Real HTTP servers for store tests: the store server as a subprocess, and a replica that lies."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+
+from node.chain.devnet import free_port
+
+
+def wait_healthy(url: str, deadline_s: float = 20.0, process: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"store server exited with {process.returncode}")
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    raise TimeoutError(f"{url} not healthy within {deadline_s}s")
+
+
+@contextmanager
+def store_server(
+    directory: Path, *, max_bytes: int | None = None, token: str | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    port = free_port()
+    cmd = [sys.executable, "-m", "client.cli", "store", "serve", "--dir", str(directory), "--port", str(port)]
+    env = None
+    if max_bytes is not None:
+        cmd += ["--max-bytes", str(max_bytes)]
+    if token is not None:
+        import os
+
+        env = {**os.environ, "STORE_TOKEN": token}
+        cmd += ["--token-env", "STORE_TOKEN"]
+    process = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, process=process)
+        yield url, process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextmanager
+def lying_replica(objects: dict[str, bytes], mode: str) -> Iterator[str]:
+    """Serves GET /ipfs/{cid} with the object's bytes altered: ``flip`` one bit, ``truncate`` the tail
+    (announcing the true length and closing early), ``short`` (announcing the short length), or ``error``."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            cid = self.path.rsplit("/", 1)[-1]
+            data = objects.get(cid)
+            if data is None:
+                self.send_response(404)
+                self.end_headers()
+                return
+            if mode == "error":
+                self.send_response(500)
+                self.end_headers()
+                return
+            body = data
+            length = len(data)
+            if mode == "flip":
+                body = bytes([data[0] ^ 0x01]) + data[1:]
+            elif mode == "truncate":
+                body = data[: len(data) // 2]
+            elif mode == "short":
+                body = data[: len(data) // 2]
+                length = len(body)
+            self.send_response(200)
+            self.send_header("Content-Length", str(length))
+            self.end_headers()
+            self.wfile.write(body)
+            if mode == "truncate":
+                self.close_connection = True
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
