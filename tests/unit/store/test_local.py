@@ -21,7 +21,7 @@ def test_round_trip_and_idempotent_put(tmp_path: Path) -> None:
     path = store.path_of(cid)
     assert path.parent.parent.parent == tmp_path
     assert path.name == cid
-    assert [p for p in (tmp_path / ".incoming").iterdir()] == [], "no temporary file left behind"
+    assert list((tmp_path / ".incoming").iterdir()) == [], "no temporary file left behind"
 
 
 def test_put_file_and_get_to_file_stream(tmp_path: Path) -> None:

@@ -1,0 +1,121 @@
+"""Store throughput over loopback HTTP against reading the same bytes from local disk, and the server's memory.
+
+For 1 MB, 16 MB and 256 MB objects: PUT and GET through a real `dml store serve` process with the replicating
+client (which streams to a file and re-hashes everything), next to a plain read of the same file from the local
+disk (page cache warm, as the server's own reads are) in the same run. Each figure is the median of 3 runs.
+A fresh server per size gives its peak RSS (VmHWM) for that size.
+
+    python -m scripts.bench_store [--sizes 1,16,256]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from node.store.client import HttpReplica, StoreClient
+from node.store.local import CHUNK
+from scripts.benchlib import emit, print_table
+from tests.integration.store.servers import store_server
+
+MB = 1024 * 1024
+
+
+def _median_seconds(fn: Callable[[], object], runs: int = 3) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _read_file(path: Path) -> None:
+    with path.open("rb") as f:
+        while f.read(CHUNK):
+            pass
+
+
+def _read_and_hash(path: Path) -> None:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(CHUNK):
+            h.update(chunk)
+
+
+def _peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def bench_size(size_mb: int, workdir: Path) -> dict[str, float]:
+    source = workdir / f"object-{size_mb}.bin"
+    with source.open("wb") as f:
+        block = os.urandom(MB)
+        for i in range(size_mb):
+            f.write(block[i % 13 :] + block[: i % 13])
+    _read_file(source)  # warm the page cache, as it is for the server's reads
+    disk_s = _median_seconds(lambda: _read_file(source))
+    disk_hash_s = _median_seconds(lambda: _read_and_hash(source))
+    with store_server(workdir / f"objects-{size_mb}", max_bytes=2 * size_mb * MB) as (url, process):
+        client = StoreClient([HttpReplica(url, timeout_s=300)])
+        put_s = _median_seconds(lambda: client.put_file(source))
+        cid = client.put_file(source)
+        target = workdir / f"back-{size_mb}.bin"
+        get_s = _median_seconds(lambda: client.get_to_file(cid, target))
+        peak = _peak_rss_mb(process.pid)
+    for path in (source, target):
+        path.unlink(missing_ok=True)
+    return {
+        "size_mb": size_mb,
+        "disk_mb_s": size_mb / disk_s,
+        "disk_hash_mb_s": size_mb / disk_hash_s,
+        "put_mb_s": size_mb / put_s,
+        "get_mb_s": size_mb / get_s,
+        "get_ratio_to_disk": disk_s / get_s,
+        "get_ratio_to_disk_hash": disk_hash_s / get_s,
+        "server_peak_rss_mb": peak,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="1,16,256", help="object sizes in MB, comma-separated")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    with tempfile.TemporaryDirectory(prefix="bench-store-") as tmp:
+        results = [bench_size(size, Path(tmp)) for size in sizes]
+    print_table(
+        [
+            "size MB", "disk MB/s", "disk+sha256 MB/s", "PUT MB/s", "GET MB/s",
+            "GET/disk", "GET/(disk+hash)", "server peak RSS MB",
+        ],
+        [
+            (
+                r["size_mb"], r["disk_mb_s"], r["disk_hash_mb_s"], r["put_mb_s"], r["get_mb_s"],
+                r["get_ratio_to_disk"], r["get_ratio_to_disk_hash"], r["server_peak_rss_mb"],
+            )
+            for r in results
+        ],
+    )  # fmt: skip
+    figures: dict[str, float] = {}
+    for r in results:
+        tag = f"{int(r['size_mb'])}mb"
+        figures[f"get_ratio_to_disk_{tag}"] = round(r["get_ratio_to_disk"], 4)
+        figures[f"get_ratio_to_disk_hash_{tag}"] = round(r["get_ratio_to_disk_hash"], 4)
+        figures[f"put_mb_s_{tag}"] = round(r["put_mb_s"], 1)
+        figures[f"get_mb_s_{tag}"] = round(r["get_mb_s"], 1)
+        figures[f"server_peak_rss_mb_{tag}"] = round(r["server_peak_rss_mb"], 1)
+    emit("store", figures)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""Replica fail-over and retry policy, with small in-process replicas (the client is the unit here)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from node.store.cid import cid_of
+from node.store.client import LocalReplica, StoreClient, TransientReplicaError
+from node.store.errors import ContentNotFound, ObjectTooLarge, StoreUnavailable
+from node.store.local import LocalStore
+
+
+class FlakyReplica:
+    """Fails transiently `failures` times, then serves from a local store."""
+
+    def __init__(self, store: LocalStore, failures: int) -> None:
+        self.inner = LocalReplica(store)
+        self.name = f"flaky({failures})"
+        self.failures = failures
+        self.calls = 0
+
+    def put_file(self, path: Path, cid: str) -> None:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise TransientReplicaError("connection reset")
+        self.inner.put_file(path, cid)
+
+    def stream(self, cid: str) -> Iterator[bytes]:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise TransientReplicaError("connection reset")
+        return self.inner.stream(cid)
+
+
+def test_transient_failures_are_retried_with_growing_jittered_delays(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path)
+    cid = store.put(b"data")
+    sleeps: list[float] = []
+    replica = FlakyReplica(store, failures=3)
+    client = StoreClient([replica], attempts=4, base_delay_s=0.1, max_delay_s=10, sleep=sleeps.append)
+    assert client.get(cid) == b"data"
+    assert len(sleeps) == 3
+    assert all(0 <= s <= 0.1 * 2**i for i, s in enumerate(sleeps))
+    assert client.stats.retries == 3
+    assert client.stats.failovers == 0
+
+
+def test_retries_exhausted_fall_through_to_the_next_replica(tmp_path: Path) -> None:
+    good = LocalStore(tmp_path / "good")
+    cid = good.put(b"data")
+    flaky = FlakyReplica(LocalStore(tmp_path / "flaky"), failures=100)
+    client = StoreClient([flaky, LocalReplica(good)], attempts=2, sleep=lambda _: None)
+    assert client.get(cid) == b"data"
+    assert flaky.calls == 2
+    assert client.stats.failovers == 1
+
+
+def test_a_corrupt_local_replica_falls_through(tmp_path: Path) -> None:
+    bad, good = LocalStore(tmp_path / "bad"), LocalStore(tmp_path / "good")
+    cid = bad.put(b"data")
+    good.put(b"data")
+    bad.path_of(cid).write_bytes(b"dat")
+    client = StoreClient([LocalReplica(bad), LocalReplica(good)])
+    assert client.get(cid) == b"data"
+    assert client.stats.mismatches == 1
+
+
+def test_not_found_everywhere_is_content_not_found(tmp_path: Path) -> None:
+    client = StoreClient([LocalReplica(LocalStore(tmp_path / "a")), LocalReplica(LocalStore(tmp_path / "b"))])
+    with pytest.raises(ContentNotFound):
+        client.get(cid_of(b"nothing"))
+
+
+def test_put_needs_at_least_one_replica_to_succeed(tmp_path: Path) -> None:
+    flaky = FlakyReplica(LocalStore(tmp_path / "x"), failures=100)
+    client = StoreClient([flaky], attempts=2, sleep=lambda _: None)
+    with pytest.raises(StoreUnavailable, match="no replica stored"):
+        client.put(b"data")
+
+
+def test_client_size_cap(tmp_path: Path) -> None:
+    client = StoreClient([LocalReplica(LocalStore(tmp_path))], max_bytes=3)
+    with pytest.raises(ObjectTooLarge):
+        client.put(b"four")
+    big = LocalStore(tmp_path / "big")
+    cid = big.put(b"four")
+    with pytest.raises(StoreUnavailable):
+        StoreClient([LocalReplica(big)], max_bytes=3).get(cid)
+
+
+def test_put_replicates_to_n(tmp_path: Path) -> None:
+    stores = [LocalStore(tmp_path / str(i)) for i in range(3)]
+    client = StoreClient([LocalReplica(s) for s in stores], put_replicas=2)
+    cid = client.put(b"data")
+    assert [s.has(cid) for s in stores] == [True, True, False]
