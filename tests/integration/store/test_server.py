@@ -157,3 +157,20 @@ def test_a_200mb_object_streams_through_the_server_in_bounded_memory(tmp_path: P
         assert psutil.Process(process.pid).is_running()
     # 200 MB went through both ways; the server grew by a small fraction of that.
     assert peak - baseline < 64, f"server peak RSS grew by {peak - baseline:.0f} MB"
+
+
+def test_concurrent_puts_of_the_same_object_through_the_server(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    directory = tmp_path / "objects"
+    data = os.urandom(3 * 1024 * 1024)
+    cid = cid_of(data)
+    with store_server(directory) as (url, _):
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            statuses = list(
+                pool.map(lambda _: httpx.put(f"{url}/ipfs/{cid}", content=data, timeout=60).status_code, range(16))
+            )
+        assert set(statuses) <= {200, 201}
+        assert 201 in statuses
+        assert httpx.get(f"{url}/ipfs/{cid}", timeout=60).content == data
+    assert list((directory / ".incoming").iterdir()) == []
