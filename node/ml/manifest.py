@@ -1,0 +1,114 @@
+"""Trail and aggregate manifests: canonical JSON documents whose digests go on chain (DESIGN.md §5)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from node.ml.model import state_to_bytes
+from node.ml.train import Checkpoint, Trail
+from node.store.canonical import canonical_bytes, parse_document
+
+Cid = Annotated[str, Field(pattern=r"^b[a-z2-7]{58}$")]
+Address = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$")]
+Put = Callable[[bytes], str]
+
+
+class _Doc(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CheckpointRef(_Doc):
+    step: Annotated[int, Field(ge=0)]
+    model: Cid
+    optimizer: Cid
+
+
+class TrailManifest(_Doc):
+    kind: Literal["trail"] = "trail"
+    version: Literal[1] = 1
+    task_id: Annotated[int, Field(ge=1)]
+    round: Annotated[int, Field(ge=0)]
+    index: Annotated[int, Field(ge=0)]
+    miner: Address
+    spec: Cid
+    dataset: Cid
+    input_model: Cid
+    checkpoints: Annotated[list[CheckpointRef], Field(min_length=2, max_length=1001)]
+    segment_losses: list[float]
+    samples: Annotated[int, Field(ge=1)]
+
+    @property
+    def final_model(self) -> str:
+        return self.checkpoints[-1].model
+
+
+class AggregateInput(_Doc):
+    index: Annotated[int, Field(ge=0)]
+    result: Cid
+    model: Cid
+    samples: Annotated[int, Field(ge=1)]
+
+
+class AggregateManifest(_Doc):
+    kind: Literal["aggregate"] = "aggregate"
+    version: Literal[1] = 1
+    task_id: Annotated[int, Field(ge=1)]
+    round: Annotated[int, Field(ge=0)]
+    index: Annotated[int, Field(ge=0)]
+    aggregator: Address
+    spec: Cid
+    rule: str
+    inputs: Annotated[list[AggregateInput], Field(min_length=1)]
+    model: Cid
+
+
+def publish_checkpoint(checkpoint: Checkpoint, put: Put) -> CheckpointRef:
+    return CheckpointRef(
+        step=checkpoint.step,
+        model=put(state_to_bytes(checkpoint.model)),
+        optimizer=put(state_to_bytes(checkpoint.optimizer)),
+    )
+
+
+def publish_trail(
+    trail: Trail,
+    put: Put,
+    *,
+    task_id: int,
+    round_: int,
+    index: int,
+    miner: str,
+    spec_cid: str,
+    dataset_cid: str,
+    input_model_cid: str,
+) -> tuple[TrailManifest, str]:
+    """Uploads every checkpoint, then the manifest; returns it and its CID (what goes on chain)."""
+    manifest = TrailManifest(
+        task_id=task_id,
+        round=round_,
+        index=index,
+        miner=miner,
+        spec=spec_cid,
+        dataset=dataset_cid,
+        input_model=input_model_cid,
+        # Step 0 is the round's input model itself: its CID is reused, so the check "first checkpoint = input"
+        # compares the very bytes the task recorded.
+        checkpoints=[
+            CheckpointRef(step=0, model=input_model_cid, optimizer=put(state_to_bytes(trail.checkpoints[0].optimizer))),
+            *(publish_checkpoint(c, put) for c in trail.checkpoints[1:]),
+        ],
+        segment_losses=trail.segment_losses,
+        samples=trail.samples,
+    )
+    return manifest, put(canonical_bytes(manifest))
+
+
+def parse_trail(data: bytes) -> TrailManifest:
+    return parse_document(data, TrailManifest, require_canonical=True)
+
+
+def parse_aggregate(data: bytes) -> AggregateManifest:
+    return parse_document(data, AggregateManifest, require_canonical=True)

@@ -1,0 +1,241 @@
+"""The task spec: a declarative, bounded description of what to train and how to check it.
+
+Only whitelisted layers can be named, every hyper-parameter has bounds, and nothing in a spec is ever imported
+or executed. A malformed spec is refused with the path of the bad field and why (see
+:func:`node.store.canonical.parse_document`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Dim = Annotated[int, Field(ge=1, le=65_536)]
+
+
+class Linear(_Strict):
+    type: Literal["linear"]
+    in_features: Dim
+    out_features: Dim
+    bias: bool = True
+
+
+class Conv2d(_Strict):
+    type: Literal["conv2d"]
+    in_channels: Annotated[int, Field(ge=1, le=1024)]
+    out_channels: Annotated[int, Field(ge=1, le=1024)]
+    kernel_size: Annotated[int, Field(ge=1, le=11)]
+    stride: Annotated[int, Field(ge=1, le=4)] = 1
+    padding: Annotated[int, Field(ge=0, le=5)] = 0
+    bias: bool = True
+
+
+class ReLU(_Strict):
+    type: Literal["relu"]
+
+
+class GELU(_Strict):
+    type: Literal["gelu"]
+
+
+class Tanh(_Strict):
+    type: Literal["tanh"]
+
+
+class Sigmoid(_Strict):
+    type: Literal["sigmoid"]
+
+
+class Flatten(_Strict):
+    type: Literal["flatten"]
+
+
+class Dropout(_Strict):
+    type: Literal["dropout"]
+    p: Annotated[float, Field(ge=0.0, le=0.9)]
+
+
+class MaxPool2d(_Strict):
+    type: Literal["maxpool2d"]
+    kernel_size: Annotated[int, Field(ge=1, le=8)]
+    stride: Annotated[int, Field(ge=1, le=8)] | None = None
+
+
+class AvgPool2d(_Strict):
+    type: Literal["avgpool2d"]
+    kernel_size: Annotated[int, Field(ge=1, le=8)]
+    stride: Annotated[int, Field(ge=1, le=8)] | None = None
+
+
+class LayerNorm(_Strict):
+    type: Literal["layernorm"]
+    normalized_shape: Annotated[list[Dim], Field(min_length=1, max_length=3)]
+
+
+class BatchNorm1d(_Strict):
+    type: Literal["batchnorm1d"]
+    num_features: Dim
+
+
+class BatchNorm2d(_Strict):
+    type: Literal["batchnorm2d"]
+    num_features: Annotated[int, Field(ge=1, le=1024)]
+
+
+Layer = Annotated[
+    Linear
+    | Conv2d
+    | ReLU
+    | GELU
+    | Tanh
+    | Sigmoid
+    | Flatten
+    | Dropout
+    | MaxPool2d
+    | AvgPool2d
+    | LayerNorm
+    | BatchNorm1d
+    | BatchNorm2d,
+    Field(discriminator="type"),
+]
+
+
+class ModelSpec(_Strict):
+    input_shape: Annotated[list[Annotated[int, Field(ge=1, le=4096)]], Field(min_length=1, max_length=3)]
+    layers: Annotated[list[Layer], Field(min_length=1, max_length=64)]
+    max_parameters: Annotated[int, Field(ge=1, le=20_000_000)] = 5_000_000
+
+
+class SGD(_Strict):
+    type: Literal["sgd"]
+    lr: Annotated[float, Field(gt=0.0, le=10.0)]
+    momentum: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+    weight_decay: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
+    nesterov: bool = False
+
+    @model_validator(mode="after")
+    def _nesterov_needs_momentum(self) -> SGD:
+        if self.nesterov and self.momentum == 0.0:
+            raise ValueError("nesterov needs a momentum above 0")
+        return self
+
+
+class Adam(_Strict):
+    type: Literal["adam"]
+    lr: Annotated[float, Field(gt=0.0, le=1.0)]
+    beta1: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.9
+    beta2: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.999
+    eps: Annotated[float, Field(gt=0.0, le=1.0)] = 1e-8
+    weight_decay: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
+
+
+Optimizer = Annotated[SGD | Adam, Field(discriminator="type")]
+
+
+class TrainingSpec(_Strict):
+    loss: Literal["cross_entropy", "mse"]
+    optimizer: Optimizer
+    batch_size: Annotated[int, Field(ge=1, le=4096)]
+    local_steps: Annotated[int, Field(ge=1, le=100_000)]
+    checkpoint_every: Annotated[int, Field(ge=1, le=100_000)]
+
+    @model_validator(mode="after")
+    def _checkpoints_fit(self) -> TrainingSpec:
+        if self.checkpoint_every > self.local_steps:
+            raise ValueError("checkpoint_every cannot exceed local_steps")
+        if self.local_steps // self.checkpoint_every > 1000:
+            raise ValueError("at most 1000 checkpoints per unit: raise checkpoint_every")
+        return self
+
+    @property
+    def checkpoint_steps(self) -> list[int]:
+        """Steps at which the trail has a checkpoint: 0, k, 2k, …, and the last step."""
+        steps = list(range(0, self.local_steps, self.checkpoint_every))
+        return [*steps, self.local_steps]
+
+
+class VerificationSpec(_Strict):
+    segments: Annotated[int, Field(ge=1, le=64)] = 2
+    tolerance: Annotated[float, Field(gt=0.0, le=0.1)] = 1e-4
+
+
+class FedAvg(_Strict):
+    rule: Literal["fedavg"]
+
+
+class MultiKrum(_Strict):
+    rule: Literal["multikrum"]
+    f: Annotated[int, Field(ge=0, le=100)] = 1
+    m: Annotated[int, Field(ge=1, le=1000)] = 1
+
+
+class Median(_Strict):
+    rule: Literal["median"]
+
+
+class TrimmedMean(_Strict):
+    rule: Literal["trimmed_mean"]
+    beta: Annotated[float, Field(ge=0.0, lt=0.5)] = 0.1
+
+
+AggregationRule = Annotated[FedAvg | MultiKrum | Median | TrimmedMean, Field(discriminator="rule")]
+
+
+class GlobalModelSpec(_Strict):
+    """CRFL-style smoothing of the aggregate: clip its parameters' norm, then add Gaussian noise."""
+
+    clip_norm: Annotated[float, Field(gt=0.0, le=1e6)] | None = None
+    noise_std: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
+
+
+class DatasetSpec(_Strict):
+    digest: Annotated[str, Field(pattern=r"^(0x)?[0-9a-f]{64}$|^b[a-z2-7]{58}$")]
+    shards: Annotated[int, Field(ge=1, le=1000)]
+    shard_seed: Annotated[int, Field(ge=0, le=2**63 - 1)] = 0
+    holdout_fraction: Annotated[float, Field(ge=0.0, le=0.5)] = 0.2
+    num_classes: Annotated[int, Field(ge=1, le=100_000)] | None = None
+
+
+class TaskSpec(_Strict):
+    """Everything a miner needs to train a unit and a verifier needs to check it."""
+
+    version: Literal[1] = 1
+    model: ModelSpec
+    training: TrainingSpec
+    verification: VerificationSpec = VerificationSpec()
+    aggregation: AggregationRule = FedAvg(rule="fedavg")
+    global_model: GlobalModelSpec = GlobalModelSpec()
+    dataset: DatasetSpec
+    max_checkpoint_bytes: Annotated[int, Field(ge=1024, le=1 << 30)] = 64 << 20
+
+    @model_validator(mode="after")
+    def _no_unverifiable_bias(self) -> TaskSpec:
+        # A bias right before a batch norm has a zero gradient in exact arithmetic; Adam divides the rounding
+        # noise by its own tiny magnitude and turns it into full-size steps that differ between machines and
+        # thread counts, so honest work would fail verification. Such a bias is redundant: refuse it.
+        if isinstance(self.training.optimizer, Adam):
+            layers = self.model.layers
+            for i, (layer, following) in enumerate(zip(layers, layers[1:], strict=False)):
+                if (
+                    isinstance(layer, Linear | Conv2d)
+                    and layer.bias
+                    and isinstance(following, BatchNorm1d | BatchNorm2d)
+                ):
+                    raise ValueError(
+                        f"model.layers.{i}: set bias to false before a batch norm when training with adam "
+                        "(the bias is redundant and its updates are not reproducible)"
+                    )
+        return self
+
+    @model_validator(mode="after")
+    def _rule_fits_the_shards(self) -> TaskSpec:
+        rule = self.aggregation
+        if isinstance(rule, MultiKrum) and (2 * rule.f + 2 >= self.dataset.shards or rule.m > self.dataset.shards):
+            raise ValueError("multikrum needs shards > 2f + 2 and m ≤ shards")
+        return self

@@ -1,0 +1,139 @@
+"""Deterministic training of one unit into a checkpoint trail, and re-execution of any segment of it.
+
+Every step draws its batch and its dropout masks from a seed derived from (unit seed, step) alone, so a segment
+can be re-executed from its starting checkpoint without replaying what came before. Deterministic algorithms
+are on and the thread count is fixed for the duration of the run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F  # noqa: N812 - torch's own convention
+from torch import nn
+
+from node.ml import spec as sp
+from node.ml.data import Dataset
+from node.ml.model import State, build_module
+from node.ml.optim import OptState, apply, initial_state
+
+DEFAULT_THREADS = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    step: int
+    model: State
+    optimizer: OptState
+
+
+@dataclass(frozen=True, slots=True)
+class Trail:
+    checkpoints: list[Checkpoint]
+    segment_losses: list[float]
+    samples: int
+
+    @property
+    def final_model(self) -> State:
+        return self.checkpoints[-1].model
+
+
+def step_seed(unit_seed: bytes, step: int, purpose: bytes) -> int:
+    """A 63-bit seed for one step and purpose (b"batch" or b"dropout")."""
+    digest = hashlib.sha256(unit_seed + purpose + step.to_bytes(8, "big")).digest()
+    return int.from_bytes(digest[:8], "big") & (2**63 - 1)
+
+
+@contextlib.contextmanager
+def deterministic(threads: int = DEFAULT_THREADS) -> Iterator[None]:
+    """Deterministic algorithms on and ``threads`` intra-op threads, restored afterwards."""
+    previous_threads = torch.get_num_threads()
+    previous_mode = torch.are_deterministic_algorithms_enabled()
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(previous_mode)
+        torch.set_num_threads(previous_threads)
+
+
+def batch_indices(n: int, batch_size: int, unit_seed: bytes, step: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(step_seed(unit_seed, step, b"batch"))
+    order = torch.randperm(n, generator=g)
+    return order[: min(batch_size, n)]
+
+
+def _loss(kind: str, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    if kind == "cross_entropy":
+        return F.cross_entropy(output, target)
+    return F.mse_loss(output.reshape(target.shape), target.to(output.dtype))
+
+
+class _Runner:
+    """A module and optimizer state positioned at a checkpoint, advanced step by step."""
+
+    def __init__(self, spec: sp.TaskSpec, start: Checkpoint) -> None:
+        self.spec = spec
+        self.module: nn.Sequential = build_module(spec.model)
+        self.module.load_state_dict(start.model, strict=True)
+        self.params = dict(self.module.named_parameters())
+        self.state: OptState = {k: v.clone() for k, v in start.optimizer.items()}
+        self.step = start.step
+
+    def advance(self, shard: Dataset, unit_seed: bytes) -> float:
+        index = batch_indices(len(shard), self.spec.training.batch_size, unit_seed, self.step)
+        x, y = shard.x[index], shard.y[index]
+        self.module.train()
+        self.module.zero_grad(set_to_none=True)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(step_seed(unit_seed, self.step, b"dropout"))
+            loss = _loss(self.spec.training.loss, self.module(x), y)
+        loss.backward()  # type: ignore[no-untyped-call]
+        grads = {name: p.grad if p.grad is not None else torch.zeros_like(p) for name, p in self.params.items()}
+        apply(self.spec.training.optimizer, self.params, grads, self.state)
+        self.step += 1
+        return float(loss.item())
+
+    def checkpoint(self) -> Checkpoint:
+        model = {k: v.detach().clone() for k, v in sorted(self.module.state_dict().items())}
+        return Checkpoint(self.step, model, {k: v.clone() for k, v in sorted(self.state.items())})
+
+
+def first_checkpoint(spec: sp.TaskSpec, input_model: State) -> Checkpoint:
+    """Step 0: the round's input model and a fresh optimizer state."""
+    module = build_module(spec.model)
+    module.load_state_dict(input_model, strict=True)
+    params = {k: v.detach() for k, v in module.named_parameters()}
+    model = {k: v.detach().clone() for k, v in sorted(module.state_dict().items())}
+    return Checkpoint(0, model, dict(sorted(initial_state(spec.training.optimizer, params).items())))
+
+
+def run_segment(
+    spec: sp.TaskSpec, start: Checkpoint, end_step: int, shard: Dataset, unit_seed: bytes
+) -> tuple[Checkpoint, float]:
+    """Re-executes the steps [start.step, end_step); returns the checkpoint reached and the mean loss."""
+    runner = _Runner(spec, start)
+    losses = [runner.advance(shard, unit_seed) for _ in range(start.step, end_step)]
+    return runner.checkpoint(), sum(losses) / max(len(losses), 1)
+
+
+def train_unit(
+    spec: sp.TaskSpec, input_model: State, shard: Dataset, unit_seed: bytes, *, threads: int = DEFAULT_THREADS
+) -> Trail:
+    """Trains ``local_steps`` steps, keeping a checkpoint at every ``checkpoint_every`` and at the end."""
+    with deterministic(threads):
+        current = first_checkpoint(spec, input_model)
+        checkpoints = [current]
+        losses: list[float] = []
+        runner = _Runner(spec, current)
+        steps = spec.training.checkpoint_steps
+        for end in steps[1:]:
+            segment = [runner.advance(shard, unit_seed) for _ in range(runner.step, end)]
+            losses.append(sum(segment) / len(segment))
+            checkpoints.append(runner.checkpoint())
+    return Trail(checkpoints=checkpoints, segment_losses=losses, samples=len(shard))

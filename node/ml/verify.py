@@ -1,0 +1,197 @@
+"""Checking a unit's result by re-executing sampled segments of its trail (DESIGN.md §6).
+
+A verdict is ``valid``, ``invalid`` (the miner's fault, with the evidence) or ``unavailable`` (the bytes could
+not be fetched from any replica: the verifier cannot tell, and decides later). Structure first: the manifest
+must name this task, round, unit and miner, start from the round's input model with a fresh optimizer state,
+and have one checkpoint per ``checkpoint_every`` steps; the final model must load with the right shapes and
+finite values. Then ``segments`` segments chosen by the verifier's challenge seed are re-executed from their
+starting checkpoint and compared with the next one by relative L2 distance.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from node.errors import SpecError, StoreError
+from node.ml import spec as sp
+from node.ml.data import Dataset
+from node.ml.manifest import TrailManifest, parse_trail
+from node.ml.model import (
+    State,
+    build_module,
+    relative_distance,
+    state_from_bytes,
+    state_to_bytes,
+    tensor_specs,
+    tensor_specs_of,
+)
+from node.ml.optim import initial_state
+from node.ml.train import Checkpoint, deterministic, run_segment
+from node.store.cid import cid_of
+from node.store.errors import ArtifactError, ContentNotFound, StoreUnavailable
+from node.store.tensors import TensorSpec
+
+log = logging.getLogger(__name__)
+
+Fetch = Callable[[str], bytes]
+
+
+class Outcome(StrEnum):
+    VALID = "valid"
+    INVALID = "invalid"
+    UNAVAILABLE = "unavailable"
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentCheck:
+    segment: int
+    start_step: int
+    end_step: int
+    distance: float
+
+    def within(self, tolerance: float) -> bool:
+        return self.distance <= tolerance
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    outcome: Outcome
+    reason: str
+    segments: tuple[SegmentCheck, ...] = ()
+    seconds: float = 0.0
+
+    @property
+    def valid(self) -> bool:
+        return self.outcome is Outcome.VALID
+
+
+@dataclass(frozen=True, slots=True)
+class UnitContext:
+    """What the verifier knows independently of the miner (from the chain and the task)."""
+
+    task_id: int
+    round: int
+    index: int
+    miner: str
+    spec_cid: str
+    dataset_cid: str
+    input_model_cid: str
+    unit_seed: bytes
+
+
+def choose_segments(challenge_seed: bytes, n_segments: int, q: int) -> list[int]:
+    """``q`` distinct segments (all of them if fewer), drawn from the verifier's challenge seed."""
+    rng = random.Random(int.from_bytes(hashlib.sha256(challenge_seed).digest(), "big"))
+    return sorted(rng.sample(range(n_segments), min(q, n_segments)))
+
+
+class _Invalid(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _structure(spec: sp.TaskSpec, m: TrailManifest, ctx: UnitContext, shard: Dataset) -> None:
+    identity = {
+        "task_id": (m.task_id, ctx.task_id),
+        "round": (m.round, ctx.round),
+        "index": (m.index, ctx.index),
+        "miner": (m.miner.lower(), ctx.miner.lower()),
+        "spec": (m.spec, ctx.spec_cid),
+        "dataset": (m.dataset, ctx.dataset_cid),
+        "input_model": (m.input_model, ctx.input_model_cid),
+    }
+    for field, (claimed, expected) in identity.items():
+        if claimed != expected:
+            raise _Invalid(f"manifest {field} is {claimed}, expected {expected}")
+    steps = [c.step for c in m.checkpoints]
+    if steps != spec.training.checkpoint_steps:
+        raise _Invalid(
+            f"checkpoint steps {steps[:5]}… do not follow the spec ({len(spec.training.checkpoint_steps)} expected)"
+        )
+    if m.checkpoints[0].model != ctx.input_model_cid:
+        raise _Invalid("the first checkpoint is not the round's input model")
+    if len(m.segment_losses) != len(m.checkpoints) - 1 or not all(math.isfinite(x) for x in m.segment_losses):
+        raise _Invalid("segment losses are missing or not finite")
+    if m.samples != len(shard):
+        raise _Invalid(f"manifest claims {m.samples} samples, the shard has {len(shard)}")
+
+
+def verify_unit(
+    spec: sp.TaskSpec,
+    manifest_bytes: bytes,
+    fetch: Fetch,
+    challenge_seed: bytes,
+    ctx: UnitContext,
+    shard: Dataset,
+    *,
+    threads: int = 1,
+) -> Verdict:
+    started = time.process_time()
+    checks: list[SegmentCheck] = []
+
+    def verdict(outcome: Outcome, reason: str) -> Verdict:
+        return Verdict(outcome, reason, tuple(checks), time.process_time() - started)
+
+    try:
+        try:
+            manifest = parse_trail(manifest_bytes)
+        except SpecError as err:
+            raise _Invalid(f"malformed manifest: {err}") from err
+        _structure(spec, manifest, ctx, shard)
+        module = build_module(spec.model)
+        model_specs = tensor_specs(module)
+        params = {k: v.detach() for k, v in module.named_parameters()}
+        fresh = initial_state(spec.training.optimizer, params)
+        if manifest.checkpoints[0].optimizer != cid_of(state_to_bytes(dict(sorted(fresh.items())))):
+            raise _Invalid("the first checkpoint's optimizer state is not fresh")
+        opt_specs = tensor_specs_of(fresh)
+
+        def load(cid: str, expected: dict[str, TensorSpec], what: str) -> State:
+            data = fetch(cid)
+            if len(data) > spec.max_checkpoint_bytes:
+                raise _Invalid(f"{what} {cid} is {len(data)} bytes, above max_checkpoint_bytes")
+            try:
+                return state_from_bytes(data, expected)
+            except (ArtifactError, SpecError) as err:
+                raise _Invalid(f"{what} {cid}: {err}") from err
+
+        load(manifest.final_model, model_specs, "final model")  # what gets aggregated must be sound
+        n_segments = len(manifest.checkpoints) - 1
+        with deterministic(threads):
+            for j in choose_segments(challenge_seed, n_segments, spec.verification.segments):
+                a, b = manifest.checkpoints[j], manifest.checkpoints[j + 1]
+                start = Checkpoint(
+                    a.step, load(a.model, model_specs, "model"), load(a.optimizer, opt_specs, "optimizer")
+                )
+                claimed_model = load(b.model, model_specs, "model")
+                claimed_opt = load(b.optimizer, opt_specs, "optimizer")
+                reached, _ = run_segment(spec, start, b.step, shard, ctx.unit_seed)
+                distance = relative_distance(
+                    _joined(reached.model, reached.optimizer), _joined(claimed_model, claimed_opt)
+                )
+                checks.append(SegmentCheck(j, a.step, b.step, distance))
+                if not distance <= spec.verification.tolerance:
+                    raise _Invalid(
+                        f"segment {j} (steps {a.step}→{b.step}) does not re-execute: "
+                        f"relative distance {distance:.3g} > tolerance {spec.verification.tolerance:g}"
+                    )
+    except _Invalid as err:
+        return verdict(Outcome.INVALID, err.reason)
+    except (ContentNotFound, StoreUnavailable) as err:
+        return verdict(Outcome.UNAVAILABLE, f"could not fetch the trail: {err}")
+    except StoreError as err:
+        return verdict(Outcome.UNAVAILABLE, f"store failure: {err}")
+    worst = max((c.distance for c in checks), default=0.0)
+    return verdict(Outcome.VALID, f"{len(checks)} segment(s) re-executed, worst relative distance {worst:.3g}")
+
+
+def _joined(model: State, optimizer: State) -> State:
+    return {**{f"model/{k}": v for k, v in model.items()}, **{f"optim/{k}": v for k, v in optimizer.items()}}
