@@ -7,6 +7,7 @@ or executed. A malformed spec is refused with the path of the bad field and why 
 
 from __future__ import annotations
 
+import itertools
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -221,7 +222,7 @@ class TaskSpec(_Strict):
         # thread counts, so honest work would fail verification. Such a bias is redundant: refuse it.
         if isinstance(self.training.optimizer, Adam):
             layers = self.model.layers
-            for i, (layer, following) in enumerate(zip(layers, layers[1:], strict=False)):
+            for i, (layer, following) in enumerate(itertools.pairwise(layers)):
                 if (
                     isinstance(layer, Linear | Conv2d)
                     and layer.bias

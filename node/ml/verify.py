@@ -173,7 +173,7 @@ def verify_unit(
                 )
                 claimed_model = load(b.model, model_specs, "model")
                 claimed_opt = load(b.optimizer, opt_specs, "optimizer")
-                reached, _ = run_segment(spec, start, b.step, shard, ctx.unit_seed)
+                reached, _ = run_segment(spec, start, b.step, shard, ctx.unit_seed, module=module)
                 distance = relative_distance(
                     _joined(reached.model, reached.optimizer), _joined(claimed_model, claimed_opt)
                 )

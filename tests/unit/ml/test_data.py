@@ -14,13 +14,15 @@ def test_digits_are_the_real_handwritten_digits() -> None:
     data = digits()
     assert data.x.shape == (1797, 1, 8, 8)
     assert data.num_classes == 10
-    assert float(data.x.min()) >= 0.0 and float(data.x.max()) <= 1.0
+    assert float(data.x.min()) >= 0.0
+    assert float(data.x.max()) <= 1.0
     assert digits(image=False).x.shape == (1797, 64)
 
 
 def test_synthetic_is_seeded() -> None:
     a, b, c = synthetic(500, seed=3), synthetic(500, seed=3), synthetic(500, seed=4)
-    assert torch.equal(a.x, b.x) and torch.equal(a.y, b.y)
+    assert torch.equal(a.x, b.x)
+    assert torch.equal(a.y, b.y)
     assert not torch.equal(a.x, c.x)
     assert synthetic(100_000, features=8, seed=1).x.shape == (100_000, 8)
 
@@ -28,7 +30,8 @@ def test_synthetic_is_seeded() -> None:
 def test_bytes_round_trip() -> None:
     data = digits()
     back = from_bytes(to_bytes(data))
-    assert torch.equal(back.x, data.x) and torch.equal(back.y, data.y)
+    assert torch.equal(back.x, data.x)
+    assert torch.equal(back.y, data.y)
 
 
 def test_split_is_deterministic_disjoint_and_complete() -> None:
@@ -57,7 +60,8 @@ def test_npz_and_csv_imports(tmp_path: Path) -> None:
         from_npz(tmp_path / "wrong.npz")
     (tmp_path / "d.csv").write_text("f1,f2,label\n0.5,1.5,0\n2,3,1\n")
     csv = from_csv(tmp_path / "d.csv")
-    assert csv.x.tolist() == [[0.5, 1.5], [2.0, 3.0]] and csv.y.tolist() == [0, 1]
+    assert csv.x.tolist() == [[0.5, 1.5], [2.0, 3.0]]
+    assert csv.y.tolist() == [0, 1]
     (tmp_path / "bad.csv").write_text("1,2,0.5\n")
     with pytest.raises(SpecError, match="integer class labels"):
         from_csv(tmp_path / "bad.csv")

@@ -60,14 +60,14 @@ def test_layer_shapes_are_checked_end_to_end_naming_the_layer() -> None:
 def test_parameter_count_is_bounded() -> None:
     document = _raw()
     document["model"]["max_parameters"] = 1000
-    with pytest.raises(SpecError, match="above model.max_parameters"):
+    with pytest.raises(SpecError, match=r"above model\.max_parameters"):
         build_module(_parse(document).model)
 
 
 def test_the_model_must_fit_the_dataset() -> None:
     spec = small_spec()
     check_against_dataset(spec.model, (1, 8, 8), "cross_entropy", 10)
-    with pytest.raises(SpecError, match="model.input_shape"):
+    with pytest.raises(SpecError, match=r"model\.input_shape"):
         check_against_dataset(spec.model, (64,), "cross_entropy", 10)
     with pytest.raises(SpecError, match="cross_entropy needs"):
         check_against_dataset(spec.model, (1, 8, 8), "cross_entropy", 3)
