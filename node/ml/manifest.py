@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from node.ml.model import state_to_bytes
+from node.ml.model import State, state_to_bytes
 from node.ml.train import Checkpoint, Trail
 from node.store.canonical import canonical_bytes, parse_document
 
@@ -104,6 +104,33 @@ def publish_trail(
         samples=trail.samples,
     )
     return manifest, put(canonical_bytes(manifest))
+
+
+def publish_aggregate(
+    model: State,
+    inputs: list[AggregateInput],
+    put: Put,
+    *,
+    task_id: int,
+    round_: int,
+    index: int,
+    aggregator: str,
+    spec_cid: str,
+    rule: str,
+) -> tuple[AggregateManifest, str, str]:
+    """Uploads the new global model and its manifest; returns the manifest, its CID and the model's CID."""
+    model_cid = put(state_to_bytes(model))
+    manifest = AggregateManifest(
+        task_id=task_id,
+        round=round_,
+        index=index,
+        aggregator=aggregator,
+        spec=spec_cid,
+        rule=rule,
+        inputs=sorted(inputs, key=lambda i: i.index),
+        model=model_cid,
+    )
+    return manifest, put(canonical_bytes(manifest)), model_cid
 
 
 def parse_trail(data: bytes) -> TrailManifest:
