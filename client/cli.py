@@ -18,6 +18,7 @@ from rich.console import Console
 from client import devnet as devnet_cmds
 from client.home import deployment_file, devnet_file, home
 from client.inspect import market_state
+from client.node_cmds import account_app, miner_app, node_app, verifier_app
 from client.render import print_state
 from client.store_cmds import store_app
 from node.chain.build import load_artifact
@@ -32,6 +33,10 @@ app = typer.Typer(help="dmlnet: verified decentralized model training.", no_args
 devnet_app = typer.Typer(help="A local Anvil chain with TaskMarket deployed.", no_args_is_help=True)
 app.add_typer(devnet_app, name="devnet")
 app.add_typer(store_app, name="store")
+app.add_typer(node_app, name="node")
+app.add_typer(miner_app, name="miner")
+app.add_typer(verifier_app, name="verifier")
+app.add_typer(account_app, name="account")
 
 console = Console()
 
@@ -42,10 +47,7 @@ def _root(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log at INFO")] = False,
 ) -> None:
     # --debug is read again by main(), which decides whether a failure shows its traceback.
-    logging.basicConfig(
-        level=logging.INFO if verbose or debug else logging.WARNING,
-        format="%(levelname)s %(name)s %(message)s",
-    )
+    configure_logging(logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING)
 
 
 HomeOption = Annotated[Path | None, typer.Option("--home", help="state folder (default $DMLNET_HOME or ./.dmlnet)")]

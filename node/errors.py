@@ -109,3 +109,9 @@ def _show(value: object) -> str:
     if isinstance(value, bytes):
         return "0x" + value.hex()
     return str(value)
+
+
+class NodeError(DmlnetError):
+    """A node met a state it cannot act on (it logs it and tries again next cycle)."""
+
+    exit_code = 50

@@ -199,6 +199,9 @@ class Signer:
                     return
                 log.warning("send failed, re-sending the same bytes", extra={"tx_hash": tx_hash, "error": str(err)})
                 time.sleep(min(5.0, 0.2 * 2**attempt))
+        # The bytes may still have reached the node: forget the local counter, the next send reads the pending
+        # nonce from the chain rather than guessing.
+        self._next_nonce = None
         raise TransactionFailed(f"could not send transaction {tx_hash}: {last}")
 
     def _known(self, tx_hash: str) -> bool:

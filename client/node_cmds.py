@@ -1,0 +1,137 @@
+"""``dml node run``, ``dml miner run``, ``dml verifier run`` and ``dml account new|import|list``."""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from node.config import load_settings
+from node.errors import ConfigError
+from node.keys import import_key, list_keystores, new_keystore
+from node.runner import run_node
+
+console = Console()
+account_app = typer.Typer(help="Encrypted keystore accounts.", no_args_is_help=True)
+miner_app = typer.Typer(help="The miner node.", no_args_is_help=True)
+verifier_app = typer.Typer(help="The verifier node.", no_args_is_help=True)
+node_app = typer.Typer(help="A node holding several roles.", no_args_is_help=True)
+
+KEYSTORE_DIR = Path(".dmlnet/keystore")
+
+
+def _node_command(default_roles: str, summary: str) -> Any:
+    def command(
+        roles: Annotated[
+            str, typer.Option(help="comma-separated: miner, verifier, aggregator, keeper")
+        ] = default_roles,
+        config: Annotated[Path | None, typer.Option(help="TOML file: keys at the top level or in a node table")] = None,
+        rpc: Annotated[str | None, typer.Option(help="JSON-RPC URL")] = None,
+        deployment: Annotated[Path | None, typer.Option(help="deployment file")] = None,
+        store: Annotated[list[str] | None, typer.Option(help="store URL or folder; repeat for replicas")] = None,
+        data_dir: Annotated[Path | None, typer.Option(help="where the node keeps its state")] = None,
+        keystore: Annotated[Path | None, typer.Option(help="encrypted keystore file")] = None,
+        password_file: Annotated[Path | None, typer.Option(help="file holding the keystore password")] = None,
+        password_env: Annotated[str | None, typer.Option(help="variable holding the keystore password")] = None,
+        dev_account: Annotated[int | None, typer.Option(help="Anvil's well-known account N (devnet only)")] = None,
+        poll_interval: Annotated[float | None, typer.Option(help="seconds between cycles")] = None,
+        api_port: Annotated[int | None, typer.Option(help="serve /health, /status, /metrics here")] = None,
+        threads: Annotated[int | None, typer.Option(help="torch threads")] = None,
+        task: Annotated[list[int] | None, typer.Option(help="serve only these task ids (repeatable)")] = None,
+        stake_cap: Annotated[int | None, typer.Option(help="most wei this node keeps staked")] = None,
+        withdraw_threshold: Annotated[int | None, typer.Option(help="withdraw credit above this many wei")] = None,
+    ) -> None:
+        overrides: dict[str, Any] = {
+            "roles": [r.strip() for r in roles.split(",") if r.strip()],
+            "rpc_url": rpc,
+            "deployment": deployment,
+            "store": store or None,
+            "data_dir": data_dir,
+            "keystore": keystore,
+            "password_file": password_file,
+            "password_env": password_env,
+            "dev_account": dev_account,
+            "poll_interval_s": poll_interval,
+            "api_port": api_port,
+            "threads": threads,
+            "tasks": task or None,
+            "stake_cap_wei": stake_cap,
+            "withdraw_threshold_wei": withdraw_threshold,
+        }
+        if logging.getLogger().level > logging.INFO:
+            logging.getLogger().setLevel(logging.INFO)  # a daemon logs its decisions by default
+        run_node(load_settings(overrides, config))
+
+    command.__doc__ = summary
+    return command
+
+
+node_app.command("run")(
+    _node_command("miner,verifier,aggregator,keeper", "Run a node with the given roles until SIGINT/SIGTERM.")
+)
+miner_app.command("run")(_node_command("miner", "Claim units, train, publish, submit; get paid."))
+verifier_app.command("run")(_node_command("verifier,keeper", "Verify submitted units, vote, finalize; get paid."))
+
+
+def _password(password_file: Path | None, password_env: str | None, *, confirm: bool) -> str:
+    import os
+
+    if password_file is not None:
+        return password_file.read_text().rstrip("\n")
+    if password_env is not None:
+        value = os.environ.get(password_env)
+        if value is None:
+            raise ConfigError(f"environment variable {password_env} is not set")
+        return value
+    if not sys.stdin.isatty():
+        raise ConfigError("no terminal to ask for a password: give --password-file or --password-env")
+    first = getpass.getpass("keystore password: ")
+    if confirm and getpass.getpass("again: ") != first:
+        raise ConfigError("the passwords differ")
+    return first
+
+
+PasswordFile = Annotated[Path | None, typer.Option(help="file holding the password")]
+PasswordEnv = Annotated[str | None, typer.Option(help="environment variable holding the password")]
+Dir = Annotated[Path, typer.Option("--dir", help="keystore folder")]
+
+
+@account_app.command("new")
+def account_new(
+    directory: Dir = KEYSTORE_DIR, password_file: PasswordFile = None, password_env: PasswordEnv = None
+) -> None:
+    """Create a key, stored encrypted; prints its address and file."""
+    address, path = new_keystore(directory, _password(password_file, password_env, confirm=True))
+    console.print(f"{address}  {path}")
+
+
+@account_app.command("import")
+def account_import(
+    key_env: Annotated[str, typer.Option(help="environment variable holding the private key (never a flag)")],
+    directory: Dir = KEYSTORE_DIR,
+    password_file: PasswordFile = None,
+    password_env: PasswordEnv = None,
+) -> None:
+    """Encrypt an existing private key into the keystore folder."""
+    import os
+
+    key = os.environ.get(key_env)
+    if not key:
+        raise ConfigError(f"environment variable {key_env} is not set")
+    address, path = import_key(directory, key, _password(password_file, password_env, confirm=True))
+    console.print(f"{address}  {path}")
+
+
+@account_app.command("list")
+def account_list(directory: Dir = KEYSTORE_DIR) -> None:
+    """Addresses of the keystores in the folder."""
+    entries = list_keystores(directory)
+    if not entries:
+        console.print(f"no keystore in {directory}")
+    for address, path in entries:
+        console.print(f"{address}  {path}")

@@ -1,0 +1,71 @@
+"""A node's HTTP API: ``/health``, ``/status``, ``/metrics`` (Prometheus); OpenAPI at ``/docs``.
+Off unless a port is configured; served from a background thread (async stays inside the HTTP layer)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import uvicorn
+from fastapi import FastAPI, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
+
+from node.daemon import Daemon
+from node.state import VoteStatus, WorkStatus
+
+
+class Health(BaseModel):
+    status: str
+    last_cycle_error: str | None
+
+
+class Status(BaseModel):
+    roles: list[str]
+    address: str
+    stake_wei: int
+    locked_wei: int
+    credit_wei: int
+    work_in_flight: int
+    votes_open: int
+    last_block: int
+    cycles: int
+    uptime_s: float
+
+
+def create_app(daemon: Daemon) -> FastAPI:
+    app = FastAPI(title="dmlnet node", version="1")
+
+    @app.get("/health", response_model=Health)
+    def health() -> Health:
+        return Health(status="ok", last_cycle_error=daemon.status.last_error)
+
+    @app.get("/status", response_model=Status)
+    def status() -> Status:
+        s = daemon.s
+        stake = s.market.stake_of(s.address)
+        return Status(
+            roles=daemon.status.roles,
+            address=s.address,
+            stake_wei=stake.total,
+            locked_wei=stake.locked,
+            credit_wei=s.market.credit_of(s.address),
+            work_in_flight=s.state.count_work(WorkStatus.CLAIMED) + s.state.count_work(WorkStatus.PUBLISHED),
+            votes_open=s.state.count_votes(VoteStatus.STORED) + s.state.count_votes(VoteStatus.COMMITTED),
+            last_block=daemon.status.last_block,
+            cycles=daemon.status.cycles,
+            uptime_s=time.time() - daemon.status.started_at,
+        )
+
+    @app.get("/metrics", response_class=Response)
+    def metrics() -> Response:
+        return Response(generate_latest(daemon.s.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+def serve_in_background(daemon: Daemon, host: str, port: int) -> uvicorn.Server:
+    server = uvicorn.Server(uvicorn.Config(create_app(daemon), host=host, port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="node-api", daemon=True)
+    thread.start()
+    return server

@@ -1,0 +1,77 @@
+"""A node's configuration: flags over ``DMLNET_*`` environment variables over a TOML file over defaults.
+
+Validated once, at start, with every problem listed together (pydantic at this edge only).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from node.errors import ConfigError
+
+Role = Literal["miner", "verifier", "aggregator", "keeper"]
+ETHER = 10**18
+
+
+class NodeSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DMLNET_", extra="forbid", frozen=True)
+
+    roles: list[Role] = Field(min_length=1)
+    rpc_url: str = "http://127.0.0.1:8545"
+    deployment: Path = Path(".dmlnet/devnet/deployment.json")
+    store: list[str] = Field(default_factory=lambda: [".dmlnet/store"], min_length=1)
+    store_token_env: str | None = None
+    put_replicas: int = Field(default=1, ge=1, le=16)
+    data_dir: Path = Path(".dmlnet/node")
+    keystore: Path | None = None
+    password_file: Path | None = None
+    password_env: str | None = None
+    dev_account: int | None = Field(default=None, ge=0, le=99)
+    poll_interval_s: float = Field(default=1.0, gt=0, le=300)
+    stake_cap_wei: int = Field(default=100 * ETHER, ge=0)
+    withdraw_threshold_wei: int = Field(default=ETHER, ge=0)
+    threads: int = Field(default=1, ge=1, le=256)
+    api_host: str = "127.0.0.1"
+    api_port: int | None = Field(default=None, ge=1, le=65535)
+    receipt_timeout_s: float = Field(default=120.0, gt=0)
+    tasks: list[int] | None = None  # serve only these task ids (None: all)
+
+    @model_validator(mode="after")
+    def _one_key_source(self) -> NodeSettings:
+        if (self.keystore is None) == (self.dev_account is None):
+            raise ValueError("give exactly one of keystore (with password_file or password_env) or dev_account")
+        if self.keystore is not None and self.password_file is None and self.password_env is None:
+            raise ValueError("a keystore needs password_file or password_env")
+        return self
+
+
+def load_settings(overrides: dict[str, Any], config_file: Path | None = None) -> NodeSettings:
+    """Flags (``overrides``, None meaning "not given") over environment over the TOML file over defaults."""
+    file_values: dict[str, Any] = {}
+    if config_file is not None:
+        try:
+            file_values = tomllib.loads(config_file.read_text())
+        except (OSError, tomllib.TOMLDecodeError) as err:
+            raise ConfigError(f"cannot read {config_file}: {err}") from err
+        file_values = file_values.get("node", file_values)
+    given = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        # Environment beats the file: file values are passed only where no environment variable is set
+        # (init values would otherwise win over the environment).
+        env_keys = {k for k in NodeSettings.model_fields if _env_set(k)}
+        merged = {k: v for k, v in file_values.items() if k not in env_keys}
+        merged.update(given)
+        return NodeSettings(**merged)
+    except ValidationError as err:
+        problems = [f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in err.errors()]
+        raise ConfigError("invalid node configuration:\n  " + "\n  ".join(problems)) from err
+
+
+def _env_set(field: str) -> bool:
+    return f"DMLNET_{field.upper()}" in os.environ

@@ -1,0 +1,143 @@
+"""The node loop: one synchronous cycle at a time, from a saved event cursor, until asked to stop.
+
+Each cycle reads new events (idempotently: the cursor is saved after they are handled), lets every role act,
+and withdraws credit above the threshold. A failing cycle is logged and retried with backoff: this boundary is
+the only place a broad ``except`` is allowed. SIGINT/SIGTERM set the stop event: the current step finishes and
+the loop returns.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from types import FrameType
+from typing import Protocol
+
+from node.chain.events import ChainEvent, EventReader
+from node.roles.context import Services
+
+log = logging.getLogger(__name__)
+
+
+class Role(Protocol):
+    name: str
+
+    def tick(self) -> None: ...
+
+
+@dataclass
+class NodeStatus:
+    roles: list[str]
+    address: str
+    last_block: int = 0
+    cycles: int = 0
+    last_error: str | None = None
+    started_at: float = 0.0
+
+
+class Daemon:
+    def __init__(
+        self,
+        services: Services,
+        roles: Sequence[Role],
+        *,
+        start_block: int,
+        stop: threading.Event | None = None,
+        max_backoff_s: float = 10.0,
+    ) -> None:
+        self.s = services
+        self.roles = list(roles)
+        self.stop = stop or threading.Event()
+        self.start_block = start_block
+        self.max_backoff_s = max_backoff_s
+        self.status = NodeStatus(roles=[r.name for r in roles], address=services.address, started_at=time.time())
+        self.reader = EventReader(
+            services.market.w3,
+            services.market.address,
+            services.market.contract.abi,  # type: ignore[arg-type]
+        )
+
+    def install_signal_handlers(self) -> None:
+        def handler(signum: int, _frame: FrameType | None) -> None:
+            log.info("stopping after the current step", extra={"signal": signal.Signals(signum).name})
+            self.stop.set()
+
+        signal.signal(signal.SIGINT, handler)
+        signal.signal(signal.SIGTERM, handler)
+
+    def run(self) -> None:
+        failures = 0
+        log.info("node started", extra={"roles": self.status.roles, "address": self.s.address})
+        while not self.stop.is_set():
+            try:
+                self.cycle()
+                failures = 0
+                self.status.last_error = None
+            except Exception as err:  # the cycle boundary: log, back off, try again
+                failures += 1
+                self.s.metrics.cycle_errors.inc()
+                self.status.last_error = f"{type(err).__name__}: {err}"
+                log.warning(
+                    "cycle failed",
+                    extra={"error": self.status.last_error, "failures": failures},
+                    exc_info=failures == 1,
+                )
+            pause = self.s.settings.poll_interval_s if failures == 0 else min(self.max_backoff_s, 0.5 * 2**failures)
+            self.stop.wait(pause)
+        log.info("node stopped", extra={"cycles": self.status.cycles})
+
+    def cycle(self) -> None:
+        head = self.reader.head()
+        cursor = self.s.state.cursor
+        start = self.start_block if cursor is None else cursor + 1
+        if start <= head:
+            for event in self.reader.iter(start, head):
+                self._on_event(event)
+            self.s.state.set_cursor(head)
+        self.status.last_block = head
+        self.s.metrics.last_block.set(head)
+        for role in self.roles:
+            if self.stop.is_set():
+                return
+            role.tick()
+        self._withdraw_if_due()
+        self.s.metrics.store_failovers.set(self.s.store.stats.failovers)
+        self.status.cycles += 1
+
+    def _on_event(self, event: ChainEvent) -> None:
+        me = self.s.address
+        args = event.args
+        if event.name == "TaskCreated":
+            self.s.state.add_task(int(args["taskId"]), event.block_number)
+            log.info("task discovered", extra={"task": int(args["taskId"]), "budget_wei": int(args["budget"])})
+        elif event.name == "UnitAccepted" and args.get("miner") == me:
+            self.s.metrics.units_accepted.inc()
+            log.info(
+                "own result accepted",
+                extra={"task": int(args["taskId"]), "round": args["round"], "unit": args["index"]},
+            )
+        elif event.name == "UnitRejected" and args.get("miner") == me:
+            self.s.metrics.units_rejected.inc()
+            log.warning(
+                "own result rejected",
+                extra={"task": int(args["taskId"]), "round": args["round"], "unit": args["index"]},
+            )
+        elif event.name == "Credited" and args.get("account") == me:
+            self.s.metrics.earned_wei.inc(int(args["amount"]))
+        elif event.name == "StakeSlashed" and args.get("account") == me:
+            self.s.metrics.slashed_wei.inc(int(args["amount"]))
+            log.warning(
+                "slashed", extra={"task": int(args["taskId"]), "unit": args["index"], "amount_wei": int(args["amount"])}
+            )
+
+    def _withdraw_if_due(self) -> None:
+        credit = self.s.market.credit_of(self.s.address)
+        if credit >= max(1, self.s.settings.withdraw_threshold_wei):
+            sent = self.s.market.withdraw()
+            self.s.metrics.withdrawn_wei.inc(credit)
+            self.s.metrics.tx_sent.labels("withdraw").inc()
+            log.info("withdrew", extra={"amount_wei": credit, "tx": sent.tx_hash})

@@ -1,0 +1,1 @@
+"""Node roles: each composes the chain layer, the store and the ML engine into one job."""

@@ -1,0 +1,118 @@
+"""What every role needs: the market, the store, the node's state, and a cache of task material."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from node.chain.contract import TaskMarket
+from node.chain.types import Task, TaskStatus
+from node.config import NodeSettings
+from node.metrics import NodeMetrics
+from node.ml import spec as sp
+from node.ml.data import Split, from_bytes, split
+from node.ml.model import State, build_module, check_against_dataset, state_from_bytes, tensor_specs
+from node.state import NodeState
+from node.store.canonical import parse_document
+from node.store.cid import to_cid
+from node.store.client import StoreClient
+
+if TYPE_CHECKING:
+    from node.store.tensors import TensorSpec
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskMaterial:
+    """A task's spec, data split and model layout, fetched and checked once."""
+
+    spec: sp.TaskSpec
+    spec_cid: str
+    dataset_cid: str
+    split: Split
+    model_specs: dict[str, TensorSpec]
+    parameter_keys: frozenset[str]
+
+
+@dataclass
+class Services:
+    settings: NodeSettings
+    market: TaskMarket
+    store: StoreClient
+    state: NodeState
+    metrics: NodeMetrics
+    materials: dict[int, TaskMaterial] = field(default_factory=dict)
+    models: dict[tuple[int, int], State] = field(default_factory=dict)
+    unusable: set[int] = field(default_factory=set)
+
+    @property
+    def address(self) -> str:
+        return self.market.signer.address
+
+    def fetch(self, cid: str) -> bytes:
+        return self.store.get(cid)
+
+    def material(self, task: Task) -> TaskMaterial | None:
+        """The task's spec and data, or None when they cannot be used (logged once)."""
+        if task.task_id in self.materials:
+            return self.materials[task.task_id]
+        if task.task_id in self.unusable:
+            return None
+        spec_cid = to_cid(task.params.spec_digest)
+        dataset_cid = to_cid(task.params.dataset_digest)
+        from node.errors import DmlnetError
+
+        try:
+            spec = parse_document(self.fetch(spec_cid), sp.TaskSpec)
+            data = from_bytes(self.fetch(dataset_cid))
+            if spec.dataset.shards != task.params.units_per_round:
+                raise ValueError(
+                    f"the spec has {spec.dataset.shards} shards, the task {task.params.units_per_round} units"
+                )
+            check_against_dataset(spec.model, data.sample_shape, spec.training.loss, data.num_classes)
+            parts = split(
+                data,
+                shards=spec.dataset.shards,
+                seed=spec.dataset.shard_seed,
+                holdout_fraction=spec.dataset.holdout_fraction,
+            )
+            module = build_module(spec.model)
+        except (DmlnetError, ValueError) as err:
+            log.error("task unusable", extra={"task": task.task_id, "error": str(err)})
+            self.unusable.add(task.task_id)
+            return None
+        material = TaskMaterial(
+            spec=spec,
+            spec_cid=spec_cid,
+            dataset_cid=dataset_cid,
+            split=parts,
+            model_specs=tensor_specs(module),
+            parameter_keys=frozenset(k for k, _ in module.named_parameters()),
+        )
+        self.materials[task.task_id] = material
+        return material
+
+    def round_model(self, task: Task, round_: int, material: TaskMaterial) -> tuple[State, str]:
+        """The input model of a round and its CID."""
+        cid = to_cid(self.market.round_input(task.task_id, round_))
+        key = (task.task_id, round_)
+        if key not in self.models:
+            self.models = {k: v for k, v in self.models.items() if k[0] != task.task_id or k[1] >= round_ - 1}
+            self.models[key] = state_from_bytes(self.fetch(cid), material.model_specs)
+        return self.models[key], cid
+
+    def live_tasks(self) -> list[Task]:
+        """Tasks this node should look at: active ones, and cancelled ones with units still in flight."""
+        out = []
+        wanted = self.settings.tasks
+        for task_id in self.state.tasks():
+            if wanted is not None and task_id not in wanted:
+                continue
+            task = self.market.get_task(task_id)
+            if task.state.status is TaskStatus.ACTIVE or (
+                task.state.status is TaskStatus.CANCELLED and task.state.in_flight > 0
+            ):
+                out.append(task)
+        return out

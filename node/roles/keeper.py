@@ -1,0 +1,47 @@
+"""The keeper: finalizes units whose vote windows are over and reclaims expired claims. Anyone may do it;
+verifiers do by default. A keeper that loses a race to another one just sees a revert in simulation."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from node.chain.types import UnitStatus
+from node.errors import ContractRevert
+from node.roles.context import Services
+
+log = logging.getLogger(__name__)
+
+
+class KeeperRole:
+    name = "keeper"
+
+    def __init__(self, services: Services, *, grace_s: float = 1.0) -> None:
+        self.s = services
+        self.grace_s = grace_s  # chain time trails wall time a little on an idle devnet
+
+    def tick(self) -> None:
+        now = time.time()
+        for task in self.s.live_tasks():
+            r = task.state.current_round
+            for index in range(task.params.units_per_round + 1):
+                unit = self.s.market.get_unit(task.task_id, r, index)
+                if unit.deadline + self.grace_s >= now:
+                    continue
+                try:
+                    if unit.status is UnitStatus.CLAIMED:
+                        sent = self.s.market.reclaim_expired(task.task_id, r, index)
+                        action = "reclaimExpired"
+                    elif unit.status in (UnitStatus.REVEALING, UnitStatus.SUBMITTED):
+                        sent = self.s.market.finalize_unit(task.task_id, r, index)
+                        action = "finalizeUnit"
+                    else:
+                        continue
+                except ContractRevert as err:
+                    log.debug(
+                        "keeper action not due", extra={"task": task.task_id, "unit": index, "error": err.error_name}
+                    )
+                    continue
+                self.s.metrics.keeper_actions.labels(action).inc()
+                self.s.metrics.tx_sent.labels(action).inc()
+                log.info(action, extra={"task": task.task_id, "round": r, "unit": index, "tx": sent.tx_hash})

@@ -1,0 +1,77 @@
+"""Assembling a node from its settings: keys, chain, store, state, roles; then running it."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from node.api import serve_in_background
+from node.chain.build import load_artifact
+from node.chain.contract import TaskMarket
+from node.chain.deploy import Deployment
+from node.chain.rpc import connect
+from node.config import NodeSettings
+from node.daemon import Daemon, Role
+from node.errors import ConfigError
+from node.keys import load_account
+from node.metrics import NodeMetrics
+from node.roles.context import Services
+from node.roles.keeper import KeeperRole
+from node.roles.miner import MinerRole
+from node.roles.verifier import VerifierRole
+from node.state import NodeState
+from node.store.client import StoreClient
+
+log = logging.getLogger(__name__)
+
+
+def build_services(settings: NodeSettings) -> tuple[Services, Deployment]:
+    account = load_account(
+        keystore=settings.keystore,
+        password_file=settings.password_file,
+        password_env=settings.password_env,
+        dev_account=settings.dev_account,
+    )
+    deployment = Deployment.read(settings.deployment)
+    artifact = load_artifact()
+    w3 = connect(settings.rpc_url, expected_chain_id=deployment.chain_id)
+    deployment.check(w3, artifact)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    state = NodeState(settings.data_dir / "state.sqlite")
+    market = TaskMarket.for_account(
+        w3, deployment.address, artifact, account, journal=state, receipt_timeout_s=settings.receipt_timeout_s
+    )
+    token = None
+    if settings.store_token_env is not None:
+        token = os.environ.get(settings.store_token_env)
+        if token is None:
+            raise ConfigError(f"environment variable {settings.store_token_env} (the store token) is not set")
+    store = StoreClient.from_endpoints(settings.store, token=token, put_replicas=settings.put_replicas)
+    return Services(settings=settings, market=market, store=store, state=state, metrics=NodeMetrics()), deployment
+
+
+def build_roles(services: Services) -> list[Role]:
+    roles = set(services.settings.roles)
+    out: list[Role] = []
+    if "miner" in roles or "aggregator" in roles:
+        out.append(MinerRole(services, train="miner" in roles, aggregate="aggregator" in roles))
+    if "verifier" in roles:
+        out.append(VerifierRole(services))
+    if "keeper" in roles:
+        out.append(KeeperRole(services))
+    return out
+
+
+def run_node(settings: NodeSettings) -> None:
+    services, deployment = build_services(settings)
+    daemon = Daemon(services, build_roles(services), start_block=deployment.block_number)
+    daemon.install_signal_handlers()
+    server = None
+    if settings.api_port is not None:
+        server = serve_in_background(daemon, settings.api_host, settings.api_port)
+    try:
+        daemon.run()
+    finally:
+        if server is not None:
+            server.should_exit = True
+        services.state.close()

@@ -1,0 +1,223 @@
+"""A node's durable state in SQLite under its data dir: event cursor, known tasks, work in flight, vote salts
+and the transactions it sent. WAL with ``synchronous=FULL``: a row is on disk when its write returns, so a vote
+salt is durable before the commit transaction that depends on it is sent, and a killed node resumes from here.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tasks (task_id INTEGER PRIMARY KEY, seen_block INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS work (
+    task_id INTEGER NOT NULL, round INTEGER NOT NULL, unit INTEGER NOT NULL,
+    status TEXT NOT NULL, result_cid TEXT, model_cid TEXT, note TEXT, updated_at REAL NOT NULL,
+    PRIMARY KEY (task_id, round, unit)
+);
+CREATE TABLE IF NOT EXISTS votes (
+    task_id INTEGER NOT NULL, round INTEGER NOT NULL, unit INTEGER NOT NULL, epoch INTEGER NOT NULL,
+    valid INTEGER NOT NULL, salt BLOB NOT NULL, status TEXT NOT NULL, reason TEXT, updated_at REAL NOT NULL,
+    PRIMARY KEY (task_id, round, unit, epoch)
+);
+CREATE TABLE IF NOT EXISTS txs (
+    nonce INTEGER NOT NULL, tx_hash TEXT PRIMARY KEY, label TEXT NOT NULL, sent_at REAL NOT NULL
+);
+"""
+
+
+class WorkStatus(StrEnum):
+    CLAIMED = "claimed"  # the claim is on chain; training not published yet
+    PUBLISHED = "published"  # the trail is in the store; the submission may or may not be on chain
+    SUBMITTED = "submitted"  # the submission is on chain
+    ABANDONED = "abandoned"  # lost the claim (expired, reclaimed) before submitting
+
+
+class VoteStatus(StrEnum):
+    STORED = "stored"  # salt and vote on disk; the commit may or may not be on chain
+    COMMITTED = "committed"
+    REVEALED = "revealed"
+    ABANDONED = "abandoned"  # the epoch ended without our reveal being possible
+
+
+@dataclass(frozen=True, slots=True)
+class Work:
+    task_id: int
+    round: int
+    unit: int
+    status: WorkStatus
+    result_cid: str | None = None
+    model_cid: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Vote:
+    task_id: int
+    round: int
+    unit: int
+    epoch: int
+    valid: bool
+    salt: bytes
+    status: VoteStatus
+    reason: str | None = None
+
+
+class NodeState:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _exec(self, sql: str, args: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    # ---------------------------------------------------------------------------------------------- meta
+
+    def get_meta(self, key: str) -> str | None:
+        rows = self._exec("SELECT value FROM meta WHERE key = ?", (key,))
+        return str(rows[0][0]) if rows else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._exec(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    @property
+    def cursor(self) -> int | None:
+        value = self.get_meta("cursor")
+        return int(value) if value is not None else None
+
+    def set_cursor(self, block: int) -> None:
+        self.set_meta("cursor", str(block))
+
+    # ---------------------------------------------------------------------------------------------- tasks
+
+    def add_task(self, task_id: int, block: int) -> None:
+        self._exec("INSERT OR IGNORE INTO tasks (task_id, seen_block) VALUES (?, ?)", (task_id, block))
+
+    def tasks(self) -> list[int]:
+        return [int(r[0]) for r in self._exec("SELECT task_id FROM tasks ORDER BY task_id")]
+
+    # ---------------------------------------------------------------------------------------------- work
+
+    def put_work(self, work: Work) -> None:
+        self._exec(
+            "INSERT INTO work (task_id, round, unit, status, result_cid, model_cid, note, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(task_id, round, unit) DO UPDATE SET "
+            "status = excluded.status, result_cid = excluded.result_cid, model_cid = excluded.model_cid, "
+            "note = excluded.note, updated_at = excluded.updated_at",
+            (
+                work.task_id,
+                work.round,
+                work.unit,
+                work.status.value,
+                work.result_cid,
+                work.model_cid,
+                work.note,
+                time.time(),
+            ),
+        )
+
+    def work_in_flight(self) -> list[Work]:
+        rows = self._exec(
+            "SELECT task_id, round, unit, status, result_cid, model_cid, note FROM work "
+            "WHERE status IN (?, ?) ORDER BY task_id, round, unit",
+            (WorkStatus.CLAIMED.value, WorkStatus.PUBLISHED.value),
+        )
+        return [Work(int(r[0]), int(r[1]), int(r[2]), WorkStatus(r[3]), r[4], r[5], r[6]) for r in rows]
+
+    def get_work(self, task_id: int, round_: int, unit: int) -> Work | None:
+        rows = self._exec(
+            "SELECT task_id, round, unit, status, result_cid, model_cid, note FROM work "
+            "WHERE task_id = ? AND round = ? AND unit = ?",
+            (task_id, round_, unit),
+        )
+        if not rows:
+            return None
+        r = rows[0]
+        return Work(int(r[0]), int(r[1]), int(r[2]), WorkStatus(r[3]), r[4], r[5], r[6])
+
+    def count_work(self, status: WorkStatus) -> int:
+        return int(self._exec("SELECT COUNT(*) FROM work WHERE status = ?", (status.value,))[0][0])
+
+    # ---------------------------------------------------------------------------------------------- votes
+
+    def store_vote(self, vote: Vote) -> Vote:
+        """Writes salt and vote durably; if this epoch already has one, returns the stored one unchanged
+        (a restart must reuse the salt its commitment was made with)."""
+        existing = self.get_vote(vote.task_id, vote.round, vote.unit, vote.epoch)
+        if existing is not None:
+            return existing
+        self._exec(
+            "INSERT INTO votes (task_id, round, unit, epoch, valid, salt, status, reason, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                vote.task_id,
+                vote.round,
+                vote.unit,
+                vote.epoch,
+                int(vote.valid),
+                vote.salt,
+                vote.status.value,
+                vote.reason,
+                time.time(),
+            ),
+        )
+        return vote
+
+    def set_vote_status(self, vote: Vote, status: VoteStatus) -> None:
+        self._exec(
+            "UPDATE votes SET status = ?, updated_at = ? WHERE task_id = ? AND round = ? AND unit = ? AND epoch = ?",
+            (status.value, time.time(), vote.task_id, vote.round, vote.unit, vote.epoch),
+        )
+
+    def get_vote(self, task_id: int, round_: int, unit: int, epoch: int) -> Vote | None:
+        rows = self._exec(
+            "SELECT task_id, round, unit, epoch, valid, salt, status, reason FROM votes "
+            "WHERE task_id = ? AND round = ? AND unit = ? AND epoch = ?",
+            (task_id, round_, unit, epoch),
+        )
+        return _vote(rows[0]) if rows else None
+
+    def open_votes(self) -> list[Vote]:
+        rows = self._exec(
+            "SELECT task_id, round, unit, epoch, valid, salt, status, reason FROM votes "
+            "WHERE status IN (?, ?) ORDER BY task_id, round, unit, epoch",
+            (VoteStatus.STORED.value, VoteStatus.COMMITTED.value),
+        )
+        return [_vote(r) for r in rows]
+
+    def count_votes(self, status: VoteStatus) -> int:
+        return int(self._exec("SELECT COUNT(*) FROM votes WHERE status = ?", (status.value,))[0][0])
+
+    # ---------------------------------------------------------------------------------------------- transactions
+
+    def record(self, *, nonce: int, tx_hash: str, label: str) -> None:
+        """The signer's journal: called before the signed bytes are sent."""
+        self._exec(
+            "INSERT OR IGNORE INTO txs (nonce, tx_hash, label, sent_at) VALUES (?, ?, ?, ?)",
+            (nonce, tx_hash, label, time.time()),
+        )
+
+    def count_txs(self) -> int:
+        return int(self._exec("SELECT COUNT(*) FROM txs")[0][0])
+
+
+def _vote(r: tuple[Any, ...]) -> Vote:
+    return Vote(int(r[0]), int(r[1]), int(r[2]), int(r[3]), bool(r[4]), bytes(r[5]), VoteStatus(r[6]), r[7])
