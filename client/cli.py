@@ -28,6 +28,7 @@ from node.chain.devnet import dev_accounts
 from node.chain.rpc import connect
 from node.chain.tx import Signer
 from node.errors import ConfigError, DmlnetError
+from node.logs import configure_logging
 
 app = typer.Typer(help="dmlnet: verified decentralized model training.", no_args_is_help=True)
 devnet_app = typer.Typer(help="A local Anvil chain with TaskMarket deployed.", no_args_is_help=True)
