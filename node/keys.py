@@ -13,6 +13,7 @@ from pathlib import Path
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_utils.address import to_checksum_address
 
 from node.chain.devnet import dev_accounts
 from node.errors import ConfigError
@@ -65,7 +66,7 @@ def list_keystores(directory: Path) -> list[tuple[str, Path]]:
             address = json.loads(path.read_text())["address"]
         except (OSError, ValueError, KeyError):
             continue
-        out.append(("0x" + address if not address.startswith("0x") else address, path))
+        out.append((to_checksum_address("0x" + address.removeprefix("0x")), path))
     return out
 
 

@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from client.tasks import Economics, create_task, prepare_task
 from node.chain.contract import TaskMarket
 from node.chain.events import EventReader
 from node.ml.data import digits
 from node.ml.defaults import digits_spec
 from node.store.client import HttpReplica, StoreClient
-from client.tasks import Economics, create_task, prepare_task
 from tests.conftest import Chain
 from tests.integration.store.servers import store_server
 
@@ -102,9 +102,18 @@ class Network:
         return StoreClient([HttpReplica(self.store_url)])
 
     def submit_digits_task(
-        self, owner: TaskMarket, *, units: int = 3, rounds: int = 2, quorum: int = 3, local_steps: int = 40, **economics: int
+        self,
+        owner: TaskMarket,
+        *,
+        units: int = 3,
+        rounds: int = 2,
+        quorum: int = 3,
+        local_steps: int = 40,
+        **economics: int,
     ) -> int:
-        spec = digits_spec(dataset_digest="0x" + "00" * 32, shards=units, local_steps=local_steps, checkpoint_every=4, hidden=32)
+        spec = digits_spec(
+            dataset_digest="0x" + "00" * 32, shards=units, local_steps=local_steps, checkpoint_every=4, hidden=32
+        )
         values: dict[str, int] = {"rounds": rounds, "quorum": quorum, "claim_timeout_s": 120}
         values.update(economics)
         prepared = prepare_task(self.store(), spec, digits(), Economics(**values))  # type: ignore[arg-type]

@@ -28,7 +28,9 @@ def test_a_digits_task_completes_and_everyone_is_paid_to_the_wei(chain: Chain, t
             net.node(f"verifier-{n}", "verifier,keeper", account).start()
         try:
             wait_until(
-                lambda: owner.get_task(task_id).state.status is TaskStatus.COMPLETED, timeout_s=300, what="task completion"
+                lambda: owner.get_task(task_id).state.status is TaskStatus.COMPLETED,
+                timeout_s=300,
+                what="task completion",
             )
         except TimeoutError:
             print(net.logs())
@@ -51,7 +53,9 @@ def test_a_digits_task_completes_and_everyone_is_paid_to_the_wei(chain: Chain, t
             aggregated = sum(1 for a in accepted if a["miner"] == address and a["index"] == params.units_per_round)
             assert owner.credit_of(address) == trained * params.miner_reward + aggregated * params.aggregator_reward
         for address in verifiers:
-            assert owner.credit_of(address) == len(accepted) * params.verifier_reward, "every verifier voted on every unit"
+            assert owner.credit_of(address) == len(accepted) * params.verifier_reward, (
+                "every verifier voted on every unit"
+            )
             assert owner.stake_of(address).locked == 0
         assert owner.credit_of(owner.signer.address) == 0, "honest network: the whole budget was paid out"
         assert task.state.escrow == 0
@@ -70,15 +74,21 @@ def test_a_verifier_killed_between_commit_and_reveal_reveals_after_restart(chain
         first = net.node("verifier-0", "verifier", 4)
         first.start()
         wait_until(
-            lambda: owner.get_ballot(task_id, 0, 0, chain.accounts[4].address).committed, timeout_s=120, what="the first commit"
+            lambda: owner.get_ballot(task_id, 0, 0, chain.accounts[4].address).committed,
+            timeout_s=120,
+            what="the first commit",
         )
         first.kill()
         assert owner.get_unit(task_id, 0, 0).status is UnitStatus.SUBMITTED, "quorum not full: no reveal possible yet"
         net.node("verifier-1", "verifier,keeper", 5).start()
         net.node("verifier-2", "verifier,keeper", 6).start()
-        wait_until(lambda: owner.get_unit(task_id, 0, 0).status is UnitStatus.REVEALING, timeout_s=120, what="full quorum")
+        wait_until(
+            lambda: owner.get_unit(task_id, 0, 0).status is UnitStatus.REVEALING, timeout_s=120, what="full quorum"
+        )
         first.start()  # same data dir: the salt is on disk
-        wait_until(lambda: owner.get_unit(task_id, 0, 0).status is UnitStatus.ACCEPTED, timeout_s=120, what="acceptance")
+        wait_until(
+            lambda: owner.get_unit(task_id, 0, 0).status is UnitStatus.ACCEPTED, timeout_s=120, what="acceptance"
+        )
         for account in chain.accounts[4:7]:
             assert owner.stake_of(account.address).locked == 0, "every vote bond released"
         slashes = [a for name, a in net.events() if name == "StakeSlashed"]
@@ -105,7 +115,9 @@ def test_a_miner_killed_mid_training_resumes_without_a_double_submission(chain: 
         assert owner.get_unit(task_id, 0, unit).status is UnitStatus.CLAIMED, "killed before submitting"
         miner.start()
         net.node("verifier", "verifier,keeper", 4).start()
-        wait_until(lambda: owner.get_task(task_id).state.status is TaskStatus.COMPLETED, timeout_s=300, what="completion")
+        wait_until(
+            lambda: owner.get_task(task_id).state.status is TaskStatus.COMPLETED, timeout_s=300, what="completion"
+        )
         submissions = [a for name, a in net.events() if name == "ResultSubmitted" and a["taskId"] == task_id]
         per_unit = [sum(1 for a in submissions if a["index"] == i) for i in range(3)]
         assert per_unit == [1, 1, 1], "each unit submitted exactly once"
@@ -113,3 +125,29 @@ def test_a_miner_killed_mid_training_resumes_without_a_double_submission(chain: 
         assert log.count("node started") == 2
         assert log.count(" submitted ") == 3, "both training units and the aggregate, each once"
         assert log.count(" claimed ") == 3, "the resumed unit was not claimed again"
+
+
+def test_a_thirty_second_rpc_outage_mid_task_is_ridden_out(chain: Chain, tmp_path: Path) -> None:
+    from tests.e2e.rpc_proxy import rpc_proxy
+
+    owner = chain.market(chain.accounts[1])
+    with rpc_proxy(chain.rpc_url) as (proxy_url, proxy), network(chain, tmp_path, rpc_url=proxy_url) as net:
+        task_id = net.submit_digits_task(owner, units=2, rounds=2, quorum=1)
+        net.node("miner", "miner,aggregator", 2).start()
+        net.node("verifier", "verifier,keeper", 4).start()
+        wait_until(
+            lambda: owner.get_unit(task_id, 0, 0).status is UnitStatus.ACCEPTED, timeout_s=120, what="first acceptance"
+        )
+        proxy.outage(30)
+        wait_until(lambda: not proxy.down, timeout_s=40, what="the end of the outage", interval_s=1)
+        assert proxy.dropped > 0
+        try:
+            wait_until(
+                lambda: owner.get_task(task_id).state.status is TaskStatus.COMPLETED, timeout_s=240, what="completion"
+            )
+        except TimeoutError:
+            print(net.logs())
+            raise
+        for node in net.nodes.values():
+            assert node.alive, "rode out the outage without exiting"
+        assert "cycle failed" in net.nodes["miner"].log() + net.nodes["verifier"].log()

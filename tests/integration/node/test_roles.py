@@ -1,0 +1,108 @@
+"""Roles in-process against a real chain and a real store folder: claim races, the node API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from client.tasks import Economics, create_task, prepare_task
+from node.chain.types import UnitStatus
+from node.config import load_settings
+from node.daemon import Daemon
+from node.ml.data import digits
+from node.ml.defaults import digits_spec
+from node.runner import build_roles, build_services
+from node.state import WorkStatus
+from node.store.client import StoreClient
+from tests.conftest import Chain
+from tests.e2e.network import wait_until
+
+pytestmark = pytest.mark.chain
+
+
+def _services(chain: Chain, tmp_path: Path, name: str, account: int, roles: list[str], **extra: object):  # type: ignore[no-untyped-def]
+    deployment = tmp_path / "deployment.json"
+    chain.deployment.write(deployment)
+    settings = load_settings(
+        {
+            "roles": roles,
+            "dev_account": account,
+            "rpc_url": chain.rpc_url,
+            "deployment": deployment,
+            "store": [str(tmp_path / "store")],
+            "data_dir": tmp_path / name,
+            **extra,
+        }
+    )
+    services, dep = build_services(settings)
+    return services, dep
+
+
+def _task(chain: Chain, tmp_path: Path, units: int) -> int:
+    owner = chain.market(chain.accounts[1])
+    spec = digits_spec(dataset_digest="0x" + "00" * 32, shards=units, local_steps=8, checkpoint_every=4, hidden=16)
+    prepared = prepare_task(
+        StoreClient.from_endpoints([str(tmp_path / "store")]), spec, digits(), Economics(rounds=1, quorum=1)
+    )
+    return create_task(owner, prepared)
+
+
+def test_two_miners_race_for_the_last_open_unit_and_the_loser_carries_on(chain: Chain, tmp_path: Path) -> None:
+    task_id = _task(chain, tmp_path, units=1)
+    winner, dep = _services(chain, tmp_path, "a", 2, ["miner"])
+    loser, _ = _services(chain, tmp_path, "b", 3, ["miner"])
+    for s in (winner, loser):
+        s.state.add_task(task_id, dep.block_number)
+    loser.market.stake(10**18)
+    # The loser read the unit as open; the winner's claim lands first.
+    assert loser.market.is_claimable(task_id, 0, 0)
+    winner.market.stake(10**18)
+    winner.market.claim_unit(task_id, 0, 0)
+    stale = loser.market.is_claimable
+    loser.market.is_claimable = lambda *args: True  # type: ignore[method-assign]
+    try:
+        build_roles(loser)[0].tick()  # must not raise
+    finally:
+        loser.market.is_claimable = stale  # type: ignore[method-assign]
+    assert loser.metrics.claim_races_lost._value.get() == 1
+    assert loser.state.work_in_flight() == []
+    assert winner.market.get_unit(task_id, 0, 0).miner == winner.address
+    build_roles(winner)[0].tick()  # the winner trains and submits
+    assert winner.market.get_unit(task_id, 0, 0).status is UnitStatus.SUBMITTED
+    assert winner.state.get_work(task_id, 0, 0).status is WorkStatus.SUBMITTED  # type: ignore[union-attr]
+
+
+def test_the_node_api_serves_health_status_and_metrics(chain: Chain, tmp_path: Path) -> None:
+    from node.api import serve_in_background
+    from node.chain.devnet import free_port
+
+    task_id = _task(chain, tmp_path, units=1)
+    port = free_port()
+    services, dep = _services(chain, tmp_path, "v", 4, ["verifier", "keeper"], api_port=port)
+    daemon = Daemon(services, build_roles(services), start_block=dep.block_number)
+    server = serve_in_background(daemon, "127.0.0.1", port)
+    try:
+        daemon.cycle()
+        assert services.state.tasks() == [task_id], "TaskCreated discovered from the event cursor"
+        url = f"http://127.0.0.1:{port}"
+        wait_until(lambda: _ok(f"{url}/health"), timeout_s=10, what="the API")
+        status = httpx.get(f"{url}/status").json()
+        assert status["address"] == chain.accounts[4].address
+        assert status["roles"] == ["verifier", "keeper"]
+        assert status["last_block"] == chain.w3.eth.block_number
+        metrics = httpx.get(f"{url}/metrics").text
+        assert "dml_last_block" in metrics
+        assert "dml_votes_committed_total" in metrics or "dml_votes_committed" in metrics
+        assert httpx.get(f"{url}/openapi.json").json()["info"]["title"] == "dmlnet node"
+    finally:
+        server.should_exit = True
+        services.state.close()
+
+
+def _ok(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
