@@ -60,13 +60,13 @@ def write_keystore(directory: Path, account: LocalAccount, password: str) -> Pat
 
 
 def list_keystores(directory: Path) -> list[tuple[str, Path]]:
-    out = []
+    out: list[tuple[str, Path]] = []
     for path in sorted(directory.glob("*.json")) if directory.exists() else []:
         try:
             address = json.loads(path.read_text())["address"]
         except (OSError, ValueError, KeyError):
             continue
-        out.append((to_checksum_address("0x" + address.removeprefix("0x")), path))
+        out.append((str(to_checksum_address("0x" + address.removeprefix("0x"))), path))
     return out
 
 
