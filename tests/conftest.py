@@ -36,7 +36,7 @@ class Chain:
             self.deployment.address,
             self.artifact,
             account,
-            **signer_options,  # type: ignore[arg-type]
+            **signer_options,
         )
 
     def advance(self, seconds: int) -> None:

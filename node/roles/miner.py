@@ -161,7 +161,12 @@ class MinerRole:
                 result_cid, model_cid = self._aggregate(task, work, material)
             else:
                 result_cid, model_cid = self._train(task, work, material)
-            self.s.metrics.training_seconds.inc(time.monotonic() - started)
+            elapsed = time.monotonic() - started
+            self.s.metrics.training_seconds.inc(elapsed)
+            log.info(
+                "work done",
+                extra={"task": work.task_id, "round": work.round, "unit": work.unit, "seconds": round(elapsed, 3)},
+            )
             work = Work(work.task_id, work.round, work.unit, WorkStatus.PUBLISHED, result_cid, model_cid)
             self.s.state.put_work(work)
         if work.result_cid is None or work.model_cid is None:  # pragma: no cover - PUBLISHED rows have both

@@ -116,7 +116,7 @@ class Network:
         )
         values: dict[str, int] = {"rounds": rounds, "quorum": quorum, "claim_timeout_s": 120}
         values.update(economics)
-        prepared = prepare_task(self.store(), spec, digits(), Economics(**values))  # type: ignore[arg-type]
+        prepared = prepare_task(self.store(), spec, digits(), Economics(**values))
         return create_task(owner, prepared)
 
     def events(self, from_block: int = 0) -> list[tuple[str, dict[str, object]]]:
