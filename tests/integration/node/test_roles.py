@@ -106,3 +106,43 @@ def _ok(url: str) -> bool:
         return httpx.get(url, timeout=1).status_code == 200
     except httpx.TransportError:
         return False
+
+
+def test_credit_above_the_threshold_is_withdrawn(chain: Chain, tmp_path: Path) -> None:
+    services, dep = _services(chain, tmp_path, "w", 7, ["keeper"], withdraw_threshold_wei=10**17)
+    market = services.market
+    market.stake(10**18)
+    market.request_unstake(10**18)
+    chain.advance(3601)
+    market.release_unstaked()
+    assert market.credit_of(services.address) == 10**18
+    before = chain.w3.eth.get_balance(services.address)
+    Daemon(services, build_roles(services), start_block=dep.block_number).cycle()
+    assert market.credit_of(services.address) == 0
+    assert chain.w3.eth.get_balance(services.address) > before + 10**18 - 10**16, "paid, less gas"
+    assert services.metrics.withdrawn_wei._value.get() == 10**18
+    services.state.close()
+
+
+def test_account_commands(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PW": "a long password", "KEY": "0x" + "42" * 32}
+
+    def dml(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "client.cli", "account", *args, "--dir", str(tmp_path)],
+                              capture_output=True, text=True, env=env, timeout=60, check=False)  # fmt: skip
+
+    created = dml("new", "--password-env", "PW")
+    assert created.returncode == 0, created.stderr
+    imported = dml("import", "--key-env", "KEY", "--password-env", "PW")
+    assert imported.returncode == 0, imported.stderr
+    listed = dml("list").stdout
+    assert created.stdout.split()[0] in listed
+    assert imported.stdout.split()[0] in listed
+    assert "42" * 32 not in listed + imported.stdout + imported.stderr, "a key never shows"
+    no_password = dml("new")
+    assert no_password.returncode == 2
+    assert "password" in no_password.stderr
