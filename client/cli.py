@@ -21,6 +21,7 @@ from client.inspect import market_state
 from client.node_cmds import account_app, miner_app, node_app, verifier_app
 from client.render import print_state
 from client.store_cmds import store_app
+from client.task_cmds import data_app, money_commands, task_app
 from node.chain.build import load_artifact
 from node.chain.contract import TaskMarket
 from node.chain.deploy import DEFAULT_UNBONDING_DELAY_S, Deployment, deploy_market
@@ -38,6 +39,9 @@ app.add_typer(node_app, name="node")
 app.add_typer(miner_app, name="miner")
 app.add_typer(verifier_app, name="verifier")
 app.add_typer(account_app, name="account")
+app.add_typer(data_app, name="data")
+app.add_typer(task_app, name="task")
+money_commands(app)
 
 console = Console()
 
@@ -65,6 +69,7 @@ def devnet_up(
     console.print(f"RPC URL        {record.rpc_url}")
     console.print(f"chain id       {record.chain_id}")
     console.print(f"TaskMarket     {deployment.address}")
+    console.print(f"store          {record.store_url}")
     console.print(f"deployment     {deployment_file(base)}")
     console.print("dev accounts   (Anvil's well-known keys; devnet only)")
     for i, account in enumerate(dev_accounts(5)):
@@ -133,12 +138,19 @@ def state(
 
 @app.command()
 def demo(
-    workdir: Annotated[Path, typer.Option(help="where logs go")] = Path(".dmlnet/demo"),
+    miners: Annotated[int, typer.Option(help="miner processes (the last one also aggregates)")] = 2,
+    verifiers: Annotated[int, typer.Option(help="verifier processes")] = 3,
+    units: Annotated[int, typer.Option(help="training units per round")] = 4,
+    rounds: Annotated[int, typer.Option(help="rounds")] = 3,
+    quorum: Annotated[int, typer.Option(help="verifiers per unit")] = 3,
+    local_steps: Annotated[int, typer.Option(help="training steps per unit")] = 800,
+    byzantine: Annotated[int, typer.Option(help="how many miners cheat (noise, copy, replay in turn)")] = 0,
+    workdir: Annotated[Path, typer.Option(help="logs, node state and the report")] = Path(".dmlnet/demo"),
 ) -> None:
-    """Run the whole local network once: devnet, deployment, a sample task, the books."""
-    from client.demo import run_demo
+    """Run a whole local network training handwritten digits, end to end; print and write a report."""
+    from client.demo import DemoConfig, run_demo
 
-    run_demo(console, workdir)
+    run_demo(console, workdir, DemoConfig(miners, verifiers, units, rounds, quorum, local_steps, byzantine))
 
 
 def main() -> None:

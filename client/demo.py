@@ -1,63 +1,245 @@
-"""``dml demo`` for the foundation stage: a throwaway devnet, a deployment, a sample task driven through one
-accepted unit by the contract calls alone, and the contract's books at the end.
+"""``dml demo``: a whole local network training handwritten digits, end to end, in one command.
 
-The full demo (miners and verifiers training digits as separate processes) replaces this once the node
-programs exist; this one already shows the chain side working end to end, and cleans up after itself.
+Starts Anvil, deploys TaskMarket, starts a store server and N miners and M verifiers as separate processes
+(logs in one folder), submits a digits task, shows its progress, and ends with a summary: accuracy per round
+next to centralized training of the same steps, payouts and slashes per node, gas used, wall time; the same as
+an HTML report with its plot. ``--byzantine K`` makes K miners cheat (noise, copy, replay in turn). Every
+process it started is stopped at the end, also on Ctrl-C.
 """
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from hexbytes import HexBytes
 from rich.console import Console
+from rich.live import Live
+from rich.table import Table
 
-from client.inspect import market_state
-from client.render import eth, print_state
+from client.devnet import _start_store
+from client.progress import ProgressReader
+from client.render import eth
+from client.report import accuracy_plot, html_page
+from client.task_cmds import _render
+from client.tasks import Economics, create_task, prepare_task
 from node.chain.build import load_artifact
 from node.chain.contract import TaskMarket
 from node.chain.deploy import deploy_market
 from node.chain.devnet import Devnet, dev_accounts
-from node.chain.hashing import new_salt
+from node.chain.events import EventReader
 from node.chain.rpc import connect
 from node.chain.tx import Signer
-from node.chain.types import TaskParams
+from node.errors import NodeError
+from node.ml.baseline import centralized
+from node.ml.data import digits, split
+from node.ml.defaults import digits_spec
+from node.ml.evaluate import evaluate
+from node.ml.model import build_module, state_of
+from node.store.client import StoreClient
 
-ETHER = 10**18
+CHEATS = ("noise", "copy", "replay")
 
 
-def _digest(label: str) -> bytes:
-    return hashlib.sha256(label.encode()).digest()
+@dataclass(frozen=True, slots=True)
+class DemoConfig:
+    miners: int = 2
+    verifiers: int = 3
+    units: int = 4
+    rounds: int = 3
+    quorum: int = 3
+    local_steps: int = 800
+    byzantine: int = 0
+    timeout_s: float = 600.0
 
 
-def run_demo(console: Console, workdir: Path) -> None:
+@dataclass
+class DemoResult:
+    task_id: int
+    wall_time_s: float
+    accuracy: dict[int, float]
+    centralized_accuracy: float
+    payouts: dict[str, int]
+    slashes: dict[str, int]
+    roles: dict[str, str]
+    gas_used: int
+    accepted: int
+    rejected: int
+    report: Path
+    processes: list[str] = field(default_factory=list)
+
+
+def run_demo(console: Console, workdir: Path, config: DemoConfig) -> DemoResult:
+    if config.byzantine >= config.miners:
+        raise NodeError("--byzantine must leave at least one honest miner")
+    if config.quorum > config.verifiers:
+        raise NodeError(f"quorum {config.quorum} needs at least {config.quorum} verifiers")
     workdir.mkdir(parents=True, exist_ok=True)
     artifact = load_artifact()
-    with Devnet(accounts=10, log_path=workdir / "anvil.log") as devnet:
+    processes: list[subprocess.Popen[bytes]] = []
+    started = time.monotonic()
+    devnet = Devnet(accounts=4 + config.miners + config.verifiers, log_path=workdir / "anvil.log")
+    try:
+        devnet.start()
         w3 = connect(devnet.rpc_url)
-        accounts = dev_accounts(6)
+        accounts = dev_accounts(2 + config.miners + config.verifiers)
         deployment = deploy_market(Signer(w3, accounts[0]), artifact, unbonding_delay_s=600)
-        console.print(f"devnet {devnet.rpc_url}, TaskMarket at {deployment.address} (block {deployment.block_number})")
+        deployment_path = workdir / "deployment.json"
+        deployment.write(deployment_path)
+        store_url, store_pid = _start_store(workdir)
+        console.print(
+            f"chain {devnet.rpc_url} · TaskMarket {deployment.address} · store {store_url} · logs in {workdir}"
+        )
+        roles: dict[str, str] = {}
+        for i in range(config.miners):
+            name = f"miner-{i}"
+            args = ["--roles", "miner,aggregator" if i == config.miners - 1 else "miner"]
+            if i < config.byzantine:
+                args += ["--cheat", CHEATS[i % len(CHEATS)]]
+                name = f"cheater-{i}-{CHEATS[i % len(CHEATS)]}"
+            roles[accounts[2 + i].address] = name
+            processes.append(_node(workdir, name, 2 + i, args, devnet.rpc_url, deployment_path, store_url))
+        for j in range(config.verifiers):
+            account = 2 + config.miners + j
+            roles[accounts[account].address] = f"verifier-{j}"
+            processes.append(_node(workdir, f"verifier-{j}", account, ["--roles", "verifier,keeper"], devnet.rpc_url,
+                                   deployment_path, store_url))  # fmt: skip
+        owner = TaskMarket.for_account(w3, deployment.address, artifact, accounts[1])
+        store = StoreClient.from_endpoints([store_url])
+        spec = digits_spec(dataset_digest="0x" + "00" * 32, shards=config.units, local_steps=config.local_steps)
+        data = digits()
+        prepared = prepare_task(store, spec, data, Economics(rounds=config.rounds, quorum=config.quorum))
+        task_id = create_task(owner, prepared)
+        console.print(f"task {task_id}: {config.rounds} rounds × {config.units} units, quorum {config.quorum}, "
+                      f"budget {eth(prepared.params.budget)} escrowed")  # fmt: skip
+        reader = ProgressReader(owner, store, task_id, deployment.block_number)
+        progress = reader.read()
+        deadline = time.monotonic() + config.timeout_s
+        with Live(_render(progress), console=console, refresh_per_second=4) as live:
+            while not progress.finished:
+                if time.monotonic() > deadline:
+                    raise NodeError(
+                        f"the task did not finish within {config.timeout_s:.0f}s; see the logs in {workdir}"
+                    )
+                for p in processes:
+                    if p.poll() is not None:
+                        raise NodeError(f"a node exited with code {p.returncode}; see the logs in {workdir}")
+                time.sleep(0.5)
+                progress = reader.read()
+                live.update(_render(progress))
+        wall = time.monotonic() - started
+        parts = split(
+            data, shards=config.units, seed=spec.dataset.shard_seed, holdout_fraction=spec.dataset.holdout_fraction
+        )
+        initial = state_of(build_module(spec.model, seed=0))
+        baseline = evaluate(
+            spec.model,
+            centralized(spec, initial, parts.shards, config.rounds * config.units * config.local_steps),
+            parts.test,
+        ).accuracy
+        outcome = Outcome(task_id, wall, progress.accuracy, baseline, roles, progress.accepted, progress.rejected)
+        result = _summarize(owner, artifact.abi, deployment.block_number, outcome, workdir)
+        _print_summary(console, result)
+        return result
+    finally:
+        for p in processes:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in processes:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        if "store_pid" in locals():
+            _stop_pid(store_pid)
+        devnet.stop()
 
-        def market(i: int) -> TaskMarket:
-            return TaskMarket.for_account(w3, deployment.address, artifact, accounts[i])
 
-        owner, miner, verifiers = market(1), market(2), [market(i) for i in (3, 4, 5)]
-        for node in (miner, *verifiers):
-            node.stake(2 * ETHER)
-        params = TaskParams(
-            _digest("sample spec"), _digest("sample dataset"), _digest("sample initial model"),
-            1, 2, 3, 600, 600, 600, ETHER // 10, ETHER // 20, ETHER // 100, ETHER // 20, ETHER // 50,
-        )  # fmt: skip
-        task_id, _ = owner.create_task(params)
-        console.print(f"task {task_id} created, budget {eth(params.budget)} escrowed")
-        miner.claim_unit(task_id, 0, 0)
-        miner.submit_result(task_id, 0, 0, _digest("sample result"), _digest("sample model"))
-        salts = [new_salt() for _ in verifiers]
-        for v, salt in zip(verifiers, salts, strict=True):
-            v.commit_vote_for(task_id, 0, 0, True, salt)
-        for v, salt in zip(verifiers, salts, strict=True):
-            v.reveal_vote(task_id, 0, 0, True, salt)
-        unit = owner.get_unit(task_id, 0, 0)
-        console.print(f"unit 0 of round 0: {unit.status.name.lower()} ({unit.valid_votes}/3 valid votes)")
-        print_state(console, market_state(owner, deployment.block_number))
+def _node(
+    workdir: Path, name: str, account: int, args: list[str], rpc: str, deployment: Path, store: str
+) -> subprocess.Popen[bytes]:
+    log = (workdir / f"{name}.log").open("ab")
+    cmd = [sys.executable, "-m", "client.cli", "node", "run", *args, "--dev-account", str(account), "--rpc", rpc,
+           "--deployment", str(deployment), "--store", store, "--data-dir", str(workdir / name),
+           "--poll-interval", "0.3", "--withdraw-threshold", str(10**30)]  # fmt: skip
+    process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    log.close()
+    return process
+
+
+def _stop_pid(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    task_id: int
+    wall: float
+    accuracy: dict[int, float]
+    baseline: float
+    roles: dict[str, str]
+    accepted: int
+    rejected: int
+
+
+def _summarize(owner: TaskMarket, abi: list[dict[str, Any]], from_block: int, o: Outcome, workdir: Path) -> DemoResult:
+    w3 = owner.w3
+    task_id, wall, accuracy, baseline, roles = o.task_id, o.wall, o.accuracy, o.baseline, o.roles
+    accepted, rejected = o.accepted, o.rejected
+    reader = EventReader(w3, owner.address, abi)
+    payouts: dict[str, int] = defaultdict(int)
+    slashes: dict[str, int] = defaultdict(int)
+    tx_hashes: set[str] = set()
+    for e in reader.read(from_block, reader.head()):
+        tx_hashes.add(e.tx_hash)
+        if e.name == "Credited" and e.args["taskId"] == task_id:
+            payouts[str(e.args["account"])] += int(e.args["amount"])
+        elif e.name == "StakeSlashed" and e.args["taskId"] == task_id:
+            slashes[str(e.args["account"])] += int(e.args["amount"])
+    gas = sum(int(w3.eth.get_transaction_receipt(HexBytes(h))["gasUsed"]) for h in tx_hashes)
+    report = workdir / "report.html"
+    accuracy_plot(workdir / "accuracy.png", accuracy, baseline, f"task {task_id}: digits")
+    names = {**roles, owner.signer.address: "owner (refund)"}
+    nodes = [("node", "address", "paid", "slashed")] + [
+        (names.get(a, a), a, eth(payouts.get(a, 0)), eth(slashes.get(a, 0)))
+        for a in sorted(set(payouts) | set(slashes) | set(roles))
+    ]
+    report.write_text(html_page(f"dmlnet demo — task {task_id}", [
+        ("Summary", [("figure", "value"), ("wall time", f"{wall:.1f} s"), ("units accepted", accepted),
+                     ("results rejected", rejected), ("gas used", f"{gas:,}"),
+                     ("final accuracy (network)", f"{accuracy.get(max(accuracy), 0):.4f}" if accuracy else "-"),
+                     ("centralized, same steps", f"{baseline:.4f}")]),
+        ("Accuracy per round", [("round", "accuracy")] + [(r + 1, f"{a:.4f}") for r, a in sorted(accuracy.items())]),
+        ("Payouts and slashes", nodes),
+    ], "accuracy.png"))  # fmt: skip
+    return DemoResult(
+        task_id, wall, accuracy, baseline, dict(payouts), dict(slashes), roles, gas, accepted, rejected, report
+    )
+
+
+def _print_summary(console: Console, r: DemoResult) -> None:
+    table = Table(title=f"task {r.task_id} — done in {r.wall_time_s:.1f} s, {r.gas_used:,} gas")
+    table.add_column("round")
+    table.add_column("network accuracy", justify="right")
+    table.add_column("centralized (same steps)", justify="right")
+    for round_, acc in sorted(r.accuracy.items()):
+        table.add_row(
+            str(round_ + 1), f"{acc:.4f}", f"{r.centralized_accuracy:.4f}" if round_ == max(r.accuracy) else ""
+        )
+    console.print(table)
+    nodes = Table(title=f"payouts and slashes ({r.accepted} units accepted, {r.rejected} results rejected)")
+    for column in ("node", "paid", "slashed"):
+        nodes.add_column(column, justify="left" if column == "node" else "right")
+    for address, name in sorted(r.roles.items(), key=lambda kv: kv[1]):
+        nodes.add_row(name, eth(r.payouts.get(address, 0)), eth(r.slashes.get(address, 0)))
+    console.print(nodes)
+    console.print(f"report: {r.report}")

@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
+import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from client.home import deployment_file, devnet_dir, devnet_file
 from node.chain.build import load_artifact
 from node.chain.deploy import Deployment, deploy_market
-from node.chain.devnet import DEV_CHAIN_ID, Devnet, dev_accounts, rpc_chain_id
+from node.chain.devnet import DEV_CHAIN_ID, Devnet, dev_accounts, free_port, rpc_chain_id
 from node.chain.rpc import connect
 from node.chain.tx import Signer
 from node.errors import ChainUnreachable, ConfigError
@@ -26,6 +29,8 @@ class DevnetRecord:
     chain_id: int
     pid: int
     started_at: float
+    store_url: str = ""
+    store_pid: int = 0
 
     @classmethod
     def read(cls, path: Path) -> DevnetRecord | None:
@@ -68,10 +73,61 @@ def up(base: Path, *, port: int | None = None, accounts: int = 20) -> tuple[Devn
     except Exception:
         devnet.stop()
         raise
-    record = DevnetRecord(rpc_url=info.rpc_url, chain_id=info.chain_id, pid=devnet.detach(), started_at=time.time())
+    try:
+        store_url, store_pid = _start_store(folder)
+    except Exception:
+        devnet.stop()
+        raise
+    record = DevnetRecord(
+        rpc_url=info.rpc_url,
+        chain_id=info.chain_id,
+        pid=devnet.detach(),
+        started_at=time.time(),
+        store_url=store_url,
+        store_pid=store_pid,
+    )
     record.write(devnet_file(base))
     deployment.write(deployment_file(base))
     return record, deployment
+
+
+def _start_store(folder: Path) -> tuple[str, int]:
+    """A store server in the background, its objects under the devnet folder; ready when /health answers."""
+    port = free_port()
+    log = (folder / "store.log").open("ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "client.cli", "store", "serve", "--dir", str(folder / "objects"), "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    log.close()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ConfigError(f"the store server exited (see {folder / 'store.log'})")
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=1) as response:
+                if response.status == 200:
+                    return url, process.pid
+        except OSError:
+            pass
+        time.sleep(0.1)
+    process.kill()
+    raise ConfigError(f"the store server did not answer within 30s (see {folder / 'store.log'})")
+
+
+def _terminate(pid: int, grace_s: float) -> bool:
+    if not pid or not _alive(pid):
+        return False
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if _alive(pid):
+        os.kill(pid, signal.SIGKILL)
+    return True
 
 
 def down(base: Path, grace_s: float = 5.0) -> bool:
@@ -80,14 +136,8 @@ def down(base: Path, grace_s: float = 5.0) -> bool:
     record = DevnetRecord.read(path)
     if record is None:
         return False
-    running = _alive(record.pid)
-    if running:
-        os.kill(record.pid, signal.SIGTERM)
-        deadline = time.monotonic() + grace_s
-        while _alive(record.pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if _alive(record.pid):
-            os.kill(record.pid, signal.SIGKILL)
+    running = _terminate(record.pid, grace_s)
+    _terminate(record.store_pid, grace_s)
     path.unlink()
     deployment_file(base).unlink(missing_ok=True)
     return running

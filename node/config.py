@@ -41,6 +41,7 @@ class NodeSettings(BaseSettings):
     api_port: int | None = Field(default=None, ge=1, le=65535)
     receipt_timeout_s: float = Field(default=120.0, gt=0)
     tasks: list[int] | None = None  # serve only these task ids (None: all)
+    cheat: Literal["noise", "copy", "replay"] | None = None  # tests and demonstrations only (node/adversary.py)
 
     @model_validator(mode="after")
     def _one_key_source(self) -> NodeSettings:

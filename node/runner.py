@@ -53,7 +53,12 @@ def build_services(settings: NodeSettings) -> tuple[Services, Deployment]:
 def build_roles(services: Services) -> list[Role]:
     roles = set(services.settings.roles)
     out: list[Role] = []
-    if "miner" in roles or "aggregator" in roles:
+    if services.settings.cheat is not None:
+        from node.adversary import CheatingMinerRole
+
+        log.warning("this node cheats (a demonstration adversary)", extra={"cheat": services.settings.cheat})
+        out.append(CheatingMinerRole(services, services.settings.cheat))
+    elif "miner" in roles or "aggregator" in roles:
         out.append(MinerRole(services, train="miner" in roles, aggregate="aggregator" in roles))
     if "verifier" in roles:
         out.append(VerifierRole(services))

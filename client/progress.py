@@ -1,0 +1,97 @@
+"""A task's progress as the owner sees it: unit states per round, outcomes from events, accuracy per round."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from node.chain.contract import TaskMarket
+from node.chain.events import EventReader
+from node.chain.types import Task, TaskStatus, UnitStatus
+from node.ml import spec as sp
+from node.ml.data import Split, from_bytes, split
+from node.ml.evaluate import evaluate
+from node.ml.model import build_module, state_from_bytes, tensor_specs
+from node.store.canonical import parse_document
+from node.store.cid import to_cid
+from node.store.client import StoreClient
+
+
+@dataclass
+class Progress:
+    task: Task
+    units: list[UnitStatus]
+    accepted: int = 0
+    rejected: int = 0
+    expired: int = 0
+    slashed_wei: int = 0
+    accuracy: dict[int, float] = field(default_factory=dict)
+
+    @property
+    def finished(self) -> bool:
+        s = self.task.state
+        return s.status is TaskStatus.COMPLETED or (s.status is TaskStatus.CANCELLED and s.in_flight == 0)
+
+
+class ProgressReader:
+    """Reads progress incrementally (events from a cursor) and evaluates each new global model once."""
+
+    def __init__(self, market: TaskMarket, store: StoreClient, task_id: int, from_block: int) -> None:
+        self.market = market
+        self.store = store
+        self.task_id = task_id
+        self.cursor = from_block
+        self.reader = EventReader(market.w3, market.address, market.contract.abi)  # type: ignore[arg-type]
+        self.counts: Counter[str] = Counter()
+        self.slashed = 0
+        self.accuracy: dict[int, float] = {}
+        self._spec: sp.TaskSpec | None = None
+        self._split: Split | None = None
+
+    def _material(self, task: Task) -> tuple[sp.TaskSpec, Split]:
+        if self._spec is None or self._split is None:
+            self._spec = parse_document(self.store.get(to_cid(task.params.spec_digest)), sp.TaskSpec)
+            data = from_bytes(self.store.get(to_cid(task.params.dataset_digest)))
+            d = self._spec.dataset
+            self._split = split(data, shards=d.shards, seed=d.shard_seed, holdout_fraction=d.holdout_fraction)
+        return self._spec, self._split
+
+    def read(self, *, evaluate_models: bool = True) -> Progress:
+        task = self.market.get_task(self.task_id)
+        head = self.reader.head()
+        if head >= self.cursor:
+            for event in self.reader.iter(self.cursor, head):
+                if event.args.get("taskId") != self.task_id:
+                    continue
+                self.counts[event.name] += 1
+                if event.name == "StakeSlashed":
+                    self.slashed += int(event.args["amount"])
+            self.cursor = head + 1
+        r = task.state.current_round
+        units = [self.market.get_unit(self.task_id, r, i).status for i in range(task.params.units_per_round + 1)]
+        if evaluate_models:
+            self._evaluate(task)
+        return Progress(
+            task=task,
+            units=units,
+            accepted=self.counts["UnitAccepted"],
+            rejected=self.counts["UnitRejected"],
+            expired=self.counts["UnitExpired"],
+            slashed_wei=self.slashed,
+            accuracy=dict(self.accuracy),
+        )
+
+    def _evaluate(self, task: Task) -> None:
+        spec, parts = self._material(task)
+        done_rounds = task.state.current_round + (1 if task.state.final_model_digest != b"\0" * 32 else 0)
+        specs = tensor_specs(build_module(spec.model))
+        for r in range(done_rounds):
+            if r in self.accuracy:
+                continue
+            digest = (
+                task.state.final_model_digest
+                if r == task.params.rounds - 1
+                else self.market.round_input(self.task_id, r + 1)
+            )
+            model = state_from_bytes(self.store.get(to_cid(digest)), specs)
+            self.accuracy[r] = evaluate(spec.model, model, parts.test).accuracy

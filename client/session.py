@@ -1,0 +1,71 @@
+"""Where a CLI command finds the chain, the contract, the store and the account to sign with.
+
+Flags first; otherwise the devnet recorded under the home folder (``dml devnet up``), whose owner account is
+Anvil's dev account 1 unless another key is given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from client.devnet import DevnetRecord
+from client.home import deployment_file, devnet_file, home
+from node.chain.build import load_artifact
+from node.chain.contract import TaskMarket
+from node.chain.deploy import Deployment
+from node.chain.rpc import connect
+from node.errors import ConfigError
+from node.keys import load_account
+from node.store.client import StoreClient
+
+DEVNET_OWNER_ACCOUNT = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    market: TaskMarket
+    store: StoreClient
+    deployment: Deployment
+    rpc_url: str
+    store_endpoints: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    home: Path | None = None
+    rpc: str | None = None
+    deployment: Path | None = None
+    store: list[str] | None = None
+    dev_account: int | None = None
+    keystore: Path | None = None
+    password_file: Path | None = None
+    password_env: str | None = None
+
+
+def open_session(c: Connection, *, sign: bool) -> Session:
+    base = home(c.home)
+    record = DevnetRecord.read(devnet_file(base))
+    rpc_url = c.rpc or (record.rpc_url if record else None)
+    if rpc_url is None:
+        raise ConfigError("no --rpc given and no devnet running here: start one with `dml devnet up`")
+    deployment = Deployment.read(c.deployment or deployment_file(base))
+    endpoints = c.store or ([record.store_url] if record and record.store_url else [])
+    if not endpoints:
+        raise ConfigError("no --store given and no devnet store here: start one with `dml devnet up`")
+    artifact = load_artifact()
+    w3 = connect(rpc_url, expected_chain_id=deployment.chain_id)
+    deployment.check(w3, artifact)
+    if not sign:
+        market = TaskMarket(w3, deployment.address, artifact)
+    else:
+        dev = c.dev_account
+        if c.keystore is None and dev is None:
+            if record is None:
+                raise ConfigError("give --keystore (with --password-file or --password-env) or --dev-account")
+            dev = DEVNET_OWNER_ACCOUNT
+        account = load_account(
+            keystore=c.keystore, password_file=c.password_file, password_env=c.password_env, dev_account=dev
+        )
+        market = TaskMarket.for_account(w3, deployment.address, artifact, account)
+    return Session(market, StoreClient.from_endpoints(endpoints), deployment, rpc_url, endpoints)

@@ -1,0 +1,389 @@
+"""``dml data add``, ``dml task submit|list|show|watch|cancel|download``, ``dml stake|unstake|withdraw``."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+
+from client.progress import Progress, ProgressReader
+from client.render import eth
+from client.session import Connection, Session, open_session
+from client.tasks import Economics, create_task, prepare_task
+from node.chain.types import UnitStatus
+from node.errors import ConfigError
+from node.ml import spec as sp
+from node.ml.data import Dataset, digits, from_bytes, from_csv, from_npz, synthetic, to_bytes
+from node.ml.defaults import digits_spec
+from node.store.canonical import parse_document
+from node.store.cid import to_cid
+from node.store.errors import ContentNotFound
+
+console = Console()
+data_app = typer.Typer(help="Datasets in the store.", no_args_is_help=True)
+task_app = typer.Typer(help="Training tasks.", no_args_is_help=True)
+
+HomeOpt = Annotated[Path | None, typer.Option("--home", help="state folder (default $DMLNET_HOME or ./.dmlnet)")]
+RpcOpt = Annotated[str | None, typer.Option(help="JSON-RPC URL (default: the devnet's)")]
+DeploymentOpt = Annotated[Path | None, typer.Option(help="deployment file (default: the devnet's)")]
+StoreOpt = Annotated[list[str] | None, typer.Option(help="store URL or folder, repeatable (default: the devnet's)")]
+DevOpt = Annotated[int | None, typer.Option(help="sign with Anvil's account N (devnet; default 1)")]
+KeystoreOpt = Annotated[Path | None, typer.Option(help="encrypted keystore file")]
+PwFileOpt = Annotated[Path | None, typer.Option(help="file holding the keystore password")]
+PwEnvOpt = Annotated[str | None, typer.Option(help="environment variable holding the keystore password")]
+UNIT_GLYPH = {
+    UnitStatus.OPEN: "·",
+    UnitStatus.CLAIMED: "c",
+    UnitStatus.SUBMITTED: "s",
+    UnitStatus.REVEALING: "r",
+    UnitStatus.ACCEPTED: "✓",
+}
+
+
+def _session(
+    home: Path | None,
+    rpc: str | None,
+    deployment: Path | None,
+    store: list[str] | None,
+    *,
+    sign: bool = False,
+    dev_account: int | None = None,
+    keystore: Path | None = None,
+    password_file: Path | None = None,
+    password_env: str | None = None,
+) -> Session:
+    return open_session(
+        Connection(home, rpc, deployment, store or None, dev_account, keystore, password_file, password_env), sign=sign
+    )
+
+
+def load_dataset(source: str) -> Dataset:
+    """``digits``, ``synthetic:N``, or a path to an .npz / .csv file."""
+    if source == "digits":
+        return digits()
+    if source.startswith("synthetic:"):
+        return synthetic(int(source.split(":", 1)[1]))
+    path = Path(source)
+    if path.suffix == ".npz":
+        return from_npz(path)
+    if path.suffix == ".csv":
+        return from_csv(path)
+    raise ConfigError(f"unknown dataset {source!r}: use digits, synthetic:N, FILE.npz or FILE.csv")
+
+
+@data_app.command("add")
+def data_add(
+    source: Annotated[str, typer.Argument(help="digits | synthetic:N | FILE.npz | FILE.csv")],
+    home_dir: HomeOpt = None,
+    store: StoreOpt = None,
+    rpc: RpcOpt = None,
+    deployment: DeploymentOpt = None,
+) -> None:
+    """Store a dataset as safetensors x/y; prints its CID."""
+    dataset = load_dataset(source)
+    session = _session(home_dir, rpc, deployment, store)
+    cid = session.store.put(to_bytes(dataset))
+    console.print(f"{cid}  ({len(dataset)} samples of shape {dataset.sample_shape}, {dataset.num_classes} classes)")
+
+
+@task_app.command("submit")
+def task_submit(
+    spec: Annotated[Path | None, typer.Option(help="task spec JSON (default: the built-in digits MLP)")] = None,
+    dataset: Annotated[
+        str, typer.Option(help="digits | synthetic:N | FILE.npz | FILE.csv | a CID in the store")
+    ] = "digits",
+    units: Annotated[int, typer.Option(help="training units per round (= shards)")] = 4,
+    rounds: Annotated[int, typer.Option()] = 2,
+    quorum: Annotated[int, typer.Option(help="verifiers per unit (odd)")] = 3,
+    local_steps: Annotated[int, typer.Option(help="steps per unit (built-in spec)")] = 800,
+    miner_reward: Annotated[float, typer.Option(help="ETH per accepted training unit")] = 0.1,
+    aggregator_reward: Annotated[float, typer.Option(help="ETH per accepted aggregation")] = 0.05,
+    verifier_reward: Annotated[float, typer.Option(help="ETH per majority vote")] = 0.01,
+    unit_bond: Annotated[float, typer.Option(help="ETH a miner locks per claim")] = 0.05,
+    vote_bond: Annotated[float, typer.Option(help="ETH a verifier locks per vote")] = 0.02,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask before sending")] = False,
+    watch: Annotated[bool, typer.Option(help="stay and show progress")] = False,
+    home_dir: HomeOpt = None,
+    rpc: RpcOpt = None,
+    deployment: DeploymentOpt = None,
+    store: StoreOpt = None,
+    dev_account: DevOpt = None,
+    keystore: KeystoreOpt = None,
+    password_file: PwFileOpt = None,
+    password_env: PwEnvOpt = None,
+) -> None:
+    """Validate the spec, upload dataset, spec and initial model, escrow the budget, print the task id."""
+    session = _session(
+        home_dir,
+        rpc,
+        deployment,
+        store,
+        sign=True,
+        dev_account=dev_account,
+        keystore=keystore,
+        password_file=password_file,
+        password_env=password_env,
+    )
+    if dataset.startswith("bafk"):
+        try:
+            data = from_bytes(session.store.get(dataset))
+        except ContentNotFound as err:
+            raise ConfigError(f"dataset {dataset} is not in the store: add it with `dml data add`") from err
+    else:
+        data = load_dataset(dataset)
+    if spec is not None:
+        task_spec = parse_document(spec.read_bytes(), sp.TaskSpec)
+    else:
+        task_spec = digits_spec(dataset_digest="0x" + "00" * 32, shards=units, local_steps=local_steps)
+    wei = 10**18
+    economics = Economics(
+        rounds=rounds,
+        quorum=quorum,
+        miner_reward=int(miner_reward * wei),
+        aggregator_reward=int(aggregator_reward * wei),
+        verifier_reward=int(verifier_reward * wei),
+        unit_bond=int(unit_bond * wei),
+        vote_bond=int(vote_bond * wei),
+    )
+    prepared = prepare_task(session.store, task_spec, data, economics)
+    p = prepared.params
+    balance = session.market.w3.eth.get_balance(session.market.signer.address)  # type: ignore[arg-type]
+    console.print(f"spec {prepared.spec_cid}\ndataset {prepared.dataset_cid}\ninitial model {prepared.model_cid}")
+    console.print(f"{p.rounds} rounds × {p.units_per_round} units, quorum {p.quorum}: budget {eth(p.budget)}")
+    if balance < p.budget:
+        raise ConfigError(
+            f"the budget needs {eth(p.budget)}, the account holds {eth(balance)}: {eth(p.budget - balance)} missing"
+        )
+    if not yes and not typer.confirm("escrow the budget and create the task?"):
+        raise typer.Abort()
+    task_id = create_task(session.market, prepared)
+    console.print(f"task {task_id} created")
+    if watch:
+        _watch(session, task_id)
+
+
+@task_app.command("list")
+def task_list(
+    home_dir: HomeOpt = None, rpc: RpcOpt = None, deployment: DeploymentOpt = None, store: StoreOpt = None
+) -> None:
+    """Every task with its status and escrow."""
+    market = _session(home_dir, rpc, deployment, store).market
+    table = Table("id", "owner", "status", "round", "units", "quorum", "escrow")
+    for i in range(1, market.task_count() + 1):
+        t = market.get_task(i)
+        table.add_row(
+            str(i),
+            t.state.owner,
+            t.state.status.name.lower(),
+            f"{t.state.current_round + 1}/{t.params.rounds}",
+            str(t.params.units_per_round),
+            str(t.params.quorum),
+            eth(t.state.escrow),
+        )
+    console.print(table)
+
+
+def _task_or_exit(session: Session, task_id: int) -> None:
+    count = session.market.task_count()
+    if not 1 <= task_id <= count:
+        raise ConfigError(f"no task {task_id} (there are {count})")
+
+
+@task_app.command("show")
+def task_show(
+    task_id: int, home_dir: HomeOpt = None, rpc: RpcOpt = None, deployment: DeploymentOpt = None, store: StoreOpt = None
+) -> None:
+    """A task's parameters, state and the units of its current round."""
+    session = _session(home_dir, rpc, deployment, store)
+    _task_or_exit(session, task_id)
+    progress = ProgressReader(session.market, session.store, task_id, session.deployment.block_number).read(
+        evaluate_models=False
+    )
+    console.print(_render(progress))
+
+
+@task_app.command("watch")
+def task_watch(
+    task_id: int, home_dir: HomeOpt = None, rpc: RpcOpt = None, deployment: DeploymentOpt = None, store: StoreOpt = None
+) -> None:
+    """Live progress until the task is completed or cancelled."""
+    session = _session(home_dir, rpc, deployment, store)
+    _task_or_exit(session, task_id)
+    _watch(session, task_id)
+
+
+def _watch(session: Session, task_id: int) -> Progress:
+    reader = ProgressReader(session.market, session.store, task_id, session.deployment.block_number)
+    progress = reader.read()
+    with Live(_render(progress), console=console, refresh_per_second=4, transient=False) as live:
+        while not progress.finished:
+            time.sleep(1)
+            progress = reader.read()
+            live.update(_render(progress))
+    return progress
+
+
+def _render(p: Progress) -> Group:
+    t = p.task
+    head = Table.grid(padding=(0, 2))
+    head.add_row(
+        "task",
+        str(t.task_id),
+        "status",
+        t.state.status.name.lower(),
+        "round",
+        f"{t.state.current_round + 1}/{t.params.rounds}",
+    )
+    head.add_row("accepted", str(p.accepted), "rejected", str(p.rejected), "expired", str(p.expired))
+    head.add_row(
+        "escrow", eth(t.state.escrow), "slashed into escrow", eth(p.slashed_wei), "in flight", str(t.state.in_flight)
+    )
+    units = "".join(UNIT_GLYPH[u] for u in p.units[:-1]) + " | agg " + UNIT_GLYPH[p.units[-1]]
+    rounds = Table("round", "accuracy (held-out)")
+    for r, acc in sorted(p.accuracy.items()):
+        rounds.add_row(str(r + 1), f"{acc:.4f}")
+    return Group(
+        head, f"units of this round: {units}   (· open  c claimed  s submitted  r revealing  ✓ accepted)", rounds
+    )
+
+
+@task_app.command("cancel")
+def task_cancel(
+    task_id: int,
+    home_dir: HomeOpt = None,
+    rpc: RpcOpt = None,
+    deployment: DeploymentOpt = None,
+    store: StoreOpt = None,
+    dev_account: DevOpt = None,
+    keystore: KeystoreOpt = None,
+    password_file: PwFileOpt = None,
+    password_env: PwEnvOpt = None,
+) -> None:
+    """Stop new claims; units in flight finish; the rest of the escrow comes back."""
+    session = _session(
+        home_dir,
+        rpc,
+        deployment,
+        store,
+        sign=True,
+        dev_account=dev_account,
+        keystore=keystore,
+        password_file=password_file,
+        password_env=password_env,
+    )
+    _task_or_exit(session, task_id)
+    session.market.cancel_task(task_id)
+    t = session.market.get_task(task_id)
+    console.print(f"task {task_id} cancelled; {t.state.in_flight} unit(s) still in flight")
+
+
+@task_app.command("download")
+def task_download(
+    task_id: int,
+    out: Annotated[Path, typer.Option(help="where to write the model")],
+    home_dir: HomeOpt = None,
+    rpc: RpcOpt = None,
+    deployment: DeploymentOpt = None,
+    store: StoreOpt = None,
+) -> None:
+    """Write the task's final model (checked against its digest)."""
+    session = _session(home_dir, rpc, deployment, store)
+    _task_or_exit(session, task_id)
+    t = session.market.get_task(task_id)
+    if t.state.final_model_digest == b"\0" * 32:
+        raise ConfigError(f"task {task_id} has no final model yet (status {t.state.status.name.lower()})")
+    size = session.store.get_to_file(to_cid(t.state.final_model_digest), out)
+    console.print(f"{size} bytes → {out} ({to_cid(t.state.final_model_digest)})")
+
+
+def money_commands(app: typer.Typer) -> None:
+    @app.command("stake")
+    def stake(
+        amount: Annotated[float, typer.Argument(help="ETH")],
+        home_dir: HomeOpt = None,
+        rpc: RpcOpt = None,
+        deployment: DeploymentOpt = None,
+        store: StoreOpt = None,
+        dev_account: DevOpt = None,
+        keystore: KeystoreOpt = None,
+        password_file: PwFileOpt = None,
+        password_env: PwEnvOpt = None,
+    ) -> None:
+        """Add to your stake."""
+        s = _session(
+            home_dir,
+            rpc,
+            deployment,
+            store,
+            sign=True,
+            dev_account=dev_account,
+            keystore=keystore,
+            password_file=password_file,
+            password_env=password_env,
+        )
+        s.market.stake(int(amount * 10**18))
+        console.print(f"staked; total {eth(s.market.stake_of(s.market.signer.address).total)}")
+
+    @app.command("unstake")
+    def unstake(
+        amount: Annotated[float, typer.Argument(help="ETH to start unbonding; 0 releases what is due")],
+        home_dir: HomeOpt = None,
+        rpc: RpcOpt = None,
+        deployment: DeploymentOpt = None,
+        store: StoreOpt = None,
+        dev_account: DevOpt = None,
+        keystore: KeystoreOpt = None,
+        password_file: PwFileOpt = None,
+        password_env: PwEnvOpt = None,
+    ) -> None:
+        """Request unbonding, or (with 0) move stake whose delay has passed to your credit."""
+        s = _session(
+            home_dir,
+            rpc,
+            deployment,
+            store,
+            sign=True,
+            dev_account=dev_account,
+            keystore=keystore,
+            password_file=password_file,
+            password_env=password_env,
+        )
+        if amount > 0:
+            s.market.request_unstake(int(amount * 10**18))
+            info = s.market.stake_of(s.market.signer.address)
+            console.print(f"unbonding {eth(info.unbonding)}, releasable from {time.ctime(info.release_at)}")
+        else:
+            s.market.release_unstaked()
+            console.print(f"released; credit {eth(s.market.credit_of(s.market.signer.address))}")
+
+    @app.command("withdraw")
+    def withdraw(
+        home_dir: HomeOpt = None,
+        rpc: RpcOpt = None,
+        deployment: DeploymentOpt = None,
+        store: StoreOpt = None,
+        dev_account: DevOpt = None,
+        keystore: KeystoreOpt = None,
+        password_file: PwFileOpt = None,
+        password_env: PwEnvOpt = None,
+    ) -> None:
+        """Send yourself all of your credit."""
+        s = _session(
+            home_dir,
+            rpc,
+            deployment,
+            store,
+            sign=True,
+            dev_account=dev_account,
+            keystore=keystore,
+            password_file=password_file,
+            password_env=password_env,
+        )
+        credit = s.market.credit_of(s.market.signer.address)
+        s.market.withdraw()
+        console.print(f"withdrew {eth(credit)}")
