@@ -28,7 +28,7 @@ from node.chain.deploy import DEFAULT_UNBONDING_DELAY_S, Deployment, deploy_mark
 from node.chain.devnet import dev_accounts
 from node.chain.rpc import connect
 from node.chain.tx import Signer
-from node.errors import ConfigError, DmlnetError
+from node.errors import AuditFailed, ConfigError, DmlnetError
 from node.logs import configure_logging
 
 app = typer.Typer(help="dmlnet: verified decentralized model training.", no_args_is_help=True)
@@ -151,6 +151,41 @@ def demo(
     from client.demo import DemoConfig, run_demo
 
     run_demo(console, workdir, DemoConfig(miners, verifiers, units, rounds, quorum, local_steps, byzantine))
+
+
+@app.command()
+def audit(
+    task_id: int,
+    full: Annotated[bool, typer.Option(help="re-verify every unit and fetch every checkpoint")] = False,
+    sample: Annotated[int, typer.Option(help="training units re-verified (without --full)")] = 2,
+    out: Annotated[Path, typer.Option(help="folder for the JSON and HTML report")] = Path("."),
+    home_dir: HomeOption = None,
+    rpc: Annotated[str | None, typer.Option(help="JSON-RPC URL (default: the devnet's)")] = None,
+    deployment: Annotated[Path | None, typer.Option(help="deployment file (default: the devnet's)")] = None,
+    store: Annotated[list[str] | None, typer.Option(help="store URL or folder, repeatable")] = None,
+) -> None:
+    """Rebuild a task from events, check every artifact, re-verify aggregates and units, sum the money."""
+    from client.audit import audit_task, write_report
+    from client.session import Connection, open_session
+
+    session = open_session(Connection(home_dir, rpc, deployment, store or None), sign=False)
+    if not 1 <= task_id <= session.market.task_count():
+        raise ConfigError(f"no task {task_id} (there are {session.market.task_count()})")
+    report = audit_task(
+        session.market, session.store, task_id, from_block=session.deployment.block_number, full=full, sample=sample
+    )
+    json_path, html_path = write_report(report, out)
+    console.print(
+        f"task {task_id}: {report.units_accepted} units accepted, {report.units_reverified} re-executed, "
+        f"{report.aggregates_reverified} aggregates recomputed, {report.artifacts_checked} artifacts re-hashed"
+    )
+    for f in report.findings:
+        where = "" if f.round is None else f" round {f.round + 1} unit {f.unit}"
+        console.print(f"FINDING {f.kind}{where}: {f.detail}", markup=False)
+    console.print(f"report: {json_path} {html_path}")
+    if not report.ok:
+        raise AuditFailed(f"audit of task {task_id} failed with {len(report.findings)} finding(s)")
+    console.print("audit passed")
 
 
 def main() -> None:

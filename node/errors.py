@@ -115,3 +115,9 @@ class NodeError(DmlnetError):
     """A node met a state it cannot act on (it logs it and tries again next cycle)."""
 
     exit_code = 50
+
+
+class AuditFailed(DmlnetError):
+    """An audit found a tampered artifact, a wrong acceptance, or money that does not add up."""
+
+    exit_code = 60

@@ -1,0 +1,290 @@
+"""``dml audit ID``: a task's whole history rebuilt from events alone, every artifact fetched and its digest
+checked, every aggregate and a sample of units (all with ``--full``) re-verified, and the money trail summed to
+the wei. Findings name the unit and carry the evidence; any finding makes the audit fail."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from client.report import accuracy_plot, html_page
+from node.chain.contract import TaskMarket
+from node.chain.events import EventReader
+from node.chain.hashing import unit_seed
+from node.errors import DmlnetError, SpecError
+from node.ml import spec as sp
+from node.ml.aggregate import Contribution, verify_aggregate
+from node.ml.data import from_bytes, split
+from node.ml.evaluate import evaluate
+from node.ml.manifest import TrailManifest, parse_aggregate, parse_trail
+from node.ml.model import State, build_module, state_from_bytes, tensor_specs
+from node.ml.verify import Outcome, UnitContext, verify_unit
+from node.store.canonical import parse_document
+from node.store.cid import to_cid
+from node.store.client import StoreClient
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    kind: str
+    detail: str
+    round: int | None = None
+    unit: int | None = None
+
+
+@dataclass
+class AuditReport:
+    task_id: int
+    findings: list[Finding] = field(default_factory=list)
+    units_accepted: int = 0
+    units_reverified: int = 0
+    aggregates_reverified: int = 0
+    artifacts_checked: int = 0
+    money: dict[str, int] = field(default_factory=dict)
+    accuracy: dict[int, float] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+
+class _Auditor:
+    def __init__(self, market: TaskMarket, store: StoreClient, task_id: int, report: AuditReport) -> None:
+        self.market = market
+        self.store = store
+        self.task_id = task_id
+        self.report = report
+
+    def fetch(self, cid: str, what: str, round_: int | None = None, unit: int | None = None) -> bytes | None:
+        try:
+            data = self.store.get(cid)
+        except DmlnetError as err:
+            self.report.findings.append(Finding("artifact", f"{what} {cid}: {err}", round_, unit))
+            return None
+        self.report.artifacts_checked += 1
+        return data
+
+
+def audit_task(
+    market: TaskMarket,
+    store: StoreClient,
+    task_id: int,
+    *,
+    from_block: int,
+    full: bool = False,
+    sample: int = 2,
+    seed: int | None = None,
+) -> AuditReport:
+    report = AuditReport(task_id)
+    a = _Auditor(market, store, task_id, report)
+    reader = EventReader(market.w3, market.address, market.contract.abi)  # type: ignore[arg-type]
+    events = [e for e in reader.read(from_block, reader.head()) if e.args.get("taskId") == task_id]
+    created = next((e for e in events if e.name == "TaskCreated"), None)
+    if created is None:
+        report.findings.append(Finding("history", f"no TaskCreated event for task {task_id} after block {from_block}"))
+        return report
+    params = created.args["params"]
+    budget = int(created.args["budget"])
+    report.history = [
+        {"block": e.block_number, "event": e.name, **{k: _plain(v) for k, v in e.args.items()}} for e in events
+    ]
+
+    # Money: budget + slashed in − credited (rewards and refunds) = escrow now.
+    slashed = sum(int(e.args["amount"]) for e in events if e.name == "StakeSlashed")
+    credited = sum(int(e.args["amount"]) for e in events if e.name == "Credited")
+    escrow = market.get_task(task_id).state.escrow
+    report.money = {
+        "budget": budget,
+        "slashed_in": slashed,
+        "credited": credited,
+        "escrow": escrow,
+        "contract_balance": market.balance(),
+        "contract_owed": market.total_owed(),
+    }
+    if budget + slashed - credited != escrow:
+        report.findings.append(
+            Finding("money", f"budget {budget} + slashed {slashed} − credited {credited} ≠ escrow {escrow}")
+        )
+    if report.money["contract_balance"] < report.money["contract_owed"]:
+        report.findings.append(Finding("money", "the contract holds less than it owes"))
+
+    spec_bytes = a.fetch(to_cid(bytes(params[0])), "spec")
+    data_bytes = a.fetch(to_cid(bytes(params[1])), "dataset")
+    a.fetch(to_cid(bytes(params[2])), "initial model")
+    if spec_bytes is None or data_bytes is None:
+        return report
+    try:
+        spec = parse_document(spec_bytes, sp.TaskSpec)
+    except SpecError as err:
+        report.findings.append(Finding("spec", str(err)))
+        return report
+    d = spec.dataset
+    parts = split(from_bytes(data_bytes), shards=d.shards, seed=d.shard_seed, holdout_fraction=d.holdout_fraction)
+    module = build_module(spec.model)
+    specs = tensor_specs(module)
+    keys = {k for k, _ in module.named_parameters()}
+    units = int(params[4])
+
+    accepted: dict[tuple[int, int], dict[str, Any]] = {}
+    submitted: dict[tuple[int, int], dict[str, Any]] = {}
+    for e in events:
+        key = (int(e.args.get("round", -1)), int(e.args.get("index", -1)))
+        if e.name == "ResultSubmitted":
+            submitted[key] = dict(e.args)
+        elif e.name == "UnitAccepted":
+            accepted[key] = {**dict(e.args), "modelDigest": submitted[key]["modelDigest"] if key in submitted else b""}
+    report.units_accepted = len(accepted)
+    rng = random.Random(seed if seed is not None else int.from_bytes(os.urandom(8), "big"))
+    training = sorted(k for k in accepted if k[1] < units)
+    chosen = set(training) if full else set(rng.sample(training, min(sample, len(training))))
+
+    manifests: dict[tuple[int, int], TrailManifest] = {}
+    for key in training:
+        round_, index = key
+        raw = a.fetch(to_cid(bytes(accepted[key]["resultDigest"])), "trail manifest", round_, index)
+        if raw is None:
+            continue
+        try:
+            manifests[key] = parse_trail(raw)
+        except SpecError as err:
+            report.findings.append(Finding("manifest", str(err), round_, index))
+            continue
+        for ref in manifests[key].checkpoints if full else manifests[key].checkpoints[-1:]:
+            a.fetch(ref.model, "checkpoint model", round_, index)
+            if full:
+                a.fetch(ref.optimizer, "checkpoint optimizer state", round_, index)
+        if key in chosen:
+            _reverify_unit(a, spec, parts.shards[index], key, accepted[key], raw, rng)
+
+    for round_ in range(int(params[3])):
+        key = (round_, units)
+        if key not in accepted:
+            continue
+        _reverify_aggregate(a, spec, specs, keys, key, accepted[key], manifests, units)
+        model_bytes = a.fetch(to_cid(bytes(accepted[key]["modelDigest"])), "global model", round_, units)
+        if model_bytes is not None:
+            try:
+                report.accuracy[round_] = evaluate(
+                    spec.model, state_from_bytes(model_bytes, specs), parts.test
+                ).accuracy
+            except SpecError as err:
+                report.findings.append(Finding("artifact", f"global model: {err}", round_, units))
+    return report
+
+
+def _reverify_unit(
+    a: _Auditor,
+    spec: sp.TaskSpec,
+    shard: Any,
+    key: tuple[int, int],
+    accepted: dict[str, Any],
+    raw: bytes,
+    rng: random.Random,
+) -> None:
+    round_, index = key
+    miner = str(accepted["miner"])
+    ctx = UnitContext(
+        task_id=a.task_id,
+        round=round_,
+        index=index,
+        miner=miner,
+        spec_cid=to_cid(a.market.get_task(a.task_id).params.spec_digest),
+        dataset_cid=to_cid(a.market.get_task(a.task_id).params.dataset_digest),
+        input_model_cid=to_cid(a.market.round_input(a.task_id, round_)),
+        unit_seed=unit_seed(a.task_id, round_, index, miner),
+    )
+    challenge = rng.randbytes(32)
+    verdict = verify_unit(spec, raw, a.store.get, challenge, ctx, shard)
+    a.report.units_reverified += 1
+    if verdict.outcome is not Outcome.VALID:
+        evidence = "; ".join(f"segment {c.segment} distance {c.distance:.3g}" for c in verdict.segments)
+        a.report.findings.append(Finding("wrong acceptance", f"{verdict.reason} [{evidence}]", round_, index))
+
+
+def _reverify_aggregate(
+    a: _Auditor,
+    spec: sp.TaskSpec,
+    specs: Any,
+    keys: set[str],
+    key: tuple[int, int],
+    accepted: dict[str, Any],
+    manifests: dict[tuple[int, int], TrailManifest],
+    units: int,
+) -> None:
+    round_, index = key
+    raw = a.fetch(to_cid(bytes(accepted["resultDigest"])), "aggregate manifest", round_, index)
+    if raw is None:
+        return
+    try:
+        manifest = parse_aggregate(raw)
+    except SpecError as err:
+        a.report.findings.append(Finding("manifest", str(err), round_, index))
+        return
+    contributions: list[Contribution] = []
+    for i in range(units):
+        m = manifests.get((round_, i))
+        if m is None:
+            a.report.findings.append(
+                Finding("aggregate", f"training unit {i} of the round cannot be read", round_, index)
+            )
+            return
+        model_bytes = a.fetch(m.final_model, "unit result model", round_, i)
+        if model_bytes is None:
+            return
+        contributions.append(Contribution(i, state_from_bytes(model_bytes, specs), m.samples))
+    claimed_bytes = a.fetch(manifest.model, "aggregate model", round_, index)
+    if claimed_bytes is None:
+        return
+    claimed: State = state_from_bytes(claimed_bytes, specs)
+    check = verify_aggregate(spec, contributions, claimed, keys, task_id=a.task_id, round_=round_)
+    a.report.aggregates_reverified += 1
+    if not check.valid:
+        a.report.findings.append(Finding("wrong acceptance", check.reason, round_, index))
+
+
+def write_report(report: AuditReport, directory: Path) -> tuple[Path, Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    json_path = directory / f"audit-task-{report.task_id}.json"
+    document = {"ok": report.ok, **asdict(report)}
+    json_path.write_text(json.dumps(document, indent=2, default=_plain) + "\n")
+    image = f"audit-task-{report.task_id}.png"
+    accuracy_plot(directory / image, report.accuracy, None, f"task {report.task_id}: accuracy per round")
+    findings = [("kind", "round", "unit", "detail")] + [
+        (f.kind, "" if f.round is None else f.round + 1, "" if f.unit is None else f.unit, f.detail)
+        for f in report.findings
+    ]
+    html_path = directory / f"audit-task-{report.task_id}.html"
+    html_path.write_text(
+        html_page(
+            f"audit of task {report.task_id}: {'PASS' if report.ok else 'FAIL'}",
+            [
+                (
+                    "Checks",
+                    [
+                        ("check", "count"),
+                        ("units accepted", report.units_accepted),
+                        ("units re-executed", report.units_reverified),
+                        ("aggregates recomputed", report.aggregates_reverified),
+                        ("artifacts fetched and re-hashed", report.artifacts_checked),
+                    ],
+                ),
+                ("Money trail (wei)", [("bucket", "wei"), *report.money.items()]),
+                ("Findings", findings if report.findings else "none"),
+            ],
+            image,
+        )
+    )
+    return json_path, html_path
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray):
+        return "0x" + bytes(value).hex()
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    return value
