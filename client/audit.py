@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import random
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,7 +89,8 @@ def audit_task(
     if created is None:
         report.findings.append(Finding("history", f"no TaskCreated event for task {task_id} after block {from_block}"))
         return report
-    params = created.args["params"]
+    raw_params = created.args["params"]
+    params = list(raw_params.values()) if isinstance(raw_params, Mapping) else list(raw_params)
     budget = int(created.args["budget"])
     report.history = [
         {"block": e.block_number, "event": e.name, **{k: _plain(v) for k, v in e.args.items()}} for e in events
@@ -113,23 +115,7 @@ def audit_task(
     if report.money["contract_balance"] < report.money["contract_owed"]:
         report.findings.append(Finding("money", "the contract holds less than it owes"))
 
-    spec_bytes = a.fetch(to_cid(bytes(params[0])), "spec")
-    data_bytes = a.fetch(to_cid(bytes(params[1])), "dataset")
-    a.fetch(to_cid(bytes(params[2])), "initial model")
-    if spec_bytes is None or data_bytes is None:
-        return report
-    try:
-        spec = parse_document(spec_bytes, sp.TaskSpec)
-    except SpecError as err:
-        report.findings.append(Finding("spec", str(err)))
-        return report
-    d = spec.dataset
-    parts = split(from_bytes(data_bytes), shards=d.shards, seed=d.shard_seed, holdout_fraction=d.holdout_fraction)
-    module = build_module(spec.model)
-    specs = tensor_specs(module)
-    keys = {k for k, _ in module.named_parameters()}
     units = int(params[4])
-
     accepted: dict[tuple[int, int], dict[str, Any]] = {}
     submitted: dict[tuple[int, int], dict[str, Any]] = {}
     for e in events:
@@ -139,10 +125,27 @@ def audit_task(
         elif e.name == "UnitAccepted":
             accepted[key] = {**dict(e.args), "modelDigest": submitted[key]["modelDigest"] if key in submitted else b""}
     report.units_accepted = len(accepted)
+
+    # The task's own material; without it units are still fetched and re-hashed, only not re-executed.
+    spec: sp.TaskSpec | None = None
+    spec_bytes = a.fetch(to_cid(bytes(params[0])), "spec")
+    data_bytes = a.fetch(to_cid(bytes(params[1])), "dataset")
+    a.fetch(to_cid(bytes(params[2])), "initial model")
+    if spec_bytes is not None:
+        try:
+            spec = parse_document(spec_bytes, sp.TaskSpec)
+        except SpecError as err:
+            report.findings.append(Finding("spec", str(err)))
+    material = None
+    if spec is not None and data_bytes is not None:
+        d = spec.dataset
+        parts = split(from_bytes(data_bytes), shards=d.shards, seed=d.shard_seed, holdout_fraction=d.holdout_fraction)
+        module = build_module(spec.model)
+        material = (spec, parts, tensor_specs(module), {k for k, _ in module.named_parameters()})
+
     rng = random.Random(seed if seed is not None else int.from_bytes(os.urandom(8), "big"))
     training = sorted(k for k in accepted if k[1] < units)
     chosen = set(training) if full else set(rng.sample(training, min(sample, len(training))))
-
     manifests: dict[tuple[int, int], TrailManifest] = {}
     for key in training:
         round_, index = key
@@ -158,19 +161,23 @@ def audit_task(
             a.fetch(ref.model, "checkpoint model", round_, index)
             if full:
                 a.fetch(ref.optimizer, "checkpoint optimizer state", round_, index)
-        if key in chosen:
-            _reverify_unit(a, spec, parts.shards[index], key, accepted[key], raw, rng)
+        if key in chosen and material is not None:
+            _reverify_unit(a, material[0], material[1].shards[index], key, accepted[key], raw, rng)
 
     for round_ in range(int(params[3])):
         key = (round_, units)
         if key not in accepted:
             continue
-        _reverify_aggregate(a, spec, specs, keys, key, accepted[key], manifests, units)
         model_bytes = a.fetch(to_cid(bytes(accepted[key]["modelDigest"])), "global model", round_, units)
+        if material is None:
+            a.fetch(to_cid(bytes(accepted[key]["resultDigest"])), "aggregate manifest", round_, units)
+            continue
+        task_spec, parts, specs, keys = material
+        _reverify_aggregate(a, task_spec, specs, keys, key, accepted[key], manifests, units)
         if model_bytes is not None:
             try:
                 report.accuracy[round_] = evaluate(
-                    spec.model, state_from_bytes(model_bytes, specs), parts.test
+                    task_spec.model, state_from_bytes(model_bytes, specs), parts.test
                 ).accuracy
             except SpecError as err:
                 report.findings.append(Finding("artifact", f"global model: {err}", round_, units))
@@ -285,6 +292,10 @@ def write_report(report: AuditReport, directory: Path) -> tuple[Path, Path]:
 def _plain(value: Any) -> Any:
     if isinstance(value, bytes | bytearray):
         return "0x" + bytes(value).hex()
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, tuple | list):
         return [_plain(v) for v in value]
-    return value
+    if isinstance(value, int | float | str | bool) or value is None:
+        return value
+    return str(value)

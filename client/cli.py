@@ -177,11 +177,12 @@ def audit(
     json_path, html_path = write_report(report, out)
     console.print(
         f"task {task_id}: {report.units_accepted} units accepted, {report.units_reverified} re-executed, "
-        f"{report.aggregates_reverified} aggregates recomputed, {report.artifacts_checked} artifacts re-hashed"
+        f"{report.aggregates_reverified} aggregates recomputed, {report.artifacts_checked} artifacts re-hashed",
+        soft_wrap=True,
     )
     for f in report.findings:
         where = "" if f.round is None else f" round {f.round + 1} unit {f.unit}"
-        console.print(f"FINDING {f.kind}{where}: {f.detail}", markup=False)
+        console.print(f"FINDING {f.kind}{where}: {f.detail}", markup=False, soft_wrap=True)
     console.print(f"report: {json_path} {html_path}")
     if not report.ok:
         raise AuditFailed(f"audit of task {task_id} failed with {len(report.findings)} finding(s)")

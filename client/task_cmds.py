@@ -118,17 +118,15 @@ def task_submit(
     password_env: PwEnvOpt = None,
 ) -> None:
     """Validate the spec, upload dataset, spec and initial model, escrow the budget, print the task id."""
+    # Bad input is refused before anything is contacted or spent.
+    if spec is not None:
+        task_spec = parse_document(spec.read_bytes(), sp.TaskSpec)
+    else:
+        task_spec = digits_spec(dataset_digest="0x" + "00" * 32, shards=units, local_steps=local_steps)
     session = _session(
-        home_dir,
-        rpc,
-        deployment,
-        store,
-        sign=True,
-        dev_account=dev_account,
-        keystore=keystore,
-        password_file=password_file,
-        password_env=password_env,
-    )
+        home_dir, rpc, deployment, store, sign=True, dev_account=dev_account, keystore=keystore,
+        password_file=password_file, password_env=password_env,
+    )  # fmt: skip
     if dataset.startswith("bafk"):
         try:
             data = from_bytes(session.store.get(dataset))
@@ -136,10 +134,6 @@ def task_submit(
             raise ConfigError(f"dataset {dataset} is not in the store: add it with `dml data add`") from err
     else:
         data = load_dataset(dataset)
-    if spec is not None:
-        task_spec = parse_document(spec.read_bytes(), sp.TaskSpec)
-    else:
-        task_spec = digits_spec(dataset_digest="0x" + "00" * 32, shards=units, local_steps=local_steps)
     wei = 10**18
     economics = Economics(
         rounds=rounds,

@@ -1,0 +1,39 @@
+"""Drive tasks to completion in-process with real roles (faster than node processes for CLI tests)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from node.chain.types import TaskStatus
+from node.config import load_settings
+from node.daemon import Daemon
+from node.roles.context import Services
+from node.runner import build_roles, build_services
+from tests.conftest import Chain
+from tests.e2e.network import wait_until
+
+
+def node(
+    chain: Chain, tmp_path: Path, store: str, name: str, account: int, roles: list[str]
+) -> tuple[Services, Daemon]:
+    deployment = tmp_path / "deployment.json"
+    chain.deployment.write(deployment)
+    settings = load_settings({"roles": roles, "dev_account": account, "rpc_url": chain.rpc_url, "deployment": deployment,
+                              "store": [store], "data_dir": tmp_path / name, "withdraw_threshold_wei": 10**30})  # fmt: skip
+    services, dep = build_services(settings)
+    return services, Daemon(services, build_roles(services), start_block=dep.block_number)
+
+
+def complete(chain: Chain, tmp_path: Path, store: str, task_id: int, *, verifiers: int = 1) -> None:
+    daemons = [node(chain, tmp_path, store, "miner", 2, ["miner", "aggregator"])[1]]
+    daemons += [node(chain, tmp_path, store, f"v{i}", 4 + i, ["verifier", "keeper"])[1] for i in range(verifiers)]
+    market = chain.market()
+
+    def step() -> bool:
+        for d in daemons:
+            d.cycle()
+        return market.get_task(task_id).state.status is TaskStatus.COMPLETED
+
+    wait_until(step, timeout_s=180, what=f"task {task_id} to complete", interval_s=0)
+    for d in daemons:
+        d.s.state.close()

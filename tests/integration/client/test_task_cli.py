@@ -1,0 +1,199 @@
+"""The task, data, money and audit commands through Typer's runner against a real chain and store."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from client.cli import app
+from node.chain.types import TaskStatus
+from node.store.cid import cid_of, to_cid
+from tests.conftest import Chain
+from tests.integration.client.driver import complete
+from tests.integration.store.servers import lying_replica, store_server
+
+pytestmark = pytest.mark.chain
+runner = CliRunner()
+
+
+def flags(chain: Chain, tmp_path: Path, store: str) -> list[str]:
+    deployment = tmp_path / "deployment.json"
+    chain.deployment.write(deployment)
+    return ["--rpc", chain.rpc_url, "--deployment", str(deployment), "--store", store]
+
+
+def dml(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "client.cli", *args], capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def invoke(*args: str) -> str:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 0, (result.output, result.exception)
+    return result.output
+
+
+def test_data_task_and_money_commands(chain: Chain, tmp_path: Path) -> None:
+    with store_server(tmp_path / "objects") as (store, _):
+        f = flags(chain, tmp_path, store)
+        data_cid = invoke("data", "add", "digits", *f).split()[0]
+        assert data_cid.startswith("bafkrei")
+        small = ["--units", "2", "--rounds", "1", "--quorum", "1", "--local-steps", "8"]
+        out = invoke("task", "submit", "--dataset", data_cid, *small, "--yes", "--dev-account", "1", *f)
+        task_id = int(out.strip().splitlines()[-1].split()[1])
+        assert "budget" in out
+        listing = invoke("task", "list", *f)
+        assert "active" in listing
+        assert f"│ {task_id} " in listing or f"{task_id} " in listing
+        assert "units of this round" in invoke("task", "show", str(task_id), *f)
+
+        complete(chain, tmp_path, store, task_id)
+        watched = invoke("task", "watch", str(task_id), *f)
+        assert "completed" in watched
+        assert "accuracy" in watched
+        model = tmp_path / "model.safetensors"
+        invoke("task", "download", str(task_id), "--out", str(model), *f)
+        final = chain.market().get_task(task_id).state.final_model_digest
+        assert cid_of(model.read_bytes()) == to_cid(final)
+        assert "passed" in invoke("audit", str(task_id), "--full", "--out", str(tmp_path), *f)
+        report = json.loads((tmp_path / f"audit-task-{task_id}.json").read_text())
+        assert report["ok"] is True
+        assert report["units_reverified"] == 2
+        assert report["aggregates_reverified"] == 1
+        assert (
+            report["money"]["budget"] + report["money"]["slashed_in"] - report["money"]["credited"]
+            == report["money"]["escrow"]
+        )
+        assert (tmp_path / f"audit-task-{task_id}.html").exists()
+
+        second = int(
+            invoke("task", "submit", "--dataset", data_cid, *small, "--yes", "--dev-account", "1", *f)
+            .strip()
+            .splitlines()[-1]
+            .split()[1]
+        )
+        assert "cancelled" in invoke("task", "cancel", str(second), "--dev-account", "1", *f)
+        owner = chain.accounts[1].address
+        refund = chain.market().credit_of(owner)
+        assert refund == chain.market().get_task(second).params.budget
+        assert chain.market().get_task(second).state.status is TaskStatus.CANCELLED
+        invoke("stake", "1.5", "--dev-account", "1", *f)
+        assert chain.market().stake_of(owner).total == 15 * 10**17
+        invoke("unstake", "0.5", "--dev-account", "1", *f)
+        assert chain.market().stake_of(owner).unbonding == 5 * 10**17
+        assert "withdrew" in invoke("withdraw", "--dev-account", "1", *f)
+        assert chain.market().credit_of(owner) == 0
+
+
+def test_errors_are_one_line_with_distinct_exit_codes(chain: Chain, tmp_path: Path) -> None:
+    with store_server(tmp_path / "objects") as (store, _):
+        f = flags(chain, tmp_path, store)
+        unknown = dml("task", "show", "999", *f)
+        assert unknown.returncode == 2
+        assert "no task 999" in unknown.stderr
+        spec = tmp_path / "spec.json"
+        spec.write_text(
+            '{"model": {"input_shape": [64], "layers": [{"type": "linear", "in_features": 0, "out_features": 2}]}}'
+        )
+        malformed = dml("task", "submit", "--spec", str(spec), "--yes", *f)
+        assert malformed.returncode == 40
+        assert "model.layers.0.linear.in_features" in malformed.stderr
+        assert "Traceback" not in malformed.stderr
+        poor = dml("task", "submit", "--units", "2", "--miner-reward", "100000", "--yes", "--dev-account", "19", *f)
+        assert poor.returncode == 2
+        assert "missing" in poor.stderr
+        wrong_chain = tmp_path / "other.json"
+        document = json.loads((tmp_path / "deployment.json").read_text())
+        document["chain_id"] = 1
+        wrong_chain.write_text(json.dumps(document))
+        wrong = dml("task", "list", "--rpc", chain.rpc_url, "--deployment", str(wrong_chain), "--store", store)
+        assert wrong.returncode == 12
+        assert "chain id" in wrong.stderr
+        assert len(wrong.stderr.strip().splitlines()) == 1
+
+
+def test_audit_fails_naming_the_unit_when_only_a_tampering_replica_is_left(chain: Chain, tmp_path: Path) -> None:
+    with store_server(tmp_path / "objects") as (store, _):
+        f = flags(chain, tmp_path, store)
+        out = invoke(
+            "task",
+            "submit",
+            "--units",
+            "2",
+            "--rounds",
+            "1",
+            "--quorum",
+            "1",
+            "--local-steps",
+            "8",
+            "--yes",
+            "--dev-account",
+            "1",
+            *f,
+        )
+        task_id = int(out.strip().splitlines()[-1].split()[1])
+        complete(chain, tmp_path, store, task_id)
+        from node.store.local import LocalStore
+
+        objects = {p.name: p.read_bytes() for p in (tmp_path / "objects").glob("*/*/*") if p.name.startswith("bafkrei")}
+        assert LocalStore(tmp_path / "objects").has(next(iter(objects)))
+    with lying_replica(objects, "flip") as liar:  # the honest server is gone; one replica flips bytes
+        deployment = tmp_path / "deployment.json"
+        result = dml("audit", str(task_id), "--out", str(tmp_path), "--rpc", chain.rpc_url, "--deployment", str(deployment),
+                     "--store", liar)  # fmt: skip
+    assert result.returncode == 60, result.stdout + result.stderr
+    assert "FINDING artifact" in result.stdout
+    assert "round 1 unit" in result.stdout
+
+
+def test_audit_fails_naming_the_unit_a_colluding_verifier_accepted(chain: Chain, tmp_path: Path) -> None:
+    from node.adversary import CheatingMinerRole
+    from node.chain.hashing import new_salt
+    from node.chain.types import UnitStatus
+    from node.roles.miner import MinerRole
+    from tests.e2e.network import wait_until
+    from tests.integration.client.driver import node
+
+    with store_server(tmp_path / "objects") as (store, _):
+        f = flags(chain, tmp_path, store)
+        out = invoke(
+            "task", "submit", "--units", "2", "--rounds", "1", "--quorum", "1", "--local-steps", "8", "--yes",
+            "--dev-account", "1", *f,
+        )  # fmt: skip
+        task_id = int(out.strip().splitlines()[-1].split()[1])
+        cheater, cheater_daemon = node(chain, tmp_path, store, "cheater", 2, ["miner"])
+        cheater_daemon.roles = [CheatingMinerRole(cheater, "noise")]
+        aggregator, aggregator_daemon = node(chain, tmp_path, store, "aggregator", 3, ["aggregator"])
+        aggregator_daemon.roles = [MinerRole(aggregator, train=False, aggregate=True)]
+        colluder = chain.market(chain.accounts[4])
+        colluder.stake(10**18)
+        salts: dict[tuple[int, int], bytes] = {}
+
+        def approve_everything() -> None:
+            for index in range(3):
+                unit = colluder.get_unit(task_id, 0, index)
+                key = (index, unit.epoch)
+                if unit.status is UnitStatus.SUBMITTED and key not in salts:
+                    salts[key] = new_salt()
+                    colluder.commit_vote_for(task_id, 0, index, True, salts[key])
+                elif unit.status is UnitStatus.REVEALING and key in salts:
+                    colluder.reveal_vote(task_id, 0, index, True, salts[key])
+
+        def step() -> bool:
+            cheater_daemon.cycle()
+            aggregator_daemon.cycle()
+            approve_everything()
+            return chain.market().get_task(task_id).state.status is TaskStatus.COMPLETED
+
+        wait_until(step, timeout_s=120, what="the colluded task", interval_s=0)
+        result = dml("audit", str(task_id), "--full", "--out", str(tmp_path), *f)
+    assert result.returncode == 60, result.stdout + result.stderr
+    assert "FINDING wrong acceptance round 1 unit 0" in result.stdout
+    assert "FINDING wrong acceptance round 1 unit 1" in result.stdout
+    assert "does not re-execute" in result.stdout
