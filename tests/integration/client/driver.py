@@ -18,8 +18,17 @@ def node(
 ) -> tuple[Services, Daemon]:
     deployment = tmp_path / "deployment.json"
     chain.deployment.write(deployment)
-    settings = load_settings({"roles": roles, "dev_account": account, "rpc_url": chain.rpc_url, "deployment": deployment,
-                              "store": [store], "data_dir": tmp_path / name, "withdraw_threshold_wei": 10**30})  # fmt: skip
+    settings = load_settings(
+        {
+            "roles": roles,
+            "dev_account": account,
+            "rpc_url": chain.rpc_url,
+            "deployment": deployment,
+            "store": [store],
+            "data_dir": tmp_path / name,
+            "withdraw_threshold_wei": 10**30,
+        }
+    )
     services, dep = build_services(settings)
     return services, Daemon(services, build_roles(services), start_block=dep.block_number)
 

@@ -145,8 +145,18 @@ def test_audit_fails_naming_the_unit_when_only_a_tampering_replica_is_left(chain
         assert LocalStore(tmp_path / "objects").has(next(iter(objects)))
     with lying_replica(objects, "flip") as liar:  # the honest server is gone; one replica flips bytes
         deployment = tmp_path / "deployment.json"
-        result = dml("audit", str(task_id), "--out", str(tmp_path), "--rpc", chain.rpc_url, "--deployment", str(deployment),
-                     "--store", liar)  # fmt: skip
+        result = dml(
+            "audit",
+            str(task_id),
+            "--out",
+            str(tmp_path),
+            "--rpc",
+            chain.rpc_url,
+            "--deployment",
+            str(deployment),
+            "--store",
+            liar,
+        )
     assert result.returncode == 60, result.stdout + result.stderr
     assert "FINDING artifact" in result.stdout
     assert "round 1 unit" in result.stdout
@@ -163,9 +173,21 @@ def test_audit_fails_naming_the_unit_a_colluding_verifier_accepted(chain: Chain,
     with store_server(tmp_path / "objects") as (store, _):
         f = flags(chain, tmp_path, store)
         out = invoke(
-            "task", "submit", "--units", "2", "--rounds", "1", "--quorum", "1", "--local-steps", "8", "--yes",
-            "--dev-account", "1", *f,
-        )  # fmt: skip
+            "task",
+            "submit",
+            "--units",
+            "2",
+            "--rounds",
+            "1",
+            "--quorum",
+            "1",
+            "--local-steps",
+            "8",
+            "--yes",
+            "--dev-account",
+            "1",
+            *f,
+        )
         task_id = int(out.strip().splitlines()[-1].split()[1])
         cheater, cheater_daemon = node(chain, tmp_path, store, "cheater", 2, ["miner"])
         cheater_daemon.roles = [CheatingMinerRole(cheater, "noise")]
