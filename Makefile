@@ -11,7 +11,7 @@ FORGE = $(firstword $(wildcard node_modules/@foundry-rs/forge-*/bin/forge))
 FOUNDRY_PROFILE ?= $(if $(filter true,$(CI)),ci,default)
 export FOUNDRY_PROFILE
 
-.PHONY: help install build demo test test-contracts slither lint typecheck pytest bench clean
+.PHONY: help install system-tools build demo test test-contracts slither lint typecheck pytest bench clean
 
 help:
 	@echo "make demo   - install what is missing, then run the local network end to end"
@@ -35,6 +35,12 @@ $(SLITHER_VENV)/.installed:
 	@test -x $(SLITHER_VENV)/bin/python || $(PYTHON) -m venv $(SLITHER_VENV)
 	$(SLITHER_VENV)/bin/python -m pip install --quiet "slither-analyzer==0.11.6"
 	@touch $@
+
+# Debian's docker-compose validates docker-compose.yml without a Docker engine (a test runs `config` on it).
+system-tools:
+	@command -v docker-compose >/dev/null 2>&1 || { \
+		SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq docker-compose >/dev/null; }
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -64,7 +70,7 @@ pytest: install
 	$(PY) -m node.chain.build --check
 	$(PY) -m pytest
 
-test: install $(SLITHER_VENV)/.installed
+test: install system-tools $(SLITHER_VENV)/.installed
 	$(MAKE) test-contracts
 	$(MAKE) slither
 	$(MAKE) lint
