@@ -28,7 +28,7 @@ from node.chain.deploy import DEFAULT_UNBONDING_DELAY_S, Deployment, deploy_mark
 from node.chain.devnet import dev_accounts
 from node.chain.rpc import connect
 from node.chain.tx import Signer
-from node.errors import AuditFailed, ConfigError, DmlnetError
+from node.errors import AuditFailed, ConfigError, DmlnetError, NotFound
 from node.logs import configure_logging
 
 app = typer.Typer(help="dmlnet: verified decentralized model training.", no_args_is_help=True)
@@ -170,7 +170,7 @@ def audit(
 
     session = open_session(Connection(home_dir, rpc, deployment, store or None), sign=False)
     if not 1 <= task_id <= session.market.task_count():
-        raise ConfigError(f"no task {task_id} (there are {session.market.task_count()})")
+        raise NotFound(f"no task {task_id} (there are {session.market.task_count()})")
     report = audit_task(
         session.market, session.store, task_id, from_block=session.deployment.block_number, full=full, sample=sample
     )

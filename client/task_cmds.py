@@ -16,7 +16,7 @@ from client.render import eth
 from client.session import Connection, Session, open_session
 from client.tasks import Economics, create_task, prepare_task
 from node.chain.types import UnitStatus
-from node.errors import ConfigError
+from node.errors import ConfigError, InsufficientFunds, NotFound
 from node.ml import spec as sp
 from node.ml.data import Dataset, digits, from_bytes, from_csv, from_npz, synthetic, to_bytes
 from node.ml.defaults import digits_spec
@@ -150,7 +150,7 @@ def task_submit(
     console.print(f"spec {prepared.spec_cid}\ndataset {prepared.dataset_cid}\ninitial model {prepared.model_cid}")
     console.print(f"{p.rounds} rounds × {p.units_per_round} units, quorum {p.quorum}: budget {eth(p.budget)}")
     if balance < p.budget:
-        raise ConfigError(
+        raise InsufficientFunds(
             f"the budget needs {eth(p.budget)}, the account holds {eth(balance)}: {eth(p.budget - balance)} missing"
         )
     if not yes and not typer.confirm("escrow the budget and create the task?"):
@@ -185,7 +185,7 @@ def task_list(
 def _task_or_exit(session: Session, task_id: int) -> None:
     count = session.market.task_count()
     if not 1 <= task_id <= count:
-        raise ConfigError(f"no task {task_id} (there are {count})")
+        raise NotFound(f"no task {task_id} (there are {count})")
 
 
 @task_app.command("show")

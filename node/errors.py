@@ -121,3 +121,15 @@ class AuditFailed(DmlnetError):
     """An audit found a tampered artifact, a wrong acceptance, or money that does not add up."""
 
     exit_code = 60
+
+
+class NotFound(DmlnetError):
+    """The task, unit or object named does not exist."""
+
+    exit_code = 3
+
+
+class InsufficientFunds(DmlnetError):
+    """The account cannot pay for what was asked (the message says how much is missing)."""
+
+    exit_code = 4

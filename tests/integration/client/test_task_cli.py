@@ -95,7 +95,7 @@ def test_errors_are_one_line_with_distinct_exit_codes(chain: Chain, tmp_path: Pa
     with store_server(tmp_path / "objects") as (store, _):
         f = flags(chain, tmp_path, store)
         unknown = dml("task", "show", "999", *f)
-        assert unknown.returncode == 2
+        assert unknown.returncode == 3
         assert "no task 999" in unknown.stderr
         spec = tmp_path / "spec.json"
         spec.write_text(
@@ -106,7 +106,7 @@ def test_errors_are_one_line_with_distinct_exit_codes(chain: Chain, tmp_path: Pa
         assert "model.layers.0.linear.in_features" in malformed.stderr
         assert "Traceback" not in malformed.stderr
         poor = dml("task", "submit", "--units", "2", "--miner-reward", "100000", "--yes", "--dev-account", "19", *f)
-        assert poor.returncode == 2
+        assert poor.returncode == 4
         assert "missing" in poor.stderr
         wrong_chain = tmp_path / "other.json"
         document = json.loads((tmp_path / "deployment.json").read_text())
@@ -219,3 +219,16 @@ def test_audit_fails_naming_the_unit_a_colluding_verifier_accepted(chain: Chain,
     assert "FINDING wrong acceptance round 1 unit 0" in result.stdout
     assert "FINDING wrong acceptance round 1 unit 1" in result.stdout
     assert "does not re-execute" in result.stdout
+
+
+def test_deploy_to_any_rpc_writes_a_usable_deployment_file(chain: Chain, tmp_path: Path) -> None:
+    out = tmp_path / "dep.json"
+    result = runner.invoke(app, ["deploy", "--rpc", chain.rpc_url, "--dev-account", "9", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    document = json.loads(out.read_text())
+    assert document["chain_id"] == 31337
+    assert document["abi_digest"] == chain.artifact.abi_digest
+    assert chain.w3.eth.get_code(document["address"]) != b""
+    both = runner.invoke(app, ["deploy", "--rpc", chain.rpc_url, "--out", str(out)])
+    assert isinstance(both.exception, Exception)
+    assert "exactly one of" in str(both.exception)
