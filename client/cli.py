@@ -192,7 +192,12 @@ def audit(
 def main() -> None:
     debug = "--debug" in sys.argv[1:]
     try:
-        app(standalone_mode=False)
+        # Without standalone mode, click returns an exit code (130 after Ctrl-C) instead of exiting.
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code != 0:
+            if code == 130:
+                print("aborted", file=sys.stderr)
+            sys.exit(code)
     except DmlnetError as err:
         if debug:
             raise

@@ -238,12 +238,24 @@ def _render(p: Progress) -> Group:
         "escrow", eth(t.state.escrow), "slashed into escrow", eth(p.slashed_wei), "in flight", str(t.state.in_flight)
     )
     units = "".join(UNIT_GLYPH[u] for u in p.units[:-1]) + " | agg " + UNIT_GLYPH[p.units[-1]]
-    rounds = Table("round", "accuracy (held-out)")
-    for r, acc in sorted(p.accuracy.items()):
-        rounds.add_row(str(r + 1), f"{acc:.4f}")
-    return Group(
-        head, f"units of this round: {units}   (· open  c claimed  s submitted  r revealing  ✓ accepted)", rounds
-    )
+    rounds = Table("round", "progress", "accuracy (held-out)")
+    done_in_current = sum(1 for u in p.units if u is UnitStatus.ACCEPTED)
+    for r in range(t.params.rounds):
+        if r < t.state.current_round or t.state.final_model_digest != b"\0" * 32:
+            done = len(p.units)
+        elif r == t.state.current_round:
+            done = done_in_current
+        else:
+            done = 0
+        acc = p.accuracy.get(r)
+        rounds.add_row(str(r + 1), _bar(done, len(p.units)), f"{acc:.4f}" if acc is not None else "")
+    legend = "(· open  c claimed  s submitted  r revealing  ✓ accepted)"
+    return Group(head, f"units of this round: {units}   {legend}", rounds)
+
+
+def _bar(done: int, total: int, width: int = 20) -> str:
+    filled = round(width * done / total) if total else 0
+    return "█" * filled + "░" * (width - filled) + f" {done}/{total}"
 
 
 @task_app.command("cancel")
