@@ -103,6 +103,23 @@ class Services:
             self.models[key] = state_from_bytes(self.fetch(cid), material.model_specs)
         return self.models[key], cid
 
+    def ensure_free_stake(self, needed: int, purpose: str) -> bool:
+        """Stakes what is missing for a bond of ``needed`` wei, within the stake cap; False when the cap forbids."""
+        stake = self.market.stake_of(self.address)
+        if stake.free >= needed:
+            return True
+        # Locked and unbonding stake may overlap, so free can be clipped at zero: top up what is really missing.
+        top_up = needed - stake.free + max(0, stake.locked + stake.unbonding - stake.total)
+        if stake.total + top_up > self.settings.stake_cap_wei:
+            log.warning(
+                "stake cap reached", extra={"purpose": purpose, "needed": needed, "cap": self.settings.stake_cap_wei}
+            )
+            return False
+        self.market.stake(top_up)
+        self.metrics.tx_sent.labels("stake").inc()
+        log.info("staked", extra={"purpose": purpose, "amount_wei": top_up})
+        return True
+
     def live_tasks(self) -> list[Task]:
         """Tasks this node should look at: active ones, and cancelled ones with units still in flight."""
         out = []

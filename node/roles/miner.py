@@ -86,7 +86,7 @@ class MinerRole:
                         continue  # ours is still being voted on or was accepted
                 if not self.s.market.is_claimable(task.task_id, r, index):
                     continue
-                if not self._ensure_free_stake(task.params.unit_bond):
+                if not self.s.ensure_free_stake(task.params.unit_bond, "claim"):
                     return
                 try:
                     self.s.market.claim_unit(task.task_id, r, index)
@@ -104,21 +104,6 @@ class MinerRole:
                 self.s.state.put_work(work)
                 self._advance(work)
                 return
-
-    def _ensure_free_stake(self, needed: int) -> bool:
-        stake = self.s.market.stake_of(self.s.address)
-        if stake.free >= needed:
-            return True
-        top_up = needed - stake.free + max(0, stake.locked + stake.unbonding - stake.total)
-        if stake.total + top_up > self.s.settings.stake_cap_wei:
-            log.warning(
-                "stake cap reached, not claiming", extra={"needed": needed, "cap": self.s.settings.stake_cap_wei}
-            )
-            return False
-        self.s.market.stake(top_up)
-        self.s.metrics.tx_sent.labels("stake").inc()
-        log.info("staked", extra={"amount_wei": top_up})
-        return True
 
     # ---------------------------------------------------------------------------------------------- one unit
 

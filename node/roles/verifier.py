@@ -79,7 +79,7 @@ class VerifierRole:
                 "valid": verdict.valid, "reason": verdict.reason, "segments": evidence,
             },
         )  # fmt: skip
-        if not self._ensure_free_stake(task.params.vote_bond):
+        if not self.s.ensure_free_stake(task.params.vote_bond, "vote"):
             return
         # The salt is on disk before the commitment that depends on it leaves this process.
         vote = self.s.state.store_vote(
@@ -157,18 +157,6 @@ class VerifierRole:
                 "tx": sent.tx_hash,
             },
         )
-
-    def _ensure_free_stake(self, needed: int) -> bool:
-        stake = self.s.market.stake_of(self.s.address)
-        if stake.free >= needed:
-            return True
-        top_up = needed - stake.free + max(0, stake.locked + stake.unbonding - stake.total)
-        if stake.total + top_up > self.s.settings.stake_cap_wei:
-            log.warning("stake cap reached, not voting", extra={"needed": needed})
-            return False
-        self.s.market.stake(top_up)
-        self.s.metrics.tx_sent.labels("stake").inc()
-        return True
 
     # ---------------------------------------------------------------------------------------------- verdicts
 
