@@ -127,14 +127,7 @@ contract TaskMarket is Staking {
         if (resultDigest == bytes32(0)) revert TaskMarketZeroDigest("resultDigest");
         if (modelDigest == bytes32(0)) revert TaskMarketZeroDigest("modelDigest");
 
-        uint64 commitDeadline = uint64(block.timestamp) + t.params.commitTimeout;
-        uint32 epoch = u.epoch + 1;
-        u.status = UnitStatus.Submitted;
-        u.deadline = commitDeadline;
-        u.commits = 0;
-        u.reveals = 0;
-        u.validVotes = 0;
-        u.epoch = epoch;
+        (uint32 epoch, uint64 commitDeadline) = _startEpoch(u, t.params.commitTimeout);
         u.submittedBlock = uint64(block.number);
         u.resultDigest = resultDigest;
         if (index == t.params.unitsPerRound) _aggregateModels[taskId][round] = modelDigest;
@@ -474,15 +467,20 @@ contract TaskMarket is Staking {
     }
 
     function _reopenVote(uint256 taskId, Task storage t, Unit storage u, uint32 round, uint32 index) private {
-        uint64 commitDeadline = uint64(block.timestamp) + t.params.commitTimeout;
-        uint32 epoch = u.epoch + 1;
+        (uint32 epoch, uint64 commitDeadline) = _startEpoch(u, t.params.commitTimeout);
+        emit VoteReopened(taskId, round, index, epoch, commitDeadline);
+    }
+
+    /// @dev A fresh voting epoch: no ballots, the commit window open for `commitTimeout` from now.
+    function _startEpoch(Unit storage u, uint32 commitTimeout) private returns (uint32 epoch, uint64 commitDeadline) {
+        commitDeadline = uint64(block.timestamp) + commitTimeout;
+        epoch = u.epoch + 1;
         u.status = UnitStatus.Submitted;
         u.deadline = commitDeadline;
         u.commits = 0;
         u.reveals = 0;
         u.validVotes = 0;
         u.epoch = epoch;
-        emit VoteReopened(taskId, round, index, epoch, commitDeadline);
     }
 
     function _refundEscrow(uint256 taskId, Task storage t) private {
