@@ -91,7 +91,9 @@ class Daemon:
         log.info("node stopped", extra={"cycles": self.status.cycles})
 
     def cycle(self) -> None:
-        head = self.reader.head()
+        latest = self.s.market.w3.eth.get_block("latest")
+        head = int(latest["number"])
+        self.s.clock.observe(head, int(latest["timestamp"]))
         cursor = self.s.state.cursor
         start = self.start_block if cursor is None else cursor + 1
         if start <= head:

@@ -3,6 +3,7 @@ reverted after each test so tests never see each other's state."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -76,3 +77,10 @@ def chain(chain_session: Chain) -> Iterator[Chain]:
     yield chain_session
     reverted = w3.provider.make_request("evm_revert", [snapshot])["result"]  # type: ignore[arg-type]
     assert reverted, "could not revert the chain snapshot"
+    # Anvil's revert also winds its clock back to the snapshot's time: without this, chain time would trail the
+    # wall clock by the duration of every test so far.
+    w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    lag = int(time.time() - w3.eth.get_block("latest")["timestamp"])
+    if lag > 0:
+        w3.provider.make_request("evm_increaseTime", [lag])  # type: ignore[arg-type]
+        w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]

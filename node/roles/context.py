@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -36,6 +37,27 @@ class TaskMaterial:
     parameter_keys: frozenset[str]
 
 
+class ChainClock:
+    """The chain's notion of now, which is what deadlines are measured in.
+
+    It is not the wall clock: a block's timestamp can trail it (a slow chain, an idle devnet whose next block is
+    not mined yet) or be shifted from it (a devnet reverted to a snapshot, or fast-forwarded). Each time a new
+    block is seen, the offset between its timestamp and the wall clock is kept; now = wall clock + offset.
+    """
+
+    def __init__(self) -> None:
+        self._offset = 0.0
+        self._block = -1
+
+    def observe(self, block_number: int, block_timestamp: int) -> None:
+        if block_number != self._block:
+            self._block = block_number
+            self._offset = block_timestamp - time.time()
+
+    def now(self) -> float:
+        return time.time() + self._offset
+
+
 @dataclass
 class Services:
     settings: NodeSettings
@@ -46,6 +68,7 @@ class Services:
     materials: dict[int, TaskMaterial] = field(default_factory=dict)
     models: dict[tuple[int, int], State] = field(default_factory=dict)
     unusable: set[int] = field(default_factory=set)
+    clock: ChainClock = field(default_factory=ChainClock)
 
     @property
     def address(self) -> str:

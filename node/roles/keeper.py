@@ -4,7 +4,6 @@ verifiers do by default. A keeper that loses a race to another one just sees a r
 from __future__ import annotations
 
 import logging
-import time
 
 from node.chain.types import UnitStatus
 from node.errors import ContractRevert
@@ -18,10 +17,10 @@ class KeeperRole:
 
     def __init__(self, services: Services, *, grace_s: float = 1.0) -> None:
         self.s = services
-        self.grace_s = grace_s  # chain time trails wall time a little on an idle devnet
+        self.grace_s = grace_s  # the next block's timestamp may be a second behind our estimate
 
     def tick(self) -> None:
-        now = time.time()
+        now = self.s.clock.now()
         for task in self.s.live_tasks():
             r = task.state.current_round
             for index in range(task.params.units_per_round + 1):

@@ -130,7 +130,7 @@ class MinerRole:
                 extra={"task": work.task_id, "round": work.round, "unit": work.unit, "status": status.value},
             )
             return
-        if unit.deadline < time.time():
+        if unit.deadline < self.s.clock.now():
             log.warning("claim deadline passed", extra={"task": work.task_id, "round": work.round, "unit": work.unit})
             self.s.state.put_work(
                 Work(work.task_id, work.round, work.unit, WorkStatus.ABANDONED, note="deadline passed")

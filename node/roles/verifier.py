@@ -55,7 +55,7 @@ class VerifierRole:
     def _should_vote(self, task: Task, unit: UnitInfo, round_: int, index: int) -> bool:
         if unit.status is not UnitStatus.SUBMITTED or unit.miner == self.s.address:
             return False
-        if unit.commits >= task.params.quorum or unit.deadline < time.time():
+        if unit.commits >= task.params.quorum or unit.deadline < self.s.clock.now():
             return False
         if self.s.state.get_vote(task.task_id, round_, index, unit.epoch) is not None:
             return False

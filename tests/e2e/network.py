@@ -136,6 +136,9 @@ def network(chain: Chain, workdir: Path, *, rpc_url: str | None = None) -> Itera
         net = Network(chain, workdir, url, deployment_path, rpc_url or chain.rpc_url)
         try:
             yield net
+        except BaseException:
+            print(net.logs())  # shown by pytest on failure: what every node was doing
+            raise
         finally:
             for node in net.nodes.values():
                 node.stop()

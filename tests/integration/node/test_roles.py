@@ -132,8 +132,14 @@ def test_account_commands(tmp_path: Path) -> None:
     env = {**os.environ, "PW": "a long password", "KEY": "0x" + "42" * 32}
 
     def dml(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "client.cli", "account", *args, "--dir", str(tmp_path)],
-                              capture_output=True, text=True, env=env, timeout=60, check=False)  # fmt: skip
+        return subprocess.run(
+            [sys.executable, "-m", "client.cli", "account", *args, "--dir", str(tmp_path)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            check=False,
+        )
 
     created = dml("new", "--password-env", "PW")
     assert created.returncode == 0, created.stderr
@@ -146,3 +152,41 @@ def test_account_commands(tmp_path: Path) -> None:
     no_password = dml("new")
     assert no_password.returncode == 2
     assert "password" in no_password.stderr
+
+
+@pytest.mark.slow
+def test_nodes_measure_deadlines_in_chain_time_not_wall_time(chain: Chain, tmp_path: Path) -> None:
+    """A chain whose clock trails the wall clock by more than the claim timeout (here: a devnet reverted to a
+    snapshot 40 s old): nodes that compared deadlines with the wall clock would abandon every claim."""
+    import time
+
+    from tests.integration.client.driver import node
+
+    w3 = chain.w3
+    snapshot = w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
+    time.sleep(40)
+    w3.provider.make_request("evm_revert", [snapshot])  # type: ignore[arg-type]
+    w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    assert time.time() - w3.eth.get_block("latest")["timestamp"] > 35
+    owner = chain.market(chain.accounts[1])
+    spec = digits_spec(dataset_digest="0x" + "00" * 32, shards=1, local_steps=8, checkpoint_every=4, hidden=16)
+    store = str(tmp_path / "store")
+    prepared = prepare_task(
+        StoreClient.from_endpoints([store]),
+        spec,
+        digits(),
+        Economics(rounds=1, quorum=1, claim_timeout_s=30, commit_timeout_s=30, reveal_timeout_s=30),
+    )
+    task_id = create_task(owner, prepared)
+    daemons = [
+        node(chain, tmp_path, store, "m", 2, ["miner", "aggregator"])[1],
+        node(chain, tmp_path, store, "v", 4, ["verifier", "keeper"])[1],
+    ]
+
+    def step() -> bool:
+        for d in daemons:
+            d.cycle()
+        return owner.get_task(task_id).state.status.name == "COMPLETED"
+
+    wait_until(step, timeout_s=60, what="completion on a lagging chain", interval_s=0)
+    assert daemons[0].s.state.count_work(WorkStatus.ABANDONED) == 0, "no claim was given up"
