@@ -46,9 +46,8 @@ def _node_command(default_roles: str, summary: str) -> Any:
         task: Annotated[list[int] | None, typer.Option(help="serve only these task ids (repeatable)")] = None,
         stake_cap: Annotated[int | None, typer.Option(help="most wei this node keeps staked")] = None,
         withdraw_threshold: Annotated[int | None, typer.Option(help="withdraw credit above this many wei")] = None,
-        cheat: Annotated[
-            str | None, typer.Option(hidden=True, help="demonstration adversary: noise|copy|replay")
-        ] = None,
+        cheat: Annotated[str | None, typer.Option(hidden=True, help="adversary miner (tests, demos)")] = None,
+        lazy: Annotated[str | None, typer.Option(hidden=True, help="adversary verifier (tests, demos)")] = None,
     ) -> None:
         overrides: dict[str, Any] = {
             "roles": [r.strip() for r in roles.split(",") if r.strip()],
@@ -68,6 +67,7 @@ def _node_command(default_roles: str, summary: str) -> Any:
             "stake_cap_wei": stake_cap,
             "withdraw_threshold_wei": withdraw_threshold,
             "cheat": cheat,
+            "lazy": lazy,
         }
         if logging.getLogger().level > logging.INFO:
             logging.getLogger().setLevel(logging.INFO)  # a daemon logs its decisions by default

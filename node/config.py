@@ -41,7 +41,9 @@ class NodeSettings(BaseSettings):
     api_port: int | None = Field(default=None, ge=1, le=65535)
     receipt_timeout_s: float = Field(default=120.0, gt=0)
     tasks: list[int] | None = None  # serve only these task ids (None: all)
-    cheat: Literal["noise", "copy", "replay"] | None = None  # tests and demonstrations only (node/adversary.py)
+    # Tests and demonstrations only (node/adversary.py): a miner that cheats, a verifier that does not verify.
+    cheat: Literal["noise", "copy", "replay", "fake", "wrong-start", "idle"] | None = None
+    lazy: Literal["approve", "reject", "copy", "silent"] | None = None
 
     @model_validator(mode="after")
     def _one_key_source(self) -> NodeSettings:

@@ -60,7 +60,12 @@ def build_roles(services: Services) -> list[Role]:
         out.append(CheatingMinerRole(services, services.settings.cheat))
     elif "miner" in roles or "aggregator" in roles:
         out.append(MinerRole(services, train="miner" in roles, aggregate="aggregator" in roles))
-    if "verifier" in roles:
+    if "verifier" in roles and services.settings.lazy is not None:
+        from node.adversary import LazyVerifierRole
+
+        log.warning("this node does not verify (a demonstration adversary)", extra={"lazy": services.settings.lazy})
+        out.append(LazyVerifierRole(services, services.settings.lazy))
+    elif "verifier" in roles:
         out.append(VerifierRole(services))
     if "keeper" in roles:
         out.append(KeeperRole(services))
