@@ -47,6 +47,13 @@ contract TaskMarket is Staking {
     mapping(uint256 taskId => mapping(uint256 unitKey => Unit unit)) private _units;
     /// @dev The model digest submitted for a round's aggregation unit; the next round's input once accepted.
     mapping(uint256 taskId => mapping(uint32 round => bytes32 modelDigest)) private _aggregateModels;
+    /// @dev The last failed claimant of a unit and when it may claim it again (written only on rejection or expiry).
+    struct Cooldown {
+        address miner;
+        uint64 until;
+    }
+
+    mapping(uint256 taskId => mapping(uint256 unitKey => Cooldown cooldown)) private _cooldowns;
     /// @dev Ballots by keccak256(taskId, unitKey, epoch, slot); slots 0..commits-1 are filled.
     mapping(bytes32 ballotKey => Ballot ballot) private _ballots;
 
@@ -99,8 +106,15 @@ contract TaskMarket is Staking {
         if (index == units && t.state.acceptedInRound < units) {
             revert TaskMarketAggregationNotReady(taskId, round, t.state.acceptedInRound, units);
         }
-        Unit storage u = _units[taskId][_unitKey(round, index)];
+        uint256 key = _unitKey(round, index);
+        Unit storage u = _units[taskId][key];
         if (u.status != UnitStatus.Open) revert TaskMarketUnitWrongStatus(taskId, round, index, u.status);
+        // A miner that just failed this unit waits one claim timeout: without it, a cheater that re-claims first
+        // every time could hold a unit hostage (paying a bond per attempt, but stalling the task).
+        Cooldown storage c = _cooldowns[taskId][key];
+        if (c.miner == msg.sender && block.timestamp < c.until) {
+            revert TaskMarketClaimCoolingDown(taskId, round, index, msg.sender, c.until);
+        }
 
         _lockBond(msg.sender, t.params.unitBond);
         uint64 deadline = uint64(block.timestamp) + t.params.claimTimeout;
@@ -146,6 +160,7 @@ contract TaskMarket is Staking {
         u.status = UnitStatus.Open;
         u.miner = address(0);
         u.deadline = 0;
+        _startCooldown(t, taskId, _unitKey(round, index), miner);
         _slashBond(miner, taskId, round, index, bond);
         t.state.escrow += bond;
         emit UnitExpired(taskId, round, index, miner);
@@ -388,6 +403,7 @@ contract TaskMarket is Staking {
         u.miner = address(0);
         u.deadline = 0;
         u.rejections += 1;
+        _startCooldown(t, taskId, key, miner);
         bond = t.params.unitBond;
         _slashBond(miner, taskId, round, index, bond);
         emit UnitRejected(taskId, round, index, miner, u.resultDigest, valid, invalid);
@@ -481,6 +497,10 @@ contract TaskMarket is Staking {
         u.reveals = 0;
         u.validVotes = 0;
         u.epoch = epoch;
+    }
+
+    function _startCooldown(Task storage t, uint256 taskId, uint256 key, address miner) private {
+        _cooldowns[taskId][key] = Cooldown(miner, uint64(block.timestamp) + t.params.claimTimeout);
     }
 
     function _refundEscrow(uint256 taskId, Task storage t) private {

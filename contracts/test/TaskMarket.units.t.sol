@@ -182,6 +182,32 @@ contract TaskMarketUnitsTest is TaskMarketFixture {
         _assertSolvent();
     }
 
+    function test_claimUnit_revertsForTheFailedClaimantDuringItsCooldown() public {
+        _claim(taskId, 0, 0, miners[0]);
+        vm.warp(block.timestamp + 1 hours + 1);
+        market.reclaimExpired(taskId, 0, 0);
+        uint256 until = block.timestamp + 1 hours;
+        vm.expectRevert(
+            abi.encodeWithSelector(ITaskMarket.TaskMarketClaimCoolingDown.selector, taskId, 0, 0, miners[0], until)
+        );
+        _claim(taskId, 0, 0, miners[0]);
+        vm.warp(until - 1);
+        vm.expectRevert(
+            abi.encodeWithSelector(ITaskMarket.TaskMarketClaimCoolingDown.selector, taskId, 0, 0, miners[0], until)
+        );
+        _claim(taskId, 0, 0, miners[0]);
+        vm.warp(until);
+        _claim(taskId, 0, 0, miners[0]); // the cooldown is over: a lone miner can always retry
+    }
+
+    function test_claimUnit_letsOtherMinersClaimDuringTheCooldown() public {
+        _claim(taskId, 0, 0, miners[0]);
+        vm.warp(block.timestamp + 1 hours + 1);
+        market.reclaimExpired(taskId, 0, 0);
+        _claim(taskId, 0, 0, miners[1]);
+        vm.assertEq(_unit(taskId, 0, 0).miner, miners[1], "another miner took it");
+    }
+
     function test_reclaimExpired_revertsWhenNotClaimed() public {
         vm.expectRevert(
             abi.encodeWithSelector(

@@ -205,6 +205,12 @@ contract TaskMarketVotesTest is TaskMarketFixture {
             _state(taskId).escrow, escrow + UNIT_BOND + VOTE_BOND - 2 * VERIFIER_REWARD, "escrow after rejection"
         );
         vm.assertEq(_state(taskId).openUnits, 2, "claimable again");
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                ITaskMarket.TaskMarketClaimCoolingDown.selector, taskId, 0, 0, miners[0], block.timestamp + 1 hours
+            )
+        );
+        _claim(taskId, 0, 0, miners[0]); // the rejected miner waits; others go first
         // The retry is paid from the slashed bond: accept it and check the budget still covers everything.
         _acceptUnit(taskId, 0, 0, miners[1]);
         vm.assertEq(market.creditOf(miners[1]), MINER_REWARD, "retry paid");

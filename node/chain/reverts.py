@@ -39,6 +39,11 @@ class TaskMarketBudgetMismatch(ContractRevert):
     fields = ("expected", "sent")
 
 
+class TaskMarketClaimCoolingDown(ContractRevert):
+    error_name = "TaskMarketClaimCoolingDown"
+    fields = ("taskId", "round", "index", "miner", "until")
+
+
 class TaskMarketCommitmentMismatch(ContractRevert):
     error_name = "TaskMarketCommitmentMismatch"
     fields = ("committed", "revealed")
@@ -186,6 +191,7 @@ ALL: dict[str, type[ContractRevert]] = {
     "TaskMarketAlreadyCommitted": TaskMarketAlreadyCommitted,
     "TaskMarketAlreadyRevealed": TaskMarketAlreadyRevealed,
     "TaskMarketBudgetMismatch": TaskMarketBudgetMismatch,
+    "TaskMarketClaimCoolingDown": TaskMarketClaimCoolingDown,
     "TaskMarketCommitmentMismatch": TaskMarketCommitmentMismatch,
     "TaskMarketDeadlineNotPassed": TaskMarketDeadlineNotPassed,
     "TaskMarketDeadlinePassed": TaskMarketDeadlinePassed,

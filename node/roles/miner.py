@@ -13,7 +13,12 @@ import logging
 import time
 
 from node.chain.hashing import unit_seed
-from node.chain.reverts import TaskMarketAggregationNotReady, TaskMarketTaskNotActive, TaskMarketUnitWrongStatus
+from node.chain.reverts import (
+    TaskMarketAggregationNotReady,
+    TaskMarketClaimCoolingDown,
+    TaskMarketTaskNotActive,
+    TaskMarketUnitWrongStatus,
+)
 from node.chain.types import Task, UnitStatus
 from node.errors import NodeError
 from node.ml.aggregate import Contribution, aggregate
@@ -26,7 +31,13 @@ from node.store.cid import to_cid, to_digest
 
 log = logging.getLogger(__name__)
 
-LOST_RACE = (TaskMarketUnitWrongStatus, TaskMarketAggregationNotReady, TaskMarketTaskNotActive)
+# Not ours to claim (now): another miner was first, the unit is not open yet, or our own cooldown runs.
+LOST_RACE = (
+    TaskMarketUnitWrongStatus,
+    TaskMarketAggregationNotReady,
+    TaskMarketTaskNotActive,
+    TaskMarketClaimCoolingDown,
+)
 
 
 class MinerRole:

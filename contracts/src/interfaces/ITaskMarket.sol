@@ -172,6 +172,9 @@ interface ITaskMarket {
     error TaskMarketRoundNotCurrent(uint256 taskId, uint256 round, uint256 currentRound);
     /// @notice Unit indexes run from 0 to `unitsPerRound` (the aggregation unit).
     error TaskMarketUnitIndexOutOfRange(uint256 taskId, uint256 index, uint256 maxIndex);
+    /// @notice The last miner whose result on this unit was rejected, or whose claim expired, may claim it again
+    /// only from `until` (one claim timeout later), so that other miners get the unit first.
+    error TaskMarketClaimCoolingDown(uint256 taskId, uint256 round, uint256 index, address miner, uint256 until);
     /// @notice The unit is not in the status this call needs.
     error TaskMarketUnitWrongStatus(uint256 taskId, uint256 round, uint256 index, UnitStatus status);
     /// @notice The aggregation unit opens once every training unit of its round is accepted.
