@@ -39,6 +39,13 @@ def invoke(*args: str) -> str:
     return result.output
 
 
+def submit_small_task(f: list[str], *extra: str) -> int:
+    """A 1-round, 2-unit, quorum-1 digits task of 8 steps per unit, submitted as the devnet owner; its id."""
+    small = ["--units", "2", "--rounds", "1", "--quorum", "1", "--local-steps", "8"]
+    out = invoke("task", "submit", *small, *extra, "--yes", "--dev-account", "1", *f)
+    return int(out.strip().splitlines()[-1].split()[1])
+
+
 def test_data_task_and_money_commands(chain: Chain, tmp_path: Path) -> None:
     with store_server(tmp_path / "objects") as (store, _):
         f = flags(chain, tmp_path, store)
@@ -72,12 +79,7 @@ def test_data_task_and_money_commands(chain: Chain, tmp_path: Path) -> None:
         )
         assert (tmp_path / f"audit-task-{task_id}.html").exists()
 
-        second = int(
-            invoke("task", "submit", "--dataset", data_cid, *small, "--yes", "--dev-account", "1", *f)
-            .strip()
-            .splitlines()[-1]
-            .split()[1]
-        )
+        second = submit_small_task(f, "--dataset", data_cid)
         assert "cancelled" in invoke("task", "cancel", str(second), "--dev-account", "1", *f)
         owner = chain.accounts[1].address
         refund = chain.market().credit_of(owner)
@@ -121,23 +123,7 @@ def test_errors_are_one_line_with_distinct_exit_codes(chain: Chain, tmp_path: Pa
 def test_audit_fails_naming_the_unit_when_only_a_tampering_replica_is_left(chain: Chain, tmp_path: Path) -> None:
     with store_server(tmp_path / "objects") as (store, _):
         f = flags(chain, tmp_path, store)
-        out = invoke(
-            "task",
-            "submit",
-            "--units",
-            "2",
-            "--rounds",
-            "1",
-            "--quorum",
-            "1",
-            "--local-steps",
-            "8",
-            "--yes",
-            "--dev-account",
-            "1",
-            *f,
-        )
-        task_id = int(out.strip().splitlines()[-1].split()[1])
+        task_id = submit_small_task(f)
         complete(chain, tmp_path, store, task_id)
         from node.store.local import LocalStore
 
@@ -172,23 +158,7 @@ def test_audit_fails_naming_the_unit_a_colluding_verifier_accepted(chain: Chain,
 
     with store_server(tmp_path / "objects") as (store, _):
         f = flags(chain, tmp_path, store)
-        out = invoke(
-            "task",
-            "submit",
-            "--units",
-            "2",
-            "--rounds",
-            "1",
-            "--quorum",
-            "1",
-            "--local-steps",
-            "8",
-            "--yes",
-            "--dev-account",
-            "1",
-            *f,
-        )
-        task_id = int(out.strip().splitlines()[-1].split()[1])
+        task_id = submit_small_task(f)
         cheater, cheater_daemon = node(chain, tmp_path, store, "cheater", 2, ["miner"])
         cheater_daemon.roles = [CheatingMinerRole(cheater, "noise")]
         aggregator, aggregator_daemon = node(chain, tmp_path, store, "aggregator", 3, ["aggregator"])
