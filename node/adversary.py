@@ -168,8 +168,10 @@ class LazyVerifierRole(VerifierRole):
         log.warning("copied a commitment", extra={"task": vote.task_id, "round": vote.round, "unit": vote.unit})
 
     def _follow_up(self, vote: Vote) -> None:
-        if self.lazy == "silent" and vote.status is VoteStatus.COMMITTED:
-            return  # never reveal: the bond is slashed when the reveal window closes
+        if self.lazy in ("silent", "copy") and vote.status is VoteStatus.COMMITTED:
+            # Never reveal (a copier cannot: the commitment it copied binds another verifier and salt): the bond
+            # is slashed when the reveal window closes.
+            return
         super()._follow_up(vote)
 
     def _someone_elses_commitment(self, vote: Vote) -> bytes | None:

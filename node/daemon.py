@@ -94,6 +94,7 @@ class Daemon:
         latest = self.s.market.w3.eth.get_block("latest")
         head = int(latest["number"])
         self.s.clock.observe(head, int(latest["timestamp"]))
+        self.s.begin_cycle(head)
         cursor = self.s.state.cursor
         start = self.start_block if cursor is None else cursor + 1
         if start <= head:

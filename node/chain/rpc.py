@@ -71,8 +71,19 @@ def with_retries(
 def connect(rpc_url: str, *, timeout_s: float = 10.0, expected_chain_id: int | None = None) -> Web3:
     """A Web3 client for ``rpc_url`` that has answered once; checks the chain id when one is expected."""
     # Our own retry layer decides what to retry; web3's would retry reverts' siblings blindly.
-    provider = HTTPProvider(rpc_url, request_kwargs={"timeout": timeout_s}, exception_retry_configuration=None)
+    # Proxies from the environment are looked up once here, not on every request (requests walks os.environ
+    # per call: a large share of a node's CPU time when it polls).
+    session = requests.Session()
+    session.trust_env = False
+    session.proxies.update(requests.utils.get_environ_proxies(rpc_url))
+    provider = HTTPProvider(
+        rpc_url, request_kwargs={"timeout": timeout_s}, exception_retry_configuration=None, session=session
+    )
     w3 = Web3(provider)
+    # We sign locally and check the chain id once, below; names are never ENS. These two middlewares would
+    # re-validate and re-resolve every request (about two thirds of the cost of a contract read).
+    w3.middleware_onion.remove("validation")
+    w3.middleware_onion.remove("ens_name_to_address")
     try:
         chain_id = int(w3.eth.chain_id)
     except TRANSIENT as err:

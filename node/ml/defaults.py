@@ -16,8 +16,9 @@ def digits_spec(
     lr: float = 0.05,
     aggregation: str = "fedavg",
 ) -> sp.TaskSpec:
-    """An MLP on 8×8 digits. With 800 local steps checkpointed every 8, a verifier re-executing 2 segments
-    redoes 16 of the miner's 800 steps (2%); the rest of its cost is fetching and loading 6 checkpoints."""
+    """An MLP on 8×8 digits. With 800 local steps checkpointed every 8, a verifier re-executing the anchor
+    segment and 2 drawn ones redoes 24 of the miner's 800 steps (3%); the rest of its cost is fetching and
+    loading their checkpoints."""
     return sp.TaskSpec.model_validate(
         {
             "model": {

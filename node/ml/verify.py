@@ -4,8 +4,9 @@ A verdict is ``valid``, ``invalid`` (the miner's fault, with the evidence) or ``
 not be fetched from any replica: the verifier cannot tell, and decides later). Structure first: the manifest
 must name this task, round, unit and miner, start from the round's input model with a fresh optimizer state,
 and have one checkpoint per ``checkpoint_every`` steps; the final model must load with the right shapes and
-finite values. Then ``segments`` segments chosen by the verifier's challenge seed are re-executed from their
-starting checkpoint and compared with the next one by relative L2 distance.
+finite values. Then segment 0 (the anchor: the step that ties the trail to the round's input, so a trail trained
+from another model and relabelled cannot pass) and ``segments`` more chosen by the verifier's challenge seed are
+re-executed from their starting checkpoint and compared with the next one by relative L2 distance.
 """
 
 from __future__ import annotations
@@ -87,9 +88,17 @@ class UnitContext:
 
 
 def choose_segments(challenge_seed: bytes, n_segments: int, q: int) -> list[int]:
-    """``q`` distinct segments (all of them if fewer), drawn from the verifier's challenge seed."""
+    """Segment 0 always, and ``q`` distinct others (all of them if fewer) drawn from the verifier's challenge seed.
+
+    Segment 0 is checked on every unit because the manifest's first checkpoint *is* the round's input by
+    construction: without re-executing the step that leaves it, a trail trained from any other start (a replayed
+    round, a precomputed run) could be relabelled to begin at the input and escape with probability ~(1 − 1/n)^q.
+    A miner faking a fraction f of the other segments escapes one verifier with probability ~(1 − f)^(q+1).
+    """
+    if n_segments <= 0:
+        return []
     rng = random.Random(int.from_bytes(hashlib.sha256(challenge_seed).digest(), "big"))
-    return sorted(rng.sample(range(n_segments), min(q, n_segments)))
+    return [0, *sorted(rng.sample(range(1, n_segments), min(q, n_segments - 1)))]
 
 
 class _Invalid(Exception):

@@ -23,8 +23,7 @@ class KeeperRole:
         now = self.s.clock.now()
         for task in self.s.live_tasks():
             r = task.state.current_round
-            for index in range(task.params.units_per_round + 1):
-                unit = self.s.market.get_unit(task.task_id, r, index)
+            for index, unit in enumerate(self.s.round_units(task)):
                 if unit.deadline + self.grace_s >= now:
                     continue
                 try:

@@ -19,7 +19,7 @@ from node.chain.reverts import (
     TaskMarketTaskNotActive,
     TaskMarketUnitWrongStatus,
 )
-from node.chain.types import Task, UnitStatus
+from node.chain.types import Task, TaskStatus, UnitInfo, UnitStatus
 from node.errors import NodeError
 from node.ml.aggregate import Contribution, aggregate
 from node.ml.manifest import AggregateInput, parse_trail, publish_aggregate, publish_trail
@@ -63,8 +63,7 @@ class MinerRole:
         me = self.s.address
         for task in self.s.live_tasks():
             r = task.state.current_round
-            for index in range(task.params.units_per_round + 1):
-                unit = self.s.market.get_unit(task.task_id, r, index)
+            for index, unit in enumerate(self.s.round_units(task)):
                 if (
                     unit.status is UnitStatus.CLAIMED
                     and unit.miner == me
@@ -84,19 +83,15 @@ class MinerRole:
                 continue
             units = task.params.units_per_round
             r = task.state.current_round
+            snapshot = self.s.round_units(task)
             candidates = []
             if self.train:
                 candidates += [(offset + k) % units for k in range(units)]
             if self.aggregate:
                 candidates.append(units)
             for index in candidates:
-                existing = self.s.state.get_work(task.task_id, r, index)
-                if existing is not None and existing.status is WorkStatus.SUBMITTED:
-                    unit = self.s.market.get_unit(task.task_id, r, index)
-                    if unit.status is not UnitStatus.OPEN:
-                        continue  # ours is still being voted on or was accepted
-                if not self.s.market.is_claimable(task.task_id, r, index):
-                    continue
+                if not _claimable(task, index, snapshot[index]):
+                    continue  # as of this cycle's block; a claim taken since is a lost race below
                 if not self.s.ensure_free_stake(task.params.unit_bond, "claim"):
                     return
                 try:
@@ -239,6 +234,14 @@ class MinerRole:
             "aggregated", extra={"task": task.task_id, "round": work.round, "inputs": len(inputs), "model": model_cid}
         )
         return cid, model_cid
+
+
+def _claimable(task: Task, index: int, unit: UnitInfo) -> bool:
+    """The contract's ``isClaimable``, from a unit already read: open, and for the aggregation unit, every
+    training unit of the round accepted."""
+    if task.state.status is not TaskStatus.ACTIVE or unit.status is not UnitStatus.OPEN:
+        return False
+    return index < task.params.units_per_round or task.state.accepted_in_round == task.params.units_per_round
 
 
 def accepted_contributions(

@@ -45,8 +45,7 @@ class VerifierRole:
             if material is None:
                 continue
             r = task.state.current_round
-            for index in range(task.params.units_per_round + 1):
-                unit = self.s.market.get_unit(task.task_id, r, index)
+            for index, unit in enumerate(self.s.round_units(task)):
                 if self._should_vote(task, unit, r, index):
                     self._vote(task, unit, r, index, material)
 

@@ -26,7 +26,8 @@ def test_honest_work_is_valid_with_its_evidence(world) -> None:  # type: ignore[
     data, _ = world.publish(world.train())
     verdict = verify_unit(world.spec, data, world.store.get, b"challenge", world.context(), world.shards[0])
     assert verdict.outcome is Outcome.VALID, verdict.reason
-    assert len(verdict.segments) == 2
+    assert next(s.segment for s in verdict.segments) == 0, "the anchor segment comes first"
+    assert len(verdict.segments) == 1 + world.spec.verification.segments
     assert all(s.distance <= 1e-4 for s in verdict.segments)
 
 
@@ -147,16 +148,19 @@ def test_missing_bytes_are_unavailable_not_invalid(world) -> None:  # type: igno
 
 def test_choose_segments_is_a_function_of_the_challenge() -> None:
     assert choose_segments(b"a", 10, 3) == choose_segments(b"a", 10, 3)
-    assert len(set(choose_segments(b"a", 10, 3))) == 3
+    assert len(set(choose_segments(b"a", 10, 3))) == 4, "the anchor and three drawn segments"
     assert choose_segments(b"a", 2, 5) == [0, 1]
+    assert choose_segments(b"a", 1, 2) == [0]
     draws = {tuple(choose_segments(bytes([i]), 10, 2)) for i in range(200)}
+    assert all(d[0] == 0 for d in draws), "segment 0 (the link to the round's input) is always re-executed"
     assert len(draws) > 30
 
 
 @pytest.mark.parametrize("fraction", [0.1, 0.3])
 def test_partial_fakes_are_caught_at_the_predicted_rate(fraction: float) -> None:
-    """≥ 200 trials: a trail with a fraction f of its 10 segments faked is caught at 1 − C(n−F,q)/C(n,q)
-    (sampling without replacement), which is (1 − (1 − f)^q) up to that correction."""
+    """≥ 200 trials: a trail with F = f·n of its n = 10 segments faked is caught unless the anchor (segment 0) is
+    honest and none of the q drawn from the other n − 1 is faked: 1 − (1 − F/n)·C(n−1−F,q)/C(n−1,q) (sampling
+    without replacement), which is (1 − (1 − f)^(q+1)) up to that correction."""
     world = make_world(small_spec(local_steps=20, checkpoint_every=2))
     n, q = 10, world.spec.verification.segments
     faked_count = round(fraction * n)
@@ -171,8 +175,8 @@ def test_partial_fakes_are_caught_at_the_predicted_rate(fraction: float) -> None
         chosen = set(choose_segments(f"trial-{t}".encode(), n, q))
         assert (verdict.outcome is Outcome.INVALID) == bool(chosen & faked), "caught exactly when a fake is sampled"
         caught += verdict.outcome is Outcome.INVALID
-    exact = 1 - math.comb(n - faked_count, q) / math.comb(n, q)
-    formula = 1 - (1 - fraction) ** q
+    exact = 1 - (1 - faked_count / n) * math.comb(n - 1 - faked_count, q) / math.comb(n - 1, q)
+    formula = 1 - (1 - fraction) ** (q + 1)
     stderr = math.sqrt(exact * (1 - exact) / trials)
     rate = caught / trials
     assert abs(rate - exact) <= 3 * stderr, (rate, exact)

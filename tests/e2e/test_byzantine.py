@@ -1,0 +1,185 @@
+"""The threat model made executable (DESIGN.md §4): 6 miners of which 2 cheat (each cheat in turn) and 3
+verifiers of which 1 is lazy, on a real chain and store with real training, daemons driven in-process.
+
+Every bad unit is rejected (or expires) and its bond slashed; the lazy verifier is slashed exactly when it sits
+in the minority or does not reveal; honest nodes are paid every wei the rules give them and never slashed; the
+money balances to the wei (`dml audit --full` finds nothing); and the final model is within 1 point of accuracy
+of the same task with no adversary."""
+
+from __future__ import annotations
+
+import functools
+import statistics
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from client.audit import audit_task
+from client.tasks import Economics, create_task, prepare_task
+from node.adversary import CheatingMinerRole, LazyVerifierRole
+from node.chain.events import EventReader
+from node.chain.hashing import unit_seed
+from node.chain.types import TaskStatus
+from node.daemon import Daemon
+from node.ml.baseline import federated
+from node.ml.data import digits, split
+from node.ml.defaults import digits_spec
+from node.ml.evaluate import evaluate
+from node.ml.model import build_module, state_from_bytes, state_of
+from node.store.cid import to_cid
+from node.store.client import StoreClient
+from tests.conftest import Chain
+from tests.e2e.ledger import Ledger
+from tests.e2e.network import wait_until
+from tests.integration.client.driver import node
+from tests.integration.store.servers import store_server
+
+pytestmark = [pytest.mark.chain, pytest.mark.slow]
+
+TIMEOUT_S = 60
+UNITS, ROUNDS = 6, 3
+SPEC = digits_spec(dataset_digest="0x" + "00" * 32, shards=UNITS, local_steps=200, checkpoint_every=20, hidden=64)
+# Each miner cheat in turn, beside each lazy verifier behaviour at least once.
+MATRIX = [
+    ("noise", "approve"),
+    ("copy", "reject"),
+    ("replay", "copy"),
+    ("fake", "silent"),
+    ("wrong-start", "approve"),
+    ("idle", "reject"),
+]
+
+
+@pytest.fixture
+def store_url(tmp_path: Path) -> Iterator[str]:
+    with store_server(tmp_path / "store", max_bytes=1 << 30) as (url, _):
+        yield url
+
+
+def drive(chain: Chain, task_id: int, daemons: list[Daemon], *, timeout_s: float = 600) -> None:
+    """Cycles every daemon in turn until the task completes. When a whole pass sends no transaction, everyone
+    is waiting on a deadline (an idle claim, a ballot a lazy verifier never reveals): chain time jumps past it."""
+    market = chain.market()
+
+    def one_pass() -> bool:
+        before = chain.w3.eth.block_number
+        for d in daemons:
+            d.cycle()
+        if market.get_task(task_id).state.status is TaskStatus.COMPLETED:
+            return True
+        if chain.w3.eth.block_number == before:
+            chain.advance(TIMEOUT_S + 1)
+        return False
+
+    wait_until(one_pass, timeout_s=timeout_s, what=f"task {task_id} to complete", interval_s=0)
+
+
+@functools.cache
+def reference_accuracy(task_id: int, honest: tuple[str, ...]) -> float:
+    """The same task with no adversary, computed without the network: the mean final accuracy over three
+    assignments of units to the honest miners (each assignment changes every unit's seed)."""
+    parts = split(digits(), shards=UNITS, seed=SPEC.dataset.shard_seed, holdout_fraction=SPEC.dataset.holdout_fraction)
+    initial = state_of(build_module(SPEC.model, seed=0))
+    accuracies = []
+    for shift in range(3):
+        models = federated(
+            SPEC,
+            initial,
+            parts.shards,
+            ROUNDS,
+            lambda r, i, shift=shift: unit_seed(task_id, r, i, honest[(i + shift) % len(honest)]),
+            task_id=task_id,
+        )
+        accuracies.append(evaluate(SPEC.model, models[-1], parts.test).accuracy)
+    return statistics.fmean(accuracies)
+
+
+@pytest.mark.parametrize(("cheat", "lazy"), MATRIX, ids=[f"{c}+{lz}" for c, lz in MATRIX])
+def test_byzantine_nodes_are_caught_and_honest_ones_paid_in_full(
+    chain: Chain, tmp_path: Path, store_url: str, cheat: str, lazy: str
+) -> None:
+    owner = chain.market(chain.accounts[1])
+    start = chain.w3.eth.block_number
+    economics = Economics(
+        rounds=ROUNDS, quorum=3, claim_timeout_s=TIMEOUT_S, commit_timeout_s=TIMEOUT_S, reveal_timeout_s=TIMEOUT_S
+    )
+    prepared = prepare_task(StoreClient.from_endpoints([store_url]), SPEC, digits(), economics)
+    task_id = create_task(owner, prepared)
+    params = owner.get_task(task_id).params
+
+    cheaters, honest_miners = [2, 3], [4, 5, 6, 7]
+    honest_verifiers, lazy_verifier = [8, 9], 10
+    daemons: list[Daemon] = []
+    for account in honest_miners:
+        roles = ["miner", "aggregator"] if account in (6, 7) else ["miner"]
+        daemons.append(node(chain, tmp_path, store_url, f"miner-{account}", account, roles)[1])
+    for account in cheaters:  # after the honest miners: a copier finds a trail to copy, and 2 units are left
+        services, daemon = node(chain, tmp_path, store_url, f"cheater-{account}", account, ["miner"])
+        daemon.roles = [CheatingMinerRole(services, cheat, fake_fraction=1.0)]
+        daemons.append(daemon)
+    for account in honest_verifiers:
+        daemons.append(node(chain, tmp_path, store_url, f"verifier-{account}", account, ["verifier", "keeper"])[1])
+    services, daemon = node(chain, tmp_path, store_url, "lazy", lazy_verifier, ["verifier"])
+    daemon.roles = [LazyVerifierRole(services, lazy)]
+    daemons.append(daemon)  # last: a copier finds an honest commitment to copy in the same pass
+
+    try:
+        drive(chain, task_id, daemons)
+    finally:
+        for d in daemons:
+            d.s.state.close()
+
+    address = {i: chain.accounts[i].address for i in range(11)}
+    bad = {address[i] for i in cheaters}
+    honest = [address[i] for i in honest_miners]
+    reader = EventReader(chain.w3, chain.deployment.address, chain.artifact.abi)
+    ledger = Ledger.of(reader.read(start, reader.head()), task_id, params.units_per_round)
+
+    # Every bad unit rejected (an idle claim expires), every Byzantine bond slashed, no cheat accepted.
+    assert {a["miner"] for a in ledger.accepted}.isdisjoint(bad), "no cheat was accepted"
+    punished = ledger.expired if cheat == "idle" else ledger.rejected
+    assert {a["miner"] for a in punished} == bad, "both cheaters got units and were caught"
+    assert {a["miner"] for a in ledger.rejected + ledger.expired} == bad, "0 honest units rejected or expired"
+    cheats_sent = [s for s in ledger.submitted if s["miner"] in bad]
+    assert len(cheats_sent) == (0 if cheat == "idle" else len(ledger.rejected)), "every bad result was rejected"
+    for account in bad:
+        caught = sum(1 for a in punished if a["miner"] == account)
+        assert ledger.slashed[account] == caught * params.unit_bond, "one unit bond per bad unit"
+        assert ledger.credited[account] == 0
+        assert owner.credit_of(account) == 0
+
+    # The lazy verifier: slashed exactly when it sat in the minority or kept its vote; honest ones never.
+    lazy_address = address[lazy_verifier]
+    assert ledger.minority_or_silent[lazy_address] > 0, "the lazy verifier sat in the minority at least once"
+    for account in [*honest_verifiers, lazy_verifier]:
+        v = address[account]
+        assert ledger.slashed[v] == ledger.expected_vote_slashes[v] * params.vote_bond
+        assert owner.credit_of(v) == ledger.expected_vote_fees[v] * params.verifier_reward
+        assert owner.stake_of(v).locked == 0, "every vote bond was settled"
+    for account in honest_verifiers:
+        assert ledger.slashed[address[account]] == 0, "an honest verifier is never slashed"
+
+    # Honest miners paid in full for every unit they did, never slashed.
+    for miner in honest:
+        assert ledger.slashed[miner] == 0
+        assert owner.credit_of(miner) == (
+            ledger.accepted_by(miner, aggregation=False) * params.miner_reward
+            + ledger.accepted_by(miner, aggregation=True) * params.aggregator_reward
+        )
+        assert owner.stake_of(miner).locked == 0
+    assert len(ledger.accepted) == ROUNDS * (UNITS + 1)
+
+    # Money to the wei, and every accepted unit re-executed by the auditor.
+    report = audit_task(owner, StoreClient.from_endpoints([store_url]), task_id, from_block=start, full=True)
+    assert report.ok, report.findings
+    assert report.money["budget"] + report.money["slashed_in"] == report.money["credited"]
+    assert owner.balance() == owner.total_owed()
+
+    # Quality: within 1 point of the same task with no adversary.
+    task = owner.get_task(task_id)
+    final = state_from_bytes(StoreClient.from_endpoints([store_url]).get(to_cid(task.state.final_model_digest)))
+    parts = split(digits(), shards=UNITS, seed=SPEC.dataset.shard_seed, holdout_fraction=SPEC.dataset.holdout_fraction)
+    accuracy = evaluate(SPEC.model, final, parts.test).accuracy
+    reference = reference_accuracy(task_id, tuple(honest))
+    assert abs(accuracy - reference) <= 0.01, (accuracy, reference)
