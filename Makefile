@@ -10,12 +10,16 @@ SLITHER_VENV := .venv-slither
 FORGE = $(firstword $(wildcard node_modules/@foundry-rs/forge-*/bin/forge))
 FOUNDRY_PROFILE ?= $(if $(filter true,$(CI)),ci,default)
 export FOUNDRY_PROFILE
+# The long end-to-end tests (marker `slow`: the Byzantine matrix, fault injection, load) run under CI, and
+# locally with `make test-all`; `make test` alone stays under 15 minutes on a 2-core machine.
+PYTEST_SELECT ?= $(if $(filter true,$(CI)),,-m "not slow")
 
-.PHONY: help install system-tools build demo test test-contracts slither lint typecheck pytest bench clean
+.PHONY: help install system-tools build demo test test-all test-contracts slither lint typecheck pytest bench clean
 
 help:
 	@echo "make demo   - install what is missing, then run the local network end to end"
-	@echo "make test   - install what is missing, then forge tests, slither, ruff, mypy, pytest"
+	@echo "make test   - install what is missing, then forge tests, slither, ruff, mypy, pytest (not slow)"
+	@echo "make test-all - the same with the slow end-to-end tests (what CI runs)"
 	@echo "make bench  - run every benchmark (scripts/bench_*.py)"
 
 $(VENV)/.installed: pyproject.toml
@@ -68,7 +72,7 @@ typecheck: $(VENV)/.installed
 
 pytest: install
 	$(PY) -m node.chain.build --check
-	$(PY) -m pytest
+	$(PY) -m pytest $(PYTEST_SELECT)
 
 test: install system-tools $(SLITHER_VENV)/.installed
 	$(MAKE) test-contracts
@@ -76,6 +80,9 @@ test: install system-tools $(SLITHER_VENV)/.installed
 	$(MAKE) lint
 	$(MAKE) typecheck
 	$(MAKE) pytest
+
+test-all:
+	$(MAKE) test CI=true
 
 bench: install
 	@for script in scripts/bench_*.py; do echo "== $$script"; $(PY) -m scripts.$$(basename $$script .py) || exit 1; done

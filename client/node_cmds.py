@@ -46,6 +46,9 @@ def _node_command(default_roles: str, summary: str) -> Any:
         task: Annotated[list[int] | None, typer.Option(help="serve only these task ids (repeatable)")] = None,
         stake_cap: Annotated[int | None, typer.Option(help="most wei this node keeps staked")] = None,
         withdraw_threshold: Annotated[int | None, typer.Option(help="withdraw credit above this many wei")] = None,
+        chain_wait: Annotated[
+            float | None, typer.Option(help="seconds to wait for the chain at startup (default 120)")
+        ] = None,
         cheat: Annotated[str | None, typer.Option(hidden=True, help="adversary miner (tests, demos)")] = None,
         lazy: Annotated[str | None, typer.Option(hidden=True, help="adversary verifier (tests, demos)")] = None,
     ) -> None:
@@ -66,6 +69,7 @@ def _node_command(default_roles: str, summary: str) -> Any:
             "tasks": task or None,
             "stake_cap_wei": stake_cap,
             "withdraw_threshold_wei": withdraw_threshold,
+            "chain_wait_s": chain_wait,
             "cheat": cheat,
             "lazy": lazy,
         }

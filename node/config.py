@@ -40,6 +40,9 @@ class NodeSettings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int | None = Field(default=None, ge=1, le=65535)
     receipt_timeout_s: float = Field(default=120.0, gt=0)
+    # How long a starting node waits for its chain to answer (a restart during an RPC outage, a chain that
+    # boots after the node) before giving up with the unreachable-chain exit code. 0: give up at once.
+    chain_wait_s: float = Field(default=120.0, ge=0)
     tasks: list[int] | None = None  # serve only these task ids (None: all)
     # Tests and demonstrations only (node/adversary.py): a miner that cheats, a verifier that does not verify.
     cheat: Literal["noise", "copy", "replay", "fake", "wrong-start", "idle"] | None = None

@@ -48,12 +48,19 @@ class Daemon:
         start_block: int,
         stop: threading.Event | None = None,
         max_backoff_s: float = 10.0,
+        idle_recheck_s: float = 2.0,
     ) -> None:
         self.s = services
         self.roles = list(roles)
         self.stop = stop or threading.Event()
         self.start_block = start_block
         self.max_backoff_s = max_backoff_s
+        # With no new block since the last complete pass, nothing on chain changed: the roles are asked again
+        # only every idle_recheck_s (for deadlines that pass with time alone, and work to retry). A polling
+        # node then costs one request per cycle instead of a scan of every unit.
+        self.idle_recheck_s = idle_recheck_s
+        self._passed_head: int | None = None
+        self._next_idle_pass = 0.0
         self.status = NodeStatus(roles=[r.name for r in roles], address=services.address, started_at=time.time())
         self.reader = EventReader(
             services.market.w3,
@@ -94,6 +101,9 @@ class Daemon:
         latest = self.s.market.w3.eth.get_block("latest")
         head = int(latest["number"])
         self.s.clock.observe(head, int(latest["timestamp"]))
+        if head == self._passed_head and time.monotonic() < self._next_idle_pass:
+            self.status.cycles += 1
+            return
         self.s.begin_cycle(head)
         cursor = self.s.state.cursor
         start = self.start_block if cursor is None else cursor + 1
@@ -110,6 +120,8 @@ class Daemon:
         self._withdraw_if_due()
         self.s.metrics.store_failovers.set(self.s.store.stats.failovers)
         self.status.cycles += 1
+        self._passed_head = head
+        self._next_idle_pass = time.monotonic() + self.idle_recheck_s
 
     def _on_event(self, event: ChainEvent) -> None:
         me = self.s.address

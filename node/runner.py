@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import logging
 import os
+import time
+
+from web3 import Web3
 
 from node.api import serve_in_background
-from node.chain.build import load_artifact
+from node.chain.build import Artifact, load_artifact
 from node.chain.contract import TaskMarket
 from node.chain.deploy import Deployment
-from node.chain.rpc import connect
+from node.chain.rpc import TRANSIENT, connect
 from node.config import NodeSettings
 from node.daemon import Daemon, Role
-from node.errors import ConfigError
+from node.errors import ChainUnreachable, ConfigError
 from node.keys import load_account
 from node.metrics import NodeMetrics
 from node.roles.context import Services
@@ -34,8 +37,7 @@ def build_services(settings: NodeSettings) -> tuple[Services, Deployment]:
     )
     deployment = Deployment.read(settings.deployment)
     artifact = load_artifact()
-    w3 = connect(settings.rpc_url, expected_chain_id=deployment.chain_id)
-    deployment.check(w3, artifact)
+    w3 = _wait_for_chain(settings, deployment, artifact)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     state = NodeState(settings.data_dir / "state.sqlite")
     market = TaskMarket.for_account(
@@ -48,6 +50,26 @@ def build_services(settings: NodeSettings) -> tuple[Services, Deployment]:
             raise ConfigError(f"environment variable {settings.store_token_env} (the store token) is not set")
     store = StoreClient.from_endpoints(settings.store, token=token, put_replicas=settings.put_replicas)
     return Services(settings=settings, market=market, store=store, state=state, metrics=NodeMetrics()), deployment
+
+
+def _wait_for_chain(settings: NodeSettings, deployment: Deployment, artifact: Artifact) -> Web3:
+    """Connects and checks the deployment, retrying while the chain does not answer, for ``chain_wait_s``."""
+    deadline = time.monotonic() + settings.chain_wait_s
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            w3 = connect(settings.rpc_url, expected_chain_id=deployment.chain_id)
+            deployment.check(w3, artifact)
+            return w3
+        except (ChainUnreachable, *TRANSIENT) as err:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                if isinstance(err, ChainUnreachable):
+                    raise
+                raise ChainUnreachable(settings.rpc_url, type(err).__name__) from err
+            log.warning("waiting for the chain", extra={"rpc": settings.rpc_url, "attempt": attempt, "error": str(err)})
+            time.sleep(min(2.0, left))
 
 
 def build_roles(services: Services) -> list[Role]:

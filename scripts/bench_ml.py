@@ -2,8 +2,8 @@
 
 - verification cost ratio: a verifier's CPU time to check a unit over the miner's CPU time to produce it
   (training + serializing the trail), at the default digits spec, averaged over units.
-- detection: how often a noise trail, a trail copied from another miner and a replay of the previous round are
-  refused (each with fresh challenge seeds).
+- detection: how often a noise trail, a trail copied from another miner, a replay of the previous round, and a
+  replay relabelled to start at the round's input are refused (each with fresh challenge seeds).
 - quality: digits trained the federated way (U shards, R rounds, FedAvg) against plain centralized training of
   the same total steps, both evaluated on the same held-out split.
 
@@ -88,10 +88,11 @@ def main() -> None:
     world = World(
         spec, store, parts.shards, parts.test, initial, spec_cid, dataset_cid, store.put(state_to_bytes(initial))
     )
-    detected = {"noise": 0, "copy": 0, "replay": 0}
+    detected = {"noise": 0, "copy": 0, "replay": 0, "relabelled replay": 0}
     replay_input = store.put(
         state_to_bytes(aggregate(spec, [Contribution(0, initial, 1)], parameter_keys, task_id=1, round_=0))
     )
+    elsewhere = state_of(build_module(spec.model, seed=99))  # a start that is not the round's input
     for t in range(args.trials):
         me, other = miners[0], miners[1]
         ctx = UnitContext(1, 0, 0, me, spec_cid, dataset_cid, world.input_cid, seed_for(0, 0, me))
@@ -100,11 +101,16 @@ def main() -> None:
             "noise": _published(world, noise_trail(world, miner=me, seed=t), me, 0),
             "copy": _published(world, train_unit(spec, initial, parts.shards[0], seed_for(0, 0, other)), me, 0),
             "replay": _published(world, train_unit(spec, initial, parts.shards[0], seed_for(0, 0, me)), me, 0),
+            # Trained from another model with round 1's seed, its first checkpoint relabelled as round 1's input:
+            # every later segment re-executes; only the anchor segment (always re-executed) can tell.
+            "relabelled replay": _published(
+                world, train_unit(spec, elsewhere, parts.shards[0], seed_for(1, 0, me)), me, 1, replay_input
+            ),
         }
         for name, manifest in cheats.items():
             context = (
                 ctx
-                if name != "replay"
+                if name not in ("replay", "relabelled replay")
                 else replace(ctx, round=1, input_model_cid=replay_input, unit_seed=seed_for(1, 0, me))
             )
             verdict = verify_unit(spec, manifest, store.get, challenge, context, parts.shards[0])
@@ -125,6 +131,7 @@ def main() -> None:
             "detection_noise": detected["noise"] / args.trials,
             "detection_copy": detected["copy"] / args.trials,
             "detection_replay": detected["replay"] / args.trials,
+            "detection_relabelled_replay": detected["relabelled replay"] / args.trials,
             "accuracy_network": round(rounds[-1], 4),
             "accuracy_centralized": round(central, 4),
             "accuracy_per_round": [round(a, 4) for a in rounds],
@@ -137,10 +144,10 @@ def main() -> None:
     )
 
 
-def _published(world: World, trail: Trail, miner: str, round_: int) -> bytes:
+def _published(world: World, trail: Trail, miner: str, round_: int, input_cid: str | None = None) -> bytes:
     _, cid = publish_trail(
         trail, world.store.put, task_id=1, round_=round_, index=0, miner=miner,
-        spec_cid=world.spec_cid, dataset_cid=world.dataset_cid, input_model_cid=world.input_cid,
+        spec_cid=world.spec_cid, dataset_cid=world.dataset_cid, input_model_cid=input_cid or world.input_cid,
     )  # fmt: skip
     return world.store.get(cid)
 

@@ -56,14 +56,14 @@ def artifact() -> Artifact:
 
 @pytest.fixture(scope="session")
 def devnet() -> Iterator[Devnet]:
-    with Devnet(accounts=20) as chain:
+    with Devnet(accounts=30) as chain:
         yield chain
 
 
 @pytest.fixture(scope="session")
 def chain_session(devnet: Devnet, artifact: Artifact) -> Chain:
     w3 = connect(devnet.rpc_url)
-    accounts = dev_accounts(20)
+    accounts = dev_accounts(30)
     deployer = Signer(w3, accounts[0])
     deployment = deploy_market(deployer, artifact, unbonding_delay_s=UNBONDING_DELAY_S)
     return Chain(devnet.rpc_url, w3, artifact, deployment, accounts)

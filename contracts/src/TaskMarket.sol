@@ -292,6 +292,24 @@ contract TaskMarket is Staking {
         if (index > t.params.unitsPerRound) {
             revert TaskMarketUnitIndexOutOfRange(taskId, index, t.params.unitsPerRound);
         }
+        return _unitInfo(taskId, t, round, index);
+    }
+
+    /// @inheritdoc ITaskMarket
+    function getUnits(uint256 taskId, uint32 round) external view returns (UnitInfo[] memory units) {
+        Task storage t = _existingTask(taskId);
+        uint32 count = t.params.unitsPerRound + 1;
+        units = new UnitInfo[](count);
+        for (uint32 index; index < count; ++index) {
+            units[index] = _unitInfo(taskId, t, round, index);
+        }
+    }
+
+    function _unitInfo(uint256 taskId, Task storage t, uint32 round, uint32 index)
+        private
+        view
+        returns (UnitInfo memory)
+    {
         Unit storage u = _units[taskId][_unitKey(round, index)];
         return UnitInfo({
             status: u.status,

@@ -280,6 +280,23 @@ contract TaskMarketTasksTest is TaskMarketFixture {
         market.getUnit(taskId, 0, 3);
     }
 
+    function test_getUnits_returnsEveryUnitOfTheRoundAsGetUnitDoes() public {
+        uint256 taskId = _createDefault();
+        _claim(taskId, 0, 1, miners[0]);
+        ITaskMarket.UnitInfo[] memory units = market.getUnits(taskId, 0);
+        vm.assertEq(units.length, 3, "two training units and the aggregation unit");
+        for (uint32 i; i < units.length; ++i) {
+            vm.assertEq(keccak256(abi.encode(units[i])), keccak256(abi.encode(market.getUnit(taskId, 0, i))), "same unit");
+        }
+        vm.assertEq(units[1].miner, miners[0], "the claim shows");
+        vm.assertEq(uint8(units[0].status), uint8(ITaskMarket.UnitStatus.Open), "the others are open");
+    }
+
+    function test_getUnits_revertsOnUnknownTask() public {
+        vm.expectRevert(abi.encodeWithSelector(ITaskMarket.TaskMarketUnknownTask.selector, 5));
+        market.getUnits(5, 0);
+    }
+
     function test_commitmentOf_matchesTheSharedVector() public view {
         // The same vector is checked by tests/unit/chain/test_commitment.py.
         bytes32 c = market.commitmentOf(7, 1, 2, address(0xA1), true, bytes32(uint256(0x1111111111111111111111111111111111111111111111111111111111111111)));

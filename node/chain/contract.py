@@ -7,15 +7,16 @@ the Solidity custom error with its arguments.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from eth_abi.abi import decode, encode
 from eth_account.signers.local import LocalAccount
+from eth_typing import HexStr
 from eth_utils.abi import function_signature_to_4byte_selector
 from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import ContractLogicError
-from eth_typing import HexStr
 from web3.types import BlockIdentifier, TxParams
 
 from node.chain import reverts
@@ -94,8 +95,14 @@ def _normalized(item: dict[str, Any], value: Any) -> Any:
     if abi_type == "tuple":
         return tuple(_normalized(c, v) for c, v in zip(item["components"], value, strict=True))
     if abi_type == "address":
-        return Web3.to_checksum_address(value)
+        return _checksummed(value)
     return value
+
+
+@functools.lru_cache(maxsize=4096)
+def _checksummed(address: str) -> str:
+    """Checksumming hashes the address: a node sees the same few addresses in every read."""
+    return str(Web3.to_checksum_address(address))
 
 
 def _plain(abi_type: str, value: Any) -> Any:
@@ -177,6 +184,10 @@ class TaskMarket:
 
     def get_unit(self, task_id: int, round_: int, index: int, *, block: int | str = "latest") -> UnitInfo:
         return UnitInfo.from_tuple(self._view("getUnit", task_id, round_, index, block=block))
+
+    def get_units(self, task_id: int, round_: int, *, block: int | str = "latest") -> list[UnitInfo]:
+        """Every unit of a round, the aggregation unit last, in one call."""
+        return [UnitInfo.from_tuple(u) for u in self._view("getUnits", task_id, round_, block=block)]
 
     def get_ballot(self, task_id: int, round_: int, index: int, verifier: str) -> BallotInfo:
         return BallotInfo.from_tuple(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 
 import numpy as np
@@ -48,17 +49,24 @@ def _layer(layer: sp.Layer) -> nn.Module:
     raise SpecError(f"layer {layer!r} is not in the whitelist")  # pragma: no cover - the union is closed
 
 
+# Held by whoever seeds or draws from torch's default (process-wide) generator: nodes running as threads of one
+# process would otherwise shift each other's dropout masks, and re-execution would no longer match.
+GLOBAL_GENERATOR = threading.Lock()
+
+
 def build_module(model: sp.ModelSpec, *, seed: int = 0, check: bool = True) -> nn.Sequential:
     """The module of a model spec, its initial weights drawn from ``seed``; size and (unless ``check`` is
     off, for a spec already checked) shapes checked."""
-    with torch.random.fork_rng(devices=[]):
-        torch.default_generator.manual_seed(seed)
-        module = nn.Sequential(*(_layer(layer) for layer in model.layers))
-    n_params = sum(p.numel() for p in module.parameters())
-    if n_params > model.max_parameters:
-        raise SpecError(f"model.layers: {n_params} parameters, above model.max_parameters = {model.max_parameters}")
-    if check:
-        output_shape(model, module)
+    with GLOBAL_GENERATOR:  # initial weights and the shape probe draw from torch's process-wide generator
+        with torch.random.fork_rng(devices=[]):
+            torch.default_generator.manual_seed(seed)
+            module = nn.Sequential(*(_layer(layer) for layer in model.layers))
+        n_params = sum(p.numel() for p in module.parameters())
+        if n_params > model.max_parameters:
+            raise SpecError(f"model.layers: {n_params} parameters, above model.max_parameters = {model.max_parameters}")
+        if check:
+            with torch.random.fork_rng(devices=[]):
+                output_shape(model, module)
     return module
 
 

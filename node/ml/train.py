@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -18,7 +19,7 @@ from torch import nn
 
 from node.ml import spec as sp
 from node.ml.data import Dataset
-from node.ml.model import State, build_module
+from node.ml.model import GLOBAL_GENERATOR, State, build_module
 from node.ml.optim import OptState, apply, initial_state
 
 DEFAULT_THREADS = 1
@@ -48,18 +49,40 @@ def step_seed(unit_seed: bytes, step: int, purpose: bytes) -> int:
     return int.from_bytes(digest[:8], "big") & (2**63 - 1)
 
 
-@contextlib.contextmanager
-def deterministic(threads: int = DEFAULT_THREADS) -> Iterator[None]:
-    """Deterministic algorithms on and ``threads`` intra-op threads, restored afterwards."""
-    previous_threads = torch.get_num_threads()
-    previous_mode = torch.are_deterministic_algorithms_enabled()
-    torch.set_num_threads(threads)
-    torch.use_deterministic_algorithms(True)
-    try:
-        yield
-    finally:
-        torch.use_deterministic_algorithms(previous_mode)
-        torch.set_num_threads(previous_threads)
+class _SharedTorchSettings:
+    """Torch's thread count and deterministic mode are process-wide. Nodes running as threads of one process (a
+    swarm in tests and benchmarks) must not change them under each other: they are set by the first thread that
+    trains and restored when the last one leaves. (The seeded dropout of a step is guarded by GLOBAL_GENERATOR.)"""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.users = 0
+        self.saved: tuple[int, bool] = (0, False)
+
+    @contextlib.contextmanager
+    def held(self, threads: int) -> Iterator[None]:
+        with self.lock:
+            if self.users == 0:
+                self.saved = (torch.get_num_threads(), torch.are_deterministic_algorithms_enabled())
+            self.users += 1
+            torch.set_num_threads(threads)
+            torch.use_deterministic_algorithms(True)
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.users -= 1
+                if self.users == 0:
+                    torch.use_deterministic_algorithms(self.saved[1])
+                    torch.set_num_threads(self.saved[0])
+
+
+_TORCH_SETTINGS = _SharedTorchSettings()
+
+
+def deterministic(threads: int = DEFAULT_THREADS) -> contextlib.AbstractContextManager[None]:
+    """Deterministic algorithms on and ``threads`` intra-op threads, restored when the last user leaves."""
+    return _TORCH_SETTINGS.held(threads)
 
 
 def batch_indices(n: int, batch_size: int, unit_seed: bytes, step: int) -> torch.Tensor:
@@ -90,7 +113,9 @@ class _Runner:
         x, y = shard.x[index], shard.y[index]
         self.module.train()
         self.module.zero_grad(set_to_none=True)
-        with torch.random.fork_rng(devices=[]):
+        # Dropout draws from the default generator: seed it for this step, and let no other thread draw from it
+        # in between (the lock), nor see it changed afterwards (fork_rng restores it).
+        with GLOBAL_GENERATOR, torch.random.fork_rng(devices=[]):
             # The CPU generator only: torch.manual_seed also seeds every accelerator backend, at ~1 ms a call.
             torch.default_generator.manual_seed(step_seed(unit_seed, self.step, b"dropout"))
             loss = _loss(self.spec.training.loss, self.module(x), y)

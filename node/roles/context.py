@@ -160,9 +160,7 @@ class Services:
         key = (task.task_id, r)
         if key not in self._cycle_units:
             block: int | str = "latest" if self._cycle_block is None else self._cycle_block
-            units = [
-                self.market.get_unit(task.task_id, r, i, block=block) for i in range(task.params.units_per_round + 1)
-            ]
+            units = self.market.get_units(task.task_id, r, block=block)
             if self._cycle_block is None:
                 return units
             self._cycle_units[key] = units

@@ -190,7 +190,9 @@ class MinerRole:
         model, input_cid = self.s.round_model(task, work.round, material)
         seed = unit_seed(task.task_id, work.round, work.unit, self.s.address)
         shard = material.split.shards[work.unit]
+        began = time.monotonic()
         trail = train_unit(material.spec, model, shard, seed, threads=self.s.settings.threads)
+        training_s = time.monotonic() - began
         manifest, cid = publish_trail(
             trail,
             self.s.store.put,
@@ -210,6 +212,7 @@ class MinerRole:
                 "unit": work.unit,
                 "loss": trail.segment_losses[-1],
                 "manifest": cid,
+                "training_s": round(training_s, 3),
             },
         )
         return cid, manifest.final_model

@@ -6,6 +6,7 @@ A verdict the verifier cannot reach (bytes unavailable) is retried on the next c
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 
@@ -45,9 +46,18 @@ class VerifierRole:
             if material is None:
                 continue
             r = task.state.current_round
-            for index, unit in enumerate(self.s.round_units(task)):
-                if self._should_vote(task, unit, r, index):
-                    self._vote(task, unit, r, index, material)
+            units = self.s.round_units(task)
+            # Start at an offset from the address: verifiers spread over the submitted units instead of all
+            # re-executing the same one first when a quorum has room for only some of them.
+            offset = int(hashlib.sha256(self.s.address.lower().encode()).hexdigest(), 16) % len(units)
+            for index in [(offset + k) % len(units) for k in range(len(units))]:
+                if not self._should_vote(task, units[index], r, index):
+                    continue
+                # The cycle's snapshot may be stale by now (our own votes, other verifiers'): re-executing a
+                # unit whose quorum filled meanwhile would be wasted work.
+                fresh = self.s.market.get_unit(task.task_id, r, index)
+                if self._should_vote(task, fresh, r, index):
+                    self._vote(task, fresh, r, index, material)
 
     # ---------------------------------------------------------------------------------------------- votes
 

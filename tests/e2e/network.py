@@ -109,10 +109,15 @@ class Network:
         rounds: int = 2,
         quorum: int = 3,
         local_steps: int = 40,
+        checkpoint_every: int = 4,
         **economics: int,
     ) -> int:
         spec = digits_spec(
-            dataset_digest="0x" + "00" * 32, shards=units, local_steps=local_steps, checkpoint_every=4, hidden=32
+            dataset_digest="0x" + "00" * 32,
+            shards=units,
+            local_steps=local_steps,
+            checkpoint_every=checkpoint_every,
+            hidden=32,
         )
         values: dict[str, int] = {"rounds": rounds, "quorum": quorum, "claim_timeout_s": 120}
         values.update(economics)

@@ -125,29 +125,3 @@ def test_a_miner_killed_mid_training_resumes_without_a_double_submission(chain: 
         assert log.count("node started") == 2
         assert log.count(" submitted ") == 3, "both training units and the aggregate, each once"
         assert log.count(" claimed ") == 3, "the resumed unit was not claimed again"
-
-
-def test_a_thirty_second_rpc_outage_mid_task_is_ridden_out(chain: Chain, tmp_path: Path) -> None:
-    from tests.e2e.rpc_proxy import rpc_proxy
-
-    owner = chain.market(chain.accounts[1])
-    with rpc_proxy(chain.rpc_url) as (proxy_url, proxy), network(chain, tmp_path, rpc_url=proxy_url) as net:
-        task_id = net.submit_digits_task(owner, units=2, rounds=2, quorum=1)
-        net.node("miner", "miner,aggregator", 2).start()
-        net.node("verifier", "verifier,keeper", 4).start()
-        wait_until(
-            lambda: owner.get_unit(task_id, 0, 0).status is UnitStatus.ACCEPTED, timeout_s=120, what="first acceptance"
-        )
-        proxy.outage(30)
-        wait_until(lambda: not proxy.down, timeout_s=40, what="the end of the outage", interval_s=1)
-        assert proxy.dropped > 0
-        try:
-            wait_until(
-                lambda: owner.get_task(task_id).state.status is TaskStatus.COMPLETED, timeout_s=240, what="completion"
-            )
-        except TimeoutError:
-            print(net.logs())
-            raise
-        for node in net.nodes.values():
-            assert node.alive, "rode out the outage without exiting"
-        assert "cycle failed" in net.nodes["miner"].log() + net.nodes["verifier"].log()

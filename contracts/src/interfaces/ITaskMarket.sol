@@ -357,6 +357,10 @@ interface ITaskMarket {
     /// @notice A unit.
     function getUnit(uint256 taskId, uint32 round, uint32 index) external view returns (UnitInfo memory);
 
+    /// @notice Every unit of a round, the aggregation unit last: what a node scans each cycle, in one call.
+    /// @dev Off-chain reads only: its cost grows with `unitsPerRound`.
+    function getUnits(uint256 taskId, uint32 round) external view returns (UnitInfo[] memory units);
+
     /// @notice `verifier`'s ballot in the unit's current epoch.
     function getBallot(uint256 taskId, uint32 round, uint32 index, address verifier)
         external

@@ -185,3 +185,26 @@ def test_nodes_measure_deadlines_in_chain_time_not_wall_time(chain: Chain, tmp_p
 
     wait_until(step, timeout_s=60, what="completion on a lagging chain", interval_s=0)
     assert daemons[0].s.state.count_work(WorkStatus.ABANDONED) == 0, "no claim was given up"
+
+
+def test_a_starting_node_waits_for_its_chain_then_gives_up_with_the_unreachable_code(
+    chain: Chain, tmp_path: Path
+) -> None:
+    from node.chain.devnet import free_port
+    from node.errors import ChainUnreachable
+    from tests.e2e.rpc_proxy import rpc_proxy
+
+    deployment = tmp_path / "deployment.json"
+    chain.deployment.write(deployment)
+    base = {"roles": ["miner"], "dev_account": 2, "deployment": deployment, "data_dir": tmp_path / "n"}
+    dead = load_settings({**base, "rpc_url": f"http://127.0.0.1:{free_port()}", "chain_wait_s": 1.5})
+    with pytest.raises(ChainUnreachable, match="dml devnet up") as info:
+        build_services(dead)
+    assert info.value.exit_code == 11
+    # A chain that answers only after an outage: the node waits it out instead of exiting.
+    with rpc_proxy(chain.rpc_url) as (url, proxy):
+        proxy.outage(3)
+        services, _ = build_services(load_settings({**base, "rpc_url": url, "chain_wait_s": 60}))
+        assert proxy.dropped > 0, "the first attempts fell into the outage"
+        assert services.market.task_count() == chain.market().task_count()
+        services.state.close()

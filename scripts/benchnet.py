@@ -1,0 +1,23 @@
+"""A fresh local chain for a benchmark: Anvil, TaskMarket deployed, the test harness's Chain handle."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from node.chain.build import ensure_artifact
+from node.chain.deploy import deploy_market
+from node.chain.devnet import Devnet, dev_accounts
+from node.chain.rpc import connect
+from node.chain.tx import Signer
+from tests.conftest import Chain
+
+
+@contextmanager
+def local_chain(accounts: int = 10) -> Iterator[Chain]:
+    artifact = ensure_artifact()
+    with Devnet(accounts=accounts) as devnet:
+        w3 = connect(devnet.rpc_url)
+        keys = dev_accounts(accounts)
+        deployment = deploy_market(Signer(w3, keys[0]), artifact, unbonding_delay_s=600)
+        yield Chain(devnet.rpc_url, w3, artifact, deployment, keys)
