@@ -28,12 +28,12 @@ from node.chain.tx import Signer
 from node.chain.types import TaskStatus
 from node.ml.baseline import centralized
 from node.ml.data import digits, split
-from node.ml.defaults import digits_spec
 from node.ml.evaluate import evaluate
 from node.ml.model import build_module, state_of
 from scripts.benchlib import emit, print_table
 from tests.conftest import Chain
-from tests.e2e.network import network, wait_until
+from tests.e2e.network import network, small_digits_spec
+from tests.polling import wait_until
 
 CHEATS = [c for c in ALL_CHEATS if c != "idle"]  # an idle claim only delays the round by a claim timeout
 
@@ -80,9 +80,7 @@ def main() -> None:
     units = args.rounds * (args.units + 1)
     utilization = sum(training.values()) / (len(training) * wall)
     rejected = sum(1 for name, _ in events if name in ("UnitRejected", "UnitExpired"))
-    spec = digits_spec(
-        dataset_digest="0x" + "00" * 32, shards=args.units, local_steps=args.local_steps, checkpoint_every=4, hidden=32
-    )  # fmt: skip  (the spec submit_digits_task uses)
+    spec = small_digits_spec(args.units, args.local_steps)  # the spec submit_digits_task used
     parts = split(digits(), shards=args.units, seed=spec.dataset.shard_seed, holdout_fraction=0.2)
     central = centralized(
         spec, state_of(build_module(spec.model)), parts.shards, args.rounds * args.units * args.local_steps

@@ -35,7 +35,6 @@ class Ledger:
     # on the losing side of a verdict. And the fees they say must be paid: the winning side of a verdict.
     expected_vote_slashes: Counter[str] = field(default_factory=Counter)
     expected_vote_fees: Counter[str] = field(default_factory=Counter)
-    minority_or_silent: Counter[str] = field(default_factory=Counter)
 
     @classmethod
     def of(cls, events: list[ChainEvent], task_id: int, units_per_round: int) -> Ledger:
@@ -77,7 +76,6 @@ class Ledger:
             vote = b.revealed.get(verifier)
             if vote is None or (outcome is not None and vote != outcome):
                 self.expected_vote_slashes[verifier] += 1
-                self.minority_or_silent[verifier] += 1
             elif outcome is not None:
                 self.expected_vote_fees[verifier] += 1
 

@@ -6,34 +6,31 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
 
 from client.tasks import Economics, create_task, prepare_task
 from node.chain.contract import TaskMarket
 from node.chain.events import EventReader
+from node.ml import spec as sp
 from node.ml.data import digits
 from node.ml.defaults import digits_spec
 from node.store.client import HttpReplica, StoreClient
 from tests.conftest import Chain
 from tests.integration.store.servers import store_server
 
-T = TypeVar("T")
 
-
-def wait_until(predicate: Callable[[], T], *, timeout_s: float, what: str, interval_s: float = 0.2) -> T:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = predicate()
-        if value is not None and value is not False:  # 0 is an answer (a unit index), None and False are not
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout_s:.0f}s waiting for {what}")
-        time.sleep(interval_s)
+def small_digits_spec(units: int, local_steps: int, checkpoint_every: int = 4) -> sp.TaskSpec:
+    """The digits spec of the network tests and benchmarks: an MLP of hidden width 32, one shard per unit."""
+    return digits_spec(
+        dataset_digest="0x" + "00" * 32,
+        shards=units,
+        local_steps=local_steps,
+        checkpoint_every=checkpoint_every,
+        hidden=32,
+    )
 
 
 @dataclass
@@ -112,13 +109,7 @@ class Network:
         checkpoint_every: int = 4,
         **economics: int,
     ) -> int:
-        spec = digits_spec(
-            dataset_digest="0x" + "00" * 32,
-            shards=units,
-            local_steps=local_steps,
-            checkpoint_every=checkpoint_every,
-            hidden=32,
-        )
+        spec = small_digits_spec(units, local_steps, checkpoint_every)
         values: dict[str, int] = {"rounds": rounds, "quorum": quorum, "claim_timeout_s": 120}
         values.update(economics)
         prepared = prepare_task(self.store(), spec, digits(), Economics(**values))

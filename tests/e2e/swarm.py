@@ -9,9 +9,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from node.config import load_settings
 from node.daemon import Daemon
 from node.runner import build_roles, build_services
+from tests.integration.client.driver import dev_settings
 
 
 @dataclass
@@ -41,13 +41,9 @@ def swarm(
 
     def run(name: str, account: int, roles: list[str]) -> None:
         try:
-            settings = load_settings(
-                {
-                    "roles": roles, "dev_account": account, "rpc_url": rpc_url, "deployment": deployment,
-                    "store": [store], "data_dir": workdir / name, "poll_interval_s": poll_interval_s,
-                    "withdraw_threshold_wei": 10**30,
-                }
-            )  # fmt: skip
+            settings = dev_settings(
+                rpc_url, deployment, store, workdir / name, account, roles, poll_interval_s=poll_interval_s
+            )
             services, dep = build_services(settings)
             daemon = Daemon(services, build_roles(services), start_block=dep.block_number, stop=stop)
             with out._lock:

@@ -6,7 +6,6 @@ balances to the wei."""
 from __future__ import annotations
 
 import random
-import time
 from pathlib import Path
 
 import pytest
@@ -17,9 +16,10 @@ from node.chain.types import TaskStatus
 from node.store.client import StoreClient
 from tests.conftest import Chain
 from tests.e2e.ledger import Ledger
-from tests.e2e.network import network, wait_until
+from tests.e2e.network import network
 from tests.e2e.rpc_proxy import rpc_proxy
 from tests.e2e.store_proxy import tampering_replica
+from tests.polling import wait_until
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 
@@ -68,7 +68,14 @@ def test_a_task_survives_kills_rpc_faults_and_a_tampering_replica(chain: Chain, 
         def kill_some(count: int) -> None:
             nonlocal kills_while_active
             for _ in range(count):
-                time.sleep(rng.uniform(0.5, 3.0))  # a random moment to strike, not a wait for anything
+                # A random moment: after the protocol moved on by 1 to 4 transactions (blocks, on Anvil).
+                target = chain.w3.eth.block_number + rng.randint(1, 4)
+                wait_until(
+                    lambda target=target: chain.w3.eth.block_number >= target,
+                    timeout_s=120,
+                    what="the protocol to move on",
+                    interval_s=0.05,
+                )
                 victim = rng.choice(nodes)
                 kills_while_active += active()
                 victim.kill()

@@ -17,9 +17,9 @@ from node.ml.defaults import digits_spec
 from node.store.client import StoreClient
 from tests.conftest import Chain
 from tests.e2e.ledger import Ledger
-from tests.e2e.network import wait_until
 from tests.e2e.swarm import swarm
 from tests.integration.store.servers import store_server
+from tests.polling import wait_until
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 

@@ -5,12 +5,30 @@ from __future__ import annotations
 from pathlib import Path
 
 from node.chain.types import TaskStatus
-from node.config import load_settings
+from node.config import NodeSettings, load_settings
 from node.daemon import Daemon
 from node.roles.context import Services
 from node.runner import build_roles, build_services
 from tests.conftest import Chain
-from tests.e2e.network import wait_until
+from tests.polling import wait_until
+
+
+def dev_settings(
+    rpc_url: str, deployment: Path, store: str, data_dir: Path, account: int, roles: list[str], **extra: object
+) -> NodeSettings:
+    """A node of the devnet's account ``account``; credit stays on chain (no withdrawals) unless ``extra`` says."""
+    return load_settings(
+        {
+            "roles": roles,
+            "dev_account": account,
+            "rpc_url": rpc_url,
+            "deployment": deployment,
+            "store": [store],
+            "data_dir": data_dir,
+            "withdraw_threshold_wei": 10**30,
+            **extra,
+        }
+    )
 
 
 def node(
@@ -18,18 +36,7 @@ def node(
 ) -> tuple[Services, Daemon]:
     deployment = tmp_path / "deployment.json"
     chain.deployment.write(deployment)
-    settings = load_settings(
-        {
-            "roles": roles,
-            "dev_account": account,
-            "rpc_url": chain.rpc_url,
-            "deployment": deployment,
-            "store": [store],
-            "data_dir": tmp_path / name,
-            "withdraw_threshold_wei": 10**30,
-        }
-    )
-    services, dep = build_services(settings)
+    services, dep = build_services(dev_settings(chain.rpc_url, deployment, store, tmp_path / name, account, roles))
     return services, Daemon(services, build_roles(services), start_block=dep.block_number)
 
 

@@ -111,18 +111,21 @@ def test_demo_with_a_byzantine_miner_slashes_it_and_still_finishes(tmp_path: Pat
 
 def test_demo_cleans_up_every_process_on_ctrl_c(tmp_path: Path) -> None:
     import signal
-    import time
+
+    from tests.polling import wait_until
 
     demo = subprocess.Popen(
         [sys.executable, "-m", "client.cli", "demo", "--workdir", str(tmp_path), "--verifiers", "1", "--quorum", "1",
          "--local-steps", "4000"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
-    deadline = time.monotonic() + 120
-    while not (tmp_path / "verifier-0.log").exists() or "node started" not in (tmp_path / "verifier-0.log").read_text():
-        assert time.monotonic() < deadline, "the demo's nodes never started"
-        assert demo.poll() is None
-        time.sleep(0.2)
+    log = tmp_path / "verifier-0.log"
+
+    def nodes_started() -> bool:
+        assert demo.poll() is None, "the demo exited before its nodes started"
+        return log.exists() and "node started" in log.read_text()
+
+    wait_until(nodes_started, timeout_s=120, what="the demo's nodes to start")
     demo.send_signal(signal.SIGINT)
     demo.wait(timeout=90)
     assert demo.returncode == 130

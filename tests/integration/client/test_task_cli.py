@@ -153,8 +153,8 @@ def test_audit_fails_naming_the_unit_a_colluding_verifier_accepted(chain: Chain,
     from node.chain.hashing import new_salt
     from node.chain.types import UnitStatus
     from node.roles.miner import MinerRole
-    from tests.e2e.network import wait_until
     from tests.integration.client.driver import node
+    from tests.polling import wait_until
 
     with store_server(tmp_path / "objects") as (store, _):
         f = flags(chain, tmp_path, store)

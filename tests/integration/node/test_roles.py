@@ -17,7 +17,8 @@ from node.runner import build_roles, build_services
 from node.state import WorkStatus
 from node.store.client import StoreClient
 from tests.conftest import Chain
-from tests.e2e.network import wait_until
+from tests.integration.client.driver import dev_settings
+from tests.polling import wait_until
 
 pytestmark = pytest.mark.chain
 
@@ -25,19 +26,9 @@ pytestmark = pytest.mark.chain
 def _services(chain: Chain, tmp_path: Path, name: str, account: int, roles: list[str], **extra: object):  # type: ignore[no-untyped-def]
     deployment = tmp_path / "deployment.json"
     chain.deployment.write(deployment)
-    settings = load_settings(
-        {
-            "roles": roles,
-            "dev_account": account,
-            "rpc_url": chain.rpc_url,
-            "deployment": deployment,
-            "store": [str(tmp_path / "store")],
-            "data_dir": tmp_path / name,
-            **extra,
-        }
-    )
-    services, dep = build_services(settings)
-    return services, dep
+    store = str(tmp_path / "store")
+    extra = {"withdraw_threshold_wei": None, **extra}  # the default threshold, unless a test sets one
+    return build_services(dev_settings(chain.rpc_url, deployment, store, tmp_path / name, account, roles, **extra))
 
 
 def _task(chain: Chain, tmp_path: Path, units: int) -> int:

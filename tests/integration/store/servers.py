@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -14,20 +13,19 @@ from pathlib import Path
 import httpx
 
 from node.chain.devnet import free_port
+from tests.polling import wait_until
 
 
 def wait_healthy(url: str, deadline_s: float = 20.0, process: subprocess.Popen[bytes] | None = None) -> None:
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
+    def healthy() -> bool:
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"store server exited with {process.returncode}")
         try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return
+            return httpx.get(f"{url}/health", timeout=1).status_code == 200
         except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    raise TimeoutError(f"{url} not healthy within {deadline_s}s")
+            return False
+
+    wait_until(healthy, timeout_s=deadline_s, what=f"{url} to be healthy", interval_s=0.05)
 
 
 @contextmanager
