@@ -3,13 +3,17 @@ pragma solidity ^0.8.24;
 
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {Credits} from "./Credits.sol";
+import {VerifierPool} from "./VerifierPool.sol";
 import {ITaskMarket} from "./interfaces/ITaskMarket.sol";
+import {IVerifierPool} from "./interfaces/IVerifierPool.sol";
 
 /// @title Staking
 /// @notice Stake per account: bonds are locked from free stake by claims and votes, then unlocked or slashed.
 /// Stake leaves only through an unbonding delay, and stake that is unbonding can still be slashed: an unstake
 /// request may cover stake that currently backs bonds; such stake is released only once those bonds are settled,
 /// and a slash shrinks the unbonding amount when it would exceed what is left.
+/// An account that joins the verifier pool is drawn for quorums with a weight equal to its stake at risk (total
+/// minus unbonding); every change of that stake is written to the pool at once, with its block.
 abstract contract Staking is Credits {
     /// @notice Shortest allowed unbonding delay (the constructor refuses less).
     uint256 public constant MIN_UNBONDING_DELAY = 1 minutes;
@@ -21,16 +25,19 @@ abstract contract Staking is Credits {
         uint128 locked;
         uint128 unbonding;
         uint64 releaseAt;
+        bool verifying;
     }
 
     mapping(address account => StakeRecord record) private _stakes;
     uint256 private immutable _unbondingDelay;
+    IVerifierPool private immutable _pool;
 
     constructor(uint256 unbondingDelay_) {
         if (unbondingDelay_ < MIN_UNBONDING_DELAY || unbondingDelay_ > MAX_UNBONDING_DELAY) {
             revert TaskMarketUnbondingDelayOutOfRange(unbondingDelay_, MIN_UNBONDING_DELAY, MAX_UNBONDING_DELAY);
         }
         _unbondingDelay = unbondingDelay_;
+        _pool = new VerifierPool();
     }
 
     /// @inheritdoc ITaskMarket
@@ -40,6 +47,7 @@ abstract contract Staking is Credits {
         s.total += SafeCast.toUint128(msg.value);
         _recordDeposit(msg.value);
         emit StakeDeposited(msg.sender, msg.value, s.total);
+        _syncPool(msg.sender, s);
     }
 
     /// @inheritdoc ITaskMarket
@@ -52,6 +60,7 @@ abstract contract Staking is Credits {
         uint64 releaseAt = SafeCast.toUint64(block.timestamp + _unbondingDelay);
         s.releaseAt = releaseAt;
         emit UnstakeRequested(msg.sender, amount, s.unbonding, releaseAt);
+        _syncPool(msg.sender, s);
     }
 
     /// @inheritdoc ITaskMarket
@@ -71,13 +80,45 @@ abstract contract Staking is Credits {
         }
         _addCredit(msg.sender, amount);
         emit StakeReleased(msg.sender, amount);
+        _syncPool(msg.sender, s);
+    }
+
+    /// @inheritdoc ITaskMarket
+    function joinVerifierPool() external {
+        StakeRecord storage s = _stakes[msg.sender];
+        if (s.verifying) revert TaskMarketAlreadyVerifying(msg.sender);
+        uint256 weight = s.total - s.unbonding;
+        if (weight == 0) revert TaskMarketZeroAmount("stake");
+        s.verifying = true;
+        emit VerifierJoined(msg.sender, weight);
+        _syncPool(msg.sender, s);
+    }
+
+    /// @inheritdoc ITaskMarket
+    function leaveVerifierPool() external {
+        StakeRecord storage s = _stakes[msg.sender];
+        if (!s.verifying) revert TaskMarketNotVerifying(msg.sender);
+        s.verifying = false;
+        emit VerifierLeft(msg.sender);
+        _pool.setWeight(msg.sender, 0);
+    }
+
+    /// @inheritdoc ITaskMarket
+    function verifierPool() external view returns (address) {
+        return address(_pool);
     }
 
     /// @inheritdoc ITaskMarket
     function stakeOf(address account) external view returns (StakeInfo memory) {
         StakeRecord memory s = _stakes[account];
         return StakeInfo({
-            total: s.total, locked: s.locked, unbonding: s.unbonding, releaseAt: s.releaseAt, free: _free(s)
+            total: s.total,
+            locked: s.locked,
+            unbonding: s.unbonding,
+            releaseAt: s.releaseAt,
+            free: _free(s),
+            verifying: s.verifying,
+            poolWeight: _pool.weightOf(account)
         });
     }
 
@@ -113,6 +154,17 @@ abstract contract Staking is Credits {
         // Unbonding stake is still at stake: it shrinks when the slash leaves less than it.
         if (s.unbonding > total) s.unbonding = total;
         emit StakeSlashed(account, taskId, round, index, amount, s.unbonding);
+        _syncPool(account, s);
+    }
+
+    /// @dev The pool the quorums are drawn from.
+    function _verifierPool() internal view returns (IVerifierPool) {
+        return _pool;
+    }
+
+    /// @dev Writes a verifying account's stake at risk to the pool (unbonding stake is leaving: it is not drawn).
+    function _syncPool(address account, StakeRecord storage s) private {
+        if (s.verifying) _pool.setWeight(account, s.total - s.unbonding);
     }
 
     function _free(StakeRecord memory s) private pure returns (uint128) {

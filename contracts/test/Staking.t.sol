@@ -4,6 +4,7 @@ pragma solidity ^0.8.24;
 import {TaskMarketFixture} from "./utils/TaskMarketFixture.sol";
 import {TaskMarket} from "../src/TaskMarket.sol";
 import {ITaskMarket} from "../src/interfaces/ITaskMarket.sol";
+import {IVerifierPool} from "../src/interfaces/IVerifierPool.sol";
 
 contract StakingTest is TaskMarketFixture {
     address internal alice = address(0xA1);
@@ -200,5 +201,85 @@ contract StakingTest is TaskMarketFixture {
 
     function test_unbondingDelay_isTheConstructorValue() public view {
         vm.assertEq(market.unbondingDelay(), DELAY, "delay");
+    }
+
+    // ------------------------------------------------------------------------------------------------------------
+    // The verifier pool follows the stake at risk of its members
+    // ------------------------------------------------------------------------------------------------------------
+
+    function _pool() internal view returns (IVerifierPool) {
+        return IVerifierPool(market.verifierPool());
+    }
+
+    function test_joinVerifierPool_addsStakeAtRisk() public {
+        vm.startPrank(alice);
+        market.stake{value: 3 ether}();
+        vm.expectEmit();
+        emit ITaskMarket.VerifierJoined(alice, 3 ether);
+        market.joinVerifierPool();
+        vm.stopPrank();
+        ITaskMarket.StakeInfo memory s = market.stakeOf(alice);
+        vm.assertTrue(s.verifying, "verifying");
+        vm.assertEq(s.poolWeight, 3 ether, "weight = stake");
+        vm.assertEq(_pool().market(), address(market), "the market writes the pool");
+    }
+
+    function test_joinVerifierPool_revertsWithoutStake() public {
+        vm.expectRevert(abi.encodeWithSelector(ITaskMarket.TaskMarketZeroAmount.selector, "stake"));
+        vm.prank(alice);
+        market.joinVerifierPool();
+    }
+
+    function test_joinVerifierPool_revertsWhenAlreadyIn() public {
+        vm.startPrank(alice);
+        market.stake{value: 1 ether}();
+        market.joinVerifierPool();
+        vm.expectRevert(abi.encodeWithSelector(ITaskMarket.TaskMarketAlreadyVerifying.selector, alice));
+        market.joinVerifierPool();
+        vm.stopPrank();
+    }
+
+    function test_leaveVerifierPool_revertsWhenNotIn() public {
+        vm.expectRevert(abi.encodeWithSelector(ITaskMarket.TaskMarketNotVerifying.selector, alice));
+        vm.prank(alice);
+        market.leaveVerifierPool();
+    }
+
+    function test_poolWeight_followsStakeUnstakeReleaseAndLeave() public {
+        vm.startPrank(alice);
+        market.stake{value: 2 ether}();
+        market.joinVerifierPool();
+        market.stake{value: 1 ether}();
+        vm.assertEq(market.stakeOf(alice).poolWeight, 3 ether, "top-up counts");
+        market.requestUnstake(1 ether);
+        vm.assertEq(market.stakeOf(alice).poolWeight, 2 ether, "unbonding stake is not drawn");
+        vm.warp(block.timestamp + DELAY);
+        market.releaseUnstaked();
+        vm.assertEq(market.stakeOf(alice).poolWeight, 2 ether, "release leaves the weight as it was");
+        vm.expectEmit();
+        emit ITaskMarket.VerifierLeft(alice);
+        market.leaveVerifierPool();
+        vm.stopPrank();
+        vm.assertEq(market.stakeOf(alice).poolWeight, 0, "left");
+        vm.assertEq(_pool().totalWeight(), 0, "pool empty");
+    }
+
+    function test_poolWeight_shrinksWithASlash() public {
+        uint256 taskId = _createDefault();
+        vm.startPrank(alice);
+        market.stake{value: 2 ether}();
+        market.joinVerifierPool();
+        market.claimUnit(taskId, 0, 0);
+        vm.stopPrank();
+        vm.warp(block.timestamp + 1 hours + 1);
+        market.reclaimExpired(taskId, 0, 0);
+        vm.assertEq(market.stakeOf(alice).poolWeight, 2 ether - UNIT_BOND, "slashed stake is out of the pool");
+    }
+
+    function test_stake_leavesNonMembersOutOfThePool() public {
+        vm.prank(alice);
+        market.stake{value: 2 ether}();
+        vm.assertEq(market.stakeOf(alice).poolWeight, 0, "not a member");
+        vm.assertEq(_pool().memberCount(), 0, "no member");
     }
 }

@@ -304,4 +304,10 @@ contract TaskMarketTasksTest is TaskMarketFixture {
         bytes32 seed = market.unitSeed(7, 1, 2, address(0xA1));
         vm.assertEq(seed, 0xd6e7a5c2b51cb209b4c3909024f022caead86140730929ee9aa46b18109b910b, "unit seed vector");
     }
+
+    /// Real chains refuse runtime code over 24,576 bytes (EIP-170); Anvil can be told to ignore it, they cannot.
+    function test_deployedCode_staysUnderTheEip170Limit() public view {
+        vm.assertLe(address(market).code.length, 24_576, "TaskMarket runtime size");
+        vm.assertLe(market.verifierPool().code.length, 24_576, "VerifierPool runtime size");
+    }
 }

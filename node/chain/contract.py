@@ -212,6 +212,10 @@ class TaskMarket:
     def unbonding_delay(self) -> int:
         return int(self._view("unbondingDelay"))
 
+    def verifier_pool(self) -> str:
+        """The address of the stake-weighted pool that quorums are drawn from."""
+        return str(self._view("verifierPool"))
+
     def budget_of(self, params: TaskParams) -> int:
         return int(self._view("budgetOf", params.as_tuple()))
 
@@ -246,6 +250,12 @@ class TaskMarket:
 
     def withdraw(self) -> SentTransaction:
         return self._send("withdraw")
+
+    def join_verifier_pool(self) -> SentTransaction:
+        return self._send("joinVerifierPool")
+
+    def leave_verifier_pool(self) -> SentTransaction:
+        return self._send("leaveVerifierPool")
 
     def create_task(self, params: TaskParams) -> tuple[int, SentTransaction]:
         """Creates a task escrowing exactly its budget; returns the new task id (from the TaskCreated event)."""

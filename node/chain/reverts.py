@@ -34,6 +34,11 @@ class TaskMarketAlreadyRevealed(ContractRevert):
     fields = ("verifier",)
 
 
+class TaskMarketAlreadyVerifying(ContractRevert):
+    error_name = "TaskMarketAlreadyVerifying"
+    fields = ("account",)
+
+
 class TaskMarketBudgetMismatch(ContractRevert):
     error_name = "TaskMarketBudgetMismatch"
     fields = ("expected", "sent")
@@ -87,6 +92,11 @@ class TaskMarketNotAssignee(ContractRevert):
 class TaskMarketNotTaskOwner(ContractRevert):
     error_name = "TaskMarketNotTaskOwner"
     fields = ("taskId", "caller", "owner")
+
+
+class TaskMarketNotVerifying(ContractRevert):
+    error_name = "TaskMarketNotVerifying"
+    fields = ("account",)
 
 
 class TaskMarketNothingToWithdraw(ContractRevert):
@@ -190,6 +200,7 @@ ALL: dict[str, type[ContractRevert]] = {
     "TaskMarketAggregationNotReady": TaskMarketAggregationNotReady,
     "TaskMarketAlreadyCommitted": TaskMarketAlreadyCommitted,
     "TaskMarketAlreadyRevealed": TaskMarketAlreadyRevealed,
+    "TaskMarketAlreadyVerifying": TaskMarketAlreadyVerifying,
     "TaskMarketBudgetMismatch": TaskMarketBudgetMismatch,
     "TaskMarketClaimCoolingDown": TaskMarketClaimCoolingDown,
     "TaskMarketCommitmentMismatch": TaskMarketCommitmentMismatch,
@@ -201,6 +212,7 @@ ALL: dict[str, type[ContractRevert]] = {
     "TaskMarketNoBallot": TaskMarketNoBallot,
     "TaskMarketNotAssignee": TaskMarketNotAssignee,
     "TaskMarketNotTaskOwner": TaskMarketNotTaskOwner,
+    "TaskMarketNotVerifying": TaskMarketNotVerifying,
     "TaskMarketNothingToWithdraw": TaskMarketNothingToWithdraw,
     "TaskMarketNothingUnbonding": TaskMarketNothingUnbonding,
     "TaskMarketParamOutOfRange": TaskMarketParamOutOfRange,

@@ -138,10 +138,21 @@ class StakeInfo:
     unbonding: int
     release_at: int
     free: int
+    verifying: bool = False
+    """In the verifier pool: drawn for quorums with ``pool_weight`` (stake at risk: total − unbonding)."""
+    pool_weight: int = 0
 
     @classmethod
     def from_tuple(cls, t: Sequence[Any]) -> StakeInfo:
-        return cls(*(int(x) for x in t))
+        return cls(
+            total=int(t[0]),
+            locked=int(t[1]),
+            unbonding=int(t[2]),
+            release_at=int(t[3]),
+            free=int(t[4]),
+            verifying=bool(t[5]),
+            pool_weight=int(t[6]),
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -114,12 +114,16 @@ interface ITaskMarket {
     /// @param unbonding Requested to leave; released after `releaseAt`, and still slashable until then.
     /// @param releaseAt Timestamp from which unbonding stake can be released to credit.
     /// @param free What can be locked by a new claim or vote: total − locked − unbonding, never below zero.
+    /// @param verifying Whether the account is in the verifier pool (see {joinVerifierPool}).
+    /// @param poolWeight The account's weight in the verifier pool now: total − unbonding while verifying, else 0.
     struct StakeInfo {
         uint128 total;
         uint128 locked;
         uint128 unbonding;
         uint64 releaseAt;
         uint128 free;
+        bool verifying;
+        uint256 poolWeight;
     }
 
     /// @notice One verifier's vote in the current epoch of a unit.
@@ -148,6 +152,10 @@ interface ITaskMarket {
     error TaskMarketUnbondingNotDue(address account, uint256 releaseAt, uint256 nowTs);
     /// @notice All of the unbonding stake still backs bonds in flight.
     error TaskMarketUnbondingStakeLocked(address account, uint256 unbonding, uint256 locked);
+    /// @notice The account is in the verifier pool already.
+    error TaskMarketAlreadyVerifying(address account);
+    /// @notice The account is not in the verifier pool.
+    error TaskMarketNotVerifying(address account);
     /// @notice The account has no credit to withdraw.
     error TaskMarketNothingToWithdraw(address account);
     /// @notice Sending `amount` wei to `to` failed; its credit is kept.
@@ -210,6 +218,10 @@ interface ITaskMarket {
     event StakeDeposited(address indexed account, uint256 amount, uint256 total);
     /// @notice `amount` more wei of stake started unbonding; all unbonding stake is released from `releaseAt`.
     event UnstakeRequested(address indexed account, uint256 amount, uint256 unbonding, uint256 releaseAt);
+    /// @notice `account` joined the verifier pool with `weight` (its stake at risk).
+    event VerifierJoined(address indexed account, uint256 weight);
+    /// @notice `account` left the verifier pool: it is drawn for no quorum whose randomness comes later.
+    event VerifierLeft(address indexed account);
     /// @notice Unbonding stake was moved to the account's credit.
     event StakeReleased(address indexed account, uint256 amount);
     /// @notice A bond was slashed from `account`'s stake into the escrow of `taskId`.
@@ -299,6 +311,13 @@ interface ITaskMarket {
     /// @notice Sends the caller all of its credit.
     function withdraw() external;
 
+    /// @notice Puts the caller in the verifier pool: from the next block on it can be drawn for quorums, weighted
+    /// by its stake at risk (total − unbonding), which the pool follows through every stake change.
+    function joinVerifierPool() external;
+
+    /// @notice Takes the caller out of the verifier pool; draws whose randomness was fixed earlier still see it.
+    function leaveVerifierPool() external;
+
     // ------------------------------------------------------------------------------------------------------------
     // Tasks and units
     // ------------------------------------------------------------------------------------------------------------
@@ -381,6 +400,9 @@ interface ITaskMarket {
 
     /// @notice What the contract owes in all: Σ escrow + Σ stake + Σ credit. Its balance is never below it.
     function totalOwed() external view returns (uint256);
+
+    /// @notice The {IVerifierPool} that quorums are drawn from (created with this contract).
+    function verifierPool() external view returns (address);
 
     /// @notice Seconds between an unstake request and the release of the stake.
     function unbondingDelay() external view returns (uint256);

@@ -172,3 +172,19 @@ def test_cancel_refunds_the_rest_once_units_in_flight_finish(
     assert owner.get_task(task_id).state.escrow == 0
     _withdraw_and_check(chain, owner)
     assert owner.balance() == owner.total_owed()
+
+
+def test_verifier_pool_follows_stake_at_risk(chain: Chain, voters: list[Voter]) -> None:
+    """Joining puts the stake at risk (total − unbonding) in the pool; unstaking and leaving take it out."""
+    market = voters[0].market
+    me = market.signer.address
+    assert market.stake_of(me).verifying is False
+    market.join_verifier_pool()
+    info = market.stake_of(me)
+    assert (info.verifying, info.pool_weight) == (True, STAKE)
+    market.request_unstake(ETHER)
+    assert market.stake_of(me).pool_weight == STAKE - ETHER
+    market.leave_verifier_pool()
+    info = market.stake_of(me)
+    assert (info.verifying, info.pool_weight) == (False, 0)
+    assert market.verifier_pool() != market.address
