@@ -48,6 +48,8 @@ class AuditReport:
     money: dict[str, int] = field(default_factory=dict)
     accuracy: dict[int, float] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
+    # Every appeal: who challenged which verdict at which level, how it ended, and the wei its settlement moved.
+    appeals: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -114,6 +116,8 @@ def audit_task(
         )
     if report.money["contract_balance"] < report.money["contract_owed"]:
         report.findings.append(Finding("money", "the contract holds less than it owes"))
+
+    report.appeals = _appeals(events)
 
     units = int(params[4])
     accepted: dict[tuple[int, int], dict[str, Any]] = {}
@@ -244,6 +248,13 @@ def _reverify_aggregate(
         if model_bytes is None:
             return
         contributions.append(Contribution(i, state_from_bytes(model_bytes, specs), m.samples))
+    recorded = to_cid(bytes(accepted["modelDigest"]))
+    if manifest.model != recorded:
+        # The chain's record is what the next round trains from: a manifest naming another model is a lie about it.
+        a.report.findings.append(
+            Finding("aggregate", f"the manifest's model {manifest.model} is not the chain's {recorded}", round_, index)
+        )
+        return
     claimed_bytes = a.fetch(manifest.model, "aggregate model", round_, index)
     if claimed_bytes is None:
         return
@@ -252,6 +263,40 @@ def _reverify_aggregate(
     a.report.aggregates_reverified += 1
     if not check.valid:
         a.report.findings.append(Finding("wrong acceptance", check.reason, round_, index))
+
+
+def _appeals(events: list[Any]) -> list[dict[str, Any]]:
+    """Each challenge with its outcome; an appeal's money is what the transaction settling its unit credited and
+    slashed (every seat of every level, the challengers and the miner), to the wei."""
+    by_tx: dict[str, list[Any]] = {}
+    for e in events:
+        by_tx.setdefault(e.tx_hash, []).append(e)
+    out: list[dict[str, Any]] = []
+    for e in events:
+        if e.name != "VerdictChallenged":
+            continue
+        unit = (int(e.args["round"]), int(e.args["index"]))
+        level = int(e.args["level"])
+        entry: dict[str, Any] = {
+            "round": unit[0], "unit": unit[1], "level": level, "challenger": e.args["challenger"],
+            "bond": int(e.args["bond"]), "outcome": "pending",
+        }  # fmt: skip
+        for end in events:
+            if end.key <= e.key or (int(end.args.get("round", -1)), int(end.args.get("index", -1))) != unit:
+                continue
+            if end.name not in ("ChallengeSettled", "AppealLapsed") or int(end.args["level"]) != level:
+                continue
+            if end.name == "AppealLapsed":
+                entry["outcome"] = "lapsed"
+            else:
+                entry["outcome"] = "upheld" if end.args["upheld"] else "dismissed"
+                entry["reward"] = int(end.args["reward"])
+            settling = by_tx[end.tx_hash]
+            entry["credited"] = sum(int(x.args["amount"]) for x in settling if x.name == "Credited")
+            entry["slashed"] = sum(int(x.args["amount"]) for x in settling if x.name == "StakeSlashed")
+            break
+        out.append(entry)
+    return out
 
 
 def write_report(report: AuditReport, directory: Path) -> tuple[Path, Path]:
@@ -281,6 +326,27 @@ def write_report(report: AuditReport, directory: Path) -> tuple[Path, Path]:
                     ],
                 ),
                 ("Money trail (wei)", [("bucket", "wei"), *report.money.items()]),
+                (
+                    "Appeals",
+                    [
+                        ("round", "unit", "level", "challenger", "bond", "outcome", "credited", "slashed"),
+                        *(
+                            (
+                                x["round"] + 1,
+                                x["unit"],
+                                x["level"],
+                                x["challenger"],
+                                x["bond"],
+                                x["outcome"],
+                                x.get("credited", ""),
+                                x.get("slashed", ""),
+                            )
+                            for x in report.appeals
+                        ),
+                    ]
+                    if report.appeals
+                    else "none",
+                ),
                 ("Findings", findings if report.findings else "none"),
             ],
             image,

@@ -21,7 +21,7 @@ from client.inspect import market_state
 from client.node_cmds import account_app, miner_app, node_app, verifier_app
 from client.render import print_state
 from client.store_cmds import store_app
-from client.task_cmds import data_app, money_commands, task_app
+from client.task_cmds import data_app, money_commands, task_app, task_challenge
 from node.chain.build import load_artifact
 from node.chain.contract import TaskMarket
 from node.chain.deploy import DEFAULT_UNBONDING_DELAY_S, Deployment, deploy_market
@@ -41,6 +41,7 @@ app.add_typer(verifier_app, name="verifier")
 app.add_typer(account_app, name="account")
 app.add_typer(data_app, name="data")
 app.add_typer(task_app, name="task")
+app.command("challenge")(task_challenge)  # `dml challenge` = `dml task challenge`: the owner's appeal
 money_commands(app)
 
 console = Console()

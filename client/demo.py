@@ -25,7 +25,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from client.devnet import _start_store
+from client.devnet import DEV_UNBONDING_DELAY_S, _start_store
 from client.progress import ProgressReader
 from client.render import eth
 from client.report import accuracy_plot, html_page
@@ -45,6 +45,9 @@ from node.ml.defaults import digits_spec
 from node.ml.evaluate import evaluate
 from node.ml.model import build_module, state_of
 from node.store.client import StoreClient
+
+# Long enough for the demo's watchers to re-check a verdict on this machine, short enough to keep the demo quick.
+DEMO_CHALLENGE_WINDOW_S = 5
 
 CHEATS = ("noise", "copy", "replay")
 
@@ -91,7 +94,7 @@ def run_demo(console: Console, workdir: Path, config: DemoConfig) -> DemoResult:
         devnet.start()
         w3 = connect(devnet.rpc_url)
         accounts = dev_accounts(2 + config.miners + config.verifiers)
-        deployment = deploy_market(Signer(w3, accounts[0]), artifact, unbonding_delay_s=600)
+        deployment = deploy_market(Signer(w3, accounts[0]), artifact, unbonding_delay_s=DEV_UNBONDING_DELAY_S)
         deployment_path = workdir / "deployment.json"
         deployment.write(deployment_path)
         store_url, store_pid = _start_store(workdir)
@@ -116,7 +119,12 @@ def run_demo(console: Console, workdir: Path, config: DemoConfig) -> DemoResult:
         store = StoreClient.from_endpoints([store_url])
         spec = digits_spec(dataset_digest="0x" + "00" * 32, shards=config.units, local_steps=config.local_steps)
         data = digits()
-        prepared = prepare_task(store, spec, data, Economics(rounds=config.rounds, quorum=config.quorum))
+        prepared = prepare_task(
+            store,
+            spec,
+            data,
+            Economics(rounds=config.rounds, quorum=config.quorum, challenge_window_s=DEMO_CHALLENGE_WINDOW_S),
+        )
         task_id = create_task(owner, prepared)
         console.print(f"task {task_id}: {config.rounds} rounds × {config.units} units, quorum {config.quorum}, "
                       f"budget {eth(prepared.params.budget)} escrowed")  # fmt: skip

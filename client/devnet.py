@@ -20,7 +20,8 @@ from node.chain.rpc import connect
 from node.chain.tx import Signer
 from node.errors import ChainUnreachable, ConfigError
 
-DEV_UNBONDING_DELAY_S = 600
+# Longer than a default task can still slash: claim + 3 appeal levels × (commit + reveal + challenge window).
+DEV_UNBONDING_DELAY_S = 2 * 3600
 
 
 @dataclass(frozen=True, slots=True)

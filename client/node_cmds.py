@@ -46,6 +46,9 @@ def _node_command(default_roles: str, summary: str) -> Any:
         task: Annotated[list[int] | None, typer.Option(help="serve only these task ids (repeatable)")] = None,
         stake_cap: Annotated[int | None, typer.Option(help="most wei this node keeps staked")] = None,
         withdraw_threshold: Annotated[int | None, typer.Option(help="withdraw credit above this many wei")] = None,
+        watch_budget: Annotated[
+            int | None, typer.Option(help="verdicts re-checked per cycle, to challenge wrong ones (default 2)")
+        ] = None,
         chain_wait: Annotated[
             float | None, typer.Option(help="seconds to wait for the chain at startup (default 120)")
         ] = None,
@@ -69,6 +72,7 @@ def _node_command(default_roles: str, summary: str) -> Any:
             "tasks": task or None,
             "stake_cap_wei": stake_cap,
             "withdraw_threshold_wei": withdraw_threshold,
+            "watch_budget": watch_budget,
             "chain_wait_s": chain_wait,
             "cheat": cheat,
             "lazy": lazy,

@@ -15,7 +15,7 @@ from client.progress import Progress, ProgressReader
 from client.render import eth
 from client.session import Connection, Session, open_session
 from client.tasks import Economics, create_task, prepare_task
-from node.chain.types import UnitStatus
+from node.chain.types import TaskStatus, UnitStatus, seats_at
 from node.errors import ConfigError, InsufficientFunds, NotFound
 from node.ml import spec as sp
 from node.ml.data import Dataset, digits, from_bytes, from_csv, from_npz, synthetic, to_bytes
@@ -41,6 +41,7 @@ UNIT_GLYPH = {
     UnitStatus.CLAIMED: "c",
     UnitStatus.SUBMITTED: "s",
     UnitStatus.REVEALING: "r",
+    UnitStatus.DECIDED: "d",
     UnitStatus.ACCEPTED: "✓",
 }
 
@@ -105,7 +106,10 @@ def task_submit(
     aggregator_reward: Annotated[float, typer.Option(help="ETH per accepted aggregation")] = 0.05,
     verifier_reward: Annotated[float, typer.Option(help="ETH per majority vote")] = 0.01,
     unit_bond: Annotated[float, typer.Option(help="ETH a miner locks per claim")] = 0.05,
-    vote_bond: Annotated[float, typer.Option(help="ETH a verifier locks per vote")] = 0.02,
+    vote_bond: Annotated[float, typer.Option(help="ETH a verifier locks per seat (≥ 4 × verifier reward)")] = 0.04,
+    challenge_window: Annotated[
+        int, typer.Option(help="seconds a verdict stays open to challenge before it pays (0: no appeals)")
+    ] = 10,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask before sending")] = False,
     watch: Annotated[bool, typer.Option(help="stay and show progress")] = False,
     home_dir: HomeOpt = None,
@@ -143,6 +147,7 @@ def task_submit(
         verifier_reward=int(verifier_reward * wei),
         unit_bond=int(unit_bond * wei),
         vote_bond=int(vote_bond * wei),
+        challenge_window_s=challenge_window,
     )
     prepared = prepare_task(session.store, task_spec, data, economics)
     p = prepared.params
@@ -199,6 +204,47 @@ def task_show(
         evaluate_models=False
     )
     console.print(_render(progress))
+    if progress.task.state.status is TaskStatus.ACTIVE and not session.market.can_fill_quorum(task_id):
+        console.print(
+            "warning: the verifier pool cannot seat this task's quorum now (fewer than two verifiers, or too little "
+            "stake for the vote bonds): submitted units wait until more verifiers join"
+        )
+
+
+@task_app.command("challenge")
+def task_challenge(
+    task_id: int,
+    round_: Annotated[int, typer.Argument(metavar="ROUND", help="round, counted from 1")],
+    unit: Annotated[int, typer.Argument(help="unit index (the aggregation unit is the last)")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask before sending")] = False,
+    home_dir: HomeOpt = None,
+    rpc: RpcOpt = None,
+    deployment: DeploymentOpt = None,
+    store: StoreOpt = None,
+    dev_account: DevOpt = None,
+    keystore: KeystoreOpt = None,
+    password_file: PwFileOpt = None,
+    password_env: PwEnvOpt = None,
+) -> None:
+    """Appeal a unit's provisional verdict: a larger, fresh quorum re-decides; a wrong verdict pays you back."""
+    session = _session(
+        home_dir, rpc, deployment, store, sign=True, dev_account=dev_account, keystore=keystore,
+        password_file=password_file, password_env=password_env,
+    )  # fmt: skip
+    _task_or_exit(session, task_id)
+    task = session.market.get_task(task_id)
+    info = session.market.get_unit(task_id, round_ - 1, unit)
+    if info.status is not UnitStatus.DECIDED:
+        raise ConfigError(
+            f"round {round_} unit {unit} has no verdict open to challenge (it is {info.status.name.lower()})"
+        )
+    bond = seats_at(task.params.quorum, info.level + 1) * task.params.verifier_reward
+    verdict = "valid" if info.verdict else "invalid"
+    console.print(f"verdict {verdict} at level {info.level}; a challenge locks {eth(bond)} of your stake")
+    if not yes and not typer.confirm("challenge it?"):
+        raise typer.Abort()
+    sent = session.market.challenge_verdict(task_id, round_ - 1, unit)
+    console.print(f"challenged: level {info.level + 1} will re-decide (tx {sent.tx_hash})")
 
 
 @task_app.command("watch")
@@ -249,7 +295,7 @@ def _render(p: Progress) -> Group:
             done = 0
         acc = p.accuracy.get(r)
         rounds.add_row(str(r + 1), _bar(done, len(p.units)), f"{acc:.4f}" if acc is not None else "")
-    legend = "(· open  c claimed  s submitted  r revealing  ✓ accepted)"
+    legend = "(· open  c claimed  s submitted  r revealing  d decided, open to challenge  ✓ accepted)"
     return Group(head, f"units of this round: {units}   {legend}", rounds)
 
 

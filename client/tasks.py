@@ -27,10 +27,13 @@ class Economics:
     aggregator_reward: int = ETHER // 20
     verifier_reward: int = ETHER // 100
     unit_bond: int = ETHER // 20
-    vote_bond: int = ETHER // 50
+    # At least 4 × verifier_reward: an overturned verdict's slashed majority pays the appeal and its challenger.
+    vote_bond: int = ETHER // 25
     claim_timeout_s: int = 600
     commit_timeout_s: int = 300
     reveal_timeout_s: int = 300
+    # Seconds a verdict stays open to challenge before it pays (0: final at once, no appeals).
+    challenge_window_s: int = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +69,7 @@ def prepare_task(
         verifier_reward=economics.verifier_reward,
         unit_bond=economics.unit_bond,
         vote_bond=economics.vote_bond,
+        challenge_window=economics.challenge_window_s,
     )
     return PreparedTask(params, spec_cid, dataset_cid, model_cid)
 

@@ -128,6 +128,7 @@ class CheatingMinerRole(MinerRole):
             if unit.miner != self.s.address and unit.status in (
                 UnitStatus.SUBMITTED,
                 UnitStatus.REVEALING,
+                UnitStatus.DECIDED,
                 UnitStatus.ACCEPTED,
             ):
                 theirs = parse_trail(self.s.fetch(to_cid(unit.result_digest)))
@@ -166,6 +167,9 @@ class LazyVerifierRole(VerifierRole):
         self.s.market.commit_vote(vote.task_id, vote.round, vote.unit, copied)
         self.s.state.set_vote_status(vote, VoteStatus.COMMITTED)
         log.warning("copied a commitment", extra={"task": vote.task_id, "round": vote.round, "unit": vote.unit})
+
+    def _should_watch(self, task: Task, unit: UnitInfo, round_: int, index: int) -> bool:
+        return False  # a lazy verifier spends nothing on re-checking others
 
     def _follow_up(self, vote: Vote) -> None:
         if self.lazy in ("silent", "copy") and vote.status is VoteStatus.COMMITTED:

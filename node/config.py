@@ -44,6 +44,9 @@ class NodeSettings(BaseSettings):
     # boots after the node) before giving up with the unreachable-chain exit code. 0: give up at once.
     chain_wait_s: float = Field(default=120.0, ge=0)
     tasks: list[int] | None = None  # serve only these task ids (None: all)
+    # Verifiers also re-check decided verdicts they did not vote on, and challenge the ones they find wrong: at
+    # most this many re-executions per cycle (0: never watch).
+    watch_budget: int = Field(default=2, ge=0, le=1000)
     # Tests and demonstrations only (node/adversary.py): a miner that cheats, a verifier that does not verify.
     cheat: Literal["noise", "copy", "replay", "fake", "wrong-start", "idle"] | None = None
     lazy: Literal["approve", "reject", "copy", "silent"] | None = None

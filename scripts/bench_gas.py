@@ -1,8 +1,11 @@
 """Gas of every TaskMarket call, and of one accepted unit's whole life at quorum 1 and 3.
 
-A unit's life is claim + submit + quorum commits + quorum reveals (the last reveal settles it), plus its share
-(1/U) of the round's aggregation unit. Figures are taken in the second round, once every account already has
-stake and credit slots (the steady state of a running network); the first round's figures are printed too.
+A unit's life is claim + submit + the quorum's draw + one commit and one reveal per verifier drawn (the last
+reveal decides; with no challenge window the verdict settles at once), plus its share (1/U) of the round's
+aggregation unit. Five verifiers of equal stake are in the pool; a verifier drawn into several seats commits and
+reveals once for all of them, so a quorum of 3 costs fewer than 3 commits when seats repeat. Figures are taken
+in the second round, once every account already has stake and credit slots (the steady state of a running
+network); the first round's figures are printed too.
 
     python scripts/bench_gas.py [--units 4]
 """
@@ -40,7 +43,7 @@ def run_task(
     owner, miner = markets["owner"], markets["miner"]
     params = TaskParams(
         _digest("spec"), _digest("data"), _digest("m0"), rounds, units, quorum, 600, 600, 600,
-        ETHER, ETHER // 2, ETHER // 100, ETHER // 10, ETHER // 10,
+        ETHER, ETHER // 2, ETHER // 100, ETHER // 10, ETHER // 10, 0,
     )  # fmt: skip
     task_id, created = owner.create_task(params)
     gas: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
@@ -58,13 +61,16 @@ def run_task(
                 "submitResult",
                 miner.submit_result(task_id, round_, index, _digest(f"r{round_}{index}"), _digest(f"m{round_}{index}")),
             )
-            salts = [new_salt() for _ in range(quorum)]
-            for n, v in enumerate(verifiers[:quorum]):
-                label = "commitVote (fills quorum)" if n == quorum - 1 else "commitVote"
-                record(label, v.commit_vote_for(task_id, round_, index, True, salts[n]))
-            for n, v in enumerate(verifiers[:quorum]):
-                label = "revealVote (settles)" if n == quorum - 1 else "revealVote"
-                record(label, v.reveal_vote(task_id, round_, index, True, salts[n]))
+            record(f"drawVerifiers (q={quorum})", owner.draw_verifiers(task_id, round_, index))
+            by_address = {v.signer.address.lower(): v for v in verifiers}
+            judges = list(dict.fromkeys(a.lower() for a in owner.get_seats(task_id, round_, index)))
+            salts = [new_salt() for _ in judges]
+            for n, address in enumerate(judges):
+                label = "commitVote (fills quorum)" if n == len(judges) - 1 else "commitVote"
+                record(label, by_address[address].commit_vote_for(task_id, round_, index, True, salts[n]))
+            for n, address in enumerate(judges):
+                label = "revealVote (settles)" if n == len(judges) - 1 else "revealVote"
+                record(label, by_address[address].reveal_vote(task_id, round_, index, True, salts[n]))
     return gas
 
 
@@ -82,16 +88,18 @@ def main() -> None:
     with Devnet(accounts=10) as devnet:
         w3 = connect(devnet.rpc_url)
         accounts: list[LocalAccount] = dev_accounts(10)
-        deployment = deploy_market(Signer(w3, accounts[0]), artifact, unbonding_delay_s=3600)
+        deployment = deploy_market(Signer(w3, accounts[0]), artifact, unbonding_delay_s=4 * 3600)
 
         def market(a: LocalAccount) -> TaskMarket:
             return TaskMarket.for_account(w3, deployment.address, artifact, a)
 
         markets = {"owner": market(accounts[1]), "miner": market(accounts[2])}
-        verifiers = [market(a) for a in accounts[3:6]]
+        verifiers = [market(a) for a in accounts[3:8]]
         stake_gas = markets["miner"].stake(100 * ETHER).gas_used
+        join_gas = 0
         for v in verifiers:
             v.stake(100 * ETHER)
+            join_gas = v.join_verifier_pool().gas_used
         results = {q: run_task(markets, verifiers, args.units, q) for q in (1, 3)}
         markets["miner"].request_unstake(ETHER)
         withdraw_gas = 0
@@ -105,6 +113,7 @@ def main() -> None:
             rows.append((q, label, round(statistics.mean(values)), len(values)))
     rows.append(("-", "createTask (2 rounds)", results[3][0]["createTask"][0], 1))
     rows.append(("-", "stake (first)", stake_gas, 1))
+    rows.append(("-", "joinVerifierPool", join_gas, 1))
     rows.append(("-", "withdraw", withdraw_gas, 1))
     print(f"Gas per call, steady state (round 2 of 2, U={args.units})")
     print_table(["quorum", "call", "gas (mean)", "calls"], rows)

@@ -18,7 +18,7 @@ from node.chain.devnet import Devnet, dev_accounts
 from node.chain.rpc import connect
 from node.chain.tx import Signer
 
-UNBONDING_DELAY_S = 3600
+UNBONDING_DELAY_S = 4 * 3600  # longer than any test task can still slash (claim + 3 levels of votes)
 
 
 @dataclass(frozen=True, slots=True)

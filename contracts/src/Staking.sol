@@ -157,6 +157,15 @@ abstract contract Staking is Credits {
         _syncPool(account, s);
     }
 
+    /// @dev What `account` could lock as a new bond now.
+    function _freeStakeOf(address account) internal view returns (uint256) {
+        return _free(_stakes[account]);
+    }
+
+    function _unbondingDelaySeconds() internal view returns (uint256) {
+        return _unbondingDelay;
+    }
+
     /// @dev The pool the quorums are drawn from.
     function _verifierPool() internal view returns (IVerifierPool) {
         return _pool;

@@ -2,49 +2,23 @@
 pragma solidity ^0.8.24;
 
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
-import {Staking} from "./Staking.sol";
+import {MarketStorage} from "./MarketStorage.sol";
+import {Quorums} from "./Quorums.sol";
 import {ITaskMarket} from "./interfaces/ITaskMarket.sol";
 
 /// @title TaskMarket
-/// @notice Escrowed training tasks, claimed units, commit-reveal verification and their settlement.
-/// @dev Every external function is O(1) in the number of tasks and units; the only loops run over one unit's
-/// ballots, at most MAX_QUORUM of them.
-contract TaskMarket is Staking {
+/// @notice Escrowed training tasks, claimed units, and the settlement of their final verdicts. Who votes and how is
+/// in {Quorums}; stake in {Staking}; pull payments in {Credits}.
+/// @dev Every external function is O(1) in the number of tasks, units and verifiers; loops run over one unit's
+/// seats only, and a draw costs O(seats · log members).
+contract TaskMarket is Quorums {
     uint32 public constant MAX_ROUNDS = 1_000;
     uint32 public constant MAX_UNITS_PER_ROUND = 1_000;
     uint32 public constant MAX_QUORUM = 15;
     uint32 public constant MIN_TIMEOUT = 30 seconds;
     uint32 public constant MAX_TIMEOUT = 30 days;
 
-    struct Task {
-        TaskParams params;
-        TaskState state;
-    }
-
-    /// @dev Packed in two slots: the first holds what every transition touches.
-    struct Unit {
-        address miner;
-        uint64 deadline;
-        UnitStatus status;
-        uint8 commits;
-        uint8 reveals;
-        uint8 validVotes;
-        uint32 epoch;
-        uint32 rejections;
-        uint64 submittedBlock;
-        bytes32 resultDigest;
-    }
-
-    struct Ballot {
-        address verifier;
-        bool revealed;
-        bool valid;
-        bytes32 commitment;
-    }
-
     uint256 private _taskCount;
-    mapping(uint256 taskId => Task task) private _tasks;
-    mapping(uint256 taskId => mapping(uint256 unitKey => Unit unit)) private _units;
     /// @dev The model digest submitted for a round's aggregation unit; the next round's input once accepted.
     mapping(uint256 taskId => mapping(uint32 round => bytes32 modelDigest)) private _aggregateModels;
     /// @dev The last failed claimant of a unit and when it may claim it again (written only on rejection or expiry).
@@ -54,10 +28,8 @@ contract TaskMarket is Staking {
     }
 
     mapping(uint256 taskId => mapping(uint256 unitKey => Cooldown cooldown)) private _cooldowns;
-    /// @dev Ballots by keccak256(taskId, unitKey, epoch, slot); slots 0..commits-1 are filled.
-    mapping(bytes32 ballotKey => Ballot ballot) private _ballots;
 
-    constructor(uint256 unbondingDelay_) Staking(unbondingDelay_) {}
+    constructor(uint256 unbondingDelay_) MarketStorage(unbondingDelay_) {}
 
     // ------------------------------------------------------------------------------------------------------------
     // Tasks
@@ -141,11 +113,12 @@ contract TaskMarket is Staking {
         if (resultDigest == bytes32(0)) revert TaskMarketZeroDigest("resultDigest");
         if (modelDigest == bytes32(0)) revert TaskMarketZeroDigest("modelDigest");
 
-        (uint32 epoch, uint64 commitDeadline) = _startEpoch(u, t.params.commitTimeout);
+        uint256 key = _unitKey(round, index);
         u.submittedBlock = uint64(block.number);
         u.resultDigest = resultDigest;
+        uint32 epoch = _startVote(t, u, taskId, key, 0);
         if (index == t.params.unitsPerRound) _aggregateModels[taskId][round] = modelDigest;
-        emit ResultSubmitted(taskId, round, index, msg.sender, resultDigest, modelDigest, epoch, commitDeadline);
+        emit ResultSubmitted(taskId, round, index, msg.sender, resultDigest, modelDigest, epoch, u.deadline);
     }
 
     /// @inheritdoc ITaskMarket
@@ -167,88 +140,23 @@ contract TaskMarket is Staking {
         _unitLeftFlight(taskId, t, true);
     }
 
-    // ------------------------------------------------------------------------------------------------------------
-    // Votes
-    // ------------------------------------------------------------------------------------------------------------
-
-    /// @inheritdoc ITaskMarket
-    function commitVote(uint256 taskId, uint32 round, uint32 index, bytes32 commitment) external {
-        Task storage t = _existingTask(taskId);
-        uint256 key = _unitKey(round, index);
-        Unit storage u = _units[taskId][key];
-        if (u.status != UnitStatus.Submitted) revert TaskMarketUnitWrongStatus(taskId, round, index, u.status);
-        if (block.timestamp > u.deadline) revert TaskMarketDeadlinePassed(u.deadline, block.timestamp);
-        if (msg.sender == u.miner) revert TaskMarketSelfVote(msg.sender);
-        if (commitment == bytes32(0)) revert TaskMarketZeroDigest("commitment");
-        uint8 commits = u.commits;
-        uint32 epoch = u.epoch;
-        for (uint256 slot; slot < commits; ++slot) {
-            if (_ballots[_ballotKey(taskId, key, epoch, slot)].verifier == msg.sender) {
-                revert TaskMarketAlreadyCommitted(msg.sender);
-            }
-        }
-
-        _lockBond(msg.sender, t.params.voteBond);
-        Ballot storage b = _ballots[_ballotKey(taskId, key, epoch, commits)];
-        b.verifier = msg.sender;
-        b.commitment = commitment;
-        // commits < quorum ≤ MAX_QUORUM: the status would be Revealing otherwise.
-        unchecked {
-            commits += 1;
-        }
-        u.commits = commits;
-        emit VoteCommitted(taskId, round, index, msg.sender, epoch, commitment);
-        if (commits == t.params.quorum) {
-            uint64 revealDeadline = uint64(block.timestamp) + t.params.revealTimeout;
-            u.status = UnitStatus.Revealing;
-            u.deadline = revealDeadline;
-            emit RevealOpened(taskId, round, index, epoch, revealDeadline);
-        }
-    }
-
-    /// @inheritdoc ITaskMarket
-    function revealVote(uint256 taskId, uint32 round, uint32 index, bool valid, bytes32 salt) external {
-        Task storage t = _existingTask(taskId);
-        uint256 key = _unitKey(round, index);
-        Unit storage u = _units[taskId][key];
-        if (u.status != UnitStatus.Revealing) revert TaskMarketUnitWrongStatus(taskId, round, index, u.status);
-        if (block.timestamp > u.deadline) revert TaskMarketDeadlinePassed(u.deadline, block.timestamp);
-        Ballot storage b = _findBallot(taskId, key, u.epoch, u.commits, msg.sender);
-        if (b.revealed) revert TaskMarketAlreadyRevealed(msg.sender);
-        bytes32 revealed = _commitment(taskId, round, index, msg.sender, valid, salt);
-        if (revealed != b.commitment) revert TaskMarketCommitmentMismatch(b.commitment, revealed);
-
-        b.revealed = true;
-        b.valid = valid;
-        // reveals < commits ≤ MAX_QUORUM, and validVotes ≤ reveals.
-        unchecked {
-            u.reveals += 1;
-            if (valid) u.validVotes += 1;
-        }
-        emit VoteRevealed(taskId, round, index, msg.sender, u.epoch, valid);
-        // The last reveal settles at once: nothing is left to wait for, and it saves everyone a transaction.
-        if (u.reveals == u.commits) _settle(taskId, t, u, key);
-    }
-
     /// @inheritdoc ITaskMarket
     function finalizeUnit(uint256 taskId, uint32 round, uint32 index) external {
         Task storage t = _existingTask(taskId);
         uint256 key = _unitKey(round, index);
         Unit storage u = _units[taskId][key];
-        if (u.status == UnitStatus.Revealing) {
-            if (block.timestamp <= u.deadline) revert TaskMarketFinalizeNotDue(taskId, round, index, u.deadline);
-            _settle(taskId, t, u, key);
-        } else if (u.status == UnitStatus.Submitted) {
-            if (block.timestamp <= u.deadline) revert TaskMarketFinalizeNotDue(taskId, round, index, u.deadline);
-            // The quorum did not fill in time: nobody is at fault, every committed bond goes back.
-            uint32 epoch = u.epoch;
-            uint96 voteBond = t.params.voteBond;
-            for (uint256 slot; slot < u.commits; ++slot) {
-                _unlockBond(_ballots[_ballotKey(taskId, key, epoch, slot)].verifier, voteBond);
-            }
-            _reopenVote(taskId, t, u, round, index);
+        UnitStatus status = u.status;
+        if (status != UnitStatus.Submitted && status != UnitStatus.Revealing && status != UnitStatus.Decided) {
+            revert TaskMarketUnitWrongStatus(taskId, round, index, status);
+        }
+        if (block.timestamp <= u.deadline) revert TaskMarketFinalizeNotDue(taskId, round, index, u.deadline);
+        if (status == UnitStatus.Submitted) {
+            if (u.level != 0 && u.replacements != 0) _lapseAppeal(taskId, t, u, key);
+            else _replaceNoShows(taskId, t, u, key);
+        } else if (status == UnitStatus.Revealing) {
+            _decide(taskId, t, u, key);
         } else {
-            revert TaskMarketUnitWrongStatus(taskId, round, index, u.status);
+            _settleVerdict(taskId, t, u, key);
         }
     }
 
@@ -259,15 +167,6 @@ contract TaskMarket is Staking {
     /// @inheritdoc ITaskMarket
     function budgetOf(TaskParams calldata params) external pure returns (uint256) {
         return _budget(params);
-    }
-
-    /// @inheritdoc ITaskMarket
-    function commitmentOf(uint256 taskId, uint32 round, uint32 index, address verifier, bool valid, bytes32 salt)
-        external
-        pure
-        returns (bytes32)
-    {
-        return _commitment(taskId, round, index, verifier, valid, salt);
     }
 
     /// @inheritdoc ITaskMarket
@@ -322,24 +221,12 @@ contract TaskMarket is Staking {
             rejections: u.rejections,
             submittedBlock: u.submittedBlock,
             resultDigest: u.resultDigest,
-            modelDigest: index == t.params.unitsPerRound ? _aggregateModels[taskId][round] : bytes32(0)
+            modelDigest: index == t.params.unitsPerRound ? _aggregateModels[taskId][round] : bytes32(0),
+            seedBlock: u.seedBlock,
+            seats: u.seats,
+            level: u.level,
+            verdict: u.verdict
         });
-    }
-
-    /// @inheritdoc ITaskMarket
-    function getBallot(uint256 taskId, uint32 round, uint32 index, address verifier)
-        external
-        view
-        returns (BallotInfo memory info)
-    {
-        uint256 key = _unitKey(round, index);
-        Unit storage u = _units[taskId][key];
-        for (uint256 slot; slot < u.commits; ++slot) {
-            Ballot storage b = _ballots[_ballotKey(taskId, key, u.epoch, slot)];
-            if (b.verifier == verifier) {
-                return BallotInfo({committed: true, revealed: b.revealed, valid: b.valid, commitment: b.commitment});
-            }
-        }
     }
 
     /// @inheritdoc ITaskMarket
@@ -367,17 +254,16 @@ contract TaskMarket is Staking {
     // Internals
     // ------------------------------------------------------------------------------------------------------------
 
-    /// @dev Decides a unit from its revealed ballots, pays and slashes, and moves the unit and task on.
-    /// Ballots are settled in one pass; escrow is updated once with what came in and went out.
-    function _settle(uint256 taskId, Task storage t, Unit storage u, uint256 key) private {
+    /// @dev Settles a final verdict: pays and slashes the vote (see {Quorums-_settleVotes}), then pays or slashes the
+    /// miner and moves the unit and task on. Escrow is updated once with what came in and went out.
+    function _settleVerdict(uint256 taskId, Task storage t, Unit storage u, uint256 key) internal override {
+        (uint256 escrowIn, uint256 escrowOut) = _settleVotes(taskId, t, u, key);
         uint8 validVotes = u.validVotes;
         uint8 invalidVotes = u.reveals - validVotes;
-        // Outcome: 1 accepted, 2 rejected, 0 no verdict (no reveal, or a tie left by non-revealers).
-        uint8 outcome = validVotes > invalidVotes ? 1 : (invalidVotes > validVotes ? 2 : 0);
-        (uint256 escrowIn, uint256 escrowOut) = _settleBallots(taskId, t, key, u.epoch, u.commits, outcome);
-        if (outcome == 1) {
+        bool accepted = u.verdict;
+        if (accepted) {
             escrowOut += _acceptResult(taskId, t, u, key, validVotes, invalidVotes);
-        } else if (outcome == 2) {
+        } else {
             escrowIn += _rejectResult(taskId, t, u, key, validVotes, invalidVotes);
         }
 
@@ -385,10 +271,8 @@ contract TaskMarket is Staking {
         if (escrowOut > escrow) revert TaskMarketEscrowExhausted(taskId, escrow, escrowOut);
         t.state.escrow = SafeCast.toUint128(escrow - escrowOut);
 
-        (uint32 round, uint32 index) = _roundIndex(key);
-        if (outcome == 0) {
-            _reopenVote(taskId, t, u, round, index);
-        } else if (outcome == 1) {
+        if (accepted) {
+            (uint32 round, uint32 index) = _roundIndex(key);
             _afterAccepted(taskId, t, round, index);
         } else {
             _unitLeftFlight(taskId, t, true);
@@ -425,37 +309,6 @@ contract TaskMarket is Staking {
         bond = t.params.unitBond;
         _slashBond(miner, taskId, round, index, bond);
         emit UnitRejected(taskId, round, index, miner, u.resultDigest, valid, invalid);
-    }
-
-    /// @dev Pays the majority, slashes the minority and every non-revealer; with no verdict (`outcome` 0) the
-    /// revealers get their bonds back. Returns what went into and out of escrow.
-    function _settleBallots(uint256 taskId, Task storage t, uint256 key, uint32 epoch, uint8 commits, uint8 outcome)
-        private
-        returns (uint256 escrowIn, uint256 escrowOut)
-    {
-        uint96 voteBond = t.params.voteBond;
-        for (uint256 slot; slot < commits; ++slot) {
-            Ballot storage b = _ballots[_ballotKey(taskId, key, epoch, slot)];
-            address verifier = b.verifier;
-            bool unlock = b.revealed && (outcome == 0 || b.valid == (outcome == 1));
-            if (!unlock) {
-                _slashVoteBond(verifier, taskId, key, voteBond);
-                escrowIn += voteBond;
-                continue;
-            }
-            _unlockBond(verifier, voteBond);
-            if (outcome != 0) {
-                uint96 reward = t.params.verifierReward;
-                _addCredit(verifier, reward);
-                escrowOut += reward;
-                emit Credited(verifier, taskId, reward);
-            }
-        }
-    }
-
-    function _slashVoteBond(address verifier, uint256 taskId, uint256 key, uint96 voteBond) private {
-        (uint32 round, uint32 index) = _roundIndex(key);
-        _slashBond(verifier, taskId, round, index, voteBond);
     }
 
     /// @dev Advances the round's bookkeeping after an acceptance; the aggregation unit advances the task.
@@ -500,23 +353,6 @@ contract TaskMarket is Staking {
         }
     }
 
-    function _reopenVote(uint256 taskId, Task storage t, Unit storage u, uint32 round, uint32 index) private {
-        (uint32 epoch, uint64 commitDeadline) = _startEpoch(u, t.params.commitTimeout);
-        emit VoteReopened(taskId, round, index, epoch, commitDeadline);
-    }
-
-    /// @dev A fresh voting epoch: no ballots, the commit window open for `commitTimeout` from now.
-    function _startEpoch(Unit storage u, uint32 commitTimeout) private returns (uint32 epoch, uint64 commitDeadline) {
-        commitDeadline = uint64(block.timestamp) + commitTimeout;
-        epoch = u.epoch + 1;
-        u.status = UnitStatus.Submitted;
-        u.deadline = commitDeadline;
-        u.commits = 0;
-        u.reveals = 0;
-        u.validVotes = 0;
-        u.epoch = epoch;
-    }
-
     function _startCooldown(Task storage t, uint256 taskId, uint256 key, address miner) private {
         _cooldowns[taskId][key] = Cooldown(miner, uint64(block.timestamp) + t.params.claimTimeout);
     }
@@ -531,24 +367,7 @@ contract TaskMarket is Staking {
         emit Credited(owner, taskId, amount);
     }
 
-    function _findBallot(uint256 taskId, uint256 key, uint32 epoch, uint8 commits, address verifier)
-        private
-        view
-        returns (Ballot storage)
-    {
-        for (uint256 slot; slot < commits; ++slot) {
-            Ballot storage b = _ballots[_ballotKey(taskId, key, epoch, slot)];
-            if (b.verifier == verifier) return b;
-        }
-        revert TaskMarketNoBallot(verifier);
-    }
-
-    function _existingTask(uint256 taskId) private view returns (Task storage t) {
-        t = _tasks[taskId];
-        if (t.state.status == TaskStatus.None) revert TaskMarketUnknownTask(taskId);
-    }
-
-    function _checkParams(TaskParams calldata p) private pure {
+    function _checkParams(TaskParams calldata p) private view {
         if (p.specDigest == bytes32(0)) revert TaskMarketZeroDigest("specDigest");
         if (p.datasetDigest == bytes32(0)) revert TaskMarketZeroDigest("datasetDigest");
         if (p.initialModelDigest == bytes32(0)) revert TaskMarketZeroDigest("initialModelDigest");
@@ -559,12 +378,20 @@ contract TaskMarket is Staking {
         _checkRange("claimTimeout", p.claimTimeout, MIN_TIMEOUT, MAX_TIMEOUT);
         _checkRange("commitTimeout", p.commitTimeout, MIN_TIMEOUT, MAX_TIMEOUT);
         _checkRange("revealTimeout", p.revealTimeout, MIN_TIMEOUT, MAX_TIMEOUT);
+        _checkRange("challengeWindow", p.challengeWindow, 0, MAX_TIMEOUT);
         if (p.minerReward == 0) revert TaskMarketZeroAmount("minerReward");
         if (p.aggregatorReward == 0) revert TaskMarketZeroAmount("aggregatorReward");
         if (p.verifierReward == 0) revert TaskMarketZeroAmount("verifierReward");
         if (p.voteBond == 0) revert TaskMarketZeroAmount("voteBond");
         uint256 minimumBond = uint256(p.quorum) * p.verifierReward;
         if (p.unitBond < minimumBond) revert TaskMarketUnitBondTooSmall(p.unitBond, minimumBond);
+        uint256 minimumVoteBond = 4 * uint256(p.verifierReward);
+        if (p.voteBond < minimumVoteBond) revert TaskMarketVoteBondTooSmall(p.voteBond, minimumVoteBond);
+        // A bond can be slashed until its unit's last appeal level settles: stake must not leave before that.
+        uint256 exposure = uint256(p.claimTimeout)
+            + uint256(MAX_APPEAL_LEVEL + 1) * (uint256(p.commitTimeout) + p.revealTimeout + p.challengeWindow);
+        uint256 delay = _unbondingDelaySeconds();
+        if (delay <= exposure) revert TaskMarketUnbondingTooShort(delay, exposure);
     }
 
     function _checkRange(string memory field, uint256 value, uint256 min, uint256 max) private pure {
@@ -577,25 +404,4 @@ contract TaskMarket is Staking {
             * (units * p.minerReward + p.aggregatorReward + (units + 1) * p.quorum * p.verifierReward);
     }
 
-    function _commitment(uint256 taskId, uint32 round, uint32 index, address verifier, bool valid, bytes32 salt)
-        private
-        pure
-        returns (bytes32)
-    {
-        return keccak256(abi.encode(taskId, round, index, verifier, valid, salt));
-    }
-
-    function _unitKey(uint32 round, uint32 index) private pure returns (uint256) {
-        return (uint256(round) << 32) | index;
-    }
-
-    function _roundIndex(uint256 key) private pure returns (uint32 round, uint32 index) {
-        // key = round << 32 | index, both uint32 (see _unitKey): the casts only undo that packing.
-        // forge-lint: disable-next-line(unsafe-typecast)
-        return (uint32(key >> 32), uint32(key));
-    }
-
-    function _ballotKey(uint256 taskId, uint256 key, uint32 epoch, uint256 slot) private pure returns (bytes32) {
-        return keccak256(abi.encode(taskId, key, epoch, slot));
-    }
 }

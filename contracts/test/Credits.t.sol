@@ -15,7 +15,7 @@ contract CreditsTest is TaskMarketFixture {
         vm.startPrank(alice);
         market.stake{value: amount}();
         market.requestUnstake(amount);
-        vm.warp(block.timestamp + DELAY);
+        vm.warp(vm.getBlockTimestamp() + DELAY);
         market.releaseUnstaked();
         vm.stopPrank();
     }
@@ -42,7 +42,7 @@ contract CreditsTest is TaskMarketFixture {
     function test_withdraw_refusesReentry() public {
         ReentrantReceiver attacker = new ReentrantReceiver(market);
         attacker.stakeAndUnstake{value: 1 ether}(1 ether);
-        vm.warp(block.timestamp + DELAY);
+        vm.warp(vm.getBlockTimestamp() + DELAY);
         attacker.release();
         uint256 balanceBefore = address(market).balance;
         attacker.attack();
@@ -61,7 +61,7 @@ contract CreditsTest is TaskMarketFixture {
     function test_withdraw_revertingReceiverKeepsItsCreditAndBlocksNobody() public {
         RevertingReceiver sink = new RevertingReceiver(market);
         sink.stakeAndUnstake{value: 1 ether}(1 ether);
-        vm.warp(block.timestamp + DELAY);
+        vm.warp(vm.getBlockTimestamp() + DELAY);
         sink.release();
         vm.expectRevert(
             abi.encodeWithSelector(ITaskMarket.TaskMarketTransferFailed.selector, address(sink), 1 ether)
@@ -86,7 +86,7 @@ contract CreditsTest is TaskMarketFixture {
             vm.prank(verifiers[i]);
             market.requestUnstake(STAKE);
         }
-        vm.warp(block.timestamp + DELAY);
+        vm.warp(vm.getBlockTimestamp() + DELAY);
         for (uint256 i; i < verifiers.length; ++i) {
             vm.startPrank(verifiers[i]);
             market.releaseUnstaked();

@@ -63,13 +63,13 @@ contract StakingTest is TaskMarketFixture {
         vm.startPrank(alice);
         market.stake{value: 5 ether}();
         vm.expectEmit();
-        emit ITaskMarket.UnstakeRequested(alice, 2 ether, 2 ether, block.timestamp + DELAY);
+        emit ITaskMarket.UnstakeRequested(alice, 2 ether, 2 ether, vm.getBlockTimestamp() + DELAY);
         market.requestUnstake(2 ether);
         vm.stopPrank();
         ITaskMarket.StakeInfo memory s = market.stakeOf(alice);
         vm.assertEq(s.unbonding, 2 ether, "unbonding");
         vm.assertEq(s.free, 3 ether, "free");
-        vm.assertEq(s.releaseAt, block.timestamp + DELAY, "releaseAt");
+        vm.assertEq(s.releaseAt, vm.getBlockTimestamp() + DELAY, "releaseAt");
     }
 
     function test_requestUnstake_revertsOnZero() public {
@@ -95,10 +95,10 @@ contract StakingTest is TaskMarketFixture {
         vm.startPrank(alice);
         market.stake{value: 2 ether}();
         market.requestUnstake(1 ether);
-        vm.warp(block.timestamp + DELAY / 2);
+        vm.warp(vm.getBlockTimestamp() + DELAY / 2);
         market.requestUnstake(1 ether);
         vm.stopPrank();
-        vm.assertEq(market.stakeOf(alice).releaseAt, block.timestamp + DELAY, "delay restarted");
+        vm.assertEq(market.stakeOf(alice).releaseAt, vm.getBlockTimestamp() + DELAY, "delay restarted");
         vm.assertEq(market.stakeOf(alice).unbonding, 2 ether, "both requests unbonding");
     }
 
@@ -107,7 +107,7 @@ contract StakingTest is TaskMarketFixture {
         vm.startPrank(alice);
         market.stake{value: 1 ether}();
         market.requestUnstake(1 ether);
-        uint256 releaseAt = block.timestamp + DELAY;
+        uint256 releaseAt = vm.getBlockTimestamp() + DELAY;
         vm.warp(uint256(int256(releaseAt) + delta));
         if (delta < 0) {
             vm.expectRevert(
@@ -136,7 +136,7 @@ contract StakingTest is TaskMarketFixture {
         market.stake{value: UNIT_BOND}();
         market.claimUnit(taskId, 0, 0);
         market.requestUnstake(UNIT_BOND);
-        vm.warp(block.timestamp + DELAY);
+        vm.warp(vm.getBlockTimestamp() + DELAY);
         vm.expectRevert(
             abi.encodeWithSelector(
                 ITaskMarket.TaskMarketUnbondingStakeLocked.selector, alice, UNIT_BOND, UNIT_BOND
@@ -152,7 +152,7 @@ contract StakingTest is TaskMarketFixture {
         market.stake{value: 2 ether}();
         market.claimUnit(taskId, 0, 0);
         market.requestUnstake(2 ether);
-        vm.warp(block.timestamp + DELAY);
+        vm.warp(vm.getBlockTimestamp() + DELAY);
         market.releaseUnstaked();
         vm.stopPrank();
         ITaskMarket.StakeInfo memory s = market.stakeOf(alice);
@@ -170,7 +170,7 @@ contract StakingTest is TaskMarketFixture {
         vm.stopPrank();
         vm.assertEq(market.stakeOf(alice).free, 0, "nothing free while all unbonds");
 
-        vm.warp(block.timestamp + 1 hours + 1);
+        vm.warp(vm.getBlockTimestamp() + 1 hours + 1);
         vm.expectEmit();
         emit ITaskMarket.StakeSlashed(alice, taskId, 0, 0, UNIT_BOND, 1 ether - UNIT_BOND);
         market.reclaimExpired(taskId, 0, 0);
@@ -178,7 +178,7 @@ contract StakingTest is TaskMarketFixture {
         ITaskMarket.StakeInfo memory s = market.stakeOf(alice);
         vm.assertEq(s.total, 1 ether - UNIT_BOND, "slashed");
         vm.assertEq(s.unbonding, 1 ether - UNIT_BOND, "unbonding shrank with the slash");
-        vm.warp(block.timestamp + DELAY);
+        vm.warp(vm.getBlockTimestamp() + DELAY);
         vm.prank(alice);
         market.releaseUnstaked();
         vm.assertEq(market.creditOf(alice), 1 ether - UNIT_BOND, "only the unslashed part leaves");
@@ -246,6 +246,7 @@ contract StakingTest is TaskMarketFixture {
     }
 
     function test_poolWeight_followsStakeUnstakeReleaseAndLeave() public {
+        uint256 others = _pool().totalWeight(); // the fixture's verifiers
         vm.startPrank(alice);
         market.stake{value: 2 ether}();
         market.joinVerifierPool();
@@ -253,7 +254,7 @@ contract StakingTest is TaskMarketFixture {
         vm.assertEq(market.stakeOf(alice).poolWeight, 3 ether, "top-up counts");
         market.requestUnstake(1 ether);
         vm.assertEq(market.stakeOf(alice).poolWeight, 2 ether, "unbonding stake is not drawn");
-        vm.warp(block.timestamp + DELAY);
+        vm.warp(vm.getBlockTimestamp() + DELAY);
         market.releaseUnstaked();
         vm.assertEq(market.stakeOf(alice).poolWeight, 2 ether, "release leaves the weight as it was");
         vm.expectEmit();
@@ -261,7 +262,7 @@ contract StakingTest is TaskMarketFixture {
         market.leaveVerifierPool();
         vm.stopPrank();
         vm.assertEq(market.stakeOf(alice).poolWeight, 0, "left");
-        vm.assertEq(_pool().totalWeight(), 0, "pool empty");
+        vm.assertEq(_pool().totalWeight(), others, "only the others are left");
     }
 
     function test_poolWeight_shrinksWithASlash() public {
@@ -271,15 +272,16 @@ contract StakingTest is TaskMarketFixture {
         market.joinVerifierPool();
         market.claimUnit(taskId, 0, 0);
         vm.stopPrank();
-        vm.warp(block.timestamp + 1 hours + 1);
+        vm.warp(vm.getBlockTimestamp() + 1 hours + 1);
         market.reclaimExpired(taskId, 0, 0);
         vm.assertEq(market.stakeOf(alice).poolWeight, 2 ether - UNIT_BOND, "slashed stake is out of the pool");
     }
 
     function test_stake_leavesNonMembersOutOfThePool() public {
+        uint256 members = _pool().memberCount();
         vm.prank(alice);
         market.stake{value: 2 ether}();
         vm.assertEq(market.stakeOf(alice).poolWeight, 0, "not a member");
-        vm.assertEq(_pool().memberCount(), 0, "no member");
+        vm.assertEq(_pool().memberCount(), members, "no new member");
     }
 }

@@ -14,7 +14,7 @@ contract TaskMarketUnitsTest is TaskMarketFixture {
     }
 
     function test_claimUnit_locksTheBondAndSetsTheDeadline() public {
-        uint64 deadline = uint64(block.timestamp + 1 hours);
+        uint64 deadline = uint64(vm.getBlockTimestamp() + 1 hours);
         vm.expectEmit();
         emit ITaskMarket.UnitClaimed(taskId, 0, 1, miners[0], deadline, UNIT_BOND);
         _claim(taskId, 0, 1, miners[0]);
@@ -93,7 +93,7 @@ contract TaskMarketUnitsTest is TaskMarketFixture {
         bytes32 result = _result(taskId, 0, 0, miners[0]);
         bytes32 model = _model(taskId, 0, 0);
         vm.expectEmit();
-        emit ITaskMarket.ResultSubmitted(taskId, 0, 0, miners[0], result, model, 1, uint64(block.timestamp + 30 minutes));
+        emit ITaskMarket.ResultSubmitted(taskId, 0, 0, miners[0], result, model, 1, uint64(vm.getBlockTimestamp() + 30 minutes));
         vm.prank(miners[0]);
         market.submitResult(taskId, 0, 0, result, model);
         ITaskMarket.UnitInfo memory u = _unit(taskId, 0, 0);
@@ -101,7 +101,7 @@ contract TaskMarketUnitsTest is TaskMarketFixture {
         vm.assertEq(u.resultDigest, result, "result");
         vm.assertEq(u.modelDigest, bytes32(0), "training models are only in the event");
         vm.assertEq(u.epoch, 1, "epoch 1");
-        vm.assertEq(u.submittedBlock, block.number, "submission block");
+        vm.assertEq(u.submittedBlock, vm.getBlockNumber(), "submission block");
     }
 
     function test_submitResult_revertsForAnotherMiner() public {
@@ -168,7 +168,7 @@ contract TaskMarketUnitsTest is TaskMarketFixture {
     function test_reclaimExpired_slashesIntoEscrowAndReopens() public {
         uint256 escrow = _state(taskId).escrow;
         _claim(taskId, 0, 0, miners[0]);
-        vm.warp(block.timestamp + 1 hours + 1);
+        vm.warp(vm.getBlockTimestamp() + 1 hours + 1);
         vm.expectEmit();
         emit ITaskMarket.UnitExpired(taskId, 0, 0, miners[0]);
         vm.prank(stranger); // anyone may call it
@@ -184,9 +184,9 @@ contract TaskMarketUnitsTest is TaskMarketFixture {
 
     function test_claimUnit_revertsForTheFailedClaimantDuringItsCooldown() public {
         _claim(taskId, 0, 0, miners[0]);
-        vm.warp(block.timestamp + 1 hours + 1);
+        vm.warp(vm.getBlockTimestamp() + 1 hours + 1);
         market.reclaimExpired(taskId, 0, 0);
-        uint256 until = block.timestamp + 1 hours;
+        uint256 until = vm.getBlockTimestamp() + 1 hours;
         vm.expectRevert(
             abi.encodeWithSelector(ITaskMarket.TaskMarketClaimCoolingDown.selector, taskId, 0, 0, miners[0], until)
         );
@@ -202,7 +202,7 @@ contract TaskMarketUnitsTest is TaskMarketFixture {
 
     function test_claimUnit_letsOtherMinersClaimDuringTheCooldown() public {
         _claim(taskId, 0, 0, miners[0]);
-        vm.warp(block.timestamp + 1 hours + 1);
+        vm.warp(vm.getBlockTimestamp() + 1 hours + 1);
         market.reclaimExpired(taskId, 0, 0);
         _claim(taskId, 0, 0, miners[1]);
         vm.assertEq(_unit(taskId, 0, 0).miner, miners[1], "another miner took it");

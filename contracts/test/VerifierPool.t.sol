@@ -32,22 +32,22 @@ contract VerifierPoolTest is TestBase {
         pool.setWeight(_member(1), 2);
         vm.assertEq(pool.totalWeight(), 9, "total");
         vm.assertEq(pool.weightOf(_member(1)), 2, "weight 1");
-        vm.assertEq(pool.weightAt(_member(2), block.number), 7, "weight 2 from the tree");
+        vm.assertEq(pool.weightAt(_member(2), vm.getBlockNumber()), 7, "weight 2 from the tree");
         vm.assertEq(pool.memberCount(), 2, "members");
     }
 
     function test_draw_returnsZeroWhenEmpty() public {
-        vm.assertEq(pool.draw(123, block.number), address(0), "never filled");
+        vm.assertEq(pool.draw(123, vm.getBlockNumber()), address(0), "never filled");
         pool.setWeight(_member(1), 5);
         pool.setWeight(_member(1), 0);
-        vm.assertEq(pool.draw(123, block.number), address(0), "emptied");
+        vm.assertEq(pool.draw(123, vm.getBlockNumber()), address(0), "emptied");
     }
 
     function test_draw_revertsForFutureBlock() public {
         vm.expectRevert(
-            abi.encodeWithSelector(IVerifierPool.VerifierPoolFutureLookup.selector, block.number + 1, block.number)
+            abi.encodeWithSelector(IVerifierPool.VerifierPoolFutureLookup.selector, vm.getBlockNumber() + 1, vm.getBlockNumber())
         );
-        pool.draw(1, block.number + 1);
+        pool.draw(1, vm.getBlockNumber() + 1);
     }
 
     /// Every value of `random` below the total picks a member: each member exactly as often as its weight.
@@ -56,7 +56,7 @@ contract VerifierPoolTest is TestBase {
         for (uint256 i; i < weights.length; ++i) pool.setWeight(_member(i), weights[i]);
         uint256[6] memory counts;
         for (uint256 r; r < 18; ++r) {
-            address picked = pool.draw(r, block.number);
+            address picked = pool.draw(r, vm.getBlockNumber());
             uint256 i = uint160(picked) - 0x10000;
             counts[i] += 1;
         }
@@ -67,7 +67,7 @@ contract VerifierPoolTest is TestBase {
     function test_draw_seesThePoolAsItStoodAtThatBlock() public {
         pool.setWeight(_member(0), 10);
         pool.setWeight(_member(1), 10);
-        uint256 before = block.number;
+        uint256 before = vm.getBlockNumber();
         address[20] memory picks;
         for (uint256 r; r < 20; ++r) picks[r] = pool.draw(r, before);
 
@@ -80,8 +80,8 @@ contract VerifierPoolTest is TestBase {
         vm.assertEq(pool.totalWeightAt(before), 20, "old total");
         vm.assertEq(pool.weightAt(_member(0), before), 10, "old weight");
         vm.assertEq(pool.weightAt(_member(5), before), 0, "not a member then");
-        vm.assertEq(pool.totalWeightAt(block.number), 1_350, "new total");
-        vm.assertEq(pool.weightAt(_member(0), block.number), 0, "left");
+        vm.assertEq(pool.totalWeightAt(vm.getBlockNumber()), 1_350, "new total");
+        vm.assertEq(pool.weightAt(_member(0), vm.getBlockNumber()), 0, "left");
     }
 
     /// Random histories of weights over several blocks, checked against a linear scan of the same weights.
@@ -95,7 +95,7 @@ contract VerifierPoolTest is TestBase {
         for (uint256 i; i < members; ++i) pool.setWeight(_member(i), 1);
         for (uint256 b; b < blocks; ++b) {
             vm.roll(200 + b);
-            atBlock[b] = block.number;
+            atBlock[b] = vm.getBlockNumber();
             for (uint256 i; i < members; ++i) {
                 uint256 w = uint256(keccak256(abi.encode(seed, b, i))) % 4 == 0
                     ? 0
@@ -167,13 +167,13 @@ contract VerifierPoolTest is TestBase {
         uint256 attackerTotal = honestTotal * sPermille / (1000 - sPermille);
         for (uint256 i; i < 10; ++i) pool.setWeight(_member(i), honestEach);
         for (uint256 i; i < accounts; ++i) pool.setWeight(address(uint160(0xA000 + i)), attackerTotal / accounts);
-        vm.roll(block.number + 1);
+        vm.roll(vm.getBlockNumber() + 1);
 
         uint256 majorities;
         for (uint256 d; d < DRAWS; ++d) {
             uint256 seats;
             for (uint256 seat; seat < 3; ++seat) {
-                address v = pool.draw(uint256(keccak256(abi.encode(sPermille, accounts, d, seat))), block.number - 1);
+                address v = pool.draw(uint256(keccak256(abi.encode(sPermille, accounts, d, seat))), vm.getBlockNumber() - 1);
                 if (uint160(v) >= 0xA000 && uint160(v) < 0xA000 + accounts) seats += 1;
             }
             if (seats >= 2) majorities += 1;

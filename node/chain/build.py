@@ -28,6 +28,8 @@ OZ_REMAPPING = "@openzeppelin/contracts/=node_modules/@openzeppelin/contracts/"
 # Keep in step with foundry.toml so forge, slither and the nodes run the same bytecode.
 SETTINGS: dict[str, Any] = {
     "optimizer": {"enabled": True, "runs": 200},
+    # Same as foundry.toml: the IR pipeline keeps TaskMarket under EIP-170's 24,576 bytes of runtime code.
+    "viaIR": True,
     "evmVersion": "cancun",
     "metadata": {"bytecodeHash": "none"},
     "remappings": [OZ_REMAPPING],

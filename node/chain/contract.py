@@ -24,7 +24,7 @@ from node.chain.build import Artifact
 from node.chain.hashing import vote_commitment
 from node.chain.rpc import RetryPolicy, with_retries
 from node.chain.tx import Call, SentTransaction, Signer, revert_data
-from node.chain.types import BallotInfo, StakeInfo, Task, TaskParams, TaskState, UnitInfo
+from node.chain.types import BallotInfo, LevelInfo, StakeInfo, Task, TaskParams, TaskState, UnitInfo
 from node.errors import ChainError, ConfigError, ContractRevert, TransactionFailed
 
 _PANIC = bytes.fromhex("4e487b71")
@@ -194,6 +194,17 @@ class TaskMarket:
             self._view("getBallot", task_id, round_, index, Web3.to_checksum_address(verifier))
         )
 
+    def get_seats(self, task_id: int, round_: int, index: int) -> list[str]:
+        """The verifiers seated in the unit's current epoch, one entry per seat drawn so far."""
+        return [str(a) for a in self._view("getSeats", task_id, round_, index)]
+
+    def get_level(self, task_id: int, round_: int, index: int, level: int) -> LevelInfo:
+        return LevelInfo.from_tuple(self._view("getLevel", task_id, round_, index, level))
+
+    def can_fill_quorum(self, task_id: int) -> bool:
+        """Whether the verifier pool can seat a quorum of the task now."""
+        return bool(self._view("canFillQuorum", task_id))
+
     def is_claimable(self, task_id: int, round_: int, index: int) -> bool:
         return bool(self._view("isClaimable", task_id, round_, index))
 
@@ -276,6 +287,13 @@ class TaskMarket:
 
     def reclaim_expired(self, task_id: int, round_: int, index: int) -> SentTransaction:
         return self._send("reclaimExpired", task_id, round_, index)
+
+    def draw_verifiers(self, task_id: int, round_: int, index: int) -> SentTransaction:
+        """Draws the unit's quorum; it can be mined in any block after the seed block, the next one included."""
+        return self._send("drawVerifiers", task_id, round_, index)
+
+    def challenge_verdict(self, task_id: int, round_: int, index: int) -> SentTransaction:
+        return self._send("challengeVerdict", task_id, round_, index)
 
     def commit_vote(self, task_id: int, round_: int, index: int, commitment: bytes) -> SentTransaction:
         return self._send("commitVote", task_id, round_, index, commitment)

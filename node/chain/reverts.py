@@ -39,6 +39,11 @@ class TaskMarketAlreadyVerifying(ContractRevert):
     fields = ("account",)
 
 
+class TaskMarketAppealLevelExhausted(ContractRevert):
+    error_name = "TaskMarketAppealLevelExhausted"
+    fields = ("taskId", "round", "index", "level")
+
+
 class TaskMarketBudgetMismatch(ContractRevert):
     error_name = "TaskMarketBudgetMismatch"
     fields = ("expected", "sent")
@@ -89,6 +94,11 @@ class TaskMarketNotAssignee(ContractRevert):
     fields = ("taskId", "round", "index", "caller", "miner")
 
 
+class TaskMarketNotSelected(ContractRevert):
+    error_name = "TaskMarketNotSelected"
+    fields = ("verifier",)
+
+
 class TaskMarketNotTaskOwner(ContractRevert):
     error_name = "TaskMarketNotTaskOwner"
     fields = ("taskId", "caller", "owner")
@@ -114,6 +124,11 @@ class TaskMarketParamOutOfRange(ContractRevert):
     fields = ("field", "value", "min", "max")
 
 
+class TaskMarketQuorumDrawn(ContractRevert):
+    error_name = "TaskMarketQuorumDrawn"
+    fields = ("taskId", "round", "index")
+
+
 class TaskMarketQuorumEven(ContractRevert):
     error_name = "TaskMarketQuorumEven"
     fields = ("quorum",)
@@ -129,9 +144,9 @@ class TaskMarketRoundNotReached(ContractRevert):
     fields = ("taskId", "round", "currentRound")
 
 
-class TaskMarketSelfVote(ContractRevert):
-    error_name = "TaskMarketSelfVote"
-    fields = ("verifier",)
+class TaskMarketSeedNotReady(ContractRevert):
+    error_name = "TaskMarketSeedNotReady"
+    fields = ("seedBlock", "blockNumber")
 
 
 class TaskMarketTaskNotActive(ContractRevert):
@@ -159,6 +174,11 @@ class TaskMarketUnbondingStakeLocked(ContractRevert):
     fields = ("account", "unbonding", "locked")
 
 
+class TaskMarketUnbondingTooShort(ContractRevert):
+    error_name = "TaskMarketUnbondingTooShort"
+    fields = ("delay", "needed")
+
+
 class TaskMarketUnitBondTooSmall(ContractRevert):
     error_name = "TaskMarketUnitBondTooSmall"
     fields = ("unitBond", "minimum")
@@ -184,6 +204,11 @@ class TaskMarketUnstakeTooLarge(ContractRevert):
     fields = ("account", "requested", "available")
 
 
+class TaskMarketVoteBondTooSmall(ContractRevert):
+    error_name = "TaskMarketVoteBondTooSmall"
+    fields = ("voteBond", "minimum")
+
+
 class TaskMarketZeroAmount(ContractRevert):
     error_name = "TaskMarketZeroAmount"
     fields = ("field",)
@@ -201,6 +226,7 @@ ALL: dict[str, type[ContractRevert]] = {
     "TaskMarketAlreadyCommitted": TaskMarketAlreadyCommitted,
     "TaskMarketAlreadyRevealed": TaskMarketAlreadyRevealed,
     "TaskMarketAlreadyVerifying": TaskMarketAlreadyVerifying,
+    "TaskMarketAppealLevelExhausted": TaskMarketAppealLevelExhausted,
     "TaskMarketBudgetMismatch": TaskMarketBudgetMismatch,
     "TaskMarketClaimCoolingDown": TaskMarketClaimCoolingDown,
     "TaskMarketCommitmentMismatch": TaskMarketCommitmentMismatch,
@@ -211,25 +237,29 @@ ALL: dict[str, type[ContractRevert]] = {
     "TaskMarketInsufficientFreeStake": TaskMarketInsufficientFreeStake,
     "TaskMarketNoBallot": TaskMarketNoBallot,
     "TaskMarketNotAssignee": TaskMarketNotAssignee,
+    "TaskMarketNotSelected": TaskMarketNotSelected,
     "TaskMarketNotTaskOwner": TaskMarketNotTaskOwner,
     "TaskMarketNotVerifying": TaskMarketNotVerifying,
     "TaskMarketNothingToWithdraw": TaskMarketNothingToWithdraw,
     "TaskMarketNothingUnbonding": TaskMarketNothingUnbonding,
     "TaskMarketParamOutOfRange": TaskMarketParamOutOfRange,
+    "TaskMarketQuorumDrawn": TaskMarketQuorumDrawn,
     "TaskMarketQuorumEven": TaskMarketQuorumEven,
     "TaskMarketRoundNotCurrent": TaskMarketRoundNotCurrent,
     "TaskMarketRoundNotReached": TaskMarketRoundNotReached,
-    "TaskMarketSelfVote": TaskMarketSelfVote,
+    "TaskMarketSeedNotReady": TaskMarketSeedNotReady,
     "TaskMarketTaskNotActive": TaskMarketTaskNotActive,
     "TaskMarketTransferFailed": TaskMarketTransferFailed,
     "TaskMarketUnbondingDelayOutOfRange": TaskMarketUnbondingDelayOutOfRange,
     "TaskMarketUnbondingNotDue": TaskMarketUnbondingNotDue,
     "TaskMarketUnbondingStakeLocked": TaskMarketUnbondingStakeLocked,
+    "TaskMarketUnbondingTooShort": TaskMarketUnbondingTooShort,
     "TaskMarketUnitBondTooSmall": TaskMarketUnitBondTooSmall,
     "TaskMarketUnitIndexOutOfRange": TaskMarketUnitIndexOutOfRange,
     "TaskMarketUnitWrongStatus": TaskMarketUnitWrongStatus,
     "TaskMarketUnknownTask": TaskMarketUnknownTask,
     "TaskMarketUnstakeTooLarge": TaskMarketUnstakeTooLarge,
+    "TaskMarketVoteBondTooSmall": TaskMarketVoteBondTooSmall,
     "TaskMarketZeroAmount": TaskMarketZeroAmount,
     "TaskMarketZeroDigest": TaskMarketZeroDigest,
 }

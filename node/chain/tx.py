@@ -35,6 +35,10 @@ class Call:
     data: str
     value: int = 0
     label: str = ""
+    # The block the simulation and gas estimate run in: the next one, where the transaction will be mined. Not
+    # "latest": a quorum draw reads the latest block's hash, which only a later block can, and a write keyed by
+    # block number (the verifier pool's checkpoints) costs more in a new block than in the latest one.
+    simulate_at: str = "pending"
 
 
 class RevertDecoder(Protocol):
@@ -117,7 +121,7 @@ class Signer:
         """``eth_call`` of ``call`` from this account; a revert raises the decoded contract error."""
         tx = self._base_tx(call)
         try:
-            return bytes(self._read(lambda: self._w3.eth.call(tx, "latest")))
+            return bytes(self._read(lambda: self._w3.eth.call(tx, call.simulate_at)))  # type: ignore[arg-type]
         except ContractLogicError as err:
             raise self._decoded(err) from err
 
@@ -126,7 +130,7 @@ class Signer:
         self.simulate(call)
         tx = self._base_tx(call)
         try:
-            estimate = self._read(lambda: self._w3.eth.estimate_gas(tx))
+            estimate = self._read(lambda: self._w3.eth.estimate_gas(tx, call.simulate_at))  # type: ignore[arg-type]
         except ContractLogicError as err:
             raise self._decoded(err) from err
         unsigned: dict[str, Any] = {

@@ -21,6 +21,20 @@ class UnitStatus(IntEnum):
     SUBMITTED = 2
     REVEALING = 3
     ACCEPTED = 4
+    DECIDED = 5
+    """A provisional verdict (``UnitInfo.verdict``), open to challenge until ``deadline``; nothing paid yet."""
+
+
+# Appeal levels run 0..MAX_APPEAL_LEVEL (the contract's constant): the last level's verdict is final at once.
+MAX_APPEAL_LEVEL = 2
+
+
+def seats_at(quorum: int, level: int) -> int:
+    """Seats of a quorum at appeal ``level``: ``quorum``, then 2·seats + 1 per level (the contract's ``seatsAt``)."""
+    seats = quorum
+    for _ in range(level):
+        seats = 2 * seats + 1
+    return seats
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +55,8 @@ class TaskParams:
     verifier_reward: int
     unit_bond: int
     vote_bond: int
+    challenge_window: int = 0
+    """Seconds a verdict stays open to challenge; 0: verdicts are final at once."""
 
     @property
     def budget(self) -> int:
@@ -66,11 +82,12 @@ class TaskParams:
             self.verifier_reward,
             self.unit_bond,
             self.vote_bond,
+            self.challenge_window,
         )
 
     @classmethod
     def from_tuple(cls, t: Sequence[Any]) -> TaskParams:
-        return cls(bytes(t[0]), bytes(t[1]), bytes(t[2]), *(int(x) for x in t[3:14]))
+        return cls(bytes(t[0]), bytes(t[1]), bytes(t[2]), *(int(x) for x in t[3:15]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +130,14 @@ class UnitInfo:
     submitted_block: int
     result_digest: bytes
     model_digest: bytes
+    seed_block: int = 0
+    """The block whose hash seeds the draw of the current epoch's quorum."""
+    seats: int = 0
+    """Seats drawn so far in the current epoch."""
+    level: int = 0
+    """Appeal level of the current epoch (0: the first vote on this result)."""
+    verdict: bool = False
+    """The provisional verdict while DECIDED (True: valid)."""
 
     @classmethod
     def from_tuple(cls, t: Sequence[Any]) -> UnitInfo:
@@ -128,6 +153,10 @@ class UnitInfo:
             submitted_block=int(t[8]),
             result_digest=bytes(t[9]),
             model_digest=bytes(t[10]),
+            seed_block=int(t[11]),
+            seats=int(t[12]),
+            level=int(t[13]),
+            verdict=bool(t[14]),
         )
 
 
@@ -161,7 +190,22 @@ class BallotInfo:
     revealed: bool
     valid: bool
     commitment: bytes
+    seats: int = 0
+    """Seats the verifier holds in the current epoch (0: not drawn); committed/revealed mean all of them."""
 
     @classmethod
     def from_tuple(cls, t: Sequence[Any]) -> BallotInfo:
-        return cls(bool(t[0]), bool(t[1]), bool(t[2]), bytes(t[3]))
+        return cls(bool(t[0]), bool(t[1]), bool(t[2]), bytes(t[3]), int(t[4]))
+
+
+@dataclass(frozen=True, slots=True)
+class LevelInfo:
+    """One level of the vote on a unit's current result."""
+
+    epoch: int
+    verdict: bool
+    challenger: str
+
+    @classmethod
+    def from_tuple(cls, t: Sequence[Any]) -> LevelInfo:
+        return cls(int(t[0]), bool(t[1]), str(t[2]))

@@ -1,4 +1,5 @@
-"""The keeper: finalizes units whose vote windows are over and reclaims expired claims. Anyone may do it;
+"""The keeper: finalizes units whose windows are over (commit: no-shows replaced; reveal: decided; challenge:
+settled) and reclaims expired claims. Anyone may do it;
 verifiers do by default. A keeper that loses a race to another one just sees a revert in simulation."""
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ class KeeperRole:
                     if unit.status is UnitStatus.CLAIMED:
                         sent = self.s.market.reclaim_expired(task.task_id, r, index)
                         action = "reclaimExpired"
-                    elif unit.status in (UnitStatus.REVEALING, UnitStatus.SUBMITTED):
+                    elif unit.status in (UnitStatus.REVEALING, UnitStatus.SUBMITTED, UnitStatus.DECIDED):
                         sent = self.s.market.finalize_unit(task.task_id, r, index)
                         action = "finalizeUnit"
                     else:

@@ -118,7 +118,12 @@ class MinerRole:
         unit = market.get_unit(work.task_id, work.round, work.unit)
         mine = unit.miner == self.s.address
         if unit.status is not UnitStatus.CLAIMED or not mine:
-            landed = mine and unit.status in (UnitStatus.SUBMITTED, UnitStatus.REVEALING, UnitStatus.ACCEPTED)
+            landed = mine and unit.status in (
+                UnitStatus.SUBMITTED,
+                UnitStatus.REVEALING,
+                UnitStatus.DECIDED,
+                UnitStatus.ACCEPTED,
+            )
             status = WorkStatus.SUBMITTED if landed else WorkStatus.ABANDONED
             self.s.state.put_work(
                 Work(

@@ -1,5 +1,7 @@
-"""The verifier: joins the quorum of submitted units it can serve, re-executes with its challenge seed,
-commits its vote (salt on disk first), and reveals once the reveal phase opens.
+"""The verifier: stays in the stake-weighted verifier pool, draws the quorums of submitted units once their seed
+block is mined, re-executes only the units it was drawn for (with its challenge seed), commits its vote (salt on
+disk first) and reveals once the reveal phase opens. As a watcher it re-checks, within a budget, verdicts it did
+not vote on while they are open to challenge, and appeals those it finds wrong.
 
 A verdict the verifier cannot reach (bytes unavailable) is retried on the next cycle, never voted blindly.
 """
@@ -14,10 +16,11 @@ from node.chain.hashing import challenge_seed, new_salt, unit_seed, vote_commitm
 from node.chain.reverts import (
     TaskMarketAlreadyCommitted,
     TaskMarketDeadlinePassed,
+    TaskMarketNotSelected,
     TaskMarketUnitWrongStatus,
 )
-from node.chain.types import Task, UnitInfo, UnitStatus
-from node.errors import DmlnetError, SpecError
+from node.chain.types import MAX_APPEAL_LEVEL, Task, UnitInfo, UnitStatus, seats_at
+from node.errors import ContractRevert, DmlnetError, SpecError
 from node.ml.aggregate import verify_aggregate
 from node.ml.manifest import parse_aggregate
 from node.ml.model import state_from_bytes
@@ -29,7 +32,11 @@ from node.store.cid import to_cid
 
 log = logging.getLogger(__name__)
 
-GONE = (TaskMarketUnitWrongStatus, TaskMarketDeadlinePassed, TaskMarketAlreadyCommitted)
+GONE = (TaskMarketUnitWrongStatus, TaskMarketDeadlinePassed, TaskMarketAlreadyCommitted, TaskMarketNotSelected)
+
+# Vote bonds a verifier keeps free per task: bonds are locked when it is drawn, and a draw skips a verifier without
+# a free bond. At least enough to fill every seat of the task's last appeal level alone.
+BONDS_AHEAD = 8
 
 
 class VerifierRole:
@@ -37,42 +44,102 @@ class VerifierRole:
 
     def __init__(self, services: Services) -> None:
         self.s = services
+        self._in_pool = False
+        self._seen: set[tuple[int, int, int, int]] = set()  # (task, round, unit, epoch) already logged or watched
+        self._watched: set[tuple[int, int, int, int]] = set()
 
     def tick(self) -> None:
         for vote in self.s.state.open_votes():
             self._follow_up(vote)
+        watch_budget = self.s.settings.watch_budget
         for task in self.s.live_tasks():
             material = self.s.material(task)
             if material is None:
                 continue
+            if not self._ensure_in_pool(task):
+                continue
             r = task.state.current_round
             units = self.s.round_units(task)
-            # Start at an offset from the address: verifiers spread over the submitted units instead of all
-            # re-executing the same one first when a quorum has room for only some of them.
+            # Start at an offset from the address: verifiers spread over the units instead of all drawing the
+            # same quorum or re-executing the same unit first.
             offset = int(hashlib.sha256(self.s.address.lower().encode()).hexdigest(), 16) % len(units)
             for index in [(offset + k) % len(units) for k in range(len(units))]:
-                if not self._should_vote(task, units[index], r, index):
-                    continue
-                # The cycle's snapshot may be stale by now (our own votes, other verifiers'): re-executing a
-                # unit whose quorum filled meanwhile would be wasted work.
-                fresh = self.s.market.get_unit(task.task_id, r, index)
-                if self._should_vote(task, fresh, r, index):
-                    self._vote(task, fresh, r, index, material)
+                unit = units[index]
+                if unit.status is UnitStatus.SUBMITTED and unit.seats < seats_at(task.params.quorum, unit.level):
+                    self._draw(task, unit, r, index)
+                    unit = self.s.market.get_unit(task.task_id, r, index)
+                if self._should_vote(task, unit, r, index):
+                    # The cycle's snapshot may be stale by now (our own votes, other verifiers'): re-check first.
+                    fresh = self.s.market.get_unit(task.task_id, r, index)
+                    if self._should_vote(task, fresh, r, index):
+                        self._vote(task, fresh, r, index, material)
+                elif watch_budget > 0 and self._should_watch(task, unit, r, index):
+                    watch_budget -= 1
+                    self._watch(task, unit, r, index, material)
+
+    # ---------------------------------------------------------------------------------------------- pool and draws
+
+    def _ensure_in_pool(self, task: Task) -> bool:
+        """Keeps free stake for a few vote bonds of this task and the account in the verifier pool."""
+        bonds = max(BONDS_AHEAD, seats_at(task.params.quorum, MAX_APPEAL_LEVEL))
+        if not self.s.ensure_free_stake(task.params.vote_bond * bonds, "vote bonds"):
+            return self._in_pool
+        if self._in_pool:
+            return True
+        if not self.s.market.stake_of(self.s.address).verifying:
+            sent = self.s.market.join_verifier_pool()
+            self.s.metrics.tx_sent.labels("joinVerifierPool").inc()
+            log.info("joined the verifier pool", extra={"tx": sent.tx_hash})
+        self._in_pool = True
+        return True
+
+    def _draw(self, task: Task, unit: UnitInfo, round_: int, index: int) -> None:
+        """Draws the unit's quorum in a block after its seed block (anyone may; the seats do not depend on who)."""
+        try:
+            sent = self.s.market.draw_verifiers(task.task_id, round_, index)
+        except ContractRevert as err:
+            log.debug("draw not needed", extra={"task": task.task_id, "unit": index, "error": err.error_name})
+            return
+        self.s.metrics.quorum_draws.inc()
+        self.s.metrics.tx_sent.labels("drawVerifiers").inc()
+        log.info(
+            "drew a quorum",
+            extra={"task": task.task_id, "round": round_, "unit": index, "level": unit.level, "tx": sent.tx_hash},
+        )
 
     # ---------------------------------------------------------------------------------------------- votes
 
     def _should_vote(self, task: Task, unit: UnitInfo, round_: int, index: int) -> bool:
-        if unit.status is not UnitStatus.SUBMITTED or unit.miner == self.s.address:
+        """Only what this verifier was drawn for: seats are drawn, and re-executing anything else is wasted."""
+        if unit.status is not UnitStatus.SUBMITTED or unit.miner == self.s.address or unit.seats == 0:
             return False
-        if unit.commits >= task.params.quorum or unit.deadline < self.s.clock.now():
+        if unit.deadline < self.s.clock.now():
             return False
-        if self.s.state.get_vote(task.task_id, round_, index, unit.epoch) is not None:
+        ballot = self.s.market.get_ballot(task.task_id, round_, index, self.s.address)
+        key = (task.task_id, round_, index, unit.epoch)
+        if ballot.seats == 0:
+            if unit.seats >= seats_at(task.params.quorum, unit.level) and key not in self._seen:
+                self._seen.add(key)
+                self.s.metrics.stayed_out.labels(str(unit.level)).inc()
+                log.info(
+                    "not drawn: staying out",
+                    extra={"task": task.task_id, "round": round_, "unit": index, "level": unit.level},
+                )
             return False
-        return not self.s.market.get_ballot(task.task_id, round_, index, self.s.address).committed
+        if ballot.committed:
+            return False
+        stored = self.s.state.get_vote(*key)
+        if stored is not None:
+            # Drawn again after committing (a no-show was replaced by us): the same vote and salt cover the new seat.
+            self._commit(stored)
+            return False
+        return True
 
     def _vote(self, task: Task, unit: UnitInfo, round_: int, index: int, material: TaskMaterial) -> None:
         started = time.process_time()
-        verdict = self._verdict(task, unit, round_, index, material)
+        verdict = self._unavailable_is_invalid_late(
+            self._verdict(task, unit, round_, index, material), unit.deadline, task.params.commit_timeout / 3
+        )
         self.s.metrics.verification_seconds.observe(time.process_time() - started)
         if verdict.outcome is Outcome.UNAVAILABLE:
             log.warning(
@@ -88,8 +155,7 @@ class VerifierRole:
                 "valid": verdict.valid, "reason": verdict.reason, "segments": evidence,
             },
         )  # fmt: skip
-        if not self.s.ensure_free_stake(task.params.vote_bond, "vote"):
-            return
+        self.s.metrics.seats.inc()
         # The salt is on disk before the commitment that depends on it leaves this process.
         vote = self.s.state.store_vote(
             Vote(
@@ -108,6 +174,9 @@ class VerifierRole:
     def _commit(self, vote: Vote) -> None:
         ballot = self.s.market.get_ballot(vote.task_id, vote.round, vote.unit, self.s.address)
         unit = self.s.market.get_unit(vote.task_id, vote.round, vote.unit)
+        if unit.epoch == vote.epoch and ballot.seats == 0:
+            self.s.state.set_vote_status(vote, VoteStatus.ABANDONED)  # our seat was released and re-drawn
+            return
         if unit.epoch == vote.epoch and ballot.committed:
             ours = ballot.commitment == vote_commitment(
                 vote.task_id, vote.round, vote.unit, self.s.address, vote.valid, vote.salt
@@ -167,7 +236,59 @@ class VerifierRole:
             },
         )
 
+    # ---------------------------------------------------------------------------------------------- watching
+
+    def _should_watch(self, task: Task, unit: UnitInfo, round_: int, index: int) -> bool:
+        """A verdict open to challenge, on a result that is not ours, that we have not re-checked yet."""
+        if unit.status is not UnitStatus.DECIDED or unit.level >= MAX_APPEAL_LEVEL:
+            return False
+        if unit.miner == self.s.address or unit.deadline <= self.s.clock.now() + 1:
+            return False
+        key = (task.task_id, round_, index, unit.epoch)
+        if key in self._watched:
+            return False
+        return self.s.state.get_vote(*key) is None  # we voted in this epoch: our vote already counted
+
+    def _watch(self, task: Task, unit: UnitInfo, round_: int, index: int, material: TaskMaterial) -> None:
+        key = (task.task_id, round_, index, unit.epoch)
+        self._watched.add(key)
+        verdict = self._unavailable_is_invalid_late(
+            self._verdict(task, unit, round_, index, material), unit.deadline, task.params.challenge_window / 2
+        )
+        if verdict.outcome is Outcome.UNAVAILABLE:
+            self._watched.discard(key)  # try again next cycle
+            return
+        agreed = verdict.valid == unit.verdict
+        self.s.metrics.watched.labels("yes" if agreed else "no").inc()
+        context = {
+            "task": task.task_id, "round": round_, "unit": index, "level": unit.level,
+            "verdict": unit.verdict, "ours": verdict.valid, "reason": verdict.reason,
+        }  # fmt: skip
+        if agreed:
+            log.info("watched a verdict: agree", extra=context)
+            return
+        bond = seats_at(task.params.quorum, unit.level + 1) * task.params.verifier_reward
+        if not self.s.ensure_free_stake(bond, "challenge"):
+            log.warning("wrong verdict left unchallenged: no stake for the bond", extra=context)
+            return
+        try:
+            sent = self.s.market.challenge_verdict(task.task_id, round_, index)
+        except ContractRevert as err:
+            log.info("challenge no longer possible", extra={**context, "error": err.error_name})
+            return
+        self.s.metrics.challenges.inc()
+        self.s.metrics.tx_sent.labels("challengeVerdict").inc()
+        log.warning("challenged a wrong verdict", extra={**context, "bond_wei": bond, "tx": sent.tx_hash})
+
     # ---------------------------------------------------------------------------------------------- verdicts
+
+    def _unavailable_is_invalid_late(self, verdict: Verdict, deadline: int, last_s: float) -> Verdict:
+        """Bytes that cannot be fetched are retried, but not forever: a result still unavailable in the last
+        ``last_s`` seconds before the deadline is invalid. A miner must publish before it submits; and verifiers that
+        only abstained would be replaced, round after round, until colluding seats (which vote blind) held them all."""
+        if verdict.outcome is not Outcome.UNAVAILABLE or self.s.clock.now() < deadline - last_s:
+            return verdict
+        return Verdict(Outcome.INVALID, f"result unavailable until the deadline: {verdict.reason}")
 
     def _verdict(self, task: Task, unit: UnitInfo, round_: int, index: int, material: TaskMaterial) -> Verdict:
         block = self.s.market.w3.eth.get_block(unit.submitted_block)

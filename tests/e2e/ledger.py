@@ -14,9 +14,10 @@ UnitKey = tuple[int, int]  # (round, index)
 
 @dataclass
 class Ballots:
-    committed: list[str] = field(default_factory=list)
+    """One epoch's vote: seats committed and revealed per verifier."""
+
+    committed: Counter[str] = field(default_factory=Counter)
     revealed: dict[str, bool] = field(default_factory=dict)
-    reveal_opened: bool = False
 
 
 @dataclass
@@ -29,18 +30,26 @@ class Ledger:
     rejected: list[dict[str, Any]] = field(default_factory=list)
     expired: list[dict[str, Any]] = field(default_factory=list)
     submitted: list[dict[str, Any]] = field(default_factory=list)
+    challenges: list[dict[str, Any]] = field(default_factory=list)
+    lapsed: list[dict[str, Any]] = field(default_factory=list)
     slashed: Counter[str] = field(default_factory=Counter)
     credited: Counter[str] = field(default_factory=Counter)
-    # Vote bonds the rules say must be slashed: a committed ballot not revealed by settlement, or a revealed one
-    # on the losing side of a verdict. And the fees they say must be paid: the winning side of a verdict.
+    # Vote bonds (one per seat) the rules say must be slashed: a committed seat not revealed when its epoch was
+    # decided, or revealed against the final verdict. The fees they say must be paid: seats voting the final
+    # verdict. Challenge bonds to slash, and challengers to reward, by the final verdict.
     expected_vote_slashes: Counter[str] = field(default_factory=Counter)
     expected_vote_fees: Counter[str] = field(default_factory=Counter)
+    expected_challenge_slashes: Counter[str] = field(default_factory=Counter)
+    expected_challenge_rewards: Counter[str] = field(default_factory=Counter)
 
     @classmethod
     def of(cls, events: list[ChainEvent], task_id: int, units_per_round: int) -> Ledger:
         ledger = cls(task_id, units_per_round)
         ballots: dict[tuple[int, int, int], Ballots] = {}
         epoch_of: dict[UnitKey, int] = {}
+        # Per unit, the decided levels of the vote on its current result: (epoch, verdict, challenger, bond).
+        levels: dict[UnitKey, dict[int, tuple[int, bool, str | None, int]]] = {}
+        challenger_of: dict[tuple[int, int, int], tuple[str, int]] = {}  # (round, index, level) -> (who, bond)
         for e in events:
             a = dict(e.args)
             if a.get("taskId") != task_id:
@@ -49,19 +58,26 @@ class Ledger:
             if e.name == "ResultSubmitted":
                 ledger.submitted.append(a)
                 epoch_of[unit] = int(a["epoch"])
+                levels[unit] = {}
             elif e.name == "VoteCommitted":
-                ballots.setdefault((*unit, int(a["epoch"])), Ballots()).committed.append(a["verifier"])
-            elif e.name == "RevealOpened":
-                ballots.setdefault((*unit, int(a["epoch"])), Ballots()).reveal_opened = True
+                ballots.setdefault((*unit, int(a["epoch"])), Ballots()).committed[a["verifier"]] += int(a["seats"])
             elif e.name == "VoteRevealed":
                 ballots[(*unit, int(a["epoch"]))].revealed[a["verifier"]] = bool(a["valid"])
+            elif e.name == "VerdictReached":
+                level = int(a["level"])
+                who, bond = challenger_of.get((*unit, level), (None, 0))
+                levels[unit][level] = (epoch_of[unit], bool(a["valid"]), who, bond)
+            elif e.name == "VerdictChallenged":
+                challenger_of[(*unit, int(a["level"]))] = (a["challenger"], int(a["bond"]))
+                ledger.challenges.append(a)
+                epoch_of[unit] = int(a["epoch"])
+            elif e.name == "AppealLapsed":
+                ledger.lapsed.append(a)  # its seats and challenger got their bonds back: nothing to expect
             elif e.name in ("UnitAccepted", "UnitRejected"):
                 (ledger.accepted if e.name == "UnitAccepted" else ledger.rejected).append(a)
-                ledger._settle(ballots.get((*unit, epoch_of[unit]), Ballots()), e.name == "UnitAccepted")
+                ledger._settle_levels(ballots, unit, levels.pop(unit, {}), e.name == "UnitAccepted")
             elif e.name == "VoteReopened":
-                settled = ballots.get((*unit, epoch_of.get(unit, 0)), Ballots())
-                if settled.reveal_opened:  # a vote with no verdict; a commit-phase timeout slashes nobody
-                    ledger._settle(settled, None)
+                ledger._settle_epoch(ballots.get((*unit, epoch_of.get(unit, 0)), Ballots()), None)
                 epoch_of[unit] = int(a["epoch"])
             elif e.name == "UnitExpired":
                 ledger.expired.append(a)
@@ -71,13 +87,30 @@ class Ledger:
                 ledger.credited[a["account"]] += int(a["amount"])
         return ledger
 
-    def _settle(self, b: Ballots, outcome: bool | None) -> None:
-        for verifier in b.committed:
+    def _settle_levels(
+        self,
+        ballots: dict[tuple[int, int, int], Ballots],
+        unit: UnitKey,
+        levels: dict[int, tuple[int, bool, str | None, int]],
+        outcome: bool,
+    ) -> None:
+        for level, (epoch, _, challenger, bond) in sorted(levels.items()):
+            self._settle_epoch(ballots.get((*unit, epoch), Ballots()), outcome)
+            if level == 0 or challenger is None:
+                continue
+            if levels[level - 1][1] != outcome:
+                self.expected_challenge_rewards[challenger] += 1
+            else:
+                self.expected_challenge_slashes[challenger] += bond
+
+    def _settle_epoch(self, b: Ballots, outcome: bool | None) -> None:
+        """``outcome`` None: an epoch without a verdict, where only non-revealers lose their bonds."""
+        for verifier, seats in b.committed.items():
             vote = b.revealed.get(verifier)
             if vote is None or (outcome is not None and vote != outcome):
-                self.expected_vote_slashes[verifier] += 1
+                self.expected_vote_slashes[verifier] += seats
             elif outcome is not None:
-                self.expected_vote_fees[verifier] += 1
+                self.expected_vote_fees[verifier] += seats
 
     def accepted_by(self, miner: str, *, aggregation: bool) -> int:
         return sum(

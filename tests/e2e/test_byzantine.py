@@ -109,7 +109,9 @@ def test_byzantine_nodes_are_caught_and_honest_ones_paid_in_full(
     params = owner.get_task(task_id).params
 
     cheaters, honest_miners = [2, 3], [4, 5, 6, 7]
-    honest_verifiers, lazy_verifier = [8, 9], 10
+    # Four honest verifiers: a verdict the lazy one captures (two seats of three) is appealed by an honest watcher
+    # that sat out, and the appeal is drawn from the others (everyone who took part is excluded).
+    honest_verifiers, lazy_verifier = [8, 9, 11, 12], 10
     daemons: list[Daemon] = []
     for account in honest_miners:
         roles = ["miner", "aggregator"] if account in (6, 7) else ["miner"]
@@ -122,6 +124,8 @@ def test_byzantine_nodes_are_caught_and_honest_ones_paid_in_full(
         daemons.append(node(chain, tmp_path, store_url, f"verifier-{account}", account, ["verifier", "keeper"])[1])
     services, daemon = node(chain, tmp_path, store_url, "lazy", lazy_verifier, ["verifier"])
     daemon.roles = [LazyVerifierRole(services, lazy)]
+    # A third of the pool's stake: it sits on most units and captures about a quarter of them.
+    services.market.stake(2 * params.vote_bond * 15)
     daemons.append(daemon)  # last: a copier finds an honest commitment to copy in the same pass
 
     try:
@@ -130,7 +134,7 @@ def test_byzantine_nodes_are_caught_and_honest_ones_paid_in_full(
         for d in daemons:
             d.s.state.close()
 
-    address = {i: chain.accounts[i].address for i in range(11)}
+    address = {i: chain.accounts[i].address for i in range(13)}
     bad = {address[i] for i in cheaters}
     honest = [address[i] for i in honest_miners]
     reader = EventReader(chain.w3, chain.deployment.address, chain.artifact.abi)
@@ -154,9 +158,15 @@ def test_byzantine_nodes_are_caught_and_honest_ones_paid_in_full(
     assert ledger.expected_vote_slashes[lazy_address] > 0, "the lazy verifier sat in the minority at least once"
     for account in [*honest_verifiers, lazy_verifier]:
         v = address[account]
-        assert ledger.slashed[v] == ledger.expected_vote_slashes[v] * params.vote_bond
-        assert owner.credit_of(v) == ledger.expected_vote_fees[v] * params.verifier_reward
-        assert owner.stake_of(v).locked == 0, "every vote bond was settled"
+        assert ledger.slashed[v] == (
+            ledger.expected_vote_slashes[v] * params.vote_bond + ledger.expected_challenge_slashes[v]
+        )
+        assert (
+            owner.credit_of(v)
+            == (ledger.expected_vote_fees[v] + ledger.expected_challenge_rewards[v]) * params.verifier_reward
+        )
+        assert owner.stake_of(v).locked == 0, "every vote and challenge bond was settled"
+    assert not ledger.lapsed, "every appeal found its quorum"
     for account in honest_verifiers:
         assert ledger.slashed[address[account]] == 0, "an honest verifier is never slashed"
 

@@ -25,9 +25,10 @@ interface ITaskMarket {
     enum UnitStatus {
         Open, // claimable when its round is current (the aggregation unit: once all training units are accepted)
         Claimed, // a miner holds it until its claim deadline
-        Submitted, // result recorded; verifiers commit votes until the quorum is full or the commit deadline
-        Revealing, // quorum committed; verifiers reveal until all have or the reveal deadline passes
-        Accepted // the majority found it valid; terminal
+        Submitted, // result recorded; its quorum is drawn from the verifier pool, and the drawn commit votes
+        Revealing, // every seat committed; verifiers reveal until all have or the reveal deadline passes
+        Accepted, // the verdict "valid" outlived its challenge window: paid, and final
+        Decided // a provisional verdict, open to challenge until the deadline; nothing is paid yet
     }
 
     /// @notice What a task owner fixes at creation. Rewards and bonds in wei, timeouts in seconds.
@@ -44,7 +45,11 @@ interface ITaskMarket {
     /// @param aggregatorReward Paid per accepted aggregation unit.
     /// @param verifierReward Paid per vote on the majority side.
     /// @param unitBond Locked from the miner's free stake per claim; slashed on rejection or expiry.
-    /// @param voteBond Locked from the verifier's free stake per vote; slashed in the minority or without reveal.
+    /// @param voteBond Locked from the verifier's free stake per seat; slashed when its vote is not the final
+    /// verdict (or not revealed). At least 4 × verifierReward, so that an overturned verdict's slashed majority pays
+    /// the appeal's quorum and the challenger's reward.
+    /// @param challengeWindow Seconds after a verdict during which any staked account may challenge it (0: verdicts
+    /// are final at once and nobody can appeal).
     struct TaskParams {
         bytes32 specDigest;
         bytes32 datasetDigest;
@@ -60,6 +65,7 @@ interface ITaskMarket {
         uint96 verifierReward;
         uint96 unitBond;
         uint96 voteBond;
+        uint32 challengeWindow;
     }
 
     /// @notice The moving part of a task.
@@ -85,15 +91,20 @@ interface ITaskMarket {
     /// @notice One unit as a node needs to see it.
     /// @param status See {UnitStatus}.
     /// @param miner The current claimant (zero when Open).
-    /// @param deadline Claim deadline (Claimed), commit deadline (Submitted) or reveal deadline (Revealing).
-    /// @param commits Votes committed in the current epoch.
-    /// @param reveals Votes revealed in the current epoch.
-    /// @param validVotes Revealed votes that found the result valid.
-    /// @param epoch Voting epoch: grows at every submission and every re-opened vote; ballots are per epoch.
+    /// @param deadline Claim deadline (Claimed), commit deadline (Submitted), reveal deadline (Revealing) or the end
+    /// of the challenge window (Decided).
+    /// @param commits Seats whose vote is committed in the current epoch.
+    /// @param reveals Seats whose vote is revealed in the current epoch.
+    /// @param validVotes Revealed seats that found the result valid.
+    /// @param epoch Voting epoch: grows at every submission, re-opened vote and appeal; ballots are per epoch.
     /// @param rejections How many results of this unit were rejected so far.
     /// @param submittedBlock Block of the last submission: its hash seeds the verifiers' challenges.
     /// @param resultDigest SHA-256 of the submitted manifest (trail or aggregate).
     /// @param modelDigest SHA-256 of the model the result produced (recorded for aggregation units only).
+    /// @param seedBlock The block whose hash, once mined, seeds the draw of the current epoch's quorum.
+    /// @param seats Seats drawn so far in the current epoch (the quorum at level 0, 2q+1 then 4q+3 in appeals).
+    /// @param level Appeal level of the current epoch: 0 for the first vote on a submission.
+    /// @param verdict The provisional verdict while Decided (true: valid).
     struct UnitInfo {
         UnitStatus status;
         address miner;
@@ -106,6 +117,20 @@ interface ITaskMarket {
         uint64 submittedBlock;
         bytes32 resultDigest;
         bytes32 modelDigest;
+        uint64 seedBlock;
+        uint8 seats;
+        uint8 level;
+        bool verdict;
+    }
+
+    /// @notice One decided level of a unit's vote on its current result.
+    /// @param epoch The epoch whose ballots decided this level.
+    /// @param verdict What the level decided (true: valid).
+    /// @param challenger Who appealed to this level (zero at level 0).
+    struct LevelInfo {
+        uint32 epoch;
+        bool verdict;
+        address challenger;
     }
 
     /// @notice The stake of one account.
@@ -126,12 +151,16 @@ interface ITaskMarket {
         uint256 poolWeight;
     }
 
-    /// @notice One verifier's vote in the current epoch of a unit.
+    /// @notice One verifier's vote in the current epoch of a unit (the same vote on each of its seats).
+    /// @param committed Every one of its seats is committed (a verifier drawn again after committing owes one more).
+    /// @param revealed Every one of its seats is revealed.
+    /// @param seats How many seats of the current epoch's quorum the verifier holds (0: it was not drawn).
     struct BallotInfo {
         bool committed;
         bool revealed;
         bool valid;
         bytes32 commitment;
+        uint8 seats;
     }
 
     // ------------------------------------------------------------------------------------------------------------
@@ -168,6 +197,11 @@ interface ITaskMarket {
     error TaskMarketQuorumEven(uint256 quorum);
     /// @notice A rejection's slashed bond must pay the verifiers of the retry: unitBond ≥ quorum × verifierReward.
     error TaskMarketUnitBondTooSmall(uint256 unitBond, uint256 minimum);
+    /// @notice An overturned majority's bonds must pay the appeal: voteBond ≥ 4 × verifierReward.
+    error TaskMarketVoteBondTooSmall(uint256 voteBond, uint256 minimum);
+    /// @notice Stake must not leave while it can still be slashed: the unbonding delay must exceed a unit's
+    /// claim timeout plus a full vote (commit, reveal, challenge window) at every appeal level.
+    error TaskMarketUnbondingTooShort(uint256 delay, uint256 needed);
     /// @notice A digest parameter is zero.
     error TaskMarketZeroDigest(string field);
     /// @notice No task has this id.
@@ -193,10 +227,16 @@ interface ITaskMarket {
     error TaskMarketDeadlinePassed(uint256 deadline, uint256 nowTs);
     /// @notice The deadline of this phase has not passed yet.
     error TaskMarketDeadlineNotPassed(uint256 deadline, uint256 nowTs);
-    /// @notice A miner cannot vote on its own result.
-    error TaskMarketSelfVote(address verifier);
-    /// @notice A verifier votes at most once per unit and epoch.
+    /// @notice The caller holds no seat in the unit's current quorum: seats are drawn, not taken.
+    error TaskMarketNotSelected(address verifier);
+    /// @notice A verifier commits once per epoch, for all of its seats.
     error TaskMarketAlreadyCommitted(address verifier);
+    /// @notice Every seat of the unit's current quorum is drawn already.
+    error TaskMarketQuorumDrawn(uint256 taskId, uint256 round, uint256 index);
+    /// @notice The quorum is drawn from the hash of `seedBlock`, which is not mined yet.
+    error TaskMarketSeedNotReady(uint256 seedBlock, uint256 blockNumber);
+    /// @notice The verdict is at the last appeal level: it is final.
+    error TaskMarketAppealLevelExhausted(uint256 taskId, uint256 round, uint256 index, uint256 level);
     /// @notice The caller has no ballot in this unit's current epoch.
     error TaskMarketNoBallot(address verifier);
     /// @notice The ballot was already revealed.
@@ -261,15 +301,69 @@ interface ITaskMarket {
     );
     /// @notice The claim passed its deadline without a result: the bond was slashed and the unit re-opened.
     event UnitExpired(uint256 indexed taskId, uint32 round, uint32 index, address indexed miner);
-    /// @notice `verifier` committed a vote, locking `bond`.
+    /// @notice `verifier` was drawn into seat `seat` of the quorum of `epoch`, locking one vote bond for it.
+    event VerifierDrawn(
+        uint256 indexed taskId, uint32 round, uint32 index, address indexed verifier, uint32 epoch, uint8 seat
+    );
+    /// @notice Every seat of the quorum of `epoch` (appeal level `level`) is drawn; commits are open until
+    /// `commitDeadline`.
+    event QuorumDrawn(uint256 indexed taskId, uint32 round, uint32 index, uint32 epoch, uint8 level, uint64 commitDeadline);
+    /// @notice The hash of the old seed block was out of reach (over 256 blocks old): the quorum of `epoch` is now
+    /// drawn from the hash of `seedBlock`.
+    event QuorumSeedRetargeted(uint256 indexed taskId, uint32 round, uint32 index, uint32 epoch, uint64 seedBlock);
+    /// @notice `verifier` did not commit in time: its seat was released (its bond unlocked) and is drawn again.
+    event VerifierReplaced(uint256 indexed taskId, uint32 round, uint32 index, address indexed verifier, uint32 epoch);
+    /// @notice `verifier` committed one vote for its `seats` seats.
     event VoteCommitted(
-        uint256 indexed taskId, uint32 round, uint32 index, address indexed verifier, uint32 epoch, bytes32 commitment
+        uint256 indexed taskId,
+        uint32 round,
+        uint32 index,
+        address indexed verifier,
+        uint32 epoch,
+        bytes32 commitment,
+        uint8 seats
     );
     /// @notice The quorum is full: reveals are open until `revealDeadline`.
     event RevealOpened(uint256 indexed taskId, uint32 round, uint32 index, uint32 epoch, uint64 revealDeadline);
-    /// @notice `verifier` revealed its vote.
+    /// @notice `verifier` revealed its vote for its `seats` seats.
     event VoteRevealed(
-        uint256 indexed taskId, uint32 round, uint32 index, address indexed verifier, uint32 epoch, bool valid
+        uint256 indexed taskId, uint32 round, uint32 index, address indexed verifier, uint32 epoch, bool valid, uint8 seats
+    );
+    /// @notice Appeal level `level` decided `valid`; nothing is paid before `challengeDeadline`, until which any
+    /// staked account may challenge (a final level settles at once).
+    event VerdictReached(
+        uint256 indexed taskId,
+        uint32 round,
+        uint32 index,
+        uint8 level,
+        bool valid,
+        uint8 validVotes,
+        uint8 invalidVotes,
+        uint64 challengeDeadline
+    );
+    /// @notice `challenger` appealed the verdict, locking `bond`: a fresh quorum of level `level` is drawn for `epoch`.
+    event VerdictChallenged(
+        uint256 indexed taskId,
+        uint32 round,
+        uint32 index,
+        address indexed challenger,
+        uint8 level,
+        uint32 epoch,
+        uint256 bond
+    );
+    /// @notice The appeal to `level` could not seat a full, committed quorum in two commit windows: its bonds and the
+    /// challenger's came back, and the verdict it challenged is final.
+    event AppealLapsed(uint256 indexed taskId, uint32 round, uint32 index, address indexed challenger, uint8 level);
+    /// @notice The appeal to `level` was settled: `upheld` if the verdict it challenged was overturned in the end
+    /// (its bond came back with `reward`), otherwise its bond was slashed into the task's escrow.
+    event ChallengeSettled(
+        uint256 indexed taskId,
+        uint32 round,
+        uint32 index,
+        address indexed challenger,
+        uint8 level,
+        bool upheld,
+        uint256 reward
     );
     /// @notice The majority found the result valid; the miner was paid.
     event UnitAccepted(
@@ -291,7 +385,8 @@ interface ITaskMarket {
         uint8 validVotes,
         uint8 invalidVotes
     );
-    /// @notice The vote ended with no verdict (no quorum in time, no reveal, or a tie); a new epoch is open.
+    /// @notice The vote ended with no verdict (no reveal, or a tie left by non-revealers); a new quorum is drawn
+    /// for `epoch` at the same appeal level.
     event VoteReopened(uint256 indexed taskId, uint32 round, uint32 index, uint32 epoch, uint64 commitDeadline);
 
     // ------------------------------------------------------------------------------------------------------------
@@ -341,14 +436,27 @@ interface ITaskMarket {
     /// @notice Re-opens a claimed unit whose claim deadline has passed, slashing the claimant's bond into escrow.
     function reclaimExpired(uint256 taskId, uint32 round, uint32 index) external;
 
-    /// @notice Commits a vote `keccak256(abi.encode(taskId, round, index, verifier, valid, salt))`, locking `voteBond`.
+    /// @notice Draws the quorum of a submitted unit's current epoch from the verifier pool, weighted by stake as it
+    /// stood before the seed block, with the seed block's hash (known only after the submission) bound to the task,
+    /// unit, result, epoch and level. Locks a vote bond per seat. Anyone may call it once the seed block is mined;
+    /// seats that cannot be filled yet (bounded tries) are drawn by a later call.
+    function drawVerifiers(uint256 taskId, uint32 round, uint32 index) external;
+
+    /// @notice Commits the caller's vote `keccak256(abi.encode(taskId, round, index, verifier, valid, salt))` for
+    /// every seat it was drawn into; when every seat has committed, reveals open.
     function commitVote(uint256 taskId, uint32 round, uint32 index, bytes32 commitment) external;
 
-    /// @notice Reveals a committed vote; the last reveal of a full quorum settles the unit at once.
+    /// @notice Reveals a committed vote; the last reveal decides the level at once.
     function revealVote(uint256 taskId, uint32 round, uint32 index, bool valid, bytes32 salt) external;
 
-    /// @notice Settles a unit whose reveal window is over, or re-opens a vote whose commit window closed short of
-    /// the quorum. Anyone may call it.
+    /// @notice Appeals a provisional verdict before its challenge deadline, locking
+    /// `seatsAt(quorum, level + 1) × verifierReward` of the caller's free stake: a fresh, larger quorum is drawn,
+    /// excluding the unit's miner, the challengers and everyone who sat at an earlier level.
+    function challengeVerdict(uint256 taskId, uint32 round, uint32 index) external;
+
+    /// @notice Moves a unit on once its deadline passed: releases and re-draws seats that did not commit
+    /// (Submitted; an appeal that still lacks its quorum after one such round lapses), decides from the reveals made (Revealing), or settles the final verdict (Decided). Anyone
+    /// may call it.
     function finalizeUnit(uint256 taskId, uint32 round, uint32 index) external;
 
     // ------------------------------------------------------------------------------------------------------------
@@ -379,6 +487,22 @@ interface ITaskMarket {
     /// @notice Every unit of a round, the aggregation unit last: what a node scans each cycle, in one call.
     /// @dev Off-chain reads only: its cost grows with `unitsPerRound`.
     function getUnits(uint256 taskId, uint32 round) external view returns (UnitInfo[] memory units);
+
+    /// @notice The verifiers seated in the unit's current epoch, one entry per seat drawn so far.
+    function getSeats(uint256 taskId, uint32 round, uint32 index) external view returns (address[] memory);
+
+    /// @notice A decided (or current) appeal level of the unit's vote on its current result.
+    function getLevel(uint256 taskId, uint32 round, uint32 index, uint8 level)
+        external
+        view
+        returns (LevelInfo memory);
+
+    /// @notice Seats of a quorum at appeal `level`: `quorum`, then 2·seats + 1 per level.
+    function seatsAt(uint32 quorum, uint8 level) external pure returns (uint8);
+
+    /// @notice Whether the verifier pool can seat a quorum of the task now: at least two members (a miner never
+    /// judges its own result) and stake for every seat's bond.
+    function canFillQuorum(uint256 taskId) external view returns (bool);
 
     /// @notice `verifier`'s ballot in the unit's current epoch.
     function getBallot(uint256 taskId, uint32 round, uint32 index, address verifier)

@@ -16,7 +16,7 @@ contract TaskMarketInvariantTest is TestBase {
         market = new TaskMarket(1 days);
         handler = new TaskMarketHandler(market);
         targetContract(address(handler));
-        bytes4[] memory selectors = new bytes4[](15);
+        bytes4[] memory selectors = new bytes4[](17);
         selectors[0] = TaskMarketHandler.stake.selector;
         selectors[1] = TaskMarketHandler.requestUnstake.selector;
         selectors[2] = TaskMarketHandler.releaseUnstaked.selector;
@@ -32,6 +32,8 @@ contract TaskMarketInvariantTest is TestBase {
         selectors[12] = TaskMarketHandler.finalize.selector;
         selectors[13] = TaskMarketHandler.warp.selector;
         selectors[14] = TaskMarketHandler.createTask.selector; // tasks are the point: weigh their creation twice
+        selectors[15] = TaskMarketHandler.draw.selector;
+        selectors[16] = TaskMarketHandler.challenge.selector;
         targetSelector(FuzzSelector({addr: address(handler), selectors: selectors}));
     }
 
@@ -104,6 +106,7 @@ contract TaskMarketInvariantTest is TestBase {
         vm.assertEq(p.quorum, 1, "quorum 1");
         handler.claim(0, 0, 0);
         handler.submit(0, 0, 42);
+        handler.draw(0, 0);
         handler.commit(1, 0, 0, true);
         handler.reveal(1, 0, 0);
         vm.assertTrue(market.getUnit(1, 0, 0).status == ITaskMarket.UnitStatus.Accepted, "accepted");
@@ -111,6 +114,7 @@ contract TaskMarketInvariantTest is TestBase {
         vm.assertEq(handler.ghostPaid(1), p.minerReward + p.verifierReward, "paid miner and verifier");
         handler.claim(2, 0, 1);
         handler.submit(0, 1, 43);
+        handler.draw(0, 1);
         handler.commit(3, 0, 1, false);
         handler.reveal(3, 0, 1);
         vm.assertEq(market.getUnit(1, 0, 1).rejections, 1, "rejected");

@@ -34,7 +34,14 @@ contract TaskMarketHandler is TestBase {
             address a = address(uint160(0x5000 + i));
             actors.push(a);
             vm.deal(a, 1_000_000 ether);
+            // Every actor may be drawn as a verifier: all are in the pool from the start.
+            vm.startPrank(a);
+            market.stake{value: 1 ether}();
+            market.joinVerifierPool();
+            vm.stopPrank();
+            ghostDeposited += 1 ether;
         }
+        vm.roll(vm.getBlockNumber() + 1);
         for (uint256 i; i < 2; ++i) {
             address o = address(uint160(0x6000 + i));
             owners.push(o);
@@ -81,7 +88,7 @@ contract TaskMarketHandler is TestBase {
     function releaseUnstaked(uint256 actorSeed) external {
         address a = actors[actorSeed % ACTORS];
         ITaskMarket.StakeInfo memory s = market.stakeOf(a);
-        if (s.unbonding == 0 || block.timestamp < s.releaseAt || s.total == s.locked) return;
+        if (s.unbonding == 0 || vm.getBlockTimestamp() < s.releaseAt || s.total == s.locked) return;
         vm.prank(a);
         market.releaseUnstaked();
         calls["releaseUnstaked"]++;
@@ -122,8 +129,10 @@ contract TaskMarketHandler is TestBase {
             aggregatorReward: uint96(bound(seed >> 96, 1, 1 ether)),
             verifierReward: uint96(bound(seed >> 160, 1, 0.1 ether)),
             unitBond: 0,
-            voteBond: uint96(bound(seed >> 200, 1, 0.5 ether))
+            voteBond: 0,
+            challengeWindow: (seed >> 4) & 1 == 1 ? 1 hours : 0
         });
+        p.voteBond = uint96(4 * uint256(p.verifierReward) + bound(seed >> 200, 0, 0.5 ether));
         p.unitBond = uint96(uint256(p.quorum) * p.verifierReward + (seed >> 232) % 1 ether);
         uint256 budget = market.budgetOf(p);
         vm.prank(o);
@@ -159,7 +168,7 @@ contract TaskMarketHandler is TestBase {
     function submit(uint256 taskSeed, uint256 indexSeed, uint256 digestSeed) external {
         (uint256 taskId, uint32 round, uint32 index, ITaskMarket.UnitInfo memory u, bool found) =
             _pickUnit(taskSeed, indexSeed);
-        if (!found || u.status != ITaskMarket.UnitStatus.Claimed || block.timestamp > u.deadline) return;
+        if (!found || u.status != ITaskMarket.UnitStatus.Claimed || vm.getBlockTimestamp() > u.deadline) return;
         vm.prank(u.miner);
         market.submitResult(
             taskId, round, index, keccak256(abi.encode(digestSeed, "r")), keccak256(abi.encode(digestSeed, "m"))
@@ -170,30 +179,47 @@ contract TaskMarketHandler is TestBase {
     function reclaimExpired(uint256 taskSeed, uint256 indexSeed) external {
         (uint256 taskId, uint32 round, uint32 index, ITaskMarket.UnitInfo memory u, bool found) =
             _pickUnit(taskSeed, indexSeed);
-        if (!found || u.status != ITaskMarket.UnitStatus.Claimed || block.timestamp <= u.deadline) return;
+        if (!found || u.status != ITaskMarket.UnitStatus.Claimed || vm.getBlockTimestamp() <= u.deadline) return;
         _tracked(taskId, address(this), abi.encodeCall(ITaskMarket.reclaimExpired, (taskId, round, index)));
         calls["reclaimExpired"]++;
+    }
+
+    function draw(uint256 taskSeed, uint256 indexSeed) external {
+        (uint256 taskId, uint32 round, uint32 index, ITaskMarket.UnitInfo memory u, bool found) =
+            _pickUnit(taskSeed, indexSeed);
+        if (!found || u.status != ITaskMarket.UnitStatus.Submitted) return;
+        (ITaskMarket.TaskParams memory p,) = market.getTask(taskId);
+        if (u.seats >= market.seatsAt(p.quorum, u.level)) return;
+        if (vm.getBlockNumber() <= u.seedBlock) vm.roll(u.seedBlock + 1);
+        market.drawVerifiers(taskId, round, index);
+        calls["draw"]++;
     }
 
     function commit(uint256 actorSeed, uint256 taskSeed, uint256 indexSeed, bool valid) external {
         (uint256 taskId, uint32 round, uint32 index, ITaskMarket.UnitInfo memory u, bool found) =
             _pickUnit(taskSeed, indexSeed);
-        if (!found || u.status != ITaskMarket.UnitStatus.Submitted || block.timestamp > u.deadline) return;
-        address a = actors[actorSeed % ACTORS];
-        if (a == u.miner || market.getBallot(taskId, round, index, a).committed) return;
-        (ITaskMarket.TaskParams memory p,) = market.getTask(taskId);
-        _ensureFree(a, p.voteBond);
+        if (!found || u.status != ITaskMarket.UnitStatus.Submitted || vm.getBlockTimestamp() > u.deadline) return;
+        address[] memory seats = market.getSeats(taskId, round, index);
+        if (seats.length == 0) return;
+        address a = seats[actorSeed % seats.length];
         bytes32 commitment = market.commitmentOf(taskId, round, index, a, valid, _salt(a, u.epoch));
+        ITaskMarket.BallotInfo memory b = market.getBallot(taskId, round, index, a);
+        // A verifier drawn again after committing commits its same vote for the new seat.
+        if (b.committed) commitment = b.commitment;
         vm.prank(a);
-        market.commitVote(taskId, round, index, commitment);
-        calls["commit"]++;
+        try market.commitVote(taskId, round, index, commitment) {
+            calls["commit"]++;
+        } catch {
+            calls["commitRefused"]++;
+        }
     }
 
     function reveal(uint256 actorSeed, uint256 taskSeed, uint256 indexSeed) external {
         (uint256 taskId, uint32 round, uint32 index, ITaskMarket.UnitInfo memory u, bool found) =
             _pickUnit(taskSeed, indexSeed);
-        if (!found || u.status != ITaskMarket.UnitStatus.Revealing || block.timestamp > u.deadline) return;
-        address a = actors[actorSeed % ACTORS];
+        if (!found || u.status != ITaskMarket.UnitStatus.Revealing || vm.getBlockTimestamp() > u.deadline) return;
+        address[] memory seats = market.getSeats(taskId, round, index);
+        address a = seats[actorSeed % seats.length];
         ITaskMarket.BallotInfo memory b = market.getBallot(taskId, round, index, a);
         if (!b.committed || b.revealed) return;
         bool valid = b.commitment == market.commitmentOf(taskId, round, index, a, true, _salt(a, u.epoch));
@@ -204,20 +230,32 @@ contract TaskMarketHandler is TestBase {
         calls["reveal"]++;
     }
 
+    function challenge(uint256 actorSeed, uint256 taskSeed, uint256 indexSeed) external {
+        (uint256 taskId, uint32 round, uint32 index, ITaskMarket.UnitInfo memory u, bool found) =
+            _pickUnit(taskSeed, indexSeed);
+        if (!found || u.status != ITaskMarket.UnitStatus.Decided || vm.getBlockTimestamp() > u.deadline) return;
+        (ITaskMarket.TaskParams memory p,) = market.getTask(taskId);
+        address a = actors[actorSeed % ACTORS];
+        _ensureFree(a, uint256(market.seatsAt(p.quorum, u.level + 1)) * p.verifierReward);
+        vm.prank(a);
+        market.challengeVerdict(taskId, round, index);
+        calls["challenge"]++;
+    }
+
     function finalize(uint256 taskSeed, uint256 indexSeed) external {
         (uint256 taskId, uint32 round, uint32 index, ITaskMarket.UnitInfo memory u, bool found) =
             _pickUnit(taskSeed, indexSeed);
         if (!found) return;
-        bool due = (u.status == ITaskMarket.UnitStatus.Revealing || u.status == ITaskMarket.UnitStatus.Submitted)
-            && block.timestamp > u.deadline;
-        if (!due) return;
+        bool voting = u.status == ITaskMarket.UnitStatus.Revealing || u.status == ITaskMarket.UnitStatus.Submitted
+            || u.status == ITaskMarket.UnitStatus.Decided;
+        if (!voting || vm.getBlockTimestamp() <= u.deadline) return;
         _tracked(taskId, address(this), abi.encodeCall(ITaskMarket.finalizeUnit, (taskId, round, index)));
         _afterVerdict(taskId, round, index, u);
         calls["finalize"]++;
     }
 
     function warp(uint256 secondsAhead) external {
-        vm.warp(block.timestamp + bound(secondsAhead, 1, 3 hours));
+        vm.warp(vm.getBlockTimestamp() + bound(secondsAhead, 1, 3 hours));
         calls["warp"]++;
     }
 
@@ -225,9 +263,9 @@ contract TaskMarketHandler is TestBase {
 
     /// @notice Settles everything and lets every actor leave: used after a random sequence.
     function exitEverybody() external {
-        vm.warp(block.timestamp + 2 hours);
+        vm.warp(vm.getBlockTimestamp() + 2 hours);
         for (uint256 t; t < taskIds.length; ++t) _drainTask(taskIds[t]);
-        vm.warp(block.timestamp + market.unbondingDelay() + 1);
+        vm.warp(vm.getBlockTimestamp() + market.unbondingDelay() + 1);
         for (uint256 i; i < ACTORS; ++i) {
             address a = actors[i];
             ITaskMarket.StakeInfo memory s = market.stakeOf(a);
@@ -236,7 +274,7 @@ contract TaskMarketHandler is TestBase {
                 market.requestUnstake(s.total - s.unbonding);
             }
         }
-        vm.warp(block.timestamp + market.unbondingDelay());
+        vm.warp(vm.getBlockTimestamp() + market.unbondingDelay());
         for (uint256 i; i < ACTORS; ++i) {
             address a = actors[i];
             if (market.stakeOf(a).unbonding > 0) {
@@ -251,28 +289,43 @@ contract TaskMarketHandler is TestBase {
     function _drainTask(uint256 taskId) internal {
         (ITaskMarket.TaskParams memory p, ITaskMarket.TaskState memory s) = market.getTask(taskId);
         for (uint32 index; index <= p.unitsPerRound; ++index) {
-            ITaskMarket.UnitInfo memory u = market.getUnit(taskId, s.currentRound, index);
-            if (u.status == ITaskMarket.UnitStatus.Claimed) {
-                if (block.timestamp <= u.deadline) vm.warp(u.deadline + 1);
-                this.reclaimExpired(_taskSeed(taskId), index);
-            } else if (u.status == ITaskMarket.UnitStatus.Revealing) {
-                if (block.timestamp <= u.deadline) vm.warp(u.deadline + 1);
-                this.finalize(_taskSeed(taskId), index);
-                u = market.getUnit(taskId, s.currentRound, index);
-            }
-            if (u.status == ITaskMarket.UnitStatus.Submitted) {
-                if (block.timestamp > u.deadline) this.finalize(_taskSeed(taskId), index);
-                u = market.getUnit(taskId, s.currentRound, index);
-                uint256 seed;
-                while (u.commits < p.quorum) {
-                    this.commit(seed++, _taskSeed(taskId), index, true);
-                    u = market.getUnit(taskId, s.currentRound, index);
+            for (uint256 step; step < 16; ++step) {
+                ITaskMarket.UnitInfo memory u = market.getUnit(taskId, s.currentRound, index);
+                if (u.status == ITaskMarket.UnitStatus.Open || u.status == ITaskMarket.UnitStatus.Accepted) break;
+                if (u.status == ITaskMarket.UnitStatus.Claimed) {
+                    if (vm.getBlockTimestamp() <= u.deadline) vm.warp(u.deadline + 1);
+                    this.reclaimExpired(_taskSeed(taskId), index);
+                } else if (u.status == ITaskMarket.UnitStatus.Submitted) {
+                    _seatAndVote(taskId, p, s.currentRound, index);
+                } else {
+                    if (vm.getBlockTimestamp() <= u.deadline) vm.warp(u.deadline + 1);
+                    this.finalize(_taskSeed(taskId), index);
                 }
-                for (uint256 i; i < ACTORS; ++i) this.reveal(i, _taskSeed(taskId), index);
             }
         }
         (, s) = market.getTask(taskId);
         if (s.status == ITaskMarket.TaskStatus.Active) this.cancelTask(_taskSeed(taskId));
+    }
+
+    /// @dev Fills the quorum (every actor able to back every seat), has every seat vote valid, or lets the commit
+    /// window pass when the quorum cannot be seated (the replacement round, then an appeal's lapse).
+    function _seatAndVote(uint256 taskId, ITaskMarket.TaskParams memory p, uint32 round, uint32 index) internal {
+        ITaskMarket.UnitInfo memory u = market.getUnit(taskId, round, index);
+        if (vm.getBlockTimestamp() > u.deadline) {
+            this.finalize(_taskSeed(taskId), index); // the window passed: release the no-shows, draw again
+            return;
+        }
+        uint8 needed = market.seatsAt(p.quorum, u.level);
+        for (uint256 i; i < ACTORS; ++i) _ensureFree(actors[i], uint256(needed) * p.voteBond);
+        if (u.seats < needed) this.draw(_taskSeed(taskId), index);
+        u = market.getUnit(taskId, round, index);
+        if (u.seats < needed) {
+            if (vm.getBlockTimestamp() <= u.deadline) vm.warp(u.deadline + 1);
+            this.finalize(_taskSeed(taskId), index);
+            return;
+        }
+        for (uint256 seat; seat < u.seats; ++seat) this.commit(seat, _taskSeed(taskId), index, true);
+        for (uint256 seat; seat < u.seats; ++seat) this.reveal(seat, _taskSeed(taskId), index);
     }
 
     // ---------------------------------------------------------------------------------------------- internals

@@ -12,7 +12,7 @@ abstract contract TaskMarketFixture is TestBase {
     uint96 internal constant AGG_REWARD = 0.5 ether;
     uint96 internal constant VERIFIER_REWARD = 0.1 ether;
     uint96 internal constant UNIT_BOND = 0.5 ether;
-    uint96 internal constant VOTE_BOND = 0.2 ether;
+    uint96 internal constant VOTE_BOND = 0.4 ether;
     uint256 internal constant STAKE = 10 ether;
 
     TaskMarket internal market;
@@ -28,7 +28,12 @@ abstract contract TaskMarketFixture is TestBase {
         vm.deal(stranger, 1_000 ether);
         vm.label(owner, "owner");
         for (uint256 i; i < miners.length; ++i) _fundAndStake(miners[i], STAKE);
-        for (uint256 i; i < verifiers.length; ++i) _fundAndStake(verifiers[i], STAKE);
+        for (uint256 i; i < verifiers.length; ++i) {
+            _fundAndStake(verifiers[i], STAKE);
+            vm.prank(verifiers[i]);
+            market.joinVerifierPool();
+        }
+        vm.roll(vm.getBlockNumber() + 1); // the pool as it stands now is what the next seeds draw from
     }
 
     function _fundAndStake(address account, uint256 amount) internal {
@@ -52,7 +57,8 @@ abstract contract TaskMarketFixture is TestBase {
             aggregatorReward: AGG_REWARD,
             verifierReward: VERIFIER_REWARD,
             unitBond: UNIT_BOND,
-            voteBond: VOTE_BOND
+            voteBond: VOTE_BOND,
+            challengeWindow: 0
         });
     }
 
@@ -106,10 +112,36 @@ abstract contract TaskMarketFixture is TestBase {
         market.revealVote(taskId, round, index, valid, _salt(verifier, taskId, round, index));
     }
 
-    /// @dev The first `votes.length` verifiers commit then reveal the given votes.
-    function _vote(uint256 taskId, uint32 round, uint32 index, bool[] memory votes) internal {
-        for (uint256 i; i < votes.length; ++i) _commit(taskId, round, index, verifiers[i], votes[i]);
-        for (uint256 i; i < votes.length; ++i) _reveal(taskId, round, index, verifiers[i], votes[i]);
+    /// @dev Draws the unit's quorum so that every seat goes to a different verifier: tries seed-block hashes until
+    /// the draw (the contract's own) comes out that way, undoing the others. Returns the seats.
+    function _draw(uint256 taskId, uint32 round, uint32 index) internal returns (address[] memory seats) {
+        uint64 seedBlock = _unit(taskId, round, index).seedBlock;
+        if (vm.getBlockNumber() <= seedBlock) vm.roll(seedBlock + 1);
+        for (uint256 k; k < 256; ++k) {
+            uint256 snapshot = vm.snapshotState();
+            vm.setBlockhash(seedBlock, keccak256(abi.encode("seed", k)));
+            market.drawVerifiers(taskId, round, index);
+            seats = market.getSeats(taskId, round, index);
+            if (_distinct(seats)) return seats;
+            vm.revertToState(snapshot);
+        }
+        revert("no draw with distinct seats");
+    }
+
+    function _distinct(address[] memory list) internal pure returns (bool) {
+        for (uint256 i; i < list.length; ++i) {
+            for (uint256 j = i + 1; j < list.length; ++j) {
+                if (list[i] == list[j]) return false;
+            }
+        }
+        return true;
+    }
+
+    /// @dev Draws a quorum of distinct verifiers; seat i commits then reveals `votes[i]`.
+    function _vote(uint256 taskId, uint32 round, uint32 index, bool[] memory votes) internal returns (address[] memory seats) {
+        seats = _draw(taskId, round, index);
+        for (uint256 i; i < votes.length; ++i) _commit(taskId, round, index, seats[i], votes[i]);
+        for (uint256 i; i < votes.length; ++i) _reveal(taskId, round, index, seats[i], votes[i]);
     }
 
     function _unanimous(uint256 n, bool valid) internal pure returns (bool[] memory votes) {

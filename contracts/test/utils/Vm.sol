@@ -6,6 +6,9 @@ pragma solidity ^0.8.24;
 interface Vm {
     function warp(uint256 newTimestamp) external;
     function roll(uint256 newHeight) external;
+    function setBlockhash(uint256 blockNumber, bytes32 blockHash) external;
+    function snapshotState() external returns (uint256 snapshotId);
+    function revertToState(uint256 snapshotId) external returns (bool success);
     function deal(address account, uint256 newBalance) external;
     function prank(address msgSender) external;
     function startPrank(address msgSender) external;
@@ -19,6 +22,7 @@ interface Vm {
     function assume(bool condition) external pure;
     function addr(uint256 privateKey) external pure returns (address keyAddr);
     function getBlockTimestamp() external view returns (uint256 timestamp);
+    function getBlockNumber() external view returns (uint256 height);
     function assertTrue(bool condition, string calldata error) external pure;
     function assertFalse(bool condition, string calldata error) external pure;
     function assertEq(uint256 left, uint256 right, string calldata error) external pure;

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from node.chain.contract import TaskMarket
 from node.chain.hashing import new_salt
-from node.chain.types import TaskParams
+from node.chain.types import TaskParams, seats_at
 
 ETHER = 10**18
 
@@ -31,13 +31,14 @@ def params(rounds: int = 2, units: int = 2, quorum: int = 3, **overrides: int) -
         "aggregator_reward": ETHER // 2,
         "verifier_reward": ETHER // 10,
         "unit_bond": ETHER // 2,
-        "vote_bond": ETHER // 5,
+        "vote_bond": ETHER * 2 // 5,
+        "challenge_window": 0,
     }
     values.update(overrides)
     return TaskParams(**values)  # type: ignore[arg-type]
 
 
-@dataclass
+@dataclass(eq=False)
 class Voter:
     market: TaskMarket
     salts: dict[tuple[int, int, int, int], bytes]
@@ -65,8 +66,27 @@ def submit(miner: TaskMarket, task_id: int, round_: int, index: int) -> tuple[by
     return result, model
 
 
-def vote(voters: list[Voter], task_id: int, round_: int, index: int, votes: list[bool]) -> None:
-    for voter, valid in zip(voters, votes, strict=False):
+def seated(voters: list[Voter], task_id: int, round_: int, index: int) -> list[Voter]:
+    """Draws the unit's quorum (any account may) and returns the voters it seated, each once, in seat order."""
+    market = voters[0].market
+    unit = market.get_unit(task_id, round_, index)
+    if unit.seats < seats_at(market.get_task(task_id).params.quorum, unit.level):
+        market.draw_verifiers(task_id, round_, index)
+    by_address = {v.address.lower(): v for v in voters}
+    out: list[Voter] = []
+    for address in market.get_seats(task_id, round_, index):
+        voter = by_address[address.lower()]
+        if voter not in out:
+            out.append(voter)
+    return out
+
+
+def vote(voters: list[Voter], task_id: int, round_: int, index: int, valid: bool) -> list[Voter]:
+    """Draws the quorum from ``voters`` (all in the pool); every seated voter commits then reveals ``valid`` once
+    for all of its seats. Returns the seated voters."""
+    judges = seated(voters, task_id, round_, index)
+    for voter in judges:
         voter.commit(task_id, round_, index, valid)
-    for voter, valid in zip(voters, votes, strict=False):
+    for voter in judges:
         voter.reveal(task_id, round_, index, valid)
+    return judges

@@ -18,10 +18,11 @@ def test_events_are_decoded_in_chain_order_whatever_the_chunk_size(chain: Chain)
     start = chain.w3.eth.block_number + 1
     miner.stake(ETHER)
     voter.market.stake(ETHER)
+    voter.market.join_verifier_pool()
     task_id, _ = owner.create_task(params(rounds=1, units=1, quorum=1))
     miner.claim_unit(task_id, 0, 0)
     submit(miner, task_id, 0, 0)
-    vote([voter], task_id, 0, 0, [True])
+    vote([voter], task_id, 0, 0, True)
     head = chain.w3.eth.block_number
 
     whole = EventReader(chain.w3, owner.address, chain.artifact.abi, chunk_blocks=10_000).read(start, head)
@@ -29,19 +30,23 @@ def test_events_are_decoded_in_chain_order_whatever_the_chunk_size(chain: Chain)
     assert names == [
         "StakeDeposited",
         "StakeDeposited",
+        "VerifierJoined",
         "TaskCreated",
         "UnitClaimed",
         "ResultSubmitted",
+        "VerifierDrawn",
+        "QuorumDrawn",
         "VoteCommitted",
         "RevealOpened",
         "VoteRevealed",
+        "VerdictReached",
         "Credited",
         "Credited",
         "UnitAccepted",
     ]
     assert whole == EventReader(chain.w3, owner.address, chain.artifact.abi, chunk_blocks=1).read(start, head)
     assert [e.key for e in whole] == sorted(e.key for e in whole)
-    created = whole[2]
+    created = whole[3]
     assert created.args["taskId"] == task_id
     assert created.args["owner"] == owner.signer.address
     assert created.args["budget"] == params(rounds=1, units=1, quorum=1).budget

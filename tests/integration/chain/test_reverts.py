@@ -13,7 +13,7 @@ from node.chain.deploy import deploy_market
 from node.chain.tx import Signer
 from node.errors import ContractRevert
 from tests.conftest import Chain
-from tests.integration.chain.helpers import ETHER, Voter, params, submit
+from tests.integration.chain.helpers import ETHER, Voter, params, seated, submit
 
 pytestmark = pytest.mark.chain
 
@@ -27,6 +27,8 @@ def world(chain: Chain) -> dict[str, object]:
     voters = [Voter(chain.market(a), {}) for a in chain.accounts[4:7]]
     for m in (miner, other, *(v.market for v in voters)):
         m.stake(5 * ETHER)
+    for v in voters:
+        v.market.join_verifier_pool()
     task_id, _ = owner.create_task(params(rounds=1, units=2, quorum=3))
     return {"owner": owner, "miner": miner, "other": other, "poor": poor, "voters": voters, "task": task_id}
 
@@ -108,31 +110,39 @@ def test_unit_and_vote_errors(chain: Chain, world: dict[str, object]) -> None:
     _expect(lambda: miner.submit_result(task, 0, 0, b"\0" * 32, b"\2" * 32), reverts.TaskMarketZeroDigest)
     _expect(lambda: other.reclaim_expired(task, 0, 0), reverts.TaskMarketDeadlineNotPassed)
     submit(miner, task, 0, 0)
+    # Seats are drawn from the hash of the submission's block: nobody holds one before the draw.
+    _expect(
+        lambda: voters[0].market.reveal_vote(task, 0, 0, True, b"\3" * 32), reverts.TaskMarketUnitWrongStatus, status=2
+    )
+    _expect(lambda: owner.finalize_unit(task, 0, 0), reverts.TaskMarketFinalizeNotDue)
+    _expect(lambda: voters[0].commit(task, 0, 0, True), reverts.TaskMarketNotSelected)
+    seated(voters, task, 0, 0)
+    _expect(lambda: owner.draw_verifiers(task, 0, 0), reverts.TaskMarketQuorumDrawn, index=0)
     _expect(
         lambda: miner.commit_vote(task, 0, 0, b"\1" * 32),
-        reverts.TaskMarketSelfVote,
+        reverts.TaskMarketNotSelected,
         verifier=miner.signer.address,
     )
-    voters[0].commit(task, 0, 0, True)
-    _expect(lambda: voters[0].commit(task, 0, 0, True), reverts.TaskMarketAlreadyCommitted)
-    _expect(lambda: voters[0].reveal(task, 0, 0, True), reverts.TaskMarketUnitWrongStatus, status=2)
-    _expect(lambda: owner.finalize_unit(task, 0, 0), reverts.TaskMarketFinalizeNotDue)
-    voters[1].commit(task, 0, 0, True)
-    voters[2].commit(task, 0, 0, False)
+    # A quorum of one: its only judge's commit opens the reveals, whoever it is.
+    single, _ = owner.create_task(params(rounds=1, units=1, quorum=1))
+    miner.claim_unit(single, 0, 0)
+    submit(miner, single, 0, 0)
+    (judge,) = seated(voters, single, 0, 0)
+    judge.commit(single, 0, 0, True)
+    _expect(lambda: judge.commit(single, 0, 0, True), reverts.TaskMarketUnitWrongStatus, status=3)
     _expect(
-        lambda: other.reveal_vote(task, 0, 0, True, b"\3" * 32),
+        lambda: other.reveal_vote(single, 0, 0, True, b"\3" * 32),
         reverts.TaskMarketNoBallot,
         verifier=other.signer.address,
     )
     wrong = _expect(
-        lambda: voters[0].market.reveal_vote(task, 0, 0, True, b"\3" * 32),
+        lambda: judge.market.reveal_vote(single, 0, 0, True, b"\3" * 32),
         reverts.TaskMarketCommitmentMismatch,
     )
     assert isinstance(wrong.values["committed"], bytes)
-    voters[0].reveal(task, 0, 0, True)
-    _expect(lambda: voters[0].reveal(task, 0, 0, True), reverts.TaskMarketAlreadyRevealed)
     chain.advance(601)
-    _expect(lambda: voters[1].reveal(task, 0, 0, True), reverts.TaskMarketDeadlinePassed)
+    _expect(lambda: judge.reveal(single, 0, 0, True), reverts.TaskMarketDeadlinePassed)
+    _expect(lambda: owner.challenge_verdict(single, 0, 0), reverts.TaskMarketUnitWrongStatus, status=3)
     _expect(lambda: other.cancel_task(task), reverts.TaskMarketNotTaskOwner, caller=other.signer.address)
     owner.cancel_task(task)
     _expect(lambda: owner.cancel_task(task), reverts.TaskMarketTaskNotActive, status=3)

@@ -165,17 +165,23 @@ def test_audit_fails_naming_the_unit_a_colluding_verifier_accepted(chain: Chain,
         aggregator_daemon.roles = [MinerRole(aggregator, train=False, aggregate=True)]
         colluder = chain.market(chain.accounts[4])
         colluder.stake(10**18)
+        colluder.join_verifier_pool()  # the only verifier in the pool: every seat is its own
         salts: dict[tuple[int, int], bytes] = {}
 
         def approve_everything() -> None:
             for index in range(3):
                 unit = colluder.get_unit(task_id, 0, index)
                 key = (index, unit.epoch)
-                if unit.status is UnitStatus.SUBMITTED and key not in salts:
+                if unit.status is UnitStatus.SUBMITTED and unit.seats == 0:
+                    colluder.draw_verifiers(task_id, 0, index)
+                elif unit.status is UnitStatus.SUBMITTED and key not in salts:
                     salts[key] = new_salt()
                     colluder.commit_vote_for(task_id, 0, index, True, salts[key])
                 elif unit.status is UnitStatus.REVEALING and key in salts:
                     colluder.reveal_vote(task_id, 0, index, True, salts[key])
+                elif unit.status is UnitStatus.DECIDED:
+                    chain.advance(unit.deadline - chain.timestamp() + 1)  # nobody watches: the window passes
+                    colluder.finalize_unit(task_id, 0, index)
 
         def step() -> bool:
             cheater_daemon.cycle()

@@ -16,7 +16,7 @@ from node.ml.defaults import digits_spec
 from node.runner import build_roles, build_services
 from node.state import WorkStatus
 from node.store.client import StoreClient
-from tests.conftest import Chain
+from tests.conftest import UNBONDING_DELAY_S, Chain
 from tests.integration.client.driver import dev_settings
 from tests.polling import wait_until
 
@@ -100,7 +100,7 @@ def test_credit_above_the_threshold_is_withdrawn(chain: Chain, tmp_path: Path) -
     market = services.market
     market.stake(10**18)
     market.request_unstake(10**18)
-    chain.advance(3601)
+    chain.advance(UNBONDING_DELAY_S + 1)
     market.release_unstaked()
     assert market.credit_of(services.address) == 10**18
     before = chain.w3.eth.get_balance(services.address)

@@ -1,0 +1,540 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {MarketStorage} from "./MarketStorage.sol";
+import {ITaskMarket} from "./interfaces/ITaskMarket.sol";
+import {IVerifierPool} from "./interfaces/IVerifierPool.sol";
+
+/// @title Quorums
+/// @notice Who judges a result, and how: a quorum drawn by chance from the stake-weighted verifier pool after the
+/// submission, commit-reveal votes per seat, provisional verdicts open to challenge, and appeals to fresh, larger
+/// quorums. Committing first gains nothing (seats are drawn, not taken); splitting stake over accounts gains nothing
+/// (each seat is one stake-weighted draw, with replacement, from the pool as it stood before the seed).
+/// @dev Loops run over one unit's seats only: at most seatsAt(MAX_QUORUM, MAX_APPEAL_LEVEL) per level.
+abstract contract Quorums is MarketStorage {
+    /// @notice The last appeal level: its verdict is final.
+    uint8 public constant MAX_APPEAL_LEVEL = 2;
+    /// @dev Draws tried per empty seat in one call: bounds gas when much of the pool is excluded or fully bonded.
+    uint256 private constant DRAW_TRIES_PER_SEAT = 4;
+
+    struct Ballot {
+        address verifier;
+        bool revealed;
+        bool valid;
+        bytes32 commitment;
+    }
+
+    /// @dev One decided level of the vote on a unit's current result: the epoch whose seats decided it.
+    struct Level {
+        uint32 epoch;
+        bool verdict;
+        address challenger;
+    }
+
+    /// @dev Ballots by keccak256(taskId, unitKey, epoch, seat); seats 0..seats−1 of the current epoch are filled.
+    mapping(bytes32 ballotKey => Ballot ballot) private _ballots;
+    /// @dev Levels 0..MAX_APPEAL_LEVEL of the vote on a unit's current result (rewritten by the next submission).
+    mapping(uint256 taskId => mapping(uint256 unitKey => Level[3] levels)) private _levels;
+
+    // ------------------------------------------------------------------------------------------------------------
+    // Draw, commit, reveal, challenge
+    // ------------------------------------------------------------------------------------------------------------
+
+    /// @inheritdoc ITaskMarket
+    function drawVerifiers(uint256 taskId, uint32 round, uint32 index) external {
+        Task storage t = _existingTask(taskId);
+        uint256 key = _unitKey(round, index);
+        Unit storage u = _units[taskId][key];
+        if (u.status != UnitStatus.Submitted) revert TaskMarketUnitWrongStatus(taskId, round, index, u.status);
+        if (u.seats >= _seats(t.params.quorum, u.level)) revert TaskMarketQuorumDrawn(taskId, round, index);
+        if (block.number <= u.seedBlock) revert TaskMarketSeedNotReady(u.seedBlock, block.number);
+        _drawSeats(taskId, t, u, key);
+    }
+
+    /// @inheritdoc ITaskMarket
+    function commitVote(uint256 taskId, uint32 round, uint32 index, bytes32 commitment) external {
+        Task storage t = _existingTask(taskId);
+        uint256 key = _unitKey(round, index);
+        Unit storage u = _units[taskId][key];
+        if (u.status != UnitStatus.Submitted) revert TaskMarketUnitWrongStatus(taskId, round, index, u.status);
+        if (block.timestamp > u.deadline) revert TaskMarketDeadlinePassed(u.deadline, block.timestamp);
+        if (commitment == bytes32(0)) revert TaskMarketZeroDigest("commitment");
+        uint32 epoch = u.epoch;
+        (uint8 mine, bool held) = _commitSeats(taskId, key, epoch, u.seats, commitment);
+        if (mine == 0) {
+            if (held) revert TaskMarketAlreadyCommitted(msg.sender);
+            revert TaskMarketNotSelected(msg.sender);
+        }
+        // commits + mine ≤ seats ≤ 255: every committed seat is a distinct drawn seat.
+        uint8 commits;
+        unchecked {
+            commits = u.commits + mine;
+        }
+        u.commits = commits;
+        emit VoteCommitted(taskId, round, index, msg.sender, epoch, commitment, mine);
+        if (commits == _seats(t.params.quorum, u.level)) {
+            uint64 revealDeadline = uint64(block.timestamp) + t.params.revealTimeout;
+            u.status = UnitStatus.Revealing;
+            u.deadline = revealDeadline;
+            emit RevealOpened(taskId, round, index, epoch, revealDeadline);
+        }
+    }
+
+    /// @inheritdoc ITaskMarket
+    function revealVote(uint256 taskId, uint32 round, uint32 index, bool valid, bytes32 salt) external {
+        Task storage t = _existingTask(taskId);
+        uint256 key = _unitKey(round, index);
+        Unit storage u = _units[taskId][key];
+        if (u.status != UnitStatus.Revealing) revert TaskMarketUnitWrongStatus(taskId, round, index, u.status);
+        if (block.timestamp > u.deadline) revert TaskMarketDeadlinePassed(u.deadline, block.timestamp);
+        bytes32 expected = _commitment(taskId, round, index, msg.sender, valid, salt);
+        uint32 epoch = u.epoch;
+        (uint8 mine, bool held) = _revealSeats(taskId, key, epoch, u.seats, expected, valid);
+        if (!held) revert TaskMarketNoBallot(msg.sender);
+        if (mine == 0) revert TaskMarketAlreadyRevealed(msg.sender);
+        // reveals + mine ≤ commits ≤ seats ≤ 255, and validVotes ≤ reveals.
+        unchecked {
+            u.reveals += mine;
+            if (valid) u.validVotes += mine;
+        }
+        emit VoteRevealed(taskId, round, index, msg.sender, epoch, valid, mine);
+        // The last reveal decides at once: nothing is left to wait for, and it saves everyone a transaction.
+        if (u.reveals == u.commits) _decide(taskId, t, u, key);
+    }
+
+    /// @inheritdoc ITaskMarket
+    function challengeVerdict(uint256 taskId, uint32 round, uint32 index) external {
+        Task storage t = _existingTask(taskId);
+        uint256 key = _unitKey(round, index);
+        Unit storage u = _units[taskId][key];
+        if (u.status != UnitStatus.Decided) revert TaskMarketUnitWrongStatus(taskId, round, index, u.status);
+        if (block.timestamp > u.deadline) revert TaskMarketDeadlinePassed(u.deadline, block.timestamp);
+        uint8 level = u.level;
+        // Unreachable by construction (a final level settles at once); kept as a guard.
+        if (level >= MAX_APPEAL_LEVEL) revert TaskMarketAppealLevelExhausted(taskId, round, index, level);
+        uint8 next = level + 1;
+        uint256 bond = uint256(_seats(t.params.quorum, next)) * t.params.verifierReward;
+        _lockBond(msg.sender, bond);
+        _levels[taskId][key][next].challenger = msg.sender;
+        uint32 epoch = _startVote(t, u, taskId, key, next);
+        emit VerdictChallenged(taskId, round, index, msg.sender, next, epoch, bond);
+    }
+
+    // ------------------------------------------------------------------------------------------------------------
+    // Views
+    // ------------------------------------------------------------------------------------------------------------
+
+    /// @inheritdoc ITaskMarket
+    function getBallot(uint256 taskId, uint32 round, uint32 index, address verifier)
+        external
+        view
+        returns (BallotInfo memory info)
+    {
+        uint256 key = _unitKey(round, index);
+        Unit storage u = _units[taskId][key];
+        uint256 committed;
+        uint256 revealed;
+        for (uint256 seat; seat < u.seats; ++seat) {
+            Ballot storage b = _ballots[_ballotKey(taskId, key, u.epoch, seat)];
+            if (b.verifier != verifier) continue;
+            info.seats += 1;
+            if (b.commitment == bytes32(0)) continue;
+            committed += 1;
+            info.commitment = b.commitment;
+            if (b.revealed) {
+                revealed += 1;
+                info.valid = b.valid;
+            }
+        }
+        // Committed (revealed) only when every one of its seats is: a verifier drawn again after committing still
+        // owes a commitment for the new seat.
+        info.committed = info.seats != 0 && committed == info.seats;
+        info.revealed = info.seats != 0 && revealed == info.seats;
+    }
+
+    /// @inheritdoc ITaskMarket
+    function getSeats(uint256 taskId, uint32 round, uint32 index) external view returns (address[] memory seats) {
+        uint256 key = _unitKey(round, index);
+        Unit storage u = _units[taskId][key];
+        seats = new address[](u.seats);
+        for (uint256 seat; seat < seats.length; ++seat) {
+            seats[seat] = _ballots[_ballotKey(taskId, key, u.epoch, seat)].verifier;
+        }
+    }
+
+    /// @inheritdoc ITaskMarket
+    function getLevel(uint256 taskId, uint32 round, uint32 index, uint8 level)
+        external
+        view
+        returns (LevelInfo memory)
+    {
+        if (level > MAX_APPEAL_LEVEL) revert TaskMarketAppealLevelExhausted(taskId, round, index, level);
+        Level storage l = _levels[taskId][_unitKey(round, index)][level];
+        return LevelInfo({epoch: l.epoch, verdict: l.verdict, challenger: l.challenger});
+    }
+
+    /// @inheritdoc ITaskMarket
+    function seatsAt(uint32 quorum, uint8 level) external pure returns (uint8) {
+        return _seats(quorum, level);
+    }
+
+    /// @inheritdoc ITaskMarket
+    function canFillQuorum(uint256 taskId) external view returns (bool) {
+        Task storage t = _existingTask(taskId);
+        IVerifierPool pool = _verifierPool();
+        return pool.memberCount() >= 2 && pool.totalWeight() >= uint256(t.params.quorum) * t.params.voteBond;
+    }
+
+    /// @inheritdoc ITaskMarket
+    function commitmentOf(uint256 taskId, uint32 round, uint32 index, address verifier, bool valid, bytes32 salt)
+        external
+        pure
+        returns (bytes32)
+    {
+        return _commitment(taskId, round, index, verifier, valid, salt);
+    }
+
+    // ------------------------------------------------------------------------------------------------------------
+    // Internals
+    // ------------------------------------------------------------------------------------------------------------
+
+    /// @dev Settles a final verdict: the vote's seats and challengers here, the miner and the task in TaskMarket.
+    function _settleVerdict(uint256 taskId, Task storage t, Unit storage u, uint256 key) internal virtual;
+
+    /// @dev A fresh epoch at appeal `level`: no seats, drawn from the hash of this block once it is mined.
+    function _startVote(Task storage t, Unit storage u, uint256 taskId, uint256 key, uint8 level)
+        internal
+        returns (uint32 epoch)
+    {
+        epoch = u.epoch + 1;
+        u.epoch = epoch;
+        u.status = UnitStatus.Submitted;
+        u.deadline = uint64(block.timestamp) + t.params.commitTimeout;
+        u.commits = 0;
+        u.reveals = 0;
+        u.validVotes = 0;
+        u.seats = 0;
+        u.drawNonce = 0;
+        u.replacements = 0;
+        u.level = level;
+        u.seedBlock = uint64(block.number);
+        _levels[taskId][key][level].epoch = epoch;
+    }
+
+    /// @dev Fills the epoch's empty seats from the pool as it stood before the seed block, in a sequence of draws
+    /// fixed by the seed: who abstains or is skipped cannot pick who comes next, and stake moved after the seed
+    /// block counts for nothing here.
+    function _drawSeats(uint256 taskId, Task storage t, Unit storage u, uint256 key) internal {
+        bytes32 seedHash = _seedHash(u.seedBlock);
+        if (seedHash == bytes32(0)) {
+            // Over 256 blocks old: nobody drew in time, so nobody chose this; draw from a block still to come.
+            u.seedBlock = uint64(block.number);
+            (uint32 round, uint32 index) = _roundIndex(key);
+            emit QuorumSeedRetargeted(taskId, round, index, u.epoch, uint64(block.number));
+            return;
+        }
+        Draw memory d = Draw({
+            taskId: taskId,
+            key: key,
+            epoch: u.epoch,
+            seed: keccak256(abi.encode(seedHash, taskId, key, u.resultDigest, u.epoch, u.level)),
+            poolBlock: u.seedBlock - 1,
+            bond: t.params.voteBond,
+            miner: u.miner,
+            needed: _seats(t.params.quorum, u.level)
+        });
+        address[] memory excluded = _participants(taskId, key, u.level, t.params.quorum);
+        (uint8 seats, uint32 nonce) = _fillSeats(d, excluded, u.seats, u.drawNonce);
+        u.seats = seats;
+        u.drawNonce = nonce;
+        if (seats == d.needed) {
+            uint64 commitDeadline = uint64(block.timestamp) + t.params.commitTimeout;
+            u.deadline = commitDeadline;
+            (uint32 round, uint32 index) = _roundIndex(key);
+            emit QuorumDrawn(taskId, round, index, d.epoch, u.level, commitDeadline);
+        }
+    }
+
+    /// @dev What one call's draws share.
+    struct Draw {
+        uint256 taskId;
+        uint256 key;
+        uint32 epoch;
+        bytes32 seed;
+        uint256 poolBlock;
+        uint96 bond;
+        address miner;
+        uint8 needed;
+    }
+
+    /// @dev Draws from the seed's sequence, from `nonce` on, until the seats are full or the tries run out. A draw
+    /// is skipped when it picks the miner, an excluded participant, or an account without a free vote bond.
+    function _fillSeats(Draw memory d, address[] memory excluded, uint8 seats, uint32 nonce)
+        private
+        returns (uint8, uint32)
+    {
+        for (uint256 tries = uint256(d.needed - seats) * DRAW_TRIES_PER_SEAT; tries != 0 && seats < d.needed; --tries) {
+            address v = _verifierPool().draw(uint256(keccak256(abi.encode(d.seed, nonce))), d.poolBlock);
+            ++nonce;
+            if (v == address(0)) break; // the pool was empty at that block
+            if (v == d.miner || _contains(excluded, v) || _freeStakeOf(v) < d.bond) continue;
+            _lockBond(v, d.bond);
+            _seat(d, v, seats);
+            ++seats;
+        }
+        return (seats, nonce);
+    }
+
+    function _seat(Draw memory d, address verifier, uint8 seat) private {
+        _ballots[_ballotKey(d.taskId, d.key, d.epoch, seat)] = Ballot(verifier, false, false, bytes32(0));
+        (uint32 round, uint32 index) = _roundIndex(d.key);
+        emit VerifierDrawn(d.taskId, round, index, verifier, d.epoch, seat);
+    }
+
+    /// @dev The commit window closed with seats empty or uncommitted: the committed keep their seats, the others
+    /// are released (bond unlocked: not committing is no fault worth a slash, only a lost reward) and re-drawn.
+    function _replaceNoShows(uint256 taskId, Task storage t, Unit storage u, uint256 key) internal {
+        (uint32 round, uint32 index) = _roundIndex(key);
+        uint32 epoch = u.epoch;
+        uint8 seats = u.seats;
+        uint8 kept;
+        uint96 bond = t.params.voteBond;
+        for (uint256 seat; seat < seats; ++seat) {
+            Ballot storage b = _ballots[_ballotKey(taskId, key, epoch, seat)];
+            if (b.commitment != bytes32(0)) {
+                if (kept != seat) _ballots[_ballotKey(taskId, key, epoch, kept)] = b;
+                ++kept;
+            } else {
+                _unlockBond(b.verifier, bond);
+                emit VerifierReplaced(taskId, round, index, b.verifier, epoch);
+            }
+        }
+        u.seats = kept;
+        u.replacements += 1;
+        u.deadline = uint64(block.timestamp) + t.params.commitTimeout;
+        if (block.number > u.seedBlock) _drawSeats(taskId, t, u, key);
+    }
+
+    /// @dev An appeal whose quorum was still not seated and committed after a second commit window lapses: the pool,
+    /// less everyone it must exclude, is too small to judge it. Nobody is at fault: its seats and its challenger get
+    /// their bonds back, and the verdict it challenged is final. (A first vote never lapses: it waits for stake,
+    /// and {canFillQuorum} says so.)
+    function _lapseAppeal(uint256 taskId, Task storage t, Unit storage u, uint256 key) internal {
+        (uint32 round, uint32 index) = _roundIndex(key);
+        uint8 level = u.level;
+        uint96 voteBond = t.params.voteBond;
+        uint32 epoch = u.epoch;
+        for (uint256 seat; seat < u.seats; ++seat) {
+            _unlockBond(_ballots[_ballotKey(taskId, key, epoch, seat)].verifier, voteBond);
+        }
+        Level[3] storage levels = _levels[taskId][key];
+        address challenger = levels[level].challenger;
+        _unlockBond(challenger, uint256(_seats(t.params.quorum, level)) * t.params.verifierReward);
+        uint8 previous = level - 1;
+        u.level = previous;
+        u.verdict = levels[previous].verdict;
+        u.status = UnitStatus.Decided;
+        emit AppealLapsed(taskId, round, index, challenger, level);
+        _settleVerdict(taskId, t, u, key);
+    }
+
+    /// @dev Decides the current level from its reveals. No verdict (no reveal, or a tie left by non-revealers):
+    /// non-revealers are slashed, revealers get their bonds back, a fresh quorum is drawn at the same level.
+    function _decide(uint256 taskId, Task storage t, Unit storage u, uint256 key) internal {
+        (uint32 round, uint32 index) = _roundIndex(key);
+        uint8 validVotes = u.validVotes;
+        uint8 invalidVotes = u.reveals - validVotes;
+        uint8 level = u.level;
+        if (validVotes == invalidVotes) {
+            uint256 slashed = _releaseUndecided(taskId, t, u, key);
+            t.state.escrow += SafeCast.toUint128(slashed);
+            uint32 epoch = _startVote(t, u, taskId, key, level);
+            emit VoteReopened(taskId, round, index, epoch, u.deadline);
+            return;
+        }
+        bool verdict = validVotes > invalidVotes;
+        u.verdict = verdict;
+        _levels[taskId][key][level].verdict = verdict;
+        uint32 window = t.params.challengeWindow;
+        bool isFinal = level == MAX_APPEAL_LEVEL || window == 0;
+        uint64 challengeDeadline = uint64(block.timestamp) + (isFinal ? 0 : window);
+        u.status = UnitStatus.Decided;
+        u.deadline = challengeDeadline;
+        emit VerdictReached(taskId, round, index, level, verdict, validVotes, invalidVotes, challengeDeadline);
+        if (isFinal) _settleVerdict(taskId, t, u, key);
+    }
+
+    /// @dev Pays every seat of every level whose revealed vote is the final verdict and slashes every other seat;
+    /// settles each appeal's challenger. Returns what went into and out of the task's escrow.
+    /// Solvency: level 0 is paid from the budget; an appeal whose challenger lost is paid by its bond
+    /// (seatsAt × verifierReward); one whose challenger won is paid by the overturned level's slashed seats (more
+    /// than half of them, each voteBond ≥ 4 × verifierReward ≥ what its two successors' seats and the reward need).
+    function _settleVotes(uint256 taskId, Task storage t, Unit storage u, uint256 key)
+        internal
+        returns (uint256 escrowIn, uint256 escrowOut)
+    {
+        bool verdict = u.verdict;
+        uint8 finalLevel = u.level;
+        uint32 quorum = t.params.quorum;
+        Level[3] storage levels = _levels[taskId][key];
+        for (uint8 l; l <= finalLevel; ++l) {
+            (uint256 i, uint256 o) = _settleSeats(taskId, t, key, levels[l].epoch, _seats(quorum, l), verdict);
+            escrowIn += i;
+            escrowOut += o;
+            if (l == 0) continue;
+            (i, o) = _settleChallenge(taskId, t, key, levels[l].challenger, l, levels[l - 1].verdict != verdict);
+            escrowIn += i;
+            escrowOut += o;
+        }
+    }
+
+    function _settleSeats(uint256 taskId, Task storage t, uint256 key, uint32 epoch, uint8 seats, bool verdict)
+        private
+        returns (uint256 escrowIn, uint256 escrowOut)
+    {
+        uint96 voteBond = t.params.voteBond;
+        uint96 reward = t.params.verifierReward;
+        for (uint256 seat; seat < seats; ++seat) {
+            Ballot storage b = _ballots[_ballotKey(taskId, key, epoch, seat)];
+            address verifier = b.verifier;
+            if (b.revealed && b.valid == verdict) {
+                _unlockBond(verifier, voteBond);
+                _addCredit(verifier, reward);
+                escrowOut += reward;
+                emit Credited(verifier, taskId, reward);
+            } else {
+                _slashAt(verifier, taskId, key, voteBond);
+                escrowIn += voteBond;
+            }
+        }
+    }
+
+    function _settleChallenge(uint256 taskId, Task storage t, uint256 key, address challenger, uint8 level, bool upheld)
+        private
+        returns (uint256 escrowIn, uint256 escrowOut)
+    {
+        uint256 bond = uint256(_seats(t.params.quorum, level)) * t.params.verifierReward;
+        (uint32 round, uint32 index) = _roundIndex(key);
+        if (upheld) {
+            uint256 reward = t.params.verifierReward;
+            _unlockBond(challenger, bond);
+            _addCredit(challenger, reward);
+            escrowOut = reward;
+            emit Credited(challenger, taskId, reward);
+            emit ChallengeSettled(taskId, round, index, challenger, level, true, reward);
+        } else {
+            _slashAt(challenger, taskId, key, bond);
+            escrowIn = bond;
+            emit ChallengeSettled(taskId, round, index, challenger, level, false, 0);
+        }
+    }
+
+    /// @dev Unlocks revealers and slashes non-revealers of the current epoch; returns what was slashed.
+    function _releaseUndecided(uint256 taskId, Task storage t, Unit storage u, uint256 key)
+        private
+        returns (uint256 slashed)
+    {
+        uint96 voteBond = t.params.voteBond;
+        uint32 epoch = u.epoch;
+        for (uint256 seat; seat < u.seats; ++seat) {
+            Ballot storage b = _ballots[_ballotKey(taskId, key, epoch, seat)];
+            if (b.revealed) {
+                _unlockBond(b.verifier, voteBond);
+            } else {
+                _slashAt(b.verifier, taskId, key, voteBond);
+                slashed += voteBond;
+            }
+        }
+    }
+
+    /// @dev Writes the caller's commitment into each of its seats not yet committed; counts them.
+    function _commitSeats(uint256 taskId, uint256 key, uint32 epoch, uint8 seats, bytes32 commitment)
+        private
+        returns (uint8 mine, bool held)
+    {
+        for (uint256 seat; seat < seats; ++seat) {
+            Ballot storage b = _ballots[_ballotKey(taskId, key, epoch, seat)];
+            if (b.verifier != msg.sender) continue;
+            held = true;
+            if (b.commitment != bytes32(0)) continue;
+            b.commitment = commitment;
+            ++mine;
+        }
+    }
+
+    /// @dev Reveals the caller's vote on each of its seats not yet revealed; every one must match `expected`.
+    function _revealSeats(uint256 taskId, uint256 key, uint32 epoch, uint8 seats, bytes32 expected, bool valid)
+        private
+        returns (uint8 mine, bool held)
+    {
+        for (uint256 seat; seat < seats; ++seat) {
+            Ballot storage b = _ballots[_ballotKey(taskId, key, epoch, seat)];
+            if (b.verifier != msg.sender) continue;
+            held = true;
+            if (b.revealed) continue;
+            if (b.commitment != expected) revert TaskMarketCommitmentMismatch(b.commitment, expected);
+            b.revealed = true;
+            b.valid = valid;
+            ++mine;
+        }
+    }
+
+    /// @dev Everyone who took part in the vote on this result before `level`: the seats of the earlier levels and
+    /// every challenger up to `level`. An appeal's quorum is drawn from the others.
+    function _participants(uint256 taskId, uint256 key, uint8 level, uint32 quorum)
+        private
+        view
+        returns (address[] memory out)
+    {
+        if (level == 0) return out;
+        uint256 count = level;
+        for (uint8 l; l < level; ++l) count += _seats(quorum, l);
+        out = new address[](count);
+        Level[3] storage levels = _levels[taskId][key];
+        uint256 n;
+        for (uint8 l; l < level; ++l) {
+            uint32 epoch = levels[l].epoch;
+            uint8 seats = _seats(quorum, l);
+            for (uint256 seat; seat < seats; ++seat) out[n++] = _ballots[_ballotKey(taskId, key, epoch, seat)].verifier;
+        }
+        for (uint8 l = 1; l <= level; ++l) out[n++] = levels[l].challenger;
+    }
+
+    function _slashAt(address account, uint256 taskId, uint256 key, uint256 amount) private {
+        (uint32 round, uint32 index) = _roundIndex(key);
+        _slashBond(account, taskId, round, index, amount);
+    }
+
+    /// @dev The randomness behind a draw: the seed block's hash, fixed after the submission and unknown when it was
+    /// sent. Kept behind this one function so that a stronger source (a later block's prevrandao on a PoS chain,
+    /// a VRF) can replace it. Zero once the block is over 256 blocks old.
+    function _seedHash(uint64 seedBlock) private view returns (bytes32) {
+        return blockhash(seedBlock);
+    }
+
+    function _seats(uint32 quorum, uint8 level) internal pure returns (uint8) {
+        uint256 seats = quorum;
+        for (uint8 l; l < level; ++l) seats = 2 * seats + 1;
+        return SafeCast.toUint8(seats);
+    }
+
+    function _commitment(uint256 taskId, uint32 round, uint32 index, address verifier, bool valid, bytes32 salt)
+        internal
+        pure
+        returns (bytes32)
+    {
+        return keccak256(abi.encode(taskId, round, index, verifier, valid, salt));
+    }
+
+    function _contains(address[] memory list, address account) private pure returns (bool) {
+        for (uint256 i; i < list.length; ++i) {
+            if (list[i] == account) return true;
+        }
+        return false;
+    }
+
+    function _ballotKey(uint256 taskId, uint256 key, uint32 epoch, uint256 seat) private pure returns (bytes32) {
+        return keccak256(abi.encode(taskId, key, epoch, seat));
+    }
+}
