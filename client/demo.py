@@ -78,6 +78,8 @@ class DemoResult:
     rejected: int
     report: Path
     processes: list[str] = field(default_factory=list)
+    # Seconds of chain time from each result's submission to its final verdict (accepted or rejected).
+    verdict_seconds: list[int] = field(default_factory=list)
 
 
 def run_demo(console: Console, workdir: Path, config: DemoConfig) -> DemoResult:
@@ -207,8 +209,17 @@ def _summarize(owner: TaskMarket, abi: list[dict[str, Any]], from_block: int, o:
     payouts: dict[str, int] = defaultdict(int)
     slashes: dict[str, int] = defaultdict(int)
     tx_hashes: set[str] = set()
+    submitted_at: dict[tuple[int, int], int] = {}
+    verdict_seconds: list[int] = []
     for e in reader.read(from_block, reader.head()):
         tx_hashes.add(e.tx_hash)
+        if e.args.get("taskId") == task_id and e.name in ("ResultSubmitted", "UnitAccepted", "UnitRejected"):
+            unit = (int(e.args["round"]), int(e.args["index"]))
+            at = int(w3.eth.get_block(e.block_number)["timestamp"])
+            if e.name == "ResultSubmitted":
+                submitted_at[unit] = at
+            elif unit in submitted_at:
+                verdict_seconds.append(at - submitted_at.pop(unit))
         if e.name == "Credited" and e.args["taskId"] == task_id:
             payouts[str(e.args["account"])] += int(e.args["amount"])
         elif e.name == "StakeSlashed" and e.args["taskId"] == task_id:
@@ -224,14 +235,23 @@ def _summarize(owner: TaskMarket, abi: list[dict[str, Any]], from_block: int, o:
     report.write_text(html_page(f"dmlnet demo — task {task_id}", [
         ("Summary", [("figure", "value"), ("wall time", f"{wall:.1f} s"), ("units accepted", accepted),
                      ("results rejected", rejected), ("gas used", f"{gas:,}"),
+                     ("submission to final verdict", _median_text(verdict_seconds)),
                      ("final accuracy (network)", f"{accuracy.get(max(accuracy), 0):.4f}" if accuracy else "-"),
                      ("centralized, same steps", f"{baseline:.4f}")]),
         ("Accuracy per round", [("round", "accuracy")] + [(r + 1, f"{a:.4f}") for r, a in sorted(accuracy.items())]),
         ("Payouts and slashes", nodes),
     ], "accuracy.png"))  # fmt: skip
     return DemoResult(
-        task_id, wall, accuracy, baseline, dict(payouts), dict(slashes), roles, gas, accepted, rejected, report
-    )
+        task_id, wall, accuracy, baseline, dict(payouts), dict(slashes), roles, gas, accepted, rejected, report,
+        verdict_seconds=verdict_seconds,
+    )  # fmt: skip
+
+
+def _median_text(seconds: list[int]) -> str:
+    if not seconds:
+        return "-"
+    ordered = sorted(seconds)
+    return f"median {ordered[len(ordered) // 2]} s, range {ordered[0]}–{ordered[-1]} s over {len(ordered)} results"
 
 
 def _print_summary(console: Console, r: DemoResult) -> None:
@@ -250,4 +270,5 @@ def _print_summary(console: Console, r: DemoResult) -> None:
     for address, name in sorted(r.roles.items(), key=lambda kv: kv[1]):
         nodes.add_row(name, eth(r.payouts.get(address, 0)), eth(r.slashes.get(address, 0)))
     console.print(nodes)
+    console.print(f"submission to final verdict: {_median_text(r.verdict_seconds)}")
     console.print(f"report: {r.report}")

@@ -71,14 +71,16 @@ def test_the_node_api_serves_health_status_and_metrics(chain: Chain, tmp_path: P
     daemon = Daemon(services, build_roles(services), start_block=dep.block_number)
     server = serve_in_background(daemon, "127.0.0.1", port)
     try:
-        daemon.cycle()
+        head = chain.w3.eth.block_number
+        daemon.cycle()  # it reads up to the head, then stakes and joins the verifier pool (two more blocks)
         assert services.state.tasks() == [task_id], "TaskCreated discovered from the event cursor"
         url = f"http://127.0.0.1:{port}"
         wait_until(lambda: _ok(f"{url}/health"), timeout_s=10, what="the API")
         status = httpx.get(f"{url}/status").json()
         assert status["address"] == chain.accounts[4].address
         assert status["roles"] == ["verifier", "keeper"]
-        assert status["last_block"] == chain.w3.eth.block_number
+        assert status["last_block"] == head
+        assert services.market.stake_of(services.address).verifying
         metrics = httpx.get(f"{url}/metrics").text
         assert "dml_last_block" in metrics
         assert "dml_votes_committed_total" in metrics or "dml_votes_committed" in metrics
