@@ -16,6 +16,7 @@ from client.report import accuracy_plot, html_page
 from node.chain.contract import TaskMarket
 from node.chain.events import EventReader
 from node.chain.hashing import unit_seed
+from node.chain.types import MAX_APPEAL_LEVEL, UnitStatus
 from node.errors import DmlnetError, SpecError
 from node.ml import spec as sp
 from node.ml.aggregate import Contribution, verify_aggregate
@@ -263,6 +264,56 @@ def _reverify_aggregate(
     a.report.aggregates_reverified += 1
     if not check.valid:
         a.report.findings.append(Finding("wrong acceptance", check.reason, round_, index))
+
+
+@dataclass(frozen=True, slots=True)
+class OpenVerdict:
+    """A verdict still open to challenge, and what the auditor's own re-execution says of the result."""
+
+    round: int
+    unit: int
+    level: int
+    verdict: bool
+    ours: bool
+    reason: str
+
+
+def open_verdicts(market: TaskMarket, store: StoreClient, task_id: int) -> list[OpenVerdict]:
+    """Re-executes every training unit of the task's current round whose verdict is still open to challenge
+    (``dml audit --challenge`` appeals those where the two disagree)."""
+    task = market.get_task(task_id)
+    spec = parse_document(store.get(to_cid(task.params.spec_digest)), sp.TaskSpec)
+    d = spec.dataset
+    parts = split(
+        from_bytes(store.get(to_cid(task.params.dataset_digest))),
+        shards=d.shards,
+        seed=d.shard_seed,
+        holdout_fraction=d.holdout_fraction,
+    )
+    round_ = task.state.current_round
+    out: list[OpenVerdict] = []
+    for index, unit in enumerate(market.get_units(task_id, round_)[: task.params.units_per_round]):
+        if unit.status is not UnitStatus.DECIDED or unit.level >= MAX_APPEAL_LEVEL:
+            continue
+        ctx = UnitContext(
+            task_id=task_id,
+            round=round_,
+            index=index,
+            miner=unit.miner,
+            spec_cid=to_cid(task.params.spec_digest),
+            dataset_cid=to_cid(task.params.dataset_digest),
+            input_model_cid=to_cid(market.round_input(task_id, round_)),
+            unit_seed=unit_seed(task_id, round_, index, unit.miner),
+        )
+        try:
+            raw = store.get(to_cid(unit.result_digest))
+        except DmlnetError as err:
+            out.append(OpenVerdict(round_, index, unit.level, unit.verdict, False, f"result unavailable: {err}"))
+            continue
+        verdict = verify_unit(spec, raw, store.get, os.urandom(32), ctx, parts.shards[index])
+        if verdict.outcome is not Outcome.UNAVAILABLE:
+            out.append(OpenVerdict(round_, index, unit.level, unit.verdict, verdict.valid, verdict.reason))
+    return out
 
 
 def _appeals(events: list[Any]) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -21,7 +21,16 @@ from client.inspect import market_state
 from client.node_cmds import account_app, miner_app, node_app, verifier_app
 from client.render import print_state
 from client.store_cmds import store_app
-from client.task_cmds import data_app, money_commands, task_app, task_challenge
+from client.task_cmds import (
+    DevOpt,
+    KeystoreOpt,
+    PwEnvOpt,
+    PwFileOpt,
+    data_app,
+    money_commands,
+    task_app,
+    task_challenge,
+)
 from node.chain.build import load_artifact
 from node.chain.contract import TaskMarket
 from node.chain.deploy import DEFAULT_UNBONDING_DELAY_S, Deployment, deploy_market
@@ -30,6 +39,9 @@ from node.chain.rpc import connect
 from node.chain.tx import Signer
 from node.errors import AuditFailed, ConfigError, DmlnetError, NotFound
 from node.logs import configure_logging
+
+if TYPE_CHECKING:
+    from client.session import Session
 
 app = typer.Typer(help="dmlnet: verified decentralized model training.", no_args_is_help=True)
 devnet_app = typer.Typer(help="A local Anvil chain with TaskMarket deployed.", no_args_is_help=True)
@@ -164,12 +176,25 @@ def audit(
     rpc: Annotated[str | None, typer.Option(help="JSON-RPC URL (default: the devnet's)")] = None,
     deployment: Annotated[Path | None, typer.Option(help="deployment file (default: the devnet's)")] = None,
     store: Annotated[list[str] | None, typer.Option(help="store URL or folder, repeatable")] = None,
+    challenge: Annotated[
+        bool, typer.Option(help="also re-execute verdicts still open to challenge, and appeal the wrong ones")
+    ] = False,
+    dev_account: DevOpt = None,
+    keystore: KeystoreOpt = None,
+    password_file: PwFileOpt = None,
+    password_env: PwEnvOpt = None,
 ) -> None:
     """Rebuild a task from events, check every artifact, re-verify aggregates and units, sum the money."""
     from client.audit import audit_task, write_report
     from client.session import Connection, open_session
 
-    session = open_session(Connection(home_dir, rpc, deployment, store or None), sign=False)
+    session = open_session(
+        Connection(
+            home_dir, rpc, deployment, store or None, dev_account=dev_account, keystore=keystore,
+            password_file=password_file, password_env=password_env,
+        ),
+        sign=challenge,
+    )  # fmt: skip
     if not 1 <= task_id <= session.market.task_count():
         raise NotFound(f"no task {task_id} (there are {session.market.task_count()})")
     report = audit_task(
@@ -184,10 +209,35 @@ def audit(
     for f in report.findings:
         where = "" if f.round is None else f" round {f.round + 1} unit {f.unit}"
         console.print(f"FINDING {f.kind}{where}: {f.detail}", markup=False, soft_wrap=True)
+    for appeal in report.appeals:
+        console.print(
+            f"appeal round {appeal['round'] + 1} unit {appeal['unit']} level {appeal['level']}: {appeal['outcome']}, "
+            f"bond {appeal['bond']} wei, settlement credited {appeal.get('credited', 0)} and slashed "
+            f"{appeal.get('slashed', 0)} wei",
+            soft_wrap=True,
+        )
+    if challenge:
+        _challenge_wrong_verdicts(session, task_id)
     console.print(f"report: {json_path} {html_path}")
     if not report.ok:
         raise AuditFailed(f"audit of task {task_id} failed with {len(report.findings)} finding(s)")
     console.print("audit passed")
+
+
+def _challenge_wrong_verdicts(session: Session, task_id: int) -> None:
+    from client.audit import open_verdicts
+
+    for v in open_verdicts(session.market, session.store, task_id):
+        where = f"round {v.round + 1} unit {v.unit}"
+        if v.ours == v.verdict:
+            console.print(f"{where}: verdict {'valid' if v.verdict else 'invalid'} confirmed by re-execution")
+            continue
+        sent = session.market.challenge_verdict(task_id, v.round, v.unit)
+        console.print(
+            f"{where}: verdict {'valid' if v.verdict else 'invalid'} is wrong ({v.reason}): "
+            f"challenged, tx {sent.tx_hash}",
+            soft_wrap=True,
+        )
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections import Counter
 
 from node.chain.hashing import challenge_seed, new_salt, unit_seed, vote_commitment
 from node.chain.reverts import (
@@ -37,6 +38,8 @@ GONE = (TaskMarketUnitWrongStatus, TaskMarketDeadlinePassed, TaskMarketAlreadyCo
 # Vote bonds a verifier keeps free per task: bonds are locked when it is drawn, and a draw skips a verifier without
 # a free bond. At least enough to fill every seat of the task's last appeal level alone.
 BONDS_AHEAD = 8
+# Cycles a verifier retries a result whose bytes cannot be fetched before it judges the result invalid.
+UNAVAILABLE_TRIES = 3
 
 
 class VerifierRole:
@@ -47,6 +50,7 @@ class VerifierRole:
         self._in_pool = False
         self._seen: set[tuple[int, int, int, int]] = set()  # (task, round, unit, epoch) already logged or watched
         self._watched: set[tuple[int, int, int, int]] = set()
+        self._unavailable: Counter[tuple[int, int, int, int]] = Counter()
 
     def tick(self) -> None:
         for vote in self.s.state.open_votes():
@@ -137,8 +141,8 @@ class VerifierRole:
 
     def _vote(self, task: Task, unit: UnitInfo, round_: int, index: int, material: TaskMaterial) -> None:
         started = time.process_time()
-        verdict = self._unavailable_is_invalid_late(
-            self._verdict(task, unit, round_, index, material), unit.deadline, task.params.commit_timeout / 3
+        verdict = self._unavailable_is_invalid_at_last(
+            (task.task_id, round_, index, unit.epoch), self._verdict(task, unit, round_, index, material)
         )
         self.s.metrics.verification_seconds.observe(time.process_time() - started)
         if verdict.outcome is Outcome.UNAVAILABLE:
@@ -252,9 +256,7 @@ class VerifierRole:
     def _watch(self, task: Task, unit: UnitInfo, round_: int, index: int, material: TaskMaterial) -> None:
         key = (task.task_id, round_, index, unit.epoch)
         self._watched.add(key)
-        verdict = self._unavailable_is_invalid_late(
-            self._verdict(task, unit, round_, index, material), unit.deadline, task.params.challenge_window / 2
-        )
+        verdict = self._unavailable_is_invalid_at_last(key, self._verdict(task, unit, round_, index, material))
         if verdict.outcome is Outcome.UNAVAILABLE:
             self._watched.discard(key)  # try again next cycle
             return
@@ -282,13 +284,17 @@ class VerifierRole:
 
     # ---------------------------------------------------------------------------------------------- verdicts
 
-    def _unavailable_is_invalid_late(self, verdict: Verdict, deadline: int, last_s: float) -> Verdict:
-        """Bytes that cannot be fetched are retried, but not forever: a result still unavailable in the last
-        ``last_s`` seconds before the deadline is invalid. A miner must publish before it submits; and verifiers that
-        only abstained would be replaced, round after round, until colluding seats (which vote blind) held them all."""
-        if verdict.outcome is not Outcome.UNAVAILABLE or self.s.clock.now() < deadline - last_s:
+    def _unavailable_is_invalid_at_last(self, key: tuple[int, int, int, int], verdict: Verdict) -> Verdict:
+        """Bytes that cannot be fetched are retried on the next cycles (the store client already retried each read),
+        but not forever: still unavailable after UNAVAILABLE_TRIES cycles, the result is invalid. A miner publishes
+        before it submits, so a verifier drawn after the submission finds the bytes; and verifiers that only
+        abstained would be replaced, window after window, until colluding seats (which vote blind) held them all."""
+        if verdict.outcome is not Outcome.UNAVAILABLE:
             return verdict
-        return Verdict(Outcome.INVALID, f"result unavailable until the deadline: {verdict.reason}")
+        self._unavailable[key] += 1
+        if self._unavailable[key] < UNAVAILABLE_TRIES:
+            return verdict
+        return Verdict(Outcome.INVALID, f"result unavailable after {UNAVAILABLE_TRIES} tries: {verdict.reason}")
 
     def _verdict(self, task: Task, unit: UnitInfo, round_: int, index: int, material: TaskMaterial) -> Verdict:
         block = self.s.market.w3.eth.get_block(unit.submitted_block)

@@ -38,6 +38,7 @@ from tests.polling import wait_until
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 
 TIMEOUT_S = 60
+IDLE_STEP_S = 4  # chain time a pass with no transaction skips: under half the default 10-s challenge window
 UNITS, ROUNDS = 6, 3
 SPEC = digits_spec(dataset_digest="0x" + "00" * 32, shards=UNITS, local_steps=200, checkpoint_every=20, hidden=64)
 # Each miner cheat in turn, beside each lazy verifier behaviour at least once.
@@ -59,7 +60,8 @@ def store_url(tmp_path: Path) -> Iterator[str]:
 
 def drive(chain: Chain, task_id: int, daemons: list[Daemon], *, timeout_s: float = 600) -> None:
     """Cycles every daemon in turn until the task completes. When a whole pass sends no transaction, everyone
-    is waiting on a deadline (an idle claim, a ballot a lazy verifier never reveals): chain time jumps past it."""
+    is waiting on a deadline (an idle claim, a ballot a lazy verifier never reveals, a challenge window): chain time
+    moves on by IDLE_STEP_S."""
     market = chain.market()
 
     def one_pass() -> bool:
@@ -69,7 +71,8 @@ def drive(chain: Chain, task_id: int, daemons: list[Daemon], *, timeout_s: float
         if market.get_task(task_id).state.status is TaskStatus.COMPLETED:
             return True
         if chain.w3.eth.block_number == before:
-            chain.advance(TIMEOUT_S + 1)
+            # In steps shorter than a challenge window: watchers get cycles inside every window.
+            chain.advance(IDLE_STEP_S)
         return False
 
     wait_until(one_pass, timeout_s=timeout_s, what=f"task {task_id} to complete", interval_s=0)

@@ -36,6 +36,7 @@ from tests.polling import wait_until
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 
 TIMEOUT_S = 60
+IDLE_STEP_S = 4  # chain time a pass with no transaction skips: under half the default 10-s challenge window
 UNITS, ROUNDS = 3, 3
 SPEC = digits_spec(dataset_digest="0x" + "00" * 32, shards=UNITS, local_steps=100, checkpoint_every=20, hidden=32)
 HONEST_MINERS, HONEST_VERIFIERS = [2, 3], [4, 5, 6, 7, 8, 9]
@@ -150,7 +151,8 @@ def test_a_miner_with_its_own_verifier_accounts_cannot_get_junk_through(
         if owner.get_task(task_id).state.status is TaskStatus.COMPLETED:
             return True
         if chain.w3.eth.block_number == before:
-            chain.advance(TIMEOUT_S + 1)  # everyone waits on a deadline
+            # In steps shorter than a challenge window: watchers get cycles inside every window.
+            chain.advance(IDLE_STEP_S)  # everyone waits on a deadline
         return False
 
     try:
@@ -163,6 +165,11 @@ def test_a_miner_with_its_own_verifier_accounts_cannot_get_junk_through(
     ledger = Ledger.of(reader.read(start, reader.head()), task_id, params.units_per_round)
     assert attacker.junk, "the attacker got units to submit junk for"
     assert not {bytes(a["resultDigest"]) for a in ledger.accepted} & attacker.junk, "no junk result is final"
+    assert {bytes(r["resultDigest"]) for r in ledger.rejected} == attacker.junk, "every junk result was rejected"
+    print(
+        f"junk results {len(attacker.junk)}, challenges {len(ledger.challenges)}, lapsed {len(ledger.lapsed)}, "
+        f"attacker slashed {sum(ledger.slashed[a] for a in attacker_accounts)} wei"
+    )
     assert all(a["miner"] != miner.signer.address for a in ledger.accepted)
     task = owner.get_task(task_id)
     assert task.state.final_model_digest not in {

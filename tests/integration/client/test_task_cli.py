@@ -197,6 +197,50 @@ def test_audit_fails_naming_the_unit_a_colluding_verifier_accepted(chain: Chain,
     assert "does not re-execute" in result.stdout
 
 
+def test_audit_challenge_appeals_a_captured_verdict_and_dml_challenge_refuses_a_final_one(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """A colluding verifier, alone in the pool, accepts noise; within the challenge window the owner's
+    `dml audit --challenge` re-executes the open verdict, finds it wrong and appeals it."""
+    from node.adversary import CheatingMinerRole
+    from node.chain.hashing import new_salt
+    from node.chain.types import UnitStatus
+    from tests.integration.client.driver import node
+    from tests.polling import wait_until
+
+    with store_server(tmp_path / "objects") as (store, _):
+        f = flags(chain, tmp_path, store)
+        task_id = submit_small_task(f, "--challenge-window", "600")
+        cheater, cheater_daemon = node(chain, tmp_path, store, "cheater", 2, ["miner"])
+        cheater_daemon.roles = [CheatingMinerRole(cheater, "noise")]
+        colluder = chain.market(chain.accounts[4])
+        colluder.stake(10**18)
+        colluder.join_verifier_pool()
+        salt = new_salt()
+
+        def captured() -> bool:
+            cheater_daemon.cycle()
+            unit = colluder.get_unit(task_id, 0, 0)
+            if unit.status is UnitStatus.SUBMITTED and unit.seats == 0:
+                colluder.draw_verifiers(task_id, 0, 0)
+            elif unit.status is UnitStatus.SUBMITTED:
+                colluder.commit_vote_for(task_id, 0, 0, True, salt)
+            elif unit.status is UnitStatus.REVEALING:
+                colluder.reveal_vote(task_id, 0, 0, True, salt)
+            return unit.status is UnitStatus.DECIDED
+
+        wait_until(captured, timeout_s=120, what="the colluder's verdict", interval_s=0)
+        chain.market(chain.accounts[1]).stake(10**18)  # the owner stakes for the challenge bond
+        result = dml("audit", str(task_id), "--challenge", "--dev-account", "1", "--out", str(tmp_path), *f)
+        assert "round 1 unit 0: verdict valid is wrong" in result.stdout, result.stdout + result.stderr
+        unit = colluder.get_unit(task_id, 0, 0)
+        assert (unit.status, unit.level) == (UnitStatus.SUBMITTED, 1), "a level-1 quorum is due"
+        assert colluder.get_level(task_id, 0, 0, 1).challenger == chain.accounts[1].address
+        refused = dml("challenge", str(task_id), "1", "0", "--yes", "--dev-account", "1", *f)
+        assert refused.returncode == 2, refused.stdout + refused.stderr
+        assert "no verdict open to challenge" in refused.stderr
+
+
 def test_deploy_to_any_rpc_writes_a_usable_deployment_file(chain: Chain, tmp_path: Path) -> None:
     out = tmp_path / "dep.json"
     result = runner.invoke(app, ["deploy", "--rpc", chain.rpc_url, "--dev-account", "9", "--out", str(out)])
