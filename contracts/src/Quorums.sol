@@ -183,7 +183,7 @@ abstract contract Quorums is MarketStorage {
     function canFillQuorum(uint256 taskId) external view returns (bool) {
         Task storage t = _existingTask(taskId);
         IVerifierPool pool = _verifierPool();
-        return pool.memberCount() >= 2 && pool.totalWeight() >= uint256(t.params.quorum) * t.params.voteBond;
+        return pool.totalWeight() >= uint256(t.params.quorum) * t.params.voteBond;
     }
 
     /// @inheritdoc ITaskMarket

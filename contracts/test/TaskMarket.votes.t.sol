@@ -452,4 +452,13 @@ contract TaskMarketVotesTest is TaskMarketFixture {
         vm.assertEq(market.totalOwed(), balance, "every wei still owed to somebody");
         for (uint256 i; i < 5; ++i) vm.assertEq(_locked(seats[i]), 0, "every vote bond settled");
     }
+
+    function test_canFillQuorum_followsThePoolsStake() public {
+        vm.assertTrue(market.canFillQuorum(taskId), "five verifiers of 10 ether each");
+        for (uint256 i; i < verifiers.length; ++i) {
+            vm.prank(verifiers[i]);
+            market.leaveVerifierPool();
+        }
+        vm.assertFalse(market.canFillQuorum(taskId), "an empty pool seats nobody");
+    }
 }

@@ -179,7 +179,11 @@ class VerifierRole:
         ballot = self.s.market.get_ballot(vote.task_id, vote.round, vote.unit, self.s.address)
         unit = self.s.market.get_unit(vote.task_id, vote.round, vote.unit)
         if unit.epoch == vote.epoch and ballot.seats == 0:
-            self.s.state.set_vote_status(vote, VoteStatus.ABANDONED)  # our seat was released and re-drawn
+            self.s.state.set_vote_status(vote, VoteStatus.ABANDONED)
+            log.warning(
+                "seat released: not committed in time, drawn again for someone else",
+                extra={"task": vote.task_id, "round": vote.round, "unit": vote.unit, "epoch": vote.epoch},
+            )
             return
         if unit.epoch == vote.epoch and ballot.committed:
             ours = ballot.commitment == vote_commitment(

@@ -500,8 +500,8 @@ interface ITaskMarket {
     /// @notice Seats of a quorum at appeal `level`: `quorum`, then 2·seats + 1 per level.
     function seatsAt(uint32 quorum, uint8 level) external pure returns (uint8);
 
-    /// @notice Whether the verifier pool can seat a quorum of the task now: at least two members (a miner never
-    /// judges its own result) and stake for every seat's bond.
+    /// @notice Whether the verifier pool holds stake for every seat's bond of a first vote of the task (a rough
+    /// test: a seat also needs its verifier's stake to be free, and a miner in the pool never judges itself).
     function canFillQuorum(uint256 taskId) external view returns (bool);
 
     /// @notice `verifier`'s ballot in the unit's current epoch.
