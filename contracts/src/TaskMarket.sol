@@ -256,6 +256,7 @@ contract TaskMarket is Quorums {
 
     /// @dev Settles a final verdict: pays and slashes the vote (see {Quorums-_settleVotes}), then pays or slashes the
     /// miner and moves the unit and task on. Escrow is updated once with what came in and went out.
+    // slither-disable-next-line reentrancy-no-eth,reentrancy-benign,reentrancy-events (the pool call: see Quorums)
     function _settleVerdict(uint256 taskId, Task storage t, Unit storage u, uint256 key) internal override {
         (uint256 escrowIn, uint256 escrowOut) = _settleVotes(taskId, t, u, key);
         uint8 validVotes = u.validVotes;

@@ -41,6 +41,7 @@ contract VerifierPool is IVerifierPool {
         // Walk up the tree: every node whose range holds the leaf moves by the same difference.
         for (uint256 node = leaf; node <= capacity; node += node & (~node + 1)) {
             uint256 sum = _nodes[node].latest();
+            // slither-disable-next-line unused-return (push returns the old and new values, both known here)
             _nodes[node].push(now_, SafeCast.toUint208(weight > current ? sum + (weight - current) : sum - (current - weight)));
         }
         emit PoolWeightChanged(account, weight, _nodes[capacity].latest());
@@ -89,7 +90,7 @@ contract VerifierPool is IVerifierPool {
         uint256 target = random % total;
         // Descend: find the first leaf whose prefix sum exceeds `target`. Node `capacity` (the total) is never
         // skipped over, so the descent starts at half of it.
-        uint256 position;
+        uint256 position = 0;
         for (uint256 step = capacity >> 1; step != 0; step >>= 1) {
             uint256 sum = _nodes[position + step].upperLookupRecent(at);
             if (sum <= target) {
@@ -110,7 +111,9 @@ contract VerifierPool is IVerifierPool {
             uint48 now_ = SafeCast.toUint48(block.number);
             uint256 grown = capacity == 0 ? 1 : capacity * 2;
             // The new top node covers every existing leaf plus empty ones: its sum is the current total.
+            // slither-disable-next-line unused-return (push returns the old and new values, both known here)
             if (capacity != 0) _nodes[grown].push(now_, _nodes[capacity].latest());
+            // slither-disable-next-line unused-return
             _capacity.push(now_, SafeCast.toUint208(grown));
         }
     }
