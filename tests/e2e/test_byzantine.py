@@ -16,11 +16,9 @@ from pathlib import Path
 import pytest
 
 from client.audit import audit_task
-from client.tasks import Economics, create_task, prepare_task
 from node.adversary import CheatingMinerRole, LazyVerifierRole
 from node.chain.events import EventReader
 from node.chain.hashing import unit_seed
-from node.chain.types import TaskStatus
 from node.daemon import Daemon
 from node.ml.baseline import federated
 from node.ml.data import digits, split
@@ -30,15 +28,13 @@ from node.ml.model import build_module, state_from_bytes, state_of
 from node.store.cid import to_cid
 from node.store.client import StoreClient
 from tests.conftest import Chain
+from tests.e2e.inprocess import drive, short_task
 from tests.e2e.ledger import Ledger
 from tests.integration.client.driver import node
 from tests.integration.store.servers import store_server
-from tests.polling import wait_until
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 
-TIMEOUT_S = 60
-IDLE_STEP_S = 4  # chain time a pass with no transaction skips: under half the default 10-s challenge window
 UNITS, ROUNDS = 6, 3
 SPEC = digits_spec(dataset_digest="0x" + "00" * 32, shards=UNITS, local_steps=200, checkpoint_every=20, hidden=64)
 # Each miner cheat in turn, beside each lazy verifier behaviour at least once.
@@ -56,26 +52,6 @@ MATRIX = [
 def store_url(tmp_path: Path) -> Iterator[str]:
     with store_server(tmp_path / "store", max_bytes=1 << 30) as (url, _):
         yield url
-
-
-def drive(chain: Chain, task_id: int, daemons: list[Daemon], *, timeout_s: float = 600) -> None:
-    """Cycles every daemon in turn until the task completes. When a whole pass sends no transaction, everyone
-    is waiting on a deadline (an idle claim, a ballot a lazy verifier never reveals, a challenge window): chain time
-    moves on by IDLE_STEP_S."""
-    market = chain.market()
-
-    def one_pass() -> bool:
-        before = chain.w3.eth.block_number
-        for d in daemons:
-            d.cycle()
-        if market.get_task(task_id).state.status is TaskStatus.COMPLETED:
-            return True
-        if chain.w3.eth.block_number == before:
-            # In steps shorter than a challenge window: watchers get cycles inside every window.
-            chain.advance(IDLE_STEP_S)
-        return False
-
-    wait_until(one_pass, timeout_s=timeout_s, what=f"task {task_id} to complete", interval_s=0)
 
 
 @functools.cache
@@ -104,11 +80,7 @@ def test_byzantine_nodes_are_caught_and_honest_ones_paid_in_full(
 ) -> None:
     owner = chain.market(chain.accounts[1])
     start = chain.w3.eth.block_number
-    economics = Economics(
-        rounds=ROUNDS, quorum=3, claim_timeout_s=TIMEOUT_S, commit_timeout_s=TIMEOUT_S, reveal_timeout_s=TIMEOUT_S
-    )
-    prepared = prepare_task(StoreClient.from_endpoints([store_url]), SPEC, digits(), economics)
-    task_id = create_task(owner, prepared)
+    task_id = short_task(chain, store_url, SPEC, rounds=ROUNDS)
     params = owner.get_task(task_id).params
 
     cheaters, honest_miners = [2, 3], [4, 5, 6, 7]
@@ -131,11 +103,7 @@ def test_byzantine_nodes_are_caught_and_honest_ones_paid_in_full(
     services.market.stake(2 * params.vote_bond * 15)
     daemons.append(daemon)  # last: a copier finds an honest commitment to copy in the same pass
 
-    try:
-        drive(chain, task_id, daemons)
-    finally:
-        for d in daemons:
-            d.s.state.close()
+    drive(chain, task_id, daemons)
 
     address = {i: chain.accounts[i].address for i in range(13)}
     bad = {address[i] for i in cheaters}

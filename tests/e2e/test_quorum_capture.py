@@ -17,26 +17,22 @@ from pathlib import Path
 import pytest
 
 from client.audit import audit_task
-from client.tasks import Economics, create_task, prepare_task
 from node.chain.contract import TaskMarket
 from node.chain.events import EventReader
 from node.chain.hashing import new_salt
 from node.chain.types import TaskStatus, UnitStatus, seats_at
 from node.daemon import Daemon
 from node.errors import ContractRevert
-from node.ml.data import digits
 from node.ml.defaults import digits_spec
 from node.store.client import StoreClient
 from tests.conftest import Chain
+from tests.e2e.inprocess import drive, short_task
 from tests.e2e.ledger import Ledger
 from tests.integration.client.driver import node
 from tests.integration.store.servers import store_server
-from tests.polling import wait_until
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 
-TIMEOUT_S = 60
-IDLE_STEP_S = 4  # chain time a pass with no transaction skips: under half the default 10-s challenge window
 UNITS, ROUNDS = 3, 3
 SPEC = digits_spec(dataset_digest="0x" + "00" * 32, shards=UNITS, local_steps=100, checkpoint_every=20, hidden=32)
 HONEST_MINERS, HONEST_VERIFIERS = [2, 3], [4, 5, 6, 7, 8, 9]
@@ -114,11 +110,7 @@ def test_a_miner_with_its_own_verifier_accounts_cannot_get_junk_through(
 ) -> None:
     owner = chain.market(chain.accounts[1])
     start = chain.w3.eth.block_number
-    economics = Economics(
-        rounds=ROUNDS, quorum=3, claim_timeout_s=TIMEOUT_S, commit_timeout_s=TIMEOUT_S, reveal_timeout_s=TIMEOUT_S
-    )
-    prepared = prepare_task(StoreClient.from_endpoints([store_url]), SPEC, digits(), economics)
-    task_id = create_task(owner, prepared)
+    task_id = short_task(chain, store_url, SPEC, rounds=ROUNDS)
     params = owner.get_task(task_id).params
 
     # The honest verifiers stake what their nodes keep free (bonds for a whole last-level appeal each); the
@@ -143,23 +135,7 @@ def test_a_miner_with_its_own_verifier_accounts_cannot_get_junk_through(
     attacker_accounts = [miner.signer.address, *(v.signer.address for v in voters)]
     spent_before = {a: owner.stake_of(a).total for a in attacker_accounts}
 
-    def one_pass() -> bool:
-        before = chain.w3.eth.block_number
-        attacker.step()  # first in every pass: it races everyone
-        for d in daemons:
-            d.cycle()
-        if owner.get_task(task_id).state.status is TaskStatus.COMPLETED:
-            return True
-        if chain.w3.eth.block_number == before:
-            # In steps shorter than a challenge window: watchers get cycles inside every window.
-            chain.advance(IDLE_STEP_S)  # everyone waits on a deadline
-        return False
-
-    try:
-        wait_until(one_pass, timeout_s=900, what=f"task {task_id} to complete", interval_s=0)
-    finally:
-        for d in daemons:
-            d.s.state.close()
+    drive(chain, task_id, daemons, first=attacker.step)  # the attacker goes first in every pass: it races
 
     reader = EventReader(chain.w3, chain.deployment.address, chain.artifact.abi)
     ledger = Ledger.of(reader.read(start, reader.head()), task_id, params.units_per_round)
