@@ -237,6 +237,13 @@ def _reverify_aggregate(
     except SpecError as err:
         a.report.findings.append(Finding("manifest", str(err), round_, index))
         return
+    recorded = to_cid(bytes(accepted["modelDigest"]))
+    if manifest.model != recorded:
+        # The chain's record is what the next round trains from: a manifest naming another model is a lie about it.
+        a.report.findings.append(
+            Finding("aggregate", f"the manifest's model {manifest.model} is not the chain's {recorded}", round_, index)
+        )
+        return
     contributions: list[Contribution] = []
     for i in range(units):
         m = manifests.get((round_, i))
@@ -249,13 +256,6 @@ def _reverify_aggregate(
         if model_bytes is None:
             return
         contributions.append(Contribution(i, state_from_bytes(model_bytes, specs), m.samples))
-    recorded = to_cid(bytes(accepted["modelDigest"]))
-    if manifest.model != recorded:
-        # The chain's record is what the next round trains from: a manifest naming another model is a lie about it.
-        a.report.findings.append(
-            Finding("aggregate", f"the manifest's model {manifest.model} is not the chain's {recorded}", round_, index)
-        )
-        return
     claimed_bytes = a.fetch(manifest.model, "aggregate model", round_, index)
     if claimed_bytes is None:
         return
