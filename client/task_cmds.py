@@ -11,6 +11,7 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
+from client.amounts import parse_amount
 from client.progress import Progress, ProgressReader
 from client.render import eth
 from client.session import Connection, Session, open_session
@@ -102,11 +103,11 @@ def task_submit(
     rounds: Annotated[int, typer.Option()] = 2,
     quorum: Annotated[int, typer.Option(help="verifiers per unit (odd)")] = 3,
     local_steps: Annotated[int, typer.Option(help="steps per unit (built-in spec)")] = 800,
-    miner_reward: Annotated[float, typer.Option(help="ETH per accepted training unit")] = 0.1,
-    aggregator_reward: Annotated[float, typer.Option(help="ETH per accepted aggregation")] = 0.05,
-    verifier_reward: Annotated[float, typer.Option(help="ETH per majority vote")] = 0.01,
-    unit_bond: Annotated[float, typer.Option(help="ETH a miner locks per claim")] = 0.05,
-    vote_bond: Annotated[float, typer.Option(help="ETH a verifier locks per seat (≥ 4 × verifier reward)")] = 0.04,
+    miner_reward: Annotated[str, typer.Option(help="per accepted training unit (ETH, or with gwei/wei)")] = "0.1",
+    aggregator_reward: Annotated[str, typer.Option(help="per accepted aggregation (ETH)")] = "0.05",
+    verifier_reward: Annotated[str, typer.Option(help="per seat voting the final verdict (ETH)")] = "0.01",
+    unit_bond: Annotated[str, typer.Option(help="a miner locks per claim (ETH)")] = "0.05",
+    vote_bond: Annotated[str, typer.Option(help="a verifier locks per seat, ≥ 4 × verifier reward (ETH)")] = "0.04",
     challenge_window: Annotated[
         int, typer.Option(help="seconds a verdict stays open to challenge before it pays (0: no appeals)")
     ] = 10,
@@ -138,15 +139,14 @@ def task_submit(
             raise ConfigError(f"dataset {dataset} is not in the store: add it with `dml data add`") from err
     else:
         data = load_dataset(dataset)
-    wei = 10**18
     economics = Economics(
         rounds=rounds,
         quorum=quorum,
-        miner_reward=int(miner_reward * wei),
-        aggregator_reward=int(aggregator_reward * wei),
-        verifier_reward=int(verifier_reward * wei),
-        unit_bond=int(unit_bond * wei),
-        vote_bond=int(vote_bond * wei),
+        miner_reward=parse_amount(miner_reward, what="--miner-reward"),
+        aggregator_reward=parse_amount(aggregator_reward, what="--aggregator-reward"),
+        verifier_reward=parse_amount(verifier_reward, what="--verifier-reward"),
+        unit_bond=parse_amount(unit_bond, what="--unit-bond"),
+        vote_bond=parse_amount(vote_bond, what="--vote-bond"),
         challenge_window_s=challenge_window,
     )
     prepared = prepare_task(session.store, task_spec, data, economics)
@@ -356,7 +356,7 @@ def task_download(
 def money_commands(app: typer.Typer) -> None:
     @app.command("stake")
     def stake(
-        amount: Annotated[float, typer.Argument(help="ETH")],
+        amount: Annotated[str, typer.Argument(help="ETH (exact decimal), or with a unit: 20 gwei, 100 wei")],
         home_dir: HomeOpt = None,
         rpc: RpcOpt = None,
         deployment: DeploymentOpt = None,
@@ -367,6 +367,7 @@ def money_commands(app: typer.Typer) -> None:
         password_env: PwEnvOpt = None,
     ) -> None:
         """Add to your stake."""
+        wei = parse_amount(amount, what="stake")
         s = _session(
             home_dir,
             rpc,
@@ -378,12 +379,12 @@ def money_commands(app: typer.Typer) -> None:
             password_file=password_file,
             password_env=password_env,
         )
-        s.market.stake(int(amount * 10**18))
+        s.market.stake(wei)
         console.print(f"staked; total {eth(s.market.stake_of(s.market.signer.address).total)}")
 
     @app.command("unstake")
     def unstake(
-        amount: Annotated[float, typer.Argument(help="ETH to start unbonding; 0 releases what is due")],
+        amount: Annotated[str, typer.Argument(help="ETH to start unbonding (exact decimal); 0 releases what is due")],
         home_dir: HomeOpt = None,
         rpc: RpcOpt = None,
         deployment: DeploymentOpt = None,
@@ -394,6 +395,7 @@ def money_commands(app: typer.Typer) -> None:
         password_env: PwEnvOpt = None,
     ) -> None:
         """Request unbonding, or (with 0) move stake whose delay has passed to your credit."""
+        wei = parse_amount(amount, what="unstake", allow_zero=True)
         s = _session(
             home_dir,
             rpc,
@@ -405,8 +407,8 @@ def money_commands(app: typer.Typer) -> None:
             password_file=password_file,
             password_env=password_env,
         )
-        if amount > 0:
-            s.market.request_unstake(int(amount * 10**18))
+        if wei > 0:
+            s.market.request_unstake(wei)
             info = s.market.stake_of(s.market.signer.address)
             console.print(f"unbonding {eth(info.unbonding)}, releasable from {time.ctime(info.release_at)}")
         else:

@@ -85,10 +85,15 @@ def test_data_task_and_money_commands(chain: Chain, tmp_path: Path) -> None:
         refund = chain.market().credit_of(owner)
         assert refund == chain.market().get_task(second).params.budget
         assert chain.market().get_task(second).state.status is TaskStatus.CANCELLED
-        invoke("stake", "1.5", "--dev-account", "1", *f)
+        invoke("stake", "1.1", "--dev-account", "1", *f)  # a float made it 1,100,000,000,000,000,128 wei
+        assert chain.market().stake_of(owner).total == 1_100_000_000_000_000_000
+        invoke("stake", "400000000 gwei", "--dev-account", "1", *f)
         assert chain.market().stake_of(owner).total == 15 * 10**17
         invoke("unstake", "0.5", "--dev-account", "1", *f)
         assert chain.market().stake_of(owner).unbonding == 5 * 10**17
+        refused = dml("stake", "--dev-account", "1", *f, "--", "-1")
+        assert (refused.returncode, refused.stderr.strip()) == (2, "error: stake: -1 is negative")
+        assert chain.market().stake_of(owner).total == 15 * 10**17, "nothing staked"
         assert "withdrew" in invoke("withdraw", "--dev-account", "1", *f)
         assert chain.market().credit_of(owner) == 0
 
