@@ -295,7 +295,10 @@ abstract contract Quorums is MarketStorage {
     }
 
     /// @dev The commit window closed with seats empty or uncommitted: the committed keep their seats, the others
-    /// are released (bond unlocked: not committing is no fault worth a slash, only a lost reward) and re-drawn.
+    /// are released (bond unlocked: not committing is no fault worth a slash, only a lost reward) and drawn again
+    /// from a fresh seed, this block's hash, against the pool as it stands now: a pool that was empty, or all
+    /// excluded or bonded, at the old seed would otherwise leave the seats empty forever. A no-show gains nothing
+    /// by it: it only gives up its own seat to a draw it cannot know.
     function _replaceNoShows(uint256 taskId, Task storage t, Unit storage u, uint256 key) internal {
         (uint32 round, uint32 index) = _roundIndex(key);
         uint32 epoch = u.epoch;
@@ -315,7 +318,8 @@ abstract contract Quorums is MarketStorage {
         u.seats = kept;
         u.replacements += 1;
         u.deadline = uint64(block.timestamp) + t.params.commitTimeout;
-        if (block.number > u.seedBlock) _drawSeats(taskId, t, u, key);
+        u.seedBlock = uint64(block.number);
+        u.drawNonce = 0;
     }
 
     /// @dev An appeal whose quorum was still not seated and committed after a second commit window lapses: the pool,

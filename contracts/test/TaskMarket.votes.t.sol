@@ -411,18 +411,48 @@ contract TaskMarketVotesTest is TaskMarketFixture {
         ITaskMarket.UnitInfo memory u = _unit(taskId, 0, 0);
         vm.assertEq(u.epoch, 1, "same epoch: the committed keep their votes");
         vm.assertEq(u.commits, 2, "two commits kept");
-        vm.assertEq(u.seats, 3, "the empty seat drawn again");
+        vm.assertEq(u.seats, 2, "the released seat is empty");
+        vm.assertEq(u.seedBlock, vm.getBlockNumber(), "drawn again from a fresh seed");
         vm.assertEq(_total(seats[2]), STAKE, "a no-show is not slashed");
+        vm.assertEq(_locked(seats[2]), 0, "its bond is back");
+        vm.roll(vm.getBlockNumber() + 1);
+        market.drawVerifiers(taskId, 0, 0);
         address[] memory now_ = market.getSeats(taskId, 0, 0);
+        vm.assertEq(now_.length, 3, "the empty seat drawn again");
         vm.assertEq(now_[0], seats[0], "kept");
         vm.assertEq(now_[1], seats[1], "kept");
-        _commit(taskId, 0, 0, now_[2], true);
+        if (!market.getBallot(taskId, 0, 0, now_[2]).committed) _commit(taskId, 0, 0, now_[2], true);
         for (uint256 i; i < 3; ++i) {
             if (market.getBallot(taskId, 0, 0, now_[i]).revealed) continue;
             _reveal(taskId, 0, 0, now_[i], true);
         }
         vm.assertTrue(_unit(taskId, 0, 0).status == ITaskMarket.UnitStatus.Accepted, "decided with the replacement");
         _assertSolvent();
+    }
+
+    /// A unit submitted while nobody could be drawn (the pool empty at its seed) is seated once verifiers join:
+    /// the replacement round draws from a fresh seed against the pool as it stands then.
+    function test_finalizeUnit_seatsAUnitWhosePoolWasEmptyAtItsSeed() public {
+        for (uint256 i; i < verifiers.length; ++i) {
+            vm.prank(verifiers[i]);
+            market.leaveVerifierPool();
+        }
+        vm.roll(vm.getBlockNumber() + 1);
+        uint256 other = _create(_params(1, 1, 1));
+        _claimAndSubmit(other, 0, 0, miners[1]);
+        vm.roll(vm.getBlockNumber() + 1);
+        market.drawVerifiers(other, 0, 0);
+        vm.assertEq(_unit(other, 0, 0).seats, 0, "nobody to draw");
+        vm.prank(verifiers[0]);
+        market.joinVerifierPool();
+        vm.roll(vm.getBlockNumber() + 1);
+        market.drawVerifiers(other, 0, 0);
+        vm.assertEq(_unit(other, 0, 0).seats, 0, "the old seed still sees the empty pool");
+        vm.warp(_unit(other, 0, 0).deadline + 1);
+        market.finalizeUnit(other, 0, 0);
+        vm.roll(vm.getBlockNumber() + 1);
+        market.drawVerifiers(other, 0, 0);
+        vm.assertEq(market.getSeats(other, 0, 0)[0], verifiers[0], "seated from the pool as it stands now");
     }
 
     function test_finalizeUnit_revertsOnAUnitNotVoting() public {
