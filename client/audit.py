@@ -16,11 +16,11 @@ from client.report import accuracy_plot, html_page
 from node.chain.contract import TaskMarket
 from node.chain.events import EventReader
 from node.chain.hashing import unit_seed
-from node.chain.types import MAX_APPEAL_LEVEL, UnitStatus
+from node.chain.types import MAX_APPEAL_LEVEL, Task, UnitStatus
 from node.errors import DmlnetError, SpecError
 from node.ml import spec as sp
 from node.ml.aggregate import Contribution, verify_aggregate
-from node.ml.data import from_bytes, split
+from node.ml.data import Split, from_bytes, split
 from node.ml.evaluate import evaluate
 from node.ml.manifest import TrailManifest, parse_aggregate, parse_trail
 from node.ml.model import State, build_module, state_from_bytes, tensor_specs
@@ -143,8 +143,7 @@ def audit_task(
             report.findings.append(Finding("spec", str(err)))
     material = None
     if spec is not None and data_bytes is not None:
-        d = spec.dataset
-        parts = split(from_bytes(data_bytes), shards=d.shards, seed=d.shard_seed, holdout_fraction=d.holdout_fraction)
+        parts = _split(spec, data_bytes)
         module = build_module(spec.model)
         material = (spec, parts, tensor_specs(module), {k for k, _ in module.named_parameters()})
 
@@ -199,17 +198,7 @@ def _reverify_unit(
     rng: random.Random,
 ) -> None:
     round_, index = key
-    miner = str(accepted["miner"])
-    ctx = UnitContext(
-        task_id=a.task_id,
-        round=round_,
-        index=index,
-        miner=miner,
-        spec_cid=to_cid(a.market.get_task(a.task_id).params.spec_digest),
-        dataset_cid=to_cid(a.market.get_task(a.task_id).params.dataset_digest),
-        input_model_cid=to_cid(a.market.round_input(a.task_id, round_)),
-        unit_seed=unit_seed(a.task_id, round_, index, miner),
-    )
+    ctx = _unit_context(a.market, a.market.get_task(a.task_id), round_, index, str(accepted["miner"]))
     challenge = rng.randbytes(32)
     verdict = verify_unit(spec, raw, a.store.get, challenge, ctx, shard)
     a.report.units_reverified += 1
@@ -283,28 +272,13 @@ def open_verdicts(market: TaskMarket, store: StoreClient, task_id: int) -> list[
     (``dml audit --challenge`` appeals those where the two disagree)."""
     task = market.get_task(task_id)
     spec = parse_document(store.get(to_cid(task.params.spec_digest)), sp.TaskSpec)
-    d = spec.dataset
-    parts = split(
-        from_bytes(store.get(to_cid(task.params.dataset_digest))),
-        shards=d.shards,
-        seed=d.shard_seed,
-        holdout_fraction=d.holdout_fraction,
-    )
+    parts = _split(spec, store.get(to_cid(task.params.dataset_digest)))
     round_ = task.state.current_round
     out: list[OpenVerdict] = []
     for index, unit in enumerate(market.get_units(task_id, round_)[: task.params.units_per_round]):
         if unit.status is not UnitStatus.DECIDED or unit.level >= MAX_APPEAL_LEVEL:
             continue
-        ctx = UnitContext(
-            task_id=task_id,
-            round=round_,
-            index=index,
-            miner=unit.miner,
-            spec_cid=to_cid(task.params.spec_digest),
-            dataset_cid=to_cid(task.params.dataset_digest),
-            input_model_cid=to_cid(market.round_input(task_id, round_)),
-            unit_seed=unit_seed(task_id, round_, index, unit.miner),
-        )
+        ctx = _unit_context(market, task, round_, index, unit.miner)
         try:
             raw = store.get(to_cid(unit.result_digest))
         except DmlnetError as err:
@@ -317,37 +291,53 @@ def open_verdicts(market: TaskMarket, store: StoreClient, task_id: int) -> list[
 
 
 def _appeals(events: list[Any]) -> list[dict[str, Any]]:
-    """Each challenge with its outcome; an appeal's money is what the transaction settling its unit credited and
-    slashed (every seat of every level, the challengers and the miner), to the wei."""
+    """Each challenge with its outcome, in one pass over the events; an appeal's money is what the transaction
+    settling its unit credited and slashed (every seat of every level, the challengers and the miner), to the wei."""
     by_tx: dict[str, list[Any]] = {}
     for e in events:
         by_tx.setdefault(e.tx_hash, []).append(e)
     out: list[dict[str, Any]] = []
+    pending: dict[tuple[int, int, int], dict[str, Any]] = {}  # (round, unit, level) -> its entry, until it ends
     for e in events:
-        if e.name != "VerdictChallenged":
+        if e.name not in ("VerdictChallenged", "ChallengeSettled", "AppealLapsed"):
             continue
-        unit = (int(e.args["round"]), int(e.args["index"]))
-        level = int(e.args["level"])
-        entry: dict[str, Any] = {
-            "round": unit[0], "unit": unit[1], "level": level, "challenger": e.args["challenger"],
-            "bond": int(e.args["bond"]), "outcome": "pending",
-        }  # fmt: skip
-        for end in events:
-            if end.key <= e.key or (int(end.args.get("round", -1)), int(end.args.get("index", -1))) != unit:
-                continue
-            if end.name not in ("ChallengeSettled", "AppealLapsed") or int(end.args["level"]) != level:
-                continue
-            if end.name == "AppealLapsed":
-                entry["outcome"] = "lapsed"
-            else:
-                entry["outcome"] = "upheld" if end.args["upheld"] else "dismissed"
-                entry["reward"] = int(end.args["reward"])
-            settling = by_tx[end.tx_hash]
-            entry["credited"] = sum(int(x.args["amount"]) for x in settling if x.name == "Credited")
-            entry["slashed"] = sum(int(x.args["amount"]) for x in settling if x.name == "StakeSlashed")
-            break
-        out.append(entry)
+        key = (int(e.args["round"]), int(e.args["index"]), int(e.args["level"]))
+        if e.name == "VerdictChallenged":
+            pending[key] = {
+                "round": key[0], "unit": key[1], "level": key[2], "challenger": e.args["challenger"],
+                "bond": int(e.args["bond"]), "outcome": "pending",
+            }  # fmt: skip
+            out.append(pending[key])
+            continue
+        entry = pending.pop(key)
+        if e.name == "AppealLapsed":
+            entry["outcome"] = "lapsed"
+        else:
+            entry["outcome"] = "upheld" if e.args["upheld"] else "dismissed"
+            entry["reward"] = int(e.args["reward"])
+        settling = by_tx[e.tx_hash]
+        entry["credited"] = sum(int(x.args["amount"]) for x in settling if x.name == "Credited")
+        entry["slashed"] = sum(int(x.args["amount"]) for x in settling if x.name == "StakeSlashed")
     return out
+
+
+def _split(spec: sp.TaskSpec, data: bytes) -> Split:
+    d = spec.dataset
+    return split(from_bytes(data), shards=d.shards, seed=d.shard_seed, holdout_fraction=d.holdout_fraction)
+
+
+def _unit_context(market: TaskMarket, task: Task, round_: int, index: int, miner: str) -> UnitContext:
+    """What re-executing a unit needs from the chain: the round's input and the unit's seed for its miner."""
+    return UnitContext(
+        task_id=task.task_id,
+        round=round_,
+        index=index,
+        miner=miner,
+        spec_cid=to_cid(task.params.spec_digest),
+        dataset_cid=to_cid(task.params.dataset_digest),
+        input_model_cid=to_cid(market.round_input(task.task_id, round_)),
+        unit_seed=unit_seed(task.task_id, round_, index, miner),
+    )
 
 
 def write_report(report: AuditReport, directory: Path) -> tuple[Path, Path]:

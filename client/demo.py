@@ -211,11 +211,14 @@ def _summarize(owner: TaskMarket, abi: list[dict[str, Any]], from_block: int, o:
     tx_hashes: set[str] = set()
     submitted_at: dict[tuple[int, int], int] = {}
     verdict_seconds: list[int] = []
+    block_time: dict[int, int] = {}
     for e in reader.read(from_block, reader.head()):
         tx_hashes.add(e.tx_hash)
         if e.args.get("taskId") == task_id and e.name in ("ResultSubmitted", "UnitAccepted", "UnitRejected"):
             unit = (int(e.args["round"]), int(e.args["index"]))
-            at = int(w3.eth.get_block(e.block_number)["timestamp"])
+            if e.block_number not in block_time:
+                block_time[e.block_number] = int(w3.eth.get_block(e.block_number)["timestamp"])
+            at = block_time[e.block_number]
             if e.name == "ResultSubmitted":
                 submitted_at[unit] = at
             elif unit in submitted_at:

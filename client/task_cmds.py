@@ -206,8 +206,8 @@ def task_show(
     console.print(_render(progress))
     if progress.task.state.status is TaskStatus.ACTIVE and not session.market.can_fill_quorum(task_id):
         console.print(
-            "warning: the verifier pool cannot seat this task's quorum now (fewer than two verifiers, or too little "
-            "stake for the vote bonds): submitted units wait until more verifiers join"
+            "warning: the verifier pool holds too little stake for this task's vote bonds: submitted units wait "
+            "until more verifiers join"
         )
 
 

@@ -19,12 +19,18 @@ from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
-from web3.types import TxParams, TxReceipt
+from web3.types import BlockIdentifier, TxParams, TxReceipt
 
 from node.chain.rpc import TRANSIENT, TRANSPORT, RetryPolicy, with_retries
 from node.errors import ChainError, TransactionFailed, TransactionPending
 
 log = logging.getLogger(__name__)
+
+
+# Simulations and gas estimates run in the next block, where the transaction will be mined. Not "latest": a quorum
+# draw reads the latest block's hash, which only a later block can, and a write keyed by block number (the verifier
+# pool's checkpoints) costs more in a new block than in the latest one.
+SIMULATE_AT: BlockIdentifier = "pending"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,10 +41,6 @@ class Call:
     data: str
     value: int = 0
     label: str = ""
-    # The block the simulation and gas estimate run in: the next one, where the transaction will be mined. Not
-    # "latest": a quorum draw reads the latest block's hash, which only a later block can, and a write keyed by
-    # block number (the verifier pool's checkpoints) costs more in a new block than in the latest one.
-    simulate_at: str = "pending"
 
 
 class RevertDecoder(Protocol):
@@ -121,7 +123,7 @@ class Signer:
         """``eth_call`` of ``call`` from this account; a revert raises the decoded contract error."""
         tx = self._base_tx(call)
         try:
-            return bytes(self._read(lambda: self._w3.eth.call(tx, call.simulate_at)))  # type: ignore[arg-type]
+            return bytes(self._read(lambda: self._w3.eth.call(tx, SIMULATE_AT)))
         except ContractLogicError as err:
             raise self._decoded(err) from err
 
@@ -130,7 +132,7 @@ class Signer:
         self.simulate(call)
         tx = self._base_tx(call)
         try:
-            estimate = self._read(lambda: self._w3.eth.estimate_gas(tx, call.simulate_at))  # type: ignore[arg-type]
+            estimate = self._read(lambda: self._w3.eth.estimate_gas(tx, SIMULATE_AT))
         except ContractLogicError as err:
             raise self._decoded(err) from err
         unsigned: dict[str, Any] = {

@@ -47,8 +47,9 @@ class VerifierRole:
 
     def __init__(self, services: Services) -> None:
         self.s = services
-        self._in_pool = False
-        self._seen: set[tuple[int, int, int, int]] = set()  # (task, round, unit, epoch) already logged or watched
+        # Per (task, round, unit, epoch), in memory only (a restart merely logs or re-checks once more): quorums we
+        # said we stayed out of, verdicts we re-checked, fetches of a result that failed.
+        self._stayed_out: set[tuple[int, int, int, int]] = set()
         self._watched: set[tuple[int, int, int, int]] = set()
         self._unavailable: Counter[tuple[int, int, int, int]] = Counter()
 
@@ -56,7 +57,9 @@ class VerifierRole:
         for vote in self.s.state.open_votes():
             self._follow_up(vote)
         watch_budget = self.s.settings.watch_budget
-        for task in self.s.live_tasks():
+        tasks = self.s.live_tasks()
+        self._forget_all_but({t.task_id for t in tasks})
+        for task in tasks:
             material = self.s.material(task)
             if material is None:
                 continue
@@ -84,18 +87,25 @@ class VerifierRole:
     # ---------------------------------------------------------------------------------------------- pool and draws
 
     def _ensure_in_pool(self, task: Task) -> bool:
-        """Keeps free stake for a few vote bonds of this task and the account in the verifier pool."""
+        """Keeps free stake for a few vote bonds of this task and the account in the verifier pool (read from the
+        chain every time: a chain restarted under a running node has forgotten both)."""
         bonds = max(BONDS_AHEAD, seats_at(task.params.quorum, MAX_APPEAL_LEVEL))
-        if not self.s.ensure_free_stake(task.params.vote_bond * bonds, "vote bonds"):
-            return self._in_pool
-        if self._in_pool:
+        self.s.ensure_free_stake(task.params.vote_bond * bonds, "vote bonds")  # at the stake cap: what there is
+        stake = self.s.market.stake_of(self.s.address)
+        if stake.verifying:
             return True
-        if not self.s.market.stake_of(self.s.address).verifying:
-            sent = self.s.market.join_verifier_pool()
-            self.s.metrics.tx_sent.labels("joinVerifierPool").inc()
-            log.info("joined the verifier pool", extra={"tx": sent.tx_hash})
-        self._in_pool = True
+        if stake.total == stake.unbonding:
+            return False  # nothing to join with
+        sent = self.s.market.join_verifier_pool()
+        self.s.metrics.tx_sent.labels("joinVerifierPool").inc()
+        log.info("joined the verifier pool", extra={"tx": sent.tx_hash})
         return True
+
+    def _forget_all_but(self, live: set[int]) -> None:
+        """Drops the memos of tasks no longer live, so a long-running node's memory stays bounded."""
+        self._stayed_out = {k for k in self._stayed_out if k[0] in live}
+        self._watched = {k for k in self._watched if k[0] in live}
+        self._unavailable = Counter({k: n for k, n in self._unavailable.items() if k[0] in live})
 
     def _draw(self, task: Task, unit: UnitInfo, round_: int, index: int) -> None:
         """Draws the unit's quorum in a block after its seed block (anyone may; the seats do not depend on who)."""
@@ -122,8 +132,8 @@ class VerifierRole:
         ballot = self.s.market.get_ballot(task.task_id, round_, index, self.s.address)
         key = (task.task_id, round_, index, unit.epoch)
         if ballot.seats == 0:
-            if unit.seats >= seats_at(task.params.quorum, unit.level) and key not in self._seen:
-                self._seen.add(key)
+            if unit.seats >= seats_at(task.params.quorum, unit.level) and key not in self._stayed_out:
+                self._stayed_out.add(key)
                 self.s.metrics.stayed_out.labels(str(unit.level)).inc()
                 log.info(
                     "not drawn: staying out",
@@ -132,12 +142,10 @@ class VerifierRole:
             return False
         if ballot.committed:
             return False
+        # A vote already stored is committed (again, for a new seat) by the follow-up; one abandoned when our seat
+        # was released goes through _vote once more, which reuses its salt.
         stored = self.s.state.get_vote(*key)
-        if stored is not None:
-            # Drawn again after committing (a no-show was replaced by us): the same vote and salt cover the new seat.
-            self._commit(stored)
-            return False
-        return True
+        return stored is None or stored.status is VoteStatus.ABANDONED
 
     def _vote(self, task: Task, unit: UnitInfo, round_: int, index: int, material: TaskMaterial) -> None:
         started = time.process_time()
@@ -216,8 +224,11 @@ class VerifierRole:
             # The epoch ended: settled with or without us (a missed reveal was slashed), or reopened.
             self.s.state.set_vote_status(vote, VoteStatus.ABANDONED)
             return
-        if unit.status is not UnitStatus.REVEALING:
-            return  # the commit phase is still open
+        if unit.status is UnitStatus.SUBMITTED:
+            ballot = self.s.market.get_ballot(vote.task_id, vote.round, vote.unit, self.s.address)
+            if ballot.seats == 0 or not ballot.committed:
+                self._commit(vote)  # our seat was released, or we were drawn into another: it owes our commitment
+            return
         ballot = self.s.market.get_ballot(vote.task_id, vote.round, vote.unit, self.s.address)
         if ballot.revealed:
             self.s.state.set_vote_status(vote, VoteStatus.REVEALED)

@@ -76,7 +76,7 @@ class RpcProxy:
                     return
                 delay, fault = proxy._draw()
                 if delay:
-                    time.sleep(delay)
+                    time.sleep(delay)  # the injected latency is the fault under test, not a wait for readiness
                 if fault == "before":
                     self._unavailable()
                     return
