@@ -12,7 +12,7 @@ from node.api import serve_in_background
 from node.chain.build import Artifact, load_artifact
 from node.chain.contract import TaskMarket
 from node.chain.deploy import Deployment
-from node.chain.rpc import TRANSIENT, connect
+from node.chain.rpc import TRANSIENT, connect, with_retries
 from node.config import NodeSettings
 from node.daemon import Daemon, Role
 from node.errors import ChainUnreachable, ConfigError
@@ -22,7 +22,7 @@ from node.roles.context import Services
 from node.roles.keeper import KeeperRole
 from node.roles.miner import MinerRole
 from node.roles.verifier import VerifierRole
-from node.state import NodeState
+from node.state import open_state
 from node.store.client import StoreClient
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ def build_services(settings: NodeSettings) -> tuple[Services, Deployment]:
     artifact = load_artifact()
     w3 = _wait_for_chain(settings, deployment, artifact)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    state = NodeState(settings.data_dir / "state.sqlite")
+    state = open_state(settings.data_dir / "state.sqlite", chain_identity(w3, deployment))
     market = TaskMarket.for_account(
         w3, deployment.address, artifact, account, journal=state, receipt_timeout_s=settings.receipt_timeout_s
     )
@@ -50,6 +50,13 @@ def build_services(settings: NodeSettings) -> tuple[Services, Deployment]:
             raise ConfigError(f"environment variable {settings.store_token_env} (the store token) is not set")
     store = StoreClient.from_endpoints(settings.store, token=token, put_replicas=settings.put_replicas)
     return Services(settings=settings, market=market, store=store, state=state, metrics=NodeMetrics()), deployment
+
+
+def chain_identity(w3: Web3, deployment: Deployment) -> str:
+    """What a node's state is bound to: a devnet restarted with the same chain id and contract address still has
+    another genesis block (its timestamp differs)."""
+    genesis = bytes(with_retries(lambda: w3.eth.get_block(0), what="genesis block")["hash"]).hex()
+    return f"{deployment.chain_id}:{genesis}:{deployment.address.lower()}:{deployment.block_number}"
 
 
 def _wait_for_chain(settings: NodeSettings, deployment: Deployment, artifact: Artifact) -> Web3:

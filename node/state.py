@@ -5,6 +5,7 @@ salt is durable before the commit transaction that depends on it is sent, and a 
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 import time
@@ -12,6 +13,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -217,6 +220,36 @@ class NodeState:
 
     def count_txs(self) -> int:
         return int(self._exec("SELECT COUNT(*) FROM txs")[0][0])
+
+
+def open_state(path: Path, chain: str) -> NodeState:
+    """The node's state at ``path``, bound to ``chain`` (chain id, genesis hash, contract address, deployment block).
+
+    State written against another chain (a devnet restarted under the same data dir) is never mixed with this one:
+    its files are moved aside, named after that chain and the time, and a fresh state starts. Nothing is deleted.
+    """
+    state = NodeState(path)
+    bound = state.get_meta("chain")
+    if bound == chain:
+        return state
+    if bound is None and state.cursor is None:
+        state.set_meta("chain", chain)  # a new state: this chain's from now on
+        return state
+    bound = bound or "unknown (written before states were bound to their chain)"
+    state.close()
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    aside = path.with_name(f"{path.stem}.other-chain-{stamp}{path.suffix}")
+    for suffix in ("", "-wal", "-shm"):
+        old = Path(f"{path}{suffix}")
+        if old.exists():
+            old.rename(f"{aside}{suffix}")
+    log.warning(
+        "this data dir held the state of another chain: moved aside, starting fresh",
+        extra={"moved_to": str(aside), "was": bound, "now": chain},
+    )
+    state = NodeState(path)
+    state.set_meta("chain", chain)
+    return state
 
 
 def _vote(r: tuple[Any, ...]) -> Vote:

@@ -201,3 +201,28 @@ def test_a_starting_node_waits_for_its_chain_then_gives_up_with_the_unreachable_
         assert proxy.dropped > 0, "the first attempts fell into the outage"
         assert services.market.task_count() == chain.market().task_count()
         services.state.close()
+
+
+def test_a_node_restarted_on_a_new_chain_under_the_same_data_dir_starts_fresh(tmp_path: Path) -> None:
+    """`dml devnet down && dml devnet up` keeps chain id and contract address; the node tells the chains apart by
+    their genesis block and moves the old state aside instead of mixing it with the new chain's."""
+    from node.chain.build import load_artifact
+    from node.chain.deploy import deploy_market
+    from node.chain.devnet import Devnet, dev_accounts
+    from node.chain.rpc import connect
+    from node.chain.tx import Signer
+
+    deployment = tmp_path / "deployment.json"
+    cursors = []
+    for run in range(2):
+        with Devnet(log_path=tmp_path / f"anvil-{run}.log") as devnet:
+            w3 = connect(devnet.rpc_url)
+            deploy_market(Signer(w3, dev_accounts(1)[0]), load_artifact(), UNBONDING_DELAY_S).write(deployment)
+            settings = dev_settings(devnet.rpc_url, deployment, str(tmp_path / "store"), tmp_path / "v", 4, ["keeper"])
+            services, _ = build_services(settings)
+            cursors.append(services.state.cursor)
+            services.state.set_cursor(1_000 + run)
+            services.state.close()
+    assert cursors == [None, None], "the second chain's node did not inherit the first chain's cursor"
+    (aside,) = (tmp_path / "v").glob("state.other-chain-*.sqlite")
+    assert aside.exists()

@@ -3,7 +3,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from node.state import NodeState, Vote, VoteStatus, Work, WorkStatus
+from node.state import NodeState, Vote, VoteStatus, Work, WorkStatus, open_state
 
 
 def test_cursor_tasks_and_work_survive_a_reopen(tmp_path: Path) -> None:
@@ -52,3 +52,33 @@ def test_the_transaction_journal(tmp_path: Path) -> None:
     state.record(nonce=0, tx_hash="0xaa", label="claimUnit")
     state.record(nonce=1, tx_hash="0xbb", label="submitResult")
     assert state.count_txs() == 2
+
+
+def test_state_of_another_chain_is_moved_aside_never_mixed(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite"
+    first = open_state(path, "31337:aaaa:0xmarket:1")
+    first.set_cursor(42)
+    first.close()
+    again = open_state(path, "31337:aaaa:0xmarket:1")
+    assert again.cursor == 42, "the same chain keeps its state"
+    again.close()
+
+    restarted = open_state(path, "31337:bbbb:0xmarket:1")  # same id and address, another genesis: a new devnet
+    assert restarted.cursor is None, "a fresh state for the new chain"
+    assert restarted.get_meta("chain") == "31337:bbbb:0xmarket:1"
+    restarted.close()
+    (aside,) = tmp_path.glob("state.other-chain-*.sqlite")
+    old = NodeState(aside)
+    assert (old.cursor, old.get_meta("chain")) == (42, "31337:aaaa:0xmarket:1"), "nothing lost, only moved"
+    old.close()
+
+
+def test_a_used_state_of_unknown_chain_is_moved_aside(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite"
+    legacy = NodeState(path)  # written before states named their chain
+    legacy.set_cursor(7)
+    legacy.close()
+    state = open_state(path, "31337:cccc:0xmarket:1")
+    assert state.cursor is None, "it cannot be told apart from another chain's"
+    state.close()
+    assert len(list(tmp_path.glob("state.other-chain-*.sqlite"))) == 1
