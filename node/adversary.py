@@ -18,6 +18,7 @@ import torch
 
 from node.chain.events import EventReader
 from node.chain.hashing import unit_seed
+from node.chain.tx import SentTransaction
 from node.chain.types import Task, UnitInfo, UnitStatus
 from node.ml import spec as sp
 from node.ml.data import Dataset
@@ -153,20 +154,14 @@ class LazyVerifierRole(VerifierRole):
             return Verdict(Outcome.VALID, "approves without checking")
         return super()._verdict(task, unit, round_, index, material)  # pragma: no cover
 
-    def _commit(self, vote: Vote) -> None:
-        if self.lazy != "copy" or vote.status is not VoteStatus.STORED:
-            super()._commit(vote)
-            return
-        unit = self.s.market.get_unit(vote.task_id, vote.round, vote.unit)
-        if unit.epoch != vote.epoch or unit.status is not UnitStatus.SUBMITTED:
-            self.s.state.set_vote_status(vote, VoteStatus.ABANDONED)
-            return
+    def _send_commitment(self, vote: Vote) -> SentTransaction | None:
+        if self.lazy != "copy":
+            return super()._send_commitment(vote)
         copied = self._someone_elses_commitment(vote)
         if copied is None:
-            return  # wait for an honest verifier to commit first
-        self.s.market.commit_vote(vote.task_id, vote.round, vote.unit, copied)
-        self.s.state.set_vote_status(vote, VoteStatus.COMMITTED)
-        log.warning("copied a commitment", extra={"task": vote.task_id, "round": vote.round, "unit": vote.unit})
+            return None  # wait for an honest verifier to commit first
+        log.warning("copying a commitment", extra={"task": vote.task_id, "round": vote.round, "unit": vote.unit})
+        return self.s.market.commit_vote(vote.task_id, vote.round, vote.unit, copied)
 
     def _should_watch(self, task: Task, unit: UnitInfo, round_: int, index: int) -> bool:
         return False  # a lazy verifier spends nothing on re-checking others

@@ -14,6 +14,7 @@ import time
 from collections import Counter
 
 from node.chain.hashing import challenge_seed, new_salt, unit_seed, vote_commitment
+from node.chain.tx import SentTransaction
 from node.chain.reverts import (
     TaskMarketAlreadyCommitted,
     TaskMarketDeadlinePassed,
@@ -203,17 +204,23 @@ class VerifierRole:
             self.s.state.set_vote_status(vote, VoteStatus.ABANDONED)
             return
         try:
-            sent = self.s.market.commit_vote_for(vote.task_id, vote.round, vote.unit, vote.valid, vote.salt)
+            sent = self._send_commitment(vote)
         except GONE as err:
             log.info(
                 "commit no longer possible", extra={"task": vote.task_id, "unit": vote.unit, "error": err.error_name}
             )
             self.s.state.set_vote_status(vote, VoteStatus.ABANDONED)
             return
+        if sent is None:
+            return  # nothing to send yet: asked again next cycle
         self.s.state.set_vote_status(vote, VoteStatus.COMMITTED)
         self.s.metrics.votes_committed.labels("valid" if vote.valid else "invalid").inc()
         self.s.metrics.tx_sent.labels("commitVote").inc()
         log.info("committed", extra={"task": vote.task_id, "round": vote.round, "unit": vote.unit, "tx": sent.tx_hash})
+
+    def _send_commitment(self, vote: Vote) -> SentTransaction | None:
+        """Sends the commitment of a stored vote (its salt is already on disk)."""
+        return self.s.market.commit_vote_for(vote.task_id, vote.round, vote.unit, vote.valid, vote.salt)
 
     def _follow_up(self, vote: Vote) -> None:
         if vote.status is VoteStatus.STORED:
