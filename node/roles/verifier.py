@@ -14,13 +14,13 @@ import time
 from collections import Counter
 
 from node.chain.hashing import challenge_seed, new_salt, unit_seed, vote_commitment
-from node.chain.tx import SentTransaction
 from node.chain.reverts import (
     TaskMarketAlreadyCommitted,
     TaskMarketDeadlinePassed,
     TaskMarketNotSelected,
     TaskMarketUnitWrongStatus,
 )
+from node.chain.tx import SentTransaction
 from node.chain.types import MAX_APPEAL_LEVEL, Task, UnitInfo, UnitStatus, seats_at
 from node.errors import ContractRevert, DmlnetError, SpecError
 from node.ml.aggregate import verify_aggregate
