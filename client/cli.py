@@ -15,11 +15,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from client import devnet as devnet_cmds
 from client.home import deployment_file, devnet_file, home
-from client.inspect import market_state
 from client.node_cmds import account_app, miner_app, node_app, verifier_app
-from client.render import print_state
 from client.store_cmds import store_app
 from client.task_cmds import (
     DevOpt,
@@ -31,17 +28,15 @@ from client.task_cmds import (
     task_app,
     task_challenge,
 )
-from node.chain.build import load_artifact
-from node.chain.contract import TaskMarket
-from node.chain.deploy import DEFAULT_UNBONDING_DELAY_S, Deployment, deploy_market
-from node.chain.devnet import dev_accounts
-from node.chain.rpc import connect
-from node.chain.tx import Signer
+from node.chain.types import DEFAULT_UNBONDING_DELAY_S
 from node.errors import AuditFailed, ConfigError, DmlnetError, NotFound
 from node.logs import configure_logging
 
 if TYPE_CHECKING:
     from client.session import Session
+
+# Every command imports what it needs when it runs (web3, torch and FastAPI cost seconds to import): `dml --help`
+# and a command that only reads the chain stay quick. tests/unit/client/test_imports.py holds that line.
 
 app = typer.Typer(help="dmlnet: verified decentralized model training.", no_args_is_help=True)
 devnet_app = typer.Typer(help="A local Anvil chain with TaskMarket deployed.", no_args_is_help=True)
@@ -77,6 +72,9 @@ def devnet_up(
     port: Annotated[int | None, typer.Option(help="RPC port (default: a free one)")] = None,
 ) -> None:
     """Start Anvil in the background and deploy TaskMarket (idempotent)."""
+    from client import devnet as devnet_cmds
+    from node.chain.devnet import dev_accounts
+
     base = home(home_dir)
     record, deployment = devnet_cmds.up(base, port=port)
     console.print(f"RPC URL        {record.rpc_url}")
@@ -92,6 +90,8 @@ def devnet_up(
 @devnet_app.command("down")
 def devnet_down(home_dir: HomeOption = None) -> None:
     """Stop the devnet started from this folder."""
+    from client import devnet as devnet_cmds
+
     stopped = devnet_cmds.down(home(home_dir))
     console.print("devnet stopped" if stopped else "no devnet was running")
 
@@ -99,6 +99,8 @@ def devnet_down(home_dir: HomeOption = None) -> None:
 @devnet_app.command("status")
 def devnet_status(home_dir: HomeOption = None) -> None:
     """Is the devnet up, and where."""
+    from client import devnet as devnet_cmds
+
     record, head = devnet_cmds.status(home(home_dir))
     console.print(f"devnet up at {record.rpc_url} (pid {record.pid}), head block {head}")
 
@@ -112,6 +114,12 @@ def deploy(
     unbonding_delay: Annotated[int, typer.Option(help="seconds")] = DEFAULT_UNBONDING_DELAY_S,
 ) -> None:
     """Deploy TaskMarket and write the deployment file."""
+    from node.chain.build import load_artifact
+    from node.chain.deploy import deploy_market
+    from node.chain.devnet import dev_accounts
+    from node.chain.rpc import connect
+    from node.chain.tx import Signer
+
     w3 = connect(rpc)
     if (dev_account is None) == (key_env is None):
         raise ConfigError("give exactly one of --dev-account N or --key-env VAR")
@@ -137,8 +145,16 @@ def state(
     rpc: Annotated[str | None, typer.Option(help="JSON-RPC URL (default: the devnet's)")] = None,
 ) -> None:
     """The contract's balance against what it owes, tasks by status, accounts with stake and credit."""
+    from client.devnet import DevnetRecord
+    from client.inspect import market_state
+    from client.render import print_state
+    from node.chain.build import load_artifact
+    from node.chain.contract import TaskMarket
+    from node.chain.deploy import Deployment
+    from node.chain.rpc import connect
+
     base = home(home_dir)
-    record = devnet_cmds.DevnetRecord.read(devnet_file(base))
+    record = DevnetRecord.read(devnet_file(base))
     rpc_url = rpc or (record.rpc_url if record else None)
     if rpc_url is None:
         raise ConfigError("no --rpc given and no devnet running here: start one with `dml devnet up`")

@@ -11,10 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from node.config import load_settings
 from node.errors import ConfigError
-from node.keys import import_key, list_keystores, new_keystore
-from node.runner import run_node
 
 console = Console()
 account_app = typer.Typer(help="Encrypted keystore accounts.", no_args_is_help=True)
@@ -55,6 +52,9 @@ def _node_command(default_roles: str, summary: str) -> Any:
         cheat: Annotated[str | None, typer.Option(hidden=True, help="adversary miner (tests, demos)")] = None,
         lazy: Annotated[str | None, typer.Option(hidden=True, help="adversary verifier (tests, demos)")] = None,
     ) -> None:
+        from node.config import load_settings
+        from node.runner import run_node
+
         overrides: dict[str, Any] = {
             "roles": [r.strip() for r in roles.split(",") if r.strip()],
             "rpc_url": rpc,
@@ -120,6 +120,8 @@ def account_new(
     directory: Dir = KEYSTORE_DIR, password_file: PasswordFile = None, password_env: PasswordEnv = None
 ) -> None:
     """Create a key, stored encrypted; prints its address and file."""
+    from node.keys import new_keystore
+
     address, path = new_keystore(directory, _password(password_file, password_env, confirm=True))
     console.print(f"{address}  {path}")
 
@@ -134,6 +136,8 @@ def account_import(
     """Encrypt an existing private key into the keystore folder."""
     import os
 
+    from node.keys import import_key
+
     key = os.environ.get(key_env)
     if not key:
         raise ConfigError(f"environment variable {key_env} is not set")
@@ -144,6 +148,8 @@ def account_import(
 @account_app.command("list")
 def account_list(directory: Dir = KEYSTORE_DIR) -> None:
     """Addresses of the keystores in the folder."""
+    from node.keys import list_keystores
+
     entries = list_keystores(directory)
     if not entries:
         console.print(f"no keystore in {directory}")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.console import Console
 from rich.table import Table
 
-from client.inspect import MarketState
+if TYPE_CHECKING:
+    from client.inspect import MarketState
 
 WEI_PER_ETH = 10**18
 

@@ -4,26 +4,24 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console, Group
-from rich.live import Live
 from rich.table import Table
 
 from client.amounts import parse_amount
-from client.progress import Progress, ProgressReader
 from client.render import eth
-from client.session import Connection, Session, open_session
-from client.tasks import Economics, create_task, prepare_task
 from node.chain.types import TaskStatus, UnitStatus, seats_at
 from node.errors import ConfigError, InsufficientFunds, NotFound
-from node.ml import spec as sp
-from node.ml.data import Dataset, digits, from_bytes, from_csv, from_npz, synthetic, to_bytes
-from node.ml.defaults import digits_spec
-from node.store.canonical import parse_document
 from node.store.cid import to_cid
-from node.store.errors import ContentNotFound
+
+if TYPE_CHECKING:
+    from client.progress import Progress
+    from client.session import Session
+    from node.ml.data import Dataset
+
+# Commands import web3 and torch when they run, not when the CLI starts (see client/cli.py).
 
 console = Console()
 data_app = typer.Typer(help="Datasets in the store.", no_args_is_help=True)
@@ -59,6 +57,8 @@ def _session(
     password_file: Path | None = None,
     password_env: str | None = None,
 ) -> Session:
+    from client.session import Connection, open_session
+
     return open_session(
         Connection(home, rpc, deployment, store or None, dev_account, keystore, password_file, password_env), sign=sign
     )
@@ -66,6 +66,8 @@ def _session(
 
 def load_dataset(source: str) -> Dataset:
     """``digits``, ``synthetic:N``, or a path to an .npz / .csv file."""
+    from node.ml.data import digits, from_csv, from_npz, synthetic
+
     if source == "digits":
         return digits()
     if source.startswith("synthetic:"):
@@ -87,6 +89,8 @@ def data_add(
     deployment: DeploymentOpt = None,
 ) -> None:
     """Store a dataset as safetensors x/y; prints its CID."""
+    from node.ml.data import to_bytes
+
     dataset = load_dataset(source)
     session = _session(home_dir, rpc, deployment, store)
     cid = session.store.put(to_bytes(dataset))
@@ -123,6 +127,13 @@ def task_submit(
     password_env: PwEnvOpt = None,
 ) -> None:
     """Validate the spec, upload dataset, spec and initial model, escrow the budget, print the task id."""
+    from client.tasks import Economics, create_task, prepare_task
+    from node.ml import spec as sp
+    from node.ml.data import from_bytes
+    from node.ml.defaults import digits_spec
+    from node.store.canonical import parse_document
+    from node.store.errors import ContentNotFound
+
     # Bad input is refused before anything is contacted or spent.
     if spec is not None:
         task_spec = parse_document(spec.read_bytes(), sp.TaskSpec)
@@ -198,6 +209,8 @@ def task_show(
     task_id: int, home_dir: HomeOpt = None, rpc: RpcOpt = None, deployment: DeploymentOpt = None, store: StoreOpt = None
 ) -> None:
     """A task's parameters, state and the units of its current round."""
+    from client.progress import ProgressReader
+
     session = _session(home_dir, rpc, deployment, store)
     _task_or_exit(session, task_id)
     progress = ProgressReader(session.market, session.store, task_id, session.deployment.block_number).read(
@@ -258,6 +271,10 @@ def task_watch(
 
 
 def _watch(session: Session, task_id: int) -> Progress:
+    from rich.live import Live
+
+    from client.progress import ProgressReader
+
     reader = ProgressReader(session.market, session.store, task_id, session.deployment.block_number)
     progress = reader.read()
     with Live(_render(progress), console=console, refresh_per_second=4, transient=False) as live:

@@ -10,9 +10,8 @@ from web3 import Web3
 
 from node.chain.build import Artifact
 from node.chain.tx import Call, Signer
+from node.chain.types import DEFAULT_UNBONDING_DELAY_S
 from node.errors import ConfigError, DeploymentNotFound, WrongChain
-
-DEFAULT_UNBONDING_DELAY_S = 7 * 24 * 3600
 
 
 @dataclass(frozen=True, slots=True)

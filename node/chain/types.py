@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
+# A deployment's default unbonding delay: a week, longer than any task's exposure with sane windows.
+DEFAULT_UNBONDING_DELAY_S = 7 * 24 * 3600
+
 
 class TaskStatus(IntEnum):
     NONE = 0
