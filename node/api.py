@@ -31,6 +31,10 @@ class Status(BaseModel):
     last_block: int
     cycles: int
     uptime_s: float
+    # Tasks this node will not work on, with why (a bad spec, a model that does not fit the data).
+    tasks_set_aside: dict[int, str]
+    # Tasks whose spec or data the store has not served yet, with the last fault; tried again with backoff.
+    tasks_waiting_for_store: dict[int, str]
 
 
 def create_app(daemon: Daemon) -> FastAPI:
@@ -55,6 +59,8 @@ def create_app(daemon: Daemon) -> FastAPI:
             last_block=daemon.status.last_block,
             cycles=daemon.status.cycles,
             uptime_s=time.time() - daemon.status.started_at,
+            tasks_set_aside=dict(s.unusable),
+            tasks_waiting_for_store={task: fault.error for task, fault in s.deferred.items()},
         )
 
     @app.get("/metrics", response_class=Response)

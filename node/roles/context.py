@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+import random
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from node.chain.contract import TaskMarket
+from node.chain.rpc import RetryPolicy
 from node.chain.types import Task, TaskStatus, UnitInfo
 from node.config import NodeSettings
+from node.errors import SpecError, StoreError
 from node.metrics import NodeMetrics
 from node.ml import spec as sp
 from node.ml.data import Split, from_bytes, split
@@ -58,6 +61,19 @@ class ChainClock:
         return time.time() + self._offset
 
 
+@dataclass(frozen=True, slots=True)
+class MaterialFault:
+    """Why a task's material could not be fetched yet, how many times, and when to try again (monotonic)."""
+
+    error: str
+    attempts: int
+    retry_at: float
+
+
+# A store outage while fetching a task's material: retried from 1 s, doubling, up to a minute between tries.
+MATERIAL_RETRY = RetryPolicy(base_delay_s=1.0, max_delay_s=60.0)
+
+
 @dataclass
 class Services:
     settings: NodeSettings
@@ -67,8 +83,12 @@ class Services:
     metrics: NodeMetrics
     materials: dict[int, TaskMaterial] = field(default_factory=dict)
     models: dict[tuple[int, int], State] = field(default_factory=dict)
-    unusable: set[int] = field(default_factory=set)
+    # Tasks set aside because their material is wrong (bad spec, shapes that do not fit), with the reason; and
+    # tasks whose material could not be fetched yet (a store fault), with the fault and when to try again.
+    unusable: dict[int, str] = field(default_factory=dict)
+    deferred: dict[int, MaterialFault] = field(default_factory=dict)
     clock: ChainClock = field(default_factory=ChainClock)
+    _rng: random.Random = field(default_factory=random.Random)
     # One cycle's view of the chain, read at the block the cycle started from and shared by every role: scans
     # of a round's units cost one read per unit per cycle instead of one per role. Decisions taken from it are
     # re-checked by the transaction's simulation (a unit taken meanwhile is a lost race, never a failure).
@@ -89,18 +109,34 @@ class Services:
         return self.store.get(cid)
 
     def material(self, task: Task) -> TaskMaterial | None:
-        """The task's spec and data, or None when they cannot be used (logged once)."""
+        """The task's spec and data; None while they cannot be fetched (a store fault: tried again with backoff)
+        or when they cannot be used (the task is set aside). Each change is logged once."""
         if task.task_id in self.materials:
             return self.materials[task.task_id]
         if task.task_id in self.unusable:
             return None
+        fault = self.deferred.get(task.task_id)
+        if fault is not None and time.monotonic() < fault.retry_at:
+            return None
         spec_cid = to_cid(task.params.spec_digest)
         dataset_cid = to_cid(task.params.dataset_digest)
-        from node.errors import DmlnetError
-
         try:
-            spec = parse_document(self.fetch(spec_cid), sp.TaskSpec)
-            data = from_bytes(self.fetch(dataset_cid))
+            raw_spec, raw_data = self.fetch(spec_cid), self.fetch(dataset_cid)
+        except StoreError as err:  # unreachable, or not there yet: the store's fault, not the task's
+            attempts = 1 if fault is None else fault.attempts + 1
+            delay = MATERIAL_RETRY.delay(attempts, self._rng)
+            self.deferred[task.task_id] = MaterialFault(str(err), attempts, time.monotonic() + delay)
+            if fault is None:
+                log.warning(
+                    "task material not fetched, retrying with backoff",
+                    extra={"task": task.task_id, "error": str(err)},
+                )
+            return None
+        if self.deferred.pop(task.task_id, None) is not None:
+            log.info("task material fetched after a store fault", extra={"task": task.task_id})
+        try:
+            spec = parse_document(raw_spec, sp.TaskSpec)
+            data = from_bytes(raw_data)
             if spec.dataset.shards != task.params.units_per_round:
                 raise ValueError(
                     f"the spec has {spec.dataset.shards} shards, the task {task.params.units_per_round} units"
@@ -113,9 +149,9 @@ class Services:
                 holdout_fraction=spec.dataset.holdout_fraction,
             )
             module = build_module(spec.model)
-        except (DmlnetError, ValueError) as err:
-            log.error("task unusable", extra={"task": task.task_id, "error": str(err)})
-            self.unusable.add(task.task_id)
+        except (SpecError, ValueError) as err:
+            log.error("task unusable: set aside", extra={"task": task.task_id, "error": str(err)})
+            self.unusable[task.task_id] = str(err)
             return None
         material = TaskMaterial(
             spec=spec,

@@ -23,10 +23,12 @@ from tests.polling import wait_until
 pytestmark = pytest.mark.chain
 
 
-def _services(chain: Chain, tmp_path: Path, name: str, account: int, roles: list[str], **extra: object):  # type: ignore[no-untyped-def]
+def _services(
+    chain: Chain, tmp_path: Path, name: str, account: int, roles: list[str], store: str | None = None, **extra: object
+):  # type: ignore[no-untyped-def]
     deployment = tmp_path / "deployment.json"
     chain.deployment.write(deployment)
-    store = str(tmp_path / "store")
+    store = store or str(tmp_path / "store")
     extra = {"withdraw_threshold_wei": None, **extra}  # the default threshold, unless a test sets one
     return build_services(dev_settings(chain.rpc_url, deployment, store, tmp_path / name, account, roles, **extra))
 
@@ -226,3 +228,52 @@ def test_a_node_restarted_on_a_new_chain_under_the_same_data_dir_starts_fresh(tm
     assert cursors == [None, None], "the second chain's node did not inherit the first chain's cursor"
     (aside,) = (tmp_path / "v").glob("state.other-chain-*.sqlite")
     assert aside.exists()
+
+
+def test_a_store_outage_defers_a_task_and_wrong_material_sets_it_aside(chain: Chain, tmp_path: Path) -> None:
+    import dataclasses
+
+    from node.api import create_app
+    from node.chain.devnet import free_port
+    from node.store.cid import digest_of
+    from tests.integration.store.servers import store_server
+
+    good = _task(chain, tmp_path, units=1)
+    folder = StoreClient.from_endpoints([str(tmp_path / "store")])
+    junk = b'{"not": "a task spec"}'
+    folder.put(junk)
+    owner = chain.market(chain.accounts[1])
+    params = dataclasses.replace(owner.get_task(good).params, spec_digest=digest_of(junk))
+    bad, _ = owner.create_task(params)
+
+    port = free_port()  # the node's store: down at first
+    services, dep = _services(chain, tmp_path, "m", 5, ["miner"], store=f"http://127.0.0.1:{port}")
+    tasks = {t: services.market.get_task(t) for t in (good, bad)}
+    assert services.material(tasks[good]) is None
+    assert services.material(tasks[bad]) is None
+    assert set(services.deferred) == {good, bad}, "a store fault is the store's, not the task's"
+    assert services.unusable == {}
+    first = services.deferred[good]
+    services.material(tasks[good])  # asked again before its time: not fetched again
+    assert services.deferred[good] == first
+
+    with store_server(tmp_path / "store", port=port):
+        wait_until(
+            lambda: services.material(tasks[good]) is not None, timeout_s=30, what="the material after the outage"
+        )
+        wait_until(
+            lambda: services.material(tasks[bad]) is None and bad in services.unusable,
+            timeout_s=30,
+            what="the bad task to be set aside",
+        )
+    assert services.deferred == {}
+    assert "spec" in services.unusable[bad].lower() or "field" in services.unusable[bad].lower()
+    assert services.material(tasks[bad]) is None  # set aside for good: never fetched again
+
+    from fastapi.testclient import TestClient
+
+    daemon = Daemon(services, build_roles(services), start_block=dep.block_number)
+    status = TestClient(create_app(daemon)).get("/status").json()
+    assert status["tasks_set_aside"] == {str(bad): services.unusable[bad]}
+    assert status["tasks_waiting_for_store"] == {}
+    services.state.close()

@@ -30,9 +30,9 @@ def wait_healthy(url: str, deadline_s: float = 20.0, process: subprocess.Popen[b
 
 @contextmanager
 def store_server(
-    directory: Path, *, max_bytes: int | None = None, token: str | None = None
+    directory: Path, *, max_bytes: int | None = None, token: str | None = None, port: int | None = None
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    port = free_port()
+    port = port or free_port()
     cmd = [sys.executable, "-m", "client.cli", "store", "serve", "--dir", str(directory), "--port", str(port)]
     env = None
     if max_bytes is not None:
