@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -256,8 +257,17 @@ def _challenge_wrong_verdicts(session: Session, task_id: int) -> None:
         )
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    """SIGTERM ends a command the way Ctrl-C does: ``finally`` blocks run and stop what the command started
+    (``dml node run`` installs its own handlers: a daemon finishes its cycle first). A second SIGTERM kills."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    print("terminated", file=sys.stderr)
+    raise SystemExit(128 + signum)
+
+
 def main() -> None:
     debug = "--debug" in sys.argv[1:]
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         # Without standalone mode, click returns an exit code (130 after Ctrl-C) instead of exiting.
         code = app(standalone_mode=False)

@@ -38,6 +38,7 @@ from node.chain.devnet import Devnet, dev_accounts
 from node.chain.events import EventReader
 from node.chain.rpc import connect
 from node.chain.tx import Signer
+from node.children import tied_to_parent
 from node.errors import NodeError
 from node.ml.baseline import centralized
 from node.ml.data import digits, split
@@ -91,7 +92,7 @@ def run_demo(console: Console, workdir: Path, config: DemoConfig) -> DemoResult:
     artifact = load_artifact()
     processes: list[subprocess.Popen[bytes]] = []
     started = time.monotonic()
-    devnet = Devnet(accounts=4 + config.miners + config.verifiers, log_path=workdir / "anvil.log")
+    devnet = Devnet(accounts=4 + config.miners + config.verifiers, log_path=workdir / "anvil.log", tied_to_parent=True)
     try:
         devnet.start()
         w3 = connect(devnet.rpc_url)
@@ -99,7 +100,7 @@ def run_demo(console: Console, workdir: Path, config: DemoConfig) -> DemoResult:
         deployment = deploy_market(Signer(w3, accounts[0]), artifact, unbonding_delay_s=DEV_UNBONDING_DELAY_S)
         deployment_path = workdir / "deployment.json"
         deployment.write(deployment_path)
-        store_url, store_pid = _start_store(workdir)
+        store_url, store_pid = _start_store(workdir, tied_to_parent=True)
         console.print(
             f"chain {devnet.rpc_url} · TaskMarket {deployment.address} · store {store_url} · logs in {workdir}"
         )
@@ -180,7 +181,12 @@ def _node(
     cmd = [sys.executable, "-m", "client.cli", "node", "run", *args, "--dev-account", str(account), "--rpc", rpc,
            "--deployment", str(deployment), "--store", store, "--data-dir", str(workdir / name),
            "--poll-interval", "0.3", "--withdraw-threshold", str(10**30)]  # fmt: skip
-    process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    process = subprocess.Popen(
+        tied_to_parent(cmd),  # a demo killed outright takes its nodes with it
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     log.close()
     return process
 

@@ -18,6 +18,7 @@ from node.chain.deploy import Deployment, deploy_market
 from node.chain.devnet import DEV_CHAIN_ID, Devnet, dev_accounts, free_port, rpc_chain_id
 from node.chain.rpc import connect
 from node.chain.tx import Signer
+from node.children import tied_to_parent as tied
 from node.errors import ChainUnreachable, ConfigError
 
 # Longer than a default task can still slash: claim + 3 appeal levels × (commit + reveal + challenge window).
@@ -92,12 +93,14 @@ def up(base: Path, *, port: int | None = None, accounts: int = 20) -> tuple[Devn
     return record, deployment
 
 
-def _start_store(folder: Path) -> tuple[str, int]:
-    """A store server in the background, its objects under the devnet folder; ready when /health answers."""
+def _start_store(folder: Path, *, tied_to_parent: bool = False) -> tuple[str, int]:
+    """A store server in the background, its objects under the devnet folder; ready when /health answers.
+    ``tied_to_parent``: it stops when this process dies (the demo's), instead of outliving it (the devnet's)."""
     port = free_port()
     log = (folder / "store.log").open("ab")
+    cmd = [sys.executable, "-m", "client.cli", "store", "serve", "--dir", str(folder / "objects"), "--port", str(port)]
     process = subprocess.Popen(
-        [sys.executable, "-m", "client.cli", "store", "serve", "--dir", str(folder / "objects"), "--port", str(port)],
+        tied(cmd) if tied_to_parent else cmd,
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,

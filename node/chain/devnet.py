@@ -24,6 +24,7 @@ from types import TracebackType
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
+from node.children import tied_to_parent
 from node.errors import ChainUnreachable, ToolchainError
 
 log = logging.getLogger(__name__)
@@ -113,8 +114,10 @@ class Devnet:
         block_time_s: float | None = None,
         log_path: Path | None = None,
         anvil: Path | None = None,
+        tied_to_parent: bool = False,
     ) -> None:
         self._port = port or free_port()
+        self._tied_to_parent = tied_to_parent
         self._chain_id = chain_id
         self._accounts = accounts
         self._balance_eth = balance_eth
@@ -144,7 +147,12 @@ class Devnet:
             cmd += ["--block-time", str(self._block_time_s)]
         sink = self._log_path.open("ab") if self._log_path else subprocess.DEVNULL
         try:
-            self._process = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
+            self._process = subprocess.Popen(
+                tied_to_parent(cmd) if self._tied_to_parent else cmd,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # Ctrl-C in the terminal reaches the owner, which stops Anvil last
+            )
         finally:
             if self._log_path and not isinstance(sink, int):
                 sink.close()
