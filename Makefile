@@ -64,8 +64,8 @@ slither: node_modules/.installed $(SLITHER_VENV)/.installed
 		--filter-paths "node_modules|contracts/test" --exclude-informational --exclude-optimization --fail-medium
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check node client scripts tests
-	$(VENV)/bin/ruff format --check node client scripts tests
+	$(VENV)/bin/ruff check node client scripts tests testkit
+	$(VENV)/bin/ruff format --check node client scripts tests testkit
 
 typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy

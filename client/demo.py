@@ -109,7 +109,8 @@ def run_demo(console: Console, workdir: Path, config: DemoConfig) -> DemoResult:
             name = f"miner-{i}"
             args = ["--roles", "miner,aggregator" if i == config.miners - 1 else "miner"]
             if i < config.byzantine:
-                args += ["--cheat", CHEATS[i % len(CHEATS)]]
+                # A Byzantine role from the test-support package, plugged in through the role registry.
+                args = ["--plugin", "testkit.adversaries", "--roles", f"cheat-{CHEATS[i % len(CHEATS)]}"]
                 name = f"cheater-{i}-{CHEATS[i % len(CHEATS)]}"
             roles[accounts[2 + i].address] = name
             processes.append(_node(workdir, name, 2 + i, args, devnet.rpc_url, deployment_path, store_url))

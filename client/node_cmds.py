@@ -25,7 +25,7 @@ KEYSTORE_DIR = Path(".dmlnet/keystore")
 def _node_command(default_roles: str, summary: str) -> Any:
     def command(
         roles: Annotated[
-            str, typer.Option(help="comma-separated: miner, verifier, aggregator, keeper")
+            str, typer.Option(help="comma-separated: miner, verifier, aggregator, keeper, or a plugin's roles")
         ] = default_roles,
         config: Annotated[Path | None, typer.Option(help="TOML file: keys at the top level or in a node table")] = None,
         rpc: Annotated[str | None, typer.Option(help="JSON-RPC URL")] = None,
@@ -49,8 +49,9 @@ def _node_command(default_roles: str, summary: str) -> Any:
         chain_wait: Annotated[
             float | None, typer.Option(help="seconds to wait for the chain at startup (default 120)")
         ] = None,
-        cheat: Annotated[str | None, typer.Option(hidden=True, help="adversary miner (tests, demos)")] = None,
-        lazy: Annotated[str | None, typer.Option(hidden=True, help="adversary verifier (tests, demos)")] = None,
+        plugin: Annotated[
+            list[str] | None, typer.Option(help="module that registers more roles (repeatable; tests, demos)")
+        ] = None,
     ) -> None:
         from node.config import load_settings
         from node.runner import run_node
@@ -74,8 +75,7 @@ def _node_command(default_roles: str, summary: str) -> Any:
             "withdraw_threshold_wei": withdraw_threshold,
             "watch_budget": watch_budget,
             "chain_wait_s": chain_wait,
-            "cheat": cheat,
-            "lazy": lazy,
+            "plugins": plugin or None,
         }
         if logging.getLogger().level > logging.INFO:
             logging.getLogger().setLevel(logging.INFO)  # a daemon logs its decisions by default

@@ -8,21 +8,22 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from node.errors import ConfigError
 
-Role = Literal["miner", "verifier", "aggregator", "keeper"]
 ETHER = 10**18
 
 
 class NodeSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DMLNET_", extra="forbid", frozen=True)
 
-    roles: list[Role] = Field(min_length=1)
+    # Built-in roles (miner, verifier, aggregator, keeper), or roles a plugin registers (see node/roles/registry.py).
+    roles: list[str] = Field(min_length=1)
+    plugins: list[str] = Field(default_factory=list)  # modules imported at start: they register extra roles
     rpc_url: str = "http://127.0.0.1:8545"
     deployment: Path = Path(".dmlnet/devnet/deployment.json")
     store: list[str] = Field(default_factory=lambda: [".dmlnet/store"], min_length=1)
@@ -47,9 +48,6 @@ class NodeSettings(BaseSettings):
     # Verifiers also re-check decided verdicts they did not vote on, and challenge the ones they find wrong: at
     # most this many re-executions per cycle (0: never watch).
     watch_budget: int = Field(default=2, ge=0, le=1000)
-    # Tests and demonstrations only (node/adversary.py): a miner that cheats, a verifier that does not verify.
-    cheat: Literal["noise", "copy", "replay", "fake", "wrong-start", "idle"] | None = None
-    lazy: Literal["approve", "reject", "copy", "silent"] | None = None
 
     @model_validator(mode="after")
     def _one_key_source(self) -> NodeSettings:

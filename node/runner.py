@@ -21,6 +21,7 @@ from node.metrics import NodeMetrics
 from node.roles.context import Services
 from node.roles.keeper import KeeperRole
 from node.roles.miner import MinerRole
+from node.roles.registry import BUILT_IN, load_plugins, registered_role
 from node.roles.verifier import VerifierRole
 from node.state import open_state
 from node.store.client import StoreClient
@@ -80,24 +81,21 @@ def _wait_for_chain(settings: NodeSettings, deployment: Deployment, artifact: Ar
 
 
 def build_roles(services: Services) -> list[Role]:
-    roles = set(services.settings.roles)
+    """The node's roles: the built-in ones by name, then any a plugin registered (``--plugin``)."""
+    load_plugins(services.settings.plugins)
+    roles = services.settings.roles
     out: list[Role] = []
-    if services.settings.cheat is not None:
-        from node.adversary import CheatingMinerRole
-
-        log.warning("this node cheats (a demonstration adversary)", extra={"cheat": services.settings.cheat})
-        out.append(CheatingMinerRole(services, services.settings.cheat))
-    elif "miner" in roles or "aggregator" in roles:
+    if "miner" in roles or "aggregator" in roles:
         out.append(MinerRole(services, train="miner" in roles, aggregate="aggregator" in roles))
-    if "verifier" in roles and services.settings.lazy is not None:
-        from node.adversary import LazyVerifierRole
-
-        log.warning("this node does not verify (a demonstration adversary)", extra={"lazy": services.settings.lazy})
-        out.append(LazyVerifierRole(services, services.settings.lazy))
-    elif "verifier" in roles:
+    if "verifier" in roles:
         out.append(VerifierRole(services))
     if "keeper" in roles:
         out.append(KeeperRole(services))
+    for name in roles:
+        if name not in BUILT_IN:
+            role = registered_role(name)(services)
+            log.warning("this node runs a plugin role", extra={"role": name})
+            out.append(role)
     return out
 
 

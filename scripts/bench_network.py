@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 from client.audit import audit_task
-from node.adversary import CHEATS as ALL_CHEATS
 from node.chain.build import ensure_artifact
 from node.chain.deploy import deploy_market
 from node.chain.devnet import Devnet, dev_accounts
@@ -31,6 +30,7 @@ from node.ml.data import digits, split
 from node.ml.evaluate import evaluate
 from node.ml.model import build_module, state_of
 from scripts.benchlib import emit, print_table
+from testkit.adversaries import CHEATS as ALL_CHEATS
 from tests.conftest import Chain
 from tests.e2e.network import network, small_digits_spec
 from tests.polling import wait_until
@@ -61,7 +61,7 @@ def main() -> None:
                 net.node(name, roles, account).start()
             for i in range(args.byzantine):
                 cheat = CHEATS[i % len(CHEATS)]
-                net.node(f"cheater-{i}-{cheat}", "miner", 7 + i, "--cheat", cheat).start()
+                net.node(f"cheater-{i}-{cheat}", f"cheat-{cheat}", 7 + i, "--plugin", "testkit.adversaries").start()
             time.sleep(3)  # let the processes import torch before the clock starts (setup, not protocol)
             started = time.monotonic()
             task_id = net.submit_digits_task(

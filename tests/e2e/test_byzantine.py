@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from client.audit import audit_task
-from node.adversary import CheatingMinerRole, LazyVerifierRole
 from node.chain.events import EventReader
 from node.chain.hashing import unit_seed
 from node.daemon import Daemon
@@ -27,6 +26,7 @@ from node.ml.evaluate import evaluate
 from node.ml.model import build_module, state_from_bytes, state_of
 from node.store.cid import to_cid
 from node.store.client import StoreClient
+from testkit.adversaries import CheatingMinerRole, LazyVerifierRole
 from tests.conftest import Chain
 from tests.e2e.inprocess import drive, short_task
 from tests.e2e.ledger import Ledger

@@ -154,10 +154,10 @@ def test_audit_fails_naming_the_unit_when_only_a_tampering_replica_is_left(chain
 
 
 def test_audit_fails_naming_the_unit_a_colluding_verifier_accepted(chain: Chain, tmp_path: Path) -> None:
-    from node.adversary import CheatingMinerRole
     from node.chain.hashing import new_salt
     from node.chain.types import UnitStatus
     from node.roles.miner import MinerRole
+    from testkit.adversaries import CheatingMinerRole
     from tests.integration.client.driver import node
     from tests.polling import wait_until
 
@@ -207,9 +207,9 @@ def test_audit_challenge_appeals_a_captured_verdict_and_dml_challenge_refuses_a_
 ) -> None:
     """A colluding verifier, alone in the pool, accepts noise; within the challenge window the owner's
     `dml audit --challenge` re-executes the open verdict, finds it wrong and appeals it."""
-    from node.adversary import CheatingMinerRole
     from node.chain.hashing import new_salt
     from node.chain.types import UnitStatus
+    from testkit.adversaries import CheatingMinerRole
     from tests.integration.client.driver import node
     from tests.polling import wait_until
 

@@ -2,15 +2,18 @@
 ``dml demo --byzantine`` can show cheats being caught and slashed. Each one takes part in the protocol like an
 honest node and cheats at one step.
 
-Miners (``--cheat``): ``noise`` (random tensors for checkpoints), ``copy`` (another miner's trail of this round,
-relabelled), ``replay`` (a trail trained from an earlier round's input), ``fake`` (a fraction of segments not
-trained), ``wrong-start`` (a trail whose first checkpoint is not the round's input), ``idle`` (claims, never
-submits). Verifiers (``--lazy``): ``approve`` (votes valid without checking), ``reject`` (votes invalid on
-everything), ``copy`` (commits another verifier's commitment), ``silent`` (commits, never reveals).
+They plug into a node through the role registry: ``dml node run --plugin testkit.adversaries --roles cheat-noise``
+(or ``lazy-approve,keeper``). Miners (``cheat-…``): ``noise`` (random tensors for checkpoints), ``copy`` (another
+miner's trail of this round, relabelled), ``replay`` (a trail trained from an earlier round's input), ``fake`` (a
+fraction of segments not trained), ``wrong-start`` (a trail whose first checkpoint is not the round's input),
+``idle`` (claims, never submits). Verifiers (``lazy-…``): ``approve`` (votes valid without checking), ``reject``
+(votes invalid on everything), ``copy`` (commits another verifier's commitment), ``silent`` (commits, never
+reveals).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 
@@ -28,6 +31,7 @@ from node.ml.train import Checkpoint, Trail, first_checkpoint, run_segment, trai
 from node.ml.verify import Outcome, Verdict
 from node.roles.context import Services, TaskMaterial
 from node.roles.miner import MinerRole
+from node.roles.registry import register_role
 from node.roles.verifier import VerifierRole
 from node.state import Vote, VoteStatus, Work
 from node.store.canonical import canonical_bytes
@@ -183,3 +187,13 @@ class LazyVerifierRole(VerifierRole):
             if e.name == "VoteCommitted" and same_ballot_box and a["verifier"] != self.s.address:
                 return bytes(a["commitment"])
         return None
+
+
+def _register() -> None:
+    for cheat in CHEATS:
+        register_role(f"cheat-{cheat}", functools.partial(CheatingMinerRole, cheat=cheat))
+    for lazy in LAZY:
+        register_role(f"lazy-{lazy}", functools.partial(LazyVerifierRole, lazy=lazy))
+
+
+_register()
