@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from client.home import deployment_file, devnet_file, home
+from client.home import deployment_file, home, running_devnet
 from client.node_cmds import account_app, miner_app, node_app, verifier_app
 from client.store_cmds import store_app
 from client.task_cmds import (
@@ -146,7 +146,6 @@ def state(
     rpc: Annotated[str | None, typer.Option(help="JSON-RPC URL (default: the devnet's)")] = None,
 ) -> None:
     """The contract's balance against what it owes, tasks by status, accounts with stake and credit."""
-    from client.devnet import DevnetRecord
     from client.inspect import market_state
     from client.render import print_state
     from node.chain.build import load_artifact
@@ -155,7 +154,7 @@ def state(
     from node.chain.rpc import connect
 
     base = home(home_dir)
-    record = DevnetRecord.read(devnet_file(base))
+    record = running_devnet(base)
     rpc_url = rpc or (record.rpc_url if record else None)
     if rpc_url is None:
         raise ConfigError("no --rpc given and no devnet running here: start one with `dml devnet up`")

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
 import time
 import urllib.request
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from client.home import deployment_file, devnet_dir, devnet_file
+from client.home import DevnetRecord, alive, deployment_file, devnet_dir, devnet_file
 from node.chain.build import load_artifact
 from node.chain.deploy import Deployment, deploy_market
 from node.chain.devnet import DEV_CHAIN_ID, Devnet, dev_accounts, free_port, rpc_chain_id
@@ -25,41 +23,10 @@ from node.errors import ChainUnreachable, ConfigError
 DEV_UNBONDING_DELAY_S = 2 * 3600
 
 
-@dataclass(frozen=True, slots=True)
-class DevnetRecord:
-    rpc_url: str
-    chain_id: int
-    pid: int
-    started_at: float
-    store_url: str = ""
-    store_pid: int = 0
-
-    @classmethod
-    def read(cls, path: Path) -> DevnetRecord | None:
-        if not path.exists():
-            return None
-        document = json.loads(path.read_text())
-        return cls(**document)
-
-    def write(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(asdict(self), indent=2) + "\n")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def up(base: Path, *, port: int | None = None, accounts: int = 20) -> tuple[DevnetRecord, Deployment]:
     """Starts Anvil in the background and deploys TaskMarket; idempotent while the devnet is running."""
     record = DevnetRecord.read(devnet_file(base))
-    if record is not None and _alive(record.pid):
+    if record is not None and alive(record.pid):
         try:
             rpc_chain_id(record.rpc_url)
             return record, Deployment.read(deployment_file(base))
@@ -123,13 +90,13 @@ def _start_store(folder: Path, *, tied_to_parent: bool = False) -> tuple[str, in
 
 
 def _terminate(pid: int, grace_s: float) -> bool:
-    if not pid or not _alive(pid):
+    if not pid or not alive(pid):
         return False
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace_s
-    while _alive(pid) and time.monotonic() < deadline:
+    while alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    if _alive(pid):
+    if alive(pid):
         os.kill(pid, signal.SIGKILL)
     return True
 
@@ -152,7 +119,7 @@ def status(base: Path) -> tuple[DevnetRecord, int]:
     record = DevnetRecord.read(devnet_file(base))
     if record is None:
         raise ConfigError(f"no devnet recorded under {devnet_dir(base)}: start one with `dml devnet up`")
-    if not _alive(record.pid):
+    if not alive(record.pid):
         raise ChainUnreachable(record.rpc_url, f"anvil (pid {record.pid}) is not running")
     w3 = connect(record.rpc_url, expected_chain_id=DEV_CHAIN_ID)
     return record, int(w3.eth.block_number)

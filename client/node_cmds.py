@@ -6,12 +6,18 @@ import getpass
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
+from client.home import deployment_file, home, running_devnet
 from node.errors import ConfigError
+
+if TYPE_CHECKING:
+    from node.config import NodeSettings
+
+log = logging.getLogger(__name__)
 
 console = Console()
 account_app = typer.Typer(help="Encrypted keystore accounts.", no_args_is_help=True)
@@ -79,10 +85,32 @@ def _node_command(default_roles: str, summary: str) -> Any:
         }
         if logging.getLogger().level > logging.INFO:
             logging.getLogger().setLevel(logging.INFO)  # a daemon logs its decisions by default
-        run_node(load_settings(overrides, config))
+        run_node(with_devnet_defaults(load_settings(overrides, config), home(None)))
 
     command.__doc__ = summary
     return command
+
+
+def with_devnet_defaults(settings: NodeSettings, base: Path) -> NodeSettings:
+    """Chain, deployment and store the node was given nowhere (flag, environment, file) come from the devnet
+    running from this folder, when there is one; the node says which it took."""
+    record = running_devnet(base)
+    if record is None:
+        return settings
+    given = settings.model_fields_set
+    update: dict[str, Any] = {}
+    if "rpc_url" not in given:
+        update["rpc_url"] = record.rpc_url
+    if "deployment" not in given:
+        update["deployment"] = deployment_file(base)
+    if "store" not in given and record.store_url:
+        update["store"] = [record.store_url]
+    if update:
+        log.info(
+            "using the devnet running from this folder",
+            extra={"home": str(base), **{k: str(v) for k, v in update.items()}},
+        )
+    return settings.model_copy(update=update)
 
 
 node_app.command("run")(

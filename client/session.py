@@ -9,8 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from client.devnet import DevnetRecord
-from client.home import deployment_file, devnet_file, home
+from client.home import deployment_file, home, running_devnet
 from node.chain.build import load_artifact
 from node.chain.contract import TaskMarket
 from node.chain.deploy import Deployment
@@ -45,7 +44,7 @@ class Connection:
 
 def open_session(c: Connection, *, sign: bool) -> Session:
     base = home(c.home)
-    record = DevnetRecord.read(devnet_file(base))
+    record = running_devnet(base)
     rpc_url = c.rpc or (record.rpc_url if record else None)
     if rpc_url is None:
         raise ConfigError("no --rpc given and no devnet running here: start one with `dml devnet up`")

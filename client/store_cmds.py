@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
+from client.home import home, running_devnet
 from node.errors import ConfigError
 from node.store.client import StoreClient
 from node.store.local import LocalStore
@@ -22,17 +24,24 @@ DEFAULT_MAX_BYTES = 1 << 30
 StoreOption = Annotated[
     list[str] | None,
     typer.Option(
-        "--store", help="a store URL or folder; repeat for replicas (default: $DMLNET_STORE or .dmlnet/store)"
+        "--store",
+        help="store URL or folder, repeatable (default: $DMLNET_STORE, the running devnet's, or .dmlnet/store)",
     ),
 ]
 
 
 def _endpoints(stores: list[str] | None) -> list[str]:
+    """--store, else $DMLNET_STORE, else the store of the devnet running from here (said on stderr), else the
+    folder .dmlnet/store."""
     if stores:
         return stores
     env = os.environ.get("DMLNET_STORE")
     if env:
         return [s for s in env.split(",") if s]
+    record = running_devnet(home(None))
+    if record is not None and record.store_url:
+        print(f"using the devnet's store {record.store_url}", file=sys.stderr)
+        return [record.store_url]
     return [str(Path(".dmlnet/store").resolve())]
 
 

@@ -135,3 +135,46 @@ def test_demo_cleans_up_every_process_on_ctrl_c(tmp_path: Path) -> None:
         if str(tmp_path) in " ".join(p.info["cmdline"] or [])
     ]
     assert leftovers == [], "every process the demo started is gone after Ctrl-C"
+
+
+def test_commands_take_the_running_devnet_when_given_nothing(tmp_path: Path) -> None:
+    import os
+
+    from client.home import deployment_file, running_devnet
+    from client.node_cmds import with_devnet_defaults
+    from node.config import load_settings
+    from node.store.client import StoreClient
+
+    home = tmp_path / "home"
+    assert dml("devnet", "up", home=home).returncode == 0
+    try:
+        record = running_devnet(home)
+        assert record is not None
+        node = with_devnet_defaults(load_settings({"roles": ["miner"], "dev_account": 3}), home)
+        assert (node.rpc_url, node.deployment, node.store) == (
+            record.rpc_url, deployment_file(home), [record.store_url],
+        )  # fmt: skip
+        given = with_devnet_defaults(
+            load_settings({"roles": ["miner"], "dev_account": 3, "rpc_url": "http://x:1"}), home
+        )
+        assert given.rpc_url == "http://x:1", "what the user gave wins"
+        assert given.store == [record.store_url]
+
+        blob = tmp_path / "blob.bin"
+        blob.write_bytes(b"kept by the devnet's store")
+        elsewhere = tmp_path / "elsewhere"
+        elsewhere.mkdir()
+        put = subprocess.run(
+            [sys.executable, "-m", "client.cli", "store", "put", str(blob)],
+            capture_output=True, text=True, timeout=120, check=False, cwd=elsewhere,
+            env={**os.environ, "DMLNET_HOME": str(home), "PYTHONPATH": str(Path.cwd())},
+        )  # fmt: skip
+        assert put.returncode == 0, put.stderr
+        assert put.stderr.strip() == f"using the devnet's store {record.store_url}"
+        cid = put.stdout.strip()
+        assert StoreClient.from_endpoints([record.store_url]).get(cid) == blob.read_bytes()
+        assert not (elsewhere / ".dmlnet").exists(), "nothing written to a folder store"
+    finally:
+        dml("devnet", "down", home=home)
+    plain = with_devnet_defaults(load_settings({"roles": ["miner"], "dev_account": 3}), home)
+    assert plain.rpc_url == "http://127.0.0.1:8545", "no devnet running: the documented default"
