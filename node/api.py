@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 
 import uvicorn
 from fastapi import FastAPI, Response
@@ -16,8 +17,11 @@ from node.state import VoteStatus, WorkStatus
 
 
 class Health(BaseModel):
+    # ok; retrying (the last cycle failed, the loop goes on); stalled (HTTP 503: no cycle completed within
+    # health_stall_s, e.g. the chain has been gone that long, or a step hangs).
     status: str
     last_cycle_error: str | None
+    seconds_since_cycle: float
 
 
 class Status(BaseModel):
@@ -40,9 +44,15 @@ class Status(BaseModel):
 def create_app(daemon: Daemon) -> FastAPI:
     app = FastAPI(title="dmlnet node", version="1")
 
-    @app.get("/health", response_model=Health)
-    def health() -> Health:
-        return Health(status="ok", last_cycle_error=daemon.status.last_error)
+    @app.get("/health", response_model=Health, responses={503: {"model": Health}})
+    def health(response: Response) -> Health:
+        st = daemon.status
+        age = time.time() - (st.last_cycle_at or st.started_at)
+        if age > daemon.s.settings.health_stall_s:
+            response.status_code = 503
+            return Health(status="stalled", last_cycle_error=st.last_error, seconds_since_cycle=age)
+        status = "ok" if st.last_error is None else "retrying"
+        return Health(status=status, last_cycle_error=st.last_error, seconds_since_cycle=age)
 
     @app.get("/status", response_model=Status)
     def status() -> Status:
@@ -70,8 +80,19 @@ def create_app(daemon: Daemon) -> FastAPI:
     return app
 
 
-def serve_in_background(daemon: Daemon, host: str, port: int) -> uvicorn.Server:
+@dataclass(frozen=True, slots=True)
+class BackgroundApi:
+    server: uvicorn.Server
+    thread: threading.Thread
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Stops serving and waits for the port to be free (a node starting again binds the same port)."""
+        self.server.should_exit = True
+        self.thread.join(timeout_s)
+
+
+def serve_in_background(daemon: Daemon, host: str, port: int) -> BackgroundApi:
     server = uvicorn.Server(uvicorn.Config(create_app(daemon), host=host, port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, name="node-api", daemon=True)
     thread.start()
-    return server
+    return BackgroundApi(server, thread)

@@ -41,9 +41,12 @@ class NodeSettings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int | None = Field(default=None, ge=1, le=65535)
     receipt_timeout_s: float = Field(default=120.0, gt=0)
-    # How long a starting node waits for its chain to answer (a restart during an RPC outage, a chain that
-    # boots after the node) before giving up with the unreachable-chain exit code. 0: give up at once.
+    # How long a node waits for its chain to answer (at start: an RPC outage, a chain that boots after the node;
+    # while running: a chain gone away) before giving up with the unreachable-chain exit code. 0: give up at once.
     chain_wait_s: float = Field(default=120.0, ge=0)
+    # /health answers 503 "stalled" when no cycle has completed for this long (a cycle that trains a unit can take
+    # a while: keep it above the longest unit).
+    health_stall_s: float = Field(default=300.0, gt=0)
     tasks: list[int] | None = None  # serve only these task ids (None: all)
     # Verifiers also re-check decided verdicts they did not vote on, and challenge the ones they find wrong: at
     # most this many re-executions per cycle (0: never watch).

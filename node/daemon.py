@@ -2,22 +2,23 @@
 
 Each cycle reads new events (idempotently: the cursor is saved after they are handled), lets every role act,
 and withdraws credit above the threshold. A failing cycle is logged and retried with backoff: this boundary is
-the only place a broad ``except`` is allowed. SIGINT/SIGTERM set the stop event: the current step finishes and
-the loop returns.
+the only place a broad ``except`` is allowed. The stop event (set by SIGINT/SIGTERM in ``dml node run``) lets
+the current step finish and the loop return. A chain that stops answering is waited for, for a bounded time; a
+chain replaced by another one ends the loop (the runner starts again against the new chain).
 """
 
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from types import FrameType
 from typing import Protocol
 
 from node.chain.events import ChainEvent, EventReader
+from node.chain.rpc import TRANSPORT
+from node.errors import ChainReplaced, ChainUnreachable, DmlnetError
 from node.roles.context import Services
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ class NodeStatus:
     cycles: int = 0
     last_error: str | None = None
     started_at: float = 0.0
+    last_cycle_at: float = 0.0  # wall time the last cycle completed (0: none yet)
 
 
 class Daemon:
@@ -49,6 +51,7 @@ class Daemon:
         stop: threading.Event | None = None,
         max_backoff_s: float = 10.0,
         idle_recheck_s: float = 2.0,
+        chain_identity: Callable[[], str] | None = None,
     ) -> None:
         self.s = services
         self.roles = list(roles)
@@ -59,6 +62,11 @@ class Daemon:
         # only every idle_recheck_s (for deadlines that pass with time alone, and work to retry). A polling
         # node then costs one request per cycle instead of a scan of every unit.
         self.idle_recheck_s = idle_recheck_s
+        # What the node's state is bound to, read again after an outage and when the head goes backwards: a chain
+        # restarted under a running node is noticed instead of mixed with the state of the old one.
+        self._chain_identity = chain_identity
+        self._identity = chain_identity() if chain_identity is not None else None
+        self._seen_head = -1
         self._passed_head: int | None = None
         self._next_idle_pass = 0.0
         self.status = NodeStatus(roles=[r.name for r in roles], address=services.address, started_at=time.time())
@@ -68,41 +76,79 @@ class Daemon:
             services.market.contract.abi,  # type: ignore[arg-type]
         )
 
-    def install_signal_handlers(self) -> None:
-        def handler(signum: int, _frame: FrameType | None) -> None:
-            log.info("stopping after the current step", extra={"signal": signal.Signals(signum).name})
-            self.stop.set()
-
-        signal.signal(signal.SIGINT, handler)
-        signal.signal(signal.SIGTERM, handler)
-
     def run(self) -> None:
+        """Cycles until asked to stop. Raises :class:`ChainUnreachable` when the chain has not answered for
+        ``chain_wait_s``, and :class:`ChainReplaced` when another chain answers in its place."""
         failures = 0
+        outage_since: float | None = None
         log.info("node started", extra={"roles": self.status.roles, "address": self.s.address})
         while not self.stop.is_set():
             try:
+                if failures:
+                    self._check_same_chain()
                 self.cycle()
-                failures = 0
-                self.status.last_error = None
+            except ChainReplaced:
+                raise
+            except (
+                *TRANSPORT,
+                ChainUnreachable,
+            ) as err:  # the chain (or the store) does not answer: wait for it, for a bounded time
+                failures += 1
+                self._failed(err)
+                now = time.monotonic()
+                if outage_since is None:
+                    outage_since = now
+                    log.warning(
+                        "cannot reach the chain: retrying",
+                        extra={"rpc": self.s.settings.rpc_url, "for_up_to_s": self.s.settings.chain_wait_s,
+                               "error": self.status.last_error},
+                    )  # fmt: skip
+                elif now - outage_since > self.s.settings.chain_wait_s:
+                    raise ChainUnreachable(
+                        self.s.settings.rpc_url, f"no answer for {now - outage_since:.0f}s while running"
+                    ) from err
             except Exception as err:  # the cycle boundary: log, back off, try again
                 failures += 1
-                self.s.metrics.cycle_errors.inc()
-                self.status.last_error = f"{type(err).__name__}: {err}"
-                log.warning(
-                    "cycle failed",
-                    extra={"error": self.status.last_error, "failures": failures},
-                    exc_info=failures == 1,
-                )
+                previous = self.status.last_error
+                self._failed(err)
+                if self.status.last_error != previous:  # one line per change, not one per retry
+                    log.warning(
+                        "cycle failed: retrying with backoff",
+                        extra={"error": self.status.last_error, "failures": failures},
+                        exc_info=not isinstance(err, DmlnetError),
+                    )
+            else:
+                if failures:
+                    log.info("cycles succeed again", extra={"after_failures": failures})
+                failures, outage_since = 0, None
+                self.status.last_error = None
             pause = self.s.settings.poll_interval_s if failures == 0 else min(self.max_backoff_s, 0.5 * 2**failures)
             self.stop.wait(pause)
         log.info("node stopped", extra={"cycles": self.status.cycles})
 
+    def _failed(self, err: Exception) -> None:
+        self.s.metrics.cycle_errors.inc()
+        self.status.last_error = f"{type(err).__name__}: {err}"
+
+    def _check_same_chain(self) -> None:
+        if self._chain_identity is None:
+            return
+        now = self._chain_identity()
+        if now != self._identity:
+            raise ChainReplaced(
+                f"the chain at {self.s.settings.rpc_url} is another one now ({now}, was {self._identity})"
+            )
+
     def cycle(self) -> None:
         latest = self.s.market.w3.eth.get_block("latest")
         head = int(latest["number"])
+        if head < self._seen_head:  # a chain does not shrink: this one was replaced (or reorganised deeply)
+            self._check_same_chain()
+        self._seen_head = head
         self.s.clock.observe(head, int(latest["timestamp"]))
         if head == self._passed_head and time.monotonic() < self._next_idle_pass:
             self.status.cycles += 1
+            self.status.last_cycle_at = time.time()
             return
         self.s.begin_cycle(head)
         cursor = self.s.state.cursor
@@ -120,6 +166,7 @@ class Daemon:
         self._withdraw_if_due()
         self.s.metrics.store_failovers.set(self.s.store.stats.failovers)
         self.status.cycles += 1
+        self.status.last_cycle_at = time.time()
         self._passed_head = head
         self._next_idle_pass = time.monotonic() + self.idle_recheck_s
 

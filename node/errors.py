@@ -46,6 +46,12 @@ class WrongChain(ChainError):
         self.actual = actual
 
 
+class ChainReplaced(ChainError):
+    """The chain under a running node is another one now (a devnet restarted): its state belongs to the old one."""
+
+    exit_code = 17
+
+
 class DeploymentNotFound(ChainError):
     """No deployment file where one was expected."""
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import threading
 import time
+from types import FrameType
 
 from web3 import Web3
 
@@ -15,7 +18,7 @@ from node.chain.deploy import Deployment
 from node.chain.rpc import TRANSIENT, connect, with_retries
 from node.config import NodeSettings
 from node.daemon import Daemon, Role
-from node.errors import ChainUnreachable, ConfigError
+from node.errors import ChainReplaced, ChainUnreachable, ConfigError
 from node.keys import load_account
 from node.metrics import NodeMetrics
 from node.roles.context import Services
@@ -99,10 +102,44 @@ def build_roles(services: Services) -> list[Role]:
     return out
 
 
-def run_node(settings: NodeSettings) -> None:
+def run_node(settings: NodeSettings, stop: threading.Event | None = None) -> None:
+    """Runs the node until SIGINT/SIGTERM (or ``stop``, when given: then no signal handler is installed).
+
+    A chain replaced under the running node (a devnet restarted) is not an exit: the node starts again against
+    the new chain, and its state of the old one is moved aside (see :func:`node.state.open_state`)."""
+    stop = stop or _stop_on_signals()
+    while not stop.is_set():
+        try:
+            _run_once(settings, stop)
+            return
+        except ChainReplaced as err:
+            log.warning(
+                "the chain was replaced under the node: starting again against the new one", extra={"error": str(err)}
+            )
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        log.info("stopping after the current step", extra={"signal": signal.Signals(signum).name})
+        stop.set()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    return stop
+
+
+def _run_once(settings: NodeSettings, stop: threading.Event) -> None:
     services, deployment = build_services(settings)
-    daemon = Daemon(services, build_roles(services), start_block=deployment.block_number)
-    daemon.install_signal_handlers()
+    w3 = services.market.w3
+    daemon = Daemon(
+        services,
+        build_roles(services),
+        start_block=deployment.block_number,
+        stop=stop,
+        chain_identity=lambda: chain_identity(w3, deployment),
+    )
     server = None
     if settings.api_port is not None:
         server = serve_in_background(daemon, settings.api_host, settings.api_port)
@@ -110,5 +147,5 @@ def run_node(settings: NodeSettings) -> None:
         daemon.run()
     finally:
         if server is not None:
-            server.should_exit = True
+            server.stop()
         services.state.close()

@@ -88,7 +88,7 @@ def test_the_node_api_serves_health_status_and_metrics(chain: Chain, tmp_path: P
         assert "dml_votes_committed_total" in metrics or "dml_votes_committed" in metrics
         assert httpx.get(f"{url}/openapi.json").json()["info"]["title"] == "dmlnet node"
     finally:
-        server.should_exit = True
+        server.stop()
         services.state.close()
 
 

@@ -1,0 +1,93 @@
+"""A running node under a chain that goes away, comes back as another chain, and goes away for good."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import pytest
+
+from node.chain.build import load_artifact
+from node.chain.deploy import deploy_market
+from node.chain.devnet import Devnet, dev_accounts, free_port
+from node.chain.rpc import connect
+from node.chain.tx import Signer
+from node.errors import ChainUnreachable
+from node.runner import run_node
+from node.state import NodeState
+from tests.conftest import UNBONDING_DELAY_S
+from tests.integration.client.driver import dev_settings
+from tests.polling import wait_until
+
+pytestmark = pytest.mark.chain
+
+
+def _chain(port: int, deployment: Path) -> Devnet:
+    devnet = Devnet(port=port, accounts=6)
+    devnet.start()
+    w3 = connect(devnet.rpc_url)
+    deploy_market(Signer(w3, dev_accounts(1)[0]), load_artifact(), UNBONDING_DELAY_S).write(deployment)
+    return devnet
+
+
+def _bound_chain(data_dir: Path) -> str | None:
+    state = NodeState(data_dir / "state.sqlite")
+    try:
+        return state.get_meta("chain")
+    finally:
+        state.close()
+
+
+def test_a_node_outlives_a_chain_restart_and_gives_up_on_a_chain_gone(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    port, deployment, data_dir = free_port(), tmp_path / "deployment.json", tmp_path / "node"
+    settings = dev_settings(
+        f"http://127.0.0.1:{port}", deployment, str(tmp_path / "store"), data_dir, 2, ["keeper"],
+        poll_interval_s=0.1, chain_wait_s=20,
+    )  # fmt: skip
+    first = _chain(port, deployment)
+    stop = threading.Event()
+    outcome: list[BaseException | None] = []
+
+    def run() -> None:
+        try:
+            run_node(settings, stop)
+            outcome.append(None)
+        except BaseException as err:
+            outcome.append(err)
+
+    caplog.set_level(logging.INFO)
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    second = None
+    try:
+        wait_until(lambda: _bound_chain(data_dir), timeout_s=30, what="the node's state bound to the first chain")
+        old = _bound_chain(data_dir)
+        first.stop()  # `dml devnet down`, then `dml devnet up` on the same port: another chain, same address
+        wait_until(
+            lambda: any("cannot reach the chain" in r.getMessage() for r in caplog.records),
+            timeout_s=30, what="the node to notice the outage",
+        )  # fmt: skip
+        second = _chain(port, deployment)
+        wait_until(
+            lambda: list(data_dir.glob("state.other-chain-*.sqlite")) and _bound_chain(data_dir) not in (None, old),
+            timeout_s=60, what="the node to start again on the new chain, the old state moved aside",
+        )  # fmt: skip
+        assert thread.is_alive(), "the node kept running"
+        outages = [r for r in caplog.records if "cannot reach the chain" in r.getMessage()]
+        assert len(outages) == 1, "one line per outage, not one per retry"
+
+        second.stop()  # gone for good: the node gives up after chain_wait_s with the unreachable-chain error
+        thread.join(timeout=90)
+        assert not thread.is_alive()
+        assert isinstance(outcome[0], ChainUnreachable), outcome
+        assert outcome[0].exit_code == 11
+        assert "while running" in str(outcome[0])
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+        first.stop()
+        if second is not None:
+            second.stop()
