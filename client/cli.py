@@ -18,6 +18,7 @@ from rich.console import Console
 
 from client.home import deployment_file, home, running_devnet
 from client.node_cmds import account_app, miner_app, node_app, verifier_app
+from client.spec_cmds import spec_app
 from client.store_cmds import store_app
 from client.task_cmds import (
     DevOpt,
@@ -49,6 +50,7 @@ app.add_typer(verifier_app, name="verifier")
 app.add_typer(account_app, name="account")
 app.add_typer(data_app, name="data")
 app.add_typer(task_app, name="task")
+app.add_typer(spec_app, name="spec")
 app.command("challenge")(task_challenge)  # `dml challenge` = `dml task challenge`: the owner's appeal
 money_commands(app)
 

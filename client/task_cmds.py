@@ -99,11 +99,16 @@ def data_add(
 
 @task_app.command("submit")
 def task_submit(
-    spec: Annotated[Path | None, typer.Option(help="task spec JSON (default: the built-in digits MLP)")] = None,
+    spec: Annotated[
+        Path | None,
+        typer.Option(help="task spec, .json or .yaml (default: the built-in digits MLP; see dml spec init)"),
+    ] = None,
     dataset: Annotated[
         str, typer.Option(help="digits | synthetic:N | FILE.npz | FILE.csv | a CID in the store")
     ] = "digits",
-    units: Annotated[int, typer.Option(help="training units per round (= shards)")] = 4,
+    units: Annotated[
+        int | None, typer.Option(help="training units per round (= the spec's shards; built-in spec: 4)")
+    ] = None,
     rounds: Annotated[int, typer.Option()] = 2,
     quorum: Annotated[int, typer.Option(help="verifiers per unit (odd)")] = 3,
     local_steps: Annotated[int, typer.Option(help="steps per unit (built-in spec)")] = 800,
@@ -127,18 +132,22 @@ def task_submit(
     password_env: PwEnvOpt = None,
 ) -> None:
     """Validate the spec, upload dataset, spec and initial model, escrow the budget, print the task id."""
+    from client.spec_cmds import load_spec
     from client.tasks import Economics, create_task, prepare_task
-    from node.ml import spec as sp
     from node.ml.data import from_bytes
     from node.ml.defaults import digits_spec
-    from node.store.canonical import parse_document
     from node.store.errors import ContentNotFound
 
     # Bad input is refused before anything is contacted or spent.
     if spec is not None:
-        task_spec = parse_document(spec.read_bytes(), sp.TaskSpec)
+        task_spec = load_spec(spec)
+        if units is not None and units != task_spec.dataset.shards:
+            raise ConfigError(
+                f"--units {units} conflicts with the spec's dataset.shards = {task_spec.dataset.shards} "
+                "(the units of a round are the spec's shards): drop --units or edit the spec"
+            )
     else:
-        task_spec = digits_spec(dataset_digest="0x" + "00" * 32, shards=units, local_steps=local_steps)
+        task_spec = digits_spec(dataset_digest="0x" + "00" * 32, shards=units or 4, local_steps=local_steps)
     session = _session(
         home_dir, rpc, deployment, store, sign=True, dev_account=dev_account, keystore=keystore,
         password_file=password_file, password_env=password_env,

@@ -28,6 +28,7 @@ def _heavy_modules_after(code: str) -> list[str]:
         ["devnet", "--help"],
         ["store", "--help"],
         ["account", "--help"],
+        ["spec", "--help"],
     ],
     ids=" ".join,
 )
