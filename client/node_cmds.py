@@ -12,7 +12,8 @@ import typer
 from rich.console import Console
 
 from client.home import deployment_file, home, running_devnet
-from node.errors import ConfigError
+from client.task_cmds import DeploymentOpt, HomeOpt, RpcOpt, StoreOpt
+from node.errors import AuditFailed, ConfigError
 
 if TYPE_CHECKING:
     from node.config import NodeSettings
@@ -183,3 +184,43 @@ def account_list(directory: Dir = KEYSTORE_DIR) -> None:
         console.print(f"no keystore in {directory}")
     for address, path in entries:
         console.print(f"{address}  {path}")
+
+
+@account_app.command("earnings")
+def account_earnings(
+    address: Annotated[str | None, typer.Argument(help="the account (default: --dev-account's)")] = None,
+    dev_account: Annotated[int | None, typer.Option(help="Anvil's well-known account N")] = None,
+    home_dir: HomeOpt = None,
+    rpc: RpcOpt = None,
+    deployment: DeploymentOpt = None,
+    store: StoreOpt = None,
+) -> None:
+    """Earned, slashed, refunded and withdrawn, per task, from the contract's events; checked against the credit."""
+    from rich.table import Table
+
+    from client.earnings import earnings_of
+    from client.render import eth
+    from client.task_cmds import _session
+    from node.chain.devnet import dev_accounts
+    from node.chain.events import EventReader
+
+    if (address is None) == (dev_account is None):
+        raise ConfigError("give an ADDRESS or --dev-account N")
+    who = address if address is not None else dev_accounts((dev_account or 0) + 1)[dev_account or 0].address
+    session = _session(home_dir, rpc, deployment, store)
+    market = session.market
+    reader = EventReader(market.w3, market.address, market.contract.abi)  # type: ignore[arg-type]
+    books = earnings_of(who, reader.iter(session.deployment.block_number, reader.head()))
+    table = Table("task", "earned", "slashed", "refunded (owner)", title=f"account {who}")
+    for task_id, t in books.by_task.items():
+        table.add_row(str(task_id), eth(t.earned), eth(t.slashed), eth(t.refunded))
+    table.add_row("all", eth(books.earned), eth(books.slashed), eth(books.refunded), style="bold")
+    console.print(table)
+    credit = market.credit_of(who)
+    console.print(
+        f"staked {eth(books.staked)}, released from stake {eth(books.released)}, withdrawn {eth(books.withdrawn)}; "
+        f"credit now {eth(credit)}",
+        soft_wrap=True,
+    )
+    if credit != books.credit:  # the events do not add up to the contract's books: say so, loudly
+        raise AuditFailed(f"the events give a credit of {books.credit} wei, the contract holds {credit} wei")
