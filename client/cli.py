@@ -6,6 +6,7 @@ the traceback.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from client.home import deployment_file, home, running_devnet
+from client.home import deployment_file, home, node_records, running_devnet
 from client.node_cmds import account_app, miner_app, node_app, verifier_app
 from client.spec_cmds import spec_app
 from client.store_cmds import store_app
@@ -101,11 +102,26 @@ def devnet_down(home_dir: HomeOption = None) -> None:
 
 @devnet_app.command("status")
 def devnet_status(home_dir: HomeOption = None) -> None:
-    """Is the devnet up, and where."""
+    """Is the devnet up, and where: chain, contract, store, and the nodes started from this folder."""
     from client import devnet as devnet_cmds
 
-    record, head = devnet_cmds.status(home(home_dir))
-    console.print(f"devnet up at {record.rpc_url} (pid {record.pid}), head block {head}")
+    base = home(home_dir)
+    record, head = devnet_cmds.status(base)
+    console.print(f"devnet up at {record.rpc_url} (pid {record.pid}), chain id {record.chain_id}, head block {head}")
+    deployment = deployment_file(base)
+    if deployment.exists():
+        console.print(f"TaskMarket     {json.loads(deployment.read_text())['address']}  ({deployment})")
+    if record.store_url:
+        store_ok = devnet_cmds.store_healthy(record.store_url)
+        console.print(
+            f"store          {record.store_url} (pid {record.store_pid}) {'ok' if store_ok else 'NOT ANSWERING'}"
+        )
+    nodes = node_records(base)
+    console.print(f"nodes started from here: {len(nodes)}" + ("" if nodes else " (dml node run … from this folder)"))
+    for node, running in nodes:
+        api = f", API http://127.0.0.1:{node.api_port}" if node.api_port else ""
+        state = "running" if running else "stopped"
+        console.print(f"  pid {node.pid} {state}: {','.join(node.roles)}, data {node.data_dir}{api}", soft_wrap=True)
 
 
 @app.command()

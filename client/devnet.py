@@ -123,3 +123,11 @@ def status(base: Path) -> tuple[DevnetRecord, int]:
         raise ChainUnreachable(record.rpc_url, f"anvil (pid {record.pid}) is not running")
     w3 = connect(record.rpc_url, expected_chain_id=DEV_CHAIN_ID)
     return record, int(w3.eth.block_number)
+
+
+def store_healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False

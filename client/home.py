@@ -61,3 +61,37 @@ def running_devnet(base: Path) -> DevnetRecord | None:
     """The devnet this folder started, when its chain process is still alive."""
     record = DevnetRecord.read(devnet_file(base))
     return record if record is not None and alive(record.pid) else None
+
+
+@dataclass(frozen=True, slots=True)
+class NodeRecord:
+    """A node started from this folder, as ``dml devnet status`` lists it (written while the node runs)."""
+
+    pid: int
+    roles: list[str]
+    rpc_url: str
+    data_dir: str
+    api_port: int | None
+
+    def path(self, base: Path) -> Path:
+        return base / "nodes" / f"{self.pid}.json"
+
+    def write(self, base: Path) -> None:
+        self.path(base).parent.mkdir(parents=True, exist_ok=True)
+        self.path(base).write_text(json.dumps(asdict(self)) + "\n")
+
+
+def node_records(base: Path) -> list[tuple[NodeRecord, bool]]:
+    """Every node recorded under ``base`` with whether it still runs; records of nodes long gone are dropped."""
+    out = []
+    for path in sorted((base / "nodes").glob("*.json")):
+        try:
+            record = NodeRecord(**json.loads(path.read_text()))
+        except (ValueError, TypeError):
+            path.unlink(missing_ok=True)  # a torn write of a crashed node: nothing to show
+            continue
+        running = alive(record.pid)
+        if not running:
+            path.unlink(missing_ok=True)  # shown once as stopped, then forgotten
+        out.append((record, running))
+    return out

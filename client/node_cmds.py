@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
-from client.home import deployment_file, home, running_devnet
+from client.home import NodeRecord, deployment_file, home, running_devnet
 from client.task_cmds import DeploymentOpt, HomeOpt, RpcOpt, StoreOpt
 from node.errors import AuditFailed, ConfigError
 
@@ -86,7 +87,16 @@ def _node_command(default_roles: str, summary: str) -> Any:
         }
         if logging.getLogger().level > logging.INFO:
             logging.getLogger().setLevel(logging.INFO)  # a daemon logs its decisions by default
-        run_node(with_devnet_defaults(load_settings(overrides, config), home(None)))
+        base = home(None)
+        settings = with_devnet_defaults(load_settings(overrides, config), base)
+        record = NodeRecord(
+            os.getpid(), settings.roles, settings.rpc_url, str(settings.data_dir.resolve()), settings.api_port
+        )
+        record.write(base)  # so that `dml devnet status` lists it
+        try:
+            run_node(settings)
+        finally:
+            record.path(base).unlink(missing_ok=True)
 
     command.__doc__ = summary
     return command

@@ -178,3 +178,46 @@ def test_commands_take_the_running_devnet_when_given_nothing(tmp_path: Path) -> 
         dml("devnet", "down", home=home)
     plain = with_devnet_defaults(load_settings({"roles": ["miner"], "dev_account": 3}), home)
     assert plain.rpc_url == "http://127.0.0.1:8545", "no devnet running: the documented default"
+
+
+def test_a_node_started_with_only_its_account_joins_the_devnet_and_status_lists_it(tmp_path: Path) -> None:
+    import os
+    import signal
+
+    import httpx
+
+    from tests.polling import wait_until
+
+    home = tmp_path / "home"
+    env = {**os.environ, "DMLNET_HOME": str(home), "PYTHONPATH": str(Path.cwd())}
+    assert dml("devnet", "up", home=home).returncode == 0
+    port = free_port()
+    node = subprocess.Popen(
+        [sys.executable, "-m", "client.cli", "verifier", "run", "--dev-account", "4", "--data-dir", "v",
+         "--api-port", str(port)],
+        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+
+        def healthy() -> bool:
+            assert node.poll() is None, node.stderr.read().decode() if node.stderr else ""
+            try:
+                return httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).json()["status"] == "ok"
+            except httpx.TransportError:
+                return False
+
+        wait_until(healthy, timeout_s=60, what="the node to run against the devnet (no --rpc, --store given)")
+        status = dml("devnet", "status", home=home)
+        assert status.returncode == 0, status.stderr
+        assert re.search(r"store +http://127\.0\.0\.1:\d+ \(pid \d+\) ok", status.stdout), status.stdout
+        assert re.search(
+            rf"pid {node.pid} running: verifier,keeper, data .*v, API http://127\.0\.0\.1:{port}", status.stdout
+        )
+        node.send_signal(signal.SIGTERM)
+        assert node.wait(timeout=60) == 0
+        after = dml("devnet", "status", home=home)
+        assert "nodes started from here: 0" in after.stdout
+    finally:
+        if node.poll() is None:
+            node.kill()
+        dml("devnet", "down", home=home)
