@@ -300,14 +300,14 @@ def main() -> None:
     except (typer.Abort, KeyboardInterrupt):
         print("aborted", file=sys.stderr)
         sys.exit(130)
+    except typer.TyperException as err:  # a bad flag or argument: one line, like our own errors
+        ctx = getattr(err, "ctx", None)
+        where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+        print(f"error: {err.format_message()}{where}".replace("\n", " "), file=sys.stderr)
+        sys.exit(err.exit_code)
+    except typer.Exit as err:
+        sys.exit(err.exit_code)
     except Exception as err:  # the one place a surprise becomes a clean line instead of a traceback
-        import click
-
-        if isinstance(err, click.exceptions.ClickException):
-            err.show()
-            sys.exit(err.exit_code)
-        if isinstance(err, click.exceptions.Exit):
-            sys.exit(err.exit_code)
         if debug:
             raise
         print(f"internal error: {type(err).__name__}: {err} (run with --debug for details)", file=sys.stderr)

@@ -71,8 +71,13 @@ def load_dataset(source: str) -> Dataset:
     if source == "digits":
         return digits()
     if source.startswith("synthetic:"):
-        return synthetic(int(source.split(":", 1)[1]))
+        count = source.split(":", 1)[1]
+        if not count.isdigit() or not 1 <= int(count) <= 10_000_000:
+            raise ConfigError(f"dataset {source!r}: synthetic:N takes a whole number of samples N, 1 to 10,000,000")
+        return synthetic(int(count))
     path = Path(source)
+    if path.suffix in (".npz", ".csv") and not path.is_file():
+        raise ConfigError(f"dataset {source}: no such file")
     if path.suffix == ".npz":
         return from_npz(path)
     if path.suffix == ".csv":
@@ -109,8 +114,8 @@ def task_submit(
     units: Annotated[
         int | None, typer.Option(help="training units per round (= the spec's shards; built-in spec: 4)")
     ] = None,
-    rounds: Annotated[int, typer.Option()] = 2,
-    quorum: Annotated[int, typer.Option(help="verifiers per unit (odd)")] = 3,
+    rounds: Annotated[int, typer.Option(min=0, max=2**32 - 1)] = 2,
+    quorum: Annotated[int, typer.Option(min=0, max=2**32 - 1, help="verifiers per unit (odd)")] = 3,
     local_steps: Annotated[int, typer.Option(help="steps per unit (built-in spec)")] = 800,
     miner_reward: Annotated[str, typer.Option(help="per accepted training unit (ETH, or with gwei/wei)")] = "0.1",
     aggregator_reward: Annotated[str, typer.Option(help="per accepted aggregation (ETH)")] = "0.05",
@@ -118,7 +123,10 @@ def task_submit(
     unit_bond: Annotated[str, typer.Option(help="a miner locks per claim (ETH)")] = "0.05",
     vote_bond: Annotated[str, typer.Option(help="a verifier locks per seat, ≥ 4 × verifier reward (ETH)")] = "0.04",
     challenge_window: Annotated[
-        int, typer.Option(help="seconds a verdict stays open to challenge before it pays (0: no appeals)")
+        int,
+        typer.Option(
+            min=0, max=2**32 - 1, help="seconds a verdict stays open to challenge before it pays (0: no appeals)"
+        ),
     ] = 10,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask before sending")] = False,
     watch: Annotated[bool, typer.Option(help="stay and show progress")] = False,
@@ -133,7 +141,7 @@ def task_submit(
 ) -> None:
     """Validate the spec, upload dataset, spec and initial model, escrow the budget, print the task id."""
     from client.spec_cmds import load_spec
-    from client.tasks import Economics, create_task, prepare_task
+    from client.tasks import Economics, build_task, create_task, refuse_what_the_contract_would, upload
     from node.ml.data import from_bytes
     from node.ml.defaults import digits_spec
     from node.store.errors import ContentNotFound
@@ -147,7 +155,19 @@ def task_submit(
                 "(the units of a round are the spec's shards): drop --units or edit the spec"
             )
     else:
-        task_spec = digits_spec(dataset_digest="0x" + "00" * 32, shards=units or 4, local_steps=local_steps)
+        task_spec = digits_spec(
+            dataset_digest="0x" + "00" * 32, shards=4 if units is None else units, local_steps=local_steps
+        )
+    economics = Economics(
+        rounds=rounds,
+        quorum=quorum,
+        miner_reward=parse_amount(miner_reward, what="--miner-reward"),
+        aggregator_reward=parse_amount(aggregator_reward, what="--aggregator-reward"),
+        verifier_reward=parse_amount(verifier_reward, what="--verifier-reward"),
+        unit_bond=parse_amount(unit_bond, what="--unit-bond"),
+        vote_bond=parse_amount(vote_bond, what="--vote-bond"),
+        challenge_window_s=challenge_window,
+    )
     session = _session(
         home_dir, rpc, deployment, store, sign=True, dev_account=dev_account, keystore=keystore,
         password_file=password_file, password_env=password_env,
@@ -159,27 +179,20 @@ def task_submit(
             raise ConfigError(f"dataset {dataset} is not in the store: add it with `dml data add`") from err
     else:
         data = load_dataset(dataset)
-    economics = Economics(
-        rounds=rounds,
-        quorum=quorum,
-        miner_reward=parse_amount(miner_reward, what="--miner-reward"),
-        aggregator_reward=parse_amount(aggregator_reward, what="--aggregator-reward"),
-        verifier_reward=parse_amount(verifier_reward, what="--verifier-reward"),
-        unit_bond=parse_amount(unit_bond, what="--unit-bond"),
-        vote_bond=parse_amount(vote_bond, what="--vote-bond"),
-        challenge_window_s=challenge_window,
-    )
-    prepared = prepare_task(session.store, task_spec, data, economics)
-    p = prepared.params
+    built = build_task(task_spec, data, economics)  # CIDs computed here: nothing is uploaded before the checks
+    p = built.prepared.params
     balance = session.market.w3.eth.get_balance(session.market.signer.address)  # type: ignore[arg-type]
-    console.print(f"spec {prepared.spec_cid}\ndataset {prepared.dataset_cid}\ninitial model {prepared.model_cid}")
-    console.print(f"{p.rounds} rounds × {p.units_per_round} units, quorum {p.quorum}: budget {eth(p.budget)}")
     if balance < p.budget:
         raise InsufficientFunds(
             f"the budget needs {eth(p.budget)}, the account holds {eth(balance)}: {eth(p.budget - balance)} missing"
         )
-    if not yes and not typer.confirm("escrow the budget and create the task?"):
+    refuse_what_the_contract_would(session.market, p)
+    prepared = built.prepared
+    console.print(f"spec {prepared.spec_cid}\ndataset {prepared.dataset_cid}\ninitial model {prepared.model_cid}")
+    console.print(f"{p.rounds} rounds × {p.units_per_round} units, quorum {p.quorum}: budget {eth(p.budget)}")
+    if not yes and not typer.confirm("upload, escrow the budget and create the task?"):
         raise typer.Abort()
+    upload(session.store, built)
     task_id = create_task(session.market, prepared)
     console.print(f"task {task_id} created")
     if watch:

@@ -6,12 +6,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from node.chain.contract import TaskMarket
+from node.chain.reverts import (
+    TaskMarketParamOutOfRange,
+    TaskMarketQuorumEven,
+    TaskMarketUnbondingTooShort,
+    TaskMarketUnitBondTooSmall,
+    TaskMarketVoteBondTooSmall,
+    TaskMarketZeroAmount,
+)
 from node.chain.types import TaskParams
+from node.errors import ConfigError, ContractRevert, StoreError
 from node.ml import spec as sp
 from node.ml.data import Dataset, to_bytes
 from node.ml.model import build_module, check_against_dataset, state_of, state_to_bytes
 from node.store.canonical import canonical_bytes
-from node.store.cid import to_digest
+from node.store.cid import cid_of, to_digest
 from node.store.client import StoreClient
 
 ETHER = 10**18
@@ -44,16 +53,24 @@ class PreparedTask:
     model_cid: str
 
 
-def prepare_task(
-    store: StoreClient, spec: sp.TaskSpec, dataset: Dataset, economics: Economics, *, model_seed: int = 0
-) -> PreparedTask:
-    """Checks the spec against the data, uploads everything, and returns the on-chain parameters."""
+@dataclass(frozen=True, slots=True)
+class BuiltTask:
+    """A task's parameters and the bytes behind their digests, nothing uploaded or sent yet."""
+
+    prepared: PreparedTask
+    objects: dict[str, bytes]  # CID → bytes: the dataset, the spec, the initial model
+
+
+def build_task(spec: sp.TaskSpec, dataset: Dataset, economics: Economics, *, model_seed: int = 0) -> BuiltTask:
+    """Checks the spec against the data and computes every CID and the on-chain parameters, locally."""
     check_against_dataset(spec.model, dataset.sample_shape, spec.training.loss, dataset.num_classes)
-    dataset_cid = store.put(to_bytes(dataset))
+    data_bytes = to_bytes(dataset)
+    dataset_cid = cid_of(data_bytes)
     if to_digest(spec.dataset.digest) != to_digest(dataset_cid):
         spec = spec.model_copy(update={"dataset": spec.dataset.model_copy(update={"digest": dataset_cid})})
-    spec_cid = store.put(canonical_bytes(spec))
-    model_cid = store.put(state_to_bytes(state_of(build_module(spec.model, seed=model_seed))))
+    spec_bytes = canonical_bytes(spec)
+    model_bytes = state_to_bytes(state_of(build_module(spec.model, seed=model_seed)))
+    spec_cid, model_cid = cid_of(spec_bytes), cid_of(model_bytes)
     params = TaskParams(
         spec_digest=to_digest(spec_cid),
         dataset_digest=to_digest(dataset_cid),
@@ -71,7 +88,62 @@ def prepare_task(
         vote_bond=economics.vote_bond,
         challenge_window=economics.challenge_window_s,
     )
-    return PreparedTask(params, spec_cid, dataset_cid, model_cid)
+    objects = {dataset_cid: data_bytes, spec_cid: spec_bytes, model_cid: model_bytes}
+    return BuiltTask(PreparedTask(params, spec_cid, dataset_cid, model_cid), objects)
+
+
+def upload(store: StoreClient, built: BuiltTask) -> PreparedTask:
+    for cid, data in built.objects.items():
+        stored = store.put(data)
+        if stored != cid:  # the store computes the same CID from the same bytes, or something is badly wrong
+            raise StoreError(f"the store named {cid} {stored}")
+    return built.prepared
+
+
+def prepare_task(
+    store: StoreClient, spec: sp.TaskSpec, dataset: Dataset, economics: Economics, *, model_seed: int = 0
+) -> PreparedTask:
+    """Checks the spec against the data, uploads everything, and returns the on-chain parameters."""
+    return upload(store, build_task(spec, dataset, economics, model_seed=model_seed))
+
+
+def refuse_what_the_contract_would(market: TaskMarket, params: TaskParams) -> None:
+    """Simulates ``createTask`` with exactly these parameters and budget: whatever the contract would refuse is
+    refused here, in the words of the option that sets it, before anything is uploaded or sent."""
+    try:
+        market.simulate_create_task(params)
+    except ContractRevert as err:
+        raise ConfigError(_in_options(err)) from err
+
+
+_OPTION = {
+    "rounds": "--rounds", "unitsPerRound": "--units (the spec's dataset.shards)", "quorum": "--quorum",
+    "claimTimeout": "the claim timeout", "commitTimeout": "the commit timeout", "revealTimeout": "the reveal timeout",
+    "challengeWindow": "--challenge-window", "minerReward": "--miner-reward", "aggregatorReward": "--aggregator-reward",
+    "verifierReward": "--verifier-reward", "unitBond": "--unit-bond", "voteBond": "--vote-bond",
+}  # fmt: skip
+
+
+def _in_options(err: ContractRevert) -> str:
+    v = err.values
+    if isinstance(err, TaskMarketParamOutOfRange):
+        field = str(v["field"])
+        return f"{_OPTION.get(field, field)} {v['value']} is out of range: {v['min']} to {v['max']}"
+    if isinstance(err, TaskMarketQuorumEven):
+        return f"--quorum {v['quorum']}: a quorum must be odd (a majority always exists)"
+    if isinstance(err, TaskMarketVoteBondTooSmall):
+        return f"--vote-bond {v['voteBond']} wei is below the minimum {v['minimum']} wei (4 × --verifier-reward)"
+    if isinstance(err, TaskMarketUnitBondTooSmall):
+        return f"--unit-bond {v['unitBond']} wei is below the minimum {v['minimum']} wei"
+    if isinstance(err, TaskMarketZeroAmount):
+        field = str(v["field"])
+        return f"{_OPTION.get(field, field)} must not be zero"
+    if isinstance(err, TaskMarketUnbondingTooShort):
+        return (
+            f"this deployment's unbonding delay ({v['delay']} s) is shorter than the task can still slash "
+            f"({v['needed']} s): shorten --challenge-window or the timeouts"
+        )
+    return f"the contract would refuse this task: {err}"
 
 
 def create_task(market: TaskMarket, prepared: PreparedTask) -> int:

@@ -274,6 +274,10 @@ class TaskMarket:
         events = self._contract.events.TaskCreated().process_receipt(sent.receipt)
         return int(events[0]["args"]["taskId"]), sent
 
+    def simulate_create_task(self, params: TaskParams) -> None:
+        """Raises the contract's error for these parameters and budget, if any; sends nothing."""
+        self.signer.simulate(self._call("createTask", params.as_tuple(), value=params.budget))
+
     def cancel_task(self, task_id: int) -> SentTransaction:
         return self._send("cancelTask", task_id)
 

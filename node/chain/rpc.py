@@ -30,6 +30,11 @@ TRANSPORT = (requests.exceptions.RequestException, ConnectionError, TimeoutError
 TRANSIENT = (*TRANSPORT, Web3RPCError)
 
 
+def is_insufficient_funds(err: BaseException) -> bool:
+    """The node refused a call or transaction because the sender cannot pay: an answer, not a fault to retry."""
+    return isinstance(err, Web3RPCError) and "insufficient funds" in str(err).lower()
+
+
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     attempts: int = 6
@@ -60,7 +65,7 @@ def with_retries(
         except ContractLogicError:
             raise
         except TRANSIENT as err:
-            if attempt == policy.attempts - 1:
+            if attempt == policy.attempts - 1 or is_insufficient_funds(err):
                 raise
             pause = policy.delay(attempt, jitter)
             log.warning("rpc read failed, retrying", extra={"what": what, "attempt": attempt + 1, "error": str(err)})

@@ -21,8 +21,8 @@ from web3 import Web3
 from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
 from web3.types import BlockIdentifier, TxParams, TxReceipt
 
-from node.chain.rpc import TRANSIENT, TRANSPORT, RetryPolicy, with_retries
-from node.errors import ChainError, TransactionFailed, TransactionPending
+from node.chain.rpc import TRANSIENT, TRANSPORT, RetryPolicy, is_insufficient_funds, with_retries
+from node.errors import ChainError, InsufficientFunds, TransactionFailed, TransactionPending
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +126,14 @@ class Signer:
             return bytes(self._read(lambda: self._w3.eth.call(tx, SIMULATE_AT)))
         except ContractLogicError as err:
             raise self._decoded(err) from err
+        except Web3RPCError as err:
+            if is_insufficient_funds(err):
+                balance = int(self._read(lambda: self._w3.eth.get_balance(self._account.address)))
+                raise InsufficientFunds(
+                    f"{self._account.address} holds {balance} wei: not enough for {call.label} "
+                    f"({call.value} wei sent, plus gas)"
+                ) from err
+            raise
 
     def send(self, call: Call, *, wait: bool = True) -> SentTransaction:
         """Simulates, signs with the next nonce, sends, and (by default) waits for the receipt."""

@@ -8,6 +8,7 @@ synthetic classification generator of any size. Import from ``.npz`` (arrays ``x
 from __future__ import annotations
 
 import csv
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import numpy as np
 import torch
 
 from node.errors import SpecError
+from node.store.errors import UnsafeArtifact
 from node.store.tensors import TensorLimits, load_tensors, save_tensors
 
 
@@ -86,10 +88,17 @@ def synthetic(n: int, *, features: int = 32, classes: int = 10, seed: int = 0, n
 
 
 def from_npz(path: Path) -> Dataset:
-    with np.load(path, allow_pickle=False) as archive:  # never unpickle: object arrays are refused
-        if "x" not in archive or "y" not in archive:
-            raise SpecError(f"{path}: an .npz dataset holds arrays named x and y, found {sorted(archive.files)}")
-        x, y = archive["x"], archive["y"]
+    try:
+        with np.load(path, allow_pickle=False) as archive:  # never unpickle: object arrays are refused
+            if "x" not in archive or "y" not in archive:
+                raise SpecError(f"{path}: an .npz dataset holds arrays named x and y, found {sorted(archive.files)}")
+            x, y = archive["x"], archive["y"]
+    except ValueError as err:
+        if "allow_pickle" in str(err):
+            raise UnsafeArtifact(f"{path}: holds object arrays, which only unpickling could load: refused") from err
+        raise SpecError(f"{path}: not a readable .npz archive ({err})") from err
+    except (OSError, zipfile.BadZipFile) as err:
+        raise SpecError(f"{path}: not a readable .npz archive ({err})") from err
     return _from_arrays(x, y, str(path))
 
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pydantic import ValidationError
+
+from node.errors import SpecError
 from node.ml import spec as sp
+from node.store.canonical import describe_validation_error
 
 
 def digits_spec(
@@ -19,27 +23,29 @@ def digits_spec(
     """An MLP on 8×8 digits. With 800 local steps checkpointed every 8, a verifier re-executing the anchor
     segment and 2 drawn ones redoes 24 of the miner's 800 steps (3%); the rest of its cost is fetching and
     loading their checkpoints."""
-    return sp.TaskSpec.model_validate(
-        {
-            "model": {
-                "input_shape": [1, 8, 8],
-                "layers": [
-                    {"type": "flatten"},
-                    {"type": "linear", "in_features": 64, "out_features": hidden},
-                    {"type": "relu"},
-                    {"type": "dropout", "p": 0.1},
-                    {"type": "linear", "in_features": hidden, "out_features": 10},
-                ],
-            },
-            "training": {
-                "loss": "cross_entropy",
-                "optimizer": {"type": "sgd", "lr": lr, "momentum": 0.9},
-                "batch_size": 32,
-                "local_steps": local_steps,
-                "checkpoint_every": checkpoint_every,
-            },
-            "verification": {"segments": segments, "tolerance": 1e-4},
-            "aggregation": {"rule": aggregation},
-            "dataset": {"digest": dataset_digest, "shards": shards, "shard_seed": 1, "holdout_fraction": 0.2},
-        }
-    )
+    document = {
+        "model": {
+            "input_shape": [1, 8, 8],
+            "layers": [
+                {"type": "flatten"},
+                {"type": "linear", "in_features": 64, "out_features": hidden},
+                {"type": "relu"},
+                {"type": "dropout", "p": 0.1},
+                {"type": "linear", "in_features": hidden, "out_features": 10},
+            ],
+        },
+        "training": {
+            "loss": "cross_entropy",
+            "optimizer": {"type": "sgd", "lr": lr, "momentum": 0.9},
+            "batch_size": 32,
+            "local_steps": local_steps,
+            "checkpoint_every": checkpoint_every,
+        },
+        "verification": {"segments": segments, "tolerance": 1e-4},
+        "aggregation": {"rule": aggregation},
+        "dataset": {"digest": dataset_digest, "shards": shards, "shard_seed": 1, "holdout_fraction": 0.2},
+    }
+    try:
+        return sp.TaskSpec.model_validate(document)
+    except ValidationError as err:  # a flag out of range (--units 0, --local-steps 0): name the field
+        raise SpecError(describe_validation_error(err, "the built-in spec")) from err

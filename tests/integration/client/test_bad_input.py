@@ -1,0 +1,110 @@
+"""Every command's bad input: one line on stderr, the exit code of its failure class, and nothing written to the
+store or the chain (issue: "bad input is refused before anything is uploaded or sent")."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from client.cli import main
+from node.store.cid import cid_of
+from tests.conftest import Chain
+from tests.integration.client.test_task_cli import flags
+from tests.integration.store.servers import store_server
+
+pytestmark = pytest.mark.chain
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
+SIGNED = ["--dev-account", "1"]
+
+# (arguments, exit code, a piece of the one-line message). {dir} is a folder of bad files made for the test.
+CASES: list[tuple[list[str], int, str]] = [
+    (["data", "add", "{dir}/objects.npz"], 41, "object arrays"),
+    (["data", "add", "{dir}/missing.csv"], 2, "no such file"),
+    (["data", "add", "synthetic:abc"], 2, "synthetic:N takes a whole number"),
+    (["data", "add", "{dir}/model.pt"], 2, "unknown dataset"),
+    (["stake", "100000", *SIGNED], 4, "not enough for stake"),
+    (["stake", *SIGNED, "--", "-1"], 2, "negative"),
+    (["stake", "1.0000000000000000001", *SIGNED], 2, "whole number of wei"),
+    (["stake", *SIGNED], 2, "Missing argument 'amount'"),
+    (["unstake", "abc", *SIGNED], 2, "is not an amount"),
+    (["task", "submit", "--miner-reward", "-1", "--yes", *SIGNED], 2, "--miner-reward: -1 is negative"),
+    (["task", "submit", "--miner-reward", "1000000", "--yes", *SIGNED], 4, "the budget needs"),
+    (["task", "submit", "--units", "0", "--yes", *SIGNED], 40, "dataset.shards"),
+    (["task", "submit", "--local-steps", "0", "--yes", *SIGNED], 40, "training.local_steps"),
+    (["task", "submit", "--quorum", "2", "--yes", *SIGNED], 2, "must be odd"),
+    (["task", "submit", "--quorum", "0", "--yes", *SIGNED], 2, "--quorum 0 is out of range"),
+    (["task", "submit", "--rounds", "0", "--yes", *SIGNED], 2, "--rounds 0 is out of range"),
+    (["task", "submit", "--challenge-window", "-1", "--yes", *SIGNED], 2, "'--challenge-window'"),
+    (["task", "submit", "--vote-bond", "0.001", "--yes", *SIGNED], 2, "4 × --verifier-reward"),
+    (["task", "submit", "--spec", "{dir}/missing.json", "--yes", *SIGNED], 2, "cannot read the spec"),
+    (["task", "submit", "--spec", "{dir}/bad.yaml", "--yes", *SIGNED], 40, "training.batch_size"),
+    (["task", "submit", "--spec", str(EXAMPLES / "synthetic-mlp.json"), "--units", "4", "--yes", *SIGNED], 2,
+     "conflicts with the spec's dataset.shards = 2"),
+    (["task", "submit", "--dataset", cid_of(b"nowhere"), "--yes", *SIGNED], 2, "is not in the store"),
+    (["task", "submit", "--dataset", "{dir}/objects.npz", "--yes", *SIGNED], 41, "object arrays"),
+    (["task", "show", "99"], 3, "no task 99"),
+    (["task", "show", "x"], 2, "Invalid value for 'task_id'"),
+    (["task", "download", "99", "--out", "{dir}/model.safetensors"], 3, "no task 99"),
+    (["task", "challenge", "99", "1", "0", "--yes", *SIGNED], 3, "no task 99"),
+    (["nosuch"], 2, "No such command"),
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def bad_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("bad")
+    np.savez(folder / "objects.npz", x=np.array([{"a": 1}], dtype=object), y=np.array([1]))
+    (folder / "model.pt").write_bytes(b"\x80\x04K\x01.")  # a pickle
+    from client.spec_cmds import template
+
+    (folder / "bad.yaml").write_text(template().replace("batch_size: 32", "batch_size: 0"))
+    return folder
+
+
+def _run(argv: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> tuple[int, str]:
+    monkeypatch.setattr(sys, "argv", ["dml", *argv])
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    return int(exit_.value.code or 0), capsys.readouterr().err
+
+
+def test_bad_input_is_one_line_with_its_exit_code_and_changes_nothing(
+    chain: Chain,
+    tmp_path: Path,
+    bad_files: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no devnet record here: every command takes the flags below
+    with store_server(tmp_path / "objects") as (store, _):
+        f = flags(chain, tmp_path, store)
+        market = chain.market()
+        owner = chain.accounts[1].address
+        before = (
+            sorted(p.name for p in (tmp_path / "objects").rglob("*") if p.is_file()),
+            chain.w3.eth.get_transaction_count(owner),
+            market.task_count(),
+            chain.w3.eth.get_balance(chain.deployment.address),
+        )
+        failures = []
+        for argv, code, message in CASES:
+            args = [a.replace("{dir}", str(bad_files)) for a in argv]
+            if args != ["nosuch"]:  # the connection flags go before a `--` (after it, everything is positional)
+                cut = args.index("--") if "--" in args else len(args)
+                args = [*args[:cut], *f, *args[cut:]]
+            got, err = _run(args, capsys, monkeypatch)
+            lines = err.strip().splitlines()
+            if got != code or len(lines) != 1 or message not in err:
+                failures.append(f"dml {' '.join(argv)}: exit {got} (want {code}), stderr {err.strip()!r}")
+        after = (
+            sorted(p.name for p in (tmp_path / "objects").rglob("*") if p.is_file()),
+            chain.w3.eth.get_transaction_count(owner),
+            market.task_count(),
+            chain.w3.eth.get_balance(chain.deployment.address),
+        )
+    assert failures == []
+    assert after == before, "nothing was uploaded, sent or escrowed"
