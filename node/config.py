@@ -10,10 +10,11 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from node.errors import ConfigError
+from node.roles.registry import BUILT_IN
 
 ETHER = 10**18
 
@@ -21,9 +22,9 @@ ETHER = 10**18
 class NodeSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DMLNET_", extra="forbid", frozen=True)
 
+    plugins: list[str] = Field(default_factory=list)  # modules imported at start: they register extra roles
     # Built-in roles (miner, verifier, aggregator, keeper), or roles a plugin registers (see node/roles/registry.py).
     roles: list[str] = Field(min_length=1)
-    plugins: list[str] = Field(default_factory=list)  # modules imported at start: they register extra roles
     rpc_url: str = "http://127.0.0.1:8545"
     deployment: Path = Path(".dmlnet/devnet/deployment.json")
     store: list[str] = Field(default_factory=lambda: [".dmlnet/store"], min_length=1)
@@ -51,6 +52,16 @@ class NodeSettings(BaseSettings):
     # Verifiers also re-check decided verdicts they did not vote on, and challenge the ones they find wrong: at
     # most this many re-executions per cycle (0: never watch).
     watch_budget: int = Field(default=2, ge=0, le=1000)
+
+    @field_validator("roles")
+    @classmethod
+    def _known_roles(cls, roles: list[str], info: ValidationInfo) -> list[str]:
+        if info.data.get("plugins"):
+            return roles  # a plugin's roles are known once it is imported, at start (node.roles.registry)
+        for i, role in enumerate(roles):
+            if role not in BUILT_IN:
+                raise ValueError(f"roles.{i}: unknown role {role!r}: one of {', '.join(BUILT_IN)} (or --plugin's)")
+        return roles
 
     @model_validator(mode="after")
     def _one_key_source(self) -> NodeSettings:
