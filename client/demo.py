@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -39,7 +40,7 @@ from node.chain.events import EventReader
 from node.chain.rpc import connect
 from node.chain.tx import Signer
 from node.children import tied_to_parent
-from node.errors import NodeError
+from node.errors import ConfigError, NodeError
 from node.ml.baseline import centralized
 from node.ml.data import digits, split
 from node.ml.defaults import digits_spec
@@ -88,7 +89,7 @@ def run_demo(console: Console, workdir: Path, config: DemoConfig) -> DemoResult:
         raise NodeError("--byzantine must leave at least one honest miner")
     if config.quorum > config.verifiers:
         raise NodeError(f"quorum {config.quorum} needs at least {config.quorum} verifiers")
-    workdir.mkdir(parents=True, exist_ok=True)
+    _fresh(workdir)
     artifact = load_artifact()
     processes: list[subprocess.Popen[bytes]] = []
     started = time.monotonic()
@@ -173,6 +174,20 @@ def run_demo(console: Console, workdir: Path, config: DemoConfig) -> DemoResult:
         if "store_pid" in locals():
             _stop_pid(store_pid)
         devnet.stop()
+
+
+DEMO_MARK = ".dml-demo"
+
+
+def _fresh(workdir: Path) -> None:
+    """Each run starts from an empty folder: a run never reads the state, logs or store of the one before (a new
+    chain each time). Only a folder the demo made itself is emptied."""
+    if workdir.exists() and any(workdir.iterdir()):
+        if not (workdir / DEMO_MARK).exists() and not (workdir / "anvil.log").exists():  # (runs before the mark)
+            raise ConfigError(f"{workdir} holds files the demo did not write: give another --workdir")
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / DEMO_MARK).write_text("written by `dml demo`: emptied at the start of each run\n")
 
 
 def _node(

@@ -50,7 +50,7 @@ class Deployment:
             raise ConfigError(f"{path} is not a dmlnet deployment file: {err}") from err
 
     def check(self, w3: Web3, artifact: Artifact) -> None:
-        """Refuses a deployment on another chain, or one whose ABI differs from ours."""
+        """Refuses a deployment on another chain, one whose ABI differs from ours, or one this chain does not hold."""
         chain_id = int(w3.eth.chain_id)
         if chain_id != self.chain_id:
             raise WrongChain(self.chain_id, chain_id)
@@ -58,6 +58,12 @@ class Deployment:
             raise ConfigError(
                 f"the deployment at {self.address} speaks ABI {self.abi_digest[:12]}…, "
                 f"this node {artifact.abi_digest[:12]}…"
+            )
+        if not w3.eth.get_code(Web3.to_checksum_address(self.address)):
+            # A deployment file outliving its chain: a devnet restarted without deploying, another chain's file.
+            raise DeploymentNotFound(
+                f"no contract at {self.address} on chain {chain_id}: the deployment file describes another chain "
+                "(restarted?); run `dml devnet up` or `dml deploy` again"
             )
 
 

@@ -46,3 +46,17 @@ def test_dev_accounts_are_anvils_well_known_ones() -> None:
     first = dev_accounts(2)
     assert first[0].address == "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
     assert first[1].address == "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+
+
+def test_a_deployment_file_of_a_restarted_chain_is_refused(tmp_path: Path) -> None:
+    from node.chain.build import load_artifact
+    from node.chain.deploy import deploy_market
+    from node.chain.tx import Signer
+    from node.errors import DeploymentNotFound
+
+    port = free_port()
+    with Devnet(port=port) as first:
+        deployment = deploy_market(Signer(connect(first.rpc_url), dev_accounts(1)[0]), load_artifact())
+        deployment.check(connect(first.rpc_url), load_artifact())  # its own chain: accepted
+    with Devnet(port=port) as second, pytest.raises(DeploymentNotFound, match="describes another chain"):
+        deployment.check(connect(second.rpc_url), load_artifact())  # same port and chain id, nothing deployed

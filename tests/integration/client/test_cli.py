@@ -69,6 +69,7 @@ def test_demo_small_configuration_and_its_figures_match_the_chain(tmp_path: Path
 
     from client.demo import DemoConfig, run_demo
     from client.tasks import Economics
+    from node.errors import ConfigError
 
     config = DemoConfig(miners=2, verifiers=1, units=2, rounds=2, quorum=1, local_steps=40)
     result = run_demo(Console(file=open(tmp_path / "out.txt", "w")), tmp_path / "demo", config)  # noqa: SIM115
@@ -87,6 +88,20 @@ def test_demo_small_configuration_and_its_figures_match_the_chain(tmp_path: Path
     assert (tmp_path / "demo" / "accuracy.png").stat().st_size > 1000
     printed = (tmp_path / "out.txt").read_text()
     assert f"{result.gas_used:,} gas" in printed
+
+    # A second run in the same folder (a new chain): it starts from an empty folder and finishes too.
+    again = run_demo(
+        Console(file=open(tmp_path / "out2.txt", "w")),  # noqa: SIM115
+        tmp_path / "demo",
+        DemoConfig(miners=2, verifiers=1, units=2, rounds=1, quorum=1, local_steps=40),
+    )
+    assert again.accepted == 3
+    assert not list((tmp_path / "demo").rglob("*other-chain*")), "no state of the first run's chain was found"
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("mine")
+    with pytest.raises(ConfigError, match="did not write"):
+        run_demo(Console(file=open(tmp_path / "out3.txt", "w")), tmp_path / "mine", config)  # noqa: SIM115
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "mine"
 
 
 def test_demo_with_a_byzantine_miner_slashes_it_and_still_finishes(tmp_path: Path) -> None:
