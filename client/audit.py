@@ -20,12 +20,11 @@ from node.chain.types import MAX_APPEAL_LEVEL, Task, UnitStatus
 from node.errors import DmlnetError, SpecError
 from node.ml import spec as sp
 from node.ml.aggregate import Contribution, verify_aggregate
-from node.ml.data import Split, from_bytes, split
 from node.ml.evaluate import evaluate
 from node.ml.manifest import TrailManifest, parse_aggregate, parse_trail
-from node.ml.model import State, build_module, state_from_bytes, tensor_specs
+from node.ml.material import TaskMaterial, load_material
+from node.ml.model import State, state_from_bytes
 from node.ml.verify import Outcome, UnitContext, verify_unit
-from node.store.canonical import parse_document
 from node.store.cid import to_cid
 from node.store.client import StoreClient
 
@@ -132,20 +131,18 @@ def audit_task(
     report.units_accepted = len(accepted)
 
     # The task's own material; without it units are still fetched and re-hashed, only not re-executed.
-    spec: sp.TaskSpec | None = None
-    spec_bytes = a.fetch(to_cid(bytes(params[0])), "spec")
-    data_bytes = a.fetch(to_cid(bytes(params[1])), "dataset")
+    spec_cid, dataset_cid = to_cid(bytes(params[0])), to_cid(bytes(params[1]))
+    spec_bytes = a.fetch(spec_cid, "spec")
+    data_bytes = a.fetch(dataset_cid, "dataset")
     a.fetch(to_cid(bytes(params[2])), "initial model")
-    if spec_bytes is not None:
+    material: TaskMaterial | None = None
+    if spec_bytes is not None and data_bytes is not None:
         try:
-            spec = parse_document(spec_bytes, sp.TaskSpec)
-        except SpecError as err:
+            material = load_material(
+                spec_bytes, data_bytes, spec_cid=spec_cid, dataset_cid=dataset_cid, units_per_round=units
+            )
+        except (SpecError, ValueError) as err:
             report.findings.append(Finding("spec", str(err)))
-    material = None
-    if spec is not None and data_bytes is not None:
-        parts = _split(spec, data_bytes)
-        module = build_module(spec.model)
-        material = (spec, parts, tensor_specs(module), {k for k, _ in module.named_parameters()})
 
     rng = random.Random(seed if seed is not None else int.from_bytes(os.urandom(8), "big"))
     training = sorted(k for k in accepted if k[1] < units)
@@ -166,7 +163,7 @@ def audit_task(
             if full:
                 a.fetch(ref.optimizer, "checkpoint optimizer state", round_, index)
         if key in chosen and material is not None:
-            _reverify_unit(a, material[0], material[1].shards[index], key, accepted[key], raw, rng)
+            _reverify_unit(a, material.spec, material.split.shards[index], key, accepted[key], raw, rng)
 
     for round_ in range(int(params[3])):
         key = (round_, units)
@@ -176,12 +173,12 @@ def audit_task(
         if material is None:
             a.fetch(to_cid(bytes(accepted[key]["resultDigest"])), "aggregate manifest", round_, units)
             continue
-        task_spec, parts, specs, keys = material
-        _reverify_aggregate(a, task_spec, specs, keys, key, accepted[key], manifests, units)
+        specs = material.model_specs
+        _reverify_aggregate(a, material.spec, specs, set(material.parameter_keys), key, accepted[key], manifests, units)
         if model_bytes is not None:
             try:
                 report.accuracy[round_] = evaluate(
-                    task_spec.model, state_from_bytes(model_bytes, specs), parts.test
+                    material.spec.model, state_from_bytes(model_bytes, specs), material.split.test
                 ).accuracy
             except SpecError as err:
                 report.findings.append(Finding("artifact", f"global model: {err}", round_, units))
@@ -271,8 +268,9 @@ def open_verdicts(market: TaskMarket, store: StoreClient, task_id: int) -> list[
     """Re-executes every training unit of the task's current round whose verdict is still open to challenge
     (``dml audit --challenge`` appeals those where the two disagree)."""
     task = market.get_task(task_id)
-    spec = parse_document(store.get(to_cid(task.params.spec_digest)), sp.TaskSpec)
-    parts = _split(spec, store.get(to_cid(task.params.dataset_digest)))
+    spec_cid, dataset_cid = to_cid(task.params.spec_digest), to_cid(task.params.dataset_digest)
+    material = load_material(store.get(spec_cid), store.get(dataset_cid), spec_cid=spec_cid, dataset_cid=dataset_cid)
+    spec, parts = material.spec, material.split
     round_ = task.state.current_round
     out: list[OpenVerdict] = []
     for index, unit in enumerate(market.get_units(task_id, round_)[: task.params.units_per_round]):
@@ -319,11 +317,6 @@ def _appeals(events: list[Any]) -> list[dict[str, Any]]:
         entry["credited"] = sum(int(x.args["amount"]) for x in settling if x.name == "Credited")
         entry["slashed"] = sum(int(x.args["amount"]) for x in settling if x.name == "StakeSlashed")
     return out
-
-
-def _split(spec: sp.TaskSpec, data: bytes) -> Split:
-    d = spec.dataset
-    return split(from_bytes(data), shards=d.shards, seed=d.shard_seed, holdout_fraction=d.holdout_fraction)
 
 
 def _unit_context(market: TaskMarket, task: Task, round_: int, index: int, miner: str) -> UnitContext:

@@ -42,9 +42,10 @@ from node.chain.tx import Signer
 from node.children import tied_to_parent
 from node.errors import ConfigError, NodeError
 from node.ml.baseline import centralized
-from node.ml.data import digits, split
+from node.ml.data import digits
 from node.ml.defaults import digits_spec
 from node.ml.evaluate import evaluate
+from node.ml.material import split_for
 from node.ml.model import build_module, state_of
 from node.store.client import StoreClient
 
@@ -149,9 +150,7 @@ def run_demo(console: Console, workdir: Path, config: DemoConfig) -> DemoResult:
                 progress = reader.read()
                 live.update(_render(progress))
         wall = time.monotonic() - started
-        parts = split(
-            data, shards=config.units, seed=spec.dataset.shard_seed, holdout_fraction=spec.dataset.holdout_fraction
-        )
+        parts = split_for(spec, data)
         initial = state_of(build_module(spec.model, seed=0))
         baseline = evaluate(
             spec.model,

@@ -8,11 +8,9 @@ from dataclasses import dataclass, field
 from node.chain.contract import TaskMarket
 from node.chain.events import EventReader
 from node.chain.types import Task, TaskStatus, UnitStatus
-from node.ml import spec as sp
-from node.ml.data import Split, from_bytes, split
 from node.ml.evaluate import evaluate
-from node.ml.model import build_module, state_from_bytes, tensor_specs
-from node.store.canonical import parse_document
+from node.ml.material import TaskMaterial, load_material
+from node.ml.model import state_from_bytes
 from node.store.cid import to_cid
 from node.store.client import StoreClient
 
@@ -45,16 +43,15 @@ class ProgressReader:
         self.counts: Counter[str] = Counter()
         self.slashed = 0
         self.accuracy: dict[int, float] = {}
-        self._spec: sp.TaskSpec | None = None
-        self._split: Split | None = None
+        self._material_cache: TaskMaterial | None = None
 
-    def _material(self, task: Task) -> tuple[sp.TaskSpec, Split]:
-        if self._spec is None or self._split is None:
-            self._spec = parse_document(self.store.get(to_cid(task.params.spec_digest)), sp.TaskSpec)
-            data = from_bytes(self.store.get(to_cid(task.params.dataset_digest)))
-            d = self._spec.dataset
-            self._split = split(data, shards=d.shards, seed=d.shard_seed, holdout_fraction=d.holdout_fraction)
-        return self._spec, self._split
+    def _material(self, task: Task) -> TaskMaterial:
+        if self._material_cache is None:
+            spec_cid, dataset_cid = to_cid(task.params.spec_digest), to_cid(task.params.dataset_digest)
+            self._material_cache = load_material(
+                self.store.get(spec_cid), self.store.get(dataset_cid), spec_cid=spec_cid, dataset_cid=dataset_cid
+            )
+        return self._material_cache
 
     def read(self, *, evaluate_models: bool = True) -> Progress:
         task = self.market.get_task(self.task_id)
@@ -82,9 +79,9 @@ class ProgressReader:
         )
 
     def _evaluate(self, task: Task) -> None:
-        spec, parts = self._material(task)
+        material = self._material(task)
+        spec, parts, specs = material.spec, material.split, material.model_specs
         done_rounds = task.state.current_round + (1 if task.state.final_model_digest != b"\0" * 32 else 0)
-        specs = tensor_specs(build_module(spec.model))
         for r in range(done_rounds):
             if r in self.accuracy:
                 continue

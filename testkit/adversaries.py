@@ -26,10 +26,11 @@ from node.chain.types import Task, UnitInfo, UnitStatus
 from node.ml import spec as sp
 from node.ml.data import Dataset
 from node.ml.manifest import parse_trail, publish_trail
+from node.ml.material import TaskMaterial
 from node.ml.model import State, build_module, state_of, state_to_bytes
 from node.ml.train import Checkpoint, Trail, first_checkpoint, run_segment, train_unit
 from node.ml.verify import Outcome, Verdict
-from node.roles.context import Services, TaskMaterial
+from node.roles.context import Services
 from node.roles.miner import MinerRole
 from node.roles.registry import register_role
 from node.roles.verifier import VerifierRole

@@ -6,7 +6,6 @@ import logging
 import random
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from node.chain.contract import TaskMarket
 from node.chain.rpc import RetryPolicy
@@ -14,30 +13,13 @@ from node.chain.types import Task, TaskStatus, UnitInfo
 from node.config import NodeSettings
 from node.errors import SpecError, StoreError
 from node.metrics import NodeMetrics
-from node.ml import spec as sp
-from node.ml.data import Split, from_bytes, split
-from node.ml.model import State, build_module, check_against_dataset, state_from_bytes, tensor_specs
+from node.ml.material import TaskMaterial, load_material
+from node.ml.model import State, state_from_bytes
 from node.state import NodeState
-from node.store.canonical import parse_document
 from node.store.cid import to_cid
 from node.store.client import StoreClient
 
-if TYPE_CHECKING:
-    from node.store.tensors import TensorSpec
-
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class TaskMaterial:
-    """A task's spec, data split and model layout, fetched and checked once."""
-
-    spec: sp.TaskSpec
-    spec_cid: str
-    dataset_cid: str
-    split: Split
-    model_specs: dict[str, TensorSpec]
-    parameter_keys: frozenset[str]
 
 
 class ChainClock:
@@ -135,32 +117,14 @@ class Services:
         if self.deferred.pop(task.task_id, None) is not None:
             log.info("task material fetched after a store fault", extra={"task": task.task_id})
         try:
-            spec = parse_document(raw_spec, sp.TaskSpec)
-            data = from_bytes(raw_data)
-            if spec.dataset.shards != task.params.units_per_round:
-                raise ValueError(
-                    f"the spec has {spec.dataset.shards} shards, the task {task.params.units_per_round} units"
-                )
-            check_against_dataset(spec.model, data.sample_shape, spec.training.loss, data.num_classes)
-            parts = split(
-                data,
-                shards=spec.dataset.shards,
-                seed=spec.dataset.shard_seed,
-                holdout_fraction=spec.dataset.holdout_fraction,
-            )
-            module = build_module(spec.model)
+            material = load_material(
+                raw_spec, raw_data, spec_cid=spec_cid, dataset_cid=dataset_cid,
+                units_per_round=task.params.units_per_round,
+            )  # fmt: skip
         except (SpecError, ValueError) as err:
             log.error("task unusable: set aside", extra={"task": task.task_id, "error": str(err)})
             self.unusable[task.task_id] = str(err)
             return None
-        material = TaskMaterial(
-            spec=spec,
-            spec_cid=spec_cid,
-            dataset_cid=dataset_cid,
-            split=parts,
-            model_specs=tensor_specs(module),
-            parameter_keys=frozenset(k for k, _ in module.named_parameters()),
-        )
         self.materials[task.task_id] = material
         return material
 

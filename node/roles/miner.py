@@ -23,9 +23,10 @@ from node.chain.types import Task, TaskStatus, UnitInfo, UnitStatus
 from node.errors import NodeError
 from node.ml.aggregate import Contribution, aggregate
 from node.ml.manifest import AggregateInput, parse_trail, publish_aggregate, publish_trail
+from node.ml.material import TaskMaterial
 from node.ml.model import state_from_bytes
 from node.ml.train import train_unit
-from node.roles.context import Services, TaskMaterial
+from node.roles.context import Services
 from node.state import Work, WorkStatus
 from node.store.cid import to_cid, to_digest
 

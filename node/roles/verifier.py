@@ -25,9 +25,10 @@ from node.chain.types import MAX_APPEAL_LEVEL, Task, UnitInfo, UnitStatus, seats
 from node.errors import ContractRevert, DmlnetError, SpecError
 from node.ml.aggregate import verify_aggregate
 from node.ml.manifest import parse_aggregate
+from node.ml.material import TaskMaterial
 from node.ml.model import state_from_bytes
 from node.ml.verify import Outcome, UnitContext, Verdict, verify_unit
-from node.roles.context import Services, TaskMaterial
+from node.roles.context import Services
 from node.roles.miner import accepted_contributions
 from node.state import Vote, VoteStatus
 from node.store.cid import to_cid
