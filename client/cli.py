@@ -19,18 +19,10 @@ from rich.console import Console
 
 from client.home import deployment_file, home, node_records, running_devnet
 from client.node_cmds import account_app, miner_app, node_app, verifier_app
+from client.options import DeploymentOpt, DevOpt, HomeOpt, KeystoreOpt, PwEnvOpt, PwFileOpt, RpcOpt, StoreOpt
 from client.spec_cmds import spec_app
 from client.store_cmds import store_app
-from client.task_cmds import (
-    DevOpt,
-    KeystoreOpt,
-    PwEnvOpt,
-    PwFileOpt,
-    data_app,
-    money_commands,
-    task_app,
-    task_challenge,
-)
+from client.task_cmds import data_app, money_commands, task_app, task_challenge
 from node.chain.types import DEFAULT_UNBONDING_DELAY_S
 from node.errors import AuditFailed, ConfigError, DmlnetError, NotFound
 from node.logs import configure_logging
@@ -67,12 +59,9 @@ def _root(
     configure_logging(logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING)
 
 
-HomeOption = Annotated[Path | None, typer.Option("--home", help="state folder (default $DMLNET_HOME or ./.dmlnet)")]
-
-
 @devnet_app.command("up")
 def devnet_up(
-    home_dir: HomeOption = None,
+    home_dir: HomeOpt = None,
     port: Annotated[int | None, typer.Option(help="RPC port (default: a free one)")] = None,
 ) -> None:
     """Start Anvil in the background and deploy TaskMarket (idempotent)."""
@@ -92,7 +81,7 @@ def devnet_up(
 
 
 @devnet_app.command("down")
-def devnet_down(home_dir: HomeOption = None) -> None:
+def devnet_down(home_dir: HomeOpt = None) -> None:
     """Stop the devnet started from this folder."""
     from client import devnet as devnet_cmds
 
@@ -101,7 +90,7 @@ def devnet_down(home_dir: HomeOption = None) -> None:
 
 
 @devnet_app.command("status")
-def devnet_status(home_dir: HomeOption = None) -> None:
+def devnet_status(home_dir: HomeOpt = None) -> None:
     """Is the devnet up, and where: chain, contract, store, and the nodes started from this folder."""
     from client import devnet as devnet_cmds
 
@@ -159,9 +148,9 @@ def deploy(
 
 @app.command()
 def state(
-    home_dir: HomeOption = None,
-    deployment: Annotated[Path | None, typer.Option(help="deployment file (default: the devnet's)")] = None,
-    rpc: Annotated[str | None, typer.Option(help="JSON-RPC URL (default: the devnet's)")] = None,
+    home_dir: HomeOpt = None,
+    deployment: DeploymentOpt = None,
+    rpc: RpcOpt = None,
 ) -> None:
     """The contract's balance against what it owes, tasks by status, accounts with stake and credit."""
     from client.inspect import market_state
@@ -206,10 +195,10 @@ def audit(
     full: Annotated[bool, typer.Option(help="re-verify every unit and fetch every checkpoint")] = False,
     sample: Annotated[int, typer.Option(help="training units re-verified (without --full)")] = 2,
     out: Annotated[Path, typer.Option(help="folder for the JSON and HTML report")] = Path("."),
-    home_dir: HomeOption = None,
-    rpc: Annotated[str | None, typer.Option(help="JSON-RPC URL (default: the devnet's)")] = None,
-    deployment: Annotated[Path | None, typer.Option(help="deployment file (default: the devnet's)")] = None,
-    store: Annotated[list[str] | None, typer.Option(help="store URL or folder, repeatable")] = None,
+    home_dir: HomeOpt = None,
+    rpc: RpcOpt = None,
+    deployment: DeploymentOpt = None,
+    store: StoreOpt = None,
     challenge: Annotated[
         bool, typer.Option(help="also re-execute verdicts still open to challenge, and appeal the wrong ones")
     ] = False,

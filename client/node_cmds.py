@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 
 from client.home import NodeRecord, deployment_file, home, running_devnet
-from client.task_cmds import DeploymentOpt, HomeOpt, RpcOpt, StoreOpt
+from client.options import DeploymentOpt, DevOpt, HomeOpt, KeystoreOpt, PwEnvOpt, PwFileOpt, RpcOpt, StoreOpt
 from node.errors import AuditFailed, ConfigError
 
 if TYPE_CHECKING:
@@ -36,14 +36,14 @@ def _node_command(default_roles: str, summary: str) -> Any:
             str, typer.Option(help="comma-separated: miner, verifier, aggregator, keeper, or a plugin's roles")
         ] = default_roles,
         config: Annotated[Path | None, typer.Option(help="TOML file: keys at the top level or in a node table")] = None,
-        rpc: Annotated[str | None, typer.Option(help="JSON-RPC URL")] = None,
-        deployment: Annotated[Path | None, typer.Option(help="deployment file")] = None,
-        store: Annotated[list[str] | None, typer.Option(help="store URL or folder; repeat for replicas")] = None,
+        rpc: RpcOpt = None,
+        deployment: DeploymentOpt = None,
+        store: StoreOpt = None,
         data_dir: Annotated[Path | None, typer.Option(help="where the node keeps its state")] = None,
-        keystore: Annotated[Path | None, typer.Option(help="encrypted keystore file")] = None,
-        password_file: Annotated[Path | None, typer.Option(help="file holding the keystore password")] = None,
-        password_env: Annotated[str | None, typer.Option(help="variable holding the keystore password")] = None,
-        dev_account: Annotated[int | None, typer.Option(help="Anvil's well-known account N (devnet only)")] = None,
+        keystore: KeystoreOpt = None,
+        password_file: PwFileOpt = None,
+        password_env: PwEnvOpt = None,
+        dev_account: DevOpt = None,
         poll_interval: Annotated[float | None, typer.Option(help="seconds between cycles")] = None,
         api_port: Annotated[int | None, typer.Option(help="serve /health, /status, /metrics here")] = None,
         api_host: Annotated[str | None, typer.Option(help="address the API binds (default 127.0.0.1)")] = None,
@@ -199,7 +199,7 @@ def account_list(directory: Dir = KEYSTORE_DIR) -> None:
 @account_app.command("earnings")
 def account_earnings(
     address: Annotated[str | None, typer.Argument(help="the account (default: --dev-account's)")] = None,
-    dev_account: Annotated[int | None, typer.Option(help="Anvil's well-known account N")] = None,
+    dev_account: DevOpt = None,
     home_dir: HomeOpt = None,
     rpc: RpcOpt = None,
     deployment: DeploymentOpt = None,

@@ -11,6 +11,7 @@ from rich.console import Console, Group
 from rich.table import Table
 
 from client.amounts import parse_amount
+from client.options import DeploymentOpt, DevOpt, HomeOpt, KeystoreOpt, PwEnvOpt, PwFileOpt, RpcOpt, StoreOpt
 from client.render import eth
 from node.chain.types import TaskStatus, UnitStatus, seats_at
 from node.errors import ConfigError, InsufficientFunds, NotFound
@@ -27,14 +28,6 @@ console = Console()
 data_app = typer.Typer(help="Datasets in the store.", no_args_is_help=True)
 task_app = typer.Typer(help="Training tasks.", no_args_is_help=True)
 
-HomeOpt = Annotated[Path | None, typer.Option("--home", help="state folder (default $DMLNET_HOME or ./.dmlnet)")]
-RpcOpt = Annotated[str | None, typer.Option(help="JSON-RPC URL (default: the devnet's)")]
-DeploymentOpt = Annotated[Path | None, typer.Option(help="deployment file (default: the devnet's)")]
-StoreOpt = Annotated[list[str] | None, typer.Option(help="store URL or folder, repeatable (default: the devnet's)")]
-DevOpt = Annotated[int | None, typer.Option(help="sign with Anvil's account N (devnet; default 1)")]
-KeystoreOpt = Annotated[Path | None, typer.Option(help="encrypted keystore file")]
-PwFileOpt = Annotated[Path | None, typer.Option(help="file holding the keystore password")]
-PwEnvOpt = Annotated[str | None, typer.Option(help="environment variable holding the keystore password")]
 UNIT_GLYPH = {
     UnitStatus.OPEN: "·",
     UnitStatus.CLAIMED: "c",
