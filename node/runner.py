@@ -6,7 +6,6 @@ import logging
 import os
 import signal
 import threading
-import time
 from types import FrameType
 
 from web3 import Web3
@@ -21,6 +20,7 @@ from node.daemon import Daemon, Role
 from node.errors import ChainReplaced, ChainUnreachable, ConfigError
 from node.keys import load_account
 from node.metrics import NodeMetrics
+from node.retry import RetryPolicy, retry
 from node.roles.context import Services
 from node.roles.keeper import KeeperRole
 from node.roles.miner import MinerRole
@@ -64,23 +64,33 @@ def chain_identity(w3: Web3, deployment: Deployment) -> str:
 
 
 def _wait_for_chain(settings: NodeSettings, deployment: Deployment, artifact: Artifact) -> Web3:
-    """Connects and checks the deployment, retrying while the chain does not answer, for ``chain_wait_s``."""
-    deadline = time.monotonic() + settings.chain_wait_s
-    attempt = 0
-    while True:
-        attempt += 1
-        try:
-            w3 = connect(settings.rpc_url, expected_chain_id=deployment.chain_id)
-            deployment.check(w3, artifact)
-            return w3
-        except (ChainUnreachable, *TRANSIENT) as err:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                if isinstance(err, ChainUnreachable):
-                    raise
-                raise ChainUnreachable(settings.rpc_url, type(err).__name__) from err
-            log.warning("waiting for the chain", extra={"rpc": settings.rpc_url, "attempt": attempt, "error": str(err)})
-            time.sleep(min(2.0, left))
+    """Connects and checks the deployment, retrying while the chain does not answer, for ``chain_wait_s`` (said
+    once, with the bound, not once per try)."""
+
+    def connect_and_check() -> Web3:
+        w3 = connect(settings.rpc_url, expected_chain_id=deployment.chain_id)
+        deployment.check(w3, artifact)
+        return w3
+
+    def say_once(attempt: int, err: Exception) -> None:
+        if attempt == 1:
+            log.warning(
+                "waiting for the chain",
+                extra={"rpc": settings.rpc_url, "for_up_to_s": settings.chain_wait_s, "error": str(err)},
+            )
+
+    try:
+        return retry(
+            connect_and_check,
+            retry_if=lambda err: isinstance(err, (ChainUnreachable, *TRANSIENT)),
+            policy=RetryPolicy(attempts=None, base_delay_s=0.5, max_delay_s=2.0),
+            deadline_s=settings.chain_wait_s,
+            on_retry=say_once,
+        )
+    except ChainUnreachable:
+        raise
+    except TRANSIENT as err:
+        raise ChainUnreachable(settings.rpc_url, type(err).__name__) from err
 
 
 def build_roles(services: Services) -> list[Role]:

@@ -22,10 +22,11 @@ from web3.types import BlockIdentifier, TxParams
 from node.chain import reverts
 from node.chain.build import Artifact
 from node.chain.hashing import vote_commitment
-from node.chain.rpc import RetryPolicy, with_retries
+from node.chain.rpc import with_retries
 from node.chain.tx import Call, SentTransaction, Signer, revert_data
 from node.chain.types import BallotInfo, LevelInfo, StakeInfo, Task, TaskParams, TaskState, UnitInfo
 from node.errors import ChainError, ConfigError, ContractRevert, TransactionFailed
+from node.retry import RetryPolicy
 
 _PANIC = bytes.fromhex("4e487b71")
 _ERROR_STRING = bytes.fromhex("08c379a0")

@@ -14,7 +14,6 @@ import platform
 import shutil
 import socket
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from eth_account.signers.local import LocalAccount
 
 from node.children import tied_to_parent
 from node.errors import ChainUnreachable, ToolchainError
+from node.retry import RetryPolicy, retry
 
 log = logging.getLogger(__name__)
 
@@ -78,19 +78,21 @@ def rpc_chain_id(rpc_url: str, timeout_s: float = 2.0) -> int:
 
 def wait_for_rpc(rpc_url: str, deadline_s: float = 30.0, process: subprocess.Popen[bytes] | None = None) -> int:
     """Polls ``eth_chainId`` until it answers or the deadline passes; returns the chain id."""
-    deadline = time.monotonic() + deadline_s
-    last_error = "no answer"
-    delay = 0.05
-    while time.monotonic() < deadline:
+
+    def ask() -> int:
         if process is not None and process.poll() is not None:
             raise ChainUnreachable(rpc_url, f"anvil exited with code {process.returncode}")
-        try:
-            return rpc_chain_id(rpc_url)
-        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError, ValueError, KeyError) as err:
-            last_error = str(err)
-        time.sleep(delay)
-        delay = min(delay * 2, 0.5)
-    raise ChainUnreachable(rpc_url, f"no answer to eth_chainId within {deadline_s:.0f}s: {last_error}")
+        return rpc_chain_id(rpc_url)
+
+    try:
+        return retry(
+            ask,
+            retry_if=lambda err: isinstance(err, (OSError, ValueError, KeyError)),  # URLError is an OSError
+            policy=RetryPolicy(attempts=None, base_delay_s=0.05, max_delay_s=0.5),
+            deadline_s=deadline_s,
+        )
+    except (OSError, ValueError, KeyError) as err:
+        raise ChainUnreachable(rpc_url, f"no answer to eth_chainId within {deadline_s:.0f}s: {err}") from err
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,8 @@ from web3 import Web3
 from web3._utils.events import get_event_data
 from web3.types import FilterParams, LogReceipt
 
-from node.chain.rpc import RetryPolicy, with_retries
+from node.chain.rpc import with_retries
+from node.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 

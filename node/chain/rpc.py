@@ -1,7 +1,7 @@
 """Connecting to a JSON-RPC endpoint, and reads that ride out transient faults.
 
-Reads retry with exponential backoff and full jitter; a chain that never answers surfaces as
-:class:`~node.errors.ChainUnreachable` with the command that starts a local one.
+Reads retry through the one retry policy (:mod:`node.retry`: exponential backoff, full jitter); a chain that
+never answers surfaces as :class:`~node.errors.ChainUnreachable` with the command that starts a local one.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TypeVar
 
 import requests
@@ -19,6 +18,7 @@ from web3.exceptions import ContractLogicError, Web3RPCError
 from web3.providers.rpc import HTTPProvider
 
 from node.errors import ChainUnreachable, WrongChain
+from node.retry import RetryPolicy, retry
 
 log = logging.getLogger(__name__)
 
@@ -35,17 +35,6 @@ def is_insufficient_funds(err: BaseException) -> bool:
     return isinstance(err, Web3RPCError) and "insufficient funds" in str(err).lower()
 
 
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    attempts: int = 6
-    base_delay_s: float = 0.2
-    max_delay_s: float = 5.0
-
-    def delay(self, attempt: int, rng: random.Random) -> float:
-        """Full jitter: uniform in [0, min(max, base·2^attempt)]."""
-        return rng.uniform(0.0, min(self.max_delay_s, self.base_delay_s * (2**attempt)))
-
-
 DEFAULT_RETRY = RetryPolicy()
 
 
@@ -58,19 +47,15 @@ def with_retries(
     rng: random.Random | None = None,
 ) -> T:
     """Runs ``read``, retrying transient failures; a revert is an answer, not a fault, and is raised at once."""
-    jitter = rng or random.Random()
-    for attempt in range(policy.attempts):
-        try:
-            return read()
-        except ContractLogicError:
-            raise
-        except TRANSIENT as err:
-            if attempt == policy.attempts - 1 or is_insufficient_funds(err):
-                raise
-            pause = policy.delay(attempt, jitter)
-            log.warning("rpc read failed, retrying", extra={"what": what, "attempt": attempt + 1, "error": str(err)})
-            sleep(pause)
-    raise AssertionError("unreachable")  # pragma: no cover
+
+    def log_retry(attempt: int, err: Exception) -> None:
+        log.warning("rpc read failed, retrying", extra={"what": what, "attempt": attempt, "error": str(err)})
+
+    return retry(read, retry_if=_worth_retrying, policy=policy, on_retry=log_retry, sleep=sleep, rng=rng)
+
+
+def _worth_retrying(err: Exception) -> bool:
+    return isinstance(err, TRANSIENT) and not isinstance(err, ContractLogicError) and not is_insufficient_funds(err)
 
 
 def connect(rpc_url: str, *, timeout_s: float = 10.0, expected_chain_id: int | None = None) -> Web3:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -21,10 +20,14 @@ from web3 import Web3
 from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
 from web3.types import BlockIdentifier, TxParams, TxReceipt
 
-from node.chain.rpc import TRANSIENT, TRANSPORT, RetryPolicy, is_insufficient_funds, with_retries
+from node.chain.rpc import TRANSIENT, TRANSPORT, is_insufficient_funds, with_retries
 from node.errors import ChainError, InsufficientFunds, TransactionFailed, TransactionPending
+from node.retry import RetryPolicy, retry
 
 log = logging.getLogger(__name__)
+
+# Polling for a receipt: quickly at first (a devnet mines at once), then at most once a second.
+RECEIPT_POLL = RetryPolicy(attempts=None, base_delay_s=0.02, max_delay_s=1.0)
 
 
 # Simulations and gas estimates run in the next block, where the transaction will be mined. Not "latest": a quorum
@@ -173,29 +176,31 @@ class Signer:
     def wait_for_receipt(self, tx_hash: str, nonce: int, timeout_s: float | None = None) -> TxReceipt:
         """Polls for the receipt until the deadline; a timeout means pending, not failed."""
         limit = self._receipt_timeout_s if timeout_s is None else timeout_s
-        deadline = time.monotonic() + limit
-        delay = 0.02
-        while True:
-            try:
-                return self._w3.eth.get_transaction_receipt(HexBytes(tx_hash))
-            except TransactionNotFound:
-                pass
-            except TRANSIENT as err:
+
+        def log_fault(_attempt: int, err: Exception) -> None:
+            if not isinstance(err, TransactionNotFound):  # not mined yet is the normal case, not worth a line
                 log.warning("receipt poll failed", extra={"tx_hash": tx_hash, "error": str(err)})
-            if time.monotonic() >= deadline:
-                raise TransactionPending(tx_hash, nonce, limit)
-            time.sleep(delay)
-            delay = min(delay * 2, 1.0)
+
+        try:
+            receipt: TxReceipt = retry(
+                lambda: self._w3.eth.get_transaction_receipt(HexBytes(tx_hash)),
+                retry_if=lambda err: isinstance(err, (TransactionNotFound, *TRANSIENT)),
+                policy=RECEIPT_POLL,
+                deadline_s=limit,
+                on_retry=log_fault,
+            )
+        except (TransactionNotFound, *TRANSIENT) as err:
+            raise TransactionPending(tx_hash, nonce, limit) from err
+        return receipt
 
     # ---------------------------------------------------------------------------------------------- internals
 
     def _broadcast(self, raw: bytes, tx_hash: str, nonce: int) -> None:
         """Sends the signed bytes; after a transport error sends the same bytes again (idempotent by hash)."""
-        last: Exception | None = None
-        for attempt in range(self._send_attempts):
+
+        def send_once() -> None:
             try:
                 self._w3.eth.send_raw_transaction(raw)
-                return
             except Web3RPCError as err:
                 message = str(err).lower()
                 if "already known" in message or "already imported" in message:
@@ -207,16 +212,26 @@ class Signer:
                     self._next_nonce = None
                     raise TransactionFailed(f"nonce {nonce} was already used by another transaction") from err
                 raise TransactionFailed(f"the node refused the transaction: {err}") from err
-            except TRANSPORT as err:
-                last = err
+            except TRANSPORT:
                 if self._known(tx_hash):
                     return
-                log.warning("send failed, re-sending the same bytes", extra={"tx_hash": tx_hash, "error": str(err)})
-                time.sleep(min(5.0, 0.2 * 2**attempt))
-        # The bytes may still have reached the node: forget the local counter, the next send reads the pending
-        # nonce from the chain rather than guessing.
-        self._next_nonce = None
-        raise TransactionFailed(f"could not send transaction {tx_hash}: {last}")
+                raise
+
+        def log_resend(_attempt: int, err: Exception) -> None:
+            log.warning("send failed, re-sending the same bytes", extra={"tx_hash": tx_hash, "error": str(err)})
+
+        try:
+            retry(
+                send_once,
+                retry_if=lambda err: isinstance(err, TRANSPORT),
+                policy=RetryPolicy(attempts=self._send_attempts, base_delay_s=0.2, max_delay_s=5.0),
+                on_retry=log_resend,
+            )
+        except TRANSPORT as err:
+            # The bytes may still have reached the node: forget the local counter, the next send reads the pending
+            # nonce from the chain rather than guessing.
+            self._next_nonce = None
+            raise TransactionFailed(f"could not send transaction {tx_hash}: {err}") from err
 
     def _known(self, tx_hash: str) -> bool:
         try:

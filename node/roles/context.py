@@ -8,13 +8,13 @@ import time
 from dataclasses import dataclass, field
 
 from node.chain.contract import TaskMarket
-from node.chain.rpc import RetryPolicy
 from node.chain.types import Task, TaskStatus, UnitInfo
 from node.config import NodeSettings
 from node.errors import SpecError, StoreError
 from node.metrics import NodeMetrics
 from node.ml.material import TaskMaterial, load_material
 from node.ml.model import State, state_from_bytes
+from node.retry import RetryPolicy
 from node.state import NodeState
 from node.store.cid import to_cid
 from node.store.client import StoreClient
@@ -53,7 +53,7 @@ class MaterialFault:
 
 
 # A store outage while fetching a task's material: retried from 1 s, doubling, up to a minute between tries.
-MATERIAL_RETRY = RetryPolicy(base_delay_s=1.0, max_delay_s=60.0)
+MATERIAL_RETRY = RetryPolicy(attempts=None, base_delay_s=1.0, max_delay_s=60.0)
 
 
 @dataclass

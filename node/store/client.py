@@ -23,6 +23,7 @@ from typing import Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from node.errors import StoreError
+from node.retry import RetryPolicy, retry
 from node.store.cid import normalize, to_cid
 from node.store.errors import (
     ContentNotFound,
@@ -176,9 +177,7 @@ class StoreClient:
         self.replicas = list(replicas)
         self.put_replicas = max(1, min(put_replicas, len(self.replicas)))
         self.max_bytes = max_bytes
-        self._attempts = attempts
-        self._base_delay_s = base_delay_s
-        self._max_delay_s = max_delay_s
+        self._policy = RetryPolicy(attempts, base_delay_s, max_delay_s)
         self._sleep = sleep
         self._rng = rng or random.Random()
         self.stats = StoreStats()
@@ -282,17 +281,18 @@ class StoreClient:
                 os.unlink(tmp_name)
 
     def _retrying(self, action: Callable[[], T], name: str) -> T:
-        for attempt in range(self._attempts):
-            try:
-                return action()
-            except TransientReplicaError as err:
-                if attempt == self._attempts - 1:
-                    raise
-                self.stats.retries += 1
-                delay = self._rng.uniform(0, min(self._max_delay_s, self._base_delay_s * 2**attempt))
-                log.info("transient store failure, retrying", extra={"replica": name, "error": str(err)})
-                self._sleep(delay)
-        raise AssertionError("unreachable")  # pragma: no cover
+        def count(_attempt: int, err: Exception) -> None:
+            self.stats.retries += 1
+            log.info("transient store failure, retrying", extra={"replica": name, "error": str(err)})
+
+        return retry(
+            action,
+            retry_if=lambda err: isinstance(err, TransientReplicaError),
+            policy=self._policy,
+            on_retry=count,
+            sleep=self._sleep,
+            rng=self._rng,
+        )
 
 
 def _file_chunks(path: Path) -> Iterator[bytes]:
