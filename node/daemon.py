@@ -10,6 +10,7 @@ chain replaced by another one ends the loop (the runner starts again against the
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -19,6 +20,7 @@ from typing import Protocol
 from node.chain.events import ChainEvent, EventReader
 from node.chain.rpc import TRANSPORT
 from node.errors import ChainReplaced, ChainUnreachable, DmlnetError
+from node.retry import RetryPolicy
 from node.roles.context import Services
 
 log = logging.getLogger(__name__)
@@ -57,7 +59,9 @@ class Daemon:
         self.roles = list(roles)
         self.stop = stop or threading.Event()
         self.start_block = start_block
-        self.max_backoff_s = max_backoff_s
+        # After a failed cycle the next one waits per the one retry policy (backoff with jitter, up to a bound).
+        self._backoff = RetryPolicy(attempts=None, base_delay_s=0.25, max_delay_s=max_backoff_s)
+        self._rng = random.Random()
         # With no new block since the last complete pass, nothing on chain changed: the roles are asked again
         # only every idle_recheck_s (for deadlines that pass with time alone, and work to retry). A polling
         # node then costs one request per cycle instead of a scan of every unit.
@@ -122,7 +126,7 @@ class Daemon:
                     log.info("cycles succeed again", extra={"after_failures": failures})
                 failures, outage_since = 0, None
                 self.status.last_error = None
-            pause = self.s.settings.poll_interval_s if failures == 0 else min(self.max_backoff_s, 0.5 * 2**failures)
+            pause = self.s.settings.poll_interval_s if failures == 0 else self._backoff.delay(failures, self._rng)
             self.stop.wait(pause)
         log.info("node stopped", extra={"cycles": self.status.cycles})
 
