@@ -20,6 +20,7 @@ from node.store.cid import to_cid
 if TYPE_CHECKING:
     from client.progress import Progress
     from client.session import Session
+    from node.chain.types import Task
     from node.ml.data import Dataset
 
 # Commands import web3 and torch when they run, not when the CLI starts (see client/cli.py).
@@ -221,16 +222,22 @@ def _task_or_exit(session: Session, task_id: int) -> None:
 
 @task_app.command("show")
 def task_show(
-    task_id: int, home_dir: HomeOpt = None, rpc: RpcOpt = None, deployment: DeploymentOpt = None, store: StoreOpt = None
+    task_id: int,
+    no_accuracy: Annotated[bool, typer.Option("--no-accuracy", help="skip evaluating each round's model")] = False,
+    home_dir: HomeOpt = None,
+    rpc: RpcOpt = None,
+    deployment: DeploymentOpt = None,
+    store: StoreOpt = None,
 ) -> None:
-    """A task's parameters, state and the units of its current round."""
+    """A task's owner, parameters, artifacts, money and progress (accuracy per round on the held-out split)."""
     from client.progress import ProgressReader
 
     session = _session(home_dir, rpc, deployment, store)
     _task_or_exit(session, task_id)
     progress = ProgressReader(session.market, session.store, task_id, session.deployment.block_number).read(
-        evaluate_models=False
+        evaluate_models=not no_accuracy
     )
+    console.print(_parameters(progress.task))
     console.print(_render(progress))
     if progress.task.state.status is TaskStatus.ACTIVE and not session.market.can_fill_quorum(task_id):
         console.print(
@@ -298,6 +305,36 @@ def _watch(session: Session, task_id: int) -> Progress:
             progress = reader.read()
             live.update(_render(progress))
     return progress
+
+
+def _parameters(t: Task) -> Table:
+    """Everything ``createTask`` fixed, and where the task's artifacts are."""
+    p, st = t.params, t.state
+    table = Table.grid(padding=(0, 2))
+    final = to_cid(st.final_model_digest) if st.final_model_digest != b"\0" * 32 else "(not yet)"
+    rows = [
+        ("owner", st.owner),
+        ("spec", to_cid(p.spec_digest)),
+        ("dataset", to_cid(p.dataset_digest)),
+        ("initial model", to_cid(p.initial_model_digest)),
+        ("final model", final),
+        ("shape", f"{p.rounds} rounds × {p.units_per_round} units + 1 aggregation, quorum {p.quorum}"),
+        (
+            "rewards",
+            f"miner {eth(p.miner_reward)}, aggregator {eth(p.aggregator_reward)}, "
+            f"verifier {eth(p.verifier_reward)} per seat",
+        ),
+        ("bonds", f"unit {eth(p.unit_bond)}, vote {eth(p.vote_bond)} per seat"),
+        (
+            "timeouts",
+            f"claim {p.claim_timeout} s, commit {p.commit_timeout} s, reveal {p.reveal_timeout} s, "
+            f"challenge window {p.challenge_window} s",
+        ),
+        ("budget", f"{eth(p.budget)} escrowed, {eth(st.escrow)} left"),
+    ]
+    for label, value in rows:
+        table.add_row(label, value)
+    return table
 
 
 def _render(p: Progress) -> Group:

@@ -61,6 +61,12 @@ def test_data_task_and_money_commands(chain: Chain, tmp_path: Path) -> None:
         assert "units of this round" in invoke("task", "show", str(task_id), *f)
 
         complete(chain, tmp_path, store, task_id)
+        shown = invoke("task", "show", str(task_id), *f)
+        task = chain.market().get_task(task_id)
+        for needle in (task.state.owner, to_cid(task.params.spec_digest), to_cid(task.state.final_model_digest),
+                       "challenge window", "accuracy"):  # fmt: skip
+            assert needle in shown.replace("\n", ""), needle
+        assert "verifier 0.010000 ETH" in " ".join(shown.split())
         watched = invoke("task", "watch", str(task_id), *f)
         assert "completed" in watched
         assert "accuracy" in watched
