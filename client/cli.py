@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 
 from client.home import deployment_file, home, node_records, running_devnet
+from client.model_cmds import model_app
 from client.node_cmds import account_app, miner_app, node_app, verifier_app
 from client.options import DeploymentOpt, DevOpt, HomeOpt, KeystoreOpt, PwEnvOpt, PwFileOpt, RpcOpt, StoreOpt
 from client.spec_cmds import spec_app
@@ -44,6 +45,7 @@ app.add_typer(account_app, name="account")
 app.add_typer(data_app, name="data")
 app.add_typer(task_app, name="task")
 app.add_typer(spec_app, name="spec")
+app.add_typer(model_app, name="model")
 app.command("challenge")(task_challenge)  # `dml challenge` = `dml task challenge`: the owner's appeal
 money_commands(app)
 

@@ -122,6 +122,9 @@ def task_submit(
             min=0, max=2**32 - 1, help="seconds a verdict stays open to challenge before it pays (0: no appeals)"
         ),
     ] = 10,
+    initial_model: Annotated[
+        Path | None, typer.Option(help="start from this model (.safetensors, the spec's layout) instead of a fresh one")
+    ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask before sending")] = False,
     watch: Annotated[bool, typer.Option(help="stay and show progress")] = False,
     home_dir: HomeOpt = None,
@@ -173,7 +176,13 @@ def task_submit(
             raise ConfigError(f"dataset {dataset} is not in the store: add it with `dml data add`") from err
     else:
         data = load_dataset(dataset)
-    built = build_task(task_spec, data, economics)  # CIDs computed here: nothing is uploaded before the checks
+    start = None
+    if initial_model is not None:
+        if not initial_model.is_file():
+            raise ConfigError(f"--initial-model {initial_model}: no such file")
+        start = initial_model.read_bytes()
+    # CIDs computed here: nothing is uploaded before the checks below.
+    built = build_task(task_spec, data, economics, initial_model=start)
     p = built.prepared.params
     balance = session.market.w3.eth.get_balance(session.market.signer.address)  # type: ignore[arg-type]
     if balance < p.budget:

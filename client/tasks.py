@@ -18,7 +18,7 @@ from node.chain.types import TaskParams
 from node.errors import ConfigError, ContractRevert, StoreError
 from node.ml import spec as sp
 from node.ml.data import Dataset, to_bytes
-from node.ml.model import build_module, check_against_dataset, state_of, state_to_bytes
+from node.ml.model import build_module, check_against_dataset, state_from_bytes, state_of, state_to_bytes, tensor_specs
 from node.store.canonical import canonical_bytes
 from node.store.cid import cid_of, to_digest
 from node.store.client import StoreClient
@@ -61,15 +61,28 @@ class BuiltTask:
     objects: dict[str, bytes]  # CID → bytes: the dataset, the spec, the initial model
 
 
-def build_task(spec: sp.TaskSpec, dataset: Dataset, economics: Economics, *, model_seed: int = 0) -> BuiltTask:
-    """Checks the spec against the data and computes every CID and the on-chain parameters, locally."""
+def build_task(
+    spec: sp.TaskSpec,
+    dataset: Dataset,
+    economics: Economics,
+    *,
+    model_seed: int = 0,
+    initial_model: bytes | None = None,
+) -> BuiltTask:
+    """Checks the spec against the data and computes every CID and the on-chain parameters, locally. The initial
+    model is the spec's module initialised from ``model_seed``, or ``initial_model`` (safetensors bytes, checked
+    against the spec's layout: names, shapes, finite values)."""
     check_against_dataset(spec.model, dataset.sample_shape, spec.training.loss, dataset.num_classes)
     data_bytes = to_bytes(dataset)
     dataset_cid = cid_of(data_bytes)
     if to_digest(spec.dataset.digest) != to_digest(dataset_cid):
         spec = spec.model_copy(update={"dataset": spec.dataset.model_copy(update={"digest": dataset_cid})})
     spec_bytes = canonical_bytes(spec)
-    model_bytes = state_to_bytes(state_of(build_module(spec.model, seed=model_seed)))
+    module = build_module(spec.model, seed=model_seed)
+    if initial_model is None:
+        model_bytes = state_to_bytes(state_of(module))
+    else:  # re-encoded: the store holds the canonical bytes of exactly these tensors
+        model_bytes = state_to_bytes(state_from_bytes(initial_model, tensor_specs(module)))
     spec_cid, model_cid = cid_of(spec_bytes), cid_of(model_bytes)
     params = TaskParams(
         spec_digest=to_digest(spec_cid),

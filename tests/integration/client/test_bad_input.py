@@ -46,6 +46,11 @@ CASES: list[tuple[list[str], int, str]] = [
      "conflicts with the spec's dataset.shards = 2"),
     (["task", "submit", "--dataset", cid_of(b"nowhere"), "--yes", *SIGNED], 2, "is not in the store"),
     (["task", "submit", "--dataset", "{dir}/objects.npz", "--yes", *SIGNED], 41, "object arrays"),
+    (["task", "submit", "--initial-model", "{dir}/model.pt", "--yes", *SIGNED], 41, "refused a Python pickle"),
+    (["task", "submit", "--initial-model", "{dir}/wrong.safetensors", "--yes", *SIGNED], 42, "tensor names differ"),
+    (["task", "submit", "--initial-model", "{dir}/none.safetensors", "--yes", *SIGNED], 2, "no such file"),
+    (["model", "eval", "{dir}/wrong.safetensors"], 2, "needs --spec"),
+    (["model", "eval", "99"], 3, "no task 99"),
     (["task", "show", "99"], 3, "no task 99"),
     (["task", "show", "x"], 2, "Invalid value for 'task_id'"),
     (["task", "download", "99", "--out", "{dir}/model.safetensors"], 3, "no task 99"),
@@ -59,6 +64,11 @@ def bad_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("bad")
     np.savez(folder / "objects.npz", x=np.array([{"a": 1}], dtype=object), y=np.array([1]))
     (folder / "model.pt").write_bytes(b"\x80\x04K\x01.")  # a pickle
+    import torch
+
+    from node.ml.model import state_to_bytes
+
+    (folder / "wrong.safetensors").write_bytes(state_to_bytes({"w": torch.ones(3)}))
     from client.spec_cmds import template
 
     (folder / "bad.yaml").write_text(template().replace("batch_size: 32", "batch_size: 0"))

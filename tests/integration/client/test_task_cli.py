@@ -74,6 +74,21 @@ def test_data_task_and_money_commands(chain: Chain, tmp_path: Path) -> None:
         invoke("task", "download", str(task_id), "--out", str(model), *f)
         final = chain.market().get_task(task_id).state.final_model_digest
         assert cid_of(model.read_bytes()) == to_cid(final)
+
+        # The final model evaluated by task id (held-out split) and as a file (its spec fetched from the store).
+        from client.progress import ProgressReader
+        from node.store.client import StoreClient
+
+        held_out = ProgressReader(chain.market(), StoreClient.from_endpoints([store]), task_id, 0).read().accuracy[0]
+        by_id = invoke("model", "eval", str(task_id), *f)
+        assert f"accuracy {held_out:.4f}" in by_id
+        spec_file = tmp_path / "spec.json"
+        invoke("store", "get", to_cid(task.params.spec_digest), "-o", str(spec_file), "--store", store)
+        by_file = invoke("model", "eval", str(model), "--spec", str(spec_file), "--dataset", "digits")
+        assert "on 1797 samples of digits" in by_file
+        # Starting a new task from that model: its initial model is exactly those tensors.
+        again = submit_small_task(f, "--initial-model", str(model))
+        assert chain.market().get_task(again).params.initial_model_digest == final
         assert "passed" in invoke("audit", str(task_id), "--full", "--out", str(tmp_path), *f)
         report = json.loads((tmp_path / f"audit-task-{task_id}.json").read_text())
         assert report["ok"] is True

@@ -29,6 +29,7 @@ def _heavy_modules_after(code: str) -> list[str]:
         ["store", "--help"],
         ["account", "--help"],
         ["spec", "--help"],
+        ["model", "--help"],
     ],
     ids=" ".join,
 )

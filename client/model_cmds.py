@@ -1,0 +1,61 @@
+"""``dml model eval``: how good a model is, whether it is a task's final model or a file, on a dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from client.options import DeploymentOpt, HomeOpt, RpcOpt, StoreOpt
+from node.errors import ConfigError
+
+model_app = typer.Typer(help="Trained models: evaluate one.", no_args_is_help=True)
+
+
+@model_app.command("eval")
+def model_eval(
+    model: Annotated[str, typer.Argument(help="a task id (its final model) or a .safetensors file")],
+    dataset: Annotated[
+        str, typer.Option(help="digits | synthetic:N | FILE.npz | FILE.csv (default: the task's, held-out part)")
+    ] = "",
+    spec: Annotated[Path | None, typer.Option(help="the model's spec (.json/.yaml; default: the task's)")] = None,
+    home_dir: HomeOpt = None,
+    rpc: RpcOpt = None,
+    deployment: DeploymentOpt = None,
+    store: StoreOpt = None,
+) -> None:
+    """Accuracy and loss of a model. With a task id: its final model, on the task's held-out split unless
+    --dataset is given. With a file: --spec says what it is, and --dataset what to evaluate it on (all of it)."""
+    from client.spec_cmds import load_spec
+    from client.task_cmds import _session, _task_or_exit, load_dataset
+    from node.ml.evaluate import evaluate
+    from node.ml.material import load_material
+    from node.ml.model import build_module, state_from_bytes, tensor_specs
+    from node.store.cid import to_cid
+
+    if model.isdigit():
+        session = _session(home_dir, rpc, deployment, store)
+        task_id = int(model)
+        _task_or_exit(session, task_id)
+        task = session.market.get_task(task_id)
+        if task.state.final_model_digest == b"\0" * 32:
+            raise ConfigError(f"task {task_id} has no final model yet (status {task.state.status.name.lower()})")
+        spec_cid, dataset_cid = to_cid(task.params.spec_digest), to_cid(task.params.dataset_digest)
+        material = load_material(
+            session.store.get(spec_cid), session.store.get(dataset_cid), spec_cid=spec_cid, dataset_cid=dataset_cid
+        )
+        task_spec = load_spec(spec) if spec is not None else material.spec
+        raw = session.store.get(to_cid(task.state.final_model_digest))
+        data, where = (load_dataset(dataset), dataset) if dataset else (material.split.test, "the held-out split")
+    else:
+        path = Path(model)
+        if not path.is_file():
+            raise ConfigError(f"{model}: neither a task id nor a model file")
+        if spec is None or not dataset:
+            raise ConfigError("a model file needs --spec (what the model is) and --dataset (what to evaluate on)")
+        task_spec, raw = load_spec(spec), path.read_bytes()
+        data, where = load_dataset(dataset), dataset
+    state = state_from_bytes(raw, tensor_specs(build_module(task_spec.model)))  # refuses wrong shapes, NaN, caps
+    result = evaluate(task_spec.model, state, data)
+    typer.echo(f"accuracy {result.accuracy:.4f}, loss {result.loss:.4f} on {result.samples} samples of {where}")
