@@ -98,10 +98,11 @@ def build_roles(services: Services) -> list[Role]:
     load_plugins(services.settings.plugins)
     roles = services.settings.roles
     out: list[Role] = []
-    if "miner" in roles or "aggregator" in roles:
-        out.append(MinerRole(services, train="miner" in roles, aggregate="aggregator" in roles))
+    # The verifier first: in a node that also trains, a cycle sends its due commits and reveals before training.
     if "verifier" in roles:
         out.append(VerifierRole(services))
+    if "miner" in roles or "aggregator" in roles:
+        out.append(MinerRole(services, train="miner" in roles, aggregate="aggregator" in roles))
     if "keeper" in roles:
         out.append(KeeperRole(services))
     for name in roles:

@@ -48,6 +48,7 @@ class MinerRole:
         self.s = services
         self.train = train
         self.aggregate = aggregate
+        self._longest_training_s = 0.0  # the longest unit this node has trained: what a new claim may block for
 
     # ---------------------------------------------------------------------------------------------- loop
 
@@ -57,7 +58,22 @@ class MinerRole:
             self._advance(work)
         if self.s.state.work_in_flight():
             return
+        if self._own_votes_due_during_training():
+            return
         self._claim_next()
+
+    def _own_votes_due_during_training(self) -> bool:
+        """A node that also verifies trains inside the same loop: a unit claimed now must not keep it from its own
+        commits and reveals. No claim while a vote of ours is due sooner than a unit takes to train (twice the
+        longest so far, plus a margin); the vote goes out first, the claim follows in a later cycle."""
+        votes = self.s.state.open_votes()
+        if not votes or self._longest_training_s == 0.0:
+            return False
+        deadlines = [self.s.market.get_unit(v.task_id, v.round, v.unit).deadline for v in votes]
+        if vote_due_within(deadlines, now=self.s.clock.now(), busy_s=2 * self._longest_training_s + 10):
+            log.debug("not claiming: a vote of ours is due before a unit could be trained")
+            return True
+        return False
 
     def _adopt_claims_found_on_chain(self) -> None:
         """A claim whose transaction landed just before a crash is not in the state yet: take it back."""
@@ -199,6 +215,7 @@ class MinerRole:
         began = time.monotonic()
         trail = train_unit(material.spec, model, shard, seed, threads=self.s.settings.threads)
         training_s = time.monotonic() - began
+        self._longest_training_s = max(self._longest_training_s, training_s)
         manifest, cid = publish_trail(
             trail,
             self.s.store.put,
@@ -271,3 +288,8 @@ def accepted_contributions(
             AggregateInput(index=index, result=result_cid, model=manifest.final_model, samples=manifest.samples)
         )
     return contributions, inputs
+
+
+def vote_due_within(deadlines: list[int], *, now: float, busy_s: float) -> bool:
+    """Whether a deadline (chain seconds) still ahead falls within the next ``busy_s`` seconds."""
+    return any(now <= deadline <= now + busy_s for deadline in deadlines)
