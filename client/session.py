@@ -6,6 +6,7 @@ Anvil's dev account 1 unless another key is given.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +51,10 @@ def open_session(c: Connection, *, sign: bool) -> Session:
         raise ConfigError("no --rpc given and no devnet running here: start one with `dml devnet up`")
     deployment = Deployment.read(c.deployment or deployment_file(base))
     endpoints = c.store or ([record.store_url] if record and record.store_url else [])
+    taken = [f"chain {rpc_url}"] if c.rpc is None else []
+    taken += [f"store {endpoints[0]}"] if c.store is None and endpoints else []
+    if record is not None and taken:  # said on stderr: stdout stays what the command answers
+        print(f"using the devnet's {' and '.join(taken)}", file=sys.stderr)
     if not endpoints:
         raise ConfigError("no --store given and no devnet store here: start one with `dml devnet up`")
     artifact = load_artifact()

@@ -5,13 +5,17 @@ Validated once, at start, with every problem listed together (pydantic at this e
 
 from __future__ import annotations
 
-import os
 import tomllib
 from pathlib import Path
 from typing import Any
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 from node.errors import ConfigError
 from node.roles.registry import BUILT_IN
@@ -73,26 +77,33 @@ class NodeSettings(BaseSettings):
 
 
 def load_settings(overrides: dict[str, Any], config_file: Path | None = None) -> NodeSettings:
-    """Flags (``overrides``, None meaning "not given") over environment over the TOML file over defaults."""
-    file_values: dict[str, Any] = {}
+    """Flags (``overrides``, None meaning "not given") over ``DMLNET_*`` environment variables over the TOML file
+    (keys at the top level or in a ``[node]`` table) over defaults: pydantic-settings' sources, in that order."""
+    header: tuple[str, ...] | None = None
     if config_file is not None:
         try:
-            file_values = tomllib.loads(config_file.read_text())
+            document = tomllib.loads(config_file.read_text())
         except (OSError, tomllib.TOMLDecodeError) as err:
             raise ConfigError(f"cannot read {config_file}: {err}") from err
-        file_values = file_values.get("node", file_values)
-    given = {k: v for k, v in overrides.items() if v is not None}
+        header = ("node",) if isinstance(document.get("node"), dict) else None
+
+    class FromSources(NodeSettings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            if config_file is None:
+                return (init_settings, env_settings)
+            toml = TomlConfigSettingsSource(settings_cls, toml_file=config_file, toml_table_header=header)
+            return (init_settings, env_settings, toml)
+
     try:
-        # Environment beats the file: file values are passed only where no environment variable is set
-        # (init values would otherwise win over the environment).
-        env_keys = {k for k in NodeSettings.model_fields if _env_set(k)}
-        merged = {k: v for k, v in file_values.items() if k not in env_keys}
-        merged.update(given)
-        return NodeSettings(**merged)
+        return FromSources(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as err:
         problems = [f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in err.errors()]
         raise ConfigError("invalid node configuration:\n  " + "\n  ".join(problems)) from err
-
-
-def _env_set(field: str) -> bool:
-    return f"DMLNET_{field.upper()}" in os.environ

@@ -189,6 +189,13 @@ def test_commands_take_the_running_devnet_when_given_nothing(tmp_path: Path) -> 
         cid = put.stdout.strip()
         assert StoreClient.from_endpoints([record.store_url]).get(cid) == blob.read_bytes()
         assert not (elsewhere / ".dmlnet").exists(), "nothing written to a folder store"
+        listed = subprocess.run(
+            [sys.executable, "-m", "client.cli", "task", "list"],
+            capture_output=True, text=True, timeout=120, check=False, cwd=elsewhere,
+            env={**os.environ, "DMLNET_HOME": str(home), "PYTHONPATH": str(Path.cwd())},
+        )  # fmt: skip
+        assert listed.returncode == 0, listed.stderr
+        assert listed.stderr.strip() == f"using the devnet's chain {record.rpc_url} and store {record.store_url}"
     finally:
         dml("devnet", "down", home=home)
     plain = with_devnet_defaults(load_settings({"roles": ["miner"], "dev_account": 3}), home)

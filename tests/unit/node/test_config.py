@@ -47,3 +47,14 @@ def test_unknown_settings_are_refused(tmp_path: Path) -> None:
     config.write_text("roles = [")
     with pytest.raises(ConfigError, match="cannot read"):
         load_settings({}, config)
+
+
+def test_the_file_is_checked_like_flags(tmp_path: Path) -> None:
+    config = tmp_path / "node.toml"
+    config.write_text('roles = ["miner"]\ndev_account = 2\npoll_intervall_s = 5\n')  # top level, a typo
+    with pytest.raises(ConfigError, match="poll_intervall_s"):
+        load_settings({}, config)
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_settings({}, tmp_path / "missing.toml")
+    config.write_text('roles = ["miner"]\ndev_account = 2\npoll_interval_s = 5\n')
+    assert load_settings({}, config).poll_interval_s == 5.0
