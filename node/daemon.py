@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from node.chain.events import ChainEvent, EventReader
-from node.chain.rpc import TRANSPORT
+from node.chain.rpc import UNREACHABLE
 from node.errors import ChainReplaced, ChainUnreachable, DmlnetError
 from node.retry import RetryPolicy
 from node.roles.context import Services
@@ -93,10 +93,7 @@ class Daemon:
                 self.cycle()
             except ChainReplaced:
                 raise
-            except (
-                *TRANSPORT,
-                ChainUnreachable,
-            ) as err:  # the chain (or the store) does not answer: wait for it, for a bounded time
+            except UNREACHABLE as err:  # the chain does not answer: wait for it, for a bounded time
                 failures += 1
                 self._failed(err)
                 now = time.monotonic()

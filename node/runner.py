@@ -14,10 +14,10 @@ from node.api import serve_in_background
 from node.chain.build import Artifact, load_artifact
 from node.chain.contract import TaskMarket
 from node.chain.deploy import Deployment
-from node.chain.rpc import TRANSIENT, connect, with_retries
+from node.chain.rpc import TRANSIENT, UNREACHABLE, connect, with_retries
 from node.config import NodeSettings
 from node.daemon import Daemon, Role
-from node.errors import ChainReplaced, ChainUnreachable, ConfigError
+from node.errors import ChainReplaced, ChainUnreachable, ConfigError, DeploymentNotFound
 from node.keys import load_account
 from node.metrics import NodeMetrics
 from node.retry import RetryPolicy, retry
@@ -39,9 +39,8 @@ def build_services(settings: NodeSettings) -> tuple[Services, Deployment]:
         password_env=settings.password_env,
         dev_account=settings.dev_account,
     )
-    deployment = Deployment.read(settings.deployment)
     artifact = load_artifact()
-    w3 = _wait_for_chain(settings, deployment, artifact)
+    w3, deployment = _wait_for_chain(settings, artifact)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     state = open_state(settings.data_dir / "state.sqlite", chain_identity(w3, deployment))
     market = TaskMarket.for_account(
@@ -63,14 +62,17 @@ def chain_identity(w3: Web3, deployment: Deployment) -> str:
     return f"{deployment.chain_id}:{genesis}:{deployment.address.lower()}:{deployment.block_number}"
 
 
-def _wait_for_chain(settings: NodeSettings, deployment: Deployment, artifact: Artifact) -> Web3:
-    """Connects and checks the deployment, retrying while the chain does not answer, for ``chain_wait_s`` (said
-    once, with the bound, not once per try)."""
+def _wait_for_chain(settings: NodeSettings, artifact: Artifact) -> tuple[Web3, Deployment]:
+    """Connects and checks the deployment, retrying for ``chain_wait_s`` (said once, with the bound) while the
+    chain does not answer or does not hold the contract yet (a devnet being restarted deploys after it starts);
+    the deployment file is read again on every try, since the restart rewrites it."""
+    Deployment.read(settings.deployment)  # no file at all is a configuration error: at once, not after a wait
 
-    def connect_and_check() -> Web3:
+    def connect_and_check() -> tuple[Web3, Deployment]:
+        deployment = Deployment.read(settings.deployment)
         w3 = connect(settings.rpc_url, expected_chain_id=deployment.chain_id)
         deployment.check(w3, artifact)
-        return w3
+        return w3, deployment
 
     def say_once(attempt: int, err: Exception) -> None:
         if attempt == 1:
@@ -82,12 +84,12 @@ def _wait_for_chain(settings: NodeSettings, deployment: Deployment, artifact: Ar
     try:
         return retry(
             connect_and_check,
-            retry_if=lambda err: isinstance(err, (ChainUnreachable, *TRANSIENT)),
+            retry_if=lambda err: isinstance(err, (ChainUnreachable, DeploymentNotFound, *TRANSIENT)),
             policy=RetryPolicy(attempts=None, base_delay_s=0.5, max_delay_s=2.0),
             deadline_s=settings.chain_wait_s,
             on_retry=say_once,
         )
-    except ChainUnreachable:
+    except (ChainUnreachable, DeploymentNotFound):
         raise
     except TRANSIENT as err:
         raise ChainUnreachable(settings.rpc_url, type(err).__name__) from err
@@ -123,6 +125,10 @@ def run_node(settings: NodeSettings, stop: threading.Event | None = None) -> Non
         try:
             _run_once(settings, stop)
             return
+        except UNREACHABLE as err:  # gone while starting (again): the same exit as a chain gone while running
+            if isinstance(err, ChainUnreachable):
+                raise
+            raise ChainUnreachable(settings.rpc_url, f"{type(err).__name__} while starting") from err
         except ChainReplaced as err:
             log.warning(
                 "the chain was replaced under the node: starting again against the new one", extra={"error": str(err)}

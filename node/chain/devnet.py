@@ -14,6 +14,8 @@ import platform
 import shutil
 import socket
 import subprocess
+import threading
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -103,6 +105,23 @@ class DevnetInfo:
     pid: int
 
 
+class _GenesisClock:
+    """Now, in seconds, but never the same twice in this process: two devnets started within one second would
+    otherwise have the same genesis block, and a node could not tell the second chain from the first."""
+
+    def __init__(self) -> None:
+        self._last = 0
+        self._lock = threading.Lock()
+
+    def next(self) -> int:
+        with self._lock:
+            self._last = max(int(time.time()), self._last + 1)
+            return self._last
+
+
+_GENESIS = _GenesisClock()
+
+
 class Devnet:
     """One Anvil process; a context manager that always stops what it started."""
 
@@ -147,6 +166,7 @@ class Devnet:
         ]  # fmt: skip
         if self._block_time_s is not None:
             cmd += ["--block-time", str(self._block_time_s)]
+        cmd += ["--timestamp", str(_GENESIS.next())]
         sink = self._log_path.open("ab") if self._log_path else subprocess.DEVNULL
         try:
             self._process = subprocess.Popen(

@@ -26,6 +26,9 @@ T = TypeVar("T")
 
 # The transport failed: the request may or may not have reached the node.
 TRANSPORT = (requests.exceptions.RequestException, ConnectionError, TimeoutError, OSError)
+# The endpoint itself does not answer (refused, reset, timed out): what a node waits out for a bounded time. Not
+# every OSError: a full disk or a permission error is the node's own fault, not the chain's.
+UNREACHABLE = (requests.exceptions.RequestException, ConnectionError, TimeoutError, ChainUnreachable)
 # Worth retrying for a read: a transport failure, or the node answered with an error that is not a revert.
 TRANSIENT = (*TRANSPORT, Web3RPCError)
 
