@@ -14,7 +14,7 @@ export FOUNDRY_PROFILE
 # locally with `make test-all`; `make test` alone stays under 15 minutes on a 2-core machine.
 PYTEST_SELECT ?= $(if $(filter true,$(CI)),,-m "not slow")
 
-.PHONY: help install system-tools build demo test test-all test-contracts slither lint typecheck pytest bench clean
+.PHONY: help install system-tools build demo test test-all test-contracts gas-check gas-snapshot slither lint typecheck pytest bench clean
 
 help:
 	@echo "make demo   - install what is missing, then run the local network end to end"
@@ -58,6 +58,14 @@ demo: install
 test-contracts: node_modules/.installed
 	$(FORGE) test
 
+# Gas of each call in a unit's life (contracts/test/gas/): fails when a figure moves by more than 2% while
+# .gas-snapshot was not updated (`make gas-snapshot` writes it; commit it with the change that moved it).
+gas-check: node_modules/.installed
+	$(FORGE) snapshot --match-path "contracts/test/gas/*" --check --tolerance 2
+
+gas-snapshot: node_modules/.installed
+	$(FORGE) snapshot --match-path "contracts/test/gas/*"
+
 # slither runs forge itself (through our solc wrapper); it must not find anything of medium or high impact.
 slither: node_modules/.installed $(SLITHER_VENV)/.installed
 	PATH="$(abspath $(dir $(FORGE))):$$PATH" $(SLITHER_VENV)/bin/slither . \
@@ -76,6 +84,7 @@ pytest: install
 
 test: install system-tools $(SLITHER_VENV)/.installed
 	$(MAKE) test-contracts
+	$(MAKE) gas-check
 	$(MAKE) slither
 	$(MAKE) lint
 	$(MAKE) typecheck

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from client import interrupt
 from client.home import deployment_file, home, node_records, running_devnet
 from client.model_cmds import model_app
 from client.node_cmds import account_app, miner_app, node_app, verifier_app
@@ -159,7 +159,7 @@ def state(
     from client.render import print_state
     from node.chain.build import load_artifact
     from node.chain.contract import TaskMarket
-    from node.chain.deploy import Deployment
+    from node.chain.deployment import Deployment
     from node.chain.rpc import connect
 
     base = home(home_dir)
@@ -265,17 +265,9 @@ def _challenge_wrong_verdicts(session: Session, task_id: int) -> None:
         )
 
 
-def _exit_on_sigterm(signum: int, frame: object) -> None:
-    """SIGTERM ends a command the way Ctrl-C does: ``finally`` blocks run and stop what the command started
-    (``dml node run`` installs its own handlers: a daemon finishes its cycle first). A second SIGTERM kills."""
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    print("terminated", file=sys.stderr)
-    raise SystemExit(128 + signum)
-
-
 def main() -> None:
     debug = "--debug" in sys.argv[1:]
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    interrupt.install()
     try:
         # Without standalone mode, click returns an exit code (130 after Ctrl-C) instead of exiting.
         code = app(standalone_mode=False)

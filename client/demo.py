@@ -26,6 +26,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from client import interrupt
 from client.devnet import DEV_UNBONDING_DELAY_S, _start_store
 from client.progress import ProgressReader
 from client.render import eth
@@ -139,6 +140,7 @@ def run_demo(console: Console, workdir: Path, config: DemoConfig) -> DemoResult:
         deadline = time.monotonic() + config.timeout_s
         with Live(_render(progress), console=console, refresh_per_second=4) as live:
             while not progress.finished:
+                interrupt.check()
                 if time.monotonic() > deadline:
                     raise NodeError(
                         f"the task did not finish within {config.timeout_s:.0f}s; see the logs in {workdir}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -10,14 +11,14 @@ import time
 import urllib.request
 from pathlib import Path
 
-from client.home import DevnetRecord, alive, deployment_file, devnet_dir, devnet_file
-from node.chain.build import load_artifact
-from node.chain.deploy import Deployment, deploy_market
-from node.chain.devnet import DEV_CHAIN_ID, Devnet, dev_accounts, free_port, rpc_chain_id
-from node.chain.rpc import connect
-from node.chain.tx import Signer
+from client.home import DevnetRecord, alive, deployment_file, devnet_dir, devnet_file, ports_file
+from node.chain.deployment import Deployment
+from node.chain.jsonrpc import JsonRpc
 from node.children import tied_to_parent as tied
-from node.errors import ChainUnreachable, ConfigError
+from node.errors import ChainUnreachable, ConfigError, WrongChain
+
+# The chain and deployment modules import web3 and eth_account: `up` imports them when it runs, so that
+# `dml devnet status` and `down` answer at once.
 
 # Longer than a default task can still slash: claim + 3 appeal levels × (commit + reveal + challenge window).
 DEV_UNBONDING_DELAY_S = 2 * 3600
@@ -25,6 +26,12 @@ DEV_UNBONDING_DELAY_S = 2 * 3600
 
 def up(base: Path, *, port: int | None = None, accounts: int = 20) -> tuple[DevnetRecord, Deployment]:
     """Starts Anvil in the background and deploys TaskMarket; idempotent while the devnet is running."""
+    from node.chain.build import load_artifact
+    from node.chain.deploy import deploy_market
+    from node.chain.devnet import Devnet, dev_accounts, free_port, rpc_chain_id
+    from node.chain.rpc import connect
+    from node.chain.tx import Signer
+
     record = DevnetRecord.read(devnet_file(base))
     if record is not None and alive(record.pid):
         try:
@@ -34,7 +41,8 @@ def up(base: Path, *, port: int | None = None, accounts: int = 20) -> tuple[Devn
             pass
     folder = devnet_dir(base)
     folder.mkdir(parents=True, exist_ok=True)
-    devnet = Devnet(port=port, accounts=accounts, log_path=folder / "anvil.log")
+    last = _last_ports(base)
+    devnet = Devnet(port=port or free_port(last.get("rpc")), accounts=accounts, log_path=folder / "anvil.log")
     info = devnet.start()
     try:
         w3 = connect(info.rpc_url)
@@ -43,7 +51,7 @@ def up(base: Path, *, port: int | None = None, accounts: int = 20) -> tuple[Devn
         devnet.stop()
         raise
     try:
-        store_url, store_pid = _start_store(folder)
+        store_url, store_pid = _start_store(folder, port=free_port(last.get("store")))
     except Exception:
         devnet.stop()
         raise
@@ -57,13 +65,24 @@ def up(base: Path, *, port: int | None = None, accounts: int = 20) -> tuple[Devn
     )
     record.write(devnet_file(base))
     deployment.write(deployment_file(base))
+    ports_file(base).write_text(json.dumps({"rpc": info.port, "store": int(store_url.rsplit(":", 1)[1])}) + "\n")
     return record, deployment
 
 
-def _start_store(folder: Path, *, tied_to_parent: bool = False) -> tuple[str, int]:
+def _last_ports(base: Path) -> dict[str, int]:
+    try:
+        document = json.loads(ports_file(base).read_text())
+        return {k: int(v) for k, v in document.items() if k in ("rpc", "store")}
+    except (OSError, ValueError, TypeError, AttributeError):
+        return {}  # none yet, or unreadable: any free ports will do
+
+
+def _start_store(folder: Path, *, port: int | None = None, tied_to_parent: bool = False) -> tuple[str, int]:
     """A store server in the background, its objects under the devnet folder; ready when /health answers.
     ``tied_to_parent``: it stops when this process dies (the demo's), instead of outliving it (the devnet's)."""
-    port = free_port()
+    from node.chain.devnet import free_port
+
+    port = port or free_port()
     log = (folder / "store.log").open("ab")
     cmd = [sys.executable, "-m", "client.cli", "store", "serve", "--dir", str(folder / "objects"), "--port", str(port)]
     process = subprocess.Popen(
@@ -121,8 +140,10 @@ def status(base: Path) -> tuple[DevnetRecord, int]:
         raise ConfigError(f"no devnet recorded under {devnet_dir(base)}: start one with `dml devnet up`")
     if not alive(record.pid):
         raise ChainUnreachable(record.rpc_url, f"anvil (pid {record.pid}) is not running")
-    w3 = connect(record.rpc_url, expected_chain_id=DEV_CHAIN_ID)
-    return record, int(w3.eth.block_number)
+    rpc = JsonRpc(record.rpc_url)
+    if (chain_id := rpc.chain_id()) != record.chain_id:
+        raise WrongChain(record.chain_id, chain_id)
+    return record, int(rpc.request("eth_blockNumber"), 16)
 
 
 def store_healthy(url: str) -> bool:

@@ -26,6 +26,12 @@ def devnet_file(base: Path) -> Path:
     return devnet_dir(base) / "devnet.json"
 
 
+def ports_file(base: Path) -> Path:
+    """The ports the devnet last used, kept after ``down``: the next ``up`` takes them again when they are free,
+    so nodes (and anything else) pointed at the devnet find the restarted one where the old one was."""
+    return devnet_dir(base) / "ports.json"
+
+
 @dataclass(frozen=True, slots=True)
 class DevnetRecord:
     rpc_url: str

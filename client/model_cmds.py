@@ -27,17 +27,18 @@ def model_eval(
 ) -> None:
     """Accuracy and loss of a model. With a task id: its final model, on the task's held-out split unless
     --dataset is given. With a file: --spec says what it is, and --dataset what to evaluate it on (all of it)."""
+    from client.session import require_task, session_for
     from client.spec_cmds import load_spec
-    from client.task_cmds import _session, _task_or_exit, load_dataset
+    from client.task_cmds import load_dataset
     from node.ml.evaluate import evaluate
     from node.ml.material import load_material
     from node.ml.model import build_module, state_from_bytes, tensor_specs
     from node.store.cid import to_cid
 
     if model.isdigit():
-        session = _session(home_dir, rpc, deployment, store)
+        session = session_for(home_dir, rpc, deployment, store)
         task_id = int(model)
-        _task_or_exit(session, task_id)
+        require_task(session.market, task_id)
         task = session.market.get_task(task_id)
         if task.state.final_model_digest == b"\0" * 32:
             raise ConfigError(f"task {task_id} has no final model yet (status {task.state.status.name.lower()})")

@@ -88,13 +88,23 @@ def _node_command(default_roles: str, summary: str) -> Any:
         if logging.getLogger().level > logging.INFO:
             logging.getLogger().setLevel(logging.INFO)  # a daemon logs its decisions by default
         base = home(None)
-        settings = with_devnet_defaults(load_settings(overrides, config), base)
+        given = load_settings(overrides, config)
+        settings = with_devnet_defaults(given, base)
+        taken = _taken_from_devnet(given, settings)
+        if taken:
+            log.info("using the devnet running from this folder", extra={"home": str(base), **taken})
+
+        def follow() -> NodeSettings | None:
+            """The devnet's chain and store as they are now: a devnet restarted on other ports is followed."""
+            now = with_devnet_defaults(given, base)
+            return now if running_devnet(base) is not None else None
+
         record = NodeRecord(
             os.getpid(), settings.roles, settings.rpc_url, str(settings.data_dir.resolve()), settings.api_port
         )
         record.write(base)  # so that `dml devnet status` lists it
         try:
-            run_node(settings)
+            run_node(settings, follow=follow if taken else None)
         finally:
             record.path(base).unlink(missing_ok=True)
 
@@ -102,9 +112,17 @@ def _node_command(default_roles: str, summary: str) -> Any:
     return command
 
 
+def _taken_from_devnet(given: NodeSettings, settings: NodeSettings) -> dict[str, str]:
+    return {
+        name: str(getattr(settings, name))
+        for name in ("rpc_url", "deployment", "store")
+        if getattr(settings, name) != getattr(given, name)
+    }
+
+
 def with_devnet_defaults(settings: NodeSettings, base: Path) -> NodeSettings:
     """Chain, deployment and store the node was given nowhere (flag, environment, file) come from the devnet
-    running from this folder, when there is one; the node says which it took."""
+    running from this folder, when there is one."""
     record = running_devnet(base)
     if record is None:
         return settings
@@ -116,11 +134,6 @@ def with_devnet_defaults(settings: NodeSettings, base: Path) -> NodeSettings:
         update["deployment"] = deployment_file(base)
     if "store" not in given and record.store_url:
         update["store"] = [record.store_url]
-    if update:
-        log.info(
-            "using the devnet running from this folder",
-            extra={"home": str(base), **{k: str(v) for k, v in update.items()}},
-        )
     return settings.model_copy(update=update)
 
 
@@ -210,14 +223,14 @@ def account_earnings(
 
     from client.earnings import earnings_of
     from client.render import eth
-    from client.task_cmds import _session
+    from client.session import session_for
     from node.chain.devnet import dev_accounts
     from node.chain.events import EventReader
 
     if (address is None) == (dev_account is None):
         raise ConfigError("give an ADDRESS or --dev-account N")
     who = address if address is not None else dev_accounts((dev_account or 0) + 1)[dev_account or 0].address
-    session = _session(home_dir, rpc, deployment, store)
+    session = session_for(home_dir, rpc, deployment, store)
     market = session.market
     reader = EventReader(market.w3, market.address, market.contract.abi)  # type: ignore[arg-type]
     books = earnings_of(who, reader.iter(session.deployment.block_number, reader.head()))

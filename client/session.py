@@ -9,15 +9,16 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from client.home import deployment_file, home, running_devnet
-from node.chain.build import load_artifact
-from node.chain.contract import TaskMarket
-from node.chain.deploy import Deployment
-from node.chain.rpc import connect
-from node.errors import ConfigError
-from node.keys import load_account
-from node.store.client import StoreClient
+from client.home import DevnetRecord, deployment_file, home, running_devnet
+from node.chain.deployment import Deployment
+from node.errors import ConfigError, NotFound
+
+if TYPE_CHECKING:
+    from node.chain.contract import TaskMarket
+    from node.chain.views import MarketViews
+    from node.store.client import StoreClient
 
 DEVNET_OWNER_ACCOUNT = 1
 
@@ -43,18 +44,54 @@ class Connection:
     password_env: str | None = None
 
 
-def open_session(c: Connection, *, sign: bool) -> Session:
+@dataclass(frozen=True, slots=True)
+class Reader:
+    """Views only, over plain JSON-RPC: what a command that just reads needs, without web3's import time."""
+
+    views: MarketViews
+    deployment: Deployment
+    rpc_url: str
+
+
+def _chain_of(c: Connection) -> tuple[Path, DevnetRecord | None, str, Deployment]:
     base = home(c.home)
     record = running_devnet(base)
     rpc_url = c.rpc or (record.rpc_url if record else None)
     if rpc_url is None:
         raise ConfigError("no --rpc given and no devnet running here: start one with `dml devnet up`")
-    deployment = Deployment.read(c.deployment or deployment_file(base))
+    return base, record, rpc_url, Deployment.read(c.deployment or deployment_file(base))
+
+
+def _say_taken(record: DevnetRecord | None, taken: list[str]) -> None:
+    if record is not None and taken:  # said on stderr: stdout stays what the command answers
+        print(f"using the devnet's {' and '.join(taken)}", file=sys.stderr)
+
+
+def open_reader(c: Connection) -> Reader:
+    from node.chain.build import load_artifact
+    from node.chain.jsonrpc import JsonRpc
+    from node.chain.views import RpcViews
+
+    _, record, rpc_url, deployment = _chain_of(c)
+    _say_taken(record, [f"chain {rpc_url}"] if c.rpc is None else [])
+    artifact = load_artifact()
+    rpc = JsonRpc(rpc_url)
+    deployment.check_answers(rpc.chain_id(), rpc.code_at(deployment.address), artifact)
+    return Reader(RpcViews(rpc, deployment.address, artifact.abi), deployment, rpc_url)
+
+
+def open_session(c: Connection, *, sign: bool) -> Session:
+    from node.chain.build import load_artifact
+    from node.chain.contract import TaskMarket
+    from node.chain.rpc import connect
+    from node.keys import load_account
+    from node.store.client import StoreClient
+
+    _, record, rpc_url, deployment = _chain_of(c)
     endpoints = c.store or ([record.store_url] if record and record.store_url else [])
     taken = [f"chain {rpc_url}"] if c.rpc is None else []
     taken += [f"store {endpoints[0]}"] if c.store is None and endpoints else []
-    if record is not None and taken:  # said on stderr: stdout stays what the command answers
-        print(f"using the devnet's {' and '.join(taken)}", file=sys.stderr)
+    _say_taken(record, taken)
     if not endpoints:
         raise ConfigError("no --store given and no devnet store here: start one with `dml devnet up`")
     artifact = load_artifact()
@@ -73,3 +110,27 @@ def open_session(c: Connection, *, sign: bool) -> Session:
         )
         market = TaskMarket.for_account(w3, deployment.address, artifact, account)
     return Session(market, StoreClient.from_endpoints(endpoints), deployment, rpc_url, endpoints)
+
+
+def session_for(
+    home: Path | None,
+    rpc: str | None,
+    deployment: Path | None,
+    store: list[str] | None,
+    *,
+    sign: bool = False,
+    dev_account: int | None = None,
+    keystore: Path | None = None,
+    password_file: Path | None = None,
+    password_env: str | None = None,
+) -> Session:
+    """:func:`open_session` from a command's shared options (see :mod:`client.options`)."""
+    return open_session(
+        Connection(home, rpc, deployment, store or None, dev_account, keystore, password_file, password_env), sign=sign
+    )
+
+
+def require_task(views: MarketViews, task_id: int) -> None:
+    count = views.task_count()
+    if not 1 <= task_id <= count:
+        raise NotFound(f"no task {task_id} (there are {count})")

@@ -10,11 +10,13 @@ import typer
 from rich.console import Console, Group
 from rich.table import Table
 
+from client import interrupt
 from client.amounts import parse_amount
 from client.options import DeploymentOpt, DevOpt, HomeOpt, KeystoreOpt, PwEnvOpt, PwFileOpt, RpcOpt, StoreOpt
 from client.render import eth
+from client.session import require_task, session_for
 from node.chain.types import TaskStatus, UnitStatus, seats_at
-from node.errors import ConfigError, InsufficientFunds, NotFound
+from node.errors import ConfigError, InsufficientFunds
 from node.store.cid import to_cid
 
 if TYPE_CHECKING:
@@ -37,25 +39,6 @@ UNIT_GLYPH = {
     UnitStatus.DECIDED: "d",
     UnitStatus.ACCEPTED: "✓",
 }
-
-
-def _session(
-    home: Path | None,
-    rpc: str | None,
-    deployment: Path | None,
-    store: list[str] | None,
-    *,
-    sign: bool = False,
-    dev_account: int | None = None,
-    keystore: Path | None = None,
-    password_file: Path | None = None,
-    password_env: str | None = None,
-) -> Session:
-    from client.session import Connection, open_session
-
-    return open_session(
-        Connection(home, rpc, deployment, store or None, dev_account, keystore, password_file, password_env), sign=sign
-    )
 
 
 def load_dataset(source: str) -> Dataset:
@@ -91,7 +74,7 @@ def data_add(
     from node.ml.data import to_bytes
 
     dataset = load_dataset(source)
-    session = _session(home_dir, rpc, deployment, store)
+    session = session_for(home_dir, rpc, deployment, store)
     cid = session.store.put(to_bytes(dataset))
     console.print(f"{cid}  ({len(dataset)} samples of shape {dataset.sample_shape}, {dataset.num_classes} classes)")
 
@@ -165,7 +148,7 @@ def task_submit(
         vote_bond=parse_amount(vote_bond, what="--vote-bond"),
         challenge_window_s=challenge_window,
     )
-    session = _session(
+    session = session_for(
         home_dir, rpc, deployment, store, sign=True, dev_account=dev_account, keystore=keystore,
         password_file=password_file, password_env=password_env,
     )  # fmt: skip
@@ -203,14 +186,14 @@ def task_submit(
 
 
 @task_app.command("list")
-def task_list(
-    home_dir: HomeOpt = None, rpc: RpcOpt = None, deployment: DeploymentOpt = None, store: StoreOpt = None
-) -> None:
+def task_list(home_dir: HomeOpt = None, rpc: RpcOpt = None, deployment: DeploymentOpt = None) -> None:
     """Every task with its status and escrow."""
-    market = _session(home_dir, rpc, deployment, store).market
+    from client.session import Connection, open_reader
+
+    views = open_reader(Connection(home_dir, rpc, deployment)).views
     table = Table("id", "owner", "status", "round", "units", "quorum", "escrow")
-    for i in range(1, market.task_count() + 1):
-        t = market.get_task(i)
+    for i in range(1, views.task_count() + 1):
+        t = views.get_task(i)
         table.add_row(
             str(i),
             t.state.owner,
@@ -221,12 +204,6 @@ def task_list(
             eth(t.state.escrow),
         )
     console.print(table)
-
-
-def _task_or_exit(session: Session, task_id: int) -> None:
-    count = session.market.task_count()
-    if not 1 <= task_id <= count:
-        raise NotFound(f"no task {task_id} (there are {count})")
 
 
 @task_app.command("show")
@@ -241,8 +218,8 @@ def task_show(
     """A task's owner, parameters, artifacts, money and progress (accuracy per round on the held-out split)."""
     from client.progress import ProgressReader
 
-    session = _session(home_dir, rpc, deployment, store)
-    _task_or_exit(session, task_id)
+    session = session_for(home_dir, rpc, deployment, store)
+    require_task(session.market, task_id)
     progress = ProgressReader(session.market, session.store, task_id, session.deployment.block_number).read(
         evaluate_models=not no_accuracy
     )
@@ -271,11 +248,11 @@ def task_challenge(
     password_env: PwEnvOpt = None,
 ) -> None:
     """Appeal a unit's provisional verdict: a larger, fresh quorum re-decides; a wrong verdict pays you back."""
-    session = _session(
+    session = session_for(
         home_dir, rpc, deployment, store, sign=True, dev_account=dev_account, keystore=keystore,
         password_file=password_file, password_env=password_env,
     )  # fmt: skip
-    _task_or_exit(session, task_id)
+    require_task(session.market, task_id)
     task = session.market.get_task(task_id)
     info = session.market.get_unit(task_id, round_ - 1, unit)
     if info.status is not UnitStatus.DECIDED:
@@ -296,8 +273,8 @@ def task_watch(
     task_id: int, home_dir: HomeOpt = None, rpc: RpcOpt = None, deployment: DeploymentOpt = None, store: StoreOpt = None
 ) -> None:
     """Live progress until the task is completed or cancelled."""
-    session = _session(home_dir, rpc, deployment, store)
-    _task_or_exit(session, task_id)
+    session = session_for(home_dir, rpc, deployment, store)
+    require_task(session.market, task_id)
     _watch(session, task_id)
 
 
@@ -310,6 +287,7 @@ def _watch(session: Session, task_id: int) -> Progress:
     progress = reader.read()
     with Live(_render(progress), console=console, refresh_per_second=4, transient=False) as live:
         while not progress.finished:
+            interrupt.check()
             time.sleep(1)
             progress = reader.read()
             live.update(_render(progress))
@@ -395,7 +373,7 @@ def task_cancel(
     password_env: PwEnvOpt = None,
 ) -> None:
     """Stop new claims; units in flight finish; the rest of the escrow comes back."""
-    session = _session(
+    session = session_for(
         home_dir,
         rpc,
         deployment,
@@ -406,7 +384,7 @@ def task_cancel(
         password_file=password_file,
         password_env=password_env,
     )
-    _task_or_exit(session, task_id)
+    require_task(session.market, task_id)
     session.market.cancel_task(task_id)
     t = session.market.get_task(task_id)
     console.print(f"task {task_id} cancelled; {t.state.in_flight} unit(s) still in flight")
@@ -422,8 +400,8 @@ def task_download(
     store: StoreOpt = None,
 ) -> None:
     """Write the task's final model (checked against its digest)."""
-    session = _session(home_dir, rpc, deployment, store)
-    _task_or_exit(session, task_id)
+    session = session_for(home_dir, rpc, deployment, store)
+    require_task(session.market, task_id)
     t = session.market.get_task(task_id)
     if t.state.final_model_digest == b"\0" * 32:
         raise ConfigError(f"task {task_id} has no final model yet (status {t.state.status.name.lower()})")
@@ -446,7 +424,7 @@ def money_commands(app: typer.Typer) -> None:
     ) -> None:
         """Add to your stake."""
         wei = parse_amount(amount, what="stake")
-        s = _session(
+        s = session_for(
             home_dir,
             rpc,
             deployment,
@@ -474,7 +452,7 @@ def money_commands(app: typer.Typer) -> None:
     ) -> None:
         """Request unbonding, or (with 0) move stake whose delay has passed to your credit."""
         wei = parse_amount(amount, what="unstake", allow_zero=True)
-        s = _session(
+        s = session_for(
             home_dir,
             rpc,
             deployment,
@@ -505,7 +483,7 @@ def money_commands(app: typer.Typer) -> None:
         password_env: PwEnvOpt = None,
     ) -> None:
         """Send yourself all of your credit."""
-        s = _session(
+        s = session_for(
             home_dir,
             rpc,
             deployment,

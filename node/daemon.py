@@ -54,6 +54,7 @@ class Daemon:
         max_backoff_s: float = 10.0,
         idle_recheck_s: float = 2.0,
         chain_identity: Callable[[], str] | None = None,
+        moved: Callable[[], str | None] | None = None,
     ) -> None:
         self.s = services
         self.roles = list(roles)
@@ -70,6 +71,9 @@ class Daemon:
         # restarted under a running node is noticed instead of mixed with the state of the old one.
         self._chain_identity = chain_identity
         self._identity = chain_identity() if chain_identity is not None else None
+        # Where the chain is now, when the node's endpoint can move (the devnet's, restarted on other ports):
+        # asked during an outage, so that the node follows instead of waiting on the old address.
+        self._moved = moved
         self._seen_head = -1
         self._passed_head: int | None = None
         self._next_idle_pass = 0.0
@@ -96,6 +100,8 @@ class Daemon:
             except UNREACHABLE as err:  # the chain does not answer: wait for it, for a bounded time
                 failures += 1
                 self._failed(err)
+                if self._moved is not None and (where := self._moved()) is not None:
+                    raise ChainReplaced(f"the chain moved to {where}") from err
                 now = time.monotonic()
                 if outage_since is None:
                     outage_since = now

@@ -6,6 +6,7 @@ import logging
 import os
 import signal
 import threading
+from collections.abc import Callable
 from types import FrameType
 
 from web3 import Web3
@@ -13,7 +14,7 @@ from web3 import Web3
 from node.api import serve_in_background
 from node.chain.build import Artifact, load_artifact
 from node.chain.contract import TaskMarket
-from node.chain.deploy import Deployment
+from node.chain.deployment import Deployment
 from node.chain.rpc import TRANSIENT, UNREACHABLE, connect, with_retries
 from node.config import NodeSettings
 from node.daemon import Daemon, Role
@@ -32,7 +33,9 @@ from node.store.client import StoreClient
 log = logging.getLogger(__name__)
 
 
-def build_services(settings: NodeSettings) -> tuple[Services, Deployment]:
+def build_services(settings: NodeSettings, *, restarting: bool = False) -> tuple[Services, Deployment]:
+    """``restarting``: the node starts again after its chain was replaced, and waits for the deployment file
+    too (a devnet restarting writes it once it has deployed, after its chain already answers)."""
     account = load_account(
         keystore=settings.keystore,
         password_file=settings.password_file,
@@ -40,7 +43,7 @@ def build_services(settings: NodeSettings) -> tuple[Services, Deployment]:
         dev_account=settings.dev_account,
     )
     artifact = load_artifact()
-    w3, deployment = _wait_for_chain(settings, artifact)
+    w3, deployment = _wait_for_chain(settings, artifact, wait_for_file=restarting)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     state = open_state(settings.data_dir / "state.sqlite", chain_identity(w3, deployment))
     market = TaskMarket.for_account(
@@ -62,11 +65,12 @@ def chain_identity(w3: Web3, deployment: Deployment) -> str:
     return f"{deployment.chain_id}:{genesis}:{deployment.address.lower()}:{deployment.block_number}"
 
 
-def _wait_for_chain(settings: NodeSettings, artifact: Artifact) -> tuple[Web3, Deployment]:
+def _wait_for_chain(settings: NodeSettings, artifact: Artifact, *, wait_for_file: bool) -> tuple[Web3, Deployment]:
     """Connects and checks the deployment, retrying for ``chain_wait_s`` (said once, with the bound) while the
     chain does not answer or does not hold the contract yet (a devnet being restarted deploys after it starts);
     the deployment file is read again on every try, since the restart rewrites it."""
-    Deployment.read(settings.deployment)  # no file at all is a configuration error: at once, not after a wait
+    if not wait_for_file:
+        Deployment.read(settings.deployment)  # no file at all is a configuration error: at once, not after a wait
 
     def connect_and_check() -> tuple[Web3, Deployment]:
         deployment = Deployment.read(settings.deployment)
@@ -115,15 +119,21 @@ def build_roles(services: Services) -> list[Role]:
     return out
 
 
-def run_node(settings: NodeSettings, stop: threading.Event | None = None) -> None:
+Follow = Callable[[], NodeSettings | None]
+
+
+def run_node(settings: NodeSettings, stop: threading.Event | None = None, *, follow: Follow | None = None) -> None:
     """Runs the node until SIGINT/SIGTERM (or ``stop``, when given: then no signal handler is installed).
 
     A chain replaced under the running node (a devnet restarted) is not an exit: the node starts again against
-    the new chain, and its state of the old one is moved aside (see :func:`node.state.open_state`)."""
+    the new chain, and its state of the old one is moved aside (see :func:`node.state.open_state`).
+    ``follow``: the settings as they resolve now, when the chain and store can move (a node that took the running
+    devnet's); during an outage the node asks it, and starts again where they point once they point elsewhere."""
     stop = stop or _stop_on_signals()
+    restarting = False
     while not stop.is_set():
         try:
-            _run_once(settings, stop)
+            _run_once(settings, stop, _moved(settings, follow), restarting=restarting)
             return
         except UNREACHABLE as err:  # gone while starting (again): the same exit as a chain gone while running
             if isinstance(err, ChainUnreachable):
@@ -133,6 +143,21 @@ def run_node(settings: NodeSettings, stop: threading.Event | None = None) -> Non
             log.warning(
                 "the chain was replaced under the node: starting again against the new one", extra={"error": str(err)}
             )
+            settings = (follow() if follow is not None else None) or settings
+            restarting = True
+
+
+def _moved(settings: NodeSettings, follow: Follow | None) -> Callable[[], str | None] | None:
+    if follow is None:
+        return None
+
+    def where() -> str | None:
+        now = follow()
+        if now is None or (now.rpc_url, now.store) == (settings.rpc_url, settings.store):
+            return None
+        return f"{now.rpc_url} (store {', '.join(now.store)})"
+
+    return where
 
 
 def _stop_on_signals() -> threading.Event:
@@ -147,8 +172,10 @@ def _stop_on_signals() -> threading.Event:
     return stop
 
 
-def _run_once(settings: NodeSettings, stop: threading.Event) -> None:
-    services, deployment = build_services(settings)
+def _run_once(
+    settings: NodeSettings, stop: threading.Event, moved: Callable[[], str | None] | None, *, restarting: bool
+) -> None:
+    services, deployment = build_services(settings, restarting=restarting)
     w3 = services.market.w3
     daemon = Daemon(
         services,
@@ -156,6 +183,7 @@ def _run_once(settings: NodeSettings, stop: threading.Event) -> None:
         start_block=deployment.block_number,
         stop=stop,
         chain_identity=lambda: chain_identity(w3, deployment),
+        moved=moved,
     )
     server = None
     if settings.api_port is not None:

@@ -13,7 +13,8 @@ from web3 import Web3
 
 from node.chain.build import Artifact, ensure_artifact
 from node.chain.contract import TaskMarket
-from node.chain.deploy import Deployment, deploy_market
+from node.chain.deploy import deploy_market
+from node.chain.deployment import Deployment
 from node.chain.devnet import Devnet, dev_accounts
 from node.chain.rpc import connect
 from node.chain.tx import Signer

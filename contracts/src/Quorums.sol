@@ -247,7 +247,16 @@ abstract contract Quorums is MarketStorage {
             needed: _seats(t.params.quorum, u.level)
         });
         address[] memory excluded = _participants(taskId, key, u.level, t.params.quorum);
-        (uint8 seats, uint32 nonce) = _fillSeats(d, excluded, u.seats, u.drawNonce);
+        (uint8 seats, uint32 nonce, bool emptyPool) = _fillSeats(d, excluded, u.seats, u.drawNonce);
+        if (emptyPool) {
+            // Nobody was in the pool before the unit was submitted (a new network, a verifier still starting):
+            // waiting out the commit window would redraw from the pool as it stands then, so draw from it now,
+            // from a seed still to come. This opens nothing that window's redraw does not open anyway.
+            u.seedBlock = uint64(block.number);
+            (uint32 round, uint32 index) = _roundIndex(key);
+            emit QuorumSeedRetargeted(taskId, round, index, u.epoch, uint64(block.number));
+            return;
+        }
         u.seats = seats;
         u.drawNonce = nonce;
         if (seats == d.needed) {
@@ -272,20 +281,21 @@ abstract contract Quorums is MarketStorage {
 
     /// @dev Draws from the seed's sequence, from `nonce` on, until the seats are full or the tries run out. A draw
     /// is skipped when it picks the miner, an excluded participant, or an account without a free vote bond.
+    /// `emptyPool`: the pool held no stake at all at the snapshot block (nothing drawn then).
     function _fillSeats(Draw memory d, address[] memory excluded, uint8 seats, uint32 nonce)
         private
-        returns (uint8, uint32)
+        returns (uint8, uint32, bool emptyPool)
     {
         for (uint256 tries = uint256(d.needed - seats) * DRAW_TRIES_PER_SEAT; tries != 0 && seats < d.needed; --tries) {
             address v = _verifierPool().draw(uint256(keccak256(abi.encode(d.seed, nonce))), d.poolBlock);
             ++nonce;
-            if (v == address(0)) break; // the pool was empty at that block
+            if (v == address(0)) return (seats, nonce, true);
             if (v == d.miner || _contains(excluded, v) || _freeStakeOf(v) < d.bond) continue;
             _lockBond(v, d.bond);
             _seat(d, v, seats);
             ++seats;
         }
-        return (seats, nonce);
+        return (seats, nonce, false);
     }
 
     function _seat(Draw memory d, address verifier, uint8 seat) private {

@@ -101,6 +101,28 @@ contract TaskMarketVotesTest is TaskMarketFixture {
         vm.assertTrue(_unit(taskId, 0, 0).status == ITaskMarket.UnitStatus.Accepted, "then voted as usual");
     }
 
+    function test_drawVerifiers_drawsFromALaterSeedWhenThePoolWasEmptyAtTheSeed() public {
+        for (uint256 i; i < verifiers.length; ++i) {
+            vm.prank(verifiers[i]);
+            market.leaveVerifierPool();
+        }
+        vm.roll(vm.getBlockNumber() + 1);
+        uint256 other = _createDefault();
+        _claimAndSubmit(other, 0, 0, miners[1]); // nobody in the pool: its seed's snapshot is empty
+        for (uint256 i; i < verifiers.length; ++i) {
+            vm.prank(verifiers[i]);
+            market.joinVerifierPool(); // verifiers (re)starting after the submission
+        }
+        vm.roll(vm.getBlockNumber() + 1);
+        vm.expectEmit();
+        emit ITaskMarket.QuorumSeedRetargeted(other, 0, 0, 1, uint64(vm.getBlockNumber()));
+        market.drawVerifiers(other, 0, 0);
+        vm.assertEq(_unit(other, 0, 0).seats, 0, "nobody drawn from the empty snapshot");
+        vm.assertEq(_unit(other, 0, 0).seedBlock, vm.getBlockNumber(), "seeded anew");
+        address[] memory seats = _draw(other, 0, 0);
+        vm.assertEq(seats.length, 3, "drawn from the pool as it stands, without waiting out the commit window");
+    }
+
     function test_drawVerifiers_givesOneVerifierSeveralSeatsWhenDrawnAgain() public {
         uint64 seedBlock = _unit(taskId, 0, 0).seedBlock;
         vm.roll(seedBlock + 1);

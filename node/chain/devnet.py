@@ -64,7 +64,17 @@ def find_anvil(root: Path | None = None) -> Path:
     raise ToolchainError("anvil not found: run `npm ci` in the dmlnet checkout (it installs @foundry-rs/anvil)")
 
 
-def free_port() -> int:
+def free_port(preferred: int | None = None) -> int:
+    """``preferred`` when nothing listens there (a devnet started again keeps its address), else any free port."""
+    if preferred:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            # As a server binds it: connections of the last process left in TIME_WAIT do not hold the port.
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind(("127.0.0.1", preferred))
+                return preferred
+            except OSError:
+                pass
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])

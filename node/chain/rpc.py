@@ -52,7 +52,8 @@ def with_retries(
     """Runs ``read``, retrying transient failures; a revert is an answer, not a fault, and is raised at once."""
 
     def log_retry(attempt: int, err: Exception) -> None:
-        log.warning("rpc read failed, retrying", extra={"what": what, "attempt": attempt, "error": str(err)})
+        # Debug only: whoever gives up says so once (a node per outage, a command in its error), not every try.
+        log.debug("rpc read failed, retrying", extra={"what": what, "attempt": attempt, "error": str(err)})
 
     return retry(read, retry_if=_worth_retrying, policy=policy, on_retry=log_retry, sleep=sleep, rng=rng)
 

@@ -308,8 +308,8 @@ interface ITaskMarket {
     /// @notice Every seat of the quorum of `epoch` (appeal level `level`) is drawn; commits are open until
     /// `commitDeadline`.
     event QuorumDrawn(uint256 indexed taskId, uint32 round, uint32 index, uint32 epoch, uint8 level, uint64 commitDeadline);
-    /// @notice The hash of the old seed block was out of reach (over 256 blocks old): the quorum of `epoch` is now
-    /// drawn from the hash of `seedBlock`.
+    /// @notice The old seed could seat nobody: its block hash was out of reach (over 256 blocks old), or the pool
+    /// held no stake at its snapshot. The quorum of `epoch` is now drawn from the hash of `seedBlock`.
     event QuorumSeedRetargeted(uint256 indexed taskId, uint32 round, uint32 index, uint32 epoch, uint64 seedBlock);
     /// @notice `verifier` did not commit in time: its seat was released (its bond unlocked) and is drawn again.
     event VerifierReplaced(uint256 indexed taskId, uint32 round, uint32 index, address indexed verifier, uint32 epoch);

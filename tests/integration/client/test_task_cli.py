@@ -55,7 +55,7 @@ def test_data_task_and_money_commands(chain: Chain, tmp_path: Path) -> None:
         out = invoke("task", "submit", "--dataset", data_cid, *small, "--yes", "--dev-account", "1", *f)
         task_id = int(out.strip().splitlines()[-1].split()[1])
         assert "budget" in out
-        listing = invoke("task", "list", *f)
+        listing = invoke("task", "list", *f[:4])  # reads the chain only: no --store
         assert "active" in listing
         assert f"│ {task_id} " in listing or f"{task_id} " in listing
         assert "units of this round" in invoke("task", "show", str(task_id), *f)
@@ -140,7 +140,7 @@ def test_errors_are_one_line_with_distinct_exit_codes(chain: Chain, tmp_path: Pa
         document = json.loads((tmp_path / "deployment.json").read_text())
         document["chain_id"] = 1
         wrong_chain.write_text(json.dumps(document))
-        wrong = dml("task", "list", "--rpc", chain.rpc_url, "--deployment", str(wrong_chain), "--store", store)
+        wrong = dml("task", "list", "--rpc", chain.rpc_url, "--deployment", str(wrong_chain))
         assert wrong.returncode == 12
         assert "chain id" in wrong.stderr
         assert len(wrong.stderr.strip().splitlines()) == 1

@@ -43,3 +43,11 @@ def test_chain_reading_commands_import_neither_torch_nor_fastapi() -> None:
     loaded = _heavy_modules_after("import client.cli, client.session, client.inspect, client.render")
     assert "web3" in loaded  # the probe does load the chain client: the assertion below is not vacuous
     assert not {"torch", "fastapi", "uvicorn", "sklearn"} & set(loaded)
+
+
+def test_reading_views_imports_no_web3() -> None:
+    # `dml task list` reads views over plain JSON-RPC (web3's import alone takes longer than the command).
+    loaded = _heavy_modules_after(
+        "import client.cli, client.task_cmds, client.session, node.chain.views, node.chain.jsonrpc, node.chain.build"
+    )
+    assert loaded == []

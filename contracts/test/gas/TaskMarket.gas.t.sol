@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {TaskMarketFixture} from "../utils/TaskMarketFixture.sol";
+import {ITaskMarket} from "../../src/interfaces/ITaskMarket.sol";
+
+/// @notice What each step of a unit's life costs, one call per test: each contract brings the market to the step
+/// in `setUp` (not measured), and its tests make exactly the call they are named after. `forge snapshot` over
+/// this folder writes `.gas-snapshot`; `make gas-check` fails when a figure grows by more than 2% without the
+/// snapshot being updated (`make gas-snapshot`). Quorum 1 and quorum 3, first round and a later one.
+abstract contract GasFixture is TaskMarketFixture {
+    uint256 internal q1;
+    uint256 internal q3;
+
+    function setUp() public virtual override {
+        super.setUp();
+        q1 = _create(_params(3, 2, 1));
+        q3 = _create(_params(3, 2, 3));
+    }
+
+    /// @dev A fixed seed: the draw, and so its gas, is the same on every run.
+    function _seed(uint256 taskId, uint32 round, uint32 index) internal {
+        uint64 seedBlock = _unit(taskId, round, index).seedBlock;
+        vm.roll(seedBlock + 1);
+        vm.setBlockhash(seedBlock, keccak256(abi.encode("gas", taskId, round, index)));
+    }
+
+    function _submitted(uint256 taskId, uint32 round, uint32 index) internal {
+        _claimAndSubmit(taskId, round, index, miners[index % miners.length]);
+        _seed(taskId, round, index);
+    }
+}
+
+contract CreateTaskGasTest is GasFixture {
+    function test_createTask_q1_gas() public {
+        _create(_params(3, 2, 1));
+    }
+
+    function test_createTask_q3_gas() public {
+        _create(_params(3, 2, 3));
+    }
+}
+
+contract ClaimGasTest is GasFixture {
+    uint256 internal later;
+
+    function setUp() public override {
+        super.setUp();
+        later = _create(_params(3, 2, 1));
+        _acceptRound(later, 0);
+    }
+
+    function test_claimUnit_firstRound_gas() public {
+        _claim(q1, 0, 0, miners[0]);
+    }
+
+    /// @dev The same unit one round on: what a round costs once the first has written its slots.
+    function test_claimUnit_laterRound_gas() public {
+        _claim(later, 1, 0, miners[0]);
+    }
+}
+
+contract SubmitGasTest is GasFixture {
+    function setUp() public override {
+        super.setUp();
+        _claim(q1, 0, 0, miners[0]);
+    }
+
+    function test_submitResult_gas() public {
+        vm.prank(miners[0]);
+        market.submitResult(q1, 0, 0, _result(q1, 0, 0, miners[0]), _model(q1, 0, 0));
+    }
+}
+
+contract DrawGasTest is GasFixture {
+    function setUp() public override {
+        super.setUp();
+        _submitted(q1, 0, 0);
+        _submitted(q3, 0, 0);
+    }
+
+    function test_drawVerifiers_q1_gas() public {
+        market.drawVerifiers(q1, 0, 0);
+    }
+
+    function test_drawVerifiers_q3_gas() public {
+        market.drawVerifiers(q3, 0, 0);
+    }
+}
+
+contract VoteGasTest is GasFixture {
+    address[] internal seats1;
+    address[] internal seats3;
+
+    function setUp() public override {
+        super.setUp();
+        _claimAndSubmit(q1, 0, 0, miners[0]);
+        _claimAndSubmit(q3, 0, 0, miners[0]);
+        seats1 = _draw(q1, 0, 0);
+        seats3 = _draw(q3, 0, 0);
+        _commit(q3, 0, 0, seats3[0], true);
+        _commit(q3, 0, 0, seats3[1], true);
+    }
+
+    /// @dev The only commit opens the reveals.
+    function test_commitVote_q1_gas() public {
+        _commit(q1, 0, 0, seats1[0], true);
+    }
+
+    /// @dev The last of three commits opens the reveals.
+    function test_commitVote_q3Last_gas() public {
+        _commit(q3, 0, 0, seats3[2], true);
+    }
+}
+
+contract RevealGasTest is GasFixture {
+    address[] internal seats1;
+    address[] internal seats3;
+
+    function setUp() public override {
+        super.setUp();
+        _claimAndSubmit(q1, 0, 0, miners[0]);
+        _claimAndSubmit(q3, 0, 0, miners[0]);
+        seats1 = _draw(q1, 0, 0);
+        seats3 = _draw(q3, 0, 0);
+        _commit(q1, 0, 0, seats1[0], true);
+        for (uint256 i; i < 3; ++i) _commit(q3, 0, 0, seats3[i], true);
+        _reveal(q3, 0, 0, seats3[0], true);
+        _reveal(q3, 0, 0, seats3[1], true);
+    }
+
+    /// @dev The only reveal decides and settles the unit: the miner and the seat are paid.
+    function test_revealVote_q1Settles_gas() public {
+        _reveal(q1, 0, 0, seats1[0], true);
+    }
+
+    /// @dev The last of three reveals decides and settles the unit.
+    function test_revealVote_q3LastSettles_gas() public {
+        _reveal(q3, 0, 0, seats3[2], true);
+    }
+}
+
+contract WithdrawGasTest is GasFixture {
+    function setUp() public override {
+        super.setUp();
+        _acceptUnit(q1, 0, 0, miners[0]);
+    }
+
+    function test_withdraw_gas() public {
+        vm.prank(miners[0]);
+        market.withdraw();
+    }
+}

@@ -1,0 +1,76 @@
+"""The deployment file: which chain and address hold TaskMarket, from which block, speaking which ABI.
+
+Read by every node and command; importing it costs no web3 (short commands read it too).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from node.errors import ConfigError, DeploymentNotFound, WrongChain
+
+if TYPE_CHECKING:
+    from web3 import Web3
+
+    from node.chain.build import Artifact
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    chain_id: int
+    address: str
+    block_number: int
+    abi_digest: str
+    tx_hash: str
+    unbonding_delay_s: int
+
+    def write(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=2, sort_keys=True) + "\n")
+        tmp.replace(path)
+
+    @classmethod
+    def read(cls, path: Path) -> Deployment:
+        from eth_utils.address import to_checksum_address  # here: importing this module stays instant (CLI help)
+
+        try:
+            document = json.loads(path.read_text())
+        except FileNotFoundError as err:
+            raise DeploymentNotFound(f"no deployment file at {path}: run `dml devnet up` or `dml deploy`") from err
+        except json.JSONDecodeError as err:
+            raise ConfigError(f"{path} is not valid JSON: {err}") from err
+        try:
+            return cls(
+                chain_id=int(document["chain_id"]),
+                address=to_checksum_address(document["address"]),
+                block_number=int(document["block_number"]),
+                abi_digest=str(document["abi_digest"]),
+                tx_hash=str(document["tx_hash"]),
+                unbonding_delay_s=int(document["unbonding_delay_s"]),
+            )
+        except (KeyError, ValueError, TypeError) as err:
+            raise ConfigError(f"{path} is not a dmlnet deployment file: {err}") from err
+
+    def check(self, w3: Web3, artifact: Artifact) -> None:
+        """Refuses a deployment on another chain, one whose ABI differs from ours, or one this chain does not hold."""
+        self.check_answers(int(w3.eth.chain_id), bytes(w3.eth.get_code(self.address)), artifact)  # type: ignore[arg-type]
+
+    def check_answers(self, chain_id: int, code: bytes, artifact: Artifact) -> None:
+        """:meth:`check` on the chain's answers (its id, the code at our address), however they were read."""
+        if chain_id != self.chain_id:
+            raise WrongChain(self.chain_id, chain_id)
+        if artifact.abi_digest != self.abi_digest:
+            raise ConfigError(
+                f"the deployment at {self.address} speaks ABI {self.abi_digest[:12]}…, "
+                f"this node {artifact.abi_digest[:12]}…"
+            )
+        if not code:
+            # A deployment file outliving its chain: a devnet restarted without deploying, another chain's file.
+            raise DeploymentNotFound(
+                f"no contract at {self.address} on chain {chain_id}: the deployment file describes another chain "
+                "(restarted?); run `dml devnet up` or `dml deploy` again"
+            )
