@@ -16,7 +16,7 @@ from node.store.tensors import TensorLimits, TensorSpec, load_tensors, save_tens
 State = dict[str, torch.Tensor]
 
 
-def _layer(layer: sp.Layer) -> nn.Module:
+def build_layer(layer: sp.Layer) -> nn.Module:
     match layer:
         case sp.Linear():
             return nn.Linear(layer.in_features, layer.out_features, bias=layer.bias)
@@ -60,7 +60,7 @@ def build_module(model: sp.ModelSpec, *, seed: int = 0, check: bool = True) -> n
     with GLOBAL_GENERATOR:  # initial weights and the shape probe draw from torch's process-wide generator
         with torch.random.fork_rng(devices=[]):
             torch.default_generator.manual_seed(seed)
-            module = nn.Sequential(*(_layer(layer) for layer in model.layers))
+            module = nn.Sequential(*(build_layer(layer) for layer in model.layers))
         n_params = sum(p.numel() for p in module.parameters())
         if n_params > model.max_parameters:
             raise SpecError(f"model.layers: {n_params} parameters, above model.max_parameters = {model.max_parameters}")
@@ -72,7 +72,9 @@ def build_module(model: sp.ModelSpec, *, seed: int = 0, check: bool = True) -> n
 
 def output_shape(model: sp.ModelSpec, module: nn.Sequential | None = None) -> tuple[int, ...]:
     """Runs a 2-sample dummy batch through the layers and names the first layer whose shape does not fit."""
-    net: nn.Sequential = module if module is not None else nn.Sequential(*(_layer(layer) for layer in model.layers))
+    net: nn.Sequential = (
+        module if module is not None else nn.Sequential(*(build_layer(layer) for layer in model.layers))
+    )
     x = torch.zeros(2, *model.input_shape)
     was_training = net.training
     net.eval()

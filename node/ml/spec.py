@@ -203,6 +203,26 @@ class DatasetSpec(_Strict):
     num_classes: Annotated[int, Field(ge=1, le=100_000)] | None = None
 
 
+PARAMETRISED = (Linear, Conv2d, LayerNorm, BatchNorm1d, BatchNorm2d)
+
+
+class PrivacySpec(_Strict):
+    """Split mode keeps the first ``private_prefix`` and the last ``private_suffix`` parametrised layers with the
+    owner (with the layers without parameters that follow each); the network trains only the middle."""
+
+    mode: Literal["none", "split"] = "none"
+    private_prefix: Annotated[int, Field(ge=0, le=64)] = 0
+    private_suffix: Annotated[int, Field(ge=0, le=64)] = 0
+
+    @model_validator(mode="after")
+    def _counts_fit_the_mode(self) -> PrivacySpec:
+        if self.mode == "none" and (self.private_prefix or self.private_suffix):
+            raise ValueError('private_prefix and private_suffix need mode "split"')
+        if self.mode == "split" and not (self.private_prefix or self.private_suffix):
+            raise ValueError("split mode keeps at least one layer private: set private_prefix or private_suffix")
+        return self
+
+
 class TaskSpec(_Strict):
     """Everything a miner needs to train a unit and a verifier needs to check it."""
 

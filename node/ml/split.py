@@ -1,0 +1,200 @@
+"""Split ("U-shaped") training: the owner keeps a private stem and head, the network trains the public middle.
+
+One training step crosses the cut four times: the owner runs its stem and sends the activations; the middle runs
+forward and sends its output back; the owner runs its head and the loss (the labels never leave it) and sends
+the gradient at the middle's output; the middle back-propagates, updates itself and returns the gradient at the
+stem's output, with which the owner updates its stem and head. Neither side ever holds the other's weights, and
+together they compute exactly the step that training the whole model would (tested against it).
+
+This module is the arithmetic of both sides; carrying the tensors between two machines is the step protocol's
+job, and recording them for verification the trail's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F  # noqa: N812 - torch's own convention
+from torch import nn
+
+from node.errors import SpecError
+from node.ml import spec as sp
+from node.ml.model import State, build_layer
+from node.ml.optim import OptState, apply, initial_state
+
+# The owner's side may carry at most this share of a forward pass: split mode is for models whose bulk the
+# network computes (a stem that is most of the model would leave the network little to do and the owner all).
+MAX_OWNER_SHARE = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class SplitPlan:
+    """Which layers (indices into ``model.layers``) each side holds, and what crosses the cut."""
+
+    stem: range
+    middle: range
+    head: range
+    owner_share: float  # of the multiply-adds of one forward pass
+    cut_in: tuple[int, ...]  # one sample's activations entering the middle
+    cut_out: tuple[int, ...]  # one sample's output of the middle
+
+
+def _costs(model: sp.ModelSpec) -> tuple[list[int], list[tuple[int, ...]]]:
+    """Multiply-adds of each layer for one sample, and the shape after each layer."""
+    x = torch.zeros(1, *model.input_shape)
+    costs: list[int] = []
+    shapes: list[tuple[int, ...]] = []
+    with torch.no_grad():
+        for layer_spec in model.layers:
+            layer = build_layer(layer_spec).eval()
+            y = layer(x)
+            match layer_spec:
+                case sp.Linear():
+                    costs.append(layer_spec.in_features * layer_spec.out_features)
+                case sp.Conv2d():
+                    costs.append(y.numel() * layer_spec.in_channels * layer_spec.kernel_size**2)
+                case _:
+                    costs.append(y.numel())
+            shapes.append(tuple(y.shape[1:]))
+            x = y
+    return costs, shapes
+
+
+def plan_split(model: sp.ModelSpec, privacy: sp.PrivacySpec) -> SplitPlan:
+    """The cut of ``model`` that ``privacy`` asks for; refuses one that leaves no public middle or leaves the
+    owner most of the compute, naming the field."""
+    if privacy.mode != "split":
+        raise SpecError('privacy.mode: "none" has no split')
+    parametrised = [i for i, layer in enumerate(model.layers) if isinstance(layer, sp.PARAMETRISED)]
+    n, m = privacy.private_prefix, privacy.private_suffix
+    if n + m >= len(parametrised):
+        raise SpecError(
+            f"privacy: {n} + {m} private layers of the model's {len(parametrised)} parametrised ones leave no public "
+            "middle to train"
+        )
+    start = parametrised[n]  # the stem keeps its last private layer's activation and pooling
+    end = parametrised[len(parametrised) - m] if m else len(model.layers)
+    costs, shapes = _costs(model)
+    total = sum(costs)
+    owner = sum(costs[:start]) + sum(costs[end:])
+    share = owner / total if total else 0.0
+    if share > MAX_OWNER_SHARE:
+        raise SpecError(
+            f"privacy.private_prefix: the owner's side would carry {share:.0%} of the compute (at most "
+            f"{MAX_OWNER_SHARE:.0%}): keep fewer or smaller layers private"
+        )
+    return SplitPlan(
+        stem=range(0, start),
+        middle=range(start, end),
+        head=range(end, len(model.layers)),
+        owner_share=share,
+        cut_in=tuple(model.input_shape) if start == 0 else shapes[start - 1],
+        cut_out=shapes[end - 1],
+    )
+
+
+def part(module: nn.Sequential, layers: range) -> nn.Sequential:
+    """The layers ``layers`` of ``module`` (its own parameters, not copies)."""
+    return nn.Sequential(*(module[i] for i in layers))
+
+
+def part_state(module: nn.Sequential, layers: range) -> State:
+    """The named tensors of those layers, under the whole model's names (``"3.weight"``), detached."""
+    return {
+        name: tensor.detach().clone()
+        for name, tensor in module.state_dict().items()
+        if int(name.split(".", 1)[0]) in layers
+    }
+
+
+def _params(module: nn.Sequential, layers: range) -> dict[str, torch.Tensor]:
+    return {name: p for name, p in module.named_parameters() if int(name.split(".", 1)[0]) in layers}
+
+
+def _grads(params: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {name: p.grad if p.grad is not None else torch.zeros_like(p) for name, p in params.items()}
+
+
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def loss_fn(loss: str) -> LossFn:
+    if loss == "cross_entropy":
+        return F.cross_entropy
+    return F.mse_loss
+
+
+class OwnerSide:
+    """The owner's stem and head, their optimizer state, and the labels; what it sends is activations and
+    gradients, never weights."""
+
+    def __init__(self, module: nn.Sequential, plan: SplitPlan, training: sp.TrainingSpec) -> None:
+        self._module = module
+        self._plan = plan
+        self._optimizer = training.optimizer
+        self._loss = loss_fn(training.loss)
+        self._params = {**_params(module, plan.stem), **_params(module, plan.head)}
+        self.opt_state: OptState = initial_state(self._optimizer, self._params)
+        self._stem_out: torch.Tensor | None = None
+        self._middle_out: torch.Tensor | None = None
+
+    def stem_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Step part 1: the activations to send (the input itself when there is no stem)."""
+        for p in self._params.values():
+            p.grad = None
+        out = part(self._module, self._plan.stem)(x) if len(self._plan.stem) else x
+        self._stem_out = out
+        return out.detach()
+
+    def head_backward(self, middle_out: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, float]:
+        """Step part 3: the head and the loss on the middle's output; returns the gradient at that output to
+        send, and the loss."""
+        received = middle_out.detach().requires_grad_(True)
+        out = part(self._module, self._plan.head)(received) if len(self._plan.head) else received
+        loss = self._loss(out, y)
+        loss.backward()  # type: ignore[no-untyped-call]
+        assert received.grad is not None
+        return received.grad.detach(), float(loss.detach())
+
+    def finish(self, grad_at_cut: torch.Tensor) -> None:
+        """Step part 5: back through the stem with the gradient the middle returned, then one update of the
+        owner's layers."""
+        if self._stem_out is not None and self._stem_out.requires_grad:
+            self._stem_out.backward(grad_at_cut)  # type: ignore[no-untyped-call]
+        self._stem_out = None
+        apply(self._optimizer, self._params, _grads(self._params), self.opt_state)
+
+
+class MiddleSide:
+    """The public middle and its optimizer state: what a miner holds."""
+
+    def __init__(self, middle: nn.Sequential, training: sp.TrainingSpec) -> None:
+        self._middle = middle
+        self._optimizer = training.optimizer
+        self._params: dict[str, torch.Tensor] = dict(middle.named_parameters())
+        self.opt_state: OptState = initial_state(self._optimizer, self._params)
+        self._input: torch.Tensor | None = None
+        self._output: torch.Tensor | None = None
+
+    def forward(self, activations: torch.Tensor) -> torch.Tensor:
+        """Step part 2: the middle's output to send back."""
+        for p in self._params.values():
+            p.grad = None
+        self._input = activations.detach().requires_grad_(True)
+        self._output = self._middle(self._input)
+        return self._output.detach()
+
+    def backward(self, grad_out: torch.Tensor) -> torch.Tensor:
+        """Step part 4: back-propagates the owner's gradient, updates the middle; returns the gradient at the
+        middle's input to send back."""
+        if self._input is None or self._output is None:
+            raise SpecError("backward before forward: a step's messages arrived out of order")
+        if grad_out.shape != self._output.shape:
+            raise SpecError(f"gradient of shape {tuple(grad_out.shape)}, the output was {tuple(self._output.shape)}")
+        self._output.backward(grad_out)  # type: ignore[no-untyped-call]
+        grad_in = self._input.grad
+        apply(self._optimizer, self._params, _grads(self._params), self.opt_state)
+        self._input = self._output = None
+        return grad_in.detach() if grad_in is not None else torch.zeros(0)
