@@ -1,0 +1,93 @@
+"""What crosses the cut in split training, as bytes: one safetensors message per crossing, and the digest chain
+that commits to a unit's whole traffic.
+
+A step sends four messages (see :mod:`node.ml.split`): the owner's activations, the middle's output, the owner's
+gradient at that output, the middle's gradient at its input. Each is one float32 tensor of a shape both sides
+know from the spec (batch × the cut's shape), with the step and its kind in the metadata; a message of another
+shape, kind or step, with NaN or Inf, or in any format but safetensors is refused before it is used. Both sides
+chain the digests of the messages in order; the chain's head commits to the traffic, so a verifier handed the
+recorded messages can check they are the ones the step used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import numpy as np
+import torch
+
+from node.store.errors import ArtifactError
+from node.store.tensors import TensorLimits, TensorSpec, load_tensors, save_tensors
+
+# A step's message is a batch of activations: well under this (the digits CNN cut after its first pool sends
+# 32 × 16 × 4 × 4 floats, 32 KB); the cap bounds what a peer can make the other side allocate.
+MESSAGE_LIMITS = TensorLimits(max_bytes=64 * 1024 * 1024, max_header_bytes=4096, max_tensors=1)
+
+
+class Kind(StrEnum):
+    ACTIVATIONS = "activations"  # owner → middle: the stem's output (or the input itself)
+    OUTPUT = "output"  # middle → owner: the middle's output
+    GRADIENT_OUT = "gradient_out"  # owner → middle: the loss's gradient at the middle's output
+    GRADIENT_IN = "gradient_in"  # middle → owner: the gradient at the middle's input
+
+
+def encode(kind: Kind, step: int, tensor: torch.Tensor) -> bytes:
+    array = tensor.detach().to(torch.float32).contiguous().numpy()
+    return save_tensors({"x": array}, {"kind": kind.value, "step": str(step)})
+
+
+def decode(data: bytes, kind: Kind, step: int, shape: tuple[int, ...]) -> torch.Tensor:
+    """The tensor of a message that must be ``kind`` at ``step`` with ``shape``; anything else is refused."""
+    array = load_tensors(data, expected={"x": TensorSpec(shape, "float32")}, limits=MESSAGE_LIMITS)["x"]
+    metadata = _metadata(data)
+    if metadata.get("kind") != kind.value or metadata.get("step") != str(step):
+        raise ArtifactError(
+            f"expected the {kind.value} of step {step}, got the {metadata.get('kind')} of step {metadata.get('step')}"
+        )
+    return torch.from_numpy(np.array(array, copy=True))
+
+
+def _metadata(data: bytes) -> dict[str, str]:
+    """The header's metadata (the framing was checked by :func:`load_tensors` already)."""
+    (length,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8 : 8 + length])
+    metadata = header.get("__metadata__") or {}
+    return {str(k): str(v) for k, v in metadata.items()}
+
+
+@dataclass(slots=True)
+class TrafficChain:
+    """The running digest of a unit's messages: ``head = sha256(head ‖ sha256(message))``, from a start both sides
+    derive from the unit (its seed). Equal heads mean the same messages in the same order."""
+
+    head: bytes
+    count: int = 0
+    _log: list[bytes] = field(default_factory=list)
+
+    @classmethod
+    def start(cls, unit_seed: bytes) -> TrafficChain:
+        return cls(hashlib.sha256(b"dmlnet split traffic" + unit_seed).digest())
+
+    def add(self, message: bytes) -> bytes:
+        self.head = hashlib.sha256(self.head + hashlib.sha256(message).digest()).digest()
+        self.count += 1
+        self._log.append(self.head)
+        return self.head
+
+    def head_after(self, count: int) -> bytes:
+        """The head once ``count`` messages were chained (a segment's boundary)."""
+        if not 1 <= count <= self.count:
+            raise ArtifactError(f"no head after {count} messages: {self.count} chained")
+        return self._log[count - 1]
+
+
+def replay(unit_seed: bytes, messages: list[bytes]) -> bytes:
+    """The head a list of recorded messages gives: a verifier compares it with the committed one."""
+    chain = TrafficChain.start(unit_seed)
+    for message in messages:
+        chain.add(message)
+    return chain.head
