@@ -21,7 +21,7 @@ from torch import nn
 
 from node.errors import SpecError
 from node.ml import spec as sp
-from node.ml.model import State, build_layer
+from node.ml.model import GLOBAL_GENERATOR, State, build_layer
 from node.ml.optim import OptState, apply, initial_state
 
 # The owner's side may carry at most this share of a forward pass: split mode is for models whose bulk the
@@ -170,21 +170,37 @@ class OwnerSide:
 class MiddleSide:
     """The public middle and its optimizer state: what a miner holds."""
 
-    def __init__(self, middle: nn.Sequential, training: sp.TrainingSpec) -> None:
+    def __init__(self, middle: nn.Sequential, training: sp.TrainingSpec, opt_state: OptState | None = None) -> None:
+        """``opt_state``: the optimizer state to go on from (a checkpoint's); a fresh one when not given."""
         self._middle = middle
         self._optimizer = training.optimizer
         self._params: dict[str, torch.Tensor] = dict(middle.named_parameters())
-        self.opt_state: OptState = initial_state(self._optimizer, self._params)
+        self.opt_state: OptState = (
+            {k: v.clone() for k, v in opt_state.items()}
+            if opt_state is not None
+            else initial_state(self._optimizer, self._params)
+        )
         self._input: torch.Tensor | None = None
         self._output: torch.Tensor | None = None
 
-    def forward(self, activations: torch.Tensor) -> torch.Tensor:
-        """Step part 2: the middle's output to send back."""
+    def forward(self, activations: torch.Tensor, dropout_seed: int | None = None) -> torch.Tensor:
+        """Step part 2: the middle's output to send back. ``dropout_seed``: the step's (see
+        :func:`node.ml.train.step_seed`), so that a verifier re-executing the step draws the same masks."""
         for p in self._params.values():
             p.grad = None
         self._input = activations.detach().requires_grad_(True)
-        self._output = self._middle(self._input)
+        self._middle.train()
+        if dropout_seed is None:
+            self._output = self._middle(self._input)
+        else:
+            with GLOBAL_GENERATOR, torch.random.fork_rng(devices=[]):
+                torch.default_generator.manual_seed(dropout_seed)
+                self._output = self._middle(self._input)
         return self._output.detach()
+
+    def state(self) -> State:
+        """The middle's weights (under its own layer numbering), detached copies."""
+        return {k: v.detach().clone() for k, v in self._middle.state_dict().items()}
 
     def backward(self, grad_out: torch.Tensor) -> torch.Tensor:
         """Step part 4: back-propagates the owner's gradient, updates the middle; returns the gradient at the
