@@ -12,17 +12,16 @@ job, and recording them for verification the trail's.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F  # noqa: N812 - torch's own convention
 from torch import nn
 
 from node.errors import SpecError
 from node.ml import spec as sp
 from node.ml.model import GLOBAL_GENERATOR, State, build_layer
 from node.ml.optim import OptState, apply, initial_state
+from node.ml.train import loss_of
 
 # The owner's side may carry at most this share of a forward pass: split mode is for models whose bulk the
 # network computes (a stem that is most of the model would leave the network little to do and the owner all).
@@ -109,21 +108,23 @@ def part_state(module: nn.Sequential, layers: range) -> State:
     }
 
 
+def combine(private: State, middle: State, plan: SplitPlan) -> State:
+    """The whole model from the owner's layers (whole-model names) and the middle's (its own numbering)."""
+    renamed = {}
+    for name, tensor in middle.items():
+        index, rest = name.split(".", 1)
+        renamed[f"{int(index) + plan.middle.start}.{rest}"] = tensor
+    if set(renamed) & set(private):
+        raise SpecError("the middle and the owner's layers overlap: not parts of one split")
+    return {**private, **renamed}
+
+
 def _params(module: nn.Sequential, layers: range) -> dict[str, torch.Tensor]:
     return {name: p for name, p in module.named_parameters() if int(name.split(".", 1)[0]) in layers}
 
 
 def _grads(params: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {name: p.grad if p.grad is not None else torch.zeros_like(p) for name, p in params.items()}
-
-
-LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-
-
-def loss_fn(loss: str) -> LossFn:
-    if loss == "cross_entropy":
-        return F.cross_entropy
-    return F.mse_loss
 
 
 class OwnerSide:
@@ -134,7 +135,7 @@ class OwnerSide:
         self._module = module
         self._plan = plan
         self._optimizer = training.optimizer
-        self._loss = loss_fn(training.loss)
+        self._loss_kind = training.loss
         self._params = {**_params(module, plan.stem), **_params(module, plan.head)}
         self.opt_state: OptState = initial_state(self._optimizer, self._params)
         self._stem_out: torch.Tensor | None = None
@@ -153,7 +154,7 @@ class OwnerSide:
         send, and the loss."""
         received = middle_out.detach().requires_grad_(True)
         out = part(self._module, self._plan.head)(received) if len(self._plan.head) else received
-        loss = self._loss(out, y)
+        loss = loss_of(self._loss_kind, out, y)
         loss.backward()  # type: ignore[no-untyped-call]
         assert received.grad is not None
         return received.grad.detach(), float(loss.detach())

@@ -91,7 +91,8 @@ def batch_indices(n: int, batch_size: int, unit_seed: bytes, step: int) -> torch
     return order[: min(batch_size, n)]
 
 
-def _loss(kind: str, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def loss_of(kind: str, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The spec's loss of a batch (the one definition: plain training, split training, evaluation of a step)."""
     if kind == "cross_entropy":
         return F.cross_entropy(output, target)
     return F.mse_loss(output.reshape(target.shape), target.to(output.dtype))
@@ -118,7 +119,7 @@ class _Runner:
         with GLOBAL_GENERATOR, torch.random.fork_rng(devices=[]):
             # The CPU generator only: torch.manual_seed also seeds every accelerator backend, at ~1 ms a call.
             torch.default_generator.manual_seed(step_seed(unit_seed, self.step, b"dropout"))
-            loss = _loss(self.spec.training.loss, self.module(x), y)
+            loss = loss_of(self.spec.training.loss, self.module(x), y)
         loss.backward()  # type: ignore[no-untyped-call]
         grads = {name: p.grad if p.grad is not None else torch.zeros_like(p) for name, p in self.params.items()}
         apply(self.spec.training.optimizer, self.params, grads, self.state)

@@ -10,7 +10,8 @@ from node.errors import SpecError
 from node.ml import spec as sp
 from node.ml.model import build_module
 from node.ml.optim import apply, initial_state
-from node.ml.split import MiddleSide, OwnerSide, loss_fn, part, part_state, plan_split
+from node.ml.split import MiddleSide, OwnerSide, part, part_state, plan_split
+from node.ml.train import loss_of
 
 CNN = sp.ModelSpec.model_validate(
     {
@@ -97,13 +98,12 @@ def test_u_shaped_steps_equal_the_whole_models_steps(optimizer: dict[str, object
     middle = MiddleSide(part(split_model, plan.middle), training)
     params = dict(whole.named_parameters())
     state = initial_state(training.optimizer, params)
-    loss = loss_fn(training.loss)
     generator = torch.Generator().manual_seed(7)
     for _ in range(5):
         x, y = torch.randn(16, 1, 8, 8, generator=generator), torch.randint(0, 10, (16,), generator=generator)
         for p in params.values():
             p.grad = None
-        expected = loss(whole(x), y)
+        expected = loss_of(training.loss, whole(x), y)
         expected.backward()
         apply(training.optimizer, params, {n: p.grad for n, p in params.items() if p.grad is not None}, state)
 
