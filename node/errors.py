@@ -139,3 +139,10 @@ class InsufficientFunds(DmlnetError):
     """The account cannot pay for what was asked (the message says how much is missing)."""
 
     exit_code = 4
+
+
+class StepRefused(NodeError):
+    """The owner's side of a split unit refused a step message (not the claimant, out of order, malformed), or
+    did not answer within the retry policy."""
+
+    exit_code = 51

@@ -22,7 +22,7 @@ from node.ml.model import State, build_module
 from node.ml.optim import OptState
 from node.ml.split import MiddleSide, OwnerSide, SplitPlan, part, part_state
 from node.ml.split_wire import Kind, TrafficChain, decode, encode
-from node.ml.train import batch_indices, step_seed
+from node.ml.train import DEFAULT_THREADS, batch_indices, deterministic, step_seed
 
 
 class Transport(Protocol):
@@ -62,7 +62,8 @@ class OwnerUnit:
         self._batch = len(index)
         self._y = self._shard.y[index]
         self._module.train()
-        message = encode(Kind.ACTIVATIONS, step, self._side.stem_forward(self._shard.x[index]))
+        with deterministic():  # the owner's messages are reproducible too (a dispute can recompute them)
+            message = encode(Kind.ACTIVATIONS, step, self._side.stem_forward(self._shard.x[index]))
         self.chain.add(message)
         self._phase = Kind.OUTPUT
         return message
@@ -71,7 +72,8 @@ class OwnerUnit:
         self._expect(step, Kind.OUTPUT)
         middle_out = decode(message, Kind.OUTPUT, step, (self._batch, *self._plan.cut_out))
         self.chain.add(message)
-        gradient, _ = self._side.head_backward(middle_out, self._y)
+        with deterministic():
+            gradient, _ = self._side.head_backward(middle_out, self._y)
         reply = encode(Kind.GRADIENT_OUT, step, gradient)
         self.chain.add(reply)
         self._phase = Kind.GRADIENT_IN
@@ -81,7 +83,8 @@ class OwnerUnit:
         self._expect(step, Kind.GRADIENT_IN)
         grad_in = decode(message, Kind.GRADIENT_IN, step, (self._batch, *self._plan.cut_in))
         self.chain.add(message)
-        self._side.finish(grad_in)
+        with deterministic():
+            self._side.finish(grad_in)
         self.step += 1
         self._phase = Kind.ACTIVATIONS
 
@@ -112,11 +115,25 @@ def middle_of(spec: sp.TaskSpec, plan: SplitPlan, input_model: State) -> torch.n
 
 
 def train_middle(
-    spec: sp.TaskSpec, plan: SplitPlan, middle: torch.nn.Sequential, owner: Transport, unit_seed: bytes, samples: int
+    spec: sp.TaskSpec,
+    plan: SplitPlan,
+    middle: torch.nn.Sequential,
+    owner: Transport,
+    unit_seed: bytes,
+    samples: int,
+    *,
+    threads: int = DEFAULT_THREADS,
 ) -> MiddleTrail:
     """The miner's side of a unit: every step through ``owner``, a checkpoint at every ``checkpoint_every``.
     ``samples``: the shard's size (a batch is ``min(batch_size, samples)`` rows, as in plain training)."""
     rows = min(spec.training.batch_size, samples)
+    with deterministic(threads):
+        return _train_middle(spec, plan, middle, owner, unit_seed, rows)
+
+
+def _train_middle(
+    spec: sp.TaskSpec, plan: SplitPlan, middle: torch.nn.Sequential, owner: Transport, unit_seed: bytes, rows: int
+) -> MiddleTrail:
     side = MiddleSide(middle, spec.training)
     checkpoints = [MiddleCheckpoint(0, side.state(), copy.deepcopy(side.opt_state))]
     messages: list[bytes] = []

@@ -3,7 +3,7 @@ that commits to a unit's whole traffic.
 
 A step sends four messages (see :mod:`node.ml.split`): the owner's activations, the middle's output, the owner's
 gradient at that output, the middle's gradient at its input. Each is one float32 tensor of a shape both sides
-know from the spec (batch × the cut's shape), with the step and its kind in the metadata; a message of another
+know from the spec (batch × the cut's shape), named by its kind and step; a message of another
 shape, kind or step, with NaN or Inf, or in any format but safetensors is refused before it is used. Both sides
 chain the digests of the messages in order; the chain's head commits to the traffic, so a verifier handed the
 recorded messages can check they are the ones the step used.
@@ -12,8 +12,6 @@ recorded messages can check they are the ones the step used.
 from __future__ import annotations
 
 import hashlib
-import json
-import struct
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -21,7 +19,7 @@ import numpy as np
 import torch
 
 from node.store.errors import ArtifactError
-from node.store.tensors import TensorLimits, TensorSpec, load_tensors, save_tensors
+from node.store.tensors import TensorLimits, TensorSpec, inspect_header, load_tensors, save_tensors
 
 # A step's message is a batch of activations: well under this (the digits CNN cut after its first pool sends
 # 32 × 16 × 4 × 4 floats, 32 KB); the cap bounds what a peer can make the other side allocate.
@@ -35,28 +33,30 @@ class Kind(StrEnum):
     GRADIENT_IN = "gradient_in"  # middle → owner: the gradient at the middle's input
 
 
+def _name(kind: Kind, step: int) -> str:
+    # What the message is goes in the tensor's name, not in safetensors metadata: the library writes metadata in
+    # hash-map order, which differs between calls, and the traffic chain needs the same bytes for the same message.
+    return f"{kind.value}/{step}"
+
+
 def encode(kind: Kind, step: int, tensor: torch.Tensor) -> bytes:
     array = tensor.detach().to(torch.float32).contiguous().numpy()
-    return save_tensors({"x": array}, {"kind": kind.value, "step": str(step)})
+    return save_tensors({_name(kind, step): array})
 
 
 def decode(data: bytes, kind: Kind, step: int, shape: tuple[int, ...]) -> torch.Tensor:
     """The tensor of a message that must be ``kind`` at ``step`` with ``shape``; anything else is refused."""
-    array = load_tensors(data, expected={"x": TensorSpec(shape, "float32")}, limits=MESSAGE_LIMITS)["x"]
-    metadata = _metadata(data)
-    if metadata.get("kind") != kind.value or metadata.get("step") != str(step):
-        raise ArtifactError(
-            f"expected the {kind.value} of step {step}, got the {metadata.get('kind')} of step {metadata.get('step')}"
-        )
+    name = _name(kind, step)
+    sent = _names(data)
+    if sent != [name]:
+        raise ArtifactError(f"expected the {kind.value} of step {step}, got {', '.join(sent) or 'nothing'}")
+    array = load_tensors(data, expected={name: TensorSpec(shape, "float32")}, limits=MESSAGE_LIMITS)[name]
     return torch.from_numpy(np.array(array, copy=True))
 
 
-def _metadata(data: bytes) -> dict[str, str]:
-    """The header's metadata (the framing was checked by :func:`load_tensors` already)."""
-    (length,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8 : 8 + length])
-    metadata = header.get("__metadata__") or {}
-    return {str(k): str(v) for k, v in metadata.items()}
+def _names(data: bytes) -> list[str]:
+    """The tensor names of a message, after the framing checks (a pickle is refused here, unread)."""
+    return sorted(k for k in inspect_header(data, MESSAGE_LIMITS) if k != "__metadata__")
 
 
 @dataclass(slots=True)

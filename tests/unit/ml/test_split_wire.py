@@ -11,10 +11,11 @@ from node.ml.split_wire import MESSAGE_LIMITS, Kind, TrafficChain, decode, encod
 from node.store.errors import ArtifactError, UnsafeArtifact
 
 
-def test_a_message_round_trips_exactly() -> None:
+def test_a_message_round_trips_exactly_and_is_the_same_bytes_each_time() -> None:
     x = torch.randn(32, 16, 4, 4)
     data = encode(Kind.ACTIVATIONS, 7, x)
     assert torch.equal(decode(data, Kind.ACTIVATIONS, 7, (32, 16, 4, 4)), x)
+    assert all(encode(Kind.ACTIVATIONS, 7, x) == data for _ in range(20)), "the traffic chain hashes these bytes"
     assert len(data) < 32 * 16 * 4 * 4 * 4 + 256, "the floats and a short header"
 
 
@@ -22,7 +23,14 @@ def test_a_message_round_trips_exactly() -> None:
     ("data", "kind", "step", "shape", "error", "words"),
     [
         (encode(Kind.OUTPUT, 7, torch.zeros(4, 64)), Kind.OUTPUT, 7, (4, 63), ArtifactError, "shape"),
-        (encode(Kind.OUTPUT, 7, torch.zeros(4, 64)), Kind.GRADIENT_OUT, 7, (4, 64), ArtifactError, "expected the"),
+        (
+            encode(Kind.OUTPUT, 7, torch.zeros(4, 64)),
+            Kind.GRADIENT_OUT,
+            7,
+            (4, 64),
+            ArtifactError,
+            "expected the gradient_out of step 7, got output/7",
+        ),
         (encode(Kind.OUTPUT, 7, torch.zeros(4, 64)), Kind.OUTPUT, 8, (4, 64), ArtifactError, "of step 8"),
         (encode(Kind.OUTPUT, 1, torch.full((4, 64), float("nan"))), Kind.OUTPUT, 1, (4, 64), ArtifactError, "NaN"),
         (pickle.dumps([1.0] * 4), Kind.OUTPUT, 1, (4,), UnsafeArtifact, "pickle"),

@@ -1,0 +1,87 @@
+"""The step protocol over HTTP: a unit trained through it equals one trained in process; only the claimant is
+served; every refusal has its status and reason."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from eth_account import Account
+from fastapi.testclient import TestClient
+
+from node.errors import StepRefused
+from node.ml.model import build_module, state_of
+from node.ml.split_unit import OwnerUnit, middle_of, train_middle
+from node.ml.split_wire import Kind, encode
+from node.retry import RetryPolicy
+from node.roles.owner_client import HttpTransport
+from node.roles.owner_service import create_owner_app
+from node.roles.step_auth import SIGNATURE_HEADER, Binding, StepRequest, sign_step
+from tests.unit.ml.test_split_unit import PLAN, SEED, SPEC, _shard
+
+MINER = Account.from_key("0x" + "11" * 32)
+OTHER = Account.from_key("0x" + "22" * 32)
+BINDING = Binding(31337, "0x" + "ab" * 20)
+INITIAL = state_of(build_module(SPEC.model, seed=2))
+
+
+def _app() -> tuple[TestClient, list[OwnerUnit]]:
+    opened: list[OwnerUnit] = []
+
+    def open_unit(task_id: int, round_: int, unit: int, claimant: str) -> OwnerUnit | None:
+        if (task_id, round_, unit) != (1, 0, 0) or claimant != MINER.address:  # the chain says who holds it
+            return None
+        opened.append(OwnerUnit(SPEC, PLAN, INITIAL, _shard(), SEED))
+        return opened[-1]
+
+    return TestClient(create_owner_app(BINDING, open_unit)), opened
+
+
+def test_a_unit_trained_over_http_equals_one_trained_in_process() -> None:
+    client, opened = _app()
+    transport = HttpTransport("http://testserver", MINER, BINDING, (1, 0, 0), client=client)
+    over_http = train_middle(SPEC, PLAN, middle_of(SPEC, PLAN, INITIAL), transport, SEED, 100)
+    local_owner = OwnerUnit(SPEC, PLAN, INITIAL, _shard(), SEED)
+    in_process = train_middle(SPEC, PLAN, middle_of(SPEC, PLAN, INITIAL), local_owner, SEED, 100)
+    assert over_http.traffic_head == in_process.traffic_head == opened[0].chain.head
+    assert len(opened) == 1, "one private copy per unit, kept across its steps"
+    for name, tensor in in_process.checkpoints[-1].model.items():
+        assert torch.equal(over_http.checkpoints[-1].model[name], tensor)
+
+
+def test_anyone_but_the_claimant_is_refused_before_anything_is_computed() -> None:
+    client, opened = _app()
+    with pytest.raises(StepRefused, match="403"):
+        HttpTransport("http://testserver", OTHER, BINDING, (1, 0, 0), client=client).activations(0)
+    other_chain = Binding(1, BINDING.contract)  # the claimant's signature for another chain does not count here
+    with pytest.raises(StepRefused, match="403"):
+        HttpTransport("http://testserver", OTHER, other_chain, (1, 0, 0), client=client).activations(0)
+    assert opened == []
+
+
+def test_a_tampered_body_an_unsigned_request_and_bad_messages_are_refused() -> None:
+    client, _ = _app()
+    miner = HttpTransport("http://testserver", MINER, BINDING, (1, 0, 0), client=client)
+    miner.activations(0)
+    body = encode(Kind.OUTPUT, 0, torch.zeros(16, 64))
+    signature = sign_step(MINER, StepRequest(BINDING.chain_id, BINDING.contract, 1, 0, 0, 0, "output"), body)
+    tampered = encode(Kind.OUTPUT, 0, torch.ones(16, 64))
+    assert (
+        client.post("/split/v1/1/0/0/0/output", content=tampered, headers={SIGNATURE_HEADER: signature}).status_code
+        == 403
+    )
+    assert client.post("/split/v1/1/0/0/0/output", content=body).status_code == 403
+    with pytest.raises(StepRefused, match=r"400.*shape"):
+        miner.output(0, encode(Kind.OUTPUT, 0, torch.zeros(16, 63)))
+    with pytest.raises(StepRefused, match=r"400.*NaN"):
+        miner.output(0, encode(Kind.OUTPUT, 0, torch.full((16, 64), float("nan"))))
+    with pytest.raises(StepRefused, match="409"):
+        miner.gradient(0, encode(Kind.GRADIENT_IN, 0, torch.zeros(16, 128)))
+    miner.output(0, body)  # the right message is still answered after the refusals
+
+
+def test_an_owner_side_that_does_not_answer_is_a_refusal_after_the_retries() -> None:
+    transport = HttpTransport(
+        "http://127.0.0.1:9", MINER, BINDING, (1, 0, 0), policy=RetryPolicy(attempts=2, base_delay_s=0.01), timeout_s=1
+    )
+    with pytest.raises(StepRefused, match="did not answer"):
+        transport.activations(0)
