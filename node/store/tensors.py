@@ -150,7 +150,8 @@ def load_tensors(
 
 
 def save_tensors(tensors: Mapping[str, np.ndarray], metadata: Mapping[str, str] | None = None) -> bytes:
-    """Serializes arrays to safetensors bytes (deterministic for equal inputs)."""
+    """Serializes arrays to safetensors bytes: the same bytes for equal inputs when there is no metadata (the
+    library writes metadata in hash-map order, which differs between calls)."""
     for name, array in tensors.items():
         if array.dtype.name not in _NUMPY_TO_ST:
             raise ArtifactError(f"tensor {name!r}: dtype {array.dtype} cannot be stored")
