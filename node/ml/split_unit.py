@@ -48,7 +48,8 @@ class OwnerUnit:
         self.step = 0  # the step whose messages come next
         self._phase = Kind.ACTIVATIONS
         self.chain = TrafficChain.start(unit_seed)
-        self._batch = 0
+        self._batch = 0  # rows of the current step's batch, and its labels (which never leave the owner)
+        self._y = torch.zeros(0, dtype=torch.long)
 
     def _expect(self, step: int, phase: Kind) -> None:
         if step != self.step or phase is not self._phase:
