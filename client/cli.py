@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 
 from client import interrupt
-from client.home import deployment_file, home, node_records, running_devnet
+from client.home import deployment_file, home, node_records
 from client.model_cmds import model_app
 from client.node_cmds import account_app, miner_app, node_app, verifier_app
 from client.options import DeploymentOpt, DevOpt, HomeOpt, KeystoreOpt, PwEnvOpt, PwFileOpt, RpcOpt, StoreOpt
@@ -157,17 +157,12 @@ def state(
     """The contract's balance against what it owes, tasks by status, accounts with stake and credit."""
     from client.inspect import market_state
     from client.render import print_state
+    from client.session import Connection, chain_of
     from node.chain.build import load_artifact
     from node.chain.contract import TaskMarket
-    from node.chain.deployment import Deployment
     from node.chain.rpc import connect
 
-    base = home(home_dir)
-    record = running_devnet(base)
-    rpc_url = rpc or (record.rpc_url if record else None)
-    if rpc_url is None:
-        raise ConfigError("no --rpc given and no devnet running here: start one with `dml devnet up`")
-    dep = Deployment.read(deployment or deployment_file(base))
+    _, _, rpc_url, dep = chain_of(Connection(home_dir, rpc, deployment))
     artifact = load_artifact()
     w3 = connect(rpc_url, expected_chain_id=dep.chain_id)
     dep.check(w3, artifact)

@@ -28,17 +28,19 @@ def up(base: Path, *, port: int | None = None, accounts: int = 20) -> tuple[Devn
     """Starts Anvil in the background and deploys TaskMarket; idempotent while the devnet is running."""
     from node.chain.build import load_artifact
     from node.chain.deploy import deploy_market
-    from node.chain.devnet import Devnet, dev_accounts, free_port, rpc_chain_id
+    from node.chain.devnet import Devnet, dev_accounts, free_port
     from node.chain.rpc import connect
     from node.chain.tx import Signer
 
     record = DevnetRecord.read(devnet_file(base))
     if record is not None and alive(record.pid):
         try:
-            rpc_chain_id(record.rpc_url)
+            JsonRpc(record.rpc_url, timeout_s=2.0).chain_id()
             return record, Deployment.read(deployment_file(base))
-        except OSError:
+        except ChainUnreachable:
             pass
+    if record is not None:  # a devnet whose chain died (a crash): its store would hold the port the new one takes
+        _terminate(record.store_pid, 5.0)
     folder = devnet_dir(base)
     folder.mkdir(parents=True, exist_ok=True)
     last = _last_ports(base)

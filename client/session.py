@@ -53,7 +53,9 @@ class Reader:
     rpc_url: str
 
 
-def _chain_of(c: Connection) -> tuple[Path, DevnetRecord | None, str, Deployment]:
+def chain_of(c: Connection) -> tuple[Path, DevnetRecord | None, str, Deployment]:
+    """The home folder, the running devnet (if any), the RPC URL and the deployment a command uses: flags first,
+    the devnet's otherwise."""
     base = home(c.home)
     record = running_devnet(base)
     rpc_url = c.rpc or (record.rpc_url if record else None)
@@ -72,7 +74,7 @@ def open_reader(c: Connection) -> Reader:
     from node.chain.jsonrpc import JsonRpc
     from node.chain.views import RpcViews
 
-    _, record, rpc_url, deployment = _chain_of(c)
+    _, record, rpc_url, deployment = chain_of(c)
     _say_taken(record, [f"chain {rpc_url}"] if c.rpc is None else [])
     artifact = load_artifact()
     rpc = JsonRpc(rpc_url)
@@ -87,7 +89,7 @@ def open_session(c: Connection, *, sign: bool) -> Session:
     from node.keys import load_account
     from node.store.client import StoreClient
 
-    _, record, rpc_url, deployment = _chain_of(c)
+    _, record, rpc_url, deployment = chain_of(c)
     endpoints = c.store or ([record.store_url] if record and record.store_url else [])
     taken = [f"chain {rpc_url}"] if c.rpc is None else []
     taken += [f"store {endpoints[0]}"] if c.store is None and endpoints else []

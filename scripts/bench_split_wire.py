@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from node.ml import spec as sp
 from node.ml.data import Dataset
+from node.ml.defaults import digits_cnn_model
 from node.ml.model import build_module, state_of
 from node.ml.split import plan_split
 from node.ml.split_unit import OwnerUnit, middle_of, train_middle
@@ -26,27 +27,13 @@ from node.roles.step_auth import Binding
 from scripts.benchlib import emit, print_table
 
 STEPS = 40
-SPEC = sp.TaskSpec.model_validate(
-    {
-        "model": {
-            "input_shape": [1, 8, 8],
-            "layers": [
-                {"type": "conv2d", "in_channels": 1, "out_channels": 16, "kernel_size": 3, "padding": 1},
-                {"type": "relu"},
-                {"type": "maxpool2d", "kernel_size": 2},
-                {"type": "conv2d", "in_channels": 16, "out_channels": 32, "kernel_size": 3, "padding": 1},
-                {"type": "relu"},
-                {"type": "maxpool2d", "kernel_size": 2},
-                {"type": "flatten"},
-                {"type": "linear", "in_features": 128, "out_features": 64},
-                {"type": "relu"},
-                {"type": "linear", "in_features": 64, "out_features": 10},
-            ],
-        },
-        "training": {"loss": "cross_entropy", "optimizer": {"type": "sgd", "lr": 0.05, "momentum": 0.9},
-                     "batch_size": 32, "local_steps": STEPS, "checkpoint_every": 10},
-        "dataset": {"digest": "00" * 32, "shards": 1},
-    }
+SPEC = sp.TaskSpec(
+    model=digits_cnn_model(),
+    training=sp.TrainingSpec.model_validate(
+        {"loss": "cross_entropy", "optimizer": {"type": "sgd", "lr": 0.05, "momentum": 0.9}, "batch_size": 32,
+         "local_steps": STEPS, "checkpoint_every": 10}
+    ),
+    dataset=sp.DatasetSpec(digest="00" * 32, shards=1),
 )  # fmt: skip
 
 

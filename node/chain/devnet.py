@@ -7,7 +7,6 @@ from its public mnemonic; they hold test ETH on the devnet only.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import platform
@@ -16,8 +15,6 @@ import socket
 import subprocess
 import threading
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -25,6 +22,7 @@ from types import TracebackType
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
+from node.chain.jsonrpc import JsonRpc
 from node.children import tied_to_parent
 from node.errors import ChainUnreachable, ToolchainError
 from node.retry import RetryPolicy, retry
@@ -80,30 +78,29 @@ def free_port(preferred: int | None = None) -> int:
         return int(s.getsockname()[1])
 
 
-def rpc_chain_id(rpc_url: str, timeout_s: float = 2.0) -> int:
-    """One ``eth_chainId`` call with the standard library (no web3 needed to probe)."""
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}).encode()
-    request = urllib.request.Request(rpc_url, data=body, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=timeout_s) as response:
-        return int(json.loads(response.read())["result"], 16)
-
-
 def wait_for_rpc(rpc_url: str, deadline_s: float = 30.0, process: subprocess.Popen[bytes] | None = None) -> int:
     """Polls ``eth_chainId`` until it answers or the deadline passes; returns the chain id."""
 
+    rpc = JsonRpc(rpc_url, timeout_s=2.0)
+
+    def exited() -> bool:
+        return process is not None and process.poll() is not None
+
     def ask() -> int:
-        if process is not None and process.poll() is not None:
-            raise ChainUnreachable(rpc_url, f"anvil exited with code {process.returncode}")
-        return rpc_chain_id(rpc_url)
+        if exited():
+            raise ToolchainError(f"anvil exited with code {process.returncode if process else None}")
+        return rpc.chain_id()
 
     try:
         return retry(
             ask,
-            retry_if=lambda err: isinstance(err, (OSError, ValueError, KeyError)),  # URLError is an OSError
+            retry_if=lambda err: isinstance(err, ChainUnreachable),
             policy=RetryPolicy(attempts=None, base_delay_s=0.05, max_delay_s=0.5),
             deadline_s=deadline_s,
         )
-    except (OSError, ValueError, KeyError) as err:
+    except ToolchainError as err:
+        raise ChainUnreachable(rpc_url, str(err)) from err
+    except ChainUnreachable as err:
         raise ChainUnreachable(rpc_url, f"no answer to eth_chainId within {deadline_s:.0f}s: {err}") from err
 
 

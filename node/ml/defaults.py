@@ -9,6 +9,29 @@ from node.ml import spec as sp
 from node.store.canonical import describe_validation_error
 
 
+def digits_cnn_model(*, conv: tuple[int, int] = (16, 32), hidden: int = 64) -> sp.ModelSpec:
+    """A CNN on 8×8 digits (conv-pool-conv-pool-fc-fc): a model whose bulk is its middle, so split mode can keep
+    its first conv and last linear private (the MLP's first layer is most of its compute)."""
+    c1, c2 = conv
+    return sp.ModelSpec.model_validate(
+        {
+            "input_shape": [1, 8, 8],
+            "layers": [
+                {"type": "conv2d", "in_channels": 1, "out_channels": c1, "kernel_size": 3, "padding": 1},
+                {"type": "relu"},
+                {"type": "maxpool2d", "kernel_size": 2},
+                {"type": "conv2d", "in_channels": c1, "out_channels": c2, "kernel_size": 3, "padding": 1},
+                {"type": "relu"},
+                {"type": "maxpool2d", "kernel_size": 2},
+                {"type": "flatten"},
+                {"type": "linear", "in_features": c2 * 4, "out_features": hidden},
+                {"type": "relu"},
+                {"type": "linear", "in_features": hidden, "out_features": 10},
+            ],
+        }
+    )
+
+
 def digits_spec(
     *,
     dataset_digest: str,

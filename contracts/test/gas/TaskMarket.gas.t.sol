@@ -25,6 +25,14 @@ abstract contract GasFixture is TaskMarketFixture {
         vm.setBlockhash(seedBlock, keccak256(abi.encode("gas", taskId, round, index)));
     }
 
+    /// @dev Unit 0 of both tasks submitted and its quorum drawn (distinct verifiers): the vote's starting point.
+    function _drawBoth() internal returns (address[] memory seats1, address[] memory seats3) {
+        _claimAndSubmit(q1, 0, 0, miners[0]);
+        _claimAndSubmit(q3, 0, 0, miners[0]);
+        seats1 = _draw(q1, 0, 0);
+        seats3 = _draw(q3, 0, 0);
+    }
+
     function _submitted(uint256 taskId, uint32 round, uint32 index) internal {
         _claimAndSubmit(taskId, round, index, miners[index % miners.length]);
         _seed(taskId, round, index);
@@ -94,10 +102,7 @@ contract VoteGasTest is GasFixture {
 
     function setUp() public override {
         super.setUp();
-        _claimAndSubmit(q1, 0, 0, miners[0]);
-        _claimAndSubmit(q3, 0, 0, miners[0]);
-        seats1 = _draw(q1, 0, 0);
-        seats3 = _draw(q3, 0, 0);
+        (seats1, seats3) = _drawBoth();
         _commit(q3, 0, 0, seats3[0], true);
         _commit(q3, 0, 0, seats3[1], true);
     }
@@ -119,12 +124,11 @@ contract RevealGasTest is GasFixture {
 
     function setUp() public override {
         super.setUp();
-        _claimAndSubmit(q1, 0, 0, miners[0]);
-        _claimAndSubmit(q3, 0, 0, miners[0]);
-        seats1 = _draw(q1, 0, 0);
-        seats3 = _draw(q3, 0, 0);
+        (seats1, seats3) = _drawBoth();
         _commit(q1, 0, 0, seats1[0], true);
-        for (uint256 i; i < 3; ++i) _commit(q3, 0, 0, seats3[i], true);
+        for (uint256 i; i < 3; ++i) {
+            _commit(q3, 0, 0, seats3[i], true);
+        }
         _reveal(q3, 0, 0, seats3[0], true);
         _reveal(q3, 0, 0, seats3[1], true);
     }

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from node.chain.devnet import Devnet, dev_accounts, free_port, rpc_chain_id, wait_for_rpc
+from node.chain.devnet import Devnet, dev_accounts, free_port, wait_for_rpc
+from node.chain.jsonrpc import JsonRpc
 from node.chain.rpc import connect
 from node.errors import ChainUnreachable, ToolchainError, WrongChain
 
@@ -18,7 +19,7 @@ def test_devnet_starts_answers_and_stops(tmp_path: Path) -> None:
     info = devnet.start()
     try:
         assert info.chain_id == 4242
-        assert rpc_chain_id(info.rpc_url) == 4242
+        assert JsonRpc(info.rpc_url).chain_id() == 4242
         w3 = connect(info.rpc_url, expected_chain_id=4242)
         assert w3.eth.get_balance(dev_accounts(1)[0].address) == 10_000 * 10**18
         with pytest.raises(WrongChain, match="4242"):

@@ -8,28 +8,13 @@ from pydantic import ValidationError
 
 from node.errors import SpecError
 from node.ml import spec as sp
+from node.ml.defaults import digits_cnn_model
 from node.ml.model import build_module
 from node.ml.optim import apply, initial_state
 from node.ml.split import MiddleSide, OwnerSide, part, part_state, plan_split
 from node.ml.train import loss_of
 
-CNN = sp.ModelSpec.model_validate(
-    {
-        "input_shape": [1, 8, 8],
-        "layers": [
-            {"type": "conv2d", "in_channels": 1, "out_channels": 16, "kernel_size": 3, "padding": 1},
-            {"type": "relu"},
-            {"type": "maxpool2d", "kernel_size": 2},
-            {"type": "conv2d", "in_channels": 16, "out_channels": 32, "kernel_size": 3, "padding": 1},
-            {"type": "relu"},
-            {"type": "maxpool2d", "kernel_size": 2},
-            {"type": "flatten"},
-            {"type": "linear", "in_features": 128, "out_features": 64},
-            {"type": "relu"},
-            {"type": "linear", "in_features": 64, "out_features": 10},
-        ],
-    }
-)
+CNN = digits_cnn_model()
 MLP = sp.ModelSpec.model_validate(
     {
         "input_shape": [1, 8, 8],

@@ -6,53 +6,24 @@ import pytest
 import torch
 
 from node.errors import SpecError
-from node.ml import spec as sp
-from node.ml.data import Dataset
 from node.ml.model import build_module, state_of
-from node.ml.split import combine, plan_split
+from node.ml.split import combine
 from node.ml.split_unit import OwnerUnit, middle_of, train_middle
 from node.ml.split_wire import Kind, encode, replay
 from node.ml.train import train_unit
 from node.store.errors import ArtifactError
-
-SPEC = sp.TaskSpec.model_validate(
-    {
-        "model": {
-            "input_shape": [1, 8, 8],
-            "layers": [
-                {"type": "conv2d", "in_channels": 1, "out_channels": 8, "kernel_size": 3, "padding": 1},
-                {"type": "relu"},
-                {"type": "maxpool2d", "kernel_size": 2},
-                {"type": "flatten"},
-                {"type": "linear", "in_features": 128, "out_features": 64},
-                {"type": "relu"},
-                {"type": "dropout", "p": 0.2},
-                {"type": "linear", "in_features": 64, "out_features": 10},
-            ],
-        },
-        "training": {"loss": "cross_entropy", "optimizer": {"type": "sgd", "lr": 0.05, "momentum": 0.9},
-                     "batch_size": 16, "local_steps": 12, "checkpoint_every": 4},
-        "dataset": {"digest": "00" * 32, "shards": 1},
-    }
-)  # fmt: skip
-PLAN = plan_split(SPEC.model, sp.PrivacySpec(mode="split", private_prefix=1, private_suffix=1))
-SEED = b"\x05" * 32
-
-
-def _shard() -> Dataset:
-    g = torch.Generator().manual_seed(11)
-    return Dataset(torch.randn(100, 1, 8, 8, generator=g), torch.randint(0, 10, (100,), generator=g))
+from tests.unit.ml.split_fixtures import PLAN, SEED, SPEC, shard
 
 
 def test_a_split_unit_trains_the_model_plain_training_would() -> None:
-    shard, initial = _shard(), state_of(build_module(SPEC.model, seed=2))
-    owner = OwnerUnit(SPEC, PLAN, initial, shard, SEED)
-    trail = train_middle(SPEC, PLAN, middle_of(SPEC, PLAN, initial), owner, SEED, len(shard))
+    data, initial = shard(), state_of(build_module(SPEC.model, seed=2))
+    owner = OwnerUnit(SPEC, PLAN, initial, data, SEED)
+    trail = train_middle(SPEC, PLAN, middle_of(SPEC, PLAN, initial), owner, SEED, len(data))
     assert [c.step for c in trail.checkpoints] == [0, 4, 8, 12]
     assert len(trail.messages) == 4 * 12
     assert trail.traffic_head == owner.chain.head == replay(SEED, trail.messages), "both sides chained the same"
 
-    plain = train_unit(SPEC, initial, shard, SEED).final_model
+    plain = train_unit(SPEC, initial, data, SEED).final_model
     combined = combine(owner.private_state(), trail.checkpoints[-1].model, PLAN)
     assert set(combined) == set(plain)
     for name, tensor in plain.items():
@@ -61,7 +32,7 @@ def test_a_split_unit_trains_the_model_plain_training_would() -> None:
 
 
 def test_the_owner_answers_only_the_next_message_of_the_expected_shape() -> None:
-    owner = OwnerUnit(SPEC, PLAN, state_of(build_module(SPEC.model, seed=2)), _shard(), SEED)
+    owner = OwnerUnit(SPEC, PLAN, state_of(build_module(SPEC.model, seed=2)), shard(), SEED)
     with pytest.raises(SpecError, match="expected the activations of step 0"):
         owner.output(0, encode(Kind.OUTPUT, 0, torch.zeros(16, 64)))
     owner.activations(0)

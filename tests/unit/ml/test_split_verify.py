@@ -9,32 +9,16 @@ import torch
 from node.ml import spec as sp
 from node.ml.model import State, build_module
 from node.ml.optim import OptState
-from node.ml.split import MiddleSide, OwnerSide, part, plan_split
+from node.ml.split import MiddleSide, OwnerSide, part
 from node.ml.split_verify import RecordedStep, check_segment, replay_middle
 from node.ml.train import step_seed
+from tests.unit.ml.split_fixtures import PLAN, SPEC
 
-MODEL = sp.ModelSpec.model_validate(
-    {
-        "input_shape": [1, 8, 8],
-        "layers": [
-            {"type": "conv2d", "in_channels": 1, "out_channels": 8, "kernel_size": 3, "padding": 1},
-            {"type": "relu"},
-            {"type": "maxpool2d", "kernel_size": 2},
-            {"type": "flatten"},
-            {"type": "linear", "in_features": 128, "out_features": 64},
-            {"type": "relu"},
-            {"type": "dropout", "p": 0.2},
-            {"type": "linear", "in_features": 64, "out_features": 32},
-            {"type": "relu"},
-            {"type": "linear", "in_features": 32, "out_features": 10},
-        ],
-    }
-)
+MODEL = SPEC.model
 TRAINING = sp.TrainingSpec.model_validate(
     {"loss": "cross_entropy", "optimizer": {"type": "adam", "lr": 0.01}, "batch_size": 8, "local_steps": 8,
      "checkpoint_every": 4}
 )  # fmt: skip
-PLAN = plan_split(MODEL, sp.PrivacySpec(mode="split", private_prefix=1, private_suffix=1))
 SEED = b"\x07" * 32
 TOLERANCE = 1e-4
 

@@ -16,7 +16,7 @@ from node.retry import RetryPolicy
 from node.roles.owner_client import HttpTransport
 from node.roles.owner_service import create_owner_app
 from node.roles.step_auth import SIGNATURE_HEADER, Binding, StepRequest, sign_step
-from tests.unit.ml.test_split_unit import PLAN, SEED, SPEC, _shard
+from tests.unit.ml.split_fixtures import PLAN, SEED, SPEC, shard
 
 MINER = Account.from_key("0x" + "11" * 32)
 OTHER = Account.from_key("0x" + "22" * 32)
@@ -30,7 +30,7 @@ def _app() -> tuple[TestClient, list[OwnerUnit]]:
     def open_unit(task_id: int, round_: int, unit: int, claimant: str) -> OwnerUnit | None:
         if (task_id, round_, unit) != (1, 0, 0) or claimant != MINER.address:  # the chain says who holds it
             return None
-        opened.append(OwnerUnit(SPEC, PLAN, INITIAL, _shard(), SEED))
+        opened.append(OwnerUnit(SPEC, PLAN, INITIAL, shard(), SEED))
         return opened[-1]
 
     return TestClient(create_owner_app(BINDING, open_unit)), opened
@@ -40,7 +40,7 @@ def test_a_unit_trained_over_http_equals_one_trained_in_process() -> None:
     client, opened = _app()
     transport = HttpTransport("http://testserver", MINER, BINDING, (1, 0, 0), client=client)
     over_http = train_middle(SPEC, PLAN, middle_of(SPEC, PLAN, INITIAL), transport, SEED, 100)
-    local_owner = OwnerUnit(SPEC, PLAN, INITIAL, _shard(), SEED)
+    local_owner = OwnerUnit(SPEC, PLAN, INITIAL, shard(), SEED)
     in_process = train_middle(SPEC, PLAN, middle_of(SPEC, PLAN, INITIAL), local_owner, SEED, 100)
     assert over_http.traffic_head == in_process.traffic_head == opened[0].chain.head
     assert len(opened) == 1, "one private copy per unit, kept across its steps"
