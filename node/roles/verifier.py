@@ -42,6 +42,17 @@ GONE = (TaskMarketUnitWrongStatus, TaskMarketDeadlinePassed, TaskMarketAlreadyCo
 BONDS_AHEAD = 8
 # Cycles a verifier retries a result whose bytes cannot be fetched before it judges the result invalid.
 UNAVAILABLE_TRIES = 3
+# Ticks' worth of chain time before a deadline at which unavailable bytes are judged at once: the next look may
+# come after it (a tick takes as long as its slowest re-execution).
+LAST_CHANCE_TICKS = 2
+
+
+def judge_unavailable(verdict: Verdict, *, tries: int, seconds_left: float, tick_step_s: float) -> Verdict:
+    """An unavailable result after ``tries`` cycles, ``seconds_left`` of chain time before its window closes, when
+    the chain moves ``tick_step_s`` between two looks: still unavailable (look again) or, at last, invalid."""
+    if tries < UNAVAILABLE_TRIES and seconds_left > LAST_CHANCE_TICKS * tick_step_s:
+        return verdict
+    return Verdict(Outcome.INVALID, f"result unavailable after {tries} tries: {verdict.reason}")
 
 
 class VerifierRole:
@@ -54,8 +65,15 @@ class VerifierRole:
         self._stayed_out: set[tuple[int, int, int, int]] = set()
         self._watched: set[tuple[int, int, int, int]] = set()
         self._unavailable: Counter[tuple[int, int, int, int]] = Counter()
+        # Chain time at the last tick and between the last two: how far the chain moves before we look again.
+        self._last_tick_at: float | None = None
+        self._tick_step_s = services.settings.poll_interval_s
 
     def tick(self) -> None:
+        now = self.s.clock.now()
+        if self._last_tick_at is not None and now > self._last_tick_at:
+            self._tick_step_s = now - self._last_tick_at
+        self._last_tick_at = now
         for vote in self.s.state.open_votes():
             self._follow_up(vote)
         watch_budget = self.s.settings.watch_budget
@@ -152,7 +170,7 @@ class VerifierRole:
     def _vote(self, task: Task, unit: UnitInfo, round_: int, index: int, material: TaskMaterial) -> None:
         started = time.process_time()
         verdict = self._unavailable_is_invalid_at_last(
-            (task.task_id, round_, index, unit.epoch), self._verdict(task, unit, round_, index, material)
+            (task.task_id, round_, index, unit.epoch), unit.deadline, self._verdict(task, unit, round_, index, material)
         )
         self.s.metrics.verification_seconds.observe(time.process_time() - started)
         if verdict.outcome is Outcome.UNAVAILABLE:
@@ -279,7 +297,9 @@ class VerifierRole:
     def _watch(self, task: Task, unit: UnitInfo, round_: int, index: int, material: TaskMaterial) -> None:
         key = (task.task_id, round_, index, unit.epoch)
         self._watched.add(key)
-        verdict = self._unavailable_is_invalid_at_last(key, self._verdict(task, unit, round_, index, material))
+        verdict = self._unavailable_is_invalid_at_last(
+            key, unit.deadline, self._verdict(task, unit, round_, index, material)
+        )
         if verdict.outcome is Outcome.UNAVAILABLE:
             self._watched.discard(key)  # try again next cycle
             return
@@ -307,17 +327,24 @@ class VerifierRole:
 
     # ---------------------------------------------------------------------------------------------- verdicts
 
-    def _unavailable_is_invalid_at_last(self, key: tuple[int, int, int, int], verdict: Verdict) -> Verdict:
+    def _unavailable_is_invalid_at_last(
+        self, key: tuple[int, int, int, int], deadline: int, verdict: Verdict
+    ) -> Verdict:
         """Bytes that cannot be fetched are retried on the next cycles (the store client already retried each read),
-        but not forever: still unavailable after UNAVAILABLE_TRIES cycles, the result is invalid. A miner publishes
-        before it submits, so a verifier drawn after the submission finds the bytes; and verifiers that only
-        abstained would be replaced, window after window, until colluding seats (which vote blind) held them all."""
+        but not forever: still unavailable after UNAVAILABLE_TRIES cycles, or when the window (to commit, or to
+        challenge) would close before the next cycle looks again, the result is invalid. A miner publishes before
+        it submits, so a verifier drawn after the submission finds the bytes; verifiers that only abstained would be
+        replaced, window after window, until colluding seats (which vote blind) held them all; and a watcher that
+        waited out the challenge window would leave the colluders' verdict final."""
         if verdict.outcome is not Outcome.UNAVAILABLE:
             return verdict
         self._unavailable[key] += 1
-        if self._unavailable[key] < UNAVAILABLE_TRIES:
-            return verdict
-        return Verdict(Outcome.INVALID, f"result unavailable after {UNAVAILABLE_TRIES} tries: {verdict.reason}")
+        return judge_unavailable(
+            verdict,
+            tries=self._unavailable[key],
+            seconds_left=deadline - self.s.clock.now(),
+            tick_step_s=self._tick_step_s,
+        )
 
     def _verdict(self, task: Task, unit: UnitInfo, round_: int, index: int, material: TaskMaterial) -> Verdict:
         block = self.s.market.w3.eth.get_block(unit.submitted_block)
