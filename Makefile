@@ -45,6 +45,10 @@ system-tools:
 	@command -v docker-compose >/dev/null 2>&1 || { \
 		SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq docker-compose >/dev/null; }
+	@# Debian's Chromium for the explorer's browser tests (Playwright drives it; its own download fails here).
+	@command -v chromium >/dev/null 2>&1 || { \
+		SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -72,8 +76,8 @@ slither: node_modules/.installed $(SLITHER_VENV)/.installed
 		--filter-paths "node_modules|contracts/test" --exclude-informational --exclude-optimization --fail-medium
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check node client scripts tests testkit
-	$(VENV)/bin/ruff format --check node client scripts tests testkit
+	$(VENV)/bin/ruff check node client explorer scripts tests testkit
+	$(VENV)/bin/ruff format --check node client explorer scripts tests testkit
 
 typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy

@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 
 from client import interrupt
+from client.explorer_cmds import explorer
 from client.home import deployment_file, home, node_records
 from client.model_cmds import model_app
 from client.node_cmds import account_app, miner_app, node_app, verifier_app
@@ -46,6 +47,7 @@ app.add_typer(data_app, name="data")
 app.add_typer(task_app, name="task")
 app.add_typer(spec_app, name="spec")
 app.add_typer(model_app, name="model")
+app.command("explorer")(explorer)
 app.command("challenge")(task_challenge)  # `dml challenge` = `dml task challenge`: the owner's appeal
 money_commands(app)
 

@@ -3,16 +3,14 @@ Off unless a port is configured; served from a background thread (async stays in
 
 from __future__ import annotations
 
-import threading
 import time
-from dataclasses import dataclass
 
-import uvicorn
 from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
 from node.daemon import Daemon
+from node.http_server import BackgroundServer, serve_in_thread
 from node.state import VoteStatus, WorkStatus
 
 
@@ -80,19 +78,5 @@ def create_app(daemon: Daemon) -> FastAPI:
     return app
 
 
-@dataclass(frozen=True, slots=True)
-class BackgroundApi:
-    server: uvicorn.Server
-    thread: threading.Thread
-
-    def stop(self, timeout_s: float = 10.0) -> None:
-        """Stops serving and waits for the port to be free (a node starting again binds the same port)."""
-        self.server.should_exit = True
-        self.thread.join(timeout_s)
-
-
-def serve_in_background(daemon: Daemon, host: str, port: int) -> BackgroundApi:
-    server = uvicorn.Server(uvicorn.Config(create_app(daemon), host=host, port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, name="node-api", daemon=True)
-    thread.start()
-    return BackgroundApi(server, thread)
+def serve_in_background(daemon: Daemon, host: str, port: int) -> BackgroundServer:
+    return serve_in_thread(create_app(daemon), host, port, name="node-api")

@@ -15,7 +15,7 @@ from node.api import serve_in_background
 from node.chain.build import Artifact, load_artifact
 from node.chain.contract import TaskMarket
 from node.chain.deployment import Deployment
-from node.chain.rpc import TRANSIENT, UNREACHABLE, connect, with_retries
+from node.chain.rpc import TRANSIENT, UNREACHABLE, connect
 from node.config import NodeSettings
 from node.daemon import Daemon, Role
 from node.errors import ChainReplaced, ChainUnreachable, ConfigError, DeploymentNotFound
@@ -45,7 +45,7 @@ def build_services(settings: NodeSettings, *, restarting: bool = False) -> tuple
     artifact = load_artifact()
     w3, deployment = _wait_for_chain(settings, artifact, wait_for_file=restarting)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    state = open_state(settings.data_dir / "state.sqlite", chain_identity(w3, deployment))
+    state = open_state(settings.data_dir / "state.sqlite", deployment.identity(w3))
     market = TaskMarket.for_account(
         w3, deployment.address, artifact, account, journal=state, receipt_timeout_s=settings.receipt_timeout_s
     )
@@ -56,13 +56,6 @@ def build_services(settings: NodeSettings, *, restarting: bool = False) -> tuple
             raise ConfigError(f"environment variable {settings.store_token_env} (the store token) is not set")
     store = StoreClient.from_endpoints(settings.store, token=token, put_replicas=settings.put_replicas)
     return Services(settings=settings, market=market, store=store, state=state, metrics=NodeMetrics()), deployment
-
-
-def chain_identity(w3: Web3, deployment: Deployment) -> str:
-    """What a node's state is bound to: a devnet restarted with the same chain id and contract address still has
-    another genesis block (its timestamp differs)."""
-    genesis = bytes(with_retries(lambda: w3.eth.get_block(0), what="genesis block")["hash"]).hex()
-    return f"{deployment.chain_id}:{genesis}:{deployment.address.lower()}:{deployment.block_number}"
 
 
 def _wait_for_chain(settings: NodeSettings, artifact: Artifact, *, wait_for_file: bool) -> tuple[Web3, Deployment]:
@@ -182,7 +175,7 @@ def _run_once(
         build_roles(services),
         start_block=deployment.block_number,
         stop=stop,
-        chain_identity=lambda: chain_identity(w3, deployment),
+        chain_identity=lambda: deployment.identity(w3),
         moved=moved,
     )
     server = None

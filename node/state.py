@@ -222,6 +222,18 @@ class NodeState:
         return int(self._exec("SELECT COUNT(*) FROM txs")[0][0])
 
 
+def move_aside(path: Path) -> Path:
+    """Renames an SQLite database (and its WAL files) that belongs to another chain, named after the time; returns
+    its new path. Nothing is deleted: what another chain's run wrote can still be read."""
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    aside = path.with_name(f"{path.stem}.other-chain-{stamp}{path.suffix}")
+    for suffix in ("", "-wal", "-shm"):
+        old = Path(f"{path}{suffix}")
+        if old.exists():
+            old.rename(f"{aside}{suffix}")
+    return aside
+
+
 def open_state(path: Path, chain: str) -> NodeState:
     """The node's state at ``path``, bound to ``chain`` (chain id, genesis hash, contract address, deployment block).
 
@@ -237,12 +249,7 @@ def open_state(path: Path, chain: str) -> NodeState:
         return state
     bound = bound or "unknown (written before states were bound to their chain)"
     state.close()
-    stamp = time.strftime("%Y%m%dT%H%M%S")
-    aside = path.with_name(f"{path.stem}.other-chain-{stamp}{path.suffix}")
-    for suffix in ("", "-wal", "-shm"):
-        old = Path(f"{path}{suffix}")
-        if old.exists():
-            old.rename(f"{aside}{suffix}")
+    aside = move_aside(path)
     log.warning(
         "this data dir held the state of another chain: moved aside, starting fresh",
         extra={"moved_to": str(aside), "was": bound, "now": chain},

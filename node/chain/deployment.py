@@ -55,6 +55,14 @@ class Deployment:
         except (KeyError, ValueError, TypeError) as err:
             raise ConfigError(f"{path} is not a dmlnet deployment file: {err}") from err
 
+    def identity(self, w3: Web3) -> str:
+        """What state kept about this deployment is bound to (a node's, the explorer's index): a devnet restarted
+        with the same chain id and contract address still has another genesis block (its timestamp differs)."""
+        from node.chain.rpc import with_retries
+
+        genesis = bytes(with_retries(lambda: w3.eth.get_block(0), what="genesis block")["hash"]).hex()
+        return f"{self.chain_id}:{genesis}:{self.address.lower()}:{self.block_number}"
+
     def check(self, w3: Web3, artifact: Artifact) -> None:
         """Refuses a deployment on another chain, one whose ABI differs from ours, or one this chain does not hold."""
         self.check_answers(int(w3.eth.chain_id), bytes(w3.eth.get_code(self.address)), artifact)  # type: ignore[arg-type]

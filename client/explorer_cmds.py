@@ -1,0 +1,69 @@
+"""``dml explorer``: the network in a browser (and as JSON), served until Ctrl-C."""
+
+from __future__ import annotations
+
+import threading
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from client import interrupt
+from client.home import home
+from client.options import DeploymentOpt, HomeOpt, RpcOpt, StoreOpt
+from client.session import Connection, chain_of
+from node.errors import ConfigError
+
+console = Console()
+
+DEFAULT_PORT = 8700
+
+
+def explorer(
+    home_dir: HomeOpt = None,
+    rpc: RpcOpt = None,
+    deployment: DeploymentOpt = None,
+    store: StoreOpt = None,
+    host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to serve on")] = DEFAULT_PORT,
+    poll_interval: Annotated[float, typer.Option(help="seconds between looks at the chain head")] = 1.0,
+    confirmations: Annotated[int, typer.Option(help="blocks an event waits before it is indexed")] = 0,
+) -> None:
+    """Index the chain's events (resumable, into HOME/explorer) and serve the explorer until Ctrl-C."""
+    from explorer.app import create_app
+    from explorer.service import ExplorerService, Target
+    from node.http_server import serve_in_thread
+
+    connection = Connection(home_dir, rpc, deployment)
+
+    def resolve() -> Target:
+        # Asked again on every reconnection: a devnet restarted under this folder may have moved.
+        _, record, rpc_url, dep = chain_of(connection)
+        endpoints = store or ([record.store_url] if record is not None and record.store_url else [])
+        return Target(rpc_url, dep, tuple(endpoints))
+
+    service = ExplorerService(
+        resolve,
+        home(home_dir) / "explorer",
+        poll_interval_s=poll_interval,
+        confirmations=confirmations,
+    )
+    server = serve_in_thread(
+        create_app(service.queries, service.metrics, service.status, service.live), host, port, name="explorer"
+    )
+    stop = threading.Event()
+    indexing = threading.Thread(target=service.run, args=(stop,), name="explorer-indexer", daemon=True)
+    try:
+        if not server.wait_started():
+            raise ConfigError(f"the explorer could not serve on {host}:{port}: is the port taken? (--port)")
+        indexing.start()
+        console.print(f"explorer: http://{host}:{port}/  (JSON API at /docs, metrics at /metrics; Ctrl-C stops)")
+        while indexing.is_alive():
+            interrupt.check()
+            stop.wait(0.5)
+    finally:
+        stop.set()
+        if indexing.ident is not None:
+            indexing.join(10)
+        server.stop()
+        service.close()

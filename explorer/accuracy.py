@@ -1,0 +1,89 @@
+"""Accuracy per round for the task pages: each accepted aggregate's model, fetched from the store by its digest
+and evaluated on the task's held-out split (the same loader and evaluation as the owner's progress view).
+
+Evaluated once per round and kept in the index; a task whose material cannot be used is noted and left alone,
+and a store that does not answer is tried again on the next pass.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from collections.abc import Callable
+
+from explorer.index import Index
+from node.errors import DmlnetError, SpecError
+from node.ml.evaluate import evaluate
+from node.ml.material import TaskMaterial, load_material
+from node.ml.model import state_from_bytes
+from node.store.cid import to_cid
+
+log = logging.getLogger(__name__)
+
+
+class AccuracyTracker:
+    """Evaluates aggregates the index shows accepted and not yet evaluated, at most ``per_pass`` per call."""
+
+    def __init__(self, index: Index, fetch: Callable[[str], bytes], *, per_pass: int = 4) -> None:
+        self._index = index
+        self._fetch = fetch
+        self._per_pass = per_pass
+        self._materials: dict[int, TaskMaterial] = {}
+
+    def pending(self) -> list[sqlite3.Row]:
+        """Accepted aggregates without an accuracy yet, oldest first."""
+        return self._index.query(
+            "SELECT u.task_id, u.round, u.model_digest, t.params FROM units u JOIN tasks t ON t.task_id = u.task_id "
+            "WHERE u.status = 'accepted' AND u.idx = t.units_per_round AND u.model_digest IS NOT NULL "
+            "AND NOT EXISTS (SELECT 1 FROM accuracy a WHERE a.task_id = u.task_id AND a.round = u.round "
+            "AND a.model = u.model_digest) "
+            "AND NOT EXISTS (SELECT 1 FROM unusable_tasks x WHERE x.task_id = u.task_id) "
+            "ORDER BY u.updated_block LIMIT ?",
+            (self._per_pass,),
+        )
+
+    def evaluate_pending(self) -> int:
+        """Evaluates what is pending; returns how many rounds got a figure."""
+        done = 0
+        for row in self.pending():
+            task_id, round_, model = int(row["task_id"]), int(row["round"]), str(row["model_digest"])
+            try:
+                material = self._material(task_id, str(row["params"]))
+                state = state_from_bytes(self._fetch(to_cid(bytes.fromhex(model[2:]))), material.model_specs)
+            except SpecError as err:
+                self._set_aside(task_id, str(err))
+                continue
+            except DmlnetError as err:
+                log.info("accuracy waits for the store", extra={"task": task_id, "round": round_, "error": str(err)})
+                return done
+            figure = evaluate(material.spec.model, state, material.split.test)
+            with self._index.transaction() as db:
+                db.execute(
+                    "INSERT OR REPLACE INTO accuracy VALUES (?, ?, ?, ?, ?)",  # a reorganised round: replaced
+                    (task_id, round_, model, figure.accuracy, figure.loss),
+                )
+            done += 1
+        return done
+
+    def _material(self, task_id: int, params_json: str) -> TaskMaterial:
+        if task_id not in self._materials:
+            params = json.loads(params_json)
+            spec_cid = to_cid(bytes.fromhex(params["specDigest"][2:]))
+            dataset_cid = to_cid(bytes.fromhex(params["datasetDigest"][2:]))
+            try:
+                self._materials[task_id] = load_material(
+                    self._fetch(spec_cid),
+                    self._fetch(dataset_cid),
+                    spec_cid=spec_cid,
+                    dataset_cid=dataset_cid,
+                    units_per_round=int(params["unitsPerRound"]),
+                )
+            except ValueError as err:
+                raise SpecError(f"the task's data cannot be used: {err}") from err
+        return self._materials[task_id]
+
+    def _set_aside(self, task_id: int, reason: str) -> None:
+        log.warning("no accuracy for this task: its material cannot be used", extra={"task": task_id, "reason": reason})
+        with self._index.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO unusable_tasks VALUES (?, ?)", (task_id, reason[:500]))

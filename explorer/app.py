@@ -1,0 +1,159 @@
+"""The explorer's HTTP side: JSON endpoints under ``/api`` (documented at ``/docs``), ``/health`` and the
+indexer's Prometheus ``/metrics``. Every answer comes from the index, except the figures only the chain knows now
+(an account's stake, the contract's balance against what it owes), read through ``live``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Query, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
+
+from explorer.indexer import IndexerMetrics
+from explorer.queries import NotIndexed, Page, Queries
+from node.chain.rpc import TRANSPORT
+from node.errors import DmlnetError
+
+
+@dataclass(frozen=True, slots=True)
+class LiveFigures:
+    """Reads of the chain's current state; each may raise when the chain is away (answered 503)."""
+
+    stake_of: Callable[[str], dict[str, str]]
+    solvency: Callable[[], dict[str, str]]
+
+
+@dataclass
+class ExplorerStatus:
+    started_at: float
+    last_sync_at: float | None = None
+    last_error: str | None = None
+    head: int | None = None
+
+
+class Health(BaseModel):
+    status: str  # ok; behind (no sync for stall_s); error (the last sync failed)
+    indexed_block: int | None
+    head: int | None
+    seconds_since_sync: float | None
+    last_error: str | None
+
+
+HERE = Path(__file__).parent
+# uPlot, installed by npm (package.json): found beside the checkout the explorer runs from, or copied next to
+# the package (a container image).
+VENDOR_CANDIDATES = (HERE / "static" / "vendor", HERE.parent / "node_modules" / "uplot" / "dist")
+
+
+def vendor_dir() -> Path | None:
+    return next((d for d in VENDOR_CANDIDATES if (d / "uPlot.iife.min.js").is_file()), None)
+
+
+def create_app(
+    queries: Queries,
+    metrics: IndexerMetrics,
+    status: ExplorerStatus,
+    live: LiveFigures | None = None,
+    *,
+    stall_s: float = 60.0,
+    poll_ms: int = 2_000,
+) -> FastAPI:
+    app = FastAPI(title="dmlnet explorer", version="1", description="Tasks, units, votes, nodes and money.")
+    shell = (HERE / "pages" / "shell.html").read_text().replace("{poll_ms}", str(poll_ms))
+    vendor = vendor_dir()
+    if vendor is not None:
+        app.mount("/static/vendor", StaticFiles(directory=vendor), name="vendor")
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    @app.get("/tasks/{task_id}", response_class=HTMLResponse, include_in_schema=False)
+    @app.get("/accounts/{address}", response_class=HTMLResponse, include_in_schema=False)
+    def page() -> HTMLResponse:
+        """Every page is the same shell: its script reads the path and renders from the JSON API."""
+        return HTMLResponse(shell)
+
+    @app.exception_handler(NotIndexed)
+    def not_indexed(_: Request, err: NotIndexed) -> JSONResponse:
+        return JSONResponse({"detail": str(err)}, status_code=503)
+
+    @app.get("/health", response_model=Health, responses={503: {"model": Health}})
+    def health(response: Response) -> Health:
+        age = None if status.last_sync_at is None else time.time() - status.last_sync_at
+        state = "ok"
+        if status.last_error is not None:
+            state = "error"
+        if age is None or age > stall_s:
+            state = "behind"
+            response.status_code = 503
+        index = queries.index
+        return Health(
+            status=state,
+            indexed_block=None if index is None else index.cursor,
+            head=status.head,
+            seconds_since_sync=age,
+            last_error=status.last_error,
+        )
+
+    @app.get("/metrics")
+    def prometheus() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/api/network")
+    def network(window_s: int = Query(3_600, ge=60, le=30 * 86_400)) -> dict[str, Any]:
+        """Tasks by status, nodes by role, throughput and gas over time; the contract's solvency when the chain
+        answers."""
+        body = queries.network(window_s=window_s)
+        body["solvency"] = _live(live.solvency) if live is not None else None
+        return body
+
+    @app.get("/api/tasks")
+    def tasks(
+        status_: str | None = Query(None, alias="status", pattern="^(active|completed|cancelled)$"),
+        limit: int = Query(50, ge=1, le=500),
+        offset: int = Query(0, ge=0),
+    ) -> list[dict[str, Any]]:
+        return queries.tasks(status=status_, page=Page(limit, offset))
+
+    @app.get("/api/tasks/{task_id}")
+    def task(task_id: int) -> dict[str, Any]:
+        found = queries.task(task_id)
+        if found is None:
+            raise HTTPException(404, f"no task {task_id} indexed")
+        return found
+
+    @app.get("/api/tasks/{task_id}/rounds/{round_}/units/{index}")
+    def unit(task_id: int, round_: int, index: int) -> dict[str, Any]:
+        found = queries.unit(task_id, round_, index)
+        if found is None:
+            raise HTTPException(404, f"task {task_id} round {round_} unit {index} has no event indexed")
+        return found
+
+    @app.get("/api/accounts")
+    def accounts(limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0)) -> list[dict[str, Any]]:
+        return queries.accounts(page=Page(limit, offset))
+
+    @app.get("/api/accounts/{address}")
+    def account(address: str) -> dict[str, Any]:
+        found = queries.account(address)
+        if found is None:
+            raise HTTPException(404, f"no account {address} indexed")
+        found["stake"] = _live(lambda: live.stake_of(found["address"])) if live is not None else None
+        return found
+
+    return app
+
+
+def _live(read: Callable[[], dict[str, str]]) -> dict[str, str]:
+    """A figure only the chain knows now; when it does not answer, the indexed figures still do and this one
+    says why it is missing."""
+    try:
+        return read()
+    except (DmlnetError, *TRANSPORT) as err:
+        return {"error": f"the chain did not answer: {err}"}

@@ -1,0 +1,180 @@
+"""The explorer as a process: an indexing loop on a thread and the web app on uvicorn.
+
+Where the chain is, is asked again (``resolve``) each time the loop connects: a devnet restarted under the same
+folder writes a new deployment file, and a new chain is detected by its identity, its index moved aside.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from explorer.app import ExplorerStatus, LiveFigures
+from explorer.index import Index
+from explorer.indexer import Indexer, IndexerMetrics
+from explorer.queries import Queries
+from node.chain.deployment import Deployment
+from node.errors import ChainReplaced, DmlnetError
+from node.retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from explorer.accuracy import AccuracyTracker
+
+log = logging.getLogger(__name__)
+
+# Between failed passes (chain away, store away): from half a second, doubling, up to ten.
+SYNC_RETRY = RetryPolicy(attempts=None, base_delay_s=0.5, max_delay_s=10.0)
+INDEX_FILE = "explorer.sqlite"
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where the explorer reads: the chain, the deployment on it, and the store holding the tasks' artifacts (none:
+    no accuracy figures)."""
+
+    rpc_url: str
+    deployment: Deployment
+    store: tuple[str, ...] = ()
+
+
+class ExplorerService:
+    def __init__(
+        self,
+        resolve: Callable[[], Target],
+        data_dir: Path,
+        *,
+        poll_interval_s: float = 1.0,
+        confirmations: int = 0,
+        batch_blocks: int = 2_000,
+    ) -> None:
+        self._resolve = resolve
+        self.db_path = data_dir / INDEX_FILE
+        self._poll = poll_interval_s
+        self._confirmations = confirmations
+        self._batch = batch_blocks
+        self.metrics = IndexerMetrics()
+        self.status = ExplorerStatus(started_at=time.time())
+        self.queries = Queries(None)
+        self.live = LiveFigures(stake_of=self._stake_of, solvency=self._solvency)
+        self._indexer: Indexer | None = None
+        self._accuracy: AccuracyTracker | None = None
+        self._views: object | None = None
+        self._rng = random.Random()
+
+    # ---------------------------------------------------------------------------------------------- the loop
+
+    def run(self, stop: threading.Event) -> None:
+        """Indexes until ``stop`` is set; a pass that fails is retried with backoff, said once per outage."""
+        failures = 0
+        while not stop.is_set():
+            try:
+                caught_up = self.sync_once()
+            except ChainReplaced as err:
+                log.warning("the chain was replaced: indexing the new one", extra={"reason": str(err)})
+                self._indexer = None
+                continue
+            except Exception as err:  # the loop's boundary: a pass failed, the next one tries again
+                failures += 1
+                self._indexer = None
+                self.status.last_error = f"{type(err).__name__}: {err}"
+                self.metrics.sync_errors.inc()
+                if failures == 1:
+                    log.warning("indexing paused, retrying", extra={"error": self.status.last_error})
+                stop.wait(SYNC_RETRY.delay(failures, self._rng))
+                continue
+            if failures:
+                log.info("indexing again", extra={"after_failures": failures})
+            failures = 0
+            self.status.last_error = None
+            if caught_up:
+                stop.wait(self._poll)
+
+    def sync_once(self) -> bool:
+        """One pass; returns whether the index reached the head."""
+        if self._indexer is None:
+            self._connect()
+        assert self._indexer is not None
+        result = self._indexer.sync()
+        self.status.last_sync_at = time.time()
+        self.status.head = result.head
+        if result.caught_up and self._accuracy is not None:
+            self._accuracy.evaluate_pending()  # only once caught up: figures never hold the index back
+        return result.caught_up
+
+    def close(self) -> None:
+        self.queries.use(None)
+
+    def _connect(self) -> None:
+        from node.chain.build import load_artifact
+        from node.chain.jsonrpc import JsonRpc
+        from node.chain.rpc import connect
+        from node.chain.views import RpcViews
+
+        target = self._resolve()
+        rpc_url, deployment = target.rpc_url, target.deployment
+        artifact = load_artifact()
+        w3 = connect(rpc_url, expected_chain_id=deployment.chain_id)
+        deployment.check(w3, artifact)
+        identity = deployment.identity(w3)
+        current = self.queries.index
+        if current is None or current.get_meta("chain") != identity:
+            self.queries.use(None)
+            if current is not None:
+                current.close()
+            self.queries.use(Index.open(self.db_path, identity))
+        index = self.queries.index
+        assert index is not None
+        self._views = RpcViews(JsonRpc(rpc_url), deployment.address, artifact.abi)
+        self._indexer = Indexer(
+            w3,
+            deployment.address,
+            artifact.abi,
+            index,
+            start_block=deployment.block_number,
+            identity=lambda: deployment.identity(w3),
+            confirmations=self._confirmations,
+            batch_blocks=self._batch,
+            metrics=self.metrics,
+        )
+        self._accuracy = None
+        if target.store:
+            from explorer.accuracy import AccuracyTracker
+            from node.store.client import StoreClient
+
+            store = StoreClient.from_endpoints(list(target.store))
+            self._accuracy = AccuracyTracker(index, store.get)
+        log.info("indexing", extra={"rpc": rpc_url, "contract": deployment.address, "from": index.cursor})
+
+    # ---------------------------------------------------------------------------------------------- live figures
+
+    def _stake_of(self, address: str) -> dict[str, str]:
+        from node.chain.views import MarketViews
+
+        views = self._views
+        if not isinstance(views, MarketViews):
+            raise DmlnetError("not connected to the chain yet")
+        stake = views.stake_of(address)
+        return {
+            "total": str(stake.total),
+            "locked": str(stake.locked),
+            "unbonding": str(stake.unbonding),
+            "free": str(stake.free),
+            "pool_weight": str(stake.pool_weight),
+            "verifying": str(stake.verifying).lower(),
+            "credit": str(views.credit_of(address)),
+        }
+
+    def _solvency(self) -> dict[str, str]:
+        from node.chain.views import MarketViews
+
+        views = self._views
+        if not isinstance(views, MarketViews):
+            raise DmlnetError("not connected to the chain yet")
+        balance, owed = views.balance(), views.total_owed()
+        return {"balance": str(balance), "total_owed": str(owed), "surplus": str(balance - owed)}

@@ -1,0 +1,138 @@
+"""The explorer in a real headless browser while a real network trains a task: the task page follows the units to
+accepted without a reload and its accuracy chart gains a point per round; a Byzantine miner's account page shows
+its slash; every figure on the pages equals the chain's (views and events). Screenshots of each page, at desktop
+and phone width, are kept under test-artifacts/explorer/."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page
+
+from node.chain.events import EventReader
+from node.daemon import Daemon
+from node.ml.defaults import digits_spec
+from testkit.adversaries import CheatingMinerRole
+from tests.conftest import Chain
+from tests.e2e.explorer_browser import headless_chromium, running_explorer
+from tests.e2e.inprocess import drive, short_task
+from tests.e2e.ledger import Ledger
+from tests.integration.client.driver import node
+from tests.integration.store.servers import store_server
+from tests.polling import wait_until
+
+pytestmark = [pytest.mark.chain, pytest.mark.slow]
+
+UNITS, ROUNDS = 3, 3
+SPEC = digits_spec(dataset_digest="0x" + "00" * 32, shards=UNITS, local_steps=100, checkpoint_every=20, hidden=32)
+HONEST_MINERS, CHEATER, VERIFIERS = [2, 3], 4, [5, 6, 7]
+ARTIFACTS = Path(os.environ.get("DMLNET_TEST_ARTIFACTS", "test-artifacts")) / "explorer"
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture
+def store_url(tmp_path: Path) -> Iterator[str]:
+    with store_server(tmp_path / "store", max_bytes=1 << 30) as (url, _):
+        yield url
+
+
+def _figure(page: Page, name: str) -> int:
+    return int(page.get_attribute(f"[data-figure={name}]", "data-wei") or "-1")
+
+
+def _screenshots(page: Page, url: str, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(url)
+    page.wait_for_function("() => Number(document.body.dataset.refreshed || 0) >= 1")
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    page.set_viewport_size(PHONE)
+    page.wait_for_function("() => Number(document.body.dataset.refreshed || 0) >= 2")
+    page.screenshot(path=str(ARTIFACTS / f"{name}-phone.png"), full_page=True)
+    overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 1, f"{name} is wider than a phone ({overflow} px): content must wrap or scroll inside"
+
+
+def test_the_explorer_follows_a_training_network_in_a_browser(chain: Chain, tmp_path: Path, store_url: str) -> None:
+    owner = chain.market(chain.accounts[1])
+    start = chain.w3.eth.block_number
+    task_id = short_task(chain, store_url, SPEC, rounds=ROUNDS)
+    daemons: list[Daemon] = []
+    for account in HONEST_MINERS:
+        roles = ["miner", "aggregator"] if account == HONEST_MINERS[-1] else ["miner"]
+        daemons.append(node(chain, tmp_path, store_url, f"miner-{account}", account, roles)[1])
+    services, cheater = node(chain, tmp_path, store_url, "cheater", CHEATER, ["miner"])
+    cheater.roles = [CheatingMinerRole(services, "noise", fake_fraction=1.0)]
+    daemons.insert(0, cheater)  # first: it claims units before the honest miners take them all
+    for account in VERIFIERS:
+        daemons.append(node(chain, tmp_path, store_url, f"verifier-{account}", account, ["verifier", "keeper"])[1])
+
+    with running_explorer(chain, tmp_path / "explorer", store_url) as explorer, headless_chromium() as browser:
+        page = browser.new_page()
+        page.goto(f"{explorer.url}/tasks/{task_id}")
+        page.wait_for_selector("#unit-grid")
+        page.evaluate("() => { window.__sameDocument = true; }")  # gone if the page ever reloads
+        seen_accepted: list[int] = []
+        seen_points: list[int] = []
+
+        def look() -> None:
+            accepted = page.evaluate("() => document.querySelectorAll('#unit-grid [data-status=accepted]').length")
+            points = page.evaluate("() => Number(document.getElementById('chart-accuracy')?.dataset.points || 0)")
+            if not seen_accepted or (accepted, points) != (seen_accepted[-1], seen_points[-1]):
+                seen_accepted.append(int(accepted))
+                seen_points.append(int(points))
+
+        drive(chain, task_id, daemons, first=look)
+        total = ROUNDS * (UNITS + 1)
+        wait_until(
+            lambda: (look(), seen_accepted[-1] == total and seen_points[-1] == ROUNDS)[1],
+            timeout_s=120,
+            what="the task page to show every unit accepted and every round's accuracy",
+        )
+        assert page.evaluate("() => window.__sameDocument === true"), "the page was reloaded"
+        assert seen_accepted == sorted(seen_accepted), seen_accepted
+        assert len(set(seen_accepted)) >= ROUNDS + 1, f"units moved to accepted live, not at once: {seen_accepted}"
+        assert [p for i, p in enumerate(seen_points) if i == 0 or p != seen_points[i - 1]] == list(
+            range(seen_points[0], ROUNDS + 1)
+        ), f"the accuracy chart gained one point per round: {seen_points}"
+
+        # Every figure on the pages is the chain's.
+        reader = EventReader(chain.w3, chain.deployment.address, chain.artifact.abi)
+        params = owner.get_task(task_id).params
+        ledger = Ledger.of(reader.read(start, reader.head()), task_id, params.units_per_round)
+        cheat = chain.accounts[CHEATER].address
+        assert ledger.slashed[cheat] > 0, "the Byzantine miner was caught"
+        wait_until(lambda: _figure(page, "escrow") == owner.get_task(task_id).state.escrow, timeout_s=30,
+                   what="the escrow shown to reach the chain's")  # fmt: skip
+        assert _figure(page, "budget") == params.budget
+        assert _figure(page, "paid") == sum(
+            int(e.args["amount"]) for e in reader.read(start, reader.head())
+            if e.name == "Credited" and e.args["taskId"] == task_id and e.args["account"] != owner.signer.address
+        )  # fmt: skip
+        assert _figure(page, "slashed") == sum(ledger.slashed.values())
+        assert int(page.inner_text("[data-figure=accepted] .value")) == len(ledger.accepted)
+        assert int(page.inner_text("[data-figure=rejected] .value")) == len(ledger.rejected)
+        _screenshots(page, f"{explorer.url}/tasks/{task_id}", "task")
+
+        page.goto(f"{explorer.url}/accounts/{cheat}")
+        page.wait_for_selector("[data-figure=slashed]")
+        assert _figure(page, "slashed") == ledger.slashed[cheat]
+        assert _figure(page, "credit") == owner.credit_of(cheat) == 0
+        assert _figure(page, "stake") == owner.stake_of(cheat).total
+        assert "slash" in page.inner_text("#money-table")
+        _screenshots(page, f"{explorer.url}/accounts/{cheat}", "account-byzantine")
+
+        honest = chain.accounts[HONEST_MINERS[-1]].address
+        page.goto(f"{explorer.url}/accounts/{honest}")
+        page.wait_for_selector("[data-figure=earned]")
+        assert _figure(page, "earned") == ledger.credited[honest] == owner.credit_of(honest) > 0
+        assert _figure(page, "slashed") == 0
+
+        page.goto(explorer.url)
+        page.wait_for_selector("[data-figure=balance]")
+        assert _figure(page, "balance") == owner.balance()
+        assert _figure(page, "owed") == owner.total_owed()
+        _screenshots(page, explorer.url, "network")
