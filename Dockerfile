@@ -1,4 +1,4 @@
-# One image for every dmlnet service (chain, deployer, store, miners, verifiers); docker-compose.yml picks the
+# One image for every dmlnet service (chain, deployer, store, miners, verifiers, explorer); docker-compose.yml picks the
 # command. The toolchain stage installs the npm packages pinned in package-lock.json (Anvil ships its binary).
 FROM node:20-bookworm-slim AS toolchain
 WORKDIR /opt/dmlnet
@@ -13,6 +13,7 @@ RUN pip install --index-url https://download.pytorch.org/whl/cpu "torch==2.13.0"
 COPY pyproject.toml README.md ./
 COPY node ./node
 COPY client ./client
+COPY explorer ./explorer
 COPY contracts ./contracts
 COPY tools ./tools
 RUN pip install .

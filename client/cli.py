@@ -18,7 +18,7 @@ from rich.console import Console
 
 from client import interrupt
 from client.explorer_cmds import explorer
-from client.home import deployment_file, home, node_records
+from client.home import alive, deployment_file, home, node_records
 from client.model_cmds import model_app
 from client.node_cmds import account_app, miner_app, node_app, verifier_app
 from client.options import DeploymentOpt, DevOpt, HomeOpt, KeystoreOpt, PwEnvOpt, PwFileOpt, RpcOpt, StoreOpt
@@ -67,18 +67,21 @@ def _root(
 def devnet_up(
     home_dir: HomeOpt = None,
     port: Annotated[int | None, typer.Option(help="RPC port (default: a free one)")] = None,
+    explorer: Annotated[bool, typer.Option(help="also serve the explorer (`dml explorer`) in the background")] = False,
 ) -> None:
     """Start Anvil in the background and deploy TaskMarket (idempotent)."""
     from client import devnet as devnet_cmds
     from node.chain.devnet import dev_accounts
 
     base = home(home_dir)
-    record, deployment = devnet_cmds.up(base, port=port)
+    record, deployment = devnet_cmds.up(base, port=port, explorer=explorer)
     console.print(f"RPC URL        {record.rpc_url}")
     console.print(f"chain id       {record.chain_id}")
     console.print(f"TaskMarket     {deployment.address}")
     console.print(f"store          {record.store_url}")
     console.print(f"deployment     {deployment_file(base)}")
+    if record.explorer_url:
+        console.print(f"explorer       {record.explorer_url}")
     console.print("dev accounts   (Anvil's well-known keys; devnet only)")
     for i, account in enumerate(dev_accounts(5)):
         console.print(f"  [{i}] {account.address}  10000 ETH")
@@ -108,6 +111,11 @@ def devnet_status(home_dir: HomeOpt = None) -> None:
         store_ok = devnet_cmds.store_healthy(record.store_url)
         console.print(
             f"store          {record.store_url} (pid {record.store_pid}) {'ok' if store_ok else 'NOT ANSWERING'}"
+        )
+    if record.explorer_url:
+        running = alive(record.explorer_pid)
+        console.print(
+            f"explorer       {record.explorer_url} (pid {record.explorer_pid}) {'' if running else 'STOPPED'}"
         )
     nodes = node_records(base)
     console.print(f"nodes started from here: {len(nodes)}" + ("" if nodes else " (dml node run … from this folder)"))
@@ -181,11 +189,21 @@ def demo(
     local_steps: Annotated[int, typer.Option(help="training steps per unit")] = 800,
     byzantine: Annotated[int, typer.Option(help="how many miners cheat (noise, copy, replay in turn)")] = 0,
     workdir: Annotated[Path, typer.Option(help="logs, node state and the report")] = Path(".dmlnet/demo"),
+    stay: Annotated[
+        bool | None,
+        typer.Option(
+            help="after the summary, keep the network and its explorer up until Ctrl-C (default: at a terminal)"
+        ),
+    ] = None,
+    explorer_port: Annotated[int | None, typer.Option(help="the explorer's port (default 8780, or a free one)")] = None,
 ) -> None:
     """Run a whole local network training handwritten digits, end to end; print and write a report."""
     from client.demo import DemoConfig, run_demo
 
-    run_demo(console, workdir, DemoConfig(miners, verifiers, units, rounds, quorum, local_steps, byzantine))
+    keep = sys.stdin.isatty() and sys.stdout.isatty() if stay is None else stay
+    config = DemoConfig(miners, verifiers, units, rounds, quorum, local_steps, byzantine, stay=keep,
+                        explorer_port=explorer_port)  # fmt: skip
+    run_demo(console, workdir, config)
 
 
 @app.command()

@@ -15,8 +15,10 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,11 +30,13 @@ from rich.table import Table
 
 from client import interrupt
 from client.devnet import DEV_UNBONDING_DELAY_S, _start_store
+from client.explorer_cmds import DEFAULT_PORT
 from client.progress import ProgressReader
 from client.render import eth
 from client.report import accuracy_plot, html_page
 from client.task_cmds import _render
 from client.tasks import Economics, create_task, prepare_task
+from explorer.service import Target
 from node.chain.build import load_artifact
 from node.chain.contract import TaskMarket
 from node.chain.deploy import deploy_market
@@ -66,6 +70,9 @@ class DemoConfig:
     local_steps: int = 800
     byzantine: int = 0
     timeout_s: float = 600.0
+    # After the summary, keep the network and its explorer up until Ctrl-C (what a newcomer at a terminal wants).
+    stay: bool = False
+    explorer_port: int | None = None
 
 
 @dataclass
@@ -94,6 +101,7 @@ def run_demo(console: Console, workdir: Path, config: DemoConfig) -> DemoResult:
     _fresh(workdir)
     artifact = load_artifact()
     processes: list[subprocess.Popen[bytes]] = []
+    stack = contextlib.ExitStack()
     started = time.monotonic()
     devnet = Devnet(accounts=4 + config.miners + config.verifiers, log_path=workdir / "anvil.log", tied_to_parent=True)
     try:
@@ -107,6 +115,10 @@ def run_demo(console: Console, workdir: Path, config: DemoConfig) -> DemoResult:
         console.print(
             f"chain {devnet.rpc_url} · TaskMarket {deployment.address} · store {store_url} · logs in {workdir}"
         )
+        explorer = stack.enter_context(
+            _explorer(Target(devnet.rpc_url, deployment, (store_url,)), workdir / "explorer", config.explorer_port)
+        )
+        console.print(f"explorer {explorer}  (open it in a browser: the task trains live)")
         roles: dict[str, str] = {}
         for i in range(config.miners):
             name = f"miner-{i}"
@@ -162,8 +174,17 @@ def run_demo(console: Console, workdir: Path, config: DemoConfig) -> DemoResult:
         outcome = Outcome(task_id, wall, progress.accuracy, baseline, roles, progress.accepted, progress.rejected)
         result = _summarize(owner, artifact.abi, deployment.block_number, outcome, workdir)
         _print_summary(console, result)
+        if config.stay:
+            console.print(f"the network and its explorer stay up at {explorer}: Ctrl-C stops them")
+            try:
+                while all(p.poll() is None for p in processes):
+                    interrupt.check()
+                    time.sleep(0.5)
+            except KeyboardInterrupt:
+                console.print("stopping")
         return result
     finally:
+        stack.close()
         for p in processes:
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
@@ -175,6 +196,34 @@ def run_demo(console: Console, workdir: Path, config: DemoConfig) -> DemoResult:
         if "store_pid" in locals():
             _stop_pid(store_pid)
         devnet.stop()
+
+
+@contextlib.contextmanager
+def _explorer(target: Target, data_dir: Path, port: int | None) -> Iterator[str]:
+    """The explorer over the demo's network, in this process (it stops with the demo); yields its URL."""
+    from explorer.app import create_app
+    from explorer.service import ExplorerService
+    from node.chain.devnet import free_port
+    from node.http_server import serve_in_thread
+
+    service = ExplorerService(lambda: target, data_dir, poll_interval_s=0.5)
+    port = port or free_port(DEFAULT_PORT)
+    server = serve_in_thread(
+        create_app(service.queries, service.metrics, service.status, service.live), "127.0.0.1", port, name="explorer"
+    )
+    stop = threading.Event()
+    indexing = threading.Thread(target=service.run, args=(stop,), name="explorer-indexer", daemon=True)
+    try:
+        if not server.wait_started():
+            raise ConfigError(f"the explorer could not serve on port {port}")
+        indexing.start()
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop.set()
+        if indexing.ident is not None:
+            indexing.join(10)
+        server.stop()
+        service.close()
 
 
 DEMO_MARK = ".dml-demo"

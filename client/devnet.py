@@ -8,7 +8,9 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
+from dataclasses import replace
 from pathlib import Path
 
 from client.home import DevnetRecord, alive, deployment_file, devnet_dir, devnet_file, ports_file
@@ -24,8 +26,11 @@ from node.errors import ChainUnreachable, ConfigError, WrongChain
 DEV_UNBONDING_DELAY_S = 2 * 3600
 
 
-def up(base: Path, *, port: int | None = None, accounts: int = 20) -> tuple[DevnetRecord, Deployment]:
-    """Starts Anvil in the background and deploys TaskMarket; idempotent while the devnet is running."""
+def up(
+    base: Path, *, port: int | None = None, accounts: int = 20, explorer: bool = False
+) -> tuple[DevnetRecord, Deployment]:
+    """Starts Anvil in the background and deploys TaskMarket (with ``explorer``, the explorer too); idempotent
+    while the devnet is running."""
     from node.chain.build import load_artifact
     from node.chain.deploy import deploy_market
     from node.chain.devnet import Devnet, dev_accounts, free_port
@@ -36,6 +41,8 @@ def up(base: Path, *, port: int | None = None, accounts: int = 20) -> tuple[Devn
     if record is not None and alive(record.pid):
         try:
             JsonRpc(record.rpc_url, timeout_s=2.0).chain_id()
+            if explorer:
+                record = _with_explorer(base, record)
             return record, Deployment.read(deployment_file(base))
         except ChainUnreachable:
             pass
@@ -57,6 +64,8 @@ def up(base: Path, *, port: int | None = None, accounts: int = 20) -> tuple[Devn
     except Exception:
         devnet.stop()
         raise
+    # An explorer still running from before the crash keeps running: it finds the new chain by itself.
+    kept = record is not None and alive(record.explorer_pid)
     record = DevnetRecord(
         rpc_url=info.rpc_url,
         chain_id=info.chain_id,
@@ -64,11 +73,25 @@ def up(base: Path, *, port: int | None = None, accounts: int = 20) -> tuple[Devn
         started_at=time.time(),
         store_url=store_url,
         store_pid=store_pid,
+        explorer_url=record.explorer_url if kept and record is not None else "",
+        explorer_pid=record.explorer_pid if kept and record is not None else 0,
     )
     record.write(devnet_file(base))
     deployment.write(deployment_file(base))
     ports_file(base).write_text(json.dumps({"rpc": info.port, "store": int(store_url.rsplit(":", 1)[1])}) + "\n")
+    if explorer:
+        record = _with_explorer(base, record)
     return record, deployment
+
+
+def _with_explorer(base: Path, record: DevnetRecord) -> DevnetRecord:
+    """The record with a running explorer: the one it names, or one started now and recorded."""
+    if record.explorer_pid and alive(record.explorer_pid):
+        return record
+    url, pid = start_explorer(base)
+    record = replace(record, explorer_url=url, explorer_pid=pid)
+    record.write(devnet_file(base))
+    return record
 
 
 def _last_ports(base: Path) -> dict[str, int]:
@@ -85,8 +108,31 @@ def _start_store(folder: Path, *, port: int | None = None, tied_to_parent: bool 
     from node.chain.devnet import free_port
 
     port = port or free_port()
-    log = (folder / "store.log").open("ab")
     cmd = [sys.executable, "-m", "client.cli", "store", "serve", "--dir", str(folder / "objects"), "--port", str(port)]
+    url = f"http://127.0.0.1:{port}"
+    return url, _start_background(cmd, folder / "store.log", url, "the store server", tied_to_parent=tied_to_parent)
+
+
+def start_explorer(base: Path, *, port: int | None = None, tied_to_parent: bool = False) -> tuple[str, int]:
+    """``dml explorer`` over the devnet of ``base`` in the background (its index under ``base``); ready when it
+    serves. It follows the devnet: a restarted chain is found again, a new one indexed afresh."""
+    from client.explorer_cmds import DEFAULT_PORT
+    from node.chain.devnet import free_port
+
+    port = port or free_port(DEFAULT_PORT)
+    cmd = [sys.executable, "-m", "client.cli", "explorer", "--home", str(base), "--port", str(port)]
+    url = f"http://127.0.0.1:{port}"
+    log = devnet_dir(base) / "explorer.log"
+    return url, _start_background(cmd, log, url, "the explorer", tied_to_parent=tied_to_parent, any_status=True)
+
+
+def _start_background(
+    cmd: list[str], log_path: Path, url: str, what: str, *, tied_to_parent: bool, any_status: bool = False
+) -> int:
+    """Starts ``cmd`` in its own session, output to ``log_path``; returns its pid once ``url``/health answers
+    (``any_status``: any HTTP answer will do, e.g. an explorer still waiting for its chain says 503)."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = log_path.open("ab")
     process = subprocess.Popen(
         tied(cmd) if tied_to_parent else cmd,
         stdout=log,
@@ -94,20 +140,22 @@ def _start_store(folder: Path, *, port: int | None = None, tied_to_parent: bool 
         start_new_session=True,
     )
     log.close()
-    url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise ConfigError(f"the store server exited (see {folder / 'store.log'})")
+            raise ConfigError(f"{what} exited (see {log_path})")
         try:
             with urllib.request.urlopen(f"{url}/health", timeout=1) as response:
                 if response.status == 200:
-                    return url, process.pid
+                    return process.pid
+        except urllib.error.HTTPError:
+            if any_status:
+                return process.pid
         except OSError:
             pass
         time.sleep(0.1)
     process.kill()
-    raise ConfigError(f"the store server did not answer within 30s (see {folder / 'store.log'})")
+    raise ConfigError(f"{what} did not answer within 30s (see {log_path})")
 
 
 def _terminate(pid: int, grace_s: float) -> bool:
@@ -130,6 +178,7 @@ def down(base: Path, grace_s: float = 5.0) -> bool:
         return False
     running = _terminate(record.pid, grace_s)
     _terminate(record.store_pid, grace_s)
+    _terminate(record.explorer_pid, grace_s)
     path.unlink()
     deployment_file(base).unlink(missing_ok=True)
     return running

@@ -16,7 +16,7 @@ from node.errors import ConfigError
 
 console = Console()
 
-DEFAULT_PORT = 8700
+DEFAULT_PORT = 8780
 
 
 def explorer(

@@ -40,6 +40,8 @@ class DevnetRecord:
     started_at: float
     store_url: str = ""
     store_pid: int = 0
+    explorer_url: str = ""
+    explorer_pid: int = 0
 
     @classmethod
     def read(cls, path: Path) -> DevnetRecord | None:

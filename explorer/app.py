@@ -5,7 +5,7 @@ indexer's Prometheus ``/metrics``. Every answer comes from the index, except the
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,13 +47,14 @@ class Health(BaseModel):
 
 
 HERE = Path(__file__).parent
-# uPlot, installed by npm (package.json): found beside the checkout the explorer runs from, or copied next to
-# the package (a container image).
-VENDOR_CANDIDATES = (HERE / "static" / "vendor", HERE.parent / "node_modules" / "uplot" / "dist")
+# uPlot, installed by npm (package.json): beside the package, in the checkout it runs from, or in the working
+# directory (the container image installs the package and keeps node_modules in its WORKDIR).
+VENDOR_IN = (HERE / "static" / "vendor", HERE.parent / "node_modules" / "uplot" / "dist")
 
 
 def vendor_dir() -> Path | None:
-    return next((d for d in VENDOR_CANDIDATES if (d / "uPlot.iife.min.js").is_file()), None)
+    candidates = (*VENDOR_IN, Path.cwd() / "node_modules" / "uplot" / "dist")
+    return next((d for d in candidates if (d / "uPlot.iife.min.js").is_file()), None)
 
 
 def create_app(
@@ -67,6 +68,18 @@ def create_app(
 ) -> FastAPI:
     app = FastAPI(title="dmlnet explorer", version="1", description="Tasks, units, votes, nodes and money.")
     shell = (HERE / "pages" / "shell.html").read_text().replace("{poll_ms}", str(poll_ms))
+    @app.middleware("http")
+    async def cache_static(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        """Static assets are cached by the browser: a page load then costs its JSON only. A pinned library for a
+        day, our own scripts for a minute (a new version shows up soon after an upgrade)."""
+        response = await call_next(request)
+        path = request.url.path
+        if path.startswith("/static/vendor/"):
+            response.headers["Cache-Control"] = "public, max-age=86400"
+        elif path.startswith("/static/"):
+            response.headers["Cache-Control"] = "public, max-age=60"
+        return response
+
     vendor = vendor_dir()
     if vendor is not None:
         app.mount("/static/vendor", StaticFiles(directory=vendor), name="vendor")

@@ -31,7 +31,9 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS blocks (number INTEGER PRIMARY KEY, hash TEXT NOT NULL, timestamp INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS events (
     block INTEGER NOT NULL, log_index INTEGER NOT NULL, tx_hash TEXT NOT NULL, name TEXT NOT NULL,
-    args TEXT NOT NULL, PRIMARY KEY (block, log_index));
+    args TEXT NOT NULL, task_id INTEGER, round INTEGER, idx INTEGER, PRIMARY KEY (block, log_index));
+CREATE INDEX IF NOT EXISTS events_unit ON events (task_id, round, idx);
+CREATE INDEX IF NOT EXISTS events_name ON events (name, block);
 CREATE TABLE IF NOT EXISTS txs (
     hash TEXT PRIMARY KEY, block INTEGER NOT NULL, sender TEXT NOT NULL, gas_used INTEGER NOT NULL,
     fee_wei TEXT NOT NULL, event TEXT NOT NULL);
@@ -208,9 +210,10 @@ class Index:
             for e in events:
                 args = json.dumps(jsonable(dict(e.args)), sort_keys=True)
                 inserted = db.execute(
-                    "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?)",
-                    (e.block_number, e.log_index, e.tx_hash, e.name, args),
-                ).rowcount
+                    "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (e.block_number, e.log_index, e.tx_hash, e.name, args, e.args.get("taskId"), e.args.get("round"),
+                     e.args.get("index")),
+                ).rowcount  # fmt: skip
                 if inserted:
                     added += 1
                     fold_event(

@@ -152,8 +152,7 @@ class Queries:
             {"block": r["block"], "at": r["timestamp"], "event": r["name"], "args": json.loads(r["args"])}
             for r in self._index.query(
                 "SELECT e.block, b.timestamp, e.name, e.args FROM events e JOIN blocks b ON b.number = e.block "
-                "WHERE e.name NOT IN ('Credited', 'StakeSlashed') AND json_extract(e.args, '$.taskId') = ? "
-                "AND json_extract(e.args, '$.round') = ? AND json_extract(e.args, '$.index') = ? "
+                "WHERE e.task_id = ? AND e.round = ? AND e.idx = ? "
                 "ORDER BY e.block, e.log_index",
                 (task_id, round_, index),
             )

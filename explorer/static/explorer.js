@@ -5,6 +5,7 @@
 const POLL_MS = Number(document.body.dataset.pollMs || 2000);
 const STATES = ["open", "claimed", "submitted", "revealing", "decided", "accepted"];
 const charts = {};
+const TABLE_ROWS = 200; // rows a table renders (the JSON has them all; a phone need not draw thousands)
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -37,8 +38,11 @@ function accountLink(address) {
   return address ? el("a", { href: `/accounts/${address}`, class: "mono", title: address }, short(address)) : "–";
 }
 
+// One formatter for every date: toLocaleString() builds a new one per call, which dominated a page's render.
+const DATE_FORMAT = new Intl.DateTimeFormat(undefined, { dateStyle: "short", timeStyle: "medium" });
+
 function when(ts) {
-  return ts ? new Date(ts * 1000).toLocaleString() : "–";
+  return ts ? DATE_FORMAT.format(new Date(ts * 1000)) : "–";
 }
 
 function card(label, value, attrs = {}) {
@@ -270,7 +274,8 @@ async function renderAccount(main, address) {
     el("h2", {}, "Earnings and slashes over time"),
     el("div", { class: "chart", id: "chart-money" }),
     el("h2", {}, "Money"),
-    table(["block", "time", "kind", "amount", "task", "unit"], a.money.map((m) => [m.block, when(m.at), m.kind, eth(m.amount),
+    a.money.length > TABLE_ROWS ? el("p", { class: "muted" }, `the latest ${TABLE_ROWS} of ${a.money.length}`) : "",
+    table(["block", "time", "kind", "amount", "task", "unit"], a.money.slice(-TABLE_ROWS).reverse().map((m) => [m.block, when(m.at), m.kind, eth(m.amount),
       m.task_id ? el("a", { href: `/tasks/${m.task_id}` }, `#${m.task_id}`) : "–",
       m.round === null ? "–" : `round ${m.round + 1} unit ${m.idx}`]), { id: "money-table" }),
     el("h2", {}, "Units"),
@@ -300,13 +305,16 @@ async function renderAccount(main, address) {
 async function refresh() {
   const main = document.getElementById("page");
   const path = location.pathname;
+  const started = performance.now();
   try {
     let m;
+    const healthy = api("/health").catch(() => null); // in parallel with the page's own data
     if ((m = path.match(/^\/tasks\/(\d+)/))) await renderTask(main, m[1]);
     else if ((m = path.match(/^\/accounts\/(0x[0-9a-fA-F]{40})/))) await renderAccount(main, m[1]);
     else await renderNetwork(main);
-    const health = await api("/health").catch(() => null);
+    const health = await healthy;
     setLive(`live · block ${health && health.indexed_block !== null ? health.indexed_block : "?"} · ${new Date().toLocaleTimeString()}`);
+    document.body.dataset.renderMs = (performance.now() - started).toFixed(1); // fetch + render, for the bench
     document.body.dataset.refreshed = String(Number(document.body.dataset.refreshed || 0) + 1);
   } catch (err) {
     setLive(`not updating: ${err.message}`, true);

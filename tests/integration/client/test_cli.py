@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import psutil
 import pytest
 
@@ -88,6 +89,11 @@ def test_demo_small_configuration_and_its_figures_match_the_chain(tmp_path: Path
     assert (tmp_path / "demo" / "accuracy.png").stat().st_size > 1000
     printed = (tmp_path / "out.txt").read_text()
     assert f"{result.gas_used:,} gas" in printed
+    explorer = re.search(r"explorer (http://127\.0\.0\.1:\d+)", printed)
+    assert explorer, "the demo says where its explorer is"
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"{explorer[1]}/health", timeout=2)  # stopped with the demo (no --stay)
+    assert (tmp_path / "demo" / "explorer" / "explorer.sqlite").exists()
 
     # A second run in the same folder (a new chain): it starts from an empty folder and finishes too.
     again = run_demo(
