@@ -68,6 +68,7 @@ def create_app(
 ) -> FastAPI:
     app = FastAPI(title="dmlnet explorer", version="1", description="Tasks, units, votes, nodes and money.")
     shell = (HERE / "pages" / "shell.html").read_text().replace("{poll_ms}", str(poll_ms))
+
     @app.middleware("http")
     async def cache_static(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         """Static assets are cached by the browser: a page load then costs its JSON only. A pinned library for a
