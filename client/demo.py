@@ -15,10 +15,8 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,11 +34,11 @@ from client.render import eth
 from client.report import accuracy_plot, html_page
 from client.task_cmds import _render
 from client.tasks import Economics, create_task, prepare_task
-from explorer.service import Target
+from explorer.service import ExplorerService, Target
 from node.chain.build import load_artifact
 from node.chain.contract import TaskMarket
 from node.chain.deploy import deploy_market
-from node.chain.devnet import Devnet, dev_accounts
+from node.chain.devnet import Devnet, dev_accounts, free_port
 from node.chain.events import EventReader
 from node.chain.rpc import connect
 from node.chain.tx import Signer
@@ -115,9 +113,10 @@ def run_demo(console: Console, workdir: Path, config: DemoConfig) -> DemoResult:
         console.print(
             f"chain {devnet.rpc_url} · TaskMarket {deployment.address} · store {store_url} · logs in {workdir}"
         )
-        explorer = stack.enter_context(
-            _explorer(Target(devnet.rpc_url, deployment, (store_url,)), workdir / "explorer", config.explorer_port)
-        )
+        # The explorer over this network, in this process: it stops with the demo.
+        target = Target(devnet.rpc_url, deployment, (store_url,))
+        service = ExplorerService(lambda: target, workdir / "explorer", poll_interval_s=0.5)
+        explorer = stack.enter_context(service.serving("127.0.0.1", config.explorer_port or free_port(DEFAULT_PORT)))
         console.print(f"explorer {explorer}  (open it in a browser: the task trains live)")
         roles: dict[str, str] = {}
         for i in range(config.miners):
@@ -196,34 +195,6 @@ def run_demo(console: Console, workdir: Path, config: DemoConfig) -> DemoResult:
         if "store_pid" in locals():
             _stop_pid(store_pid)
         devnet.stop()
-
-
-@contextlib.contextmanager
-def _explorer(target: Target, data_dir: Path, port: int | None) -> Iterator[str]:
-    """The explorer over the demo's network, in this process (it stops with the demo); yields its URL."""
-    from explorer.app import create_app
-    from explorer.service import ExplorerService
-    from node.chain.devnet import free_port
-    from node.http_server import serve_in_thread
-
-    service = ExplorerService(lambda: target, data_dir, poll_interval_s=0.5)
-    port = port or free_port(DEFAULT_PORT)
-    server = serve_in_thread(
-        create_app(service.queries, service.metrics, service.status, service.live), "127.0.0.1", port, name="explorer"
-    )
-    stop = threading.Event()
-    indexing = threading.Thread(target=service.run, args=(stop,), name="explorer-indexer", daemon=True)
-    try:
-        if not server.wait_started():
-            raise ConfigError(f"the explorer could not serve on port {port}")
-        indexing.start()
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stop.set()
-        if indexing.ident is not None:
-            indexing.join(10)
-        server.stop()
-        service.close()
 
 
 DEMO_MARK = ".dml-demo"

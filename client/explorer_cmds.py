@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import threading
+import time
 from typing import Annotated
 
 import typer
@@ -12,7 +12,6 @@ from client import interrupt
 from client.home import home
 from client.options import DeploymentOpt, HomeOpt, RpcOpt, StoreOpt
 from client.session import Connection, chain_of
-from node.errors import ConfigError
 
 console = Console()
 
@@ -30,9 +29,7 @@ def explorer(
     confirmations: Annotated[int, typer.Option(help="blocks an event waits before it is indexed")] = 0,
 ) -> None:
     """Index the chain's events (resumable, into HOME/explorer) and serve the explorer until Ctrl-C."""
-    from explorer.app import create_app
     from explorer.service import ExplorerService, Target
-    from node.http_server import serve_in_thread
 
     connection = Connection(home_dir, rpc, deployment)
 
@@ -43,27 +40,10 @@ def explorer(
         return Target(rpc_url, dep, tuple(endpoints))
 
     service = ExplorerService(
-        resolve,
-        home(home_dir) / "explorer",
-        poll_interval_s=poll_interval,
-        confirmations=confirmations,
+        resolve, home(home_dir) / "explorer", poll_interval_s=poll_interval, confirmations=confirmations
     )
-    server = serve_in_thread(
-        create_app(service.queries, service.metrics, service.status, service.live), host, port, name="explorer"
-    )
-    stop = threading.Event()
-    indexing = threading.Thread(target=service.run, args=(stop,), name="explorer-indexer", daemon=True)
-    try:
-        if not server.wait_started():
-            raise ConfigError(f"the explorer could not serve on {host}:{port}: is the port taken? (--port)")
-        indexing.start()
-        console.print(f"explorer: http://{host}:{port}/  (JSON API at /docs, metrics at /metrics; Ctrl-C stops)")
-        while indexing.is_alive():
+    with service.serving(host, port) as url:
+        console.print(f"explorer: {url}/  (JSON API at /docs, metrics at /metrics; Ctrl-C stops)")
+        while True:
             interrupt.check()
-            stop.wait(0.5)
-    finally:
-        stop.set()
-        if indexing.ident is not None:
-            indexing.join(10)
-        server.stop()
-        service.close()
+            time.sleep(0.5)

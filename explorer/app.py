@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
+from explorer.audits import AuditRunner
 from explorer.indexer import IndexerMetrics
 from explorer.queries import NotIndexed, Page, Queries
 from node.chain.rpc import TRANSPORT
@@ -62,6 +63,7 @@ def create_app(
     metrics: IndexerMetrics,
     status: ExplorerStatus,
     live: LiveFigures | None = None,
+    audits: AuditRunner | None = None,
     *,
     stall_s: float = 60.0,
     poll_ms: int = 2_000,
@@ -81,6 +83,9 @@ def create_app(
             response.headers["Cache-Control"] = "public, max-age=60"
         return response
 
+    if audits is not None:
+        audits.directory.mkdir(parents=True, exist_ok=True)
+        app.mount("/audits", StaticFiles(directory=audits.directory), name="audits")
     vendor = vendor_dir()
     if vendor is not None:
         app.mount("/static/vendor", StaticFiles(directory=vendor), name="vendor")
@@ -148,6 +153,24 @@ def create_app(
         if found is None:
             raise HTTPException(404, f"task {task_id} round {round_} unit {index} has no event indexed")
         return found
+
+    @app.get("/api/tasks/{task_id}/audit")
+    def audit_state(task_id: int) -> dict[str, Any]:
+        """The task's last audit from this explorer: running, passed, failed (with findings), or none yet."""
+        found = audits.state(task_id) if audits is not None else None
+        return {"task_id": task_id, "state": "none"} if found is None else asdict(found)
+
+    @app.post("/api/tasks/{task_id}/audit", status_code=202)
+    def audit_start(task_id: int) -> dict[str, Any]:
+        """Runs `dml audit` on the task (events, artifacts, a sample of units re-executed, the money summed)."""
+        if queries.task(task_id) is None:
+            raise HTTPException(404, f"no task {task_id} indexed")
+        if audits is None:
+            raise HTTPException(501, "this explorer runs no audits (no store to read artifacts from)")
+        try:
+            return asdict(audits.start(task_id))
+        except RuntimeError as err:
+            raise HTTPException(503, str(err)) from err
 
     @app.get("/api/accounts")
     def accounts(limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0)) -> list[dict[str, Any]]:

@@ -31,8 +31,9 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS blocks (number INTEGER PRIMARY KEY, hash TEXT NOT NULL, timestamp INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS events (
     block INTEGER NOT NULL, log_index INTEGER NOT NULL, tx_hash TEXT NOT NULL, name TEXT NOT NULL,
-    args TEXT NOT NULL, task_id INTEGER, round INTEGER, idx INTEGER, PRIMARY KEY (block, log_index));
+    args TEXT NOT NULL, task_id INTEGER, round INTEGER, idx INTEGER, actor TEXT, PRIMARY KEY (block, log_index));
 CREATE INDEX IF NOT EXISTS events_unit ON events (task_id, round, idx);
+CREATE INDEX IF NOT EXISTS events_actor ON events (actor, block);
 CREATE INDEX IF NOT EXISTS events_name ON events (name, block);
 CREATE TABLE IF NOT EXISTS txs (
     hash TEXT PRIMARY KEY, block INTEGER NOT NULL, sender TEXT NOT NULL, gas_used INTEGER NOT NULL,
@@ -210,9 +211,9 @@ class Index:
             for e in events:
                 args = json.dumps(jsonable(dict(e.args)), sort_keys=True)
                 inserted = db.execute(
-                    "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (e.block_number, e.log_index, e.tx_hash, e.name, args, e.args.get("taskId"), e.args.get("round"),
-                     e.args.get("index")),
+                     e.args.get("index"), _actor(e.args)),
                 ).rowcount  # fmt: skip
                 if inserted:
                     added += 1
@@ -237,6 +238,14 @@ class Index:
                 fold_event(db, name, json.loads(args), block, log_index, stamps.get(block, 0))
             _set_meta(db, "cursor", str(to_block))
         return int(dropped)
+
+
+def _actor(args: Mapping[str, Any]) -> str | None:
+    """The account an event is about, for an account's history."""
+    for key in ("miner", "verifier", "challenger", "account", "owner"):
+        if key in args:
+            return str(args[key])
+    return None
 
 
 def _set_meta(db: sqlite3.Connection, key: str, value: str) -> None:

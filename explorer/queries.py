@@ -205,12 +205,27 @@ class Queries:
                 (who,),
             )
         ]
-        view["units"] = [
+        # Units in flight now, then every result that was settled (accepted, rejected, expired), newest first.
+        in_flight = [
             _unit_view(_row(r))
             for r in self._index.query(
-                "SELECT * FROM units WHERE miner = ? ORDER BY updated_block DESC LIMIT 200", (who,)
+                "SELECT * FROM units WHERE miner = ? AND status != 'accepted' ORDER BY updated_block DESC", (who,)
             )
         ]
+        settled = [
+            {
+                "task_id": r["task_id"], "round": r["round"], "index": r["idx"], "block": r["block"],
+                "status": {"UnitAccepted": "accepted", "UnitRejected": "rejected"}.get(r["name"], "expired"),
+                "result_digest": json.loads(r["args"]).get("resultDigest"),
+            }
+            for r in self._index.query(
+                "SELECT task_id, round, idx, block, name, args FROM events WHERE actor = ? "
+                "AND name IN ('UnitAccepted', 'UnitRejected', 'UnitExpired') ORDER BY block DESC, log_index DESC "
+                "LIMIT 500",
+                (who,),
+            )
+        ]  # fmt: skip
+        view["units"] = in_flight + settled
         view["votes"] = [
             _row(r)
             for r in self._index.query(

@@ -10,21 +10,28 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from explorer.app import ExplorerStatus, LiveFigures
+from explorer.audits import AuditRunner
 from explorer.index import Index
 from explorer.indexer import Indexer, IndexerMetrics
 from explorer.queries import Queries
 from node.chain.deployment import Deployment
-from node.errors import ChainReplaced, DmlnetError
+from node.errors import ChainReplaced, ConfigError, DmlnetError
 from node.retry import RetryPolicy
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from client.audit import AuditReport
     from explorer.accuracy import AccuracyTracker
+    from node.chain.contract import TaskMarket
+    from node.store.client import StoreClient
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +69,7 @@ class ExplorerService:
         self.status = ExplorerStatus(started_at=time.time())
         self.queries = Queries(None)
         self.live = LiveFigures(stake_of=self._stake_of, solvency=self._solvency)
+        self.audits = AuditRunner(data_dir / "audits")
         self._indexer: Indexer | None = None
         self._accuracy: AccuracyTracker | None = None
         self._views: object | None = None
@@ -110,6 +118,31 @@ class ExplorerService:
     def close(self) -> None:
         self.queries.use(None)
 
+    def app(self, *, poll_ms: int = 2_000) -> FastAPI:
+        from explorer.app import create_app
+
+        return create_app(self.queries, self.metrics, self.status, self.live, self.audits, poll_ms=poll_ms)
+
+    @contextmanager
+    def serving(self, host: str, port: int, *, poll_ms: int = 2_000) -> Iterator[str]:
+        """Serves the app and runs the indexing loop on threads until the block exits; yields the URL."""
+        from node.http_server import serve_in_thread
+
+        server = serve_in_thread(self.app(poll_ms=poll_ms), host, port, name="explorer")
+        stop = threading.Event()
+        indexing = threading.Thread(target=self.run, args=(stop,), name="explorer-indexer", daemon=True)
+        try:
+            if not server.wait_started():
+                raise ConfigError(f"the explorer could not serve on {host}:{port}: is the port taken? (--port)")
+            indexing.start()
+            yield f"http://{host}:{port}"
+        finally:
+            stop.set()
+            if indexing.ident is not None:
+                indexing.join(30)
+            server.stop()
+            self.close()
+
     def _connect(self) -> None:
         from node.chain.build import load_artifact
         from node.chain.jsonrpc import JsonRpc
@@ -143,12 +176,16 @@ class ExplorerService:
             metrics=self.metrics,
         )
         self._accuracy = None
+        self.audits.use(None)
         if target.store:
             from explorer.accuracy import AccuracyTracker
+            from node.chain.contract import TaskMarket
             from node.store.client import StoreClient
 
             store = StoreClient.from_endpoints(list(target.store))
             self._accuracy = AccuracyTracker(index, store.get)
+            market = TaskMarket(w3, deployment.address, artifact)
+            self.audits.use(lambda task_id: _audit(market, store, task_id, deployment.block_number))
         log.info("indexing", extra={"rpc": rpc_url, "contract": deployment.address, "from": index.cursor})
 
     # ---------------------------------------------------------------------------------------------- live figures
@@ -178,3 +215,9 @@ class ExplorerService:
             raise DmlnetError("not connected to the chain yet")
         balance, owed = views.balance(), views.total_owed()
         return {"balance": str(balance), "total_owed": str(owed), "surplus": str(balance - owed)}
+
+
+def _audit(market: TaskMarket, store: StoreClient, task_id: int, from_block: int) -> AuditReport:
+    from client.audit import audit_task
+
+    return audit_task(market, store, task_id, from_block=from_block)

@@ -195,6 +195,8 @@ async function renderTask(main, taskId) {
       card("escrow left", eth(t.escrow), { "data-figure": "escrow", "data-wei": t.escrow }),
       card("owner", accountLink(t.owner))
     ),
+    el("h2", {}, "Audit"),
+    auditPanel(taskId, await api(`/api/tasks/${taskId}/audit`).catch(() => ({ state: "none" }))),
     el("h2", {}, "Units"),
     el("div", { class: "legend" }, [...STATES, "rejected"].map((s) => el("span", { style: `--c: var(--${s})` }, s))),
     grid,
@@ -223,6 +225,29 @@ async function renderTask(main, taskId) {
     await showUnit(taskId, r, i);
   }
   return null;
+}
+
+function auditPanel(taskId, a) {
+  // `dml audit` from the page: events replayed, artifacts re-hashed, sampled units re-executed, money summed.
+  const run = el("button", {
+    id: "run-audit",
+    disabled: a.state === "running" ? "" : null,
+    onclick: async () => {
+      run.disabled = true;
+      await fetch(`/api/tasks/${taskId}/audit`, { method: "POST" });
+      refresh();
+    },
+  }, a.state === "running" ? "auditing…" : "run the audit");
+  const outcome = {
+    none: "not audited from this explorer yet",
+    running: "running…",
+    passed: "passed: nothing found",
+    failed: `FAILED: ${a.findings} finding(s): ${a.detail || ""}`,
+    error: `could not run: ${a.detail || ""}`,
+    kept: "a report from an earlier run",
+  }[a.state] || a.state;
+  return el("p", { id: "audit", "data-state": a.state, class: a.state === "failed" || a.state === "error" ? "bad" : "" },
+    run, " ", outcome, a.report ? [" · ", el("a", { href: a.report, target: "_blank" }, "report")] : "");
 }
 
 async function showUnit(taskId, round, index) {

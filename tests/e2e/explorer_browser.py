@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -11,10 +10,8 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, sync_playwright
 
-from explorer.app import create_app
 from explorer.service import ExplorerService, Target
 from node.chain.devnet import free_port
-from node.http_server import serve_in_thread
 from tests.conftest import Chain
 
 
@@ -29,25 +26,8 @@ def running_explorer(chain: Chain, data_dir: Path, store_url: str, *, poll_ms: i
     service = ExplorerService(
         lambda: Target(chain.rpc_url, chain.deployment, (store_url,)), data_dir, poll_interval_s=0.2
     )
-    port = free_port()
-    server = serve_in_thread(
-        create_app(service.queries, service.metrics, service.status, service.live, poll_ms=poll_ms),
-        "127.0.0.1",
-        port,
-        name="explorer",
-    )
-    stop = threading.Event()
-    indexing = threading.Thread(target=service.run, args=(stop,), name="explorer-indexer", daemon=True)
-    try:
-        assert server.wait_started(), "the explorer did not start serving"
-        indexing.start()
-        yield RunningExplorer(f"http://127.0.0.1:{port}", service)
-    finally:
-        stop.set()
-        if indexing.ident is not None:
-            indexing.join(30)
-        server.stop()
-        service.close()
+    with service.serving("127.0.0.1", free_port(), poll_ms=poll_ms) as url:
+        yield RunningExplorer(url, service)
 
 
 def chromium_path() -> str:

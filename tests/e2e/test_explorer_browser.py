@@ -115,6 +115,12 @@ def test_the_explorer_follows_a_training_network_in_a_browser(chain: Chain, tmp_
         assert _figure(page, "slashed") == sum(ledger.slashed.values())
         assert int(page.inner_text("[data-figure=accepted] .value")) == len(ledger.accepted)
         assert int(page.inner_text("[data-figure=rejected] .value")) == len(ledger.rejected)
+        # The audit, run from the page: it passes and its report is kept and linked.
+        page.click("#run-audit")
+        page.wait_for_selector("#audit[data-state=passed]", timeout=180_000)
+        report = page.get_attribute("#audit a", "href")
+        assert report is not None
+        assert "PASS" in page.request.get(explorer.url + report).text()
         _screenshots(page, f"{explorer.url}/tasks/{task_id}", "task")
 
         page.goto(f"{explorer.url}/accounts/{cheat}")

@@ -40,6 +40,8 @@ def test_a_task_folds_into_what_the_contract_would_say(tmp_path: Path) -> None:
     cheat = q.account(CHEAT)
     assert cheat is not None
     assert (int(cheat["slashed"]), cheat["units_rejected"]) == (10**18, 1)
+    assert [(u["status"], u["result_digest"]) for u in cheat["units"]] == [("rejected", "0x" + "bb" * 32)]
+    assert [u["status"] for u in miner["units"]] == ["accepted", "accepted"]
     owner = q.account(OWNER)
     assert owner is not None
     assert int(owner["credited"]) == 0, "a refund is not earnings"
