@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from explorer.index import Index
 from node.errors import DmlnetError, SpecError
+from node.ml.baseline import centralized
 from node.ml.evaluate import evaluate
 from node.ml.material import TaskMaterial, load_material
 from node.ml.model import state_from_bytes
@@ -22,13 +23,27 @@ from node.store.cid import to_cid
 log = logging.getLogger(__name__)
 
 
-class AccuracyTracker:
-    """Evaluates aggregates the index shows accepted and not yet evaluated, at most ``per_pass`` per call."""
+# Training steps of a task's centralized baseline this explorer computes at most (the digits demo: 9,600).
+BASELINE_MAX_STEPS = 50_000
 
-    def __init__(self, index: Index, fetch: Callable[[str], bytes], *, per_pass: int = 4) -> None:
+
+class AccuracyTracker:
+    """Evaluates aggregates the index shows accepted and not yet evaluated, at most ``per_pass`` per call; and,
+    once a task has a figure, its centralized baseline (the same steps on the union of the shards, from the same
+    initial model) when that costs at most ``baseline_max_steps`` steps."""
+
+    def __init__(
+        self,
+        index: Index,
+        fetch: Callable[[str], bytes],
+        *,
+        per_pass: int = 4,
+        baseline_max_steps: int = BASELINE_MAX_STEPS,
+    ) -> None:
         self._index = index
         self._fetch = fetch
         self._per_pass = per_pass
+        self._baseline_max_steps = baseline_max_steps
         self._materials: dict[int, TaskMaterial] = {}
 
     def pending(self) -> list[sqlite3.Row]:
@@ -64,7 +79,39 @@ class AccuracyTracker:
                     (task_id, round_, model, figure.accuracy, figure.loss),
                 )
             done += 1
+        self._baselines()
         return done
+
+    def _baselines(self) -> None:
+        rows = self._index.query(
+            "SELECT t.task_id, t.params FROM tasks t WHERE EXISTS (SELECT 1 FROM accuracy a WHERE a.task_id = "
+            "t.task_id) AND NOT EXISTS (SELECT 1 FROM baselines b WHERE b.task_id = t.task_id) "
+            "AND NOT EXISTS (SELECT 1 FROM unusable_tasks x WHERE x.task_id = t.task_id) LIMIT 1"
+        )
+        for row in rows:
+            task_id, params = int(row["task_id"]), json.loads(row["params"])
+            try:
+                material = self._material(task_id, str(row["params"]))
+                steps = int(params["rounds"]) * int(params["unitsPerRound"]) * material.spec.training.local_steps
+                if steps > self._baseline_max_steps:
+                    self._set_baseline(task_id, None, steps, f"{steps} steps: more than this explorer trains")
+                    continue
+                initial = state_from_bytes(
+                    self._fetch(to_cid(bytes.fromhex(params["initialModelDigest"][2:]))), material.model_specs
+                )
+            except SpecError as err:
+                self._set_aside(task_id, str(err))
+                continue
+            except DmlnetError as err:
+                log.info("baseline waits for the store", extra={"task": task_id, "error": str(err)})
+                return
+            model = centralized(material.spec, initial, material.split.shards, steps)
+            figure = evaluate(material.spec.model, model, material.split.test)
+            self._set_baseline(task_id, figure.accuracy, steps, None)
+
+    def _set_baseline(self, task_id: int, accuracy: float | None, steps: int, note: str | None) -> None:
+        with self._index.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO baselines VALUES (?, ?, ?, ?)", (task_id, accuracy, steps, note))
 
     def _material(self, task_id: int, params_json: str) -> TaskMaterial:
         if task_id not in self._materials:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Query, Request, Response
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
@@ -21,6 +21,8 @@ from explorer.indexer import IndexerMetrics
 from explorer.queries import NotIndexed, Page, Queries
 from node.chain.rpc import TRANSPORT
 from node.errors import DmlnetError
+from node.store.cid import normalize
+from node.store.errors import InvalidCid
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +66,7 @@ def create_app(
     status: ExplorerStatus,
     live: LiveFigures | None = None,
     audits: AuditRunner | None = None,
+    store_url: Callable[[], str | None] = lambda: None,
     *,
     stall_s: float = 60.0,
     poll_ms: int = 2_000,
@@ -171,6 +174,18 @@ def create_app(
             return asdict(audits.start(task_id))
         except RuntimeError as err:
             raise HTTPException(503, str(err)) from err
+
+    @app.get("/artifacts/{ref}", include_in_schema=False)
+    def artifact(ref: str) -> RedirectResponse:
+        """An artifact by CID (or hex digest): the store's copy, which whoever reads it re-hashes."""
+        try:
+            cid = normalize(ref)
+        except InvalidCid as err:
+            raise HTTPException(400, str(err)) from err
+        store = store_url()
+        if store is None:
+            raise HTTPException(404, "this explorer knows no store to fetch artifacts from (--store)")
+        return RedirectResponse(f"{store.rstrip('/')}/ipfs/{cid}", status_code=307)
 
     @app.get("/api/accounts")
     def accounts(limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0)) -> list[dict[str, Any]]:

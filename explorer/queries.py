@@ -111,6 +111,11 @@ class Queries:
                 (int(rows[0]["units_per_round"]), task_id),
             )
         ]
+        baseline = self._index.query("SELECT accuracy, steps, note FROM baselines WHERE task_id = ?", (task_id,))
+        task["baseline_accuracy"] = baseline[0]["accuracy"] if baseline else None
+        task["baseline_note"] = (
+            baseline[0]["note"] or f"{baseline[0]['steps']} steps on one node" if baseline else "not computed yet"
+        )
         unusable = self._index.query("SELECT reason FROM unusable_tasks WHERE task_id = ?", (task_id,))
         task["accuracy_unavailable"] = unusable[0]["reason"] if unusable else None
         task["money_by_account"] = [

@@ -72,6 +72,7 @@ class ExplorerService:
         self.audits = AuditRunner(data_dir / "audits")
         self._indexer: Indexer | None = None
         self._accuracy: AccuracyTracker | None = None
+        self._store_url: str | None = None
         self._views: object | None = None
         self._rng = random.Random()
 
@@ -121,7 +122,9 @@ class ExplorerService:
     def app(self, *, poll_ms: int = 2_000) -> FastAPI:
         from explorer.app import create_app
 
-        return create_app(self.queries, self.metrics, self.status, self.live, self.audits, poll_ms=poll_ms)
+        return create_app(
+            self.queries, self.metrics, self.status, self.live, self.audits, lambda: self._store_url, poll_ms=poll_ms
+        )
 
     @contextmanager
     def serving(self, host: str, port: int, *, poll_ms: int = 2_000) -> Iterator[str]:
@@ -177,6 +180,7 @@ class ExplorerService:
         )
         self._accuracy = None
         self.audits.use(None)
+        self._store_url = next((s for s in target.store if s.startswith(("http://", "https://"))), None)
         if target.store:
             from explorer.accuracy import AccuracyTracker
             from node.chain.contract import TaskMarket

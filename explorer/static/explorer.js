@@ -34,6 +34,11 @@ function short(hex) {
   return hex ? `${hex.slice(0, 8)}…${hex.slice(-4)}` : "–";
 }
 
+function artifactLink(digest) {
+  // The store's copy of an artifact, by its digest (the explorer redirects to the store by CID).
+  return digest ? el("a", { href: `/artifacts/${digest}`, class: "mono", title: digest, target: "_blank" }, short(digest)) : "–";
+}
+
 function accountLink(address) {
   return address ? el("a", { href: `/accounts/${address}`, class: "mono", title: address }, short(address)) : "–";
 }
@@ -202,12 +207,17 @@ async function renderTask(main, taskId) {
     grid,
     el("div", { id: "unit-detail" }),
     el("h2", {}, "Accuracy per round (held-out split)"),
+    el("p", { class: "muted", id: "baseline", "data-accuracy": t.baseline_accuracy ?? "" },
+      t.baseline_accuracy !== null && t.baseline_accuracy !== undefined
+        ? `centralized baseline ${(100 * t.baseline_accuracy).toFixed(1)}% (${t.baseline_note})`
+        : `centralized baseline: ${t.baseline_note}`),
     el("div", { class: "chart", id: "chart-accuracy", "data-points": acc.length }, acc.length ? "" : "no round aggregated yet"),
     el("h2", {}, "Payouts and slashes"),
     table(["account", "kind", "amount"], t.money_by_account.map((m) => [accountLink(m.account), m.kind, eth(m.amount)]), { id: "money-table" }),
     el("h2", {}, "Parameters"),
-    table(["parameter", "value"], Object.entries(t.params).map(([k, v]) => [k, el("span", { class: "mono" }, v)])),
-    t.final_model ? el("p", {}, "final model: ", el("span", { class: "mono" }, t.final_model)) : ""
+    table(["parameter", "value"], Object.entries(t.params).map(([k, v]) =>
+      [k, k.endsWith("Digest") ? artifactLink(v) : el("span", { class: "mono" }, v)])),
+    t.final_model ? el("p", {}, "final model: ", artifactLink(t.final_model)) : ""
   );
   delete charts["chart-accuracy"];
   if (acc.length) {
@@ -263,7 +273,7 @@ async function showUnit(taskId, round, index) {
   }
   host.replaceChildren(
     el("h2", {}, `Round ${round + 1}, unit ${index}: ${u.status}`),
-    el("p", {}, "miner ", accountLink(u.miner), " · result ", el("span", { class: "mono" }, u.result_digest || "–"),
+    el("p", {}, "miner ", accountLink(u.miner), " · result ", artifactLink(u.result_digest), " · model ", artifactLink(u.model_digest),
       " · level ", u.level, " · votes ", `${u.valid_votes} valid / ${u.invalid_votes} invalid`),
     table(["epoch", "level", "verifier", "seats", "committed", "revealed", "vote"],
       u.seats.map((s) => [s.epoch, s.level, accountLink(s.verifier), s.drawn - s.released, s.committed, s.revealed,
@@ -305,7 +315,7 @@ async function renderAccount(main, address) {
       m.round === null ? "–" : `round ${m.round + 1} unit ${m.idx}`]), { id: "money-table" }),
     el("h2", {}, "Units"),
     table(["task", "round", "unit", "status", "result"], a.units.map((u) => [el("a", { href: `/tasks/${u.task_id}` }, `#${u.task_id}`),
-      u.round + 1, u.index, u.status, el("span", { class: "mono" }, short(u.result_digest))])),
+      u.round + 1, u.index, u.status, artifactLink(u.result_digest)])),
     el("h2", {}, "Votes"),
     table(["task", "round", "unit", "epoch", "level", "seats", "revealed", "vote"], a.votes.map((v) => [
       el("a", { href: `/tasks/${v.task_id}` }, `#${v.task_id}`), v.round + 1, v.idx, v.epoch, v.level, v.drawn - v.released, v.revealed,

@@ -5,6 +5,7 @@ and phone width, are kept under test-artifacts/explorer/."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +15,12 @@ from playwright.sync_api import Page
 
 from node.chain.events import EventReader
 from node.daemon import Daemon
+from node.ml.baseline import centralized
+from node.ml.data import digits
 from node.ml.defaults import digits_spec
+from node.ml.evaluate import evaluate
+from node.ml.material import split_for
+from node.ml.model import build_module, state_of
 from testkit.adversaries import CheatingMinerRole
 from tests.conftest import Chain
 from tests.e2e.explorer_browser import headless_chromium, running_explorer
@@ -99,6 +105,14 @@ def test_the_explorer_follows_a_training_network_in_a_browser(chain: Chain, tmp_
             range(seen_points[0], ROUNDS + 1)
         ), f"the accuracy chart gained one point per round: {seen_points}"
 
+        # The centralized baseline beside the curve: the same steps on one node, computed here independently.
+        parts = split_for(SPEC, digits())
+        steps = ROUNDS * UNITS * SPEC.training.local_steps
+        trained = centralized(SPEC, state_of(build_module(SPEC.model, seed=0)), parts.shards, steps)
+        expected = evaluate(SPEC.model, trained, parts.test).accuracy
+        wait_until(lambda: page.get_attribute("#baseline", "data-accuracy"), timeout_s=120, what="the baseline")
+        assert float(page.get_attribute("#baseline", "data-accuracy") or "nan") == pytest.approx(expected, abs=1e-9)
+
         # Every figure on the pages is the chain's.
         reader = EventReader(chain.w3, chain.deployment.address, chain.artifact.abi)
         params = owner.get_task(task_id).params
@@ -121,6 +135,9 @@ def test_the_explorer_follows_a_training_network_in_a_browser(chain: Chain, tmp_
         report = page.get_attribute("#audit a", "href")
         assert report is not None
         assert "PASS" in page.request.get(explorer.url + report).text()
+        final = page.get_attribute("p a[href^='/artifacts/']", "href")  # the final model, by CID, from the store
+        assert final == "/artifacts/0x" + owner.get_task(task_id).state.final_model_digest.hex()
+        assert hashlib.sha256(page.request.get(explorer.url + final).body()).hexdigest() == final.rsplit("0x")[1]
         _screenshots(page, f"{explorer.url}/tasks/{task_id}", "task")
 
         page.goto(f"{explorer.url}/accounts/{cheat}")

@@ -10,6 +10,7 @@ from explorer.index import Index
 from explorer.indexer import IndexerMetrics
 from explorer.queries import Queries
 from node.errors import ChainUnreachable
+from node.store.cid import to_cid
 from tests.unit.explorer.events import MINER, as_chain, lifecycle
 
 
@@ -74,3 +75,17 @@ def test_pages_assets_and_metrics_are_served(tmp_path: Path) -> None:
     assert vendor.status_code == 200, "uPlot from npm is served locally"
     assert vendor.headers["cache-control"] == "public, max-age=86400"
     assert "dmlnet_explorer_indexed_block" in client.get("/metrics").text
+
+
+def test_artifacts_are_linked_to_the_store_by_cid(tmp_path: Path) -> None:
+    queries = _indexed(tmp_path)
+    status = ExplorerStatus(started_at=time.time(), last_sync_at=time.time())
+    with_store = TestClient(
+        create_app(queries, IndexerMetrics(), status, store_url=lambda: "http://store:8700"), follow_redirects=False
+    )
+    digest = "0x" + "ab" * 32
+    found = with_store.get(f"/artifacts/{digest}")
+    assert found.status_code == 307
+    assert found.headers["location"] == f"http://store:8700/ipfs/{to_cid(bytes.fromhex('ab' * 32))}"
+    assert with_store.get("/artifacts/not-a-cid").status_code == 400
+    assert _client(queries).get(f"/artifacts/{digest}").status_code == 404, "no store known: said so"
