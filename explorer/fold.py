@@ -238,7 +238,14 @@ def _slashed(db: sqlite3.Connection, a: Args, block: int, log_index: int, at: in
     amount = int(a["amount"])
     _money(db, a, block, log_index, at, "slash", amount)
     _add_wei(db, "accounts", "slashed", "address", a["account"], amount)
+    _add_wei(db, "accounts", "staked", "address", a["account"], -amount)  # a slashed bond leaves the stake
     _add_wei(db, "tasks", "slashed_in", "task_id", a["taskId"], amount)
+
+
+def _released(db: sqlite3.Connection, a: Args, block: int, log_index: int, at: int) -> None:
+    """Unbonded stake moved to the account's credit."""
+    _money(db, a, block, log_index, at, "release", int(a["amount"]))
+    _add_wei(db, "accounts", "staked", "address", a["account"], -int(a["amount"]))
 
 
 def _withdrawn(db: sqlite3.Connection, a: Args, block: int, log_index: int, at: int) -> None:
@@ -248,6 +255,7 @@ def _withdrawn(db: sqlite3.Connection, a: Args, block: int, log_index: int, at: 
 
 def _deposited(db: sqlite3.Connection, a: Args, block: int, log_index: int, at: int) -> None:
     _money(db, a, block, log_index, at, "stake", int(a["amount"]))
+    # The event carries the stake's new total: exact from here on (slashes and releases subtract).
     db.execute("UPDATE accounts SET staked = ? WHERE address = ?", (str(a["total"]), a["account"]))
 
 
@@ -283,6 +291,7 @@ HANDLERS: dict[str, Handler] = {
     "StakeSlashed": _slashed,
     "Withdrawn": _withdrawn,
     "StakeDeposited": _deposited,
+    "StakeReleased": _released,
     "VerifierJoined": _pool(True),
     "VerifierLeft": _pool(False),
 }

@@ -148,9 +148,10 @@ async function renderNetwork(main) {
     ),
     el("h2", {}, "Nodes"),
     table(
-      ["account", "roles", "units accepted", "rejected", "seats", "earned", "slashed", "last active"],
-      accounts.map((a) => [accountLink(a.address), a.roles.join(", "), a.units_accepted + a.aggregates_accepted, a.units_rejected,
-        a.seats, eth(a.credited), eth(a.slashed), when(a.last_at)]),
+      ["account", "roles", "stake", "units accepted", "rejected", "seats", "earned", "slashed", "last active"],
+      accounts.map((a) => [accountLink(a.address), a.roles.join(", "),
+        el("span", { "data-stake": a.staked, "data-account": a.address }, eth(a.staked)),
+        a.units_accepted + a.aggregates_accepted, a.units_rejected, a.seats, eth(a.credited), eth(a.slashed), when(a.last_at)]),
       { id: "accounts-table" }
     )
   );

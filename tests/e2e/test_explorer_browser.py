@@ -157,5 +157,9 @@ def test_the_explorer_follows_a_training_network_in_a_browser(chain: Chain, tmp_
         page.goto(explorer.url)
         page.wait_for_selector("[data-figure=balance]")
         assert _figure(page, "balance") == owner.balance()
+        shown = page.eval_on_selector_all("[data-stake]", "all => all.map(s => [s.dataset.account, s.dataset.stake])")
+        assert len(shown) >= len(HONEST_MINERS) + 1 + len(VERIFIERS)
+        for account, stake in shown:
+            assert int(stake) == owner.stake_of(account).total, f"the stake shown for {account} is the chain's"
         assert _figure(page, "owed") == owner.total_owed()
         _screenshots(page, explorer.url, "network")

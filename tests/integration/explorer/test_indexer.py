@@ -75,7 +75,7 @@ def test_the_index_says_what_the_contract_says(chain: Chain, tmp_path: Path) -> 
         assert row is not None
         assert int(row["credited"]) == market.credit_of(account), account
         stake = market.stake_of(account)
-        assert STAKE - int(row["slashed"]) == stake.total, account
+        assert STAKE - int(row["slashed"]) == stake.total == int(row["staked"]), account
     cheat = queries.account(miners[0].signer.address)
     assert cheat is not None
     assert [(m["kind"], int(m["amount"])) for m in cheat["money"] if m["kind"] == "slash"] == [
