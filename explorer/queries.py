@@ -226,7 +226,7 @@ class Queries:
             for r in self._index.query(
                 "SELECT task_id, round, idx, block, name, args FROM events WHERE actor = ? "
                 "AND name IN ('UnitAccepted', 'UnitRejected', 'UnitExpired') ORDER BY block DESC, log_index DESC "
-                "LIMIT 500",
+                "LIMIT 100",
                 (who,),
             )
         ]  # fmt: skip
@@ -235,7 +235,7 @@ class Queries:
             _row(r)
             for r in self._index.query(
                 "SELECT task_id, round, idx, epoch, level, drawn, released, committed, revealed, valid FROM seats "
-                "WHERE verifier = ? ORDER BY task_id DESC, round DESC, idx, epoch LIMIT 200",
+                "WHERE verifier = ? ORDER BY task_id DESC, round DESC, idx, epoch LIMIT 100",
                 (who,),
             )
         ]

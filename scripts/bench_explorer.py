@@ -113,7 +113,7 @@ def main() -> None:
         assert server.wait_started(), "the explorer did not start"
         base = f"http://127.0.0.1:{port}"
         pages = {
-            "network": (lambda: "/", ["/api/network", "/api/tasks?limit=100", "/api/accounts?limit=100"]),
+            "network": (lambda: "/", ["/api/network", "/api/tasks?limit=50", "/api/accounts?limit=50"]),
             "task": (lambda: f"/tasks/{rng.randint(1, TASKS)}", None),
             "account": (lambda: f"/accounts/{rng.choice(MINERS + VERIFIERS)}", None),
         }

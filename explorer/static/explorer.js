@@ -5,7 +5,7 @@
 const POLL_MS = Number(document.body.dataset.pollMs || 2000);
 const STATES = ["open", "claimed", "submitted", "revealing", "decided", "accepted"];
 const charts = {};
-const TABLE_ROWS = 200; // rows a table renders (the JSON has them all; a phone need not draw thousands)
+const TABLE_ROWS = 100; // rows a table renders (the JSON has them all; a phone need not draw thousands)
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -116,7 +116,7 @@ function lineChart(id, title, series, xs, ys, width) {
 // ------------------------------------------------------------------------------------------------ network page
 
 async function renderNetwork(main) {
-  const [net, tasks, accounts] = await Promise.all([api("/api/network"), api("/api/tasks?limit=100"), api("/api/accounts?limit=100")]);
+  const [net, tasks, accounts] = await Promise.all([api("/api/network"), api("/api/tasks?limit=50"), api("/api/accounts?limit=50")]);
   const s = net.solvency || {};
   const solvent = s.surplus !== undefined ? BigInt(s.surplus) >= 0n : null;
   main.replaceChildren(
