@@ -112,9 +112,21 @@ class ExplorerService:
         result = self._indexer.sync()
         self.status.last_sync_at = time.time()
         self.status.head = result.head
-        if result.caught_up and self._accuracy is not None:
-            self._accuracy.evaluate_pending()  # only once caught up: figures never hold the index back
         return result.caught_up
+
+    def evaluate(self, stop: threading.Event) -> None:
+        """Accuracy figures, on their own thread: an evaluation (a task's baseline trains for seconds) never holds
+        the index back, and the pages stay live meanwhile."""
+        while not stop.is_set():
+            tracker = self._accuracy
+            done = 0
+            if tracker is not None:
+                try:
+                    done = tracker.evaluate_pending()
+                except Exception as err:  # the loop's boundary (an index swapped under it, a store fault)
+                    log.warning("accuracy evaluation failed, retrying", extra={"error": f"{type(err).__name__}: {err}"})
+            if not done:
+                stop.wait(self._poll)
 
     def close(self) -> None:
         self.queries.use(None)
@@ -133,16 +145,21 @@ class ExplorerService:
 
         server = serve_in_thread(self.app(poll_ms=poll_ms), host, port, name="explorer")
         stop = threading.Event()
-        indexing = threading.Thread(target=self.run, args=(stop,), name="explorer-indexer", daemon=True)
+        threads = [
+            threading.Thread(target=self.run, args=(stop,), name="explorer-indexer", daemon=True),
+            threading.Thread(target=self.evaluate, args=(stop,), name="explorer-accuracy", daemon=True),
+        ]
         try:
             if not server.wait_started():
                 raise ConfigError(f"the explorer could not serve on {host}:{port}: is the port taken? (--port)")
-            indexing.start()
+            for thread in threads:
+                thread.start()
             yield f"http://{host}:{port}"
         finally:
             stop.set()
-            if indexing.ident is not None:
-                indexing.join(30)
+            for thread in threads:
+                if thread.ident is not None:
+                    thread.join(60)
             server.stop()
             self.close()
 
