@@ -118,7 +118,14 @@ abstract contract Quorums is MarketStorage {
         uint8 next = level + 1;
         uint256 bond = uint256(_seats(t.params.quorum, next)) * t.params.verifierReward;
         _lockBond(msg.sender, bond);
-        _levels[taskId][key][next].challenger = msg.sender;
+        Level[3] storage levels = _levels[taskId][key];
+        if (level == 0) {
+            // Level 0 is written down only once appealed: an unappealed vote (the usual case) settles from the
+            // unit itself, and saves every unit a fresh storage slot.
+            levels[0].epoch = u.epoch;
+            levels[0].verdict = u.verdict;
+        }
+        levels[next].challenger = msg.sender;
         uint32 epoch = _startVote(t, u, taskId, key, next);
         emit VerdictChallenged(taskId, round, index, msg.sender, next, epoch, bond);
     }
@@ -172,7 +179,13 @@ abstract contract Quorums is MarketStorage {
         returns (LevelInfo memory)
     {
         if (level > MAX_APPEAL_LEVEL) revert TaskMarketAppealLevelExhausted(taskId, round, index, level);
-        Level storage l = _levels[taskId][_unitKey(round, index)][level];
+        uint256 key = _unitKey(round, index);
+        Level storage l = _levels[taskId][key][level];
+        if (level == 0 && l.epoch == 0) {
+            // Not appealed (see challengeVerdict): level 0 is the unit's own vote.
+            Unit storage u = _units[taskId][key];
+            return LevelInfo({epoch: u.level == 0 ? u.epoch : 0, verdict: u.verdict, challenger: address(0)});
+        }
         return LevelInfo({epoch: l.epoch, verdict: l.verdict, challenger: l.challenger});
     }
 
@@ -221,7 +234,7 @@ abstract contract Quorums is MarketStorage {
         u.replacements = 0;
         u.level = level;
         u.seedBlock = uint64(block.number);
-        _levels[taskId][key][level].epoch = epoch;
+        if (level != 0) _levels[taskId][key][level].epoch = epoch; // level 0: see challengeVerdict
     }
 
     /// @dev Fills the epoch's empty seats from the pool as it stood before the seed block, in a sequence of draws
@@ -372,7 +385,7 @@ abstract contract Quorums is MarketStorage {
         }
         bool verdict = validVotes > invalidVotes;
         u.verdict = verdict;
-        _levels[taskId][key][level].verdict = verdict;
+        if (level != 0) _levels[taskId][key][level].verdict = verdict; // level 0: see challengeVerdict
         uint32 window = t.params.challengeWindow;
         bool isFinal = level == MAX_APPEAL_LEVEL || window == 0;
         uint64 challengeDeadline = uint64(block.timestamp) + (isFinal ? 0 : window);
@@ -396,8 +409,12 @@ abstract contract Quorums is MarketStorage {
         uint8 finalLevel = u.level;
         uint32 quorum = t.params.quorum;
         Level[3] storage levels = _levels[taskId][key];
+        // Level 0 is written down only when it was appealed (then the unit's epoch has moved past it).
+        uint32 firstEpoch = levels[0].epoch;
+        bool appealed = firstEpoch != 0;
         for (uint8 l; l <= finalLevel; ++l) {
-            (uint256 i, uint256 o) = _settleSeats(taskId, t, key, levels[l].epoch, _seats(quorum, l), verdict);
+            uint32 epoch = l == 0 ? (appealed ? firstEpoch : u.epoch) : levels[l].epoch;
+            (uint256 i, uint256 o) = _settleSeats(taskId, t, key, epoch, _seats(quorum, l), verdict);
             escrowIn += i;
             escrowOut += o;
             if (l == 0) continue;
@@ -405,6 +422,8 @@ abstract contract Quorums is MarketStorage {
             escrowIn += i;
             escrowOut += o;
         }
+        // A rejected unit is claimed and voted on again in this round: its next vote starts unappealed.
+        if (appealed && !verdict) delete levels[0];
     }
 
     // slither-disable-next-line reentrancy-no-eth,reentrancy-benign,reentrancy-events

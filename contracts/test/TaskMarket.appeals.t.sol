@@ -122,6 +122,33 @@ contract TaskMarketAppealsTest is TaskMarketFixture {
         _assertSolvent();
     }
 
+    function test_challengeVerdict_theNextVoteAfterAnOverturnedOneSettlesUnappealed() public {
+        _voteAll(0, true); // junk accepted, appealed, overturned: the unit is open again
+        _challenge(stranger);
+        _voteAll(0, false);
+        _closeWindow();
+        ITaskMarket.LevelInfo memory appealedFirst = market.getLevel(taskId, 0, 0, 0);
+        vm.assertEq(appealedFirst.epoch, 0, "the appealed submission's level 0 is forgotten with it");
+
+        _claimAndSubmit(taskId, 0, 0, miners[1]); // an honest result, voted on once, not appealed
+        uint256[] memory credit = new uint256[](verifiers.length);
+        for (uint256 i; i < verifiers.length; ++i) {
+            credit[i] = market.creditOf(verifiers[i]);
+        }
+        address[] memory seats = _voteAll(0, true);
+        ITaskMarket.LevelInfo memory first = market.getLevel(taskId, 0, 0, 0);
+        vm.assertEq(first.epoch, _unit(taskId, 0, 0).epoch, "level 0 is the unit's own vote");
+        vm.assertTrue(first.verdict, "and its verdict");
+        _closeWindow();
+        vm.assertTrue(_unit(taskId, 0, 0).status == ITaskMarket.UnitStatus.Accepted, "accepted");
+        for (uint256 i; i < verifiers.length; ++i) {
+            uint256 paid = market.creditOf(verifiers[i]) - credit[i];
+            vm.assertEq(paid, _contains(seats, verifiers[i]) ? VERIFIER_REWARD : 0, "this vote's seat, and only it");
+            vm.assertEq(_locked(verifiers[i]), 0, "no bond left locked");
+        }
+        _assertSolvent();
+    }
+
     function test_challengeVerdict_confirmedVerdictPaysTheAppealFromTheBond() public {
         uint256 escrow = _state(taskId).escrow;
         _voteAll(0, true);
