@@ -14,7 +14,7 @@ from typing import Any
 
 from client.report import accuracy_plot, html_page
 from node.chain.contract import TaskMarket
-from node.chain.events import EventReader
+from node.chain.events import EventReader, jsonable
 from node.chain.hashing import unit_seed
 from node.chain.types import MAX_APPEAL_LEVEL, Task, UnitStatus
 from node.errors import DmlnetError, SpecError
@@ -95,7 +95,7 @@ def audit_task(
     params = list(raw_params.values()) if isinstance(raw_params, Mapping) else list(raw_params)
     budget = int(created.args["budget"])
     report.history = [
-        {"block": e.block_number, "event": e.name, **{k: _plain(v) for k, v in e.args.items()}} for e in events
+        {"block": e.block_number, "event": e.name, **{k: jsonable(v) for k, v in e.args.items()}} for e in events
     ]
 
     # Money: budget + slashed in − credited (rewards and refunds) = escrow now.
@@ -337,7 +337,7 @@ def write_report(report: AuditReport, directory: Path) -> tuple[Path, Path]:
     directory.mkdir(parents=True, exist_ok=True)
     json_path = directory / f"audit-task-{report.task_id}.json"
     document = {"ok": report.ok, **asdict(report)}
-    json_path.write_text(json.dumps(document, indent=2, default=_plain) + "\n")
+    json_path.write_text(json.dumps(document, indent=2, default=jsonable) + "\n")
     image = f"audit-task-{report.task_id}.png"
     accuracy_plot(directory / image, report.accuracy, None, f"task {report.task_id}: accuracy per round")
     findings = [("kind", "round", "unit", "detail")] + [
@@ -387,15 +387,3 @@ def write_report(report: AuditReport, directory: Path) -> tuple[Path, Path]:
         )
     )
     return json_path, html_path
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, bytes | bytearray):
-        return "0x" + bytes(value).hex()
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, tuple | list):
-        return [_plain(v) for v in value]
-    if isinstance(value, int | float | str | bool) or value is None:
-        return value
-    return str(value)

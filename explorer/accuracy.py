@@ -18,7 +18,7 @@ from node.ml.baseline import centralized
 from node.ml.evaluate import evaluate
 from node.ml.material import TaskMaterial, load_material
 from node.ml.model import state_from_bytes
-from node.store.cid import to_cid
+from node.store.cid import normalize
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ class AccuracyTracker:
             task_id, round_, model = int(row["task_id"]), int(row["round"]), str(row["model_digest"])
             try:
                 material = self._material(task_id, str(row["params"]))
-                state = state_from_bytes(self._fetch(to_cid(bytes.fromhex(model[2:]))), material.model_specs)
+                state = state_from_bytes(self._fetch(normalize(model)), material.model_specs)
             except SpecError as err:
                 self._set_aside(task_id, str(err))
                 continue
@@ -96,9 +96,7 @@ class AccuracyTracker:
                 if steps > self._baseline_max_steps:
                     self._set_baseline(task_id, None, steps, f"{steps} steps: more than this explorer trains")
                     continue
-                initial = state_from_bytes(
-                    self._fetch(to_cid(bytes.fromhex(params["initialModelDigest"][2:]))), material.model_specs
-                )
+                initial = state_from_bytes(self._fetch(normalize(params["initialModelDigest"])), material.model_specs)
             except SpecError as err:
                 self._set_aside(task_id, str(err))
                 continue
@@ -116,8 +114,7 @@ class AccuracyTracker:
     def _material(self, task_id: int, params_json: str) -> TaskMaterial:
         if task_id not in self._materials:
             params = json.loads(params_json)
-            spec_cid = to_cid(bytes.fromhex(params["specDigest"][2:]))
-            dataset_cid = to_cid(bytes.fromhex(params["datasetDigest"][2:]))
+            spec_cid, dataset_cid = normalize(params["specDigest"]), normalize(params["datasetDigest"])
             try:
                 self._materials[task_id] = load_material(
                     self._fetch(spec_cid),

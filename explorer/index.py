@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from explorer.fold import fold_event
-from node.chain.events import ChainEvent
-from node.state import move_aside
+from node.chain.events import ChainEvent, jsonable
+from node.state import open_bound
 
 log = logging.getLogger(__name__)
 
@@ -98,17 +98,6 @@ class IndexedBlock:
     timestamp: int
 
 
-def jsonable(value: Any) -> Any:
-    """An event argument as JSON: bytes as 0x hex, tuples (a struct) as objects or lists, integers exact."""
-    if isinstance(value, bytes | bytearray):
-        return "0x" + bytes(value).hex()
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    return value
-
-
 class Index:
     """One SQLite database; every write happens in a transaction, so a kill leaves the last whole batch."""
 
@@ -124,22 +113,7 @@ class Index:
     @classmethod
     def open(cls, path: Path, chain: str) -> Index:
         """The index at ``path`` bound to ``chain``; one written for another chain is moved aside first."""
-        index = cls(path)
-        bound = index.get_meta("chain")
-        if bound == chain:
-            return index
-        if bound is None and index.cursor is None:
-            index.set_meta("chain", chain)
-            return index
-        index.close()
-        aside = move_aside(path)
-        log.warning(
-            "the explorer's index belonged to another chain: moved aside, indexing this one from its start",
-            extra={"moved_to": str(aside), "was": bound, "now": chain},
-        )
-        index = cls(path)
-        index.set_meta("chain", chain)
-        return index
+        return open_bound(path, chain, cls, what="the explorer's index")
 
     def close(self) -> None:
         with self._lock:

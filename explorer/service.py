@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from client.audit import AuditReport
     from explorer.accuracy import AccuracyTracker
     from node.chain.contract import TaskMarket
+    from node.chain.views import MarketViews
     from node.store.client import StoreClient
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ class ExplorerService:
         self._indexer: Indexer | None = None
         self._accuracy: AccuracyTracker | None = None
         self._store_url: str | None = None
-        self._views: object | None = None
+        self._views: MarketViews | None = None
         self._rng = random.Random()
 
     # ---------------------------------------------------------------------------------------------- the loop
@@ -211,12 +212,13 @@ class ExplorerService:
 
     # ---------------------------------------------------------------------------------------------- live figures
 
-    def _stake_of(self, address: str) -> dict[str, str]:
-        from node.chain.views import MarketViews
-
-        views = self._views
-        if not isinstance(views, MarketViews):
+    def _connected_views(self) -> MarketViews:
+        if self._views is None:
             raise DmlnetError("not connected to the chain yet")
+        return self._views
+
+    def _stake_of(self, address: str) -> dict[str, str]:
+        views = self._connected_views()
         stake = views.stake_of(address)
         return {
             "total": str(stake.total),
@@ -229,11 +231,7 @@ class ExplorerService:
         }
 
     def _solvency(self) -> dict[str, str]:
-        from node.chain.views import MarketViews
-
-        views = self._views
-        if not isinstance(views, MarketViews):
-            raise DmlnetError("not connected to the chain yet")
+        views = self._connected_views()
         balance, owed = views.balance(), views.total_owed()
         return {"balance": str(balance), "total_owed": str(owed), "surplus": str(balance - owed)}
 

@@ -9,10 +9,11 @@ import logging
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 log = logging.getLogger(__name__)
 
@@ -234,29 +235,48 @@ def move_aside(path: Path) -> Path:
     return aside
 
 
-def open_state(path: Path, chain: str) -> NodeState:
-    """The node's state at ``path``, bound to ``chain`` (chain id, genesis hash, contract address, deployment block).
+class ChainBound(Protocol):
+    """A database bound to one chain by a ``chain`` meta value: a node's state, the explorer's index."""
 
-    State written against another chain (a devnet restarted under the same data dir) is never mixed with this one:
-    its files are moved aside, named after that chain and the time, and a fresh state starts. Nothing is deleted.
-    """
-    state = NodeState(path)
-    bound = state.get_meta("chain")
+    def get_meta(self, key: str) -> str | None: ...
+
+    def set_meta(self, key: str, value: str) -> None: ...
+
+    @property
+    def cursor(self) -> int | None: ...
+
+    def close(self) -> None: ...
+
+
+DB = TypeVar("DB", bound=ChainBound)
+
+
+def open_bound(path: Path, chain: str, opener: Callable[[Path], DB], *, what: str) -> DB:
+    """The database at ``path`` (opened by ``opener``) bound to ``chain`` (chain id, genesis hash, contract,
+    deployment block). One written against another chain (a devnet restarted under the same folder) is never mixed
+    with this one: its files are moved aside, named after the time, and a fresh one starts. Nothing is deleted."""
+    db = opener(path)
+    bound = db.get_meta("chain")
     if bound == chain:
-        return state
-    if bound is None and state.cursor is None:
-        state.set_meta("chain", chain)  # a new state: this chain's from now on
-        return state
-    bound = bound or "unknown (written before states were bound to their chain)"
-    state.close()
+        return db
+    if bound is None and db.cursor is None:
+        db.set_meta("chain", chain)  # a new database: this chain's from now on
+        return db
+    bound = bound or "unknown (written before it was bound to its chain)"
+    db.close()
     aside = move_aside(path)
     log.warning(
-        "this data dir held the state of another chain: moved aside, starting fresh",
+        f"{what} belonged to another chain: moved aside, starting fresh",
         extra={"moved_to": str(aside), "was": bound, "now": chain},
     )
-    state = NodeState(path)
-    state.set_meta("chain", chain)
-    return state
+    db = opener(path)
+    db.set_meta("chain", chain)
+    return db
+
+
+def open_state(path: Path, chain: str) -> NodeState:
+    """The node's state at ``path``, bound to ``chain`` (see :func:`open_bound`)."""
+    return open_bound(path, chain, NodeState, what="this data dir's state")
 
 
 def _vote(r: tuple[Any, ...]) -> Vote:

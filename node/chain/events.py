@@ -36,6 +36,20 @@ class ChainEvent:
         return (self.block_number, self.log_index)
 
 
+def jsonable(value: Any) -> Any:
+    """An event argument (or anything built from them) as plain JSON: bytes as 0x hex, structs as objects or
+    lists, integers exact; anything else as its text."""
+    if isinstance(value, bytes | bytearray):
+        return "0x" + bytes(value).hex()
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, int | float | str | bool) or value is None:
+        return value
+    return str(value)
+
+
 class EventReader:
     """Decodes the logs of one contract between two blocks, ``chunk_blocks`` blocks per ``eth_getLogs``."""
 
