@@ -106,7 +106,8 @@ class Services:
             raw_spec, raw_data = self.fetch(spec_cid), self.fetch(dataset_cid)
         except StoreError as err:  # unreachable, or not there yet: the store's fault, not the task's
             attempts = 1 if fault is None else fault.attempts + 1
-            delay = MATERIAL_RETRY.delay(attempts, self._rng)
+            # Never sooner than the base delay: full jitter alone may draw ~0 s and fetch again at once.
+            delay = MATERIAL_RETRY.base_delay_s + MATERIAL_RETRY.delay(attempts, self._rng)
             self.deferred[task.task_id] = MaterialFault(str(err), attempts, time.monotonic() + delay)
             if fault is None:
                 log.warning(
