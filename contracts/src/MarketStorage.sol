@@ -11,14 +11,19 @@ abstract contract MarketStorage is Staking {
         TaskState state;
     }
 
-    /// @dev Three slots: the first holds what every transition touches, the second the vote's bookkeeping.
+    /// @dev Three slots, kept by unit index and reused from round to round: the first holds what every transition
+    /// touches and the round the unit was last claimed in, the second the vote's bookkeeping. From the second round
+    /// on every write overwrites a non-zero slot (a fifth of a fresh one's cost). A slot whose `round` is not the
+    /// task's current round belongs to an earlier round: its unit of the current round is open, untouched.
+    /// An open unit's `miner` and `deadline` name the last claimant that failed it and the end of its cooldown.
     struct Unit {
         address miner;
-        uint64 deadline;
+        uint40 deadline;
         UnitStatus status;
         uint8 commits;
         uint8 reveals;
         uint8 validVotes;
+        uint24 round;
         uint32 epoch;
         uint32 rejections;
         uint64 submittedBlock;
@@ -32,7 +37,7 @@ abstract contract MarketStorage is Staking {
     }
 
     mapping(uint256 taskId => Task task) internal _tasks;
-    mapping(uint256 taskId => mapping(uint256 unitKey => Unit unit)) internal _units;
+    mapping(uint256 taskId => mapping(uint32 index => Unit unit)) internal _units;
 
     constructor(uint256 unbondingDelay_) Staking(unbondingDelay_) {}
 
@@ -41,6 +46,31 @@ abstract contract MarketStorage is Staking {
         if (t.state.status == TaskStatus.None) revert TaskMarketUnknownTask(taskId);
     }
 
+    /// @dev The unit's slot and its status in `round`: a slot last claimed in a later round was accepted in this
+    /// one (a round ends only when all its units are), one last claimed in an earlier round is still open in it.
+    function _unitIn(uint256 taskId, uint32 round, uint32 index)
+        internal
+        view
+        returns (Unit storage u, UnitStatus status)
+    {
+        u = _units[taskId][index];
+        uint24 last = u.round;
+        if (last == round) status = u.status;
+        else status = round < last ? UnitStatus.Accepted : UnitStatus.Open;
+    }
+
+    /// @dev The unit's slot, which must be in `status` for `round`.
+    function _unitWith(uint256 taskId, uint32 round, uint32 index, UnitStatus wanted)
+        internal
+        view
+        returns (Unit storage u)
+    {
+        UnitStatus status;
+        (u, status) = _unitIn(taskId, round, index);
+        if (status != wanted) revert TaskMarketUnitWrongStatus(taskId, round, index, status);
+    }
+
+    /// @dev A unit of a round, as events and ballots name it (round << 32 | index); storage is by index alone.
     function _unitKey(uint32 round, uint32 index) internal pure returns (uint256) {
         return (uint256(round) << 32) | index;
     }
@@ -49,5 +79,11 @@ abstract contract MarketStorage is Staking {
         // key = round << 32 | index, both uint32 (see _unitKey): the casts only undo that packing.
         // forge-lint: disable-next-line(unsafe-typecast)
         return (uint32(key >> 32), uint32(key));
+    }
+
+    /// @dev The slot of the unit that `key` names.
+    function _unitOf(uint256 taskId, uint256 key) internal view returns (Unit storage) {
+        // forge-lint: disable-next-line(unsafe-typecast)
+        return _units[taskId][uint32(key)]; // the index half of the key (see _unitKey)
     }
 }

@@ -20,8 +20,12 @@ abstract contract Quorums is MarketStorage {
     /// @dev Draws tried per empty seat in one call: bounds gas when much of the pool is excluded or fully bonded.
     uint256 private constant DRAW_TRIES_PER_SEAT = 4;
 
+    /// @dev A seat's ballot. Its slots are reused by the next vote at the same level (the next epoch, the next
+    /// round): a draw rewrites the first, and `commitment` is left as it was until the seat commits (`committed`
+    /// says whether it holds this vote's), so that committing overwrites a non-zero slot instead of filling an empty one.
     struct Ballot {
         address verifier;
+        bool committed;
         bool revealed;
         bool valid;
         bytes32 commitment;
@@ -34,10 +38,11 @@ abstract contract Quorums is MarketStorage {
         address challenger;
     }
 
-    /// @dev Ballots by keccak256(taskId, unitKey, epoch, seat); seats 0..seats−1 of the current epoch are filled.
+    /// @dev Ballots by keccak256(taskId, unit index, level, seat): seats 0..seats−1 of the level's latest epoch.
     mapping(bytes32 ballotKey => Ballot ballot) private _ballots;
-    /// @dev Levels 0..MAX_APPEAL_LEVEL of the vote on a unit's current result (rewritten by the next submission).
-    mapping(uint256 taskId => mapping(uint256 unitKey => Level[3] levels)) private _levels;
+    /// @dev Levels 0..MAX_APPEAL_LEVEL of the vote on a unit's current result, by unit index. Level 0 is written only
+    /// when appealed and deleted when its unit settles; higher levels are rewritten before they are read.
+    mapping(uint256 taskId => mapping(uint32 index => Level[3] levels)) private _levels;
 
     // ------------------------------------------------------------------------------------------------------------
     // Draw, commit, reveal, challenge
@@ -47,8 +52,7 @@ abstract contract Quorums is MarketStorage {
     function drawVerifiers(uint256 taskId, uint32 round, uint32 index) external {
         Task storage t = _existingTask(taskId);
         uint256 key = _unitKey(round, index);
-        Unit storage u = _units[taskId][key];
-        if (u.status != UnitStatus.Submitted) revert TaskMarketUnitWrongStatus(taskId, round, index, u.status);
+        Unit storage u = _unitWith(taskId, round, index, UnitStatus.Submitted);
         if (u.seats >= _seats(t.params.quorum, u.level)) revert TaskMarketQuorumDrawn(taskId, round, index);
         if (block.number <= u.seedBlock) revert TaskMarketSeedNotReady(u.seedBlock, block.number);
         _drawSeats(taskId, t, u, key);
@@ -57,13 +61,11 @@ abstract contract Quorums is MarketStorage {
     /// @inheritdoc ITaskMarket
     function commitVote(uint256 taskId, uint32 round, uint32 index, bytes32 commitment) external {
         Task storage t = _existingTask(taskId);
-        uint256 key = _unitKey(round, index);
-        Unit storage u = _units[taskId][key];
-        if (u.status != UnitStatus.Submitted) revert TaskMarketUnitWrongStatus(taskId, round, index, u.status);
+        Unit storage u = _unitWith(taskId, round, index, UnitStatus.Submitted);
         if (block.timestamp > u.deadline) revert TaskMarketDeadlinePassed(u.deadline, block.timestamp);
         if (commitment == bytes32(0)) revert TaskMarketZeroDigest("commitment");
         uint32 epoch = u.epoch;
-        (uint8 mine, bool held) = _commitSeats(taskId, key, epoch, u.seats, commitment);
+        (uint8 mine, bool held) = _commitSeats(taskId, index, u.level, u.seats, commitment);
         if (mine == 0) {
             if (held) revert TaskMarketAlreadyCommitted(msg.sender);
             revert TaskMarketNotSelected(msg.sender);
@@ -78,7 +80,8 @@ abstract contract Quorums is MarketStorage {
         if (commits == _seats(t.params.quorum, u.level)) {
             uint64 revealDeadline = uint64(block.timestamp) + t.params.revealTimeout;
             u.status = UnitStatus.Revealing;
-            u.deadline = revealDeadline;
+            // forge-lint: disable-next-line(unsafe-typecast)
+            u.deadline = uint40(revealDeadline); // block time + at most MAX_TIMEOUT: far below 2^40 s
             emit RevealOpened(taskId, round, index, epoch, revealDeadline);
         }
     }
@@ -87,12 +90,11 @@ abstract contract Quorums is MarketStorage {
     function revealVote(uint256 taskId, uint32 round, uint32 index, bool valid, bytes32 salt) external {
         Task storage t = _existingTask(taskId);
         uint256 key = _unitKey(round, index);
-        Unit storage u = _units[taskId][key];
-        if (u.status != UnitStatus.Revealing) revert TaskMarketUnitWrongStatus(taskId, round, index, u.status);
+        Unit storage u = _unitWith(taskId, round, index, UnitStatus.Revealing);
         if (block.timestamp > u.deadline) revert TaskMarketDeadlinePassed(u.deadline, block.timestamp);
         bytes32 expected = _commitment(taskId, round, index, msg.sender, valid, salt);
         uint32 epoch = u.epoch;
-        (uint8 mine, bool held) = _revealSeats(taskId, key, epoch, u.seats, expected, valid);
+        (uint8 mine, bool held) = _revealSeats(taskId, index, u.level, u.seats, expected, valid);
         if (!held) revert TaskMarketNoBallot(msg.sender);
         if (mine == 0) revert TaskMarketAlreadyRevealed(msg.sender);
         // reveals + mine ≤ commits ≤ seats ≤ 255, and validVotes ≤ reveals.
@@ -109,8 +111,7 @@ abstract contract Quorums is MarketStorage {
     function challengeVerdict(uint256 taskId, uint32 round, uint32 index) external {
         Task storage t = _existingTask(taskId);
         uint256 key = _unitKey(round, index);
-        Unit storage u = _units[taskId][key];
-        if (u.status != UnitStatus.Decided) revert TaskMarketUnitWrongStatus(taskId, round, index, u.status);
+        Unit storage u = _unitWith(taskId, round, index, UnitStatus.Decided);
         if (block.timestamp > u.deadline) revert TaskMarketDeadlinePassed(u.deadline, block.timestamp);
         uint8 level = u.level;
         // Unreachable by construction (a final level settles at once); kept as a guard.
@@ -118,7 +119,7 @@ abstract contract Quorums is MarketStorage {
         uint8 next = level + 1;
         uint256 bond = uint256(_seats(t.params.quorum, next)) * t.params.verifierReward;
         _lockBond(msg.sender, bond);
-        Level[3] storage levels = _levels[taskId][key];
+        Level[3] storage levels = _levels[taskId][index];
         if (level == 0) {
             // Level 0 is written down only once appealed: an unappealed vote (the usual case) settles from the
             // unit itself, and saves every unit a fresh storage slot.
@@ -140,15 +141,15 @@ abstract contract Quorums is MarketStorage {
         view
         returns (BallotInfo memory info)
     {
-        uint256 key = _unitKey(round, index);
-        Unit storage u = _units[taskId][key];
+        (Unit storage u,) = _unitIn(taskId, round, index);
+        if (u.round != round) return info; // an earlier round's unit: its ballots were settled and reused
         uint256 committed = 0;
         uint256 revealed = 0;
         for (uint256 seat; seat < u.seats; ++seat) {
-            Ballot storage b = _ballots[_ballotKey(taskId, key, u.epoch, seat)];
+            Ballot storage b = _ballots[_ballotKey(taskId, index, u.level, seat)];
             if (b.verifier != verifier) continue;
             info.seats += 1;
-            if (b.commitment == bytes32(0)) continue;
+            if (!b.committed) continue;
             committed += 1;
             info.commitment = b.commitment;
             if (b.revealed) {
@@ -164,11 +165,11 @@ abstract contract Quorums is MarketStorage {
 
     /// @inheritdoc ITaskMarket
     function getSeats(uint256 taskId, uint32 round, uint32 index) external view returns (address[] memory seats) {
-        uint256 key = _unitKey(round, index);
-        Unit storage u = _units[taskId][key];
+        (Unit storage u,) = _unitIn(taskId, round, index);
+        if (u.round != round) return seats; // an earlier round's unit (see getBallot)
         seats = new address[](u.seats);
         for (uint256 seat; seat < seats.length; ++seat) {
-            seats[seat] = _ballots[_ballotKey(taskId, key, u.epoch, seat)].verifier;
+            seats[seat] = _ballots[_ballotKey(taskId, index, u.level, seat)].verifier;
         }
     }
 
@@ -179,11 +180,14 @@ abstract contract Quorums is MarketStorage {
         returns (LevelInfo memory)
     {
         if (level > MAX_APPEAL_LEVEL) revert TaskMarketAppealLevelExhausted(taskId, round, index, level);
-        uint256 key = _unitKey(round, index);
-        Level storage l = _levels[taskId][key][level];
+        (Unit storage u, UnitStatus status) = _unitIn(taskId, round, index);
+        if (u.round != round) {
+            // An earlier round's unit: accepted, its levels were settled and reused (the events keep them).
+            return LevelInfo({epoch: 0, verdict: status == UnitStatus.Accepted, challenger: address(0)});
+        }
+        Level storage l = _levels[taskId][index][level];
         if (level == 0 && l.epoch == 0) {
             // Not appealed (see challengeVerdict): level 0 is the unit's own vote.
-            Unit storage u = _units[taskId][key];
             return LevelInfo({epoch: u.level == 0 ? u.epoch : 0, verdict: u.verdict, challenger: address(0)});
         }
         return LevelInfo({epoch: l.epoch, verdict: l.verdict, challenger: l.challenger});
@@ -225,7 +229,8 @@ abstract contract Quorums is MarketStorage {
         epoch = u.epoch + 1;
         u.epoch = epoch;
         u.status = UnitStatus.Submitted;
-        u.deadline = uint64(block.timestamp) + t.params.commitTimeout;
+        // forge-lint: disable-next-line(unsafe-typecast)
+        u.deadline = uint40(block.timestamp + t.params.commitTimeout); // far below 2^40 s
         u.commits = 0;
         u.reveals = 0;
         u.validVotes = 0;
@@ -234,7 +239,9 @@ abstract contract Quorums is MarketStorage {
         u.replacements = 0;
         u.level = level;
         u.seedBlock = uint64(block.number);
-        if (level != 0) _levels[taskId][key][level].epoch = epoch; // level 0: see challengeVerdict
+        // level 0: see challengeVerdict
+        // forge-lint: disable-next-line(unsafe-typecast)
+        if (level != 0) _levels[taskId][uint32(key)][level].epoch = epoch; // the index half of the key
     }
 
     /// @dev Fills the epoch's empty seats from the pool as it stood before the seed block, in a sequence of draws
@@ -253,6 +260,7 @@ abstract contract Quorums is MarketStorage {
             taskId: taskId,
             key: key,
             epoch: u.epoch,
+            level: u.level,
             seed: keccak256(abi.encode(seedHash, taskId, key, u.resultDigest, u.epoch, u.level)),
             poolBlock: u.seedBlock - 1,
             bond: t.params.voteBond,
@@ -274,7 +282,8 @@ abstract contract Quorums is MarketStorage {
         u.drawNonce = nonce;
         if (seats == d.needed) {
             uint64 commitDeadline = uint64(block.timestamp) + t.params.commitTimeout;
-            u.deadline = commitDeadline;
+            // forge-lint: disable-next-line(unsafe-typecast)
+            u.deadline = uint40(commitDeadline); // far below 2^40 s
             (uint32 round, uint32 index) = _roundIndex(key);
             emit QuorumDrawn(taskId, round, index, d.epoch, u.level, commitDeadline);
         }
@@ -285,6 +294,7 @@ abstract contract Quorums is MarketStorage {
         uint256 taskId;
         uint256 key;
         uint32 epoch;
+        uint8 level;
         bytes32 seed;
         uint256 poolBlock;
         uint96 bond;
@@ -312,8 +322,13 @@ abstract contract Quorums is MarketStorage {
     }
 
     function _seat(Draw memory d, address verifier, uint8 seat) private {
-        _ballots[_ballotKey(d.taskId, d.key, d.epoch, seat)] = Ballot(verifier, false, false, bytes32(0));
         (uint32 round, uint32 index) = _roundIndex(d.key);
+        // The first slot only: the commitment slot keeps its old value until this seat commits (see Ballot).
+        Ballot storage b = _ballots[_ballotKey(d.taskId, index, d.level, seat)];
+        b.verifier = verifier;
+        b.committed = false;
+        b.revealed = false;
+        b.valid = false;
         emit VerifierDrawn(d.taskId, round, index, verifier, d.epoch, seat);
     }
 
@@ -325,13 +340,14 @@ abstract contract Quorums is MarketStorage {
     function _replaceNoShows(uint256 taskId, Task storage t, Unit storage u, uint256 key) internal {
         (uint32 round, uint32 index) = _roundIndex(key);
         uint32 epoch = u.epoch;
+        uint8 level = u.level;
         uint8 seats = u.seats;
         uint8 kept = 0;
         uint96 bond = t.params.voteBond;
         for (uint256 seat; seat < seats; ++seat) {
-            Ballot storage b = _ballots[_ballotKey(taskId, key, epoch, seat)];
-            if (b.commitment != bytes32(0)) {
-                if (kept != seat) _ballots[_ballotKey(taskId, key, epoch, kept)] = b;
+            Ballot storage b = _ballots[_ballotKey(taskId, index, level, seat)];
+            if (b.committed) {
+                if (kept != seat) _ballots[_ballotKey(taskId, index, level, kept)] = b;
                 ++kept;
             } else {
                 _unlockBond(b.verifier, bond);
@@ -340,7 +356,8 @@ abstract contract Quorums is MarketStorage {
         }
         u.seats = kept;
         u.replacements += 1;
-        u.deadline = uint64(block.timestamp) + t.params.commitTimeout;
+        // forge-lint: disable-next-line(unsafe-typecast)
+        u.deadline = uint40(block.timestamp + t.params.commitTimeout); // far below 2^40 s
         u.seedBlock = uint64(block.number);
         u.drawNonce = 0;
     }
@@ -353,11 +370,10 @@ abstract contract Quorums is MarketStorage {
         (uint32 round, uint32 index) = _roundIndex(key);
         uint8 level = u.level;
         uint96 voteBond = t.params.voteBond;
-        uint32 epoch = u.epoch;
         for (uint256 seat; seat < u.seats; ++seat) {
-            _unlockBond(_ballots[_ballotKey(taskId, key, epoch, seat)].verifier, voteBond);
+            _unlockBond(_ballots[_ballotKey(taskId, index, level, seat)].verifier, voteBond);
         }
-        Level[3] storage levels = _levels[taskId][key];
+        Level[3] storage levels = _levels[taskId][index];
         address challenger = levels[level].challenger;
         _unlockBond(challenger, uint256(_seats(t.params.quorum, level)) * t.params.verifierReward);
         uint8 previous = level - 1;
@@ -385,12 +401,13 @@ abstract contract Quorums is MarketStorage {
         }
         bool verdict = validVotes > invalidVotes;
         u.verdict = verdict;
-        if (level != 0) _levels[taskId][key][level].verdict = verdict; // level 0: see challengeVerdict
+        if (level != 0) _levels[taskId][index][level].verdict = verdict; // level 0: see challengeVerdict
         uint32 window = t.params.challengeWindow;
         bool isFinal = level == MAX_APPEAL_LEVEL || window == 0;
         uint64 challengeDeadline = uint64(block.timestamp) + (isFinal ? 0 : window);
         u.status = UnitStatus.Decided;
-        u.deadline = challengeDeadline;
+        // forge-lint: disable-next-line(unsafe-typecast)
+        u.deadline = uint40(challengeDeadline); // far below 2^40 s
         emit VerdictReached(taskId, round, index, level, verdict, validVotes, invalidVotes, challengeDeadline);
         if (isFinal) _settleVerdict(taskId, t, u, key);
     }
@@ -408,13 +425,12 @@ abstract contract Quorums is MarketStorage {
         bool verdict = u.verdict;
         uint8 finalLevel = u.level;
         uint32 quorum = t.params.quorum;
-        Level[3] storage levels = _levels[taskId][key];
-        // Level 0 is written down only when it was appealed (then the unit's epoch has moved past it).
-        uint32 firstEpoch = levels[0].epoch;
-        bool appealed = firstEpoch != 0;
+        // forge-lint: disable-next-line(unsafe-typecast)
+        Level[3] storage levels = _levels[taskId][uint32(key)]; // the index half of the key
+        // Level 0 is written down only when it was appealed.
+        bool appealed = levels[0].epoch != 0;
         for (uint8 l; l <= finalLevel; ++l) {
-            uint32 epoch = l == 0 ? (appealed ? firstEpoch : u.epoch) : levels[l].epoch;
-            (uint256 i, uint256 o) = _settleSeats(taskId, t, key, epoch, _seats(quorum, l), verdict);
+            (uint256 i, uint256 o) = _settleSeats(taskId, t, key, l, _seats(quorum, l), verdict);
             escrowIn += i;
             escrowOut += o;
             if (l == 0) continue;
@@ -422,19 +438,20 @@ abstract contract Quorums is MarketStorage {
             escrowIn += i;
             escrowOut += o;
         }
-        // A rejected unit is claimed and voted on again in this round: its next vote starts unappealed.
-        if (appealed && !verdict) delete levels[0];
+        // The unit's next vote (this round's, if rejected, or the next round's) starts unappealed.
+        if (appealed) delete levels[0];
     }
 
     // slither-disable-next-line reentrancy-no-eth,reentrancy-benign,reentrancy-events
-    function _settleSeats(uint256 taskId, Task storage t, uint256 key, uint32 epoch, uint8 seats, bool verdict)
+    function _settleSeats(uint256 taskId, Task storage t, uint256 key, uint8 level, uint8 seats, bool verdict)
         private
         returns (uint256 escrowIn, uint256 escrowOut)
     {
         uint96 voteBond = t.params.voteBond;
         uint96 reward = t.params.verifierReward;
+        (, uint32 index) = _roundIndex(key);
         for (uint256 seat; seat < seats; ++seat) {
-            Ballot storage b = _ballots[_ballotKey(taskId, key, epoch, seat)];
+            Ballot storage b = _ballots[_ballotKey(taskId, index, level, seat)];
             address verifier = b.verifier;
             if (b.revealed && b.valid == verdict) {
                 _unlockBond(verifier, voteBond);
@@ -475,9 +492,10 @@ abstract contract Quorums is MarketStorage {
         returns (uint256 slashed)
     {
         uint96 voteBond = t.params.voteBond;
-        uint32 epoch = u.epoch;
+        uint8 level = u.level;
+        (, uint32 index) = _roundIndex(key);
         for (uint256 seat; seat < u.seats; ++seat) {
-            Ballot storage b = _ballots[_ballotKey(taskId, key, epoch, seat)];
+            Ballot storage b = _ballots[_ballotKey(taskId, index, level, seat)];
             if (b.revealed) {
                 _unlockBond(b.verifier, voteBond);
             } else {
@@ -488,27 +506,29 @@ abstract contract Quorums is MarketStorage {
     }
 
     /// @dev Writes the caller's commitment into each of its seats not yet committed; counts them.
-    function _commitSeats(uint256 taskId, uint256 key, uint32 epoch, uint8 seats, bytes32 commitment)
+    function _commitSeats(uint256 taskId, uint32 index, uint8 level, uint8 seats, bytes32 commitment)
         private
         returns (uint8 mine, bool held)
     {
         for (uint256 seat; seat < seats; ++seat) {
-            Ballot storage b = _ballots[_ballotKey(taskId, key, epoch, seat)];
+            Ballot storage b = _ballots[_ballotKey(taskId, index, level, seat)];
             if (b.verifier != msg.sender) continue;
             held = true;
-            if (b.commitment != bytes32(0)) continue;
+            if (b.committed) continue;
+            b.committed = true;
             b.commitment = commitment;
             ++mine;
         }
     }
 
     /// @dev Reveals the caller's vote on each of its seats not yet revealed; every one must match `expected`.
-    function _revealSeats(uint256 taskId, uint256 key, uint32 epoch, uint8 seats, bytes32 expected, bool valid)
+    function _revealSeats(uint256 taskId, uint32 index, uint8 level, uint8 seats, bytes32 expected, bool valid)
         private
         returns (uint8 mine, bool held)
     {
+        // Every seat is committed once the vote is revealing (commits == seats opens it).
         for (uint256 seat; seat < seats; ++seat) {
-            Ballot storage b = _ballots[_ballotKey(taskId, key, epoch, seat)];
+            Ballot storage b = _ballots[_ballotKey(taskId, index, level, seat)];
             if (b.verifier != msg.sender) continue;
             held = true;
             if (b.revealed) continue;
@@ -530,12 +550,12 @@ abstract contract Quorums is MarketStorage {
         uint256 count = level;
         for (uint8 l; l < level; ++l) count += _seats(quorum, l);
         out = new address[](count);
-        Level[3] storage levels = _levels[taskId][key];
+        (, uint32 index) = _roundIndex(key);
+        Level[3] storage levels = _levels[taskId][index];
         uint256 n = 0;
         for (uint8 l; l < level; ++l) {
-            uint32 epoch = levels[l].epoch;
             uint8 seats = _seats(quorum, l);
-            for (uint256 seat; seat < seats; ++seat) out[n++] = _ballots[_ballotKey(taskId, key, epoch, seat)].verifier;
+            for (uint256 seat; seat < seats; ++seat) out[n++] = _ballots[_ballotKey(taskId, index, l, seat)].verifier;
         }
         for (uint8 l = 1; l <= level; ++l) out[n++] = levels[l].challenger;
     }
@@ -573,7 +593,7 @@ abstract contract Quorums is MarketStorage {
         return false;
     }
 
-    function _ballotKey(uint256 taskId, uint256 key, uint32 epoch, uint256 seat) private pure returns (bytes32) {
-        return keccak256(abi.encode(taskId, key, epoch, seat));
+    function _ballotKey(uint256 taskId, uint32 index, uint8 level, uint256 seat) private pure returns (bytes32) {
+        return keccak256(abi.encode(taskId, index, level, seat));
     }
 }

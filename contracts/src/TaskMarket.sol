@@ -21,14 +21,6 @@ contract TaskMarket is Quorums {
     uint256 private _taskCount;
     /// @dev The model digest submitted for a round's aggregation unit; the next round's input once accepted.
     mapping(uint256 taskId => mapping(uint32 round => bytes32 modelDigest)) private _aggregateModels;
-    /// @dev The last failed claimant of a unit and when it may claim it again (written only on rejection or expiry).
-    struct Cooldown {
-        address miner;
-        uint64 until;
-    }
-
-    mapping(uint256 taskId => mapping(uint256 unitKey => Cooldown cooldown)) private _cooldowns;
-
     constructor(uint256 unbondingDelay_) MarketStorage(unbondingDelay_) {}
 
     // ------------------------------------------------------------------------------------------------------------
@@ -78,21 +70,35 @@ contract TaskMarket is Quorums {
         if (index == units && t.state.acceptedInRound < units) {
             revert TaskMarketAggregationNotReady(taskId, round, t.state.acceptedInRound, units);
         }
-        uint256 key = _unitKey(round, index);
-        Unit storage u = _units[taskId][key];
-        if (u.status != UnitStatus.Open) revert TaskMarketUnitWrongStatus(taskId, round, index, u.status);
+        Unit storage u = _unitWith(taskId, round, index, UnitStatus.Open);
+        bool firstClaim = u.round != round;
         // A miner that just failed this unit waits one claim timeout: without it, a cheater that re-claims first
-        // every time could hold a unit hostage (paying a bond per attempt, but stalling the task).
-        Cooldown storage c = _cooldowns[taskId][key];
-        if (c.miner == msg.sender && block.timestamp < c.until) {
-            revert TaskMarketClaimCoolingDown(taskId, round, index, msg.sender, c.until);
+        // every time could hold a unit hostage (paying a bond per attempt, but stalling the task). An open unit's
+        // slot keeps that miner and the cooldown's end (see MarketStorage.Unit).
+        if (!firstClaim && u.miner == msg.sender && block.timestamp < u.deadline) {
+            revert TaskMarketClaimCoolingDown(taskId, round, index, msg.sender, u.deadline);
         }
 
         _lockBond(msg.sender, t.params.unitBond);
         uint64 deadline = uint64(block.timestamp) + t.params.claimTimeout;
         u.miner = msg.sender;
-        u.deadline = deadline;
+        // forge-lint: disable-next-line(unsafe-typecast)
+        u.deadline = uint40(deadline); // block time + at most MAX_TIMEOUT: far below 2^40 s
         u.status = UnitStatus.Claimed;
+        if (firstClaim) {
+            // The slot held an earlier round's unit: this round's starts with no votes and no rejections.
+            // round < MAX_ROUNDS < 2^24 (checked at creation).
+            // forge-lint: disable-next-line(unsafe-typecast)
+            u.round = uint24(round);
+            u.commits = 0;
+            u.reveals = 0;
+            u.validVotes = 0;
+            u.epoch = 0;
+            u.rejections = 0;
+            u.seats = 0;
+            u.level = 0;
+            u.verdict = false;
+        }
         // openUnits ≥ 1 (this unit was open) and inFlight < 2^32 (bounded by units per round + 1).
         unchecked {
             t.state.openUnits -= 1;
@@ -106,8 +112,7 @@ contract TaskMarket is Quorums {
         external
     {
         Task storage t = _existingTask(taskId);
-        Unit storage u = _units[taskId][_unitKey(round, index)];
-        if (u.status != UnitStatus.Claimed) revert TaskMarketUnitWrongStatus(taskId, round, index, u.status);
+        Unit storage u = _unitWith(taskId, round, index, UnitStatus.Claimed);
         if (u.miner != msg.sender) revert TaskMarketNotAssignee(taskId, round, index, msg.sender, u.miner);
         if (block.timestamp > u.deadline) revert TaskMarketDeadlinePassed(u.deadline, block.timestamp);
         if (resultDigest == bytes32(0)) revert TaskMarketZeroDigest("resultDigest");
@@ -124,16 +129,12 @@ contract TaskMarket is Quorums {
     /// @inheritdoc ITaskMarket
     function reclaimExpired(uint256 taskId, uint32 round, uint32 index) external {
         Task storage t = _existingTask(taskId);
-        Unit storage u = _units[taskId][_unitKey(round, index)];
-        if (u.status != UnitStatus.Claimed) revert TaskMarketUnitWrongStatus(taskId, round, index, u.status);
+        Unit storage u = _unitWith(taskId, round, index, UnitStatus.Claimed);
         if (block.timestamp <= u.deadline) revert TaskMarketDeadlineNotPassed(u.deadline, block.timestamp);
 
         address miner = u.miner;
         uint96 bond = t.params.unitBond;
-        u.status = UnitStatus.Open;
-        u.miner = address(0);
-        u.deadline = 0;
-        _startCooldown(t, taskId, _unitKey(round, index), miner);
+        _reopen(t, u);
         _slashBond(miner, taskId, round, index, bond);
         t.state.escrow += bond;
         emit UnitExpired(taskId, round, index, miner);
@@ -144,8 +145,7 @@ contract TaskMarket is Quorums {
     function finalizeUnit(uint256 taskId, uint32 round, uint32 index) external {
         Task storage t = _existingTask(taskId);
         uint256 key = _unitKey(round, index);
-        Unit storage u = _units[taskId][key];
-        UnitStatus status = u.status;
+        (Unit storage u, UnitStatus status) = _unitIn(taskId, round, index);
         if (status != UnitStatus.Submitted && status != UnitStatus.Revealing && status != UnitStatus.Decided) {
             revert TaskMarketUnitWrongStatus(taskId, round, index, status);
         }
@@ -209,9 +209,31 @@ contract TaskMarket is Quorums {
         view
         returns (UnitInfo memory)
     {
-        Unit storage u = _units[taskId][_unitKey(round, index)];
+        (Unit storage u, UnitStatus status) = _unitIn(taskId, round, index);
+        bool live = u.round == round;
+        if (!live || status == UnitStatus.Open) {
+            // An earlier round's unit (accepted: its history is in the events) or an open one (its slot's miner is
+            // a cooldown, not a claimant): only what the round itself still knows.
+            return UnitInfo({
+                status: status,
+                miner: address(0),
+                deadline: 0,
+                commits: 0,
+                reveals: 0,
+                validVotes: 0,
+                epoch: live ? u.epoch : 0,
+                rejections: live ? u.rejections : 0,
+                submittedBlock: 0,
+                resultDigest: bytes32(0),
+                modelDigest: index == t.params.unitsPerRound ? _aggregateModels[taskId][round] : bytes32(0),
+                seedBlock: 0,
+                seats: 0,
+                level: 0,
+                verdict: status == UnitStatus.Accepted
+            });
+        }
         return UnitInfo({
-            status: u.status,
+            status: status,
             miner: u.miner,
             deadline: u.deadline,
             commits: u.commits,
@@ -235,8 +257,9 @@ contract TaskMarket is Quorums {
         if (t.state.status != TaskStatus.Active || round != t.state.currentRound) return false;
         uint32 units = t.params.unitsPerRound;
         if (index > units || (index == units && t.state.acceptedInRound < units)) return false;
+        (, UnitStatus status) = _unitIn(taskId, round, index);
         // slither-disable-next-line incorrect-equality (an enum compared with its value, not a balance or time)
-        return _units[taskId][_unitKey(round, index)].status == UnitStatus.Open;
+        return status == UnitStatus.Open;
     }
 
     /// @inheritdoc ITaskMarket
@@ -244,7 +267,8 @@ contract TaskMarket is Quorums {
         Task storage t = _existingTask(taskId);
         if (round == 0) return t.params.initialModelDigest;
         // Round r > 0 has an input once the aggregate of round r − 1 was accepted.
-        if (_units[taskId][_unitKey(round - 1, t.params.unitsPerRound)].status != UnitStatus.Accepted) {
+        (, UnitStatus status) = _unitIn(taskId, round - 1, t.params.unitsPerRound);
+        if (status != UnitStatus.Accepted) {
             revert TaskMarketRoundNotReached(taskId, round, t.state.currentRound);
         }
         return _aggregateModels[taskId][round - 1];
@@ -302,11 +326,8 @@ contract TaskMarket is Quorums {
     {
         (uint32 round, uint32 index) = _roundIndex(key);
         address miner = u.miner;
-        u.status = UnitStatus.Open;
-        u.miner = address(0);
-        u.deadline = 0;
+        _reopen(t, u);
         u.rejections += 1;
-        _startCooldown(t, taskId, key, miner);
         bond = t.params.unitBond;
         _slashBond(miner, taskId, round, index, bond);
         emit UnitRejected(taskId, round, index, miner, u.resultDigest, valid, invalid);
@@ -354,8 +375,12 @@ contract TaskMarket is Quorums {
         }
     }
 
-    function _startCooldown(Task storage t, uint256 taskId, uint256 key, address miner) private {
-        _cooldowns[taskId][key] = Cooldown(miner, uint64(block.timestamp) + t.params.claimTimeout);
+    /// @dev Opens a failed unit again; its slot keeps the failed miner, who may claim it again only after one claim
+    /// timeout (see claimUnit).
+    function _reopen(Task storage t, Unit storage u) private {
+        u.status = UnitStatus.Open;
+        // forge-lint: disable-next-line(unsafe-typecast)
+        u.deadline = uint40(block.timestamp + t.params.claimTimeout); // far below 2^40 s (see claimUnit)
     }
 
     function _refundEscrow(uint256 taskId, Task storage t) private {

@@ -33,6 +33,12 @@ abstract contract GasFixture is TaskMarketFixture {
         seats3 = _draw(q3, 0, 0);
     }
 
+    /// @dev A quorum-1 task whose round 0 is accepted: its units' slots are written, as on a running network.
+    function _laterTask() internal returns (uint256 taskId) {
+        taskId = _create(_params(3, 2, 1));
+        _acceptRound(taskId, 0);
+    }
+
     function _submitted(uint256 taskId, uint32 round, uint32 index) internal {
         _claimAndSubmit(taskId, round, index, miners[index % miners.length]);
         _seed(taskId, round, index);
@@ -153,5 +159,66 @@ contract WithdrawGasTest is GasFixture {
     function test_withdraw_gas() public {
         vm.prank(miners[0]);
         market.withdraw();
+    }
+}
+
+/// @dev Round 1 of a quorum-1 task, each step in its own contract: the steady state of a running network, where a
+/// unit's slots (and its miner's and verifiers' credit) were written by the round before.
+abstract contract LaterRoundGasFixture is GasFixture {
+    uint256 internal later;
+    address internal seat;
+
+    function setUp() public virtual override {
+        super.setUp();
+        later = _laterTask();
+    }
+}
+
+contract LaterSubmitGasTest is LaterRoundGasFixture {
+    function setUp() public override {
+        super.setUp();
+        _claim(later, 1, 0, miners[0]);
+    }
+
+    function test_submitResult_laterRound_gas() public {
+        vm.prank(miners[0]);
+        market.submitResult(later, 1, 0, _result(later, 1, 0, miners[0]), _model(later, 1, 0));
+    }
+}
+
+contract LaterDrawGasTest is LaterRoundGasFixture {
+    function setUp() public override {
+        super.setUp();
+        _submitted(later, 1, 0);
+    }
+
+    function test_drawVerifiers_q1LaterRound_gas() public {
+        market.drawVerifiers(later, 1, 0);
+    }
+}
+
+contract LaterCommitGasTest is LaterRoundGasFixture {
+    function setUp() public override {
+        super.setUp();
+        _claimAndSubmit(later, 1, 0, miners[0]);
+        seat = _draw(later, 1, 0)[0];
+    }
+
+    function test_commitVote_q1LaterRound_gas() public {
+        _commit(later, 1, 0, seat, true);
+    }
+}
+
+contract LaterRevealGasTest is LaterRoundGasFixture {
+    function setUp() public override {
+        super.setUp();
+        _claimAndSubmit(later, 1, 0, miners[0]);
+        seat = _draw(later, 1, 0)[0];
+        _commit(later, 1, 0, seat, true);
+    }
+
+    /// @dev The only reveal decides and settles the unit.
+    function test_revealVote_q1SettlesLaterRound_gas() public {
+        _reveal(later, 1, 0, seat, true);
     }
 }
