@@ -86,6 +86,29 @@ contract TaskMarketInvariantTest is TestBase {
         }
     }
 
+    /// @dev Unit slots are reused from round to round: every unit of an earlier round reads accepted (and was paid
+    /// exactly once), every unit of a round still to come reads open, whatever the slot now holds.
+    function invariant_earlierRoundsReadAcceptedAndLaterOnesOpen() public view {
+        for (uint256 i; i < handler.taskCount(); ++i) {
+            uint256 taskId = handler.taskIds(i);
+            (ITaskMarket.TaskParams memory p, ITaskMarket.TaskState memory s) = market.getTask(taskId);
+            for (uint32 r; r < p.rounds; ++r) {
+                if (r == s.currentRound) continue;
+                for (uint32 u; u <= p.unitsPerRound; ++u) {
+                    ITaskMarket.UnitInfo memory info = market.getUnit(taskId, r, u);
+                    if (r < s.currentRound) {
+                        vm.assertTrue(info.status == ITaskMarket.UnitStatus.Accepted, "an earlier round's unit");
+                        vm.assertEq(handler.acceptances(taskId, r, u), 1, "accepted once");
+                    } else {
+                        vm.assertTrue(info.status == ITaskMarket.UnitStatus.Open, "a later round's unit");
+                        vm.assertEq(info.miner, address(0), "nobody in it");
+                        vm.assertEq(market.getSeats(taskId, r, u).length, 0, "no seats");
+                    }
+                }
+            }
+        }
+    }
+
     function invariant_terminalStatesStayTerminal() public view {
         vm.assertEq(handler.ghostTerminalBroken(), 0, "a terminal state changed");
     }
