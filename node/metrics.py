@@ -15,7 +15,7 @@ class NodeMetrics:
         self.claim_races_lost = Counter("dml_claim_races_lost", "Claims another miner won first", registry=r)
         self.votes_committed = Counter("dml_votes_committed", "Votes committed", ["vote"], registry=r)
         self.votes_revealed = Counter("dml_votes_revealed", "Votes revealed", registry=r)
-        self.quorum_draws = Counter("dml_quorum_draws", "drawVerifiers transactions sent", registry=r)
+        self.quorum_draws = Counter("dml_quorum_draws", "Quorums drawn (a batch of draws counts each unit)", registry=r)
         self.seats = Counter("dml_seats", "Quorum seats this verifier was drawn into", registry=r)
         self.stayed_out = Counter(
             "dml_stayed_out", "Quorums this verifier was not drawn into, by level", ["level"], registry=r

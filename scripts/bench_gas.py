@@ -1,11 +1,13 @@
-"""Gas of every TaskMarket call, and of one accepted unit's whole life at quorum 1 and 3.
+"""Gas of every TaskMarket call, and of one accepted unit's whole life at quorum 1 and 3, unbatched and batched.
 
 A unit's life is claim + submit + the quorum's draw + one commit and one reveal per verifier drawn (the last
 reveal decides; with no challenge window the verdict settles at once), plus its share (1/U) of the round's
 aggregation unit. Five verifiers of equal stake are in the pool; a verifier drawn into several seats commits and
-reveals once for all of them, so a quorum of 3 costs fewer than 3 commits when seats repeat. Figures are taken
-in the second round, once every account already has stake and credit slots (the steady state of a running
-network); the first round's figures are printed too.
+reveals once for all of them, so a quorum of 3 costs fewer than 3 commits when seats repeat. Batched, every phase
+takes the round's U training units in one call (each verifier's votes on them in one commit and one reveal), so
+a unit pays 1/U of each call's 21,000 base and fixed costs. Figures are taken in the second round, once every
+account already has stake and credit slots and every unit its slots (the steady state of a running network);
+the first round's figures are printed too.
 
     python scripts/bench_gas.py [--units 4]
 """
@@ -37,9 +39,14 @@ def _digest(label: str) -> bytes:
 
 
 def run_task(
-    markets: dict[str, TaskMarket], verifiers: list[TaskMarket], units: int, quorum: int, rounds: int = 2
+    markets: dict[str, TaskMarket], verifiers: list[TaskMarket], units: int, quorum: int, batch: int, rounds: int = 2
 ) -> dict[int, dict[str, list[int]]]:
-    """Runs a task to completion; returns gas by round, by call label (aggregation calls prefixed 'agg ')."""
+    """Runs a task to completion; returns gas by round, by call label (aggregation calls prefixed 'agg ').
+
+    Each phase goes over the round's training units ``batch`` at a time: the miner claims and submits a batch in one
+    call each, the quorums are drawn a batch per call, and each verifier commits and reveals, in one call each, its
+    votes on the batch's units it was drawn for. The aggregation unit is a batch of one.
+    """
     owner, miner = markets["owner"], markets["miner"]
     params = TaskParams(
         _digest("spec"), _digest("data"), _digest("m0"), rounds, units, quorum, 600, 600, 600,
@@ -48,29 +55,34 @@ def run_task(
     task_id, created = owner.create_task(params)
     gas: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
     gas[0]["createTask"].append(created.gas_used)
+    by_address = {v.signer.address.lower(): v for v in verifiers}
     for round_ in range(rounds):
-        for index in range(units + 1):
-            prefix = "agg " if index == units else ""
+        training = list(range(units))
+        groups = [training[i : i + batch] for i in range(0, units, batch)] + [[units]]
+        for group in groups:
+            prefix = "agg " if group == [units] else ""
             g = gas[round_]
 
             def record(label: str, sent: SentTransaction, g: dict[str, list[int]] = g, prefix: str = prefix) -> None:
                 g[prefix + label].append(sent.gas_used)
 
-            record("claimUnit", miner.claim_unit(task_id, round_, index))
+            record("claimUnits", miner.claim_units(task_id, round_, group))
             record(
-                "submitResult",
-                miner.submit_result(task_id, round_, index, _digest(f"r{round_}{index}"), _digest(f"m{round_}{index}")),
+                "submitResults",
+                miner.submit_results(
+                    task_id, round_, [(i, _digest(f"r{round_}{i}"), _digest(f"m{round_}{i}")) for i in group]
+                ),
             )
-            record(f"drawVerifiers (q={quorum})", owner.draw_verifiers(task_id, round_, index))
-            by_address = {v.signer.address.lower(): v for v in verifiers}
-            judges = list(dict.fromkeys(a.lower() for a in owner.get_seats(task_id, round_, index)))
-            salts = [new_salt() for _ in judges]
-            for n, address in enumerate(judges):
-                label = "commitVote (fills quorum)" if n == len(judges) - 1 else "commitVote"
-                record(label, by_address[address].commit_vote_for(task_id, round_, index, True, salts[n]))
-            for n, address in enumerate(judges):
-                label = "revealVote (settles)" if n == len(judges) - 1 else "revealVote"
-                record(label, by_address[address].reveal_vote(task_id, round_, index, True, salts[n]))
+            record(f"drawVerifiers (q={quorum})", owner.draw_quorums(task_id, round_, group))
+            # Each verifier's votes on this batch, one salt per unit (see commitVotes).
+            ballots: dict[str, list[tuple[int, bool, bytes]]] = defaultdict(list)
+            for index in group:
+                for address in dict.fromkeys(a.lower() for a in owner.get_seats(task_id, round_, index)):
+                    ballots[address].append((index, True, new_salt()))
+            for address, votes in ballots.items():
+                record("commitVotes", by_address[address].commit_votes_for(task_id, round_, votes))
+            for address, votes in ballots.items():
+                record("revealVotes", by_address[address].reveal_votes(task_id, round_, votes))
     return gas
 
 
@@ -100,42 +112,48 @@ def main() -> None:
         for v in verifiers:
             v.stake(100 * ETHER)
             join_gas = v.join_verifier_pool().gas_used
-        results = {q: run_task(markets, verifiers, args.units, q) for q in (1, 3)}
+        batches = (1, args.units)
+        results = {(q, b): run_task(markets, verifiers, args.units, q, b) for q in (1, 3) for b in batches}
         markets["miner"].request_unstake(ETHER)
         withdraw_gas = 0
         credit = markets["miner"].credit_of(markets["miner"].signer.address)
         if credit:
             withdraw_gas = markets["miner"].withdraw().gas_used
 
-    rows: list[tuple[int | str, str, int, int]] = []
-    for q, by_round in results.items():
+    rows: list[tuple[int | str, int | str, str, int, int]] = []
+    for (q, b), by_round in results.items():
         for label, values in sorted(by_round[1].items()):
-            rows.append((q, label, round(statistics.mean(values)), len(values)))
-    rows.append(("-", "createTask (2 rounds)", results[3][0]["createTask"][0], 1))
-    rows.append(("-", "stake (first)", stake_gas, 1))
-    rows.append(("-", "joinVerifierPool", join_gas, 1))
-    rows.append(("-", "withdraw", withdraw_gas, 1))
+            rows.append((q, b, label, round(statistics.mean(values)), len(values)))
+    rows.append(("-", "-", "createTask (2 rounds)", results[(3, 1)][0]["createTask"][0], 1))
+    rows.append(("-", "-", "stake (first)", stake_gas, 1))
+    rows.append(("-", "-", "joinVerifierPool", join_gas, 1))
+    rows.append(("-", "-", "withdraw", withdraw_gas, 1))
     print(f"Gas per call, steady state (round 2 of 2, U={args.units})")
-    print_table(["quorum", "call", "gas (mean)", "calls"], rows)
+    print_table(["quorum", "batch", "call", "gas (mean)", "calls"], rows)
     print()
-    life = {q: unit_life(by_round[1], args.units) for q, by_round in results.items()}
+    life = {key: unit_life(by_round[1], args.units) for key, by_round in results.items()}
     first = {
-        q: unit_life({k: v for k, v in by_round[0].items() if k != "createTask"}, args.units)
-        for q, by_round in results.items()
+        key: unit_life({k: v for k, v in by_round[0].items() if k != "createTask"}, args.units)
+        for key, by_round in results.items()
     }
     print_table(
-        ["quorum", "gas per accepted unit (steady)", "first round (cold slots)"],
-        [(q, life[q], first[q]) for q in (1, 3)],
+        ["quorum", "batch", "units per round", "gas per accepted unit (steady)", "first round (cold slots)"],
+        [(q, b, args.units, life[(q, b)], first[(q, b)]) for q in (1, 3) for b in batches],
     )
+    batch = args.units
     emit(
         "gas",
         {
-            "gas_per_accepted_unit_q1": life[1],
-            "gas_per_accepted_unit_q3": life[3],
-            "gas_per_accepted_unit_q1_first_round": first[1],
-            "gas_per_accepted_unit_q3_first_round": first[3],
+            "gas_per_accepted_unit_q1": life[(1, batch)],
+            "gas_per_accepted_unit_q3": life[(3, batch)],
+            "gas_per_accepted_unit_q1_first_round": first[(1, batch)],
+            "gas_per_accepted_unit_q3_first_round": first[(3, batch)],
+            "gas_per_accepted_unit_q1_unbatched": life[(1, 1)],
+            "gas_per_accepted_unit_q3_unbatched": life[(3, 1)],
+            "batch_size": batch,
             "units_per_round": args.units,
             "goal_q1": 150_000,
+            "goal_q3": 300_000,
         },
     )
 

@@ -171,12 +171,12 @@ class LazyVerifierRole(VerifierRole):
     def _should_watch(self, task: Task, unit: UnitInfo, round_: int, index: int) -> bool:
         return False  # a lazy verifier spends nothing on re-checking others
 
-    def _follow_up(self, vote: Vote) -> None:
+    def _follow_up(self, vote: Vote) -> bool:
         if self.lazy in ("silent", "copy") and vote.status is VoteStatus.COMMITTED:
             # Never reveal (a copier cannot: the commitment it copied binds another verifier and salt): the bond
             # is slashed when the reveal window closes.
-            return
-        super()._follow_up(vote)
+            return False
+        return super()._follow_up(vote)
 
     def _someone_elses_commitment(self, vote: Vote) -> bytes | None:
         reader = EventReader(self.s.market.w3, self.s.market.address, self.s.market.contract.abi)  # type: ignore[arg-type]

@@ -36,6 +36,9 @@ abstract contract MarketStorage is Staking {
         bytes32 resultDigest;
     }
 
+    /// @dev Most units one batch call takes (a reveal's votes are the bits of one word).
+    uint256 internal constant MAX_BATCH = 256;
+
     mapping(uint256 taskId => Task task) internal _tasks;
     mapping(uint256 taskId => mapping(uint32 index => Unit unit)) internal _units;
 
@@ -68,6 +71,14 @@ abstract contract MarketStorage is Staking {
         UnitStatus status;
         (u, status) = _unitIn(taskId, round, index);
         if (status != wanted) revert TaskMarketUnitWrongStatus(taskId, round, index, status);
+    }
+
+    /// @dev Checks a batch's size and that each of its per-unit arrays has one value per unit; returns the size.
+    function _batch(uint256 units, uint256 values) internal pure returns (uint256) {
+        if (units == 0) revert TaskMarketEmptyBatch();
+        if (units > MAX_BATCH) revert TaskMarketBatchTooLarge(units, MAX_BATCH);
+        if (values != units) revert TaskMarketBatchLengthMismatch(units, values);
+        return units;
     }
 
     /// @dev A unit of a round, as events and ballots name it (round << 32 | index); storage is by index alone.

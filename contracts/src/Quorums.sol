@@ -15,8 +15,8 @@ import {IVerifierPool} from "./interfaces/IVerifierPool.sol";
 abstract contract Quorums is MarketStorage {
     // Slither's reentrancy findings below point at the external call every slash and unlock makes to our own
     // VerifierPool (created by Staking's constructor, immutable, no callback into us): nothing re-enters through it.
-    /// @notice The last appeal level: its verdict is final.
-    uint8 public constant MAX_APPEAL_LEVEL = 2;
+    /// @dev The last appeal level: its verdict is final.
+    uint8 internal constant MAX_APPEAL_LEVEL = 2;
     /// @dev Draws tried per empty seat in one call: bounds gas when much of the pool is excluded or fully bonded.
     uint256 private constant DRAW_TRIES_PER_SEAT = 4;
 
@@ -49,18 +49,30 @@ abstract contract Quorums is MarketStorage {
     // ------------------------------------------------------------------------------------------------------------
 
     /// @inheritdoc ITaskMarket
-    function drawVerifiers(uint256 taskId, uint32 round, uint32 index) external {
+    function drawVerifiers(uint256 taskId, uint32 round, uint32[] calldata indices) external {
         Task storage t = _existingTask(taskId);
-        uint256 key = _unitKey(round, index);
-        Unit storage u = _unitWith(taskId, round, index, UnitStatus.Submitted);
-        if (u.seats >= _seats(t.params.quorum, u.level)) revert TaskMarketQuorumDrawn(taskId, round, index);
-        if (block.number <= u.seedBlock) revert TaskMarketSeedNotReady(u.seedBlock, block.number);
-        _drawSeats(taskId, t, u, key);
+        uint256 n = _batch(indices.length, indices.length);
+        for (uint256 i; i < n; ++i) {
+            uint32 index = indices[i];
+            Unit storage u = _unitWith(taskId, round, index, UnitStatus.Submitted);
+            if (u.seats >= _seats(t.params.quorum, u.level)) revert TaskMarketQuorumDrawn(taskId, round, index);
+            if (block.number <= u.seedBlock) revert TaskMarketSeedNotReady(u.seedBlock, block.number);
+            _drawSeats(taskId, t, u, _unitKey(round, index));
+        }
     }
 
     /// @inheritdoc ITaskMarket
-    function commitVote(uint256 taskId, uint32 round, uint32 index, bytes32 commitment) external {
+    function commitVotes(uint256 taskId, uint32 round, uint32[] calldata indices, bytes32[] calldata commitments)
+        external
+    {
         Task storage t = _existingTask(taskId);
+        uint256 n = _batch(indices.length, commitments.length);
+        for (uint256 i; i < n; ++i) {
+            _commitVote(taskId, t, round, indices[i], commitments[i]);
+        }
+    }
+
+    function _commitVote(uint256 taskId, Task storage t, uint32 round, uint32 index, bytes32 commitment) private {
         Unit storage u = _unitWith(taskId, round, index, UnitStatus.Submitted);
         if (block.timestamp > u.deadline) revert TaskMarketDeadlinePassed(u.deadline, block.timestamp);
         if (commitment == bytes32(0)) revert TaskMarketZeroDigest("commitment");
@@ -87,9 +99,24 @@ abstract contract Quorums is MarketStorage {
     }
 
     /// @inheritdoc ITaskMarket
-    function revealVote(uint256 taskId, uint32 round, uint32 index, bool valid, bytes32 salt) external {
+    function revealVotes(
+        uint256 taskId,
+        uint32 round,
+        uint32[] calldata indices,
+        uint256 validBits,
+        bytes32[] calldata salts
+    ) external {
         Task storage t = _existingTask(taskId);
-        uint256 key = _unitKey(round, index);
+        uint256 n = _batch(indices.length, salts.length);
+        for (uint256 i; i < n; ++i) {
+            _revealVote(taskId, t, round, indices[i], (validBits >> i) & 1 == 1, salts[i]);
+        }
+    }
+
+    // slither-disable-next-line reentrancy-no-eth,reentrancy-benign,reentrancy-events (the pool: see above)
+    function _revealVote(uint256 taskId, Task storage t, uint32 round, uint32 index, bool valid, bytes32 salt)
+        private
+    {
         Unit storage u = _unitWith(taskId, round, index, UnitStatus.Revealing);
         if (block.timestamp > u.deadline) revert TaskMarketDeadlinePassed(u.deadline, block.timestamp);
         bytes32 expected = _commitment(taskId, round, index, msg.sender, valid, salt);
@@ -104,7 +131,7 @@ abstract contract Quorums is MarketStorage {
         }
         emit VoteRevealed(taskId, round, index, msg.sender, epoch, valid, mine);
         // The last reveal decides at once: nothing is left to wait for, and it saves everyone a transaction.
-        if (u.reveals == u.commits) _decide(taskId, t, u, key);
+        if (u.reveals == u.commits) _decide(taskId, t, u, _unitKey(round, index));
     }
 
     /// @inheritdoc ITaskMarket

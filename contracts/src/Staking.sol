@@ -15,10 +15,10 @@ import {IVerifierPool} from "./interfaces/IVerifierPool.sol";
 /// An account that joins the verifier pool is drawn for quorums with a weight equal to its stake at risk (total
 /// minus unbonding); every change of that stake is written to the pool at once, with its block.
 abstract contract Staking is Credits {
-    /// @notice Shortest allowed unbonding delay (the constructor refuses less).
-    uint256 public constant MIN_UNBONDING_DELAY = 1 minutes;
-    /// @notice Longest allowed unbonding delay.
-    uint256 public constant MAX_UNBONDING_DELAY = 60 days;
+    /// @dev Shortest allowed unbonding delay (the constructor refuses less).
+    uint256 internal constant MIN_UNBONDING_DELAY = 1 minutes;
+    /// @dev Longest allowed unbonding delay.
+    uint256 internal constant MAX_UNBONDING_DELAY = 60 days;
 
     struct StakeRecord {
         uint128 total;

@@ -9,14 +9,14 @@ import {ITaskMarket} from "./interfaces/ITaskMarket.sol";
 /// @title TaskMarket
 /// @notice Escrowed training tasks, claimed units, and the settlement of their final verdicts. Who votes and how is
 /// in {Quorums}; stake in {Staking}; pull payments in {Credits}.
-/// @dev Every external function is O(1) in the number of tasks, units and verifiers; loops run over one unit's
-/// seats only, and a draw costs O(seats · log members).
+/// @dev Every external function is O(1) in the number of tasks, units and verifiers, times the units of its batch;
+/// loops run over one unit's seats only, and a draw costs O(seats · log members).
 contract TaskMarket is Quorums {
-    uint32 public constant MAX_ROUNDS = 1_000;
-    uint32 public constant MAX_UNITS_PER_ROUND = 1_000;
-    uint32 public constant MAX_QUORUM = 15;
-    uint32 public constant MIN_TIMEOUT = 30 seconds;
-    uint32 public constant MAX_TIMEOUT = 30 days;
+    uint32 internal constant MAX_ROUNDS = 1_000;
+    uint32 internal constant MAX_UNITS_PER_ROUND = 1_000;
+    uint32 internal constant MAX_QUORUM = 15;
+    uint32 internal constant MIN_TIMEOUT = 30 seconds;
+    uint32 internal constant MAX_TIMEOUT = 30 days;
 
     uint256 private _taskCount;
     /// @dev The model digest submitted for a round's aggregation unit; the next round's input once accepted.
@@ -61,10 +61,29 @@ contract TaskMarket is Quorums {
     // ------------------------------------------------------------------------------------------------------------
 
     /// @inheritdoc ITaskMarket
-    function claimUnit(uint256 taskId, uint32 round, uint32 index) external {
+    function claimUnits(uint256 taskId, uint32 round, uint32[] calldata indices) external {
         Task storage t = _existingTask(taskId);
         if (t.state.status != TaskStatus.Active) revert TaskMarketTaskNotActive(taskId, t.state.status);
         if (round != t.state.currentRound) revert TaskMarketRoundNotCurrent(taskId, round, t.state.currentRound);
+        uint256 n = _batch(indices.length, indices.length);
+        uint96 bond = t.params.unitBond;
+        // One bond per unit, locked at once: a miner without the stake for all of them claims none.
+        _lockBond(msg.sender, n * bond);
+        uint64 deadline = uint64(block.timestamp) + t.params.claimTimeout;
+        for (uint256 i; i < n; ++i) {
+            uint32 index = indices[i];
+            _claim(taskId, t, round, index, deadline);
+            emit UnitClaimed(taskId, round, index, msg.sender, deadline, bond);
+        }
+        // n ≤ MAX_BATCH, and each claimed unit was a distinct open one (a repeated index is no longer open).
+        // forge-lint: disable-next-line(unsafe-typecast)
+        uint32 claimed = uint32(n);
+        t.state.openUnits -= claimed;
+        t.state.inFlight += claimed;
+    }
+
+    /// @dev Claims one open unit of the current round for the caller (bond and counters: see claimUnits).
+    function _claim(uint256 taskId, Task storage t, uint32 round, uint32 index, uint64 deadline) private {
         uint32 units = t.params.unitsPerRound;
         if (index > units) revert TaskMarketUnitIndexOutOfRange(taskId, index, units);
         if (index == units && t.state.acceptedInRound < units) {
@@ -78,9 +97,6 @@ contract TaskMarket is Quorums {
         if (!firstClaim && u.miner == msg.sender && block.timestamp < u.deadline) {
             revert TaskMarketClaimCoolingDown(taskId, round, index, msg.sender, u.deadline);
         }
-
-        _lockBond(msg.sender, t.params.unitBond);
-        uint64 deadline = uint64(block.timestamp) + t.params.claimTimeout;
         u.miner = msg.sender;
         // forge-lint: disable-next-line(unsafe-typecast)
         u.deadline = uint40(deadline); // block time + at most MAX_TIMEOUT: far below 2^40 s
@@ -99,29 +115,41 @@ contract TaskMarket is Quorums {
             u.level = 0;
             u.verdict = false;
         }
-        // openUnits ≥ 1 (this unit was open) and inFlight < 2^32 (bounded by units per round + 1).
-        unchecked {
-            t.state.openUnits -= 1;
-            t.state.inFlight += 1;
-        }
-        emit UnitClaimed(taskId, round, index, msg.sender, deadline, t.params.unitBond);
     }
 
     /// @inheritdoc ITaskMarket
-    function submitResult(uint256 taskId, uint32 round, uint32 index, bytes32 resultDigest, bytes32 modelDigest)
-        external
-    {
+    function submitResults(
+        uint256 taskId,
+        uint32 round,
+        uint32[] calldata indices,
+        bytes32[] calldata resultDigests,
+        bytes32[] calldata modelDigests
+    ) external {
         Task storage t = _existingTask(taskId);
+        uint256 n = _batch(indices.length, resultDigests.length);
+        _batch(n, modelDigests.length);
+        for (uint256 i; i < n; ++i) {
+            _submit(taskId, t, round, indices[i], resultDigests[i], modelDigests[i]);
+        }
+    }
+
+    function _submit(
+        uint256 taskId,
+        Task storage t,
+        uint32 round,
+        uint32 index,
+        bytes32 resultDigest,
+        bytes32 modelDigest
+    ) private {
         Unit storage u = _unitWith(taskId, round, index, UnitStatus.Claimed);
         if (u.miner != msg.sender) revert TaskMarketNotAssignee(taskId, round, index, msg.sender, u.miner);
         if (block.timestamp > u.deadline) revert TaskMarketDeadlinePassed(u.deadline, block.timestamp);
         if (resultDigest == bytes32(0)) revert TaskMarketZeroDigest("resultDigest");
         if (modelDigest == bytes32(0)) revert TaskMarketZeroDigest("modelDigest");
 
-        uint256 key = _unitKey(round, index);
         u.submittedBlock = uint64(block.number);
         u.resultDigest = resultDigest;
-        uint32 epoch = _startVote(t, u, taskId, key, 0);
+        uint32 epoch = _startVote(t, u, taskId, _unitKey(round, index), 0);
         if (index == t.params.unitsPerRound) _aggregateModels[taskId][round] = modelDigest;
         emit ResultSubmitted(taskId, round, index, msg.sender, resultDigest, modelDigest, epoch, u.deadline);
     }
@@ -167,11 +195,6 @@ contract TaskMarket is Quorums {
     /// @inheritdoc ITaskMarket
     function budgetOf(TaskParams calldata params) external pure returns (uint256) {
         return _budget(params);
-    }
-
-    /// @inheritdoc ITaskMarket
-    function unitSeed(uint256 taskId, uint32 round, uint32 index, address miner) external pure returns (bytes32) {
-        return keccak256(abi.encode(taskId, round, index, miner));
     }
 
     /// @inheritdoc ITaskMarket
@@ -376,11 +399,11 @@ contract TaskMarket is Quorums {
     }
 
     /// @dev Opens a failed unit again; its slot keeps the failed miner, who may claim it again only after one claim
-    /// timeout (see claimUnit).
+    /// timeout (see _claim).
     function _reopen(Task storage t, Unit storage u) private {
         u.status = UnitStatus.Open;
         // forge-lint: disable-next-line(unsafe-typecast)
-        u.deadline = uint40(block.timestamp + t.params.claimTimeout); // far below 2^40 s (see claimUnit)
+        u.deadline = uint40(block.timestamp + t.params.claimTimeout); // far below 2^40 s (see _claim)
     }
 
     function _refundEscrow(uint256 taskId, Task storage t) private {

@@ -5,6 +5,7 @@ import {TaskMarketFixture} from "./utils/TaskMarketFixture.sol";
 import {TaskMarket} from "../src/TaskMarket.sol";
 import {ITaskMarket} from "../src/interfaces/ITaskMarket.sol";
 import {IVerifierPool} from "../src/interfaces/IVerifierPool.sol";
+import {Batch} from "./utils/Batch.sol";
 
 contract StakingTest is TaskMarketFixture {
     address internal alice = address(0xA1);
@@ -134,7 +135,7 @@ contract StakingTest is TaskMarketFixture {
         uint256 taskId = _createDefault();
         vm.startPrank(alice);
         market.stake{value: UNIT_BOND}();
-        market.claimUnit(taskId, 0, 0);
+        market.claimUnits(taskId, 0, Batch.one(0));
         market.requestUnstake(UNIT_BOND);
         vm.warp(vm.getBlockTimestamp() + DELAY);
         vm.expectRevert(
@@ -150,7 +151,7 @@ contract StakingTest is TaskMarketFixture {
         uint256 taskId = _createDefault();
         vm.startPrank(alice);
         market.stake{value: 2 ether}();
-        market.claimUnit(taskId, 0, 0);
+        market.claimUnits(taskId, 0, Batch.one(0));
         market.requestUnstake(2 ether);
         vm.warp(vm.getBlockTimestamp() + DELAY);
         market.releaseUnstaked();
@@ -165,7 +166,7 @@ contract StakingTest is TaskMarketFixture {
         uint256 taskId = _createDefault();
         vm.startPrank(alice);
         market.stake{value: 1 ether}();
-        market.claimUnit(taskId, 0, 0);
+        market.claimUnits(taskId, 0, Batch.one(0));
         market.requestUnstake(1 ether); // everything, the bonded half included
         vm.stopPrank();
         vm.assertEq(market.stakeOf(alice).free, 0, "nothing free while all unbonds");
@@ -185,7 +186,7 @@ contract StakingTest is TaskMarketFixture {
         _assertSolvent();
     }
 
-    function test_claimUnit_revertsWhenUnbondingLeavesNoFreeStake() public {
+    function test_claimUnits_revertsWhenUnbondingLeavesNoFreeStake() public {
         uint256 taskId = _createDefault();
         vm.startPrank(alice);
         market.stake{value: 1 ether}();
@@ -195,7 +196,7 @@ contract StakingTest is TaskMarketFixture {
                 ITaskMarket.TaskMarketInsufficientFreeStake.selector, alice, 0.4 ether, UNIT_BOND
             )
         );
-        market.claimUnit(taskId, 0, 0);
+        market.claimUnits(taskId, 0, Batch.one(0));
         vm.stopPrank();
     }
 
@@ -270,7 +271,7 @@ contract StakingTest is TaskMarketFixture {
         vm.startPrank(alice);
         market.stake{value: 2 ether}();
         market.joinVerifierPool();
-        market.claimUnit(taskId, 0, 0);
+        market.claimUnits(taskId, 0, Batch.one(0));
         vm.stopPrank();
         vm.warp(vm.getBlockTimestamp() + 1 hours + 1);
         market.reclaimExpired(taskId, 0, 0);

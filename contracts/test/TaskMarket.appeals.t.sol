@@ -3,6 +3,7 @@ pragma solidity ^0.8.24;
 
 import {TaskMarketFixture} from "./utils/TaskMarketFixture.sol";
 import {ITaskMarket} from "../src/interfaces/ITaskMarket.sol";
+import {Batch} from "./utils/Batch.sol";
 
 /// @notice Provisional verdicts, challenges, appeal quorums, and the money of every way an appeal can end.
 /// A quorum of 1 with a challenge window of one hour: level 1 seats 3 verifiers, level 2 seats 7.
@@ -25,7 +26,7 @@ contract TaskMarketAppealsTest is TaskMarketFixture {
         ITaskMarket.UnitInfo memory u = _unit(taskId, 0, index);
         if (vm.getBlockNumber() <= u.seedBlock) vm.roll(u.seedBlock + 1);
         for (uint256 calls; calls < 8 && _unit(taskId, 0, index).seats < market.seatsAt(1, u.level); ++calls) {
-            market.drawVerifiers(taskId, 0, index);
+            market.drawVerifiers(taskId, 0, Batch.one(index));
         }
         seats = market.getSeats(taskId, 0, index);
         for (uint256 i; i < seats.length; ++i) {
@@ -53,7 +54,7 @@ contract TaskMarketAppealsTest is TaskMarketFixture {
         return false;
     }
 
-    function test_revealVote_verdictIsProvisionalDuringTheChallengeWindow() public {
+    function test_revealVotes_verdictIsProvisionalDuringTheChallengeWindow() public {
         address[] memory seats = _voteAll(0, true);
         ITaskMarket.UnitInfo memory u = _unit(taskId, 0, 0);
         vm.assertTrue(u.status == ITaskMarket.UnitStatus.Decided, "decided, not final");
@@ -230,7 +231,7 @@ contract TaskMarketAppealsTest is TaskMarketFixture {
         vm.roll(vm.getBlockNumber() + 1);
         _challenge(stranger);
         vm.roll(vm.getBlockNumber() + 1);
-        market.drawVerifiers(taskId, 0, 0);
+        market.drawVerifiers(taskId, 0, Batch.one(0));
         vm.assertEq(_unit(taskId, 0, 0).seats, 0, "nobody drawable");
         vm.warp(_unit(taskId, 0, 0).deadline + 1);
         market.finalizeUnit(taskId, 0, 0); // one replacement round
@@ -246,7 +247,7 @@ contract TaskMarketAppealsTest is TaskMarketFixture {
         _assertSolvent();
     }
 
-    function test_claimUnit_aggregationWaitsUntilTrainingVerdictsAreFinal() public {
+    function test_claimUnits_aggregationWaitsUntilTrainingVerdictsAreFinal() public {
         _voteAll(0, true);
         _claimAndSubmit(taskId, 0, 1, miners[1]);
         _voteAll(1, true);

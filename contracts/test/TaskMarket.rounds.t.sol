@@ -3,6 +3,7 @@ pragma solidity ^0.8.24;
 
 import {TaskMarketFixture} from "./utils/TaskMarketFixture.sol";
 import {ITaskMarket} from "../src/interfaces/ITaskMarket.sol";
+import {Batch} from "./utils/Batch.sol";
 
 /// @notice A unit's storage is reused from round to round: what an earlier round's unit reads as, and that nothing of
 /// it (status, votes, ballots, cooldowns) leaks into the next round's unit in the same slot.
@@ -47,7 +48,7 @@ contract TaskMarketRoundsTest is TaskMarketFixture {
         vm.assertEq(later.miner, address(0), "with nobody in it");
     }
 
-    function test_claimUnit_aNewRoundStartsWithNoVotesAndNoRejections() public {
+    function test_claimUnits_aNewRoundStartsWithNoVotesAndNoRejections() public {
         _claimAndSubmit(taskId, 0, 0, miners[0]);
         _vote(taskId, 0, 0, _unanimous(3, false)); // rejected: epoch 1, one rejection
         _acceptUnit(taskId, 0, 0, miners[1]); // epoch 2
@@ -62,20 +63,20 @@ contract TaskMarketRoundsTest is TaskMarketFixture {
         vm.assertEq(u.rejections, 0, "no rejection yet");
         vm.assertEq(u.commits + u.reveals + u.validVotes + u.seats + u.level, 0, "no vote bookkeeping");
         vm.prank(miners[0]);
-        market.submitResult(taskId, 1, 0, _result(taskId, 1, 0, miners[0]), _model(taskId, 1, 0));
+        market.submitResults(taskId, 1, Batch.one(0), Batch.word(_result(taskId, 1, 0, miners[0])), Batch.word(_model(taskId, 1, 0)));
         vm.assertEq(_unit(taskId, 1, 0).epoch, 1, "the first vote of round 1 is epoch 1");
         vm.assertEq(_unit(taskId, 1, 0).resultDigest, _result(taskId, 1, 0, miners[0]), "round 1's result");
     }
 
-    function test_submitResult_revertsForAnEarlierRoundsUnitInAReusedSlot() public {
+    function test_submitResults_revertsForAnEarlierRoundsUnitInAReusedSlot() public {
         _acceptRound(taskId, 0);
         _claim(taskId, 1, 0, miners[0]);
         vm.prank(miners[0]);
         vm.expectRevert(_wrongStatus(0, 0, ITaskMarket.UnitStatus.Accepted));
-        market.submitResult(taskId, 0, 0, _result(taskId, 0, 0, miners[0]), _model(taskId, 0, 0));
+        market.submitResults(taskId, 0, Batch.one(0), Batch.word(_result(taskId, 0, 0, miners[0])), Batch.word(_model(taskId, 0, 0)));
         vm.prank(miners[0]);
         vm.expectRevert(_wrongStatus(2, 0, ITaskMarket.UnitStatus.Open));
-        market.submitResult(taskId, 2, 0, _result(taskId, 2, 0, miners[0]), _model(taskId, 2, 0));
+        market.submitResults(taskId, 2, Batch.one(0), Batch.word(_result(taskId, 2, 0, miners[0])), Batch.word(_model(taskId, 2, 0)));
         vm.warp(vm.getBlockTimestamp() + 2 hours);
         vm.expectRevert(_wrongStatus(0, 0, ITaskMarket.UnitStatus.Accepted));
         market.reclaimExpired(taskId, 0, 0);
@@ -84,27 +85,27 @@ contract TaskMarketRoundsTest is TaskMarketFixture {
         _assertSolvent();
     }
 
-    function test_commitVote_revertsForAnEarlierRoundsUnitInAReusedSlot() public {
+    function test_commitVotes_revertsForAnEarlierRoundsUnitInAReusedSlot() public {
         _acceptRound(taskId, 0);
         _claimAndSubmit(taskId, 1, 0, miners[0]);
         address[] memory seats = _draw(taskId, 1, 0);
         bytes32 old = keccak256(abi.encode(taskId, uint32(0), uint32(0), seats[0], true, bytes32("s")));
         vm.prank(seats[0]);
         vm.expectRevert(_wrongStatus(0, 0, ITaskMarket.UnitStatus.Accepted));
-        market.commitVote(taskId, 0, 0, old);
+        market.commitVotes(taskId, 0, Batch.one(0), Batch.word(old));
         vm.expectRevert(_wrongStatus(0, 0, ITaskMarket.UnitStatus.Accepted));
         market.finalizeUnit(taskId, 0, 0);
         vm.expectRevert(_wrongStatus(0, 0, ITaskMarket.UnitStatus.Accepted));
-        market.drawVerifiers(taskId, 0, 0);
+        market.drawVerifiers(taskId, 0, Batch.one(0));
     }
 
     /// @dev Whoever held a seat in an earlier round, and whatever it committed there, the same seat of the next
     /// round starts uncommitted: its old commitment is still in the slot but counts for nothing.
-    function testFuzz_revealVote_aStaleCommitmentInAReusedSeatNeverCounts(uint256 seed) public {
+    function testFuzz_revealVotes_aStaleCommitmentInAReusedSeatNeverCounts(uint256 seed) public {
         _claimAndSubmit(taskId, 0, 0, miners[0]);
         vm.roll(vm.getBlockNumber() + 1);
         vm.setBlockhash(vm.getBlockNumber() - 1, keccak256(abi.encode(seed)));
-        market.drawVerifiers(taskId, 0, 0);
+        market.drawVerifiers(taskId, 0, Batch.one(0));
         address[] memory before = market.getSeats(taskId, 0, 0);
         for (uint256 i; i < before.length; ++i) {
             if (!market.getBallot(taskId, 0, 0, before[i]).committed) _commit(taskId, 0, 0, before[i], true);
@@ -118,7 +119,7 @@ contract TaskMarketRoundsTest is TaskMarketFixture {
         _claimAndSubmit(taskId, 1, 0, miners[1]);
         vm.roll(vm.getBlockNumber() + 1);
         vm.setBlockhash(vm.getBlockNumber() - 1, keccak256(abi.encode(seed, "next")));
-        market.drawVerifiers(taskId, 1, 0);
+        market.drawVerifiers(taskId, 1, Batch.one(0));
         address[] memory seats = market.getSeats(taskId, 1, 0);
         ITaskMarket.UnitInfo memory u = _unit(taskId, 1, 0);
         vm.assertEq(u.commits, 0, "nothing committed in round 1");
@@ -130,7 +131,7 @@ contract TaskMarketRoundsTest is TaskMarketFixture {
         // Round 0's reveal, replayed against round 1, opens nothing: the vote is not revealing.
         vm.prank(before[0]);
         vm.expectRevert(_wrongStatus(1, 0, ITaskMarket.UnitStatus.Submitted));
-        market.revealVote(taskId, 1, 0, true, _salt(before[0], taskId, 0, 0));
+        market.revealVotes(taskId, 1, Batch.one(0), Batch.bit(true), Batch.word(_salt(before[0], taskId, 0, 0)));
         // Round 1 is decided by round 1's commitments only.
         for (uint256 i; i < seats.length; ++i) {
             if (!market.getBallot(taskId, 1, 0, seats[i]).committed) _commit(taskId, 1, 0, seats[i], false);

@@ -3,6 +3,7 @@ pragma solidity ^0.8.24;
 
 import {TaskMarketFixture} from "./utils/TaskMarketFixture.sol";
 import {ITaskMarket} from "../src/interfaces/ITaskMarket.sol";
+import {Batch} from "./utils/Batch.sol";
 
 /// @notice Tasks: creation with every parameter check, cancellation, completion, views.
 contract TaskMarketTasksTest is TaskMarketFixture {
@@ -199,14 +200,14 @@ contract TaskMarketTasksTest is TaskMarketFixture {
             )
         );
         vm.prank(miners[2]);
-        market.claimUnit(taskId, 0, 1);
+        market.claimUnits(taskId, 0, Batch.one(1));
 
         _vote(taskId, 0, 0, _unanimous(3, true));
         vm.assertEq(market.creditOf(miners[0]), MINER_REWARD, "in-flight unit paid");
         vm.assertEq(market.creditOf(owner), 0, "one unit still in flight");
 
         vm.prank(miners[1]);
-        market.submitResult(taskId, 0, 1, _result(taskId, 0, 1, miners[1]), _model(taskId, 0, 1));
+        market.submitResults(taskId, 0, Batch.one(1), Batch.word(_result(taskId, 0, 1, miners[1])), Batch.word(_model(taskId, 0, 1)));
         _vote(taskId, 0, 1, _unanimous(3, true));
         uint256 spent = 2 * MINER_REWARD + 6 * VERIFIER_REWARD;
         vm.assertEq(market.creditOf(owner), 6.8 ether - spent, "the rest refunded once nothing is in flight");
@@ -302,7 +303,8 @@ contract TaskMarketTasksTest is TaskMarketFixture {
         // The same vector is checked by tests/unit/chain/test_commitment.py.
         bytes32 c = market.commitmentOf(7, 1, 2, address(0xA1), true, bytes32(uint256(0x1111111111111111111111111111111111111111111111111111111111111111)));
         vm.assertEq(c, 0xff1635fcd83a365b4d05d5964d77a1ff36966c1396b2a459eae19802d4b3f21b, "commitment vector");
-        bytes32 seed = market.unitSeed(7, 1, 2, address(0xA1));
+        // A unit's seed (batch order and dropout) is the nodes' own: keccak256(abi.encode(taskId, round, index, miner)).
+        bytes32 seed = keccak256(abi.encode(uint256(7), uint32(1), uint32(2), address(0xA1)));
         vm.assertEq(seed, 0xd6e7a5c2b51cb209b4c3909024f022caead86140730929ee9aa46b18109b910b, "unit seed vector");
     }
 

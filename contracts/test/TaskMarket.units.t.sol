@@ -3,6 +3,7 @@ pragma solidity ^0.8.24;
 
 import {TaskMarketFixture} from "./utils/TaskMarketFixture.sol";
 import {ITaskMarket} from "../src/interfaces/ITaskMarket.sol";
+import {Batch} from "./utils/Batch.sol";
 
 /// @notice Units: claim, submit, expiry.
 contract TaskMarketUnitsTest is TaskMarketFixture {
@@ -13,7 +14,7 @@ contract TaskMarketUnitsTest is TaskMarketFixture {
         taskId = _createDefault();
     }
 
-    function test_claimUnit_locksTheBondAndSetsTheDeadline() public {
+    function test_claimUnits_locksTheBondAndSetsTheDeadline() public {
         uint64 deadline = uint64(vm.getBlockTimestamp() + 1 hours);
         vm.expectEmit();
         emit ITaskMarket.UnitClaimed(taskId, 0, 1, miners[0], deadline, UNIT_BOND);
@@ -30,24 +31,24 @@ contract TaskMarketUnitsTest is TaskMarketFixture {
         vm.assertFalse(market.isClaimable(taskId, 0, 1), "no longer claimable");
     }
 
-    function test_claimUnit_revertsOnUnknownTask() public {
+    function test_claimUnits_revertsOnUnknownTask() public {
         vm.expectRevert(abi.encodeWithSelector(ITaskMarket.TaskMarketUnknownTask.selector, 9));
         _claim(9, 0, 0, miners[0]);
     }
 
-    function test_claimUnit_revertsOnRoundNotCurrent() public {
+    function test_claimUnits_revertsOnRoundNotCurrent() public {
         vm.expectRevert(abi.encodeWithSelector(ITaskMarket.TaskMarketRoundNotCurrent.selector, taskId, 1, 0));
         _claim(taskId, 1, 0, miners[0]);
     }
 
-    function test_claimUnit_revertsOnIndexOutOfRange() public {
+    function test_claimUnits_revertsOnIndexOutOfRange() public {
         vm.expectRevert(
             abi.encodeWithSelector(ITaskMarket.TaskMarketUnitIndexOutOfRange.selector, taskId, 3, 2)
         );
         _claim(taskId, 0, 3, miners[0]);
     }
 
-    function test_claimUnit_revertsOnAggregationBeforeTrainingIsAccepted() public {
+    function test_claimUnits_revertsOnAggregationBeforeTrainingIsAccepted() public {
         _acceptUnit(taskId, 0, 0, miners[0]);
         vm.assertFalse(market.isClaimable(taskId, 0, 2), "aggregation not claimable yet");
         vm.expectRevert(
@@ -60,7 +61,7 @@ contract TaskMarketUnitsTest is TaskMarketFixture {
         _claim(taskId, 0, 2, miners[2]);
     }
 
-    function test_claimUnit_revertsWhenAlreadyClaimed() public {
+    function test_claimUnits_revertsWhenAlreadyClaimed() public {
         _claim(taskId, 0, 0, miners[0]);
         vm.expectRevert(
             abi.encodeWithSelector(
@@ -70,14 +71,14 @@ contract TaskMarketUnitsTest is TaskMarketFixture {
         _claim(taskId, 0, 0, miners[1]);
     }
 
-    function test_claimUnit_revertsWithoutEnoughFreeStake() public {
+    function test_claimUnits_revertsWithoutEnoughFreeStake() public {
         vm.expectRevert(
             abi.encodeWithSelector(ITaskMarket.TaskMarketInsufficientFreeStake.selector, stranger, 0, UNIT_BOND)
         );
         _claim(taskId, 0, 0, stranger);
     }
 
-    function test_claimUnit_revertsOnCompletedTask() public {
+    function test_claimUnits_revertsOnCompletedTask() public {
         uint256 small = _create(_params(1, 1, 1));
         _acceptRound(small, 0);
         vm.expectRevert(
@@ -88,14 +89,14 @@ contract TaskMarketUnitsTest is TaskMarketFixture {
         _claim(small, 0, 0, miners[0]);
     }
 
-    function test_submitResult_recordsTheResultAndOpensTheVote() public {
+    function test_submitResults_recordsTheResultAndOpensTheVote() public {
         _claim(taskId, 0, 0, miners[0]);
         bytes32 result = _result(taskId, 0, 0, miners[0]);
         bytes32 model = _model(taskId, 0, 0);
         vm.expectEmit();
         emit ITaskMarket.ResultSubmitted(taskId, 0, 0, miners[0], result, model, 1, uint64(vm.getBlockTimestamp() + 30 minutes));
         vm.prank(miners[0]);
-        market.submitResult(taskId, 0, 0, result, model);
+        market.submitResults(taskId, 0, Batch.one(0), Batch.word(result), Batch.word(model));
         ITaskMarket.UnitInfo memory u = _unit(taskId, 0, 0);
         vm.assertTrue(u.status == ITaskMarket.UnitStatus.Submitted, "submitted");
         vm.assertEq(u.resultDigest, result, "result");
@@ -104,36 +105,36 @@ contract TaskMarketUnitsTest is TaskMarketFixture {
         vm.assertEq(u.submittedBlock, vm.getBlockNumber(), "submission block");
     }
 
-    function test_submitResult_revertsForAnotherMiner() public {
+    function test_submitResults_revertsForAnotherMiner() public {
         _claim(taskId, 0, 0, miners[0]);
         vm.expectRevert(
             abi.encodeWithSelector(ITaskMarket.TaskMarketNotAssignee.selector, taskId, 0, 0, miners[1], miners[0])
         );
         vm.prank(miners[1]);
-        market.submitResult(taskId, 0, 0, bytes32(uint256(1)), bytes32(uint256(2)));
+        market.submitResults(taskId, 0, Batch.one(0), Batch.word(bytes32(uint256(1))), Batch.word(bytes32(uint256(2))));
     }
 
-    function test_submitResult_revertsWhenNotClaimed() public {
+    function test_submitResults_revertsWhenNotClaimed() public {
         vm.expectRevert(
             abi.encodeWithSelector(
                 ITaskMarket.TaskMarketUnitWrongStatus.selector, taskId, 0, 0, ITaskMarket.UnitStatus.Open
             )
         );
         vm.prank(miners[0]);
-        market.submitResult(taskId, 0, 0, bytes32(uint256(1)), bytes32(uint256(2)));
+        market.submitResults(taskId, 0, Batch.one(0), Batch.word(bytes32(uint256(1))), Batch.word(bytes32(uint256(2))));
     }
 
-    function test_submitResult_revertsOnZeroDigests() public {
+    function test_submitResults_revertsOnZeroDigests() public {
         _claim(taskId, 0, 0, miners[0]);
         vm.startPrank(miners[0]);
         vm.expectRevert(abi.encodeWithSelector(ITaskMarket.TaskMarketZeroDigest.selector, "resultDigest"));
-        market.submitResult(taskId, 0, 0, 0, bytes32(uint256(2)));
+        market.submitResults(taskId, 0, Batch.one(0), Batch.word(0), Batch.word(bytes32(uint256(2))));
         vm.expectRevert(abi.encodeWithSelector(ITaskMarket.TaskMarketZeroDigest.selector, "modelDigest"));
-        market.submitResult(taskId, 0, 0, bytes32(uint256(1)), 0);
+        market.submitResults(taskId, 0, Batch.one(0), Batch.word(bytes32(uint256(1))), Batch.word(0));
         vm.stopPrank();
     }
 
-    function testFuzz_submitResult_deadlineIsInclusive(uint8 pick) public {
+    function testFuzz_submitResults_deadlineIsInclusive(uint8 pick) public {
         int256 delta = int256(uint256(bound(pick, 0, 2))) - 1; // -1, 0, +1 around the deadline
         _claim(taskId, 0, 0, miners[0]);
         uint256 deadline = _unit(taskId, 0, 0).deadline;
@@ -144,7 +145,7 @@ contract TaskMarketUnitsTest is TaskMarketFixture {
                 abi.encodeWithSelector(ITaskMarket.TaskMarketDeadlinePassed.selector, deadline, deadline + 1)
             );
         }
-        market.submitResult(taskId, 0, 0, bytes32(uint256(1)), bytes32(uint256(2)));
+        market.submitResults(taskId, 0, Batch.one(0), Batch.word(bytes32(uint256(1))), Batch.word(bytes32(uint256(2))));
     }
 
     function testFuzz_reclaimExpired_onlyAfterTheDeadline(uint8 pick) public {
@@ -182,7 +183,7 @@ contract TaskMarketUnitsTest is TaskMarketFixture {
         _assertSolvent();
     }
 
-    function test_claimUnit_revertsForTheFailedClaimantDuringItsCooldown() public {
+    function test_claimUnits_revertsForTheFailedClaimantDuringItsCooldown() public {
         _claim(taskId, 0, 0, miners[0]);
         vm.warp(vm.getBlockTimestamp() + 1 hours + 1);
         market.reclaimExpired(taskId, 0, 0);
@@ -200,7 +201,7 @@ contract TaskMarketUnitsTest is TaskMarketFixture {
         _claim(taskId, 0, 0, miners[0]); // the cooldown is over: a lone miner can always retry
     }
 
-    function test_claimUnit_letsOtherMinersClaimDuringTheCooldown() public {
+    function test_claimUnits_letsOtherMinersClaimDuringTheCooldown() public {
         _claim(taskId, 0, 0, miners[0]);
         vm.warp(vm.getBlockTimestamp() + 1 hours + 1);
         market.reclaimExpired(taskId, 0, 0);

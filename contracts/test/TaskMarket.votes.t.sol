@@ -3,6 +3,7 @@ pragma solidity ^0.8.24;
 
 import {TaskMarketFixture} from "./utils/TaskMarketFixture.sol";
 import {ITaskMarket} from "../src/interfaces/ITaskMarket.sol";
+import {Batch} from "./utils/Batch.sol";
 
 /// @notice Votes: the draw of the quorum, commit, reveal, replacement, and every way a first vote can end
 /// (no challenge window here: verdicts are final at once; appeals are in TaskMarket.appeals.t.sol).
@@ -34,7 +35,7 @@ contract TaskMarketVotesTest is TaskMarketFixture {
         uint64 seedBlock = _unit(taskId, 0, 0).seedBlock;
         vm.assertEq(seedBlock, vm.getBlockNumber(), "seeded by the submission's block");
         vm.expectRevert(abi.encodeWithSelector(ITaskMarket.TaskMarketSeedNotReady.selector, seedBlock, seedBlock));
-        market.drawVerifiers(taskId, 0, 0);
+        market.drawVerifiers(taskId, 0, Batch.one(0));
     }
 
     function test_drawVerifiers_seatsTheQuorumAndLocksABondPerSeat() public {
@@ -48,7 +49,7 @@ contract TaskMarketVotesTest is TaskMarketFixture {
             vm.assertEq(market.getBallot(taskId, 0, 0, seats[i]).seats, 1, "one seat each");
         }
         vm.expectRevert(abi.encodeWithSelector(ITaskMarket.TaskMarketQuorumDrawn.selector, taskId, 0, 0));
-        market.drawVerifiers(taskId, 0, 0);
+        market.drawVerifiers(taskId, 0, Batch.one(0));
     }
 
     function test_drawVerifiers_neverSeatsTheUnitsMiner() public {
@@ -63,7 +64,7 @@ contract TaskMarketVotesTest is TaskMarketFixture {
         _claimAndSubmit(other, 0, 0, miners[1]);
         vm.roll(vm.getBlockNumber() + 1);
         // Draws that pick the miner are skipped; a call tries a bounded number, the next call goes on.
-        for (uint256 calls; calls < 10 && _unit(other, 0, 0).seats < 3; ++calls) market.drawVerifiers(other, 0, 0);
+        for (uint256 calls; calls < 10 && _unit(other, 0, 0).seats < 3; ++calls) market.drawVerifiers(other, 0, Batch.one(0));
         address[] memory seats = market.getSeats(other, 0, 0);
         vm.assertEq(seats.length, 3, "filled from the others");
         for (uint256 i; i < seats.length; ++i) vm.assertTrue(seats[i] != miners[1], "miner never judges itself");
@@ -81,7 +82,7 @@ contract TaskMarketVotesTest is TaskMarketFixture {
         for (uint256 k; k < 20; ++k) {
             uint256 snapshot = vm.snapshotState();
             vm.setBlockhash(seedBlock, keccak256(abi.encode(k)));
-            market.drawVerifiers(taskId, 0, 0);
+            market.drawVerifiers(taskId, 0, Batch.one(0));
             address[] memory seats = market.getSeats(taskId, 0, 0);
             for (uint256 i; i < seats.length; ++i) vm.assertTrue(seats[i] != stranger, "late stake is not drawn");
             vm.revertToState(snapshot);
@@ -93,7 +94,7 @@ contract TaskMarketVotesTest is TaskMarketFixture {
         vm.roll(seedBlock + 300);
         vm.expectEmit();
         emit ITaskMarket.QuorumSeedRetargeted(taskId, 0, 0, 1, uint64(vm.getBlockNumber()));
-        market.drawVerifiers(taskId, 0, 0);
+        market.drawVerifiers(taskId, 0, Batch.one(0));
         ITaskMarket.UnitInfo memory u = _unit(taskId, 0, 0);
         vm.assertEq(u.seedBlock, vm.getBlockNumber(), "seeded anew");
         vm.assertEq(u.seats, 0, "nobody drawn from an unreadable seed");
@@ -116,7 +117,7 @@ contract TaskMarketVotesTest is TaskMarketFixture {
         vm.roll(vm.getBlockNumber() + 1);
         vm.expectEmit();
         emit ITaskMarket.QuorumSeedRetargeted(other, 0, 0, 1, uint64(vm.getBlockNumber()));
-        market.drawVerifiers(other, 0, 0);
+        market.drawVerifiers(other, 0, Batch.one(0));
         vm.assertEq(_unit(other, 0, 0).seats, 0, "nobody drawn from the empty snapshot");
         vm.assertEq(_unit(other, 0, 0).seedBlock, vm.getBlockNumber(), "seeded anew");
         address[] memory seats = _draw(other, 0, 0);
@@ -130,7 +131,7 @@ contract TaskMarketVotesTest is TaskMarketFixture {
         for (uint256 k; k < 256; ++k) {
             vm.setBlockhash(seedBlock, keccak256(abi.encode("twice", k)));
             uint256 snapshot = vm.snapshotState();
-            market.drawVerifiers(taskId, 0, 0);
+            market.drawVerifiers(taskId, 0, Batch.one(0));
             seats = market.getSeats(taskId, 0, 0);
             if (!_distinct(seats)) break;
             vm.revertToState(snapshot);
@@ -146,7 +147,7 @@ contract TaskMarketVotesTest is TaskMarketFixture {
 
     // ---------------------------------------------------------------------------------------------- commit
 
-    function test_commitVote_opensRevealsWhenEverySeatCommitted() public {
+    function test_commitVotes_opensRevealsWhenEverySeatCommitted() public {
         address[] memory seats = _draw(taskId, 0, 0);
         _commit(taskId, 0, 0, seats[0], true);
         _commit(taskId, 0, 0, seats[1], true);
@@ -157,7 +158,7 @@ contract TaskMarketVotesTest is TaskMarketFixture {
         vm.expectEmit();
         emit ITaskMarket.RevealOpened(taskId, 0, 0, 1, uint64(vm.getBlockTimestamp() + 30 minutes));
         vm.prank(seats[2]);
-        market.commitVote(taskId, 0, 0, c);
+        market.commitVotes(taskId, 0, Batch.one(0), Batch.word(c));
         ITaskMarket.UnitInfo memory u = _unit(taskId, 0, 0);
         vm.assertTrue(u.status == ITaskMarket.UnitStatus.Revealing, "revealing");
         vm.assertEq(u.commits, 3, "three commits");
@@ -168,7 +169,7 @@ contract TaskMarketVotesTest is TaskMarketFixture {
     }
 
     /// The attack the draw exists for: committing first gains nothing when the seat was not drawn.
-    function test_commitVote_revertsForAnyoneNotDrawn() public {
+    function test_commitVotes_revertsForAnyoneNotDrawn() public {
         address[] memory seats = _draw(taskId, 0, 0);
         address outsider = _notSeated(seats);
         vm.expectRevert(abi.encodeWithSelector(ITaskMarket.TaskMarketNotSelected.selector, outsider));
@@ -177,26 +178,26 @@ contract TaskMarketVotesTest is TaskMarketFixture {
         _commit(taskId, 0, 0, miners[0], true);
     }
 
-    function test_commitVote_revertsBeforeTheDraw() public {
+    function test_commitVotes_revertsBeforeTheDraw() public {
         vm.expectRevert(abi.encodeWithSelector(ITaskMarket.TaskMarketNotSelected.selector, verifiers[0]));
         _commit(taskId, 0, 0, verifiers[0], true);
     }
 
-    function test_commitVote_revertsOnSecondVote() public {
+    function test_commitVotes_revertsOnSecondVote() public {
         address[] memory seats = _draw(taskId, 0, 0);
         _commit(taskId, 0, 0, seats[0], true);
         vm.expectRevert(abi.encodeWithSelector(ITaskMarket.TaskMarketAlreadyCommitted.selector, seats[0]));
         _commit(taskId, 0, 0, seats[0], false);
     }
 
-    function test_commitVote_revertsOnZeroCommitment() public {
+    function test_commitVotes_revertsOnZeroCommitment() public {
         address[] memory seats = _draw(taskId, 0, 0);
         vm.expectRevert(abi.encodeWithSelector(ITaskMarket.TaskMarketZeroDigest.selector, "commitment"));
         vm.prank(seats[0]);
-        market.commitVote(taskId, 0, 0, 0);
+        market.commitVotes(taskId, 0, Batch.one(0), Batch.word(0));
     }
 
-    function test_commitVote_revertsWhenEverySeatCommitted() public {
+    function test_commitVotes_revertsWhenEverySeatCommitted() public {
         address[] memory seats = _draw(taskId, 0, 0);
         _commitAll(seats, true);
         vm.expectRevert(
@@ -207,7 +208,7 @@ contract TaskMarketVotesTest is TaskMarketFixture {
         _commit(taskId, 0, 0, _notSeated(seats), true);
     }
 
-    function test_commitVote_revertsBeforeSubmission() public {
+    function test_commitVotes_revertsBeforeSubmission() public {
         vm.expectRevert(
             abi.encodeWithSelector(
                 ITaskMarket.TaskMarketUnitWrongStatus.selector, taskId, 0, 1, ITaskMarket.UnitStatus.Open
@@ -216,7 +217,7 @@ contract TaskMarketVotesTest is TaskMarketFixture {
         _commit(taskId, 0, 1, verifiers[0], true);
     }
 
-    function testFuzz_commitVote_deadlineIsInclusive(uint8 pick) public {
+    function testFuzz_commitVotes_deadlineIsInclusive(uint8 pick) public {
         address[] memory seats = _draw(taskId, 0, 0);
         int256 delta = int256(uint256(bound(pick, 0, 2))) - 1;
         uint256 deadline = _unit(taskId, 0, 0).deadline;
@@ -231,7 +232,7 @@ contract TaskMarketVotesTest is TaskMarketFixture {
 
     // ---------------------------------------------------------------------------------------------- reveal
 
-    function test_revealVote_revertsBeforeTheCommitPhaseCloses() public {
+    function test_revealVotes_revertsBeforeTheCommitPhaseCloses() public {
         address[] memory seats = _draw(taskId, 0, 0);
         _commit(taskId, 0, 0, seats[0], true);
         vm.expectRevert(
@@ -242,7 +243,7 @@ contract TaskMarketVotesTest is TaskMarketFixture {
         _reveal(taskId, 0, 0, seats[0], true);
     }
 
-    function test_revealVote_revertsOnWrongSalt() public {
+    function test_revealVotes_revertsOnWrongSalt() public {
         address[] memory seats = _draw(taskId, 0, 0);
         _commitAll(seats, true);
         bytes32 committed = market.getBallot(taskId, 0, 0, seats[0]).commitment;
@@ -251,17 +252,17 @@ contract TaskMarketVotesTest is TaskMarketFixture {
             abi.encodeWithSelector(ITaskMarket.TaskMarketCommitmentMismatch.selector, committed, wrong)
         );
         vm.prank(seats[0]);
-        market.revealVote(taskId, 0, 0, true, bytes32(uint256(7)));
+        market.revealVotes(taskId, 0, Batch.one(0), Batch.bit(true), Batch.word(bytes32(uint256(7))));
     }
 
-    function test_revealVote_revertsOnFlippedVote() public {
+    function test_revealVotes_revertsOnFlippedVote() public {
         address[] memory seats = _draw(taskId, 0, 0);
         _commitAll(seats, true);
         vm.expectRevert(); // a CommitmentMismatch: the vote is bound by the commitment
         _reveal(taskId, 0, 0, seats[0], false);
     }
 
-    function test_revealVote_revertsWithoutBallot() public {
+    function test_revealVotes_revertsWithoutBallot() public {
         address[] memory seats = _draw(taskId, 0, 0);
         _commitAll(seats, true);
         address outsider = _notSeated(seats);
@@ -269,7 +270,7 @@ contract TaskMarketVotesTest is TaskMarketFixture {
         _reveal(taskId, 0, 0, outsider, true);
     }
 
-    function test_revealVote_revertsOnSecondReveal() public {
+    function test_revealVotes_revertsOnSecondReveal() public {
         address[] memory seats = _draw(taskId, 0, 0);
         _commitAll(seats, true);
         _reveal(taskId, 0, 0, seats[0], true);
@@ -277,7 +278,7 @@ contract TaskMarketVotesTest is TaskMarketFixture {
         _reveal(taskId, 0, 0, seats[0], true);
     }
 
-    function testFuzz_revealVote_deadlineIsInclusive(uint8 pick) public {
+    function testFuzz_revealVotes_deadlineIsInclusive(uint8 pick) public {
         int256 delta = int256(uint256(bound(pick, 0, 2))) - 1;
         address[] memory seats = _draw(taskId, 0, 0);
         _commitAll(seats, true);
@@ -291,18 +292,18 @@ contract TaskMarketVotesTest is TaskMarketFixture {
         _reveal(taskId, 0, 0, seats[0], true);
     }
 
-    function test_revealVote_copiedCommitmentCannotBeRevealedAndIsSlashed() public {
+    function test_revealVotes_copiedCommitmentCannotBeRevealedAndIsSlashed() public {
         address[] memory seats = _draw(taskId, 0, 0);
         _commit(taskId, 0, 0, seats[0], true);
         bytes32 copied = market.getBallot(taskId, 0, 0, seats[0]).commitment;
         vm.prank(seats[1]);
-        market.commitVote(taskId, 0, 0, copied); // a lazy verifier copies seats[0]'s commitment
+        market.commitVotes(taskId, 0, Batch.one(0), Batch.word(copied)); // a lazy verifier copies seats[0]'s commitment
         _commit(taskId, 0, 0, seats[2], true);
         _reveal(taskId, 0, 0, seats[0], true);
         // Even knowing the vote and salt, the copier's own address changes the hash.
         vm.expectRevert();
         vm.prank(seats[1]);
-        market.revealVote(taskId, 0, 0, true, _salt(seats[0], taskId, 0, 0));
+        market.revealVotes(taskId, 0, Batch.one(0), Batch.bit(true), Batch.word(_salt(seats[0], taskId, 0, 0)));
         _reveal(taskId, 0, 0, seats[2], true);
         vm.warp(vm.getBlockTimestamp() + 30 minutes + 1);
         market.finalizeUnit(taskId, 0, 0);
@@ -312,7 +313,7 @@ contract TaskMarketVotesTest is TaskMarketFixture {
         vm.assertTrue(_unit(taskId, 0, 0).status == ITaskMarket.UnitStatus.Accepted, "accepted 2-0");
     }
 
-    function test_revealVote_lastRevealAcceptsAndPaysTheMajority() public {
+    function test_revealVotes_lastRevealAcceptsAndPaysTheMajority() public {
         uint256 escrow = _state(taskId).escrow;
         bool[] memory votes = new bool[](3);
         votes[0] = true;
@@ -337,7 +338,7 @@ contract TaskMarketVotesTest is TaskMarketFixture {
         _assertSolvent();
     }
 
-    function test_revealVote_majorityInvalidRejectsAndReopens() public {
+    function test_revealVotes_majorityInvalidRejectsAndReopens() public {
         uint256 escrow = _state(taskId).escrow;
         bool[] memory votes = new bool[](3);
         votes[0] = false;
@@ -438,7 +439,7 @@ contract TaskMarketVotesTest is TaskMarketFixture {
         vm.assertEq(_total(seats[2]), STAKE, "a no-show is not slashed");
         vm.assertEq(_locked(seats[2]), 0, "its bond is back");
         vm.roll(vm.getBlockNumber() + 1);
-        market.drawVerifiers(taskId, 0, 0);
+        market.drawVerifiers(taskId, 0, Batch.one(0));
         address[] memory now_ = market.getSeats(taskId, 0, 0);
         vm.assertEq(now_.length, 3, "the empty seat drawn again");
         vm.assertEq(now_[0], seats[0], "kept");
@@ -463,17 +464,17 @@ contract TaskMarketVotesTest is TaskMarketFixture {
         uint256 other = _create(_params(1, 1, 1));
         _claimAndSubmit(other, 0, 0, miners[1]);
         vm.roll(vm.getBlockNumber() + 1);
-        market.drawVerifiers(other, 0, 0);
+        market.drawVerifiers(other, 0, Batch.one(0));
         vm.assertEq(_unit(other, 0, 0).seats, 0, "nobody to draw");
         vm.prank(verifiers[0]);
         market.joinVerifierPool();
         vm.roll(vm.getBlockNumber() + 1);
-        market.drawVerifiers(other, 0, 0);
+        market.drawVerifiers(other, 0, Batch.one(0));
         vm.assertEq(_unit(other, 0, 0).seats, 0, "the old seed still sees the empty pool");
         vm.warp(_unit(other, 0, 0).deadline + 1);
         market.finalizeUnit(other, 0, 0);
         vm.roll(vm.getBlockNumber() + 1);
-        market.drawVerifiers(other, 0, 0);
+        market.drawVerifiers(other, 0, Batch.one(0));
         vm.assertEq(market.getSeats(other, 0, 0)[0], verifiers[0], "seated from the pool as it stands now");
     }
 

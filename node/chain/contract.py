@@ -7,6 +7,7 @@ error with its arguments.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
@@ -125,34 +126,63 @@ class TaskMarket(MarketViews):
     def cancel_task(self, task_id: int) -> SentTransaction:
         return self._send("cancelTask", task_id)
 
+    # A unit's steps go through the contract's batch calls (a batch reverts whole, with the failing unit's error);
+    # the single-unit methods are batches of one.
+
     def claim_unit(self, task_id: int, round_: int, index: int) -> SentTransaction:
-        return self._send("claimUnit", task_id, round_, index)
+        return self.claim_units(task_id, round_, [index])
+
+    def claim_units(self, task_id: int, round_: int, indices: Sequence[int]) -> SentTransaction:
+        return self._send("claimUnits", task_id, round_, list(indices))
 
     def submit_result(
         self, task_id: int, round_: int, index: int, result_digest: bytes, model_digest: bytes
     ) -> SentTransaction:
-        return self._send("submitResult", task_id, round_, index, result_digest, model_digest)
+        return self.submit_results(task_id, round_, [(index, result_digest, model_digest)])
+
+    def submit_results(self, task_id: int, round_: int, results: Sequence[tuple[int, bytes, bytes]]) -> SentTransaction:
+        """Submits (index, result digest, model digest) for each unit, in one transaction."""
+        indices = [index for index, _, _ in results]
+        return self._send(
+            "submitResults", task_id, round_, indices, [r for _, r, _ in results], [m for _, _, m in results]
+        )
 
     def reclaim_expired(self, task_id: int, round_: int, index: int) -> SentTransaction:
         return self._send("reclaimExpired", task_id, round_, index)
 
     def draw_verifiers(self, task_id: int, round_: int, index: int) -> SentTransaction:
         """Draws the unit's quorum; it can be mined in any block after the seed block, the next one included."""
-        return self._send("drawVerifiers", task_id, round_, index)
+        return self.draw_quorums(task_id, round_, [index])
+
+    def draw_quorums(self, task_id: int, round_: int, indices: Sequence[int]) -> SentTransaction:
+        return self._send("drawVerifiers", task_id, round_, list(indices))
 
     def challenge_verdict(self, task_id: int, round_: int, index: int) -> SentTransaction:
         return self._send("challengeVerdict", task_id, round_, index)
 
     def commit_vote(self, task_id: int, round_: int, index: int, commitment: bytes) -> SentTransaction:
-        return self._send("commitVote", task_id, round_, index, commitment)
+        return self._send("commitVotes", task_id, round_, [index], [commitment])
 
     def commit_vote_for(self, task_id: int, round_: int, index: int, valid: bool, salt: bytes) -> SentTransaction:
         """Commits ``valid`` under ``salt`` for this signer (the salt must already be stored by the caller)."""
-        commitment = vote_commitment(task_id, round_, index, self.signer.address, valid, salt)
-        return self.commit_vote(task_id, round_, index, commitment)
+        return self.commit_votes_for(task_id, round_, [(index, valid, salt)])
+
+    def commit_votes_for(self, task_id: int, round_: int, votes: Sequence[tuple[int, bool, bytes]]) -> SentTransaction:
+        """Commits (index, valid, salt) for each unit, each under its own salt, in one transaction (the salts must
+        already be stored by the caller)."""
+        me = self.signer.address
+        commitments = [vote_commitment(task_id, round_, index, me, valid, salt) for index, valid, salt in votes]
+        return self._send("commitVotes", task_id, round_, [index for index, _, _ in votes], commitments)
 
     def reveal_vote(self, task_id: int, round_: int, index: int, valid: bool, salt: bytes) -> SentTransaction:
-        return self._send("revealVote", task_id, round_, index, valid, salt)
+        return self.reveal_votes(task_id, round_, [(index, valid, salt)])
+
+    def reveal_votes(self, task_id: int, round_: int, votes: Sequence[tuple[int, bool, bytes]]) -> SentTransaction:
+        """Reveals (index, valid, salt) for each unit in one transaction; the votes travel as the bits of a word."""
+        bits = sum(1 << i for i, (_, valid, _) in enumerate(votes) if valid)
+        return self._send(
+            "revealVotes", task_id, round_, [index for index, _, _ in votes], bits, [salt for _, _, salt in votes]
+        )
 
     def finalize_unit(self, task_id: int, round_: int, index: int) -> SentTransaction:
         return self._send("finalizeUnit", task_id, round_, index)

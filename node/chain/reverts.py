@@ -44,6 +44,16 @@ class TaskMarketAppealLevelExhausted(ContractRevert):
     fields = ("taskId", "round", "index", "level")
 
 
+class TaskMarketBatchLengthMismatch(ContractRevert):
+    error_name = "TaskMarketBatchLengthMismatch"
+    fields = ("units", "values")
+
+
+class TaskMarketBatchTooLarge(ContractRevert):
+    error_name = "TaskMarketBatchTooLarge"
+    fields = ("size", "max")
+
+
 class TaskMarketBudgetMismatch(ContractRevert):
     error_name = "TaskMarketBudgetMismatch"
     fields = ("expected", "sent")
@@ -67,6 +77,11 @@ class TaskMarketDeadlineNotPassed(ContractRevert):
 class TaskMarketDeadlinePassed(ContractRevert):
     error_name = "TaskMarketDeadlinePassed"
     fields = ("deadline", "nowTs")
+
+
+class TaskMarketEmptyBatch(ContractRevert):
+    error_name = "TaskMarketEmptyBatch"
+    fields = ()
 
 
 class TaskMarketEscrowExhausted(ContractRevert):
@@ -227,11 +242,14 @@ ALL: dict[str, type[ContractRevert]] = {
     "TaskMarketAlreadyRevealed": TaskMarketAlreadyRevealed,
     "TaskMarketAlreadyVerifying": TaskMarketAlreadyVerifying,
     "TaskMarketAppealLevelExhausted": TaskMarketAppealLevelExhausted,
+    "TaskMarketBatchLengthMismatch": TaskMarketBatchLengthMismatch,
+    "TaskMarketBatchTooLarge": TaskMarketBatchTooLarge,
     "TaskMarketBudgetMismatch": TaskMarketBudgetMismatch,
     "TaskMarketClaimCoolingDown": TaskMarketClaimCoolingDown,
     "TaskMarketCommitmentMismatch": TaskMarketCommitmentMismatch,
     "TaskMarketDeadlineNotPassed": TaskMarketDeadlineNotPassed,
     "TaskMarketDeadlinePassed": TaskMarketDeadlinePassed,
+    "TaskMarketEmptyBatch": TaskMarketEmptyBatch,
     "TaskMarketEscrowExhausted": TaskMarketEscrowExhausted,
     "TaskMarketFinalizeNotDue": TaskMarketFinalizeNotDue,
     "TaskMarketInsufficientFreeStake": TaskMarketInsufficientFreeStake,

@@ -190,9 +190,6 @@ class MarketViews:
     def commitment_of(self, task_id: int, round_: int, index: int, verifier: str, valid: bool, salt: bytes) -> bytes:
         return bytes(self._view("commitmentOf", task_id, round_, index, to_checksum_address(verifier), valid, salt))
 
-    def unit_seed(self, task_id: int, round_: int, index: int, miner: str) -> bytes:
-        return bytes(self._view("unitSeed", task_id, round_, index, to_checksum_address(miner)))
-
 
 class RpcViews(MarketViews):
     """The views over plain JSON-RPC (the standard library's HTTP): for commands that only read."""

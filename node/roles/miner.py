@@ -121,7 +121,7 @@ class MinerRole:
                     )
                     continue
                 self.s.metrics.units_claimed.inc()
-                self.s.metrics.tx_sent.labels("claimUnit").inc()
+                self.s.metrics.tx_sent.labels("claimUnits").inc()
                 log.info("claimed", extra={"task": task.task_id, "round": r, "unit": index})
                 work = Work(task.task_id, r, index, WorkStatus.CLAIMED)
                 self.s.state.put_work(work)
@@ -193,7 +193,7 @@ class MinerRole:
             work.task_id, work.round, work.unit, to_digest(work.result_cid), to_digest(work.model_cid)
         )
         self.s.metrics.units_submitted.inc()
-        self.s.metrics.tx_sent.labels("submitResult").inc()
+        self.s.metrics.tx_sent.labels("submitResults").inc()
         self.s.state.put_work(
             Work(work.task_id, work.round, work.unit, WorkStatus.SUBMITTED, work.result_cid, work.model_cid)
         )

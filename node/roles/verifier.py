@@ -74,8 +74,7 @@ class VerifierRole:
         if self._last_tick_at is not None and now > self._last_tick_at:
             self._tick_step_s = now - self._last_tick_at
         self._last_tick_at = now
-        for vote in self.s.state.open_votes():
-            self._follow_up(vote)
+        self._follow_up_all(self.s.state.open_votes())
         watch_budget = self.s.settings.watch_budget
         tasks = self.s.live_tasks()
         self._forget_all_but({t.task_id for t in tasks})
@@ -87,13 +86,13 @@ class VerifierRole:
                 continue
             r = task.state.current_round
             units = self.s.round_units(task)
+            drawn = self._draw_due(task, units, r)
             # Start at an offset from the address: verifiers spread over the units instead of all drawing the
             # same quorum or re-executing the same unit first.
             offset = int(hashlib.sha256(self.s.address.lower().encode()).hexdigest(), 16) % len(units)
             for index in [(offset + k) % len(units) for k in range(len(units))]:
                 unit = units[index]
-                if unit.status is UnitStatus.SUBMITTED and unit.seats < seats_at(task.params.quorum, unit.level):
-                    self._draw(task, unit, r, index)
+                if index in drawn:
                     unit = self.s.market.get_unit(task.task_id, r, index)
                 if self._should_vote(task, unit, r, index):
                     # The cycle's snapshot may be stale by now (our own votes, other verifiers'): re-check first.
@@ -127,19 +126,33 @@ class VerifierRole:
         self._watched = {k for k in self._watched if k[0] in live}
         self._unavailable = Counter({k: n for k, n in self._unavailable.items() if k[0] in live})
 
-    def _draw(self, task: Task, unit: UnitInfo, round_: int, index: int) -> None:
-        """Draws the unit's quorum in a block after its seed block (anyone may; the seats do not depend on who)."""
+    def _draw_due(self, task: Task, units: list[UnitInfo], round_: int) -> set[int]:
+        """Draws the quorums of the round's submitted units whose seats are not all drawn; returns those units."""
+        due = [
+            i
+            for i, u in enumerate(units)
+            if u.status is UnitStatus.SUBMITTED and u.seats < seats_at(task.params.quorum, u.level)
+        ]
+        if due:
+            self._draw(task, round_, due)
+        return set(due)
+
+    def _draw(self, task: Task, round_: int, indices: list[int]) -> None:
+        """Draws the units' quorums in one transaction (anyone may; the seats do not depend on who). A batch is
+        refused whole when one of its units is not drawable (drawn by someone else meanwhile, its seed block not
+        mined yet): then each unit is tried alone."""
         try:
-            sent = self.s.market.draw_verifiers(task.task_id, round_, index)
+            sent = self.s.market.draw_quorums(task.task_id, round_, indices)
         except ContractRevert as err:
-            log.debug("draw not needed", extra={"task": task.task_id, "unit": index, "error": err.error_name})
+            if len(indices) > 1:
+                for index in indices:
+                    self._draw(task, round_, [index])
+            else:
+                log.debug("draw not needed", extra={"task": task.task_id, "unit": indices[0], "error": err.error_name})
             return
-        self.s.metrics.quorum_draws.inc()
+        self.s.metrics.quorum_draws.inc(len(indices))
         self.s.metrics.tx_sent.labels("drawVerifiers").inc()
-        log.info(
-            "drew a quorum",
-            extra={"task": task.task_id, "round": round_, "unit": index, "level": unit.level, "tx": sent.tx_hash},
-        )
+        log.info("drew quorums", extra={"task": task.task_id, "round": round_, "units": indices, "tx": sent.tx_hash})
 
     # ---------------------------------------------------------------------------------------------- votes
 
@@ -234,49 +247,71 @@ class VerifierRole:
             return  # nothing to send yet: asked again next cycle
         self.s.state.set_vote_status(vote, VoteStatus.COMMITTED)
         self.s.metrics.votes_committed.labels("valid" if vote.valid else "invalid").inc()
-        self.s.metrics.tx_sent.labels("commitVote").inc()
+        self.s.metrics.tx_sent.labels("commitVotes").inc()
         log.info("committed", extra={"task": vote.task_id, "round": vote.round, "unit": vote.unit, "tx": sent.tx_hash})
 
     def _send_commitment(self, vote: Vote) -> SentTransaction | None:
         """Sends the commitment of a stored vote (its salt is already on disk)."""
         return self.s.market.commit_vote_for(vote.task_id, vote.round, vote.unit, vote.valid, vote.salt)
 
-    def _follow_up(self, vote: Vote) -> None:
+    def _follow_up_all(self, votes: list[Vote]) -> None:
+        """Moves each open vote on; the votes due for their reveal go out together, a transaction per task and
+        round."""
+        due: dict[tuple[int, int], list[Vote]] = {}
+        for vote in votes:
+            if self._follow_up(vote):
+                due.setdefault((vote.task_id, vote.round), []).append(vote)
+        for batch in due.values():
+            self._reveal(batch)
+
+    def _follow_up(self, vote: Vote) -> bool:
+        """Commits a stored vote, or settles what became of a committed one; True when it is due for its reveal."""
         if vote.status is VoteStatus.STORED:
             self._commit(vote)
-            return
+            return False
         unit = self.s.market.get_unit(vote.task_id, vote.round, vote.unit)
         if unit.epoch != vote.epoch or unit.status not in (UnitStatus.SUBMITTED, UnitStatus.REVEALING):
             # The epoch ended: settled with or without us (a missed reveal was slashed), or reopened.
             self.s.state.set_vote_status(vote, VoteStatus.ABANDONED)
-            return
+            return False
         if unit.status is UnitStatus.SUBMITTED:
             ballot = self.s.market.get_ballot(vote.task_id, vote.round, vote.unit, self.s.address)
             if ballot.seats == 0 or not ballot.committed:
                 self._commit(vote)  # our seat was released, or we were drawn into another: it owes our commitment
-            return
+            return False
         ballot = self.s.market.get_ballot(vote.task_id, vote.round, vote.unit, self.s.address)
         if ballot.revealed:
             self.s.state.set_vote_status(vote, VoteStatus.REVEALED)
-            return
+            return False
+        return True
+
+    def _reveal(self, votes: list[Vote]) -> None:
+        """Reveals votes of one task and round in one transaction. A batch is refused whole when one of its units
+        can no longer take the reveal (its deadline passed, settled by a finalize): then each is revealed alone."""
+        first = votes[0]
         try:
-            sent = self.s.market.reveal_vote(vote.task_id, vote.round, vote.unit, vote.valid, vote.salt)
+            sent = self.s.market.reveal_votes(first.task_id, first.round, [(v.unit, v.valid, v.salt) for v in votes])
         except GONE as err:
+            if len(votes) > 1:
+                for vote in votes:
+                    self._reveal([vote])
+                return
             log.warning(
-                "reveal no longer possible", extra={"task": vote.task_id, "unit": vote.unit, "error": err.error_name}
+                "reveal no longer possible", extra={"task": first.task_id, "unit": first.unit, "error": err.error_name}
             )
-            self.s.state.set_vote_status(vote, VoteStatus.ABANDONED)
+            self.s.state.set_vote_status(first, VoteStatus.ABANDONED)
             return
-        self.s.state.set_vote_status(vote, VoteStatus.REVEALED)
-        self.s.metrics.votes_revealed.inc()
-        self.s.metrics.tx_sent.labels("revealVote").inc()
+        for vote in votes:
+            self.s.state.set_vote_status(vote, VoteStatus.REVEALED)
+            self.s.metrics.votes_revealed.inc()
+        self.s.metrics.tx_sent.labels("revealVotes").inc()
         log.info(
             "revealed",
             extra={
-                "task": vote.task_id,
-                "round": vote.round,
-                "unit": vote.unit,
-                "valid": vote.valid,
+                "task": first.task_id,
+                "round": first.round,
+                "units": [v.unit for v in votes],
+                "valid": [v.valid for v in votes],
                 "tx": sent.tx_hash,
             },
         )

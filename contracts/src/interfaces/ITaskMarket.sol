@@ -249,6 +249,12 @@ interface ITaskMarket {
     error TaskMarketEscrowExhausted(uint256 taskId, uint256 escrow, uint256 needed);
     /// @notice A round beyond the current one has no input yet.
     error TaskMarketRoundNotReached(uint256 taskId, uint256 round, uint256 currentRound);
+    /// @notice A batch named no unit.
+    error TaskMarketEmptyBatch();
+    /// @notice A batch named more units than one call takes.
+    error TaskMarketBatchTooLarge(uint256 size, uint256 max);
+    /// @notice A batch's per-unit arrays differ in length from its list of units.
+    error TaskMarketBatchLengthMismatch(uint256 units, uint256 values);
 
     // ------------------------------------------------------------------------------------------------------------
     // Events
@@ -424,14 +430,23 @@ interface ITaskMarket {
     /// @notice Cancels a task: no new claims; units in flight finish and are paid; the rest goes back to the owner.
     function cancelTask(uint256 taskId) external;
 
-    /// @notice Claims an open unit of the current round, locking `unitBond` of the caller's free stake.
-    function claimUnit(uint256 taskId, uint32 round, uint32 index) external;
+    /// @notice Claims open units of the current round, locking `unitBond` of the caller's free stake per unit.
+    /// @dev Every call that takes `indices` is a batch over units of one task and round (1 to 256 of them): it does
+    /// for each unit, in order, what the call does for one, and reverts whole when any unit's step would (with that
+    /// unit's error), so that a batch of one is the single-unit call. Each unit emits its own events.
+    function claimUnits(uint256 taskId, uint32 round, uint32[] calldata indices) external;
 
-    /// @notice Records the claimant's result before its claim deadline and opens the vote.
-    /// @param resultDigest SHA-256 of the manifest (trail manifest, or aggregate manifest for the aggregation unit).
-    /// @param modelDigest SHA-256 of the model the result produced (the new global model for the aggregation unit).
-    function submitResult(uint256 taskId, uint32 round, uint32 index, bytes32 resultDigest, bytes32 modelDigest)
-        external;
+    /// @notice Records the claimant's results before their claim deadlines and opens their votes.
+    /// @param resultDigests SHA-256 of each unit's manifest (a trail manifest, or the aggregate manifest for the
+    /// aggregation unit).
+    /// @param modelDigests SHA-256 of the model each result produced (the new global model for the aggregation unit).
+    function submitResults(
+        uint256 taskId,
+        uint32 round,
+        uint32[] calldata indices,
+        bytes32[] calldata resultDigests,
+        bytes32[] calldata modelDigests
+    ) external;
 
     /// @notice Re-opens a claimed unit whose claim deadline has passed, slashing the claimant's bond into escrow.
     function reclaimExpired(uint256 taskId, uint32 round, uint32 index) external;
@@ -439,15 +454,27 @@ interface ITaskMarket {
     /// @notice Draws the quorum of a submitted unit's current epoch from the verifier pool, weighted by stake as it
     /// stood before the seed block, with the seed block's hash (known only after the submission) bound to the task,
     /// unit, result, epoch and level. Locks a vote bond per seat. Anyone may call it once the seed block is mined;
-    /// seats that cannot be filled yet (bounded tries) are drawn by a later call.
-    function drawVerifiers(uint256 taskId, uint32 round, uint32 index) external;
+    /// seats that cannot be filled yet (bounded tries) are drawn by a later call. A batch (see {claimUnits}).
+    function drawVerifiers(uint256 taskId, uint32 round, uint32[] calldata indices) external;
 
-    /// @notice Commits the caller's vote `keccak256(abi.encode(taskId, round, index, verifier, valid, salt))` for
-    /// every seat it was drawn into; when every seat has committed, reveals open.
-    function commitVote(uint256 taskId, uint32 round, uint32 index, bytes32 commitment) external;
+    /// @notice Commits the caller's votes, one per unit: `commitments[i]` is
+    /// `keccak256(abi.encode(taskId, round, indices[i], verifier, valid, salt))` for every seat the caller was drawn
+    /// into on that unit; when every seat of a unit has committed, its reveals open. A batch (see {claimUnits}).
+    /// @dev A commitment per unit, each under its own salt, rather than one over the batch: units reach their
+    /// reveals at different times, and revealing one unit's vote must tell nothing of another's still being
+    /// committed.
+    function commitVotes(uint256 taskId, uint32 round, uint32[] calldata indices, bytes32[] calldata commitments)
+        external;
 
-    /// @notice Reveals a committed vote; the last reveal decides the level at once.
-    function revealVote(uint256 taskId, uint32 round, uint32 index, bool valid, bytes32 salt) external;
+    /// @notice Reveals committed votes: bit i of `validBits` is the vote on `indices[i]`, `salts[i]` its salt. The
+    /// last reveal of a unit decides its level at once. A batch (see {claimUnits}).
+    function revealVotes(
+        uint256 taskId,
+        uint32 round,
+        uint32[] calldata indices,
+        uint256 validBits,
+        bytes32[] calldata salts
+    ) external;
 
     /// @notice Appeals a provisional verdict before its challenge deadline, locking
     /// `seatsAt(quorum, level + 1) × verifierReward` of the caller's free stake: a fresh, larger quorum is drawn,
@@ -471,9 +498,6 @@ interface ITaskMarket {
         external
         pure
         returns (bytes32);
-
-    /// @notice The seed of a unit's batch order and dropout for `miner`.
-    function unitSeed(uint256 taskId, uint32 round, uint32 index, address miner) external pure returns (bytes32);
 
     /// @notice Number of tasks created.
     function taskCount() external view returns (uint256);
@@ -514,7 +538,7 @@ interface ITaskMarket {
         view
         returns (BallotInfo memory);
 
-    /// @notice Whether `claimUnit(taskId, round, index)` would succeed for a caller with enough free stake.
+    /// @notice Whether `claimUnits(taskId, round, [index])` would succeed for a caller with enough free stake.
     function isClaimable(uint256 taskId, uint32 round, uint32 index) external view returns (bool);
 
     /// @notice The input model of a round: the initial model for round 0, then the previous round's accepted aggregate.

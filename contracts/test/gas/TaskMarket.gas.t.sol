@@ -3,6 +3,7 @@ pragma solidity ^0.8.24;
 
 import {TaskMarketFixture} from "../utils/TaskMarketFixture.sol";
 import {ITaskMarket} from "../../src/interfaces/ITaskMarket.sol";
+import {Batch} from "../utils/Batch.sol";
 
 /// @notice What each step of a unit's life costs, one call per test: each contract brings the market to the step
 /// in `setUp` (not measured), and its tests make exactly the call they are named after. `forge snapshot` over
@@ -64,12 +65,12 @@ contract ClaimGasTest is GasFixture {
         _acceptRound(later, 0);
     }
 
-    function test_claimUnit_firstRound_gas() public {
+    function test_claimUnits_firstRound_gas() public {
         _claim(q1, 0, 0, miners[0]);
     }
 
     /// @dev The same unit one round on: what a round costs once the first has written its slots.
-    function test_claimUnit_laterRound_gas() public {
+    function test_claimUnits_laterRound_gas() public {
         _claim(later, 1, 0, miners[0]);
     }
 }
@@ -80,9 +81,9 @@ contract SubmitGasTest is GasFixture {
         _claim(q1, 0, 0, miners[0]);
     }
 
-    function test_submitResult_gas() public {
+    function test_submitResults_gas() public {
         vm.prank(miners[0]);
-        market.submitResult(q1, 0, 0, _result(q1, 0, 0, miners[0]), _model(q1, 0, 0));
+        market.submitResults(q1, 0, Batch.one(0), Batch.word(_result(q1, 0, 0, miners[0])), Batch.word(_model(q1, 0, 0)));
     }
 }
 
@@ -94,11 +95,11 @@ contract DrawGasTest is GasFixture {
     }
 
     function test_drawVerifiers_q1_gas() public {
-        market.drawVerifiers(q1, 0, 0);
+        market.drawVerifiers(q1, 0, Batch.one(0));
     }
 
     function test_drawVerifiers_q3_gas() public {
-        market.drawVerifiers(q3, 0, 0);
+        market.drawVerifiers(q3, 0, Batch.one(0));
     }
 }
 
@@ -114,12 +115,12 @@ contract VoteGasTest is GasFixture {
     }
 
     /// @dev The only commit opens the reveals.
-    function test_commitVote_q1_gas() public {
+    function test_commitVotes_q1_gas() public {
         _commit(q1, 0, 0, seats1[0], true);
     }
 
     /// @dev The last of three commits opens the reveals.
-    function test_commitVote_q3Last_gas() public {
+    function test_commitVotes_q3Last_gas() public {
         _commit(q3, 0, 0, seats3[2], true);
     }
 }
@@ -140,12 +141,12 @@ contract RevealGasTest is GasFixture {
     }
 
     /// @dev The only reveal decides and settles the unit: the miner and the seat are paid.
-    function test_revealVote_q1Settles_gas() public {
+    function test_revealVotes_q1Settles_gas() public {
         _reveal(q1, 0, 0, seats1[0], true);
     }
 
     /// @dev The last of three reveals decides and settles the unit.
-    function test_revealVote_q3LastSettles_gas() public {
+    function test_revealVotes_q3LastSettles_gas() public {
         _reveal(q3, 0, 0, seats3[2], true);
     }
 }
@@ -180,9 +181,9 @@ contract LaterSubmitGasTest is LaterRoundGasFixture {
         _claim(later, 1, 0, miners[0]);
     }
 
-    function test_submitResult_laterRound_gas() public {
+    function test_submitResults_laterRound_gas() public {
         vm.prank(miners[0]);
-        market.submitResult(later, 1, 0, _result(later, 1, 0, miners[0]), _model(later, 1, 0));
+        market.submitResults(later, 1, Batch.one(0), Batch.word(_result(later, 1, 0, miners[0])), Batch.word(_model(later, 1, 0)));
     }
 }
 
@@ -193,7 +194,7 @@ contract LaterDrawGasTest is LaterRoundGasFixture {
     }
 
     function test_drawVerifiers_q1LaterRound_gas() public {
-        market.drawVerifiers(later, 1, 0);
+        market.drawVerifiers(later, 1, Batch.one(0));
     }
 }
 
@@ -204,7 +205,7 @@ contract LaterCommitGasTest is LaterRoundGasFixture {
         seat = _draw(later, 1, 0)[0];
     }
 
-    function test_commitVote_q1LaterRound_gas() public {
+    function test_commitVotes_q1LaterRound_gas() public {
         _commit(later, 1, 0, seat, true);
     }
 }
@@ -218,7 +219,62 @@ contract LaterRevealGasTest is LaterRoundGasFixture {
     }
 
     /// @dev The only reveal decides and settles the unit.
-    function test_revealVote_q1SettlesLaterRound_gas() public {
+    function test_revealVotes_q1SettlesLaterRound_gas() public {
         _reveal(later, 1, 0, seat, true);
+    }
+}
+
+/// @dev Round 1 of a quorum-1 task of four units: a whole round's training units in one call per phase.
+abstract contract LaterBatchGasFixture is GasFixture {
+    uint256 internal later4;
+    uint32[] internal four;
+
+    function setUp() public virtual override {
+        super.setUp();
+        later4 = _create(_params(3, 4, 1));
+        _acceptRound(later4, 0);
+        four = [uint32(0), 1, 2, 3];
+    }
+
+    function _digests(string memory kind) internal view returns (bytes32[] memory d) {
+        d = new bytes32[](4);
+        for (uint256 i; i < 4; ++i) d[i] = keccak256(abi.encode(kind, later4, i));
+    }
+}
+
+contract LaterBatchClaimGasTest is LaterBatchGasFixture {
+    function test_claimUnits_fourLaterRound_gas() public {
+        vm.prank(miners[0]);
+        market.claimUnits(later4, 1, four);
+    }
+}
+
+contract LaterBatchSubmitGasTest is LaterBatchGasFixture {
+    function setUp() public override {
+        super.setUp();
+        vm.prank(miners[0]);
+        market.claimUnits(later4, 1, four);
+    }
+
+    function test_submitResults_fourLaterRound_gas() public {
+        vm.prank(miners[0]);
+        market.submitResults(later4, 1, four, _digests("result"), _digests("model"));
+    }
+}
+
+contract LaterBatchDrawGasTest is LaterBatchGasFixture {
+    function setUp() public override {
+        super.setUp();
+        vm.startPrank(miners[0]);
+        market.claimUnits(later4, 1, four);
+        market.submitResults(later4, 1, four, _digests("result"), _digests("model"));
+        vm.stopPrank();
+        uint64 seedBlock = _unit(later4, 1, 0).seedBlock;
+        vm.roll(seedBlock + 1);
+        vm.setBlockhash(seedBlock, keccak256(abi.encode("gas", later4)));
+    }
+
+    function test_drawVerifiers_fourQ1LaterRound_gas() public {
+        market.drawVerifiers(later4, 1, four);
     }
 }

@@ -5,6 +5,7 @@ import {TestBase} from "../utils/TestBase.sol";
 import {TaskMarket} from "../../src/TaskMarket.sol";
 import {ITaskMarket} from "../../src/interfaces/ITaskMarket.sol";
 import {ForceSender} from "../mocks/ForceSender.sol";
+import {Batch} from "../utils/Batch.sol";
 
 /// @notice Drives random sequences of every TaskMarket action by several actors, and keeps ghost sums of what
 /// went in and out so the invariant test can check the contract's books against them.
@@ -161,7 +162,7 @@ contract TaskMarketHandler is TestBase {
         address a = actors[actorSeed % ACTORS];
         _ensureFree(a, p.unitBond);
         vm.prank(a);
-        market.claimUnit(taskId, s.currentRound, index);
+        market.claimUnits(taskId, s.currentRound, Batch.one(index));
         calls["claim"]++;
     }
 
@@ -170,8 +171,12 @@ contract TaskMarketHandler is TestBase {
             _pickUnit(taskSeed, indexSeed);
         if (!found || u.status != ITaskMarket.UnitStatus.Claimed || vm.getBlockTimestamp() > u.deadline) return;
         vm.prank(u.miner);
-        market.submitResult(
-            taskId, round, index, keccak256(abi.encode(digestSeed, "r")), keccak256(abi.encode(digestSeed, "m"))
+        market.submitResults(
+            taskId,
+            round,
+            Batch.one(index),
+            Batch.word(keccak256(abi.encode(digestSeed, "r"))),
+            Batch.word(keccak256(abi.encode(digestSeed, "m")))
         );
         calls["submit"]++;
     }
@@ -191,7 +196,7 @@ contract TaskMarketHandler is TestBase {
         (ITaskMarket.TaskParams memory p,) = market.getTask(taskId);
         if (u.seats >= market.seatsAt(p.quorum, u.level)) return;
         if (vm.getBlockNumber() <= u.seedBlock) vm.roll(u.seedBlock + 1);
-        market.drawVerifiers(taskId, round, index);
+        market.drawVerifiers(taskId, round, Batch.one(index));
         calls["draw"]++;
     }
 
@@ -207,7 +212,7 @@ contract TaskMarketHandler is TestBase {
         // A verifier drawn again after committing commits its same vote for the new seat.
         if (b.committed) commitment = b.commitment;
         vm.prank(a);
-        try market.commitVote(taskId, round, index, commitment) {
+        try market.commitVotes(taskId, round, Batch.one(index), Batch.word(commitment)) {
             calls["commit"]++;
         } catch {
             calls["commitRefused"]++;
@@ -224,7 +229,12 @@ contract TaskMarketHandler is TestBase {
         if (!b.committed || b.revealed) return;
         bool valid = b.commitment == market.commitmentOf(taskId, round, index, a, true, _salt(a, u.epoch));
         _tracked(
-            taskId, a, abi.encodeCall(ITaskMarket.revealVote, (taskId, round, index, valid, _salt(a, u.epoch)))
+            taskId,
+            a,
+            abi.encodeCall(
+                ITaskMarket.revealVotes,
+                (taskId, round, Batch.one(index), Batch.bit(valid), Batch.word(_salt(a, u.epoch)))
+            )
         );
         _afterVerdict(taskId, round, index, u);
         calls["reveal"]++;

@@ -4,6 +4,7 @@ pragma solidity ^0.8.24;
 import {TestBase} from "./TestBase.sol";
 import {TaskMarket} from "../../src/TaskMarket.sol";
 import {ITaskMarket} from "../../src/interfaces/ITaskMarket.sol";
+import {Batch} from "./Batch.sol";
 
 /// @notice A deployed market, funded actors with stake, and helpers that drive units through their life.
 abstract contract TaskMarketFixture is TestBase {
@@ -91,25 +92,25 @@ abstract contract TaskMarketFixture is TestBase {
 
     function _claim(uint256 taskId, uint32 round, uint32 index, address miner) internal {
         vm.prank(miner);
-        market.claimUnit(taskId, round, index);
+        market.claimUnits(taskId, round, Batch.one(index));
     }
 
     function _claimAndSubmit(uint256 taskId, uint32 round, uint32 index, address miner) internal {
         _claim(taskId, round, index, miner);
         vm.prank(miner);
-        market.submitResult(taskId, round, index, _result(taskId, round, index, miner), _model(taskId, round, index));
+        market.submitResults(taskId, round, Batch.one(index), Batch.word(_result(taskId, round, index, miner)), Batch.word(_model(taskId, round, index)));
     }
 
     function _commit(uint256 taskId, uint32 round, uint32 index, address verifier, bool valid) internal {
         // Computed here, not through market.commitmentOf: a view call would consume a pending expectRevert.
         bytes32 c = keccak256(abi.encode(taskId, round, index, verifier, valid, _salt(verifier, taskId, round, index)));
         vm.prank(verifier);
-        market.commitVote(taskId, round, index, c);
+        market.commitVotes(taskId, round, Batch.one(index), Batch.word(c));
     }
 
     function _reveal(uint256 taskId, uint32 round, uint32 index, address verifier, bool valid) internal {
         vm.prank(verifier);
-        market.revealVote(taskId, round, index, valid, _salt(verifier, taskId, round, index));
+        market.revealVotes(taskId, round, Batch.one(index), Batch.bit(valid), Batch.word(_salt(verifier, taskId, round, index)));
     }
 
     /// @dev Draws the unit's quorum so that every seat goes to a different verifier: tries seed-block hashes until
@@ -120,7 +121,7 @@ abstract contract TaskMarketFixture is TestBase {
         for (uint256 k; k < 256; ++k) {
             uint256 snapshot = vm.snapshotState();
             vm.setBlockhash(seedBlock, keccak256(abi.encode("seed", k)));
-            market.drawVerifiers(taskId, round, index);
+            market.drawVerifiers(taskId, round, Batch.one(index));
             seats = market.getSeats(taskId, round, index);
             if (_distinct(seats)) return seats;
             vm.revertToState(snapshot);

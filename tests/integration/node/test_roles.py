@@ -8,13 +8,15 @@ import httpx
 import pytest
 
 from client.tasks import Economics, create_task, prepare_task
+from node.chain.hashing import new_salt
 from node.chain.types import UnitStatus
 from node.config import load_settings
 from node.daemon import Daemon
 from node.ml.data import digits
 from node.ml.defaults import digits_spec
+from node.roles.verifier import VerifierRole
 from node.runner import build_roles, build_services
-from node.state import WorkStatus
+from node.state import Vote, VoteStatus, WorkStatus
 from node.store.client import StoreClient
 from tests.conftest import UNBONDING_DELAY_S, Chain
 from tests.integration.client.driver import dev_settings
@@ -277,3 +279,90 @@ def test_a_store_outage_defers_a_task_and_wrong_material_sets_it_aside(chain: Ch
     assert status["tasks_set_aside"] == {str(bad): services.unusable[bad]}
     assert status["tasks_waiting_for_store"] == {}
     services.state.close()
+
+
+def test_a_verifier_draws_due_quorums_in_one_transaction_and_one_by_one_when_the_batch_is_refused(
+    chain: Chain, tmp_path: Path
+) -> None:
+    verifier, _ = _services(chain, tmp_path, "v", 4, ["verifier"])
+    verifier.market.stake(10**18)
+    verifier.market.join_verifier_pool()
+    miner = chain.market(chain.accounts[2])
+    miner.stake(10**19)
+    role = VerifierRole(verifier)
+    sent = verifier.metrics.tx_sent.labels("drawVerifiers")
+
+    def submit_all(task_id: int, units: int) -> None:
+        miner.claim_units(task_id, 0, list(range(units)))
+        miner.submit_results(task_id, 0, [(i, bytes([i + 1]) * 32, bytes([i + 2]) * 32) for i in range(units)])
+        chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]  # the seed block is mined
+
+    # Three units due: one transaction draws them all.
+    task_id = _task(chain, tmp_path, units=3)
+    submit_all(task_id, 3)
+    drawn = role._draw_due(verifier.market.get_task(task_id), verifier.market.get_units(task_id, 0), 0)
+    assert drawn == {0, 1, 2}
+    assert sent._value.get() == 1
+    assert [len(verifier.market.get_seats(task_id, 0, i)) for i in range(3)] == [1, 1, 1]
+
+    # Someone draws unit 1 between our read and our batch: the batch is refused whole, the others go one by one.
+    task_id = _task(chain, tmp_path, units=3)
+    submit_all(task_id, 3)
+    seen = verifier.market.get_units(task_id, 0)
+    miner.draw_verifiers(task_id, 0, 1)
+    role._draw_due(verifier.market.get_task(task_id), seen, 0)
+    assert sent._value.get() == 1 + 2, "units 0 and 2, each alone"
+    assert [len(verifier.market.get_seats(task_id, 0, i)) for i in range(3)] == [1, 1, 1]
+    assert verifier.metrics.quorum_draws._value.get() == 3 + 2
+    verifier.state.close()
+
+
+def test_a_verifier_reveals_due_votes_in_one_transaction_and_one_by_one_when_the_batch_is_refused(
+    chain: Chain, tmp_path: Path
+) -> None:
+    verifier, _ = _services(chain, tmp_path, "v", 4, ["verifier"])
+    verifier.market.stake(10**18)
+    verifier.market.join_verifier_pool()
+    miner = chain.market(chain.accounts[2])
+    miner.stake(10**19)
+    role = VerifierRole(verifier)
+    sent = verifier.metrics.tx_sent.labels("revealVotes")
+
+    def committed_votes(task_id: int, units: list[int], *, pause_s: int = 0) -> list[Vote]:
+        """The units submitted, drawn (the verifier is the only seat) and committed by the verifier, `pause_s` of
+        chain time between two commits; the votes as the verifier's state holds them."""
+        miner.claim_units(task_id, 0, units)
+        miner.submit_results(task_id, 0, [(i, bytes([i + 1]) * 32, bytes([i + 2]) * 32) for i in units])
+        chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+        miner.draw_quorums(task_id, 0, units)
+        votes = []
+        for n, index in enumerate(units):
+            if n:
+                chain.advance(pause_s)
+            epoch = verifier.market.get_unit(task_id, 0, index).epoch
+            vote = verifier.state.store_vote(Vote(task_id, 0, index, epoch, n % 2 == 0, new_salt(), VoteStatus.STORED))
+            verifier.market.commit_vote_for(task_id, 0, index, vote.valid, vote.salt)
+            verifier.state.set_vote_status(vote, VoteStatus.COMMITTED)
+            votes.append(vote)
+        return [v for v in verifier.state.open_votes() if v.task_id == task_id]
+
+    # Two votes due: one transaction reveals both, and each unit settles by its own verdict.
+    task_id = _task(chain, tmp_path, units=2)
+    role._follow_up_all(committed_votes(task_id, [0, 1]))
+    assert sent._value.get() == 1
+    decided = [verifier.market.get_unit(task_id, 0, i) for i in range(2)]
+    assert [u.status for u in decided] == [UnitStatus.DECIDED] * 2  # open to challenge for the task's window
+    assert [u.verdict for u in decided] == [True, False], "each unit by its own vote"
+    assert verifier.state.count_votes(VoteStatus.REVEALED) == 2
+
+    # Unit 0's reveal window closed before the batch: refused whole, unit 1 is revealed alone, unit 0 let go.
+    task_id = _task(chain, tmp_path, units=2)
+    votes = committed_votes(task_id, [0, 1], pause_s=200)
+    chain.advance(150)  # unit 0's reveal deadline (300 s after its commit) has passed, unit 1's has not
+    role._follow_up_all(votes)
+    assert sent._value.get() == 1 + 1
+    assert verifier.market.get_ballot(task_id, 0, 1, verifier.address).revealed
+    assert not verifier.market.get_ballot(task_id, 0, 0, verifier.address).revealed
+    assert verifier.state.get_vote(task_id, 0, 0, votes[0].epoch).status is VoteStatus.ABANDONED  # type: ignore[union-attr]
+    assert verifier.state.count_votes(VoteStatus.REVEALED) == 3
+    verifier.state.close()
