@@ -269,9 +269,7 @@ contract LaterBatchDrawGasTest is LaterBatchGasFixture {
         market.claimUnits(later4, 1, four);
         market.submitResults(later4, 1, four, _digests("result"), _digests("model"));
         vm.stopPrank();
-        uint64 seedBlock = _unit(later4, 1, 0).seedBlock;
-        vm.roll(seedBlock + 1);
-        vm.setBlockhash(seedBlock, keccak256(abi.encode("gas", later4)));
+        _seed(later4, 1, 0); // the batch shares unit 0's seed block
     }
 
     function test_drawVerifiers_fourQ1LaterRound_gas() public {

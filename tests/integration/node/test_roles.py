@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from client.tasks import Economics, create_task, prepare_task
+from node.chain.contract import TaskMarket
 from node.chain.hashing import new_salt
 from node.chain.types import UnitStatus
 from node.config import load_settings
@@ -281,25 +282,35 @@ def test_a_store_outage_defers_a_task_and_wrong_material_sets_it_aside(chain: Ch
     services.state.close()
 
 
-def test_a_verifier_draws_due_quorums_in_one_transaction_and_one_by_one_when_the_batch_is_refused(
-    chain: Chain, tmp_path: Path
-) -> None:
+def _verifier_and_miner(chain: Chain, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A verifier node's services, staked and in the pool (the only member: every seat is its), and a staked
+    miner's market client."""
     verifier, _ = _services(chain, tmp_path, "v", 4, ["verifier"])
     verifier.market.stake(10**18)
     verifier.market.join_verifier_pool()
     miner = chain.market(chain.accounts[2])
     miner.stake(10**19)
+    return verifier, miner
+
+
+def _submit(chain: Chain, miner: TaskMarket, task_id: int, units: list[int]) -> None:
+    """Round 0's `units` claimed and submitted by `miner` in one batch each (results the store never saw: these
+    tests stop before anything is re-executed), and the seed block mined."""
+    miner.claim_units(task_id, 0, units)
+    miner.submit_results(task_id, 0, [(i, bytes([i + 1]) * 32, bytes([i + 2]) * 32) for i in units])
+    chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+
+
+def test_a_verifier_draws_due_quorums_in_one_transaction_and_one_by_one_when_the_batch_is_refused(
+    chain: Chain, tmp_path: Path
+) -> None:
+    verifier, miner = _verifier_and_miner(chain, tmp_path)
     role = VerifierRole(verifier)
     sent = verifier.metrics.tx_sent.labels("drawVerifiers")
 
-    def submit_all(task_id: int, units: int) -> None:
-        miner.claim_units(task_id, 0, list(range(units)))
-        miner.submit_results(task_id, 0, [(i, bytes([i + 1]) * 32, bytes([i + 2]) * 32) for i in range(units)])
-        chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]  # the seed block is mined
-
     # Three units due: one transaction draws them all.
     task_id = _task(chain, tmp_path, units=3)
-    submit_all(task_id, 3)
+    _submit(chain, miner, task_id, [0, 1, 2])
     drawn = role._draw_due(verifier.market.get_task(task_id), verifier.market.get_units(task_id, 0), 0)
     assert drawn == {0, 1, 2}
     assert sent._value.get() == 1
@@ -307,7 +318,7 @@ def test_a_verifier_draws_due_quorums_in_one_transaction_and_one_by_one_when_the
 
     # Someone draws unit 1 between our read and our batch: the batch is refused whole, the others go one by one.
     task_id = _task(chain, tmp_path, units=3)
-    submit_all(task_id, 3)
+    _submit(chain, miner, task_id, [0, 1, 2])
     seen = verifier.market.get_units(task_id, 0)
     miner.draw_verifiers(task_id, 0, 1)
     role._draw_due(verifier.market.get_task(task_id), seen, 0)
@@ -320,20 +331,14 @@ def test_a_verifier_draws_due_quorums_in_one_transaction_and_one_by_one_when_the
 def test_a_verifier_reveals_due_votes_in_one_transaction_and_one_by_one_when_the_batch_is_refused(
     chain: Chain, tmp_path: Path
 ) -> None:
-    verifier, _ = _services(chain, tmp_path, "v", 4, ["verifier"])
-    verifier.market.stake(10**18)
-    verifier.market.join_verifier_pool()
-    miner = chain.market(chain.accounts[2])
-    miner.stake(10**19)
+    verifier, miner = _verifier_and_miner(chain, tmp_path)
     role = VerifierRole(verifier)
     sent = verifier.metrics.tx_sent.labels("revealVotes")
 
     def committed_votes(task_id: int, units: list[int], *, pause_s: int = 0) -> list[Vote]:
         """The units submitted, drawn (the verifier is the only seat) and committed by the verifier, `pause_s` of
         chain time between two commits; the votes as the verifier's state holds them."""
-        miner.claim_units(task_id, 0, units)
-        miner.submit_results(task_id, 0, [(i, bytes([i + 1]) * 32, bytes([i + 2]) * 32) for i in units])
-        chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+        _submit(chain, miner, task_id, units)
         miner.draw_quorums(task_id, 0, units)
         votes = []
         for n, index in enumerate(units):
