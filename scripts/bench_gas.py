@@ -5,11 +5,12 @@ reveal decides; with no challenge window the verdict settles at once), plus its 
 aggregation unit. Five verifiers of equal stake are in the pool; a verifier drawn into several seats commits and
 reveals once for all of them, so a quorum of 3 costs fewer than 3 commits when seats repeat. Batched, every phase
 takes the round's U training units in one call (each verifier's votes on them in one commit and one reveal), so
-a unit pays 1/U of each call's 21,000 base and fixed costs. Figures are taken in the second round, once every
-account already has stake and credit slots and every unit its slots (the steady state of a running network);
-the first round's figures are printed too.
+a unit pays 1/U of each call's 21,000 base and fixed costs. Figures are the mean over the rounds after the first,
+once every account already has stake and credit slots and every unit its slots (the steady state of a running
+network): which verifiers the draws seat, and so how many commits and reveals a batch takes, changes from round
+to round, and one round alone moves the figure by a few thousand gas. The first round's figures are printed too.
 
-    python scripts/bench_gas.py [--units 4]
+    python scripts/bench_gas.py [--units 4] [--rounds 4]
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def _digest(label: str) -> bytes:
 
 
 def run_task(
-    markets: dict[str, TaskMarket], verifiers: list[TaskMarket], units: int, quorum: int, batch: int, rounds: int = 2
+    markets: dict[str, TaskMarket], verifiers: list[TaskMarket], units: int, quorum: int, batch: int, rounds: int
 ) -> dict[int, dict[str, list[int]]]:
     """Runs a task to completion; returns gas by round, by call label (aggregation calls prefixed 'agg ').
 
@@ -95,7 +96,10 @@ def unit_life(g: dict[str, list[int]], units: int) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--units", type=int, default=4, help="training units per round (default 4)")
+    parser.add_argument("--rounds", type=int, default=4, help="rounds per task, the first one cold (default 4)")
     args = parser.parse_args()
+    if args.rounds < 2:
+        parser.error("--rounds must be at least 2: the first round is not the steady state")
     artifact = ensure_artifact()
     with Devnet(accounts=10) as devnet:
         w3 = connect(devnet.rpc_url)
@@ -113,25 +117,33 @@ def main() -> None:
             v.stake(100 * ETHER)
             join_gas = v.join_verifier_pool().gas_used
         batches = (1, args.units)
-        results = {(q, b): run_task(markets, verifiers, args.units, q, b) for q in (1, 3) for b in batches}
+        results = {(q, b): run_task(markets, verifiers, args.units, q, b, args.rounds) for q in (1, 3) for b in batches}
         markets["miner"].request_unstake(ETHER)
         withdraw_gas = 0
         credit = markets["miner"].credit_of(markets["miner"].signer.address)
         if credit:
             withdraw_gas = markets["miner"].withdraw().gas_used
 
-    rows: list[tuple[int | str, int | str, str, int, int]] = []
+    steady = range(1, args.rounds)
+    rows: list[tuple[int | str, int | str, str, int, float]] = []
     for (q, b), by_round in results.items():
-        for label, values in sorted(by_round[1].items()):
-            rows.append((q, b, label, round(statistics.mean(values)), len(values)))
-    rows.append(("-", "-", "createTask (2 rounds)", results[(3, 1)][0]["createTask"][0], 1))
+        calls: dict[str, list[int]] = defaultdict(list)
+        for r in steady:
+            for label, values in by_round[r].items():
+                calls[label] += values
+        for label, values in sorted(calls.items()):
+            rows.append((q, b, label, round(statistics.mean(values)), round(len(values) / len(steady), 1)))
+    rows.append(("-", "-", f"createTask ({args.rounds} rounds)", results[(3, 1)][0]["createTask"][0], 1))
     rows.append(("-", "-", "stake (first)", stake_gas, 1))
     rows.append(("-", "-", "joinVerifierPool", join_gas, 1))
     rows.append(("-", "-", "withdraw", withdraw_gas, 1))
-    print(f"Gas per call, steady state (round 2 of 2, U={args.units})")
-    print_table(["quorum", "batch", "call", "gas (mean)", "calls"], rows)
+    print(f"Gas per call, steady state (rounds 2 to {args.rounds}, U={args.units})")
+    print_table(["quorum", "batch", "call", "gas (mean)", "calls per round"], rows)
     print()
-    life = {key: unit_life(by_round[1], args.units) for key, by_round in results.items()}
+    life = {
+        key: round(statistics.mean(unit_life(by_round[r], args.units) for r in steady))
+        for key, by_round in results.items()
+    }
     first = {
         key: unit_life({k: v for k, v in by_round[0].items() if k != "createTask"}, args.units)
         for key, by_round in results.items()
@@ -152,6 +164,7 @@ def main() -> None:
             "gas_per_accepted_unit_q3_unbatched": life[(3, 1)],
             "batch_size": batch,
             "units_per_round": args.units,
+            "steady_rounds": len(steady),
             "goal_q1": 150_000,
             "goal_q3": 300_000,
         },

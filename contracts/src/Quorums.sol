@@ -13,8 +13,9 @@ import {IVerifierPool} from "./interfaces/IVerifierPool.sol";
 /// (each seat is one stake-weighted draw, with replacement, from the pool as it stood before the seed).
 /// @dev Loops run over one unit's seats only: at most seatsAt(MAX_QUORUM, MAX_APPEAL_LEVEL) per level.
 abstract contract Quorums is MarketStorage {
-    // Slither's reentrancy findings below point at the external call every slash and unlock makes to our own
-    // VerifierPool (created by Staking's constructor, immutable, no callback into us): nothing re-enters through it.
+    // Slither's reentrancy findings below point at the external calls every slash, unlock and draw makes to our
+    // own VerifierPool (created by Staking's constructor, immutable, no callback into us): nothing re-enters
+    // through it. (Its draw is not `view`: it keeps tree nodes in its own transient storage, nothing of ours.)
     /// @dev The last appeal level: its verdict is final.
     uint8 internal constant MAX_APPEAL_LEVEL = 2;
     /// @dev Draws tried per empty seat in one call: bounds gas when much of the pool is excluded or fully bonded.
@@ -49,6 +50,7 @@ abstract contract Quorums is MarketStorage {
     // ------------------------------------------------------------------------------------------------------------
 
     /// @inheritdoc ITaskMarket
+    // slither-disable-next-line reentrancy-no-eth,reentrancy-benign,reentrancy-events (the pool's draw: see above)
     function drawVerifiers(uint256 taskId, uint32 round, uint32[] calldata indices) external {
         Task storage t = _existingTask(taskId);
         uint256 n = _batch(indices.length, indices.length);
@@ -274,6 +276,7 @@ abstract contract Quorums is MarketStorage {
     /// @dev Fills the epoch's empty seats from the pool as it stood before the seed block, in a sequence of draws
     /// fixed by the seed: who abstains or is skipped cannot pick who comes next, and stake moved after the seed
     /// block counts for nothing here.
+    // slither-disable-next-line reentrancy-no-eth,reentrancy-benign,reentrancy-events (the pool's draw: see above)
     function _drawSeats(uint256 taskId, Task storage t, Unit storage u, uint256 key) internal {
         bytes32 seedHash = _seedHash(u.seedBlock);
         if (seedHash == bytes32(0)) {
@@ -332,6 +335,7 @@ abstract contract Quorums is MarketStorage {
     /// @dev Draws from the seed's sequence, from `nonce` on, until the seats are full or the tries run out. A draw
     /// is skipped when it picks the miner, an excluded participant, or an account without a free vote bond.
     /// `emptyPool`: the pool held no stake at all at the snapshot block (nothing drawn then).
+    // slither-disable-next-line reentrancy-no-eth,reentrancy-benign,reentrancy-events (the pool's draw: see above)
     function _fillSeats(Draw memory d, address[] memory excluded, uint8 seats, uint32 nonce)
         private
         returns (uint8, uint32, bool emptyPool)
@@ -406,6 +410,8 @@ abstract contract Quorums is MarketStorage {
         uint8 previous = level - 1;
         u.level = previous;
         u.verdict = levels[previous].verdict;
+        // Back at level 0, the unit reads as never appealed (see _settleVotes): level 0 is its own vote again.
+        if (previous == 0) delete levels[0];
         u.status = UnitStatus.Decided;
         emit AppealLapsed(taskId, round, index, challenger, level);
         _settleVerdict(taskId, t, u, key);
@@ -454,8 +460,9 @@ abstract contract Quorums is MarketStorage {
         uint32 quorum = t.params.quorum;
         // forge-lint: disable-next-line(unsafe-typecast)
         Level[3] storage levels = _levels[taskId][uint32(key)]; // the index half of the key
-        // Level 0 is written down only when it was appealed.
-        bool appealed = levels[0].epoch != 0;
+        // Level 0 is written down only when it was appealed, and an appealed unit stays above level 0 until it
+        // settles (a lapsed appeal back at level 0 cleared it): the unit's level says it, without reading the slot.
+        bool appealed = finalLevel != 0;
         for (uint8 l; l <= finalLevel; ++l) {
             (uint256 i, uint256 o) = _settleSeats(taskId, t, key, l, _seats(quorum, l), verdict);
             escrowIn += i;

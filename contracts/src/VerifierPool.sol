@@ -82,17 +82,17 @@ contract VerifierPool is IVerifierPool {
     }
 
     /// @inheritdoc IVerifierPool
-    function draw(uint256 random, uint256 blockNumber) external view returns (address) {
+    function draw(uint256 random, uint256 blockNumber) external returns (address) {
         uint48 at = _past(blockNumber);
-        uint256 capacity = _capacity.upperLookupRecent(at);
-        uint256 total = _nodes[capacity].upperLookupRecent(at);
+        uint256 capacity = _sumAt(0, at);
+        uint256 total = _sumAt(capacity, at);
         if (total == 0) return address(0);
         uint256 target = random % total;
         // Descend: find the first leaf whose prefix sum exceeds `target`. Node `capacity` (the total) is never
         // skipped over, so the descent starts at half of it.
         uint256 position = 0;
         for (uint256 step = capacity >> 1; step != 0; step >>= 1) {
-            uint256 sum = _nodes[position + step].upperLookupRecent(at);
+            uint256 sum = _sumAt(position + step, at);
             if (sum <= target) {
                 position += step;
                 target -= sum;
@@ -122,6 +122,32 @@ contract VerifierPool is IVerifierPool {
     function _prefixAt(uint256 leaf, uint48 at) private view returns (uint256 sum) {
         for (uint256 node = leaf; node != 0; node -= node & (~node + 1)) {
             sum += _nodes[node].upperLookupRecent(at);
+        }
+    }
+
+    /// @dev Node `node`'s sum at block `at` (node 0: the capacity). A past block's values never change, so they are
+    /// kept in transient storage for the rest of the transaction: a batch of draws from one block (a round's quorums)
+    /// searches each node's history once, and every later draw reads it for 100 gas. The current block's values may
+    /// still change in this transaction, so they are never kept. Transient slot: `node << 48 | at`, holding the sum
+    /// plus one (zero: not kept); nothing else in this contract uses transient storage.
+    function _sumAt(uint256 node, uint48 at) private returns (uint256 sum) {
+        bool past = at < block.number;
+        uint256 slot = (node << 48) | at;
+        if (past) {
+            uint256 kept;
+            assembly ("memory-safe") {
+                kept := tload(slot)
+            }
+            // kept ≤ 2^208 (a checkpointed sum plus one): no underflow, and nonzero here.
+            unchecked {
+                if (kept != 0) return kept - 1;
+            }
+        }
+        sum = node == 0 ? _capacity.upperLookupRecent(at) : _nodes[node].upperLookupRecent(at);
+        if (past) {
+            assembly ("memory-safe") {
+                tstore(slot, add(sum, 1))
+            }
         }
     }
 

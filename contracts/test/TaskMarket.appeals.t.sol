@@ -244,6 +244,9 @@ contract TaskMarketAppealsTest is TaskMarketFixture {
         vm.assertEq(_total(stranger), 5 ether, "a lapsed appeal costs its challenger nothing");
         vm.assertEq(_locked(stranger), 0, "bond unlocked");
         vm.assertEq(market.creditOf(first[0]), VERIFIER_REWARD, "the first quorum is paid");
+        ITaskMarket.LevelInfo memory zero = market.getLevel(taskId, 0, 0, 0);
+        vm.assertTrue(zero.verdict, "level 0 reads as the unit's own vote again");
+        vm.assertEq(zero.challenger, address(0), "level 0 has no challenger");
         _assertSolvent();
     }
 

@@ -84,6 +84,52 @@ contract VerifierPoolTest is TestBase {
         vm.assertEq(pool.weightAt(_member(0), vm.getBlockNumber()), 0, "left");
     }
 
+    /// The current block's sums may still change in this transaction: a draw at it is never answered from what
+    /// an earlier draw in the same transaction read.
+    function test_draw_neverKeepsTheCurrentBlock() public {
+        pool.setWeight(_member(0), 10);
+        pool.setWeight(_member(1), 10);
+        vm.assertEq(pool.draw(0, vm.getBlockNumber()), _member(0), "the first leaf holds target 0");
+        pool.setWeight(_member(0), 0);
+        vm.assertEq(pool.draw(0, vm.getBlockNumber()), _member(1), "the leaf moved in this block counts");
+        vm.assertEq(pool.draw(15, vm.getBlockNumber()), _member(1), "and the new total");
+    }
+
+    /// A past block's sums are kept for the rest of the transaction: a second draw from the same block reads them
+    /// instead of searching the nodes' histories again, and picks exactly what a first draw would.
+    function test_draw_keepsAPastBlockForLaterDraws() public {
+        for (uint256 i; i < 7; ++i) pool.setWeight(_member(i), 10 + i);
+        for (uint256 b = 1; b <= 40; ++b) {
+            vm.roll(100 + b); // long histories: a search has something to search
+            pool.setWeight(_member(b % 7), 10 + b);
+        }
+        uint256 at = vm.getBlockNumber();
+        vm.roll(at + 1);
+        uint256 gas = gasleft();
+        address first = pool.draw(uint256(keccak256("a")), at);
+        uint256 firstGas = gas - gasleft();
+        gas = gasleft();
+        address second = pool.draw(uint256(keccak256("a")), at);
+        uint256 secondGas = gas - gasleft();
+        vm.assertEq(second, first, "the same pick");
+        vm.assertGt(firstGas, secondGas * 3, "a kept block costs under a third of a search");
+        // A different random descends through nodes the first may not have read: still exact.
+        for (uint256 r; r < 20; ++r) {
+            uint256 random = uint256(keccak256(abi.encode(r)));
+            uint256 target = random % pool.totalWeightAt(at);
+            address expected;
+            for (uint256 i; i < 7; ++i) {
+                uint256 w = pool.weightAt(_member(i), at);
+                if (target < w) {
+                    expected = _member(i);
+                    break;
+                }
+                target -= w;
+            }
+            vm.assertEq(pool.draw(random, at), expected, "pick");
+        }
+    }
+
     /// Random histories of weights over several blocks, checked against a linear scan of the same weights.
     function testFuzz_draw_matchesLinearScan(uint256 seed) public {
         uint256 members = bound(seed % 1000, 1, 13);

@@ -41,5 +41,8 @@ interface IVerifierPool {
     /// @notice The account that `random` picks from the pool as it stood at the end of block `blockNumber`:
     /// account `a` is picked for a fraction weightAt(a)/totalWeightAt of all values of `random`, so holding the
     /// same weight in one account or in many picks the holder equally often. Zero when the pool was empty.
-    function draw(uint256 random, uint256 blockNumber) external view returns (address);
+    /// @dev Not `view`: the tree's nodes at a past block are kept in transient storage for the rest of the
+    /// transaction, so many draws from one block search each node's history once. It changes no storage, and an
+    /// `eth_call` answers it like a view.
+    function draw(uint256 random, uint256 blockNumber) external returns (address);
 }
