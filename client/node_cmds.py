@@ -54,6 +54,10 @@ def _node_command(default_roles: str, summary: str) -> Any:
         watch_budget: Annotated[
             int | None, typer.Option(help="verdicts re-checked per cycle, to challenge wrong ones (default 2)")
         ] = None,
+        claim_batch: Annotated[
+            int | None,
+            typer.Option(help="miners: most units one claim takes, as many as fit the claim timeout (default 1)"),
+        ] = None,
         chain_wait: Annotated[
             float | None, typer.Option(help="seconds to wait for the chain at startup (default 120)")
         ] = None,
@@ -82,6 +86,7 @@ def _node_command(default_roles: str, summary: str) -> Any:
             "stake_cap_wei": stake_cap,
             "withdraw_threshold_wei": withdraw_threshold,
             "watch_budget": watch_budget,
+            "claim_batch": claim_batch,
             "chain_wait_s": chain_wait,
             "plugins": plugin or None,
         }

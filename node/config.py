@@ -56,6 +56,10 @@ class NodeSettings(BaseSettings):
     # Verifiers also re-check decided verdicts they did not vote on, and challenge the ones they find wrong: at
     # most this many re-executions per cycle (0: never watch).
     watch_budget: int = Field(default=2, ge=0, le=1000)
+    # Miners: most training units one claim takes (one transaction for the claims, one for the results). Fewer
+    # when the claim timeout leaves time to train fewer, and one until the node has timed a unit. 1: a unit at a
+    # time, which leaves the round's other units to other miners.
+    claim_batch: int = Field(default=1, ge=1, le=256)
 
     @field_validator("roles")
     @classmethod

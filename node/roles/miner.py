@@ -1,9 +1,12 @@
 """The miner (and, with ``aggregate=True``, the aggregator): claims open units, trains or aggregates, publishes
 the result to the store and submits its digest.
 
-One unit at a time. Work in flight is recorded in the node state at each stage, so a restarted miner finishes
-what it had claimed, or notices it lost it; it never submits twice (the chain is read before every
-submission). Losing a claim race is a normal event.
+One unit at a time by default; with ``claim_batch`` above 1, a miner that has timed a unit claims as many training
+units as it can train before the claim deadline in one transaction, trains them in turn and submits their results
+in one transaction (earlier, the ones already trained, when the next would not finish before their deadline).
+Work in flight is recorded in the node state at each stage, so a restarted miner finishes what it had claimed, or
+notices it lost it; it never submits twice (the chain is read before every submission). Losing a claim race is a
+normal event.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from node.chain.reverts import (
     TaskMarketUnitWrongStatus,
 )
 from node.chain.types import Task, TaskStatus, UnitInfo, UnitStatus
-from node.errors import NodeError
+from node.errors import ContractRevert, NodeError
 from node.ml.aggregate import Contribution, aggregate
 from node.ml.manifest import AggregateInput, parse_trail, publish_aggregate, publish_trail
 from node.ml.material import TaskMaterial
@@ -31,6 +34,9 @@ from node.state import Work, WorkStatus
 from node.store.cid import to_cid, to_digest
 
 log = logging.getLogger(__name__)
+
+# A unit's training time is estimated as this many times the longest one timed, plus SAFETY_S seconds.
+SAFETY_FACTOR, SAFETY_S = 1.5, 10.0
 
 # Not ours to claim (now): another miner was first, the unit is not open yet, or our own cooldown runs.
 LOST_RACE = (
@@ -54,8 +60,7 @@ class MinerRole:
 
     def tick(self) -> None:
         self._adopt_claims_found_on_chain()
-        for work in self.s.state.work_in_flight():
-            self._advance(work)
+        self._work_through(self.s.state.work_in_flight())
         if self.s.state.work_in_flight():
             return
         if self._own_votes_due_during_training():
@@ -99,34 +104,64 @@ class MinerRole:
             if self.s.material(task) is None:
                 continue
             units = task.params.units_per_round
-            r = task.state.current_round
             snapshot = self.s.round_units(task)
             candidates = []
             if self.train:
                 candidates += [(offset + k) % units for k in range(units)]
             if self.aggregate:
                 candidates.append(units)
+            # As of this cycle's block; a claim taken since is a lost race below.
+            candidates = [i for i in candidates if _claimable(task, i, snapshot[i])]
+            batch = [i for i in candidates if i < units][: self._claim_size(task)]
+            if len(batch) > 1 and self._claim(task, batch):
+                return
             for index in candidates:
-                if not _claimable(task, index, snapshot[index]):
-                    continue  # as of this cycle's block; a claim taken since is a lost race below
                 if not self.s.ensure_free_stake(task.params.unit_bond, "claim"):
                     return
-                try:
-                    self.s.market.claim_unit(task.task_id, r, index)
-                except LOST_RACE as err:
-                    self.s.metrics.claim_races_lost.inc()
-                    log.info(
-                        "lost a claim race",
-                        extra={"task": task.task_id, "round": r, "unit": index, "error": err.error_name},
-                    )
-                    continue
-                self.s.metrics.units_claimed.inc()
-                self.s.metrics.tx_sent.labels("claimUnits").inc()
-                log.info("claimed", extra={"task": task.task_id, "round": r, "unit": index})
-                work = Work(task.task_id, r, index, WorkStatus.CLAIMED)
-                self.s.state.put_work(work)
-                self._advance(work)
-                return
+                if self._claim(task, [index]):
+                    return
+
+    def _claim_size(self, task: Task) -> int:
+        """How many training units one claim takes: as many as ``claim_batch`` allows and this node can train, one
+        after the other, before the claim deadline; one until it has timed a unit."""
+        if self.s.settings.claim_batch == 1 or self._longest_training_s == 0.0:
+            return 1
+        per_unit = SAFETY_FACTOR * self._longest_training_s + SAFETY_S
+        fits = int(task.params.claim_timeout // per_unit)
+        return max(1, min(self.s.settings.claim_batch, fits))
+
+    def _claim(self, task: Task, indices: list[int]) -> bool:
+        """Claims ``indices`` in one transaction and works through them; False when the claim was refused (a batch
+        is refused whole: the caller tries one unit at a time)."""
+        r = task.state.current_round
+        if len(indices) > 1 and not self.s.ensure_free_stake(task.params.unit_bond * len(indices), "claim"):
+            return False
+        try:
+            self.s.market.claim_units(task.task_id, r, indices)
+        except LOST_RACE as err:
+            self.s.metrics.claim_races_lost.inc()
+            log.info(
+                "lost a claim race",
+                extra={"task": task.task_id, "round": r, "units": indices, "error": err.error_name},
+            )
+            return False
+        self.s.metrics.units_claimed.inc(len(indices))
+        self.s.metrics.tx_sent.labels("claimUnits").inc()
+        log.info("claimed", extra={"task": task.task_id, "round": r, "units": indices})
+        works = [Work(task.task_id, r, index, WorkStatus.CLAIMED) for index in indices]
+        for work in works:
+            self.s.state.put_work(work)
+        self._work_through(works)
+        return True
+
+    def _work_through(self, works: list[Work]) -> None:
+        """Trains (or reconciles) each unit in flight, then submits every trained one, a task round's in one call.
+        Before training another unit, the trained ones go out if it would not finish before their deadline."""
+        for work in works:
+            if work.status is WorkStatus.CLAIMED and self._training_would_outlast_published():
+                self._submit_published()
+            self._advance(work)
+        self._submit_published()
 
     # ---------------------------------------------------------------------------------------------- one unit
 
@@ -182,31 +217,66 @@ class MinerRole:
             )
             work = Work(work.task_id, work.round, work.unit, WorkStatus.PUBLISHED, result_cid, model_cid)
             self.s.state.put_work(work)
-        if work.result_cid is None or work.model_cid is None:  # pragma: no cover - PUBLISHED rows have both
-            raise NodeError(f"work {work} was published without its digests")
-        # Read the chain again right before submitting: a submission that landed before a crash is not resent.
-        unit = market.get_unit(work.task_id, work.round, work.unit)
-        if unit.status is not UnitStatus.CLAIMED or unit.miner != self.s.address:
-            self._advance(work)
-            return
-        sent = market.submit_result(
-            work.task_id, work.round, work.unit, to_digest(work.result_cid), to_digest(work.model_cid)
-        )
-        self.s.metrics.units_submitted.inc()
+
+    def _training_would_outlast_published(self) -> bool:
+        """Whether training one more unit (as long as the longest so far, with a margin) would end past the claim
+        deadline of a unit already trained and not yet submitted."""
+        published = [w for w in self.s.state.work_in_flight() if w.status is WorkStatus.PUBLISHED]
+        if not published:
+            return False
+        done_by = self.s.clock.now() + SAFETY_FACTOR * self._longest_training_s + SAFETY_S
+        return any(self.s.market.get_unit(w.task_id, w.round, w.unit).deadline < done_by for w in published)
+
+    def _submit_published(self) -> None:
+        """Submits every trained unit still ours, a task round's in one transaction. The chain is read right
+        before: a unit whose submission landed before a crash, or that was lost, is reconciled, not resent."""
+        groups: dict[tuple[int, int], list[Work]] = {}
+        for work in self.s.state.work_in_flight():
+            if work.status is not WorkStatus.PUBLISHED:
+                continue
+            unit = self.s.market.get_unit(work.task_id, work.round, work.unit)
+            if unit.status is not UnitStatus.CLAIMED or unit.miner != self.s.address:
+                self._advance(work)  # reconciles it with the chain
+                continue
+            groups.setdefault((work.task_id, work.round), []).append(work)
+        for (task_id, round_), works in groups.items():
+            if len(works) > 1:
+                try:
+                    self._send_results(task_id, round_, works)
+                    continue
+                except ContractRevert as err:
+                    # One unit's fault refuses the whole batch (its deadline passed since the read): one by one,
+                    # so that the others still go out and the failing one surfaces alone.
+                    log.warning(
+                        "batch submission refused: one unit at a time",
+                        extra={"task": task_id, "round": round_, "error": err.error_name},
+                    )
+            for work in works:
+                self._send_results(task_id, round_, [work])
+
+    def _send_results(self, task_id: int, round_: int, works: list[Work]) -> None:
+        results = []
+        for work in works:
+            if work.result_cid is None or work.model_cid is None:  # pragma: no cover - PUBLISHED rows have both
+                raise NodeError(f"work {work} was published without its digests")
+            results.append((work.unit, to_digest(work.result_cid), to_digest(work.model_cid)))
+        sent = self.s.market.submit_results(task_id, round_, results)
+        self.s.metrics.units_submitted.inc(len(works))
         self.s.metrics.tx_sent.labels("submitResults").inc()
-        self.s.state.put_work(
-            Work(work.task_id, work.round, work.unit, WorkStatus.SUBMITTED, work.result_cid, work.model_cid)
-        )
-        log.info(
-            "submitted",
-            extra={
-                "task": work.task_id,
-                "round": work.round,
-                "unit": work.unit,
-                "result": work.result_cid,
-                "tx": sent.tx_hash,
-            },
-        )
+        for work in works:
+            self.s.state.put_work(
+                Work(work.task_id, work.round, work.unit, WorkStatus.SUBMITTED, work.result_cid, work.model_cid)
+            )
+            log.info(
+                "submitted",
+                extra={
+                    "task": work.task_id,
+                    "round": work.round,
+                    "unit": work.unit,
+                    "result": work.result_cid,
+                    "tx": sent.tx_hash,
+                },
+            )
 
     def _train(self, task: Task, work: Work, material: TaskMaterial) -> tuple[str, str]:
         model, input_cid = self.s.round_model(task, work.round, material)

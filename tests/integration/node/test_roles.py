@@ -371,3 +371,85 @@ def test_a_verifier_reveals_due_votes_in_one_transaction_and_one_by_one_when_the
     assert verifier.state.get_vote(task_id, 0, 0, votes[0].epoch).status is VoteStatus.ABANDONED  # type: ignore[union-attr]
     assert verifier.state.count_votes(VoteStatus.REVEALED) == 3
     verifier.state.close()
+
+
+def _miner(chain: Chain, tmp_path: Path, task_id: int, claim_batch: int):  # type: ignore[no-untyped-def]
+    """A miner node's services (data dir "m": built again, it is the same node restarted) following `task_id`."""
+    miner, dep = _services(chain, tmp_path, "m", 2, ["miner"], claim_batch=claim_batch)
+    miner.state.add_task(task_id, dep.block_number)
+    return miner
+
+
+def test_a_miner_claims_what_it_can_train_before_the_deadline_in_one_transaction_and_submits_it_in_one(
+    chain: Chain, tmp_path: Path
+) -> None:
+    task_id = _task(chain, tmp_path, units=4)
+    miner = _miner(chain, tmp_path, task_id, claim_batch=3)
+    role = build_roles(miner)[0]
+    claims, submissions = miner.metrics.tx_sent.labels("claimUnits"), miner.metrics.tx_sent.labels("submitResults")
+
+    role.tick()  # untimed: one unit, to learn how long a unit takes
+    assert (claims._value.get(), submissions._value.get(), miner.metrics.units_claimed._value.get()) == (1, 1, 1)
+    role.tick()  # a unit takes seconds, the claim timeout is 600 s: the 3 others fit, and claim_batch allows 3
+    assert (claims._value.get(), submissions._value.get(), miner.metrics.units_claimed._value.get()) == (2, 2, 4)
+    units = miner.market.get_units(task_id, 0)
+    assert [(u.status, u.miner) for u in units[:4]] == [(UnitStatus.SUBMITTED, miner.address)] * 4
+    assert [w.status for w in miner.state.work_in_flight()] == []
+    role.tick()  # nothing left to claim, nothing sent twice
+    assert (claims._value.get(), submissions._value.get()) == (2, 2)
+    miner.state.close()
+
+
+def test_a_miner_killed_between_training_and_submitting_a_batch_submits_it_once_when_restarted(
+    chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    task_id = _task(chain, tmp_path, units=3)
+    miner = _miner(chain, tmp_path, task_id, claim_batch=2)
+    role = build_roles(miner)[0]
+    role.tick()  # one unit, timed
+
+    def killed() -> None:
+        if any(w.status is WorkStatus.PUBLISHED for w in miner.state.work_in_flight()):
+            raise KeyboardInterrupt("killed after training")
+
+    monkeypatch.setattr(role, "_submit_published", killed)
+    with pytest.raises(KeyboardInterrupt):
+        role.tick()  # claims the 2 others in one transaction, trains both, dies before submitting
+    assert sorted(w.status for w in miner.state.work_in_flight()) == [WorkStatus.PUBLISHED] * 2
+    statuses = sorted(u.status.value for u in miner.market.get_units(task_id, 0)[:3])
+    assert statuses == [UnitStatus.CLAIMED.value] * 2 + [UnitStatus.SUBMITTED.value], "the batch claimed, not submitted"
+    miner.state.close()
+
+    restarted = _miner(chain, tmp_path, task_id, claim_batch=2)
+    build_roles(restarted)[0].tick()
+    assert restarted.metrics.tx_sent.labels("submitResults")._value.get() == 1, "both results in one transaction"
+    assert restarted.metrics.tx_sent.labels("claimUnits")._value.get() == 0, "nothing trained or claimed again"
+    assert [u.status for u in restarted.market.get_units(task_id, 0)[:3]] == [UnitStatus.SUBMITTED] * 3
+    assert restarted.state.work_in_flight() == []
+    restarted.state.close()
+
+
+def test_a_miner_submits_what_it_trained_before_training_on_past_its_deadline(
+    chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    task_id = _task(chain, tmp_path, units=3)
+    miner = _miner(chain, tmp_path, task_id, claim_batch=2)
+    role = build_roles(miner)[0]
+    role.tick()  # one unit, timed
+    train = role._train
+    trained: list[int] = []
+
+    def train_then_let_time_pass(task, work, material):  # type: ignore[no-untyped-def]
+        out = train(task, work, material)
+        trained.append(work.unit)
+        if len(trained) == 1:
+            chain.advance(600 - 5)  # the batch's claim deadline is now closer than another unit's training
+            miner.clock.observe(chain.w3.eth.block_number, chain.timestamp())  # as a cycle would see it
+        return out
+
+    monkeypatch.setattr(role, "_train", train_then_let_time_pass)
+    role.tick()
+    sent = miner.metrics.tx_sent.labels("submitResults")._value.get()
+    assert sent == 1 + 2, "the trained unit went out alone before the next was trained, then the next"
+    assert [u.status for u in miner.market.get_units(task_id, 0)[:3]] == [UnitStatus.SUBMITTED] * 3
+    miner.state.close()
