@@ -125,18 +125,18 @@ def main() -> None:
             withdraw_gas = markets["miner"].withdraw().gas_used
 
     steady = range(1, args.rounds)
-    rows: list[tuple[int | str, int | str, str, int, float]] = []
+    rows: list[tuple[int | str, int | str, str, int, str]] = []
     for (q, b), by_round in results.items():
         calls: dict[str, list[int]] = defaultdict(list)
         for r in steady:
             for label, values in by_round[r].items():
                 calls[label] += values
         for label, values in sorted(calls.items()):
-            rows.append((q, b, label, round(statistics.mean(values)), round(len(values) / len(steady), 1)))
-    rows.append(("-", "-", f"createTask ({args.rounds} rounds)", results[(3, 1)][0]["createTask"][0], 1))
-    rows.append(("-", "-", "stake (first)", stake_gas, 1))
-    rows.append(("-", "-", "joinVerifierPool", join_gas, 1))
-    rows.append(("-", "-", "withdraw", withdraw_gas, 1))
+            rows.append((q, b, label, round(statistics.mean(values)), f"{len(values) / len(steady):g}"))
+    rows.append(("-", "-", f"createTask ({args.rounds} rounds)", results[(3, 1)][0]["createTask"][0], "1"))
+    rows.append(("-", "-", "stake (first)", stake_gas, "1"))
+    rows.append(("-", "-", "joinVerifierPool", join_gas, "1"))
+    rows.append(("-", "-", "withdraw", withdraw_gas, "1"))
     print(f"Gas per call, steady state (rounds 2 to {args.rounds}, U={args.units})")
     print_table(["quorum", "batch", "call", "gas (mean)", "calls per round"], rows)
     print()

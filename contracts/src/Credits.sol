@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {MarketStorage} from "./MarketStorage.sol";
 import {ITaskMarket} from "./interfaces/ITaskMarket.sol";
 
 /// @title Credits
@@ -9,10 +10,7 @@ import {ITaskMarket} from "./interfaces/ITaskMarket.sol";
 /// @dev Also keeps `_totalOwed` (Σ escrow + Σ stake + Σ credit). Moves between buckets leave it unchanged, so it is
 /// written only where value enters (stake, createTask) or leaves (withdraw): the solvency check costs no gas on
 /// the paths in between.
-abstract contract Credits is ITaskMarket, ReentrancyGuard {
-    mapping(address account => uint256 credit) private _credits;
-    uint256 private _totalOwed;
-
+abstract contract Credits is MarketStorage, ITaskMarket, ReentrancyGuardTransient {
     /// @inheritdoc ITaskMarket
     function withdraw() external nonReentrant {
         uint256 amount = _credits[msg.sender];

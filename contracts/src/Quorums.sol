@@ -2,7 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
-import {MarketStorage} from "./MarketStorage.sol";
+import {Staking} from "./Staking.sol";
 import {ITaskMarket} from "./interfaces/ITaskMarket.sol";
 import {IVerifierPool} from "./interfaces/IVerifierPool.sol";
 
@@ -12,38 +12,12 @@ import {IVerifierPool} from "./interfaces/IVerifierPool.sol";
 /// quorums. Committing first gains nothing (seats are drawn, not taken); splitting stake over accounts gains nothing
 /// (each seat is one stake-weighted draw, with replacement, from the pool as it stood before the seed).
 /// @dev Loops run over one unit's seats only: at most seatsAt(MAX_QUORUM, MAX_APPEAL_LEVEL) per level.
-abstract contract Quorums is MarketStorage {
+abstract contract Quorums is Staking {
     // Slither's reentrancy findings below point at the external calls every slash, unlock and draw makes to our
     // own VerifierPool (created by Staking's constructor, immutable, no callback into us): nothing re-enters
     // through it. (Its draw is not `view`: it keeps tree nodes in its own transient storage, nothing of ours.)
-    /// @dev The last appeal level: its verdict is final.
-    uint8 internal constant MAX_APPEAL_LEVEL = 2;
     /// @dev Draws tried per empty seat in one call: bounds gas when much of the pool is excluded or fully bonded.
     uint256 private constant DRAW_TRIES_PER_SEAT = 4;
-
-    /// @dev A seat's ballot. Its slots are reused by the next vote at the same level (the next epoch, the next
-    /// round): a draw rewrites the first, and `commitment` is left as it was until the seat commits (`committed`
-    /// says whether it holds this vote's), so that committing overwrites a non-zero slot instead of filling an empty one.
-    struct Ballot {
-        address verifier;
-        bool committed;
-        bool revealed;
-        bool valid;
-        bytes32 commitment;
-    }
-
-    /// @dev One decided level of the vote on a unit's current result: the epoch whose seats decided it.
-    struct Level {
-        uint32 epoch;
-        bool verdict;
-        address challenger;
-    }
-
-    /// @dev Ballots by keccak256(taskId, unit index, level, seat): seats 0..seats−1 of the level's latest epoch.
-    mapping(bytes32 ballotKey => Ballot ballot) private _ballots;
-    /// @dev Levels 0..MAX_APPEAL_LEVEL of the vote on a unit's current result, by unit index. Level 0 is written only
-    /// when appealed and deleted when its unit settles; higher levels are rewritten before they are read.
-    mapping(uint256 taskId => mapping(uint32 index => Level[3] levels)) private _levels;
 
     // ------------------------------------------------------------------------------------------------------------
     // Draw, commit, reveal, challenge
@@ -161,94 +135,13 @@ abstract contract Quorums is MarketStorage {
     }
 
     // ------------------------------------------------------------------------------------------------------------
-    // Views
-    // ------------------------------------------------------------------------------------------------------------
-
-    /// @inheritdoc ITaskMarket
-    function getBallot(uint256 taskId, uint32 round, uint32 index, address verifier)
-        external
-        view
-        returns (BallotInfo memory info)
-    {
-        (Unit storage u,) = _unitIn(taskId, round, index);
-        if (u.round != round) return info; // an earlier round's unit: its ballots were settled and reused
-        uint256 committed = 0;
-        uint256 revealed = 0;
-        for (uint256 seat; seat < u.seats; ++seat) {
-            Ballot storage b = _ballots[_ballotKey(taskId, index, u.level, seat)];
-            if (b.verifier != verifier) continue;
-            info.seats += 1;
-            if (!b.committed) continue;
-            committed += 1;
-            info.commitment = b.commitment;
-            if (b.revealed) {
-                revealed += 1;
-                info.valid = b.valid;
-            }
-        }
-        // Committed (revealed) only when every one of its seats is: a verifier drawn again after committing still
-        // owes a commitment for the new seat.
-        info.committed = info.seats != 0 && committed == info.seats;
-        info.revealed = info.seats != 0 && revealed == info.seats;
-    }
-
-    /// @inheritdoc ITaskMarket
-    function getSeats(uint256 taskId, uint32 round, uint32 index) external view returns (address[] memory seats) {
-        (Unit storage u,) = _unitIn(taskId, round, index);
-        if (u.round != round) return seats; // an earlier round's unit (see getBallot)
-        seats = new address[](u.seats);
-        for (uint256 seat; seat < seats.length; ++seat) {
-            seats[seat] = _ballots[_ballotKey(taskId, index, u.level, seat)].verifier;
-        }
-    }
-
-    /// @inheritdoc ITaskMarket
-    function getLevel(uint256 taskId, uint32 round, uint32 index, uint8 level)
-        external
-        view
-        returns (LevelInfo memory)
-    {
-        if (level > MAX_APPEAL_LEVEL) revert TaskMarketAppealLevelExhausted(taskId, round, index, level);
-        (Unit storage u, UnitStatus status) = _unitIn(taskId, round, index);
-        if (u.round != round) {
-            // An earlier round's unit: accepted, its levels were settled and reused (the events keep them).
-            return LevelInfo({epoch: 0, verdict: status == UnitStatus.Accepted, challenger: address(0)});
-        }
-        Level storage l = _levels[taskId][index][level];
-        if (level == 0 && l.epoch == 0) {
-            // Not appealed (see challengeVerdict): level 0 is the unit's own vote.
-            return LevelInfo({epoch: u.level == 0 ? u.epoch : 0, verdict: u.verdict, challenger: address(0)});
-        }
-        return LevelInfo({epoch: l.epoch, verdict: l.verdict, challenger: l.challenger});
-    }
-
-    /// @inheritdoc ITaskMarket
-    function seatsAt(uint32 quorum, uint8 level) external pure returns (uint8) {
-        return _seats(quorum, level);
-    }
-
-    /// @inheritdoc ITaskMarket
-    function canFillQuorum(uint256 taskId) external view returns (bool) {
-        Task storage t = _existingTask(taskId);
-        IVerifierPool pool = _verifierPool();
-        return pool.totalWeight() >= uint256(t.params.quorum) * t.params.voteBond;
-    }
-
-    /// @inheritdoc ITaskMarket
-    function commitmentOf(uint256 taskId, uint32 round, uint32 index, address verifier, bool valid, bytes32 salt)
-        external
-        pure
-        returns (bytes32)
-    {
-        return _commitment(taskId, round, index, verifier, valid, salt);
-    }
-
-    // ------------------------------------------------------------------------------------------------------------
     // Internals
     // ------------------------------------------------------------------------------------------------------------
 
     /// @dev Settles a final verdict: the vote's seats and challengers here, the miner and the task in TaskMarket.
-    function _settleVerdict(uint256 taskId, Task storage t, Unit storage u, uint256 key) internal virtual;
+    function _settleVerdict(uint256 taskId, Task storage t, Unit storage u, uint256 key, bool verdict)
+        internal
+        virtual;
 
     /// @dev A fresh epoch at appeal `level`: no seats, drawn from the hash of this block once it is mined.
     function _startVote(Task storage t, Unit storage u, uint256 taskId, uint256 key, uint8 level)
@@ -409,12 +302,12 @@ abstract contract Quorums is MarketStorage {
         _unlockBond(challenger, uint256(_seats(t.params.quorum, level)) * t.params.verifierReward);
         uint8 previous = level - 1;
         u.level = previous;
-        u.verdict = levels[previous].verdict;
+        bool verdict = levels[previous].verdict;
         // Back at level 0, the unit reads as never appealed (see _settleVotes): level 0 is its own vote again.
         if (previous == 0) delete levels[0];
         u.status = UnitStatus.Decided;
         emit AppealLapsed(taskId, round, index, challenger, level);
-        _settleVerdict(taskId, t, u, key);
+        _settleVerdict(taskId, t, u, key, verdict);
     }
 
     /// @dev Decides the current level from its reveals. No verdict (no reveal, or a tie left by non-revealers):
@@ -433,16 +326,18 @@ abstract contract Quorums is MarketStorage {
             return;
         }
         bool verdict = validVotes > invalidVotes;
-        u.verdict = verdict;
         if (level != 0) _levels[taskId][index][level].verdict = verdict; // level 0: see challengeVerdict
         uint32 window = t.params.challengeWindow;
         bool isFinal = level == MAX_APPEAL_LEVEL || window == 0;
+        // A verdict open to challenge is kept for the challenge and its settlement; a final one settles now, from
+        // here (an accepted unit reads as valid and a rejected one is open again: see _verdictOf).
+        if (!isFinal) u.verdict = verdict;
         uint64 challengeDeadline = uint64(block.timestamp) + (isFinal ? 0 : window);
         u.status = UnitStatus.Decided;
         // forge-lint: disable-next-line(unsafe-typecast)
         u.deadline = uint40(challengeDeadline); // far below 2^40 s
         emit VerdictReached(taskId, round, index, level, verdict, validVotes, invalidVotes, challengeDeadline);
-        if (isFinal) _settleVerdict(taskId, t, u, key);
+        if (isFinal) _settleVerdict(taskId, t, u, key, verdict);
     }
 
     /// @dev Pays every seat of every level whose revealed vote is the final verdict and slashes every other seat;
@@ -451,11 +346,10 @@ abstract contract Quorums is MarketStorage {
     /// (seatsAt × verifierReward); one whose challenger won is paid by the overturned level's slashed seats (more
     /// than half of them, each voteBond ≥ 4 × verifierReward ≥ what its two successors' seats and the reward need).
     // slither-disable-next-line reentrancy-no-eth,reentrancy-benign,reentrancy-events
-    function _settleVotes(uint256 taskId, Task storage t, Unit storage u, uint256 key)
+    function _settleVotes(uint256 taskId, Task storage t, Unit storage u, uint256 key, bool verdict)
         internal
         returns (uint256 escrowIn, uint256 escrowOut)
     {
-        bool verdict = u.verdict;
         uint8 finalLevel = u.level;
         uint32 quorum = t.params.quorum;
         // forge-lint: disable-next-line(unsafe-typecast)
@@ -606,28 +500,10 @@ abstract contract Quorums is MarketStorage {
         return blockhash(seedBlock);
     }
 
-    function _seats(uint32 quorum, uint8 level) internal pure returns (uint8) {
-        uint256 seats = quorum;
-        for (uint8 l; l < level; ++l) seats = 2 * seats + 1;
-        return SafeCast.toUint8(seats);
-    }
-
-    function _commitment(uint256 taskId, uint32 round, uint32 index, address verifier, bool valid, bytes32 salt)
-        internal
-        pure
-        returns (bytes32)
-    {
-        return keccak256(abi.encode(taskId, round, index, verifier, valid, salt));
-    }
-
     function _contains(address[] memory list, address account) private pure returns (bool) {
         for (uint256 i; i < list.length; ++i) {
             if (list[i] == account) return true;
         }
         return false;
-    }
-
-    function _ballotKey(uint256 taskId, uint32 index, uint8 level, uint256 seat) private pure returns (bytes32) {
-        return keccak256(abi.encode(taskId, index, level, seat));
     }
 }

@@ -20,15 +20,6 @@ abstract contract Staking is Credits {
     /// @dev Longest allowed unbonding delay.
     uint256 internal constant MAX_UNBONDING_DELAY = 60 days;
 
-    struct StakeRecord {
-        uint128 total;
-        uint128 locked;
-        uint128 unbonding;
-        uint64 releaseAt;
-        bool verifying;
-    }
-
-    mapping(address account => StakeRecord record) private _stakes;
     uint256 private immutable _unbondingDelay;
     IVerifierPool private immutable _pool;
 

@@ -2,8 +2,9 @@
 pragma solidity ^0.8.24;
 
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
-import {MarketStorage} from "./MarketStorage.sol";
 import {Quorums} from "./Quorums.sol";
+import {Staking} from "./Staking.sol";
+import {TaskMarketViews} from "./TaskMarketViews.sol";
 import {ITaskMarket} from "./interfaces/ITaskMarket.sol";
 
 /// @title TaskMarket
@@ -18,10 +19,29 @@ contract TaskMarket is Quorums {
     uint32 internal constant MIN_TIMEOUT = 30 seconds;
     uint32 internal constant MAX_TIMEOUT = 30 days;
 
-    uint256 private _taskCount;
-    /// @dev The model digest submitted for a round's aggregation unit; the next round's input once accepted.
-    mapping(uint256 taskId => mapping(uint32 round => bytes32 modelDigest)) private _aggregateModels;
-    constructor(uint256 unbondingDelay_) MarketStorage(unbondingDelay_) {}
+    /// @dev The contract that answers the views (ITaskMarketViews) on this contract's storage: see fallback.
+    address private immutable _views;
+
+    constructor(uint256 unbondingDelay_) Staking(unbondingDelay_) {
+        _views = address(new TaskMarketViews(_verifierPool()));
+    }
+
+    /// @notice Answers the views of ITaskMarketViews: they run in TaskMarketViews, on this contract's storage
+    /// (delegatecall), which keeps this contract's code under EIP-170's limit. Anything else reverts there.
+    /// @dev TaskMarketViews only has `view` and `pure` functions and no fallback, so nothing it runs can change
+    /// this contract's state; its address is fixed at construction.
+    fallback() external {
+        address views = _views;
+        // Not memory-safe by Solidity's rules (it writes from offset 0), and it does not need to be: it never
+        // returns to Solidity code.
+        assembly {
+            calldatacopy(0, 0, calldatasize())
+            let ok := delegatecall(gas(), views, 0, calldatasize(), 0, 0)
+            returndatacopy(0, 0, returndatasize())
+            if iszero(ok) { revert(0, returndatasize()) }
+            return(0, returndatasize())
+        }
+    }
 
     // ------------------------------------------------------------------------------------------------------------
     // Tasks
@@ -102,18 +122,15 @@ contract TaskMarket is Quorums {
         u.deadline = uint40(deadline); // block time + at most MAX_TIMEOUT: far below 2^40 s
         u.status = UnitStatus.Claimed;
         if (firstClaim) {
-            // The slot held an earlier round's unit: this round's starts with no votes and no rejections.
-            // round < MAX_ROUNDS < 2^24 (checked at creation).
+            // The slot held an earlier round's unit: this round's starts with no votes. Its second slot (epoch,
+            // rejections, seats, level, verdict) is only marked stale here and reset by the submission, which
+            // writes that slot anyway: a claim writes one slot. round < MAX_ROUNDS < 2^16 (checked at creation).
             // forge-lint: disable-next-line(unsafe-typecast)
-            u.round = uint24(round);
+            u.round = uint16(round);
+            u.stale = true;
             u.commits = 0;
             u.reveals = 0;
             u.validVotes = 0;
-            u.epoch = 0;
-            u.rejections = 0;
-            u.seats = 0;
-            u.level = 0;
-            u.verdict = false;
         }
     }
 
@@ -147,6 +164,13 @@ contract TaskMarket is Quorums {
         if (resultDigest == bytes32(0)) revert TaskMarketZeroDigest("resultDigest");
         if (modelDigest == bytes32(0)) revert TaskMarketZeroDigest("modelDigest");
 
+        if (u.stale) {
+            // The round's first submission: the second slot still holds an earlier round's vote (see _claim).
+            u.stale = false;
+            u.epoch = 0;
+            u.rejections = 0;
+            u.verdict = false;
+        }
         u.submittedBlock = uint64(block.number);
         u.resultDigest = resultDigest;
         uint32 epoch = _startVote(t, u, taskId, _unitKey(round, index), 0);
@@ -184,117 +208,8 @@ contract TaskMarket is Quorums {
         } else if (status == UnitStatus.Revealing) {
             _decide(taskId, t, u, key);
         } else {
-            _settleVerdict(taskId, t, u, key);
+            _settleVerdict(taskId, t, u, key, u.verdict);
         }
-    }
-
-    // ------------------------------------------------------------------------------------------------------------
-    // Views
-    // ------------------------------------------------------------------------------------------------------------
-
-    /// @inheritdoc ITaskMarket
-    function budgetOf(TaskParams calldata params) external pure returns (uint256) {
-        return _budget(params);
-    }
-
-    /// @inheritdoc ITaskMarket
-    function taskCount() external view returns (uint256) {
-        return _taskCount;
-    }
-
-    /// @inheritdoc ITaskMarket
-    function getTask(uint256 taskId) external view returns (TaskParams memory params, TaskState memory state) {
-        Task storage t = _existingTask(taskId);
-        return (t.params, t.state);
-    }
-
-    /// @inheritdoc ITaskMarket
-    function getUnit(uint256 taskId, uint32 round, uint32 index) external view returns (UnitInfo memory) {
-        Task storage t = _existingTask(taskId);
-        if (index > t.params.unitsPerRound) {
-            revert TaskMarketUnitIndexOutOfRange(taskId, index, t.params.unitsPerRound);
-        }
-        return _unitInfo(taskId, t, round, index);
-    }
-
-    /// @inheritdoc ITaskMarket
-    function getUnits(uint256 taskId, uint32 round) external view returns (UnitInfo[] memory units) {
-        Task storage t = _existingTask(taskId);
-        uint32 count = t.params.unitsPerRound + 1;
-        units = new UnitInfo[](count);
-        for (uint32 index; index < count; ++index) {
-            units[index] = _unitInfo(taskId, t, round, index);
-        }
-    }
-
-    function _unitInfo(uint256 taskId, Task storage t, uint32 round, uint32 index)
-        private
-        view
-        returns (UnitInfo memory)
-    {
-        (Unit storage u, UnitStatus status) = _unitIn(taskId, round, index);
-        bool live = u.round == round;
-        if (!live || status == UnitStatus.Open) {
-            // An earlier round's unit (accepted: its history is in the events) or an open one (its slot's miner is
-            // a cooldown, not a claimant): only what the round itself still knows.
-            return UnitInfo({
-                status: status,
-                miner: address(0),
-                deadline: 0,
-                commits: 0,
-                reveals: 0,
-                validVotes: 0,
-                epoch: live ? u.epoch : 0,
-                rejections: live ? u.rejections : 0,
-                submittedBlock: 0,
-                resultDigest: bytes32(0),
-                modelDigest: index == t.params.unitsPerRound ? _aggregateModels[taskId][round] : bytes32(0),
-                seedBlock: 0,
-                seats: 0,
-                level: 0,
-                verdict: status == UnitStatus.Accepted
-            });
-        }
-        return UnitInfo({
-            status: status,
-            miner: u.miner,
-            deadline: u.deadline,
-            commits: u.commits,
-            reveals: u.reveals,
-            validVotes: u.validVotes,
-            epoch: u.epoch,
-            rejections: u.rejections,
-            submittedBlock: u.submittedBlock,
-            resultDigest: u.resultDigest,
-            modelDigest: index == t.params.unitsPerRound ? _aggregateModels[taskId][round] : bytes32(0),
-            seedBlock: u.seedBlock,
-            seats: u.seats,
-            level: u.level,
-            verdict: u.verdict
-        });
-    }
-
-    /// @inheritdoc ITaskMarket
-    function isClaimable(uint256 taskId, uint32 round, uint32 index) external view returns (bool) {
-        Task storage t = _tasks[taskId];
-        if (t.state.status != TaskStatus.Active || round != t.state.currentRound) return false;
-        uint32 units = t.params.unitsPerRound;
-        if (index > units || (index == units && t.state.acceptedInRound < units)) return false;
-        (, UnitStatus status) = _unitIn(taskId, round, index);
-        // slither-disable-next-line incorrect-equality (an enum compared with its value, not a balance or time)
-        return status == UnitStatus.Open;
-    }
-
-    /// @inheritdoc ITaskMarket
-    function roundInput(uint256 taskId, uint32 round) external view returns (bytes32) {
-        Task storage t = _existingTask(taskId);
-        if (round == 0) return t.params.initialModelDigest;
-        // Round r > 0 has an input once the aggregate of round r − 1 was accepted.
-        (, UnitStatus status) = _unitIn(taskId, round - 1, t.params.unitsPerRound);
-        if (status != UnitStatus.Accepted) {
-            revert TaskMarketRoundNotReached(taskId, round, t.state.currentRound);
-        }
-        return _aggregateModels[taskId][round - 1];
     }
 
     // ------------------------------------------------------------------------------------------------------------
@@ -304,11 +219,13 @@ contract TaskMarket is Quorums {
     /// @dev Settles a final verdict: pays and slashes the vote (see {Quorums-_settleVotes}), then pays or slashes the
     /// miner and moves the unit and task on. Escrow is updated once with what came in and went out.
     // slither-disable-next-line reentrancy-no-eth,reentrancy-benign,reentrancy-events (the pool call: see Quorums)
-    function _settleVerdict(uint256 taskId, Task storage t, Unit storage u, uint256 key) internal override {
-        (uint256 escrowIn, uint256 escrowOut) = _settleVotes(taskId, t, u, key);
+    function _settleVerdict(uint256 taskId, Task storage t, Unit storage u, uint256 key, bool accepted)
+        internal
+        override
+    {
+        (uint256 escrowIn, uint256 escrowOut) = _settleVotes(taskId, t, u, key, accepted);
         uint8 validVotes = u.validVotes;
         uint8 invalidVotes = u.reveals - validVotes;
-        bool accepted = u.verdict;
         if (accepted) {
             escrowOut += _acceptResult(taskId, t, u, key, validVotes, invalidVotes);
         } else {
@@ -445,12 +362,6 @@ contract TaskMarket is Quorums {
 
     function _checkRange(string memory field, uint256 value, uint256 min, uint256 max) private pure {
         if (value < min || value > max) revert TaskMarketParamOutOfRange(field, value, min, max);
-    }
-
-    function _budget(TaskParams calldata p) private pure returns (uint256) {
-        uint256 units = p.unitsPerRound;
-        return uint256(p.rounds)
-            * (units * p.minerReward + p.aggregatorReward + (units + 1) * p.quorum * p.verifierReward);
     }
 
 }

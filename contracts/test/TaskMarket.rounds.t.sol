@@ -51,21 +51,57 @@ contract TaskMarketRoundsTest is TaskMarketFixture {
     function test_claimUnits_aNewRoundStartsWithNoVotesAndNoRejections() public {
         _claimAndSubmit(taskId, 0, 0, miners[0]);
         _vote(taskId, 0, 0, _unanimous(3, false)); // rejected: epoch 1, one rejection
+        vm.assertFalse(_unit(taskId, 0, 0).verdict, "rejected and open again: no verdict");
         _acceptUnit(taskId, 0, 0, miners[1]); // epoch 2
+        // A final verdict is not stored (the slot still holds none): the view reads it from the status.
+        vm.assertTrue(_unit(taskId, 0, 0).verdict, "accepted reads valid");
+        vm.assertTrue(market.getLevel(taskId, 0, 0, 0).verdict, "and so does its level 0");
         vm.assertEq(_unit(taskId, 0, 0).epoch, 2, "two votes in round 0");
         vm.assertEq(_unit(taskId, 0, 0).rejections, 1, "one rejection in round 0");
+        address[] memory roundZeroSeats = market.getSeats(taskId, 0, 0);
         _acceptUnit(taskId, 0, 1, miners[1]);
         _acceptUnit(taskId, 0, 2, miners[1]);
 
+        // The claim writes the unit's first slot only; its second still holds round 0's vote, which reads as none.
         _claim(taskId, 1, 0, miners[0]); // the miner slashed in round 0 claims at once: its cooldown was that round's
         ITaskMarket.UnitInfo memory u = _unit(taskId, 1, 0);
+        vm.assertTrue(u.status == ITaskMarket.UnitStatus.Claimed, "claimed");
+        vm.assertEq(u.miner, miners[0], "by its miner");
         vm.assertEq(u.epoch, 0, "no vote yet");
         vm.assertEq(u.rejections, 0, "no rejection yet");
         vm.assertEq(u.commits + u.reveals + u.validVotes + u.seats + u.level, 0, "no vote bookkeeping");
+        vm.assertEq(u.submittedBlock + u.seedBlock, 0, "nothing submitted");
+        vm.assertFalse(u.verdict, "no verdict");
+        vm.assertEq(market.getSeats(taskId, 1, 0).length, 0, "none of round 0's seats");
+        vm.assertEq(market.getBallot(taskId, 1, 0, roundZeroSeats[0]).seats, 0, "nor its ballots");
+        ITaskMarket.LevelInfo memory level = market.getLevel(taskId, 1, 0, 0);
+        vm.assertEq(level.epoch, 0, "no level 0 yet");
+        vm.assertFalse(level.verdict, "nor its verdict");
         vm.prank(miners[0]);
         market.submitResults(taskId, 1, Batch.one(0), Batch.word(_result(taskId, 1, 0, miners[0])), Batch.word(_model(taskId, 1, 0)));
-        vm.assertEq(_unit(taskId, 1, 0).epoch, 1, "the first vote of round 1 is epoch 1");
-        vm.assertEq(_unit(taskId, 1, 0).resultDigest, _result(taskId, 1, 0, miners[0]), "round 1's result");
+        u = _unit(taskId, 1, 0);
+        vm.assertEq(u.epoch, 1, "the first vote of round 1 is epoch 1");
+        vm.assertEq(u.rejections, 0, "round 0's rejection stayed in round 0");
+        vm.assertFalse(u.verdict, "no verdict yet");
+        vm.assertEq(u.resultDigest, _result(taskId, 1, 0, miners[0]), "round 1's result");
+    }
+
+    /// A claim that expires before anything was submitted leaves the stale second slot as it was: the unit claimed
+    /// again still reads as never voted on, and its first submission starts at epoch 1.
+    function test_claimUnits_anExpiredFirstClaimLeavesTheNextRoundsVoteFresh() public {
+        _acceptRound(taskId, 0);
+        _claim(taskId, 1, 0, miners[0]);
+        vm.warp(vm.getBlockTimestamp() + 2 hours);
+        market.reclaimExpired(taskId, 1, 0);
+        ITaskMarket.UnitInfo memory u = _unit(taskId, 1, 0);
+        vm.assertTrue(u.status == ITaskMarket.UnitStatus.Open, "open again");
+        vm.assertEq(u.epoch + u.rejections, 0, "still no vote of round 1");
+        _claimAndSubmit(taskId, 1, 0, miners[1]);
+        u = _unit(taskId, 1, 0);
+        vm.assertEq(u.epoch, 1, "the first vote of round 1 is epoch 1");
+        vm.assertEq(market.getSeats(taskId, 1, 0).length, 0, "no seats until drawn");
+        _draw(taskId, 1, 0);
+        vm.assertEq(market.getSeats(taskId, 1, 0).length, 3, "then round 1's");
     }
 
     function test_submitResults_revertsForAnEarlierRoundsUnitInAReusedSlot() public {

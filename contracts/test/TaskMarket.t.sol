@@ -3,6 +3,7 @@ pragma solidity ^0.8.24;
 
 import {TaskMarketFixture} from "./utils/TaskMarketFixture.sol";
 import {ITaskMarket} from "../src/interfaces/ITaskMarket.sol";
+import {ITaskMarketViews} from "../src/interfaces/ITaskMarketViews.sol";
 import {Batch} from "./utils/Batch.sol";
 
 /// @notice Tasks: creation with every parameter check, cancellation, completion, views.
@@ -312,6 +313,33 @@ contract TaskMarketTasksTest is TaskMarketFixture {
     function test_deployedCode_staysUnderTheEip170Limit() public view {
         vm.assertLe(address(market).code.length, 24_576, "TaskMarket runtime size");
         vm.assertLe(market.verifierPool().code.length, 24_576, "VerifierPool runtime size");
+        vm.assertLe(_viewsContract().code.length, 24_576, "TaskMarketViews runtime size");
+    }
+
+    /// The market's second creation (after its pool): TaskMarketViews, at the CREATE address of nonce 2.
+    function _viewsContract() internal view returns (address) {
+        return address(uint160(uint256(keccak256(abi.encodePacked(bytes2(0xd694), address(market), bytes1(0x02))))));
+    }
+
+    /// The views run in TaskMarketViews on the market's storage: at its own address that contract holds nothing.
+    function test_fallback_runsTheViewsOnTheMarketsStorage() public {
+        uint256 taskId = _create(_params(1, 1, 1));
+        ITaskMarketViews views = ITaskMarketViews(_viewsContract());
+        vm.assertGt(address(views).code.length, 0, "created with the market");
+        vm.assertEq(market.taskCount(), taskId, "the market's tasks");
+        vm.assertEq(views.taskCount(), 0, "its own storage is empty");
+        vm.expectRevert(abi.encodeWithSelector(ITaskMarket.TaskMarketUnknownTask.selector, taskId));
+        views.getTask(taskId);
+    }
+
+    /// A call the market does not know reverts, without a reason, and so does a plain transfer.
+    function test_fallback_revertsForAnUnknownCallAndForValue() public {
+        (bool ok, bytes memory reason) = address(market).call(abi.encodeWithSignature("mint(uint256)", 1));
+        vm.assertFalse(ok, "unknown call");
+        vm.assertEq(reason.length, 0, "no reason");
+        vm.deal(address(this), 1 ether);
+        (ok,) = address(market).call{value: 1 ether}("");
+        vm.assertFalse(ok, "no plain transfer");
     }
 
     function test_createTask_revertsWhenVoteBondCannotPayAnAppeal() public {

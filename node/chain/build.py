@@ -22,6 +22,9 @@ from node.errors import ToolchainError
 log = logging.getLogger(__name__)
 
 CONTRACT = "TaskMarket"
+# Its views live in a second contract that its fallback runs on its storage: their ABI joins the market's, since
+# the market's address answers them.
+VIEWS_CONTRACT = "TaskMarketViews"
 ARTIFACT_NAME = "TaskMarket.json"
 SOURCE_DIR = Path("contracts") / "src"
 OZ_REMAPPING = "@openzeppelin/contracts/=node_modules/@openzeppelin/contracts/"
@@ -109,13 +112,24 @@ def compile_contract(root: Path) -> Artifact:
     if errors:
         raise ToolchainError("solc: " + "; ".join(e.get("formattedMessage", e["message"]) for e in errors))
     contract = output["contracts"][f"{SOURCE_DIR.as_posix()}/{CONTRACT}.sol"][CONTRACT]
+    views = output["contracts"][f"{SOURCE_DIR.as_posix()}/{VIEWS_CONTRACT}.sol"][VIEWS_CONTRACT]
     return Artifact(
         name=CONTRACT,
-        abi=contract["abi"],
+        abi=market_abi(contract["abi"], views["abi"]),
         bytecode="0x" + contract["evm"]["bytecode"]["object"],
         source_digest=source_digest(root),
         compiler=version,
     )
+
+
+def market_abi(market: list[dict[str, Any]], views: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The ABI of the market's address: its own, and its views contract's functions (its events and errors are the
+    market's own, from the same interface). The market's fallback, which forwards them, is left out: every call a
+    client makes is named."""
+    own = [entry for entry in market if entry["type"] != "fallback"]
+    names = {entry.get("name") for entry in own if entry["type"] == "function"}
+    forwarded = [entry for entry in views if entry["type"] == "function" and entry["name"] not in names]
+    return own + forwarded
 
 
 def _version(solc: Path) -> str:

@@ -4,16 +4,17 @@ pragma solidity ^0.8.24;
 import {TestBase} from "../utils/TestBase.sol";
 import {TaskMarket} from "../../src/TaskMarket.sol";
 import {ITaskMarket} from "../../src/interfaces/ITaskMarket.sol";
+import {ITaskMarketWithViews} from "../../src/interfaces/ITaskMarketViews.sol";
 import {TaskMarketHandler} from "./TaskMarketHandler.sol";
 
 /// @notice The books of the market hold under random sequences of every action by several actors.
 contract TaskMarketInvariantTest is TestBase {
-    TaskMarket internal market;
+    ITaskMarketWithViews internal market;
     TaskMarketHandler internal handler;
 
     function setUp() public {
         vm.warp(1_700_000_000);
-        market = new TaskMarket(1 days);
+        market = ITaskMarketWithViews(address(new TaskMarket(1 days)));
         handler = new TaskMarketHandler(market);
         targetContract(address(handler));
         bytes4[] memory selectors = new bytes4[](17);

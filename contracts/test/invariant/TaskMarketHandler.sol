@@ -2,15 +2,15 @@
 pragma solidity ^0.8.24;
 
 import {TestBase} from "../utils/TestBase.sol";
-import {TaskMarket} from "../../src/TaskMarket.sol";
 import {ITaskMarket} from "../../src/interfaces/ITaskMarket.sol";
+import {ITaskMarketWithViews} from "../../src/interfaces/ITaskMarketViews.sol";
 import {ForceSender} from "../mocks/ForceSender.sol";
 import {Batch} from "../utils/Batch.sol";
 
 /// @notice Drives random sequences of every TaskMarket action by several actors, and keeps ghost sums of what
 /// went in and out so the invariant test can check the contract's books against them.
 contract TaskMarketHandler is TestBase {
-    TaskMarket public immutable market;
+    ITaskMarketWithViews public immutable market;
 
     uint256 internal constant ACTORS = 8;
     address[] public actors;
@@ -29,7 +29,7 @@ contract TaskMarketHandler is TestBase {
     uint256 public ghostTerminalBroken;
     mapping(string action => uint256) public calls;
 
-    constructor(TaskMarket market_) {
+    constructor(ITaskMarketWithViews market_) {
         market = market_;
         for (uint256 i; i < ACTORS; ++i) {
             address a = address(uint160(0x5000 + i));

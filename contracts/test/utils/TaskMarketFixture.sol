@@ -4,6 +4,7 @@ pragma solidity ^0.8.24;
 import {TestBase} from "./TestBase.sol";
 import {TaskMarket} from "../../src/TaskMarket.sol";
 import {ITaskMarket} from "../../src/interfaces/ITaskMarket.sol";
+import {ITaskMarketWithViews} from "../../src/interfaces/ITaskMarketViews.sol";
 import {Batch} from "./Batch.sol";
 
 /// @notice A deployed market, funded actors with stake, and helpers that drive units through their life.
@@ -16,7 +17,8 @@ abstract contract TaskMarketFixture is TestBase {
     uint96 internal constant VOTE_BOND = 0.4 ether;
     uint256 internal constant STAKE = 10 ether;
 
-    TaskMarket internal market;
+    /// @dev The market at its address: its calls and the views its fallback answers.
+    ITaskMarketWithViews internal market;
     address internal owner = address(0xA11CE);
     address internal stranger = address(0xBAD);
     address[3] internal miners = [address(0x1001), address(0x1002), address(0x1003)];
@@ -24,7 +26,7 @@ abstract contract TaskMarketFixture is TestBase {
 
     function setUp() public virtual {
         vm.warp(1_700_000_000);
-        market = new TaskMarket(DELAY);
+        market = ITaskMarketWithViews(address(new TaskMarket(DELAY)));
         vm.deal(owner, 1_000 ether);
         vm.deal(stranger, 1_000 ether);
         vm.label(owner, "owner");

@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 
 from node.chain import reverts
-from node.chain.build import load_artifact, repo_root, source_digest
+from node.chain.build import load_artifact, market_abi, repo_root, source_digest
 from node.chain.reverts_codegen import render, target
 
 
@@ -35,3 +35,24 @@ def test_every_solidity_error_has_its_python_twin() -> None:
         if item["type"] == "error":
             cls = reverts.ALL[item["name"]]
             assert cls.fields == tuple(i["name"] for i in item["inputs"])
+
+
+def test_the_markets_abi_holds_the_views_its_fallback_answers() -> None:
+    market = [
+        {"type": "function", "name": "claimUnits"},
+        {"type": "fallback", "stateMutability": "nonpayable"},
+        {"type": "error", "name": "TaskMarketUnknownTask"},
+    ]
+    views = [
+        {"type": "function", "name": "getUnit"},
+        {"type": "function", "name": "claimUnits"},  # never twice
+        {"type": "error", "name": "TaskMarketUnknownTask"},
+    ]
+    assert market_abi(market, views) == [
+        {"type": "function", "name": "claimUnits"},
+        {"type": "error", "name": "TaskMarketUnknownTask"},
+        {"type": "function", "name": "getUnit"},
+    ]
+    functions = [item["name"] for item in load_artifact().abi if item["type"] == "function"]
+    assert {"claimUnits", "getTask", "getUnit", "getUnits", "getBallot", "getLevel", "isClaimable"} <= set(functions)
+    assert len(functions) == len(set(functions))
