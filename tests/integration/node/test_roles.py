@@ -380,6 +380,15 @@ def _miner(chain: Chain, tmp_path: Path, task_id: int, claim_batch: int):  # typ
     return miner
 
 
+def _timed_miner(chain: Chain, tmp_path: Path, claim_batch: int):  # type: ignore[no-untyped-def]
+    """A 3-unit task and a miner that took one unit of it alone (untimed), so that its next claim is a batch."""
+    task_id = _task(chain, tmp_path, units=3)
+    miner = _miner(chain, tmp_path, task_id, claim_batch=claim_batch)
+    role = build_roles(miner)[0]
+    role.tick()
+    return task_id, miner, role
+
+
 def test_a_miner_claims_what_it_can_train_before_the_deadline_in_one_transaction_and_submits_it_in_one(
     chain: Chain, tmp_path: Path
 ) -> None:
@@ -403,10 +412,7 @@ def test_a_miner_claims_what_it_can_train_before_the_deadline_in_one_transaction
 def test_a_miner_killed_between_training_and_submitting_a_batch_submits_it_once_when_restarted(
     chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    task_id = _task(chain, tmp_path, units=3)
-    miner = _miner(chain, tmp_path, task_id, claim_batch=2)
-    role = build_roles(miner)[0]
-    role.tick()  # one unit, timed
+    task_id, miner, role = _timed_miner(chain, tmp_path, claim_batch=2)
 
     def killed() -> None:
         if any(w.status is WorkStatus.PUBLISHED for w in miner.state.work_in_flight()):
@@ -432,10 +438,7 @@ def test_a_miner_killed_between_training_and_submitting_a_batch_submits_it_once_
 def test_a_miner_submits_what_it_trained_before_training_on_past_its_deadline(
     chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    task_id = _task(chain, tmp_path, units=3)
-    miner = _miner(chain, tmp_path, task_id, claim_batch=2)
-    role = build_roles(miner)[0]
-    role.tick()  # one unit, timed
+    task_id, miner, role = _timed_miner(chain, tmp_path, claim_batch=2)
     train = role._train
     trained: list[int] = []
 
