@@ -1,16 +1,17 @@
 """Gas of every TaskMarket call, and of one accepted unit's whole life at quorum 1 and 3, unbatched and batched.
 
-A unit's life is claim + submit + the quorum's draw + one commit and one reveal per verifier drawn (the last
-reveal decides; with no challenge window the verdict settles at once), plus its share (1/U) of the round's
-aggregation unit. Five verifiers of equal stake are in the pool; a verifier drawn into several seats commits and
-reveals once for all of them, so a quorum of 3 costs fewer than 3 commits when seats repeat. Batched, every phase
-takes the round's U training units in one call (each verifier's votes on them in one commit and one reveal), so
-a unit pays 1/U of each call's 21,000 base and fixed costs. Figures are the mean over the rounds after the first,
-once every account already has stake and credit slots and every unit its slots (the steady state of a running
-network): which verifiers the draws seat, and so how many commits and reveals a batch takes, changes from round
-to round, and one round alone moves the figure by a few thousand gas. The first round's figures are printed too.
+A unit's life is claim + submit + the quorum's draw + one commit and one reveal per verifier drawn (the last reveal
+decides; with no challenge window the verdict settles at once), plus its share (1/U) of the round's aggregation
+unit (claimed and submitted in one call). Five verifiers of equal stake are in the pool; a verifier drawn into
+several seats commits and reveals once for all of them, so a quorum of 3 costs fewer than 3 commits when seats
+repeat. Batched, every phase takes the round's U training units in one call (each verifier's votes on them in one
+commit and one reveal), so a unit pays 1/U of each call's 21,000 base and fixed costs. Figures are the mean over
+the rounds after the first, once every account already has stake and credit slots and every unit its slots (the
+steady state of a running network): which verifiers the draws seat, and so how many commits and reveals a batch
+takes, changes from round to round, and one round alone moves the figure by a few thousand gas. The first round's
+figures are printed too.
 
-    python scripts/bench_gas.py [--units 4] [--rounds 4]
+    python -m scripts.bench_gas [--units 64] [--rounds 4]
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ def run_task(
 
     Each phase goes over the round's training units ``batch`` at a time: the miner claims and submits a batch in one
     call each, the quorums are drawn a batch per call, and each verifier commits and reveals, in one call each, its
-    votes on the batch's units it was drawn for. The aggregation unit is a batch of one.
+    votes on the batch's units it was drawn for. The aggregation unit is claimed and submitted in one call
+    (claimAndSubmit, as aggregator nodes do), then voted on as a batch of one.
     """
     owner, miner = markets["owner"], markets["miner"]
     params = TaskParams(
@@ -67,13 +69,17 @@ def run_task(
             def record(label: str, sent: SentTransaction, g: dict[str, list[int]] = g, prefix: str = prefix) -> None:
                 g[prefix + label].append(sent.gas_used)
 
-            record("claimUnits", miner.claim_units(task_id, round_, group))
-            record(
-                "submitResults",
-                miner.submit_results(
-                    task_id, round_, [(i, _digest(f"r{round_}{i}"), _digest(f"m{round_}{i}")) for i in group]
-                ),
-            )
+            if prefix:  # the aggregator's one call, as nodes send it
+                digests = _digest(f"r{round_}{units}"), _digest(f"m{round_}{units}")
+                record("claimAndSubmit", miner.claim_and_submit(task_id, round_, units, *digests))
+            else:
+                record("claimUnits", miner.claim_units(task_id, round_, group))
+                record(
+                    "submitResults",
+                    miner.submit_results(
+                        task_id, round_, [(i, _digest(f"r{round_}{i}"), _digest(f"m{round_}{i}")) for i in group]
+                    ),
+                )
             record(f"drawVerifiers (q={quorum})", owner.draw_quorums(task_id, round_, group))
             # Each verifier's votes on this batch, one salt per unit (see commitVotes).
             ballots: dict[str, list[tuple[int, bool, bytes]]] = defaultdict(list)
@@ -95,7 +101,9 @@ def unit_life(g: dict[str, list[int]], units: int) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--units", type=int, default=4, help="training units per round (default 4)")
+    parser.add_argument(
+        "--units", type=int, default=64, help="training units per round, each phase's batch (default 64)"
+    )
     parser.add_argument("--rounds", type=int, default=4, help="rounds per task, the first one cold (default 4)")
     args = parser.parse_args()
     if args.rounds < 2:

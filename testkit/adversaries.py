@@ -21,7 +21,6 @@ import torch
 
 from node.chain.events import EventReader
 from node.chain.hashing import unit_seed
-from node.chain.tx import SentTransaction
 from node.chain.types import Task, UnitInfo, UnitStatus
 from node.ml import spec as sp
 from node.ml.data import Dataset
@@ -159,14 +158,14 @@ class LazyVerifierRole(VerifierRole):
             return Verdict(Outcome.VALID, "approves without checking")
         return super()._verdict(task, unit, round_, index, material)  # pragma: no cover
 
-    def _send_commitment(self, vote: Vote) -> SentTransaction | None:
+    def _commitment_of(self, vote: Vote) -> bytes | None:
         if self.lazy != "copy":
-            return super()._send_commitment(vote)
+            return super()._commitment_of(vote)
         copied = self._someone_elses_commitment(vote)
         if copied is None:
             return None  # wait for an honest verifier to commit first
         log.warning("copying a commitment", extra={"task": vote.task_id, "round": vote.round, "unit": vote.unit})
-        return self.s.market.commit_vote(vote.task_id, vote.round, vote.unit, copied)
+        return copied
 
     def _should_watch(self, task: Task, unit: UnitInfo, round_: int, index: int) -> bool:
         return False  # a lazy verifier spends nothing on re-checking others

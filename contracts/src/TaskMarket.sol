@@ -83,18 +83,35 @@ contract TaskMarket is Quorums {
     /// @inheritdoc ITaskMarket
     function claimUnits(uint256 taskId, uint32 round, uint32[] calldata indices) external {
         Task storage t = _existingTask(taskId);
+        uint256 n = _batch(indices.length, indices.length);
+        uint64 deadline = _startClaims(taskId, t, round, n);
+        for (uint256 i; i < n; ++i) {
+            _claim(taskId, t, round, indices[i], deadline);
+        }
+        _claimed(t, n);
+    }
+
+    /// @inheritdoc ITaskMarket
+    function claimAndSubmit(uint256 taskId, uint32 round, uint32 index, bytes32 resultDigest, bytes32 modelDigest)
+        external
+    {
+        Task storage t = _existingTask(taskId);
+        _claim(taskId, t, round, index, _startClaims(taskId, t, round, 1));
+        _claimed(t, 1);
+        _submit(taskId, t, round, index, resultDigest, modelDigest);
+    }
+
+    /// @dev Checks that the task's `round` takes claims and locks one bond per unit of the `n` about to be claimed
+    /// (a miner without the stake for all of them claims none); returns their claim deadline.
+    function _startClaims(uint256 taskId, Task storage t, uint32 round, uint256 n) private returns (uint64) {
         if (t.state.status != TaskStatus.Active) revert TaskMarketTaskNotActive(taskId, t.state.status);
         if (round != t.state.currentRound) revert TaskMarketRoundNotCurrent(taskId, round, t.state.currentRound);
-        uint256 n = _batch(indices.length, indices.length);
-        uint96 bond = t.params.unitBond;
-        // One bond per unit, locked at once: a miner without the stake for all of them claims none.
-        _lockBond(msg.sender, n * bond);
-        uint64 deadline = uint64(block.timestamp) + t.params.claimTimeout;
-        for (uint256 i; i < n; ++i) {
-            uint32 index = indices[i];
-            _claim(taskId, t, round, index, deadline);
-            emit UnitClaimed(taskId, round, index, msg.sender, deadline, bond);
-        }
+        _lockBond(msg.sender, n * t.params.unitBond);
+        return uint64(block.timestamp) + t.params.claimTimeout;
+    }
+
+    /// @dev Moves `n` units just claimed from open to in flight.
+    function _claimed(Task storage t, uint256 n) private {
         // n ≤ MAX_BATCH, and each claimed unit was a distinct open one (a repeated index is no longer open).
         // forge-lint: disable-next-line(unsafe-typecast)
         uint32 claimed = uint32(n);
@@ -102,7 +119,7 @@ contract TaskMarket is Quorums {
         t.state.inFlight += claimed;
     }
 
-    /// @dev Claims one open unit of the current round for the caller (bond and counters: see claimUnits).
+    /// @dev Claims one open unit of the current round for the caller (bond and counters: see _startClaims, _claimed).
     function _claim(uint256 taskId, Task storage t, uint32 round, uint32 index, uint64 deadline) private {
         uint32 units = t.params.unitsPerRound;
         if (index > units) revert TaskMarketUnitIndexOutOfRange(taskId, index, units);
@@ -132,6 +149,7 @@ contract TaskMarket is Quorums {
             u.reveals = 0;
             u.validVotes = 0;
         }
+        emit UnitClaimed(taskId, round, index, msg.sender, deadline, t.params.unitBond);
     }
 
     /// @inheritdoc ITaskMarket

@@ -61,6 +61,65 @@ contract TaskMarketUnitsTest is TaskMarketFixture {
         _claim(taskId, 0, 2, miners[2]);
     }
 
+    function test_claimAndSubmit_claimsAndSubmitsTheAggregationUnitInOneCall() public {
+        _acceptUnit(taskId, 0, 0, miners[0]);
+        _acceptUnit(taskId, 0, 1, miners[1]);
+        uint256 lockedBefore = _locked(miners[2]);
+        bytes32 result = _result(taskId, 0, 2, miners[2]);
+        bytes32 model = _model(taskId, 0, 2);
+        uint64 deadline = uint64(vm.getBlockTimestamp() + 1 hours);
+        vm.expectEmit();
+        emit ITaskMarket.UnitClaimed(taskId, 0, 2, miners[2], deadline, UNIT_BOND);
+        vm.expectEmit();
+        emit ITaskMarket.ResultSubmitted(
+            taskId, 0, 2, miners[2], result, model, 1, uint64(vm.getBlockTimestamp() + 30 minutes)
+        );
+        vm.prank(miners[2]);
+        market.claimAndSubmit(taskId, 0, 2, result, model);
+        ITaskMarket.UnitInfo memory u = _unit(taskId, 0, 2);
+        vm.assertTrue(u.status == ITaskMarket.UnitStatus.Submitted, "submitted");
+        vm.assertEq(u.miner, miners[2], "miner");
+        vm.assertEq(u.resultDigest, result, "result");
+        vm.assertEq(u.modelDigest, model, "the aggregate is kept");
+        vm.assertEq(u.epoch, 1, "its vote opened");
+        vm.assertEq(_locked(miners[2]) - lockedBefore, UNIT_BOND, "one bond locked");
+        ITaskMarket.TaskState memory s = _state(taskId);
+        vm.assertEq(s.openUnits, 0, "nothing open");
+        vm.assertEq(s.inFlight, 1, "the aggregation in flight");
+        // It is then voted on like any submitted unit: the round closes on its acceptance.
+        _vote(taskId, 0, 2, _unanimous(_quorumOf(taskId), true));
+        vm.assertEq(_state(taskId).currentRound, 1, "round 1 opened");
+        vm.assertEq(market.roundInput(taskId, 1), model, "on the aggregate");
+    }
+
+    function test_claimAndSubmit_revertsWholeBeforeTrainingIsAccepted() public {
+        _acceptUnit(taskId, 0, 0, miners[0]);
+        vm.expectRevert(abi.encodeWithSelector(ITaskMarket.TaskMarketAggregationNotReady.selector, taskId, 0, 1, 2));
+        vm.prank(miners[2]);
+        market.claimAndSubmit(taskId, 0, 2, _result(taskId, 0, 2, miners[2]), _model(taskId, 0, 2));
+        vm.assertEq(_locked(miners[2]), 0, "no bond locked");
+    }
+
+    function test_claimAndSubmit_revertsWholeOnAZeroDigest() public {
+        vm.expectRevert(abi.encodeWithSelector(ITaskMarket.TaskMarketZeroDigest.selector, "modelDigest"));
+        vm.prank(miners[0]);
+        market.claimAndSubmit(taskId, 0, 0, _result(taskId, 0, 0, miners[0]), bytes32(0));
+        vm.assertTrue(_unit(taskId, 0, 0).status == ITaskMarket.UnitStatus.Open, "still open");
+        vm.assertEq(_state(taskId).openUnits, 2, "nothing claimed");
+        vm.assertEq(_locked(miners[0]), 0, "no bond locked");
+    }
+
+    function test_claimAndSubmit_revertsWhenAlreadyClaimed() public {
+        _claim(taskId, 0, 0, miners[0]);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                ITaskMarket.TaskMarketUnitWrongStatus.selector, taskId, 0, 0, ITaskMarket.UnitStatus.Claimed
+            )
+        );
+        vm.prank(miners[1]);
+        market.claimAndSubmit(taskId, 0, 0, _result(taskId, 0, 0, miners[1]), _model(taskId, 0, 0));
+    }
+
     function test_claimUnits_revertsWhenAlreadyClaimed() public {
         _claim(taskId, 0, 0, miners[0]);
         vm.expectRevert(

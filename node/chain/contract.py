@@ -147,6 +147,12 @@ class TaskMarket(MarketViews):
             "submitResults", task_id, round_, indices, [r for _, r, _ in results], [m for _, _, m in results]
         )
 
+    def claim_and_submit(
+        self, task_id: int, round_: int, index: int, result_digest: bytes, model_digest: bytes
+    ) -> SentTransaction:
+        """Claims an open unit and submits its result in one transaction (a result computed before the claim)."""
+        return self._send("claimAndSubmit", task_id, round_, index, result_digest, model_digest)
+
     def reclaim_expired(self, task_id: int, round_: int, index: int) -> SentTransaction:
         return self._send("reclaimExpired", task_id, round_, index)
 
@@ -161,7 +167,11 @@ class TaskMarket(MarketViews):
         return self._send("challengeVerdict", task_id, round_, index)
 
     def commit_vote(self, task_id: int, round_: int, index: int, commitment: bytes) -> SentTransaction:
-        return self._send("commitVotes", task_id, round_, [index], [commitment])
+        return self.commit_votes(task_id, round_, [(index, commitment)])
+
+    def commit_votes(self, task_id: int, round_: int, commitments: Sequence[tuple[int, bytes]]) -> SentTransaction:
+        """Sends (index, commitment) for each unit in one transaction."""
+        return self._send("commitVotes", task_id, round_, [i for i, _ in commitments], [c for _, c in commitments])
 
     def commit_vote_for(self, task_id: int, round_: int, index: int, valid: bool, salt: bytes) -> SentTransaction:
         """Commits ``valid`` under ``salt`` for this signer (the salt must already be stored by the caller)."""
@@ -171,8 +181,11 @@ class TaskMarket(MarketViews):
         """Commits (index, valid, salt) for each unit, each under its own salt, in one transaction (the salts must
         already be stored by the caller)."""
         me = self.signer.address
-        commitments = [vote_commitment(task_id, round_, index, me, valid, salt) for index, valid, salt in votes]
-        return self._send("commitVotes", task_id, round_, [index for index, _, _ in votes], commitments)
+        return self.commit_votes(
+            task_id,
+            round_,
+            [(index, vote_commitment(task_id, round_, index, me, valid, salt)) for index, valid, salt in votes],
+        )
 
     def reveal_vote(self, task_id: int, round_: int, index: int, valid: bool, salt: bytes) -> SentTransaction:
         return self.reveal_votes(task_id, round_, [(index, valid, salt)])

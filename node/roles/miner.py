@@ -1,5 +1,6 @@
 """The miner (and, with ``aggregate=True``, the aggregator): claims open units, trains or aggregates, publishes
-the result to the store and submits its digest.
+the result to the store and submits its digest. An aggregate follows from the round's accepted results alone, so
+the aggregator computes it first and claims and submits it in one transaction.
 
 One unit at a time by default; with ``claim_batch`` above 1, a miner that has timed a unit claims as many training
 units as it can train before the claim deadline in one transaction, trains them in turn and submits their results
@@ -118,7 +119,10 @@ class MinerRole:
             for index in candidates:
                 if not self.s.ensure_free_stake(task.params.unit_bond, "claim"):
                     return
-                if self._claim(task, [index]):
+                if index == units:
+                    if self._aggregate_and_submit(task):
+                        return
+                elif self._claim(task, [index]):
                     return
 
     def _claim_size(self, task: Task) -> int:
@@ -152,6 +156,39 @@ class MinerRole:
         for work in works:
             self.s.state.put_work(work)
         self._work_through(works)
+        return True
+
+    def _aggregate_and_submit(self, task: Task) -> bool:
+        """Aggregates the round's accepted results, publishes the aggregate and claims and submits it in one
+        transaction; False when another aggregator was first. The row is written as published before the
+        transaction: a node restarted in between reads the chain to learn whether it landed."""
+        material = self.s.material(task)
+        if material is None:  # pragma: no cover - _claim_next only offers tasks with material
+            return False
+        r, index = task.state.current_round, task.params.units_per_round
+        work = Work(task.task_id, r, index, WorkStatus.CLAIMED)
+        result_cid, model_cid = self._aggregate(task, work, material)
+        work = Work(task.task_id, r, index, WorkStatus.PUBLISHED, result_cid, model_cid)
+        self.s.state.put_work(work)
+        try:
+            sent = self.s.market.claim_and_submit(task.task_id, r, index, to_digest(result_cid), to_digest(model_cid))
+        except LOST_RACE as err:
+            self.s.metrics.claim_races_lost.inc()
+            self.s.state.put_work(
+                Work(task.task_id, r, index, WorkStatus.ABANDONED, result_cid, model_cid, "lost the claim race")
+            )
+            log.info(
+                "lost a claim race", extra={"task": task.task_id, "round": r, "units": [index], "error": err.error_name}
+            )
+            return False
+        self.s.metrics.units_claimed.inc()
+        self.s.metrics.units_submitted.inc()
+        self.s.metrics.tx_sent.labels("claimAndSubmit").inc()
+        self.s.state.put_work(Work(task.task_id, r, index, WorkStatus.SUBMITTED, result_cid, model_cid))
+        log.info(
+            "claimed and submitted",
+            extra={"task": task.task_id, "round": r, "unit": index, "result": result_cid, "tx": sent.tx_hash},
+        )
         return True
 
     def _work_through(self, works: list[Work]) -> None:

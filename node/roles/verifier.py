@@ -1,6 +1,8 @@
 """The verifier: stays in the stake-weighted verifier pool, draws the quorums of submitted units once their seed
-block is mined, re-executes only the units it was drawn for (with its challenge seed), commits its vote (salt on
-disk first) and reveals once the reveal phase opens. As a watcher it re-checks, within a budget, verdicts it did
+block is mined, re-executes only the units it was drawn for (with its challenge seed), stores each vote (salt on
+disk first) and commits the votes it stored in one transaction per task round at the end of its cycle (earlier,
+when one more re-execution would outlast a stored vote's commit deadline), and reveals once the reveal phase
+opens. As a watcher it re-checks, within a budget, verdicts it did
 not vote on while they are open to challenge, and appeals those it finds wrong.
 
 A verdict the verifier cannot reach (bytes unavailable) is retried on the next cycle, never voted blindly.
@@ -20,7 +22,6 @@ from node.chain.reverts import (
     TaskMarketNotSelected,
     TaskMarketUnitWrongStatus,
 )
-from node.chain.tx import SentTransaction
 from node.chain.types import MAX_APPEAL_LEVEL, Task, UnitInfo, UnitStatus, seats_at
 from node.errors import ContractRevert, DmlnetError, SpecError
 from node.ml.aggregate import verify_aggregate
@@ -29,7 +30,7 @@ from node.ml.material import TaskMaterial
 from node.ml.model import state_from_bytes
 from node.ml.verify import Outcome, UnitContext, Verdict, verify_unit
 from node.roles.context import Services
-from node.roles.miner import accepted_contributions
+from node.roles.miner import SAFETY_FACTOR, SAFETY_S, accepted_contributions
 from node.state import Vote, VoteStatus
 from node.store.cid import to_cid
 
@@ -68,6 +69,7 @@ class VerifierRole:
         # Chain time at the last tick and between the last two: how far the chain moves before we look again.
         self._last_tick_at: float | None = None
         self._tick_step_s = services.settings.poll_interval_s
+        self._longest_verdict_s = 0.0  # the longest re-execution so far: what a stored vote may wait for
 
     def tick(self) -> None:
         now = self.s.clock.now()
@@ -102,6 +104,7 @@ class VerifierRole:
                 elif watch_budget > 0 and self._should_watch(task, unit, r, index):
                     watch_budget -= 1
                     self._watch(task, unit, r, index, material)
+        self._commit_stored()
 
     # ---------------------------------------------------------------------------------------------- pool and draws
 
@@ -181,9 +184,12 @@ class VerifierRole:
         return stored is None or stored.status is VoteStatus.ABANDONED
 
     def _vote(self, task: Task, unit: UnitInfo, round_: int, index: int, material: TaskMaterial) -> None:
+        """Re-executes the unit and stores the vote; the commitment goes out with the cycle's others."""
         started = time.process_time()
         verdict = self._unavailable_is_invalid_at_last(
-            (task.task_id, round_, index, unit.epoch), unit.deadline, self._verdict(task, unit, round_, index, material)
+            (task.task_id, round_, index, unit.epoch),
+            unit.deadline,
+            self._timed_verdict(task, unit, round_, index, material),
         )
         self.s.metrics.verification_seconds.observe(time.process_time() - started)
         if verdict.outcome is Outcome.UNAVAILABLE:
@@ -214,9 +220,65 @@ class VerifierRole:
                 verdict.reason[:500],
             )
         )
-        self._commit(vote)
+        log.debug("vote stored", extra={"task": vote.task_id, "round": vote.round, "unit": vote.unit})
 
-    def _commit(self, vote: Vote) -> None:
+    def _timed_verdict(self, task: Task, unit: UnitInfo, round_: int, index: int, material: TaskMaterial) -> Verdict:
+        """The verdict, after the stored votes whose commit deadline it would outlast are committed."""
+        if self._verdict_would_outlast_stored():
+            self._commit_stored()
+        began = time.monotonic()
+        verdict = self._verdict(task, unit, round_, index, material)
+        self._longest_verdict_s = max(self._longest_verdict_s, time.monotonic() - began)
+        return verdict
+
+    def _verdict_would_outlast_stored(self) -> bool:
+        """Whether one more re-execution (as long as the longest so far, with the miner's margin) would end past the
+        commit deadline of a vote stored and not committed yet."""
+        stored = [v for v in self.s.state.open_votes() if v.status is VoteStatus.STORED]
+        if not stored:
+            return False
+        done_by = self.s.clock.now() + SAFETY_FACTOR * self._longest_verdict_s + SAFETY_S
+        return any(self.s.market.get_unit(v.task_id, v.round, v.unit).deadline < done_by for v in stored)
+
+    # ---------------------------------------------------------------------------------------------- commits
+
+    def _commit_stored(self) -> None:
+        self._commit([v for v in self.s.state.open_votes() if v.status is VoteStatus.STORED])
+
+    def _commit(self, votes: list[Vote]) -> None:
+        """Commits the votes that still owe their commitment, a task round's in one transaction. A batch is refused
+        whole when one of its units can no longer take it (its deadline passed, its seat released since the read):
+        then each vote goes alone, so that the others still count and the failing one is let go."""
+        groups: dict[tuple[int, int], list[tuple[Vote, bytes]]] = {}
+        for vote in votes:
+            commitment = self._owed_commitment(vote)
+            if commitment is not None:
+                groups.setdefault((vote.task_id, vote.round), []).append((vote, commitment))
+        for batch in groups.values():
+            if len(batch) > 1:
+                try:
+                    self._send_commitments(batch)
+                    continue
+                except GONE as err:
+                    log.warning(
+                        "batch commit refused: one vote at a time",
+                        extra={"task": batch[0][0].task_id, "round": batch[0][0].round, "error": err.error_name},
+                    )
+            for one in batch:
+                try:
+                    self._send_commitments([one])
+                except GONE as err:
+                    vote = one[0]
+                    log.info(
+                        "commit no longer possible",
+                        extra={"task": vote.task_id, "unit": vote.unit, "error": err.error_name},
+                    )
+                    self.s.state.set_vote_status(vote, VoteStatus.ABANDONED)
+
+    def _owed_commitment(self, vote: Vote) -> bytes | None:
+        """The commitment to send for this vote, or None when there is none to send (now): its ballot already
+        holds it, its epoch is over or its seat released (the vote is settled in the state), or the commitment is
+        not ready yet (asked again next cycle)."""
         ballot = self.s.market.get_ballot(vote.task_id, vote.round, vote.unit, self.s.address)
         unit = self.s.market.get_unit(vote.task_id, vote.round, vote.unit)
         if unit.epoch == vote.epoch and ballot.seats == 0:
@@ -225,50 +287,54 @@ class VerifierRole:
                 "seat released: not committed in time, drawn again for someone else",
                 extra={"task": vote.task_id, "round": vote.round, "unit": vote.unit, "epoch": vote.epoch},
             )
-            return
+            return None
         if unit.epoch == vote.epoch and ballot.committed:
             ours = ballot.commitment == vote_commitment(
                 vote.task_id, vote.round, vote.unit, self.s.address, vote.valid, vote.salt
             )
             self.s.state.set_vote_status(vote, VoteStatus.COMMITTED if ours else VoteStatus.ABANDONED)
-            return
+            return None
         if unit.epoch != vote.epoch or unit.status is not UnitStatus.SUBMITTED:
             self.s.state.set_vote_status(vote, VoteStatus.ABANDONED)
-            return
-        try:
-            sent = self._send_commitment(vote)
-        except GONE as err:
-            log.info(
-                "commit no longer possible", extra={"task": vote.task_id, "unit": vote.unit, "error": err.error_name}
-            )
-            self.s.state.set_vote_status(vote, VoteStatus.ABANDONED)
-            return
-        if sent is None:
-            return  # nothing to send yet: asked again next cycle
-        self.s.state.set_vote_status(vote, VoteStatus.COMMITTED)
-        self.s.metrics.votes_committed.labels("valid" if vote.valid else "invalid").inc()
-        self.s.metrics.tx_sent.labels("commitVotes").inc()
-        log.info("committed", extra={"task": vote.task_id, "round": vote.round, "unit": vote.unit, "tx": sent.tx_hash})
+            return None
+        return self._commitment_of(vote)
 
-    def _send_commitment(self, vote: Vote) -> SentTransaction | None:
-        """Sends the commitment of a stored vote (its salt is already on disk)."""
-        return self.s.market.commit_vote_for(vote.task_id, vote.round, vote.unit, vote.valid, vote.salt)
+    def _commitment_of(self, vote: Vote) -> bytes | None:
+        """The commitment of a stored vote (its salt is already on disk)."""
+        return vote_commitment(vote.task_id, vote.round, vote.unit, self.s.address, vote.valid, vote.salt)
+
+    def _send_commitments(self, batch: list[tuple[Vote, bytes]]) -> None:
+        first = batch[0][0]
+        sent = self.s.market.commit_votes(first.task_id, first.round, [(v.unit, c) for v, c in batch])
+        for vote, _ in batch:
+            self.s.state.set_vote_status(vote, VoteStatus.COMMITTED)
+            self.s.metrics.votes_committed.labels("valid" if vote.valid else "invalid").inc()
+        self.s.metrics.tx_sent.labels("commitVotes").inc()
+        log.info(
+            "committed",
+            extra={
+                "task": first.task_id,
+                "round": first.round,
+                "units": [v.unit for v, _ in batch],
+                "tx": sent.tx_hash,
+            },
+        )
+
+    # ---------------------------------------------------------------------------------------------- follow-up
 
     def _follow_up_all(self, votes: list[Vote]) -> None:
-        """Moves each open vote on; the votes due for their reveal go out together, a transaction per task and
-        round."""
+        """Commits the stored votes (left by a crash, or waiting for their commitment), moves each committed vote
+        on; the votes due for their reveal go out together, a transaction per task and round."""
+        self._commit([v for v in votes if v.status is VoteStatus.STORED])
         due: dict[tuple[int, int], list[Vote]] = {}
         for vote in votes:
-            if self._follow_up(vote):
+            if vote.status is not VoteStatus.STORED and self._follow_up(vote):
                 due.setdefault((vote.task_id, vote.round), []).append(vote)
         for batch in due.values():
             self._reveal(batch)
 
     def _follow_up(self, vote: Vote) -> bool:
-        """Commits a stored vote, or settles what became of a committed one; True when it is due for its reveal."""
-        if vote.status is VoteStatus.STORED:
-            self._commit(vote)
-            return False
+        """Settles what became of a committed vote; True when it is due for its reveal."""
         unit = self.s.market.get_unit(vote.task_id, vote.round, vote.unit)
         if unit.epoch != vote.epoch or unit.status not in (UnitStatus.SUBMITTED, UnitStatus.REVEALING):
             # The epoch ended: settled with or without us (a missed reveal was slashed), or reopened.
@@ -277,7 +343,7 @@ class VerifierRole:
         if unit.status is UnitStatus.SUBMITTED:
             ballot = self.s.market.get_ballot(vote.task_id, vote.round, vote.unit, self.s.address)
             if ballot.seats == 0 or not ballot.committed:
-                self._commit(vote)  # our seat was released, or we were drawn into another: it owes our commitment
+                self._commit([vote])  # our seat was released, or we were drawn into another: it owes our commitment
             return False
         ballot = self.s.market.get_ballot(vote.task_id, vote.round, vote.unit, self.s.address)
         if ballot.revealed:
@@ -333,7 +399,7 @@ class VerifierRole:
         key = (task.task_id, round_, index, unit.epoch)
         self._watched.add(key)
         verdict = self._unavailable_is_invalid_at_last(
-            key, unit.deadline, self._verdict(task, unit, round_, index, material)
+            key, unit.deadline, self._timed_verdict(task, unit, round_, index, material)
         )
         if verdict.outcome is Outcome.UNAVAILABLE:
             self._watched.discard(key)  # try again next cycle

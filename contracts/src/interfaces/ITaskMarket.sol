@@ -448,6 +448,12 @@ interface ITaskMarket {
         bytes32[] calldata modelDigests
     ) external;
 
+    /// @notice Claims an open unit of the current round and submits its result in one call, for a result computed
+    /// before the claim: the aggregation unit, whose aggregate follows from the round's accepted results alone.
+    /// @dev Does what {claimUnits} then {submitResults} do for that one unit, with their errors and events.
+    function claimAndSubmit(uint256 taskId, uint32 round, uint32 index, bytes32 resultDigest, bytes32 modelDigest)
+        external;
+
     /// @notice Re-opens a claimed unit whose claim deadline has passed, slashing the claimant's bond into escrow.
     function reclaimExpired(uint256 taskId, uint32 round, uint32 index) external;
 

@@ -224,6 +224,20 @@ contract LaterRevealGasTest is LaterRoundGasFixture {
     }
 }
 
+/// @dev Round 1's aggregation unit, once its training units are accepted: claimed and submitted in one call.
+contract LaterAggregateGasTest is LaterRoundGasFixture {
+    function setUp() public override {
+        super.setUp();
+        _acceptUnit(later, 1, 0, miners[0]);
+        _acceptUnit(later, 1, 1, miners[1]);
+    }
+
+    function test_claimAndSubmit_aggregationLaterRound_gas() public {
+        vm.prank(miners[2]);
+        market.claimAndSubmit(later, 1, 2, _result(later, 1, 2, miners[2]), _model(later, 1, 2));
+    }
+}
+
 /// @dev Round 1 of a quorum-1 task of four units: a whole round's training units in one call per phase.
 abstract contract LaterBatchGasFixture is GasFixture {
     uint256 internal later4;

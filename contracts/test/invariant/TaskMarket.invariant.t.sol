@@ -17,7 +17,7 @@ contract TaskMarketInvariantTest is TestBase {
         market = ITaskMarketWithViews(address(new TaskMarket(1 days)));
         handler = new TaskMarketHandler(market);
         targetContract(address(handler));
-        bytes4[] memory selectors = new bytes4[](17);
+        bytes4[] memory selectors = new bytes4[](18);
         selectors[0] = TaskMarketHandler.stake.selector;
         selectors[1] = TaskMarketHandler.requestUnstake.selector;
         selectors[2] = TaskMarketHandler.releaseUnstaked.selector;
@@ -35,6 +35,7 @@ contract TaskMarketInvariantTest is TestBase {
         selectors[14] = TaskMarketHandler.createTask.selector; // tasks are the point: weigh their creation twice
         selectors[15] = TaskMarketHandler.draw.selector;
         selectors[16] = TaskMarketHandler.challenge.selector;
+        selectors[17] = TaskMarketHandler.claimAndSubmit.selector;
         targetSelector(FuzzSelector({addr: address(handler), selectors: selectors}));
     }
 

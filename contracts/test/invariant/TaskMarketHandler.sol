@@ -181,6 +181,25 @@ contract TaskMarketHandler is TestBase {
         calls["submit"]++;
     }
 
+    /// @dev An aggregator's one-call path: the aggregation unit, claimed and submitted at once.
+    function claimAndSubmit(uint256 actorSeed, uint256 taskSeed, uint256 digestSeed) external {
+        if (taskIds.length == 0) return;
+        uint256 taskId = taskIds[taskSeed % taskIds.length];
+        (ITaskMarket.TaskParams memory p, ITaskMarket.TaskState memory s) = market.getTask(taskId);
+        if (!market.isClaimable(taskId, s.currentRound, p.unitsPerRound)) return;
+        address a = actors[actorSeed % ACTORS];
+        _ensureFree(a, p.unitBond);
+        vm.prank(a);
+        market.claimAndSubmit(
+            taskId,
+            s.currentRound,
+            p.unitsPerRound,
+            keccak256(abi.encode(digestSeed, "r")),
+            keccak256(abi.encode(digestSeed, "m"))
+        );
+        calls["claimAndSubmit"]++;
+    }
+
     function reclaimExpired(uint256 taskSeed, uint256 indexSeed) external {
         (uint256 taskId, uint32 round, uint32 index, ITaskMarket.UnitInfo memory u, bool found) =
             _pickUnit(taskSeed, indexSeed);

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import httpx
@@ -15,6 +16,7 @@ from node.config import load_settings
 from node.daemon import Daemon
 from node.ml.data import digits
 from node.ml.defaults import digits_spec
+from node.ml.verify import Outcome, Verdict
 from node.roles.verifier import VerifierRole
 from node.runner import build_roles, build_services
 from node.state import Vote, VoteStatus, WorkStatus
@@ -373,6 +375,58 @@ def test_a_verifier_reveals_due_votes_in_one_transaction_and_one_by_one_when_the
     verifier.state.close()
 
 
+def test_a_verifier_commits_a_cycles_votes_in_one_transaction_and_first_those_a_re_execution_would_outlast(
+    chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    verifier, miner = _verifier_and_miner(chain, tmp_path)
+    role = VerifierRole(verifier)
+    sent = verifier.metrics.tx_sent.labels("commitVotes")
+    advance_after_first: list[int] = []  # chain seconds the first re-execution of a tick seems to take
+
+    def verdict(task, unit, round_, index, material):  # type: ignore[no-untyped-def]
+        # Re-execution is not what this test is about (the results are digests the store never saw).
+        if advance_after_first:
+            chain.advance(advance_after_first.pop())
+            verifier.clock.observe(chain.w3.eth.block_number, chain.timestamp())
+        return Verdict(Outcome.VALID, "stubbed")
+
+    monkeypatch.setattr(role, "_verdict", verdict)
+
+    def tick() -> None:
+        verifier.begin_cycle(chain.w3.eth.block_number)
+        verifier.clock.observe(chain.w3.eth.block_number, chain.timestamp())
+        role.tick()
+
+    def committed(task_id: int) -> list[bool]:
+        return [verifier.market.get_ballot(task_id, 0, i, verifier.address).committed for i in range(3)]
+
+    # Three units submitted together: re-executed in turn, committed in one transaction.
+    task_id = _task(chain, tmp_path, units=3)
+    verifier.state.add_task(task_id, 0)
+    _submit(chain, miner, task_id, [0, 1, 2])
+    tick()
+    assert sent._value.get() == 1
+    assert committed(task_id) == [True] * 3
+    assert verifier.metrics.votes_committed.labels("valid")._value.get() == 3
+
+    # The unit re-executed first was drawn 200 s before the others (commit window: 300 s), and its
+    # re-execution ends 5 s before its commit deadline: it is committed alone before the next re-execution, the
+    # two others together at the end of the tick.
+    task_id = _task(chain, tmp_path, units=3)
+    verifier.state.add_task(task_id, 0)
+    offset = int(hashlib.sha256(verifier.address.lower().encode()).hexdigest(), 16) % 4
+    first = next(i for i in ((offset + k) % 4 for k in range(4)) if i < 3)
+    _submit(chain, miner, task_id, [first])
+    miner.draw_quorums(task_id, 0, [first])  # its commit window opens now
+    chain.advance(200)
+    _submit(chain, miner, task_id, [i for i in range(3) if i != first])
+    advance_after_first.append(300 - 200 - 5)
+    tick()
+    assert sent._value.get() == 1 + 2, "the close one alone, then the two others in one transaction"
+    assert committed(task_id) == [True] * 3
+    verifier.state.close()
+
+
 def _miner(chain: Chain, tmp_path: Path, task_id: int, claim_batch: int):  # type: ignore[no-untyped-def]
     """A miner node's services (data dir "m": built again, it is the same node restarted) following `task_id`."""
     miner, dep = _services(chain, tmp_path, "m", 2, ["miner"], claim_batch=claim_batch)
@@ -456,3 +510,72 @@ def test_a_miner_submits_what_it_trained_before_training_on_past_its_deadline(
     assert sent == 1 + 2, "the trained unit went out alone before the next was trained, then the next"
     assert [u.status for u in miner.market.get_units(task_id, 0)[:3]] == [UnitStatus.SUBMITTED] * 3
     miner.state.close()
+
+
+def test_an_aggregator_claims_and_submits_in_one_transaction_and_a_restart_never_sends_it_twice(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """Round 0: the aggregator dies right after its claimAndSubmit landed; round 1: right before sending it. Each
+    time the restarted node reads the chain: the landed one is not sent again, the unsent one is sent once."""
+    from tests.integration.client.driver import node
+
+    owner = chain.market(chain.accounts[1])
+    store = str(tmp_path / "store")
+    spec = digits_spec(dataset_digest="0x" + "00" * 32, shards=1, local_steps=8, checkpoint_every=4, hidden=16)
+    prepared = prepare_task(StoreClient.from_endpoints([store]), spec, digits(), Economics(rounds=2, quorum=1))
+    task_id = create_task(owner, prepared)
+    others = [
+        node(chain, tmp_path, store, "m", 2, ["miner"])[1],
+        node(chain, tmp_path, store, "v", 4, ["verifier", "keeper"])[1],
+    ]
+
+    def aggregation_open(round_: int) -> bool:
+        for d in others:
+            d.cycle()
+        return owner.is_claimable(task_id, round_, 1)
+
+    def aggregator(kill: str | None):  # type: ignore[no-untyped-def]
+        services, daemon = node(chain, tmp_path, store, "a", 3, ["aggregator"])
+        send = services.market.claim_and_submit
+
+        def killed(*args):  # type: ignore[no-untyped-def]
+            if kill == "before":
+                raise KeyboardInterrupt("killed before sending")
+            send(*args)
+            raise KeyboardInterrupt("killed after sending")
+
+        if kill is not None:
+            services.market.claim_and_submit = killed  # type: ignore[method-assign]
+        return services, daemon
+
+    for round_, kill in ((0, "after"), (1, "before")):
+        wait_until(
+            lambda r=round_: aggregation_open(r), timeout_s=120, what=f"round {round_}'s aggregation", interval_s=0
+        )
+        services, daemon = aggregator(kill)
+        with pytest.raises(KeyboardInterrupt):
+            daemon.cycle()
+        row = services.state.get_work(task_id, round_, 1)
+        assert row is not None
+        assert row.status is WorkStatus.PUBLISHED, "the row is on disk before the transaction"
+        landed = owner.get_unit(task_id, round_, 1).status is UnitStatus.SUBMITTED
+        assert landed == (kill == "after")
+        services.state.close()
+
+        services, daemon = aggregator(None)
+        daemon.cycle()
+        sent = services.metrics.tx_sent.labels("claimAndSubmit")._value.get()
+        assert sent == (0 if kill == "after" else 1), "sent once in all"
+        assert services.metrics.tx_sent.labels("claimUnits")._value.get() == 0, "never claimed alone"
+        assert services.state.get_work(task_id, round_, 1).status is WorkStatus.SUBMITTED  # type: ignore[union-attr]
+        unit = owner.get_unit(task_id, round_, 1)
+        assert (unit.status, unit.miner) == (UnitStatus.SUBMITTED, services.address)
+        services.state.close()
+
+    def completed() -> bool:
+        for d in others:
+            d.cycle()
+        return owner.get_task(task_id).state.status.name == "COMPLETED"
+
+    wait_until(completed, timeout_s=120, what="completion", interval_s=0)
+    assert owner.round_input(task_id, 1) == owner.get_unit(task_id, 0, 1).model_digest, "round 1 ran on the aggregate"
