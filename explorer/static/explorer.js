@@ -84,7 +84,22 @@ function compact(v) {
   return `${+v.toFixed(3)}`;
 }
 
-function lineChart(id, title, series, xs, ys, width) {
+const CHART_HEIGHT = 220;
+
+function chartWidth(host) {
+  return Math.max(280, host.clientWidth - 16);
+}
+
+// A chart is drawn at its host's width: when the window changes width (a phone turned, a window resized), each
+// chart follows its host instead of keeping the width it was created at.
+window.addEventListener("resize", () => {
+  for (const [id, chart] of Object.entries(charts)) {
+    const host = document.getElementById(id);
+    if (host && chart.width !== chartWidth(host)) chart.setSize({ width: chartWidth(host), height: CHART_HEIGHT });
+  }
+});
+
+function lineChart(id, title, series, xs, ys) {
   // One uPlot chart per id, kept across polls (data replaced, not re-created).
   const host = document.getElementById(id);
   if (!host) return;
@@ -94,6 +109,7 @@ function lineChart(id, title, series, xs, ys, width) {
     return;
   }
   if (charts[id]) {
+    if (charts[id].width !== chartWidth(host)) charts[id].setSize({ width: chartWidth(host), height: CHART_HEIGHT });
     charts[id].setData(data);
     return;
   }
@@ -101,8 +117,8 @@ function lineChart(id, title, series, xs, ys, width) {
   charts[id] = new uPlot(
     {
       title,
-      width: width || Math.max(280, host.clientWidth - 16),
-      height: 220,
+      width: chartWidth(host),
+      height: CHART_HEIGHT,
       series: [{}, ...series.map((s, i) => ({ label: s, stroke: ["#2f5bd3", "#e5534b", "#23864f"][i % 3], width: 2, points: { show: true } }))],
       scales: { x: { time: series.timeAxis !== false } },
       // Rounds are whole numbers: no tick between them.
