@@ -47,6 +47,12 @@ def _node_command(default_roles: str, summary: str) -> Any:
         poll_interval: Annotated[float | None, typer.Option(help="seconds between cycles")] = None,
         api_port: Annotated[int | None, typer.Option(help="serve /health, /status, /metrics here")] = None,
         api_host: Annotated[str | None, typer.Option(help="address the API binds (default 127.0.0.1)")] = None,
+        owner_port: Annotated[
+            int | None, typer.Option(help="owner role: serve split training's step protocol on this port")
+        ] = None,
+        owner_host: Annotated[
+            str | None, typer.Option(help="address the owner's service binds (default 127.0.0.1)")
+        ] = None,
         threads: Annotated[int | None, typer.Option(help="torch threads")] = None,
         task: Annotated[list[int] | None, typer.Option(help="serve only these task ids (repeatable)")] = None,
         stake_cap: Annotated[int | None, typer.Option(help="most wei this node keeps staked")] = None,
@@ -81,6 +87,8 @@ def _node_command(default_roles: str, summary: str) -> Any:
             "poll_interval_s": poll_interval,
             "api_port": api_port,
             "api_host": api_host,
+            "owner_port": owner_port,
+            "owner_host": owner_host,
             "threads": threads,
             "tasks": task or None,
             "stake_cap_wei": stake_cap,

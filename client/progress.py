@@ -11,6 +11,7 @@ from node.chain.types import Task, TaskStatus, UnitStatus
 from node.ml.evaluate import evaluate
 from node.ml.material import TaskMaterial, load_material
 from node.ml.model import state_from_bytes
+from node.ml.split import plan_of
 from node.store.cid import to_cid
 from node.store.client import StoreClient
 
@@ -81,6 +82,8 @@ class ProgressReader:
     def _evaluate(self, task: Task) -> None:
         material = self._material(task)
         spec, parts, specs = material.spec, material.split, material.model_specs
+        if plan_of(spec) is not None:
+            return  # split mode: the network's model is the public middle; only the owner's node can evaluate
         done_rounds = task.state.current_round + (1 if task.state.final_model_digest != b"\0" * 32 else 0)
         for r in range(done_rounds):
             if r in self.accuracy:

@@ -19,6 +19,7 @@ from node.errors import ConfigError, ContractRevert, StoreError
 from node.ml import spec as sp
 from node.ml.data import Dataset, to_bytes
 from node.ml.model import build_module, check_against_dataset, state_from_bytes, state_of, state_to_bytes, tensor_specs
+from node.ml.split import plan_of, public_part
 from node.store.canonical import canonical_bytes
 from node.store.cid import cid_of, to_digest
 from node.store.client import StoreClient
@@ -79,10 +80,17 @@ def build_task(
         spec = spec.model_copy(update={"dataset": spec.dataset.model_copy(update={"digest": dataset_cid})})
     spec_bytes = canonical_bytes(spec)
     module = build_module(spec.model, seed=model_seed)
+    plan = plan_of(spec)
     if initial_model is None:
-        model_bytes = state_to_bytes(state_of(module))
+        start = state_of(module)
+    elif plan is not None:
+        # The owner's node starts its private layers from the spec's initialisation (seed 0); a model of the
+        # owner's own would have to reach it some other way than the public store.
+        raise ConfigError("--initial-model: not in split mode (the owner's layers start from the spec's seed)")
     else:  # re-encoded: the store holds the canonical bytes of exactly these tensors
-        model_bytes = state_to_bytes(state_from_bytes(initial_model, tensor_specs(module)))
+        start = state_from_bytes(initial_model, tensor_specs(module))
+    # In split mode the network starts from the public middle alone: the stem and head never reach the store.
+    model_bytes = state_to_bytes(start if plan is None else public_part(start, plan))
     spec_cid, model_cid = cid_of(spec_bytes), cid_of(model_bytes)
     params = TaskParams(
         spec_digest=to_digest(spec_cid),

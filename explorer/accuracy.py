@@ -18,6 +18,7 @@ from node.ml.baseline import centralized
 from node.ml.evaluate import evaluate
 from node.ml.material import TaskMaterial, load_material
 from node.ml.model import state_from_bytes
+from node.ml.split import plan_of
 from node.store.cid import normalize
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,9 @@ class AccuracyTracker:
             task_id, round_, model = int(row["task_id"]), int(row["round"]), str(row["model_digest"])
             try:
                 material = self._material(task_id, str(row["params"]))
+                if plan_of(material.spec) is not None:
+                    self._set_aside(task_id, "split mode: only the owner's node holds the whole model")
+                    continue
                 state = state_from_bytes(self._fetch(normalize(model)), material.model_specs)
             except SpecError as err:
                 self._set_aside(task_id, str(err))

@@ -46,6 +46,9 @@ class NodeSettings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int | None = Field(default=None, ge=1, le=65535)
     receipt_timeout_s: float = Field(default=120.0, gt=0)
+    # The owner role serves split training's step protocol here (the URL in its tasks' privacy.owner_url).
+    owner_host: str = "127.0.0.1"
+    owner_port: int | None = Field(default=None, ge=1, le=65535)
     # How long a node waits for its chain to answer (at start: an RPC outage, a chain that boots after the node;
     # while running: a chain gone away) before giving up with the unreachable-chain exit code. 0: give up at once.
     chain_wait_s: float = Field(default=120.0, ge=0)

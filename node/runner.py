@@ -25,6 +25,7 @@ from node.retry import RetryPolicy, retry
 from node.roles.context import Services
 from node.roles.keeper import KeeperRole
 from node.roles.miner import MinerRole
+from node.roles.owner import OwnerRole
 from node.roles.registry import BUILT_IN, load_plugins, registered_role
 from node.roles.verifier import VerifierRole
 from node.state import open_state
@@ -104,6 +105,8 @@ def build_roles(services: Services) -> list[Role]:
         out.append(MinerRole(services, train="miner" in roles, aggregate="aggregator" in roles))
     if "keeper" in roles:
         out.append(KeeperRole(services))
+    if "owner" in roles:
+        out.append(OwnerRole(services))
     for name in roles:
         if name not in BUILT_IN:
             role = registered_role(name)(services)
@@ -170,9 +173,10 @@ def _run_once(
 ) -> None:
     services, deployment = build_services(settings, restarting=restarting)
     w3 = services.market.w3
+    roles = build_roles(services)
     daemon = Daemon(
         services,
-        build_roles(services),
+        roles,
         start_block=deployment.block_number,
         stop=stop,
         chain_identity=lambda: deployment.identity(w3),
@@ -186,4 +190,8 @@ def _run_once(
     finally:
         if server is not None:
             server.stop()
+        for role in roles:  # roles that serve (the owner's step protocol) free their port for a restart
+            close = getattr(role, "close", None)
+            if close is not None:
+                close()
         services.state.close()

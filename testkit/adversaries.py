@@ -6,7 +6,8 @@ They plug into a node through the role registry: ``dml node run --plugin testkit
 (or ``lazy-approve,keeper``). Miners (``cheat-…``): ``noise`` (random tensors for checkpoints), ``copy`` (another
 miner's trail of this round, relabelled), ``replay`` (a trail trained from an earlier round's input), ``fake`` (a
 fraction of segments not trained), ``wrong-start`` (a trail whose first checkpoint is not the round's input),
-``idle`` (claims, never submits). Verifiers (``lazy-…``): ``approve`` (votes valid without checking), ``reject``
+``idle`` (claims, never submits), ``fake-output`` (split mode: answers the owner's node with outputs its middle did
+not compute, and records them as sent). Verifiers (``lazy-…``): ``approve`` (votes valid without checking), ``reject``
 (votes invalid on everything), ``copy`` (commits another verifier's commitment), ``silent`` (commits, never
 reveals).
 """
@@ -39,7 +40,7 @@ from node.store.cid import to_cid
 
 log = logging.getLogger(__name__)
 
-CHEATS = ("noise", "copy", "replay", "fake", "wrong-start", "idle")
+CHEATS = ("noise", "copy", "replay", "fake", "wrong-start", "idle", "fake-output")
 LAZY = ("approve", "reject", "copy", "silent")
 
 
@@ -74,6 +75,14 @@ def partly_faked_trail(
     return Trail(checkpoints, [1.0] * (len(steps) - 1), len(shard))
 
 
+class _Skewed(torch.nn.Module):
+    """What a faking miner puts after its middle: outputs a little off what the weights compute (a cheaper or
+    tampered computation), recorded as sent."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * 1.05 + 0.01
+
+
 class CheatingMinerRole(MinerRole):
     name = "miner"
 
@@ -89,10 +98,17 @@ class CheatingMinerRole(MinerRole):
             return  # hold the claim until it expires and the keeper slashes it
         super()._advance(work)
 
+    def _middle_to_train(self, middle: torch.nn.Sequential) -> torch.nn.Sequential:
+        if self.cheat != "fake-output":
+            return middle
+        return torch.nn.Sequential(*middle, _Skewed())  # no parameters: the checkpoints keep the middle's names
+
     def _train(self, task: Task, work: Work, material: TaskMaterial) -> tuple[str, str]:
         log.warning(
             "cheating", extra={"task": task.task_id, "round": work.round, "unit": work.unit, "cheat": self.cheat}
         )
+        if self.cheat == "fake-output":  # the honest split path, through the faked middle above
+            return super()._train(task, work, material)
         if self.cheat == "copy":
             copied = self._copy(task, work)
             if copied is not None:

@@ -112,6 +112,11 @@ class Signer:
         return str(self._account.address)
 
     @property
+    def account(self) -> LocalAccount:
+        """The key itself, for what a node signs off chain (the owner's commitment to a unit's traffic)."""
+        return self._account
+
+    @property
     def w3(self) -> Web3:
         return self._w3
 

@@ -42,21 +42,30 @@ def digits_spec(
     hidden: int = 64,
     lr: float = 0.05,
     aggregation: str = "fedavg",
+    owner_url: str | None = None,
 ) -> sp.TaskSpec:
     """An MLP on 8×8 digits. With 800 local steps checkpointed every 8, a verifier re-executing the anchor
     segment and 2 drawn ones redoes 24 of the miner's 800 steps (3%); the rest of its cost is fetching and
-    loading their checkpoints."""
+    loading their checkpoints.
+
+    ``owner_url``: split mode instead, on the digits CNN (:func:`digits_cnn_model`) with its first conv and last
+    linear kept by the owner's node at that URL (the MLP's first layer is most of its compute: no split fits)."""
+    model: dict[str, object] = {
+        "input_shape": [1, 8, 8],
+        "layers": [
+            {"type": "flatten"},
+            {"type": "linear", "in_features": 64, "out_features": hidden},
+            {"type": "relu"},
+            {"type": "dropout", "p": 0.1},
+            {"type": "linear", "in_features": hidden, "out_features": 10},
+        ],
+    }
+    privacy: dict[str, object] = {"mode": "none"}
+    if owner_url is not None:
+        model = digits_cnn_model(hidden=hidden).model_dump()
+        privacy = {"mode": "split", "private_prefix": 1, "private_suffix": 1, "owner_url": owner_url}
     document = {
-        "model": {
-            "input_shape": [1, 8, 8],
-            "layers": [
-                {"type": "flatten"},
-                {"type": "linear", "in_features": 64, "out_features": hidden},
-                {"type": "relu"},
-                {"type": "dropout", "p": 0.1},
-                {"type": "linear", "in_features": hidden, "out_features": 10},
-            ],
-        },
+        "model": model,
         "training": {
             "loss": "cross_entropy",
             "optimizer": {"type": "sgd", "lr": lr, "momentum": 0.9},
@@ -67,6 +76,7 @@ def digits_spec(
         "verification": {"segments": segments, "tolerance": 1e-4},
         "aggregation": {"rule": aggregation},
         "dataset": {"digest": dataset_digest, "shards": shards, "shard_seed": 1, "holdout_fraction": 0.2},
+        "privacy": privacy,
     }
     try:
         return sp.TaskSpec.model_validate(document)

@@ -26,6 +26,19 @@ class CheckpointRef(_Doc):
     optimizer: Cid
 
 
+Hash = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+Signature = Annotated[str, Field(pattern=r"^0x[0-9a-f]{130}$")]
+
+
+class SplitTraffic(_Doc):
+    """A split unit's recorded traffic: one object per segment (its messages, packed), the traffic's head at each
+    checkpoint after the first, and the owner's signature over those heads (see node.roles.step_auth)."""
+
+    segments: Annotated[list[Cid], Field(min_length=1, max_length=1000)]
+    heads: Annotated[list[Hash], Field(min_length=1, max_length=1000)]
+    owner_signature: Signature
+
+
 class TrailManifest(_Doc):
     kind: Literal["trail"] = "trail"
     version: Literal[1] = 1
@@ -39,6 +52,7 @@ class TrailManifest(_Doc):
     checkpoints: Annotated[list[CheckpointRef], Field(min_length=2, max_length=1001)]
     segment_losses: list[float]
     samples: Annotated[int, Field(ge=1)]
+    traffic: SplitTraffic | None = None  # split mode only: the checkpoints are the public middle's
 
     @property
     def final_model(self) -> str:
@@ -84,8 +98,10 @@ def publish_trail(
     spec_cid: str,
     dataset_cid: str,
     input_model_cid: str,
+    traffic: SplitTraffic | None = None,
 ) -> tuple[TrailManifest, str]:
-    """Uploads every checkpoint, then the manifest; returns it and its CID (what goes on chain)."""
+    """Uploads every checkpoint, then the manifest; returns it and its CID (what goes on chain). ``traffic``: a
+    split unit's recorded traffic, already uploaded."""
     manifest = TrailManifest(
         task_id=task_id,
         round=round_,
@@ -102,6 +118,7 @@ def publish_trail(
         ],
         segment_losses=trail.segment_losses,
         samples=trail.samples,
+        traffic=traffic,
     )
     return manifest, put(canonical_bytes(manifest))
 

@@ -10,6 +10,7 @@ from node.errors import SpecError
 from node.ml import spec as sp
 from node.ml.data import Dataset, Split, from_bytes, split
 from node.ml.model import build_module, check_against_dataset, tensor_specs
+from node.ml.split import is_public, plan_of
 from node.store.canonical import parse_document
 
 if TYPE_CHECKING:
@@ -45,11 +46,16 @@ def load_material(
         raise SpecError(f"the spec has {spec.dataset.shards} shards, the task {units_per_round} units")
     check_against_dataset(spec.model, data.sample_shape, spec.training.loss, data.num_classes)
     module = build_module(spec.model)
+    specs, keys = tensor_specs(module), frozenset(k for k, _ in module.named_parameters())
+    plan = plan_of(spec)
+    if plan is not None:  # split mode: the network's model is the public middle alone
+        specs = {k: v for k, v in specs.items() if is_public(k, plan)}
+        keys = frozenset(k for k in keys if k in specs)
     return TaskMaterial(
         spec=spec,
         spec_cid=spec_cid,
         dataset_cid=dataset_cid,
         split=split_for(spec, data),
-        model_specs=tensor_specs(module),
-        parameter_keys=frozenset(k for k, _ in module.named_parameters()),
+        model_specs=specs,
+        parameter_keys=keys,
     )

@@ -213,11 +213,14 @@ class PrivacySpec(_Strict):
     mode: Literal["none", "split"] = "none"
     private_prefix: Annotated[int, Field(ge=0, le=64)] = 0
     private_suffix: Annotated[int, Field(ge=0, le=64)] = 0
+    # Where the owner's node serves the step protocol (``dml node run --roles owner``); a task in split mode
+    # needs it, since a miner cannot train a step without the owner's side.
+    owner_url: Annotated[str, Field(pattern=r"^https?://[^\s/]+(/[^\s]*)?$", max_length=200)] | None = None
 
     @model_validator(mode="after")
     def _counts_fit_the_mode(self) -> PrivacySpec:
-        if self.mode == "none" and (self.private_prefix or self.private_suffix):
-            raise ValueError('private_prefix and private_suffix need mode "split"')
+        if self.mode == "none" and (self.private_prefix or self.private_suffix or self.owner_url):
+            raise ValueError('private_prefix, private_suffix and owner_url need mode "split"')
         if self.mode == "split" and not (self.private_prefix or self.private_suffix):
             raise ValueError("split mode keeps at least one layer private: set private_prefix or private_suffix")
         return self
@@ -234,6 +237,24 @@ class TaskSpec(_Strict):
     global_model: GlobalModelSpec = GlobalModelSpec()
     dataset: DatasetSpec
     max_checkpoint_bytes: Annotated[int, Field(ge=1024, le=1 << 30)] = 64 << 20
+    privacy: PrivacySpec = PrivacySpec()
+
+    @model_validator(mode="after")
+    def _split_that_makes_sense(self) -> TaskSpec:
+        if self.privacy.mode != "split":
+            return self
+        if self.privacy.owner_url is None:
+            raise ValueError(
+                "privacy.owner_url: split mode needs the URL of the owner's node (dml node run --roles owner)"
+            )
+        from node.errors import SpecError
+        from node.ml.split import plan_split
+
+        try:
+            plan_split(self.model, self.privacy)
+        except SpecError as err:
+            raise ValueError(str(err)) from err
+        return self
 
     @model_validator(mode="after")
     def _no_unverifiable_bias(self) -> TaskSpec:

@@ -19,7 +19,7 @@ from torch import nn
 
 from node.errors import SpecError
 from node.ml import spec as sp
-from node.ml.model import GLOBAL_GENERATOR, State, build_layer
+from node.ml.model import GLOBAL_GENERATOR, State, build_layer, build_module
 from node.ml.optim import OptState, apply, initial_state
 from node.ml.train import loss_of
 
@@ -108,12 +108,55 @@ def part_state(module: nn.Sequential, layers: range) -> State:
     }
 
 
+def plan_of(spec: sp.TaskSpec) -> SplitPlan | None:
+    """The task's cut, or None for a task in plain mode (the spec's validation already refused a bad cut)."""
+    return plan_split(spec.model, spec.privacy) if spec.privacy.mode == "split" else None
+
+
+def is_public(name: str, plan: SplitPlan) -> bool:
+    """Whether a whole-model tensor name (``"3.weight"``) belongs to the public middle."""
+    return int(name.split(".", 1)[0]) in plan.middle
+
+
+def public_part(state: State, plan: SplitPlan) -> State:
+    """The middle's tensors of a whole-model state, under the whole model's names: what the network holds."""
+    return {name: tensor for name, tensor in state.items() if is_public(name, plan)}
+
+
+def private_part(state: State, plan: SplitPlan) -> State:
+    """The stem's and head's tensors of a whole-model state: what only the owner holds."""
+    return {name: tensor for name, tensor in state.items() if not is_public(name, plan)}
+
+
+def _shift(state: State, by: int) -> State:
+    out = {}
+    for name, tensor in state.items():
+        index, rest = name.split(".", 1)
+        out[f"{int(index) + by}.{rest}"] = tensor
+    return out
+
+
+def to_middle_names(state: State, plan: SplitPlan) -> State:
+    """Whole-model names (``"3.weight"``) to the middle's own numbering (``"0.weight"``)."""
+    return _shift(state, -plan.middle.start)
+
+
+def to_whole_names(state: State, plan: SplitPlan) -> State:
+    """The middle's own numbering to the whole model's names."""
+    return _shift(state, plan.middle.start)
+
+
+def middle_module(spec: sp.TaskSpec, plan: SplitPlan, public: State) -> nn.Sequential:
+    """The public middle, loaded from the network's model (whole-model names, the middle's tensors only)."""
+    module = build_module(spec.model, check=False)
+    middle = part(module, plan.middle)
+    middle.load_state_dict(to_middle_names(public, plan), strict=True)
+    return middle
+
+
 def combine(private: State, middle: State, plan: SplitPlan) -> State:
     """The whole model from the owner's layers (whole-model names) and the middle's (its own numbering)."""
-    renamed = {}
-    for name, tensor in middle.items():
-        index, rest = name.split(".", 1)
-        renamed[f"{int(index) + plan.middle.start}.{rest}"] = tensor
+    renamed = to_whole_names(middle, plan)
     if set(renamed) & set(private):
         raise SpecError("the middle and the owner's layers overlap: not parts of one split")
     return {**private, **renamed}

@@ -10,6 +10,7 @@ same seeds, the combined model equals plain training's when dropout sits in the 
 from __future__ import annotations
 
 import copy
+import itertools
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -50,6 +51,7 @@ class OwnerUnit:
         self.chain = TrafficChain.start(unit_seed)
         self._batch = 0  # rows of the current step's batch, and its labels (which never leave the owner)
         self._y = torch.zeros(0, dtype=torch.long)
+        self._losses: list[float] = []  # each step's loss, which only the owner computes
 
     def _expect(self, step: int, phase: Kind) -> None:
         if step != self.step or phase is not self._phase:
@@ -74,7 +76,8 @@ class OwnerUnit:
         middle_out = decode(message, Kind.OUTPUT, step, (self._batch, *self._plan.cut_out))
         self.chain.add(message)
         with deterministic():
-            gradient, _ = self._side.head_backward(middle_out, self._y)
+            gradient, loss = self._side.head_backward(middle_out, self._y)
+        self._losses.append(loss)
         reply = encode(Kind.GRADIENT_OUT, step, gradient)
         self.chain.add(reply)
         self._phase = Kind.GRADIENT_IN
@@ -89,9 +92,31 @@ class OwnerUnit:
         self.step += 1
         self._phase = Kind.ACTIVATIONS
 
+    @property
+    def done(self) -> bool:
+        """Every step of the unit answered."""
+        return self.step == self._spec.training.local_steps
+
+    def checkpoint_heads(self) -> tuple[bytes, ...]:
+        """The traffic's head at each checkpoint after the first: what the owner signs once the unit is done."""
+        return checkpoint_heads(self.chain, self._spec)
+
+    def segment_losses(self) -> list[float]:
+        """The mean loss of each segment's steps (the owner's head computes the loss)."""
+        steps = self._spec.training.checkpoint_steps
+        return [sum(self._losses[a:b]) / (b - a) for a, b in itertools.pairwise(steps)]
+
     def private_state(self) -> State:
         """The stem and head after the unit, under the whole model's names: what the owner keeps."""
         return {**part_state(self._module, self._plan.stem), **part_state(self._module, self._plan.head)}
+
+
+MESSAGES_PER_STEP = 4
+
+
+def checkpoint_heads(chain: TrafficChain, spec: sp.TaskSpec) -> tuple[bytes, ...]:
+    """The head of a unit's traffic at each checkpoint after the first (both sides compute them alike)."""
+    return tuple(chain.head_after(MESSAGES_PER_STEP * s) for s in spec.training.checkpoint_steps[1:])
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +131,13 @@ class MiddleTrail:
     checkpoints: list[MiddleCheckpoint]
     messages: list[bytes]  # every message of every step, in order (four per step)
     traffic_head: bytes
+    heads: tuple[bytes, ...]  # the traffic's head at each checkpoint after the first
+
+    def segment_messages(self, spec: sp.TaskSpec) -> list[list[bytes]]:
+        """The recorded messages of each segment (between two checkpoints), in order."""
+        steps = spec.training.checkpoint_steps
+        n = MESSAGES_PER_STEP
+        return [self.messages[n * a : n * b] for a, b in itertools.pairwise(steps)]
 
 
 def middle_of(spec: sp.TaskSpec, plan: SplitPlan, input_model: State) -> torch.nn.Sequential:
@@ -153,4 +185,4 @@ def _train_middle(
             chain.add(message)
         if step + 1 in marks:
             checkpoints.append(MiddleCheckpoint(step + 1, side.state(), copy.deepcopy(side.opt_state)))
-    return MiddleTrail(checkpoints, messages, chain.head)
+    return MiddleTrail(checkpoints, messages, chain.head, checkpoint_heads(chain, spec))

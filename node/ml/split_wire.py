@@ -85,9 +85,35 @@ class TrafficChain:
         return self._log[count - 1]
 
 
-def replay(unit_seed: bytes, messages: list[bytes]) -> bytes:
-    """The head a list of recorded messages gives: a verifier compares it with the committed one."""
-    chain = TrafficChain.start(unit_seed)
+def replay(unit_seed: bytes, messages: list[bytes], *, start: bytes | None = None) -> bytes:
+    """The head a list of recorded messages gives, from the unit's start or from ``start`` (a segment's first
+    head): a verifier compares it with the committed one."""
+    chain = TrafficChain.start(unit_seed) if start is None else TrafficChain(start)
     for message in messages:
         chain.add(message)
     return chain.head
+
+
+_LENGTH = 4  # bytes of a recorded message's length prefix (big-endian); MESSAGE_LIMITS keeps each one far below
+
+
+def pack(messages: list[bytes]) -> bytes:
+    """A segment's recorded messages as one store object: each one's length, then its bytes, in order (the exact
+    bytes that were chained: a verifier recomputes the heads from them)."""
+    return b"".join(len(m).to_bytes(_LENGTH, "big") + m for m in messages)
+
+
+def unpack(data: bytes, count: int) -> list[bytes]:
+    """The ``count`` messages of a packed segment; a truncated, oversized or overlong object is refused."""
+    messages, at = [], 0
+    for i in range(count):
+        if at + _LENGTH > len(data):
+            raise ArtifactError(f"the recorded traffic ends at message {i} of {count}")
+        size = int.from_bytes(data[at : at + _LENGTH], "big")
+        if size > MESSAGE_LIMITS.max_bytes or at + _LENGTH + size > len(data):
+            raise ArtifactError(f"recorded message {i} claims {size} bytes: more than the limit or the object holds")
+        messages.append(data[at + _LENGTH : at + _LENGTH + size])
+        at += _LENGTH + size
+    if at != len(data):
+        raise ArtifactError(f"{len(data) - at} bytes after the {count} recorded messages")
+    return messages

@@ -23,7 +23,7 @@ from enum import StrEnum
 from node.errors import SpecError, StoreError
 from node.ml import spec as sp
 from node.ml.data import Dataset
-from node.ml.manifest import TrailManifest, parse_trail
+from node.ml.manifest import SplitTraffic, TrailManifest, parse_trail
 from node.ml.model import (
     State,
     build_module,
@@ -34,7 +34,12 @@ from node.ml.model import (
     tensor_specs_of,
 )
 from node.ml.optim import initial_state
-from node.ml.train import Checkpoint, deterministic, run_segment
+from node.ml.split import SplitPlan, is_public, part, plan_of, to_middle_names, to_whole_names
+from node.ml.split_unit import MESSAGES_PER_STEP
+from node.ml.split_verify import RecordedStep, replay_middle
+from node.ml.split_wire import Kind, TrafficChain, decode, unpack
+from node.ml.split_wire import replay as replay_traffic
+from node.ml.train import Checkpoint, deterministic, run_segment, step_seed
 from node.store.cid import cid_of
 from node.store.errors import ArtifactError, ContentNotFound, StoreUnavailable
 from node.store.tensors import TensorSpec
@@ -42,6 +47,8 @@ from node.store.tensors import TensorSpec
 log = logging.getLogger(__name__)
 
 Fetch = Callable[[str], bytes]
+# Who signed a split unit's traffic heads (the owner's signature in the manifest); None when it does not parse.
+TrafficSigner = Callable[[list[bytes], str], str | None]
 
 
 class Outcome(StrEnum):
@@ -85,6 +92,7 @@ class UnitContext:
     dataset_cid: str
     input_model_cid: str
     unit_seed: bytes
+    owner: str | None = None  # the task's owner: who signs a split unit's traffic
 
 
 def choose_segments(challenge_seed: bytes, n_segments: int, q: int) -> list[int]:
@@ -142,7 +150,10 @@ def verify_unit(
     shard: Dataset,
     *,
     threads: int = 1,
+    traffic_signer: TrafficSigner | None = None,
 ) -> Verdict:
+    """``traffic_signer``: who signed a split trail's traffic heads (the verifier's node checks signatures; this
+    module never touches keys or the chain)."""
     started = time.process_time()
     checks: list[SegmentCheck] = []
 
@@ -155,8 +166,17 @@ def verify_unit(
         except SpecError as err:
             raise _Invalid(f"malformed manifest: {err}") from err
         _structure(spec, manifest, ctx, shard)
+        plan = plan_of(spec)
         module = build_module(spec.model)
         model_specs = tensor_specs(module)
+        if plan is not None:  # split mode: the trail is the public middle's, its optimizer state too
+            if manifest.traffic is None:
+                raise _Invalid("a split task's trail without its recorded traffic")
+            _owner_signed(manifest.traffic, ctx, traffic_signer, len(manifest.checkpoints) - 1)
+            module = part(module, plan.middle)
+            model_specs = {k: v for k, v in model_specs.items() if is_public(k, plan)}
+        elif manifest.traffic is not None:
+            raise _Invalid("recorded traffic in a trail of a task in plain mode")
         params = {k: v.detach() for k, v in module.named_parameters()}
         fresh = initial_state(spec.training.optimizer, params)
         if manifest.checkpoints[0].optimizer != cid_of(state_to_bytes(dict(sorted(fresh.items())))):
@@ -182,7 +202,18 @@ def verify_unit(
                 )
                 claimed_model = load(b.model, model_specs, "model")
                 claimed_opt = load(b.optimizer, opt_specs, "optimizer")
-                reached, _ = run_segment(spec, start, b.step, shard, ctx.unit_seed, module=module)
+                if plan is not None and manifest.traffic is not None:
+                    recorded = _recorded_segment(manifest.traffic, j, a.step, b.step, fetch, ctx, spec, plan, shard)
+                    module.load_state_dict(to_middle_names(start.model, plan), strict=True)
+                    replay = replay_middle(module, start.optimizer, spec.training, recorded)
+                    if replay.worst_output_distance > spec.verification.tolerance:
+                        raise _Invalid(
+                            f"segment {j}: the middle's output at step {a.step + replay.worst_step} is not what its "
+                            f"weights compute (relative distance {replay.worst_output_distance:.3g})"
+                        )
+                    reached = Checkpoint(b.step, to_whole_names(replay.state, plan), replay.opt_state)
+                else:
+                    reached, _ = run_segment(spec, start, b.step, shard, ctx.unit_seed, module=module)
                 distance = relative_distance(
                     _joined(reached.model, reached.optimizer), _joined(claimed_model, claimed_opt)
                 )
@@ -194,12 +225,56 @@ def verify_unit(
                     )
     except _Invalid as err:
         return verdict(Outcome.INVALID, err.reason)
+    except ArtifactError as err:  # recorded traffic that does not decode: shapes, NaN, framing
+        return verdict(Outcome.INVALID, f"recorded traffic refused: {err}")
     except (ContentNotFound, StoreUnavailable) as err:
         return verdict(Outcome.UNAVAILABLE, f"could not fetch the trail: {err}")
     except StoreError as err:
         return verdict(Outcome.UNAVAILABLE, f"store failure: {err}")
     worst = max((c.distance for c in checks), default=0.0)
     return verdict(Outcome.VALID, f"{len(checks)} segment(s) re-executed, worst relative distance {worst:.3g}")
+
+
+def _owner_signed(traffic: SplitTraffic, ctx: UnitContext, signer: TrafficSigner | None, segments: int) -> None:
+    if len(traffic.segments) != segments or len(traffic.heads) != segments:
+        raise _Invalid(f"recorded traffic for {len(traffic.segments)} segments, the trail has {segments}")
+    if signer is None or ctx.owner is None:
+        raise _Invalid("a split trail cannot be checked without the owner's address")
+    who = signer([bytes.fromhex(h) for h in traffic.heads], traffic.owner_signature)
+    if who is None or who.lower() != ctx.owner.lower():
+        raise _Invalid(f"the recorded traffic is not signed by the task's owner (signed by {who})")
+
+
+def _recorded_segment(
+    traffic: SplitTraffic,
+    j: int,
+    start: int,
+    end: int,
+    fetch: Fetch,
+    ctx: UnitContext,
+    spec: sp.TaskSpec,
+    plan: SplitPlan,
+    shard: Dataset,
+) -> list[RecordedStep]:
+    """Segment ``j``'s recorded steps, once its messages chain from the previous head to the signed one."""
+    data = fetch(traffic.segments[j])
+    messages = unpack(data, MESSAGES_PER_STEP * (end - start))
+    first = TrafficChain.start(ctx.unit_seed).head if j == 0 else bytes.fromhex(traffic.heads[j - 1])
+    if replay_traffic(ctx.unit_seed, messages, start=first) != bytes.fromhex(traffic.heads[j]):
+        raise _Invalid(f"segment {j}: the recorded traffic is not the traffic the owner signed")
+    rows = min(spec.training.batch_size, len(shard))
+    steps = []
+    for k, step in enumerate(range(start, end)):
+        activations, output, gradient_out, _ = messages[MESSAGES_PER_STEP * k : MESSAGES_PER_STEP * (k + 1)]
+        steps.append(
+            RecordedStep(
+                decode(activations, Kind.ACTIVATIONS, step, (rows, *plan.cut_in)),
+                decode(output, Kind.OUTPUT, step, (rows, *plan.cut_out)),
+                decode(gradient_out, Kind.GRADIENT_OUT, step, (rows, *plan.cut_out)),
+                step_seed(ctx.unit_seed, step, b"dropout"),
+            )
+        )
+    return steps
 
 
 def _joined(model: State, optimizer: State) -> State:

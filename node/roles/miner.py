@@ -16,6 +16,8 @@ import hashlib
 import logging
 import time
 
+from torch import nn
+
 from node.chain.hashing import unit_seed
 from node.chain.reverts import (
     TaskMarketAggregationNotReady,
@@ -29,8 +31,10 @@ from node.ml.aggregate import Contribution, aggregate
 from node.ml.manifest import AggregateInput, parse_trail, publish_aggregate, publish_trail
 from node.ml.material import TaskMaterial
 from node.ml.model import state_from_bytes
+from node.ml.split import plan_of
 from node.ml.train import train_unit
 from node.roles.context import Services
+from node.roles.split_miner import train_split_unit
 from node.state import Work, WorkStatus
 from node.store.cid import to_cid, to_digest
 
@@ -316,36 +320,47 @@ class MinerRole:
             )
 
     def _train(self, task: Task, work: Work, material: TaskMaterial) -> tuple[str, str]:
-        model, input_cid = self.s.round_model(task, work.round, material)
-        seed = unit_seed(task.task_id, work.round, work.unit, self.s.address)
-        shard = material.split.shards[work.unit]
         began = time.monotonic()
-        trail = train_unit(material.spec, model, shard, seed, threads=self.s.settings.threads)
+        plan = plan_of(material.spec)
+        if plan is not None:  # split mode: the middle alone, each step through the owner's node
+            cid, model_cid, loss = train_split_unit(self.s, task, work, material, plan, self._middle_to_train)
+        else:
+            model, input_cid = self.s.round_model(task, work.round, material)
+            seed = unit_seed(task.task_id, work.round, work.unit, self.s.address)
+            trail = train_unit(
+                material.spec, model, material.split.shards[work.unit], seed, threads=self.s.settings.threads
+            )
+            manifest, cid = publish_trail(
+                trail,
+                self.s.store.put,
+                task_id=task.task_id,
+                round_=work.round,
+                index=work.unit,
+                miner=self.s.address,
+                spec_cid=material.spec_cid,
+                dataset_cid=material.dataset_cid,
+                input_model_cid=input_cid,
+            )
+            model_cid, loss = manifest.final_model, trail.segment_losses[-1]
         training_s = time.monotonic() - began
         self._longest_training_s = max(self._longest_training_s, training_s)
-        manifest, cid = publish_trail(
-            trail,
-            self.s.store.put,
-            task_id=task.task_id,
-            round_=work.round,
-            index=work.unit,
-            miner=self.s.address,
-            spec_cid=material.spec_cid,
-            dataset_cid=material.dataset_cid,
-            input_model_cid=input_cid,
-        )
         log.info(
             "trained",
             extra={
                 "task": task.task_id,
                 "round": work.round,
                 "unit": work.unit,
-                "loss": trail.segment_losses[-1],
+                "loss": loss,
                 "manifest": cid,
                 "training_s": round(training_s, 3),
+                "split": plan is not None,
             },
         )
-        return cid, manifest.final_model
+        return cid, model_cid
+
+    def _middle_to_train(self, middle: nn.Sequential) -> nn.Sequential:
+        """Split mode: the public middle this miner trains (itself; a test adversary's override fakes it)."""
+        return middle
 
     def _aggregate(self, task: Task, work: Work, material: TaskMaterial) -> tuple[str, str]:
         contributions, inputs = accepted_contributions(self.s, task, work.round, material)

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import httpx
 from eth_account.signers.local import LocalAccount
+from pydantic import ValidationError
 
 from node.errors import StepRefused
 from node.retry import RetryPolicy, retry
+from node.roles.owner_service import Commitment
 from node.roles.step_auth import SIGNATURE_HEADER, Binding, StepRequest, sign_step
 
 _TRANSIENT = (httpx.TransportError,)
@@ -69,3 +71,11 @@ class HttpTransport:
 
     def gradient(self, step: int, message: bytes) -> None:
         self._post(step, "gradient", message)
+
+    def commitment(self, steps: int) -> Commitment:
+        """The owner's signed traffic heads, once all ``steps`` steps are answered."""
+        raw = self._post(steps, "commitment", b"")
+        try:
+            return Commitment.model_validate_json(raw)
+        except ValidationError as err:
+            raise StepRefused(f"the owner's commitment does not parse: {err}") from err

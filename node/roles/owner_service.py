@@ -2,10 +2,12 @@
 
 ``POST /split/v1/{task}/{round}/{unit}/{step}/{kind}`` with the message (safetensors) as the body and the
 claimant's signature (:mod:`node.roles.step_auth`) in ``X-Dmlnet-Signature``: ``activations`` (empty body)
-answers the stem's activations, ``output`` the gradient at the middle's output, ``gradient`` nothing (204).
-The owner keeps one private copy of its layers per unit (:class:`node.ml.split_unit.OwnerUnit`); a request from
-anyone but the unit's claimant is refused (403) before anything is computed, a message out of order is 409, a
-malformed one (shape, NaN, a pickle) 400, an oversized one 413.
+answers the stem's activations, ``output`` the gradient at the middle's output, ``gradient`` nothing (204), and
+once every step is answered ``commitment`` (empty body, at step = the unit's steps) the owner's signed traffic
+heads as JSON. The owner keeps one private copy of its layers per unit (:class:`node.ml.split_unit.OwnerUnit`);
+the activations of step 0 start the unit over (a claimant that restarted trains it again from its start). A
+request from anyone but the unit's claimant is refused (403) before anything is computed, a message out of order
+is 409, a malformed one (shape, NaN, a pickle) 400, an oversized one 413.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from collections.abc import Callable
 from typing import Protocol
 
 from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from node.errors import SpecError
 from node.ml.split_unit import OwnerUnit
@@ -22,7 +26,15 @@ from node.ml.split_wire import MESSAGE_LIMITS
 from node.roles.step_auth import SIGNATURE_HEADER, Binding, StepRequest, signer_of
 from node.store.errors import ArtifactError
 
-KINDS = ("activations", "output", "gradient")
+KINDS = ("activations", "output", "gradient", "commitment")
+
+
+class Commitment(BaseModel):
+    """The owner's answer once a unit's steps are done: what the miner puts in its trail manifest."""
+
+    heads: list[str]  # hex, the traffic's head at each checkpoint after the first
+    segment_losses: list[float]
+    signature: str  # the task owner's, over the heads (node.roles.step_auth.TrafficCommitment)
 
 
 class UnitSource(Protocol):
@@ -31,16 +43,24 @@ class UnitSource(Protocol):
         ...
 
 
-def create_owner_app(binding: Binding, open_unit: UnitSource) -> FastAPI:
+class UnitFinisher(Protocol):
+    def __call__(self, task_id: int, round_: int, unit: int, claimant: str, owner: OwnerUnit) -> Commitment:
+        """Keeps the unit's private layers (on disk, before anything is signed) and signs its traffic."""
+        ...
+
+
+def create_owner_app(binding: Binding, open_unit: UnitSource, finish_unit: UnitFinisher | None = None) -> FastAPI:
     app = FastAPI(title="dmlnet owner (split training)", version="1")
     units: dict[tuple[int, int, int, str], OwnerUnit] = {}
     locks: dict[tuple[int, int, int, str], threading.Lock] = {}
     guard = threading.Lock()
 
-    def unit_for(task: int, round_: int, unit: int, claimant: str) -> tuple[OwnerUnit, threading.Lock]:
+    def unit_for(
+        task: int, round_: int, unit: int, claimant: str, *, restart: bool
+    ) -> tuple[OwnerUnit, threading.Lock]:
         key = (task, round_, unit, claimant.lower())
         with guard:
-            if key not in units:
+            if key not in units or restart:
                 opened = open_unit(task, round_, unit, claimant)
                 if opened is None:
                     raise HTTPException(403, f"{claimant} does not hold unit {unit} of round {round_} of task {task}")
@@ -62,7 +82,12 @@ def create_owner_app(binding: Binding, open_unit: UnitSource) -> FastAPI:
         claimant = signer_of(signed, body, request.headers.get(SIGNATURE_HEADER, ""))
         if claimant is None:
             raise HTTPException(403, f"no valid {SIGNATURE_HEADER}")
-        owner, lock = unit_for(task, round_, unit, claimant)
+        owner, lock = unit_for(task, round_, unit, claimant, restart=kind == "activations" and step == 0)
+        if kind == "commitment":
+            if finish_unit is None or not owner.done:
+                raise HTTPException(409, f"the unit is at step {owner.step}: no commitment before its last step")
+            with lock:
+                return JSONResponse(finish_unit(task, round_, unit, claimant, owner).model_dump())
         answer = _answer(owner, lock, kind, step, body)
         if answer is None:
             return Response(status_code=204)

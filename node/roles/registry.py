@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from node.roles.context import Services
 
 RoleFactory = Callable[["Services"], "Role"]
-BUILT_IN = ("miner", "aggregator", "verifier", "keeper")
+BUILT_IN = ("miner", "aggregator", "verifier", "keeper", "owner")
 
 _factories: dict[str, RoleFactory] = {}
 

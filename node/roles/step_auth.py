@@ -41,14 +41,52 @@ class StepRequest:
 
 
 def sign_step(account: LocalAccount, request: StepRequest, body: bytes) -> str:
-    return "0x" + bytes(account.sign_message(encode_defunct(text=request.text(body))).signature).hex()
+    return _sign(account, request.text(body))
+
+
+def _sign(account: LocalAccount, text: str) -> str:
+    return "0x" + bytes(account.sign_message(encode_defunct(text=text)).signature).hex()
+
+
+def _signer(text: str, signature: str) -> str | None:
+    if not (signature.startswith("0x") and len(signature) == 132):
+        return None  # 65 bytes, hex: anything else is not a signature (and would not reach the recovery)
+    try:
+        return str(Account.recover_message(encode_defunct(text=text), signature=signature))
+    except (ValueError, TypeError, IndexError):
+        return None
 
 
 def signer_of(request: StepRequest, body: bytes, signature: str) -> str | None:
     """The address that signed this request and body; None for a signature that does not parse."""
-    if not (signature.startswith("0x") and len(signature) == 132):
-        return None  # 65 bytes, hex: anything else is not a signature (and would not reach the recovery)
-    try:
-        return str(Account.recover_message(encode_defunct(text=request.text(body)), signature=signature))
-    except (ValueError, TypeError, IndexError):
-        return None
+    return _signer(request.text(body), signature)
+
+
+@dataclass(frozen=True, slots=True)
+class TrafficCommitment:
+    """What the owner's side signs at the end of a unit: the traffic chain's head at each checkpoint after the
+    first, for this unit and claimant. A verifier holding it knows the recorded traffic is what crossed the cut."""
+
+    chain_id: int
+    contract: str
+    task_id: int
+    round: int
+    unit: int
+    miner: str
+    heads: tuple[bytes, ...]
+
+    def text(self) -> str:
+        return (
+            f"dmlnet split traffic\nchain {self.chain_id}\ncontract {self.contract.lower()}\ntask {self.task_id}\n"
+            f"round {self.round}\nunit {self.unit}\nminer {self.miner.lower()}\n"
+            f"heads {','.join(h.hex() for h in self.heads)}"
+        )
+
+
+def sign_commitment(account: LocalAccount, commitment: TrafficCommitment) -> str:
+    return _sign(account, commitment.text())
+
+
+def commitment_signer(commitment: TrafficCommitment, signature: str) -> str | None:
+    """The address that signed the commitment; None for a signature that does not parse."""
+    return _signer(commitment.text(), signature)

@@ -31,6 +31,7 @@ from node.ml.model import state_from_bytes
 from node.ml.verify import Outcome, UnitContext, Verdict, verify_unit
 from node.roles.context import Services
 from node.roles.miner import SAFETY_FACTOR, SAFETY_S, accepted_contributions
+from node.roles.step_auth import TrafficCommitment, commitment_signer
 from node.state import Vote, VoteStatus
 from node.store.cid import to_cid
 
@@ -467,7 +468,14 @@ class VerifierRole:
             dataset_cid=material.dataset_cid,
             input_model_cid=input_cid,
             unit_seed=unit_seed(task.task_id, round_, index, unit.miner),
+            owner=task.state.owner,
         )
+        chain_id, contract = int(self.s.market.w3.eth.chain_id), self.s.market.address
+
+        def traffic_signer(heads: list[bytes], signature: str) -> str | None:
+            signed = TrafficCommitment(chain_id, contract, task.task_id, round_, index, unit.miner, tuple(heads))
+            return commitment_signer(signed, signature)
+
         return verify_unit(
             material.spec,
             manifest,
@@ -476,6 +484,7 @@ class VerifierRole:
             ctx,
             material.split.shards[index],
             threads=self.s.settings.threads,
+            traffic_signer=traffic_signer,
         )
 
     def _verify_aggregate(

@@ -1,0 +1,66 @@
+"""A miner's unit of split training: the public middle trained step by step against the owner's node, the
+traffic recorded and signed by the owner, and the trail published as in plain mode (the middle's checkpoints,
+plus the recorded traffic of every segment) so that verifiers can re-execute it without the private layers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from torch import nn
+
+from node.chain.hashing import unit_seed
+from node.chain.types import Task
+from node.errors import StepRefused
+from node.ml.manifest import SplitTraffic, publish_trail
+from node.ml.material import TaskMaterial
+from node.ml.split import SplitPlan, middle_module, to_whole_names
+from node.ml.split_unit import train_middle
+from node.ml.split_wire import pack
+from node.ml.train import Checkpoint, Trail
+from node.roles.context import Services
+from node.roles.owner_client import HttpTransport
+from node.roles.step_auth import Binding
+from node.state import Work
+
+log = logging.getLogger(__name__)
+
+# What a miner trains: the middle as given (the honest case); a test adversary's hook can wrap it.
+MiddleHook = Callable[[nn.Sequential], nn.Sequential]
+
+
+def train_split_unit(
+    s: Services, task: Task, work: Work, material: TaskMaterial, plan: SplitPlan, hook: MiddleHook
+) -> tuple[str, str, float]:
+    """Trains, records and publishes one unit in split mode; returns the trail's CID, the final middle's CID and
+    the last segment's loss (as the owner computed it)."""
+    spec = material.spec
+    owner_url = spec.privacy.owner_url
+    if owner_url is None:  # pragma: no cover - the spec's validation requires it in split mode
+        raise StepRefused("the task is in split mode without the owner's URL")
+    model, input_cid = s.round_model(task, work.round, material)
+    seed = unit_seed(task.task_id, work.round, work.unit, s.address)
+    shard = material.split.shards[work.unit]
+    binding = Binding(int(s.market.w3.eth.chain_id), s.market.address)
+    transport = HttpTransport(owner_url, s.market.signer.account, binding, (task.task_id, work.round, work.unit))
+    trail = train_middle(
+        spec, plan, hook(middle_module(spec, plan, model)), transport, seed, len(shard), threads=s.settings.threads
+    )
+    commitment = transport.commitment(spec.training.local_steps)
+    if commitment.heads != [h.hex() for h in trail.heads]:
+        raise StepRefused("the owner signed other traffic than this unit's: not publishing it")
+    segments = [s.store.put(pack(messages)) for messages in trail.segment_messages(spec)]
+    checkpoints = [Checkpoint(c.step, to_whole_names(c.model, plan), c.optimizer) for c in trail.checkpoints]
+    manifest, cid = publish_trail(
+        Trail(checkpoints, commitment.segment_losses, len(shard)),
+        s.store.put,
+        task_id=task.task_id,
+        round_=work.round,
+        index=work.unit,
+        miner=s.address,
+        spec_cid=material.spec_cid,
+        dataset_cid=material.dataset_cid,
+        input_model_cid=input_cid,
+        traffic=SplitTraffic(segments=segments, heads=commitment.heads, owner_signature=commitment.signature),
+    )
+    return cid, manifest.final_model, commitment.segment_losses[-1]
