@@ -26,6 +26,7 @@ from node.ml.material import TaskMaterial, load_material
 from node.ml.model import State, state_from_bytes
 from node.ml.split import plan_of
 from node.ml.verify import Outcome, UnitContext, verify_unit
+from node.roles.step_auth import Binding, traffic_signer
 from node.store.cid import to_cid
 from node.store.client import StoreClient
 
@@ -198,7 +199,9 @@ def _reverify_unit(
     round_, index = key
     ctx = _unit_context(a.market, a.market.get_task(a.task_id), round_, index, str(accepted["miner"]))
     challenge = rng.randbytes(32)
-    verdict = verify_unit(spec, raw, a.store.get, challenge, ctx, shard)
+    binding = Binding(int(a.market.w3.eth.chain_id), a.market.address)
+    signer = traffic_signer(binding, a.task_id, round_, index, str(accepted["miner"]))
+    verdict = verify_unit(spec, raw, a.store.get, challenge, ctx, shard, traffic_signer=signer)
     a.report.units_reverified += 1
     if verdict.outcome is not Outcome.VALID:
         evidence = "; ".join(f"segment {c.segment} distance {c.distance:.3g}" for c in verdict.segments)
@@ -331,6 +334,7 @@ def _unit_context(market: TaskMarket, task: Task, round_: int, index: int, miner
         dataset_cid=to_cid(task.params.dataset_digest),
         input_model_cid=to_cid(market.round_input(task.task_id, round_)),
         unit_seed=unit_seed(task.task_id, round_, index, miner),
+        owner=task.state.owner,
     )
 
 

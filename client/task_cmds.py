@@ -398,15 +398,54 @@ def task_download(
     rpc: RpcOpt = None,
     deployment: DeploymentOpt = None,
     store: StoreOpt = None,
+    owner_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="split mode: the owner node's --data-dir, for the whole model (its private layers are there)"
+        ),
+    ] = None,
 ) -> None:
-    """Write the task's final model (checked against its digest)."""
+    """Write the task's final model (checked against its digest). In split mode the network holds only the public
+    middle: that is what anyone gets; the owner gets the whole model with --owner-dir."""
     session = session_for(home_dir, rpc, deployment, store)
     require_task(session.market, task_id)
     t = session.market.get_task(task_id)
     if t.state.final_model_digest == b"\0" * 32:
         raise ConfigError(f"task {task_id} has no final model yet (status {t.state.status.name.lower()})")
-    size = session.store.get_to_file(to_cid(t.state.final_model_digest), out)
-    console.print(f"{size} bytes → {out} ({to_cid(t.state.final_model_digest)})")
+    final_cid = to_cid(t.state.final_model_digest)
+    if not t.params.owner_in_loop:
+        if owner_dir is not None:
+            raise ConfigError(f"--owner-dir: task {task_id} is not in split mode (its final model is whole)")
+        size = session.store.get_to_file(final_cid, out)
+        console.print(f"{size} bytes → {out} ({final_cid})")
+        return
+    from node.ml.material import load_material
+    from node.ml.model import state_from_bytes, state_to_bytes
+    from node.roles.owner import owner_model
+
+    spec_cid, dataset_cid = to_cid(t.params.spec_digest), to_cid(t.params.dataset_digest)
+    material = load_material(
+        session.store.get(spec_cid), session.store.get(dataset_cid), spec_cid=spec_cid, dataset_cid=dataset_cid
+    )
+    public_bytes = session.store.get(final_cid)
+    if owner_dir is None:
+        out.write_bytes(public_bytes)
+        console.print(
+            f"{len(public_bytes)} bytes → {out} ({final_cid}): the public middle only (split mode: the private "
+            "layers stay with the owner's node; its owner downloads the whole model with --owner-dir)"
+        )
+        return
+    public = state_from_bytes(public_bytes, material.model_specs)
+    chain = session.deployment.identity(session.market.w3)
+    whole = owner_model(owner_dir, chain, task_id, t.params.rounds, public, material)
+    if whole is None:
+        raise ConfigError(
+            f"--owner-dir {owner_dir}: no final private layers of task {task_id} of this chain there (the owner "
+            "node's --data-dir, once it has seen the task complete)"
+        )
+    data = state_to_bytes(whole)
+    out.write_bytes(data)
+    console.print(f"{len(data)} bytes → {out}: the whole model (the public middle {final_cid} and the owner's layers)")
 
 
 def money_commands(app: typer.Typer) -> None:

@@ -108,6 +108,7 @@ def build_task(
         unit_bond=economics.unit_bond,
         vote_bond=economics.vote_bond,
         challenge_window=economics.challenge_window_s,
+        owner_in_loop=plan is not None,
     )
     objects = {dataset_cid: data_bytes, spec_cid: spec_bytes, model_cid: model_bytes}
     return BuiltTask(PreparedTask(params, spec_cid, dataset_cid, model_cid), objects)

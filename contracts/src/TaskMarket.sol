@@ -205,9 +205,16 @@ contract TaskMarket is Quorums {
         address miner = u.miner;
         uint96 bond = t.params.unitBond;
         _reopen(t, u);
-        _slashBond(miner, taskId, round, index, bond);
-        t.state.escrow += bond;
-        emit UnitExpired(taskId, round, index, miner);
+        if (t.params.ownerInLoop) {
+            // Nobody can tell on chain whether the miner or the owner's node stopped answering: the miner keeps its
+            // bond, and the task pays for the unit again when it is trained.
+            _unlockBond(miner, bond);
+            emit UnitExpired(taskId, round, index, miner, 0);
+        } else {
+            _slashBond(miner, taskId, round, index, bond);
+            t.state.escrow += bond;
+            emit UnitExpired(taskId, round, index, miner, bond);
+        }
         _unitLeftFlight(taskId, t, true);
     }
 

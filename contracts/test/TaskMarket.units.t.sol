@@ -230,7 +230,7 @@ contract TaskMarketUnitsTest is TaskMarketFixture {
         _claim(taskId, 0, 0, miners[0]);
         vm.warp(vm.getBlockTimestamp() + 1 hours + 1);
         vm.expectEmit();
-        emit ITaskMarket.UnitExpired(taskId, 0, 0, miners[0]);
+        emit ITaskMarket.UnitExpired(taskId, 0, 0, miners[0], UNIT_BOND);
         vm.prank(stranger); // anyone may call it
         market.reclaimExpired(taskId, 0, 0);
         vm.assertEq(_total(miners[0]), STAKE - UNIT_BOND, "bond slashed");
@@ -239,6 +239,26 @@ contract TaskMarketUnitsTest is TaskMarketFixture {
         vm.assertEq(_state(taskId).openUnits, 2, "open again");
         vm.assertEq(_state(taskId).inFlight, 0, "not in flight");
         _claim(taskId, 0, 0, miners[1]);
+        _assertSolvent();
+    }
+
+    function test_reclaimExpired_unlocksTheBondWhenTheOwnerIsInTheLoop() public {
+        ITaskMarket.TaskParams memory p = _params(1, 2, 1);
+        p.ownerInLoop = true;
+        uint256 split = _create(p);
+        uint256 escrow = _state(split).escrow;
+        _claim(split, 0, 0, miners[0]);
+        vm.warp(vm.getBlockTimestamp() + 1 hours + 1);
+        vm.expectEmit();
+        emit ITaskMarket.UnitExpired(split, 0, 0, miners[0], 0);
+        vm.prank(stranger);
+        market.reclaimExpired(split, 0, 0);
+        vm.assertEq(_total(miners[0]), STAKE, "nothing slashed: the owner's node may be the one that went silent");
+        vm.assertEq(_locked(miners[0]), 0, "the bond unlocked");
+        vm.assertEq(_state(split).escrow, escrow, "escrow unchanged: the unit is paid again when trained");
+        vm.assertEq(_state(split).openUnits, 2, "open again");
+        vm.assertEq(_state(split).inFlight, 0, "not in flight");
+        _claim(split, 0, 0, miners[1]);
         _assertSolvent();
     }
 

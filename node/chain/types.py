@@ -60,6 +60,8 @@ class TaskParams:
     vote_bond: int
     challenge_window: int = 0
     """Seconds a verdict stays open to challenge; 0: verdicts are final at once."""
+    owner_in_loop: bool = False
+    """Split mode: an expired claim unlocks the miner's bond instead of slashing it (the owner may be silent)."""
 
     @property
     def budget(self) -> int:
@@ -86,11 +88,17 @@ class TaskParams:
             self.unit_bond,
             self.vote_bond,
             self.challenge_window,
+            self.owner_in_loop,
         )
 
     @classmethod
     def from_tuple(cls, t: Sequence[Any]) -> TaskParams:
-        return cls(bytes(t[0]), bytes(t[1]), bytes(t[2]), *(int(x) for x in t[3:15]))
+        n = [int(x) for x in t[3:15]]
+        return cls(
+            bytes(t[0]), bytes(t[1]), bytes(t[2]),
+            n[0], n[1], n[2], n[3], n[4], n[5], n[6], n[7], n[8], n[9], n[10], n[11],
+            bool(t[15]),
+        )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

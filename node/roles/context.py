@@ -126,6 +126,13 @@ class Services:
             log.error("task unusable: set aside", extra={"task": task.task_id, "error": str(err)})
             self.unusable[task.task_id] = str(err)
             return None
+        if material.spec.privacy.mode == "split" and not task.params.owner_in_loop:
+            # A miner of a split task depends on the owner's node for every step: without the contract's promise
+            # that an expiry then costs it nothing, an owner that goes silent would have its miners slashed.
+            reason = "split mode without ownerInLoop on chain: an owner's silence would slash its miners"
+            log.error("task unusable: set aside", extra={"task": task.task_id, "error": reason})
+            self.unusable[task.task_id] = reason
+            return None
         self.materials[task.task_id] = material
         return material
 

@@ -26,7 +26,7 @@ from node.chain.reverts import (
     TaskMarketUnitWrongStatus,
 )
 from node.chain.types import Task, TaskStatus, UnitInfo, UnitStatus
-from node.errors import ContractRevert, NodeError
+from node.errors import ContractRevert, NodeError, StepRefused
 from node.ml.aggregate import Contribution, aggregate
 from node.ml.manifest import AggregateInput, parse_trail, publish_aggregate, publish_trail
 from node.ml.material import TaskMaterial
@@ -249,7 +249,17 @@ class MinerRole:
             if work.unit == task.params.units_per_round:
                 result_cid, model_cid = self._aggregate(task, work, material)
             else:
-                result_cid, model_cid = self._train(task, work, material)
+                try:
+                    result_cid, model_cid = self._train(task, work, material)
+                except StepRefused as err:
+                    # Split mode: the owner's node did not answer or refused a step. The unit is tried again from
+                    # its start next cycle; if the owner stays silent past the deadline, the claim expires and the
+                    # contract unlocks the bond (ownerInLoop) instead of slashing it.
+                    log.warning(
+                        "the owner's node did not carry the unit: trying again",
+                        extra={"task": work.task_id, "round": work.round, "unit": work.unit, "error": str(err)},
+                    )
+                    return
             elapsed = time.monotonic() - started
             self.s.metrics.training_seconds.inc(elapsed)
             log.info(

@@ -12,6 +12,7 @@ ever uploaded: the store and the other nodes only see the middle and the recorde
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import tempfile
@@ -35,13 +36,20 @@ from node.roles.step_auth import Binding, TrafficCommitment, sign_commitment
 log = logging.getLogger(__name__)
 
 
-def private_path(data_dir: Path, task_id: int, round_: int) -> Path:
-    """Where the owner's node keeps the private layers a round starts from (``round_`` = rounds: the final ones)."""
-    return data_dir / "owner" / f"task-{task_id}" / f"private-round-{round_}.safetensors"
+def _task_dir(data_dir: Path, chain: str, task_id: int) -> Path:
+    # Bound to the chain (its identity: chain id, genesis, contract): a devnet restarted with the same contract
+    # address numbers its tasks from 1 again, and must not meet an earlier chain's private layers.
+    return data_dir / "owner" / hashlib.sha256(chain.encode()).hexdigest()[:16] / f"task-{task_id}"
 
 
-def _unit_path(data_dir: Path, task_id: int, round_: int, unit: int, miner: str) -> Path:
-    return data_dir / "owner" / f"task-{task_id}" / f"round-{round_}" / f"unit-{unit}-{miner.lower()}.safetensors"
+def private_path(data_dir: Path, chain: str, task_id: int, round_: int) -> Path:
+    """Where the owner's node keeps the private layers a round starts from (``round_`` = rounds: the final ones);
+    ``chain``: the deployment's identity (:meth:`node.chain.deployment.Deployment.identity`)."""
+    return _task_dir(data_dir, chain, task_id) / f"private-round-{round_}.safetensors"
+
+
+def _unit_path(data_dir: Path, chain: str, task_id: int, round_: int, unit: int, miner: str) -> Path:
+    return _task_dir(data_dir, chain, task_id) / f"round-{round_}" / f"unit-{unit}-{miner.lower()}.safetensors"
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -63,6 +71,10 @@ class OwnerRole:
         if settings.owner_port is None:
             raise ConfigError("the owner role serves split training: give it a port (--owner-port)")
         self._dir = settings.data_dir
+        chain = services.state.get_meta("chain")
+        if chain is None:  # pragma: no cover - open_state binds every node's state to its chain
+            raise ConfigError("the node's state is not bound to a chain")
+        self._chain = chain
         self._lock = threading.Lock()  # the HTTP thread and the node's loop share the services
         self._binding = Binding(int(services.market.w3.eth.chain_id), services.market.address)
         self._reader = EventReader(
@@ -117,7 +129,9 @@ class OwnerRole:
 
     def _finish_unit(self, task_id: int, round_: int, unit: int, claimant: str, owner: OwnerUnit) -> Commitment:
         # On disk before the signature goes out: a result the network accepts has its private half here.
-        _write_atomic(_unit_path(self._dir, task_id, round_, unit, claimant), state_to_bytes(owner.private_state()))
+        _write_atomic(
+            _unit_path(self._dir, self._chain, task_id, round_, unit, claimant), state_to_bytes(owner.private_state())
+        )
         heads = owner.checkpoint_heads()
         commitment = TrafficCommitment(
             self._binding.chain_id, self._binding.contract, task_id, round_, unit, claimant, heads
@@ -138,7 +152,7 @@ class OwnerRole:
         """The private layers round ``round_`` starts from."""
         if round_ == 0:
             return self._private_specs(material, plan)  # the spec's initialisation, as the public middle's
-        path = private_path(self._dir, task.task_id, round_)
+        path = private_path(self._dir, self._chain, task.task_id, round_)
         if not path.exists():
             self._combine(task, material, plan, round_ - 1)
         specs = tensor_specs(build_module(material.spec.model))
@@ -163,14 +177,14 @@ class OwnerRole:
         private_specs = {k: specs[k] for k in self._private_specs(material, plan)}
         contributions = []
         for index, miner in sorted(accepted.items()):
-            path = _unit_path(self._dir, task.task_id, round_, index, miner)
+            path = _unit_path(self._dir, self._chain, task.task_id, round_, index, miner)
             if not path.exists():
                 raise NodeError(f"the private layers of unit {index} of round {round_} ({miner}) are not on disk")
             state = state_from_bytes(path.read_bytes(), private_specs)
             contributions.append(Contribution(index, state, len(material.split.shards[index])))
         parameters = {k for k, _ in build_module(material.spec.model).named_parameters() if k in private_specs}
         combined = aggregate(material.spec, contributions, parameters, task_id=task.task_id, round_=round_)
-        _write_atomic(private_path(self._dir, task.task_id, round_ + 1), state_to_bytes(combined))
+        _write_atomic(private_path(self._dir, self._chain, task.task_id, round_ + 1), state_to_bytes(combined))
         log.info("private layers combined", extra={"task": task.task_id, "round": round_, "units": len(contributions)})
 
     def tick(self) -> None:
@@ -184,15 +198,17 @@ class OwnerRole:
                 task, material, plan = found
                 done = task.params.rounds if task.state.status is TaskStatus.COMPLETED else task.state.current_round
                 for round_ in range(1, done + 1):
-                    if not private_path(self._dir, task_id, round_).exists():
+                    if not private_path(self._dir, self._chain, task_id, round_).exists():
                         self._combine(task, material, plan, round_ - 1)
 
 
-def owner_model(data_dir: Path, task_id: int, rounds: int, public: State, material: TaskMaterial) -> State | None:
+def owner_model(
+    data_dir: Path, chain: str, task_id: int, rounds: int, public: State, material: TaskMaterial
+) -> State | None:
     """The owner's whole model of a completed split task: the final private layers from the owner node's
     ``data_dir`` and the final public middle; None when they are not there."""
     plan = plan_of(material.spec)
-    path = private_path(data_dir, task_id, rounds)
+    path = private_path(data_dir, chain, task_id, rounds)
     if plan is None or not path.exists():
         return None
     specs = tensor_specs(build_module(material.spec.model))

@@ -5,6 +5,7 @@ and asks the chain whether it holds the unit."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from eth_account import Account
@@ -90,3 +91,15 @@ def sign_commitment(account: LocalAccount, commitment: TrafficCommitment) -> str
 def commitment_signer(commitment: TrafficCommitment, signature: str) -> str | None:
     """The address that signed the commitment; None for a signature that does not parse."""
     return _signer(commitment.text(), signature)
+
+
+def traffic_signer(
+    binding: Binding, task_id: int, round_: int, unit: int, miner: str
+) -> Callable[[list[bytes], str], str | None]:
+    """Who signed a unit's traffic heads, as :func:`node.ml.verify.verify_unit` asks (it never touches keys)."""
+
+    def signer(heads: list[bytes], signature: str) -> str | None:
+        signed = TrafficCommitment(binding.chain_id, binding.contract, task_id, round_, unit, miner, tuple(heads))
+        return commitment_signer(signed, signature)
+
+    return signer

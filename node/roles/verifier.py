@@ -31,7 +31,7 @@ from node.ml.model import state_from_bytes
 from node.ml.verify import Outcome, UnitContext, Verdict, verify_unit
 from node.roles.context import Services
 from node.roles.miner import SAFETY_FACTOR, SAFETY_S, accepted_contributions
-from node.roles.step_auth import TrafficCommitment, commitment_signer
+from node.roles.step_auth import Binding, traffic_signer
 from node.state import Vote, VoteStatus
 from node.store.cid import to_cid
 
@@ -470,12 +470,7 @@ class VerifierRole:
             unit_seed=unit_seed(task.task_id, round_, index, unit.miner),
             owner=task.state.owner,
         )
-        chain_id, contract = int(self.s.market.w3.eth.chain_id), self.s.market.address
-
-        def traffic_signer(heads: list[bytes], signature: str) -> str | None:
-            signed = TrafficCommitment(chain_id, contract, task.task_id, round_, index, unit.miner, tuple(heads))
-            return commitment_signer(signed, signature)
-
+        binding = Binding(int(self.s.market.w3.eth.chain_id), self.s.market.address)
         return verify_unit(
             material.spec,
             manifest,
@@ -484,7 +479,7 @@ class VerifierRole:
             ctx,
             material.split.shards[index],
             threads=self.s.settings.threads,
-            traffic_signer=traffic_signer,
+            traffic_signer=traffic_signer(binding, task.task_id, round_, index, unit.miner),
         )
 
     def _verify_aggregate(

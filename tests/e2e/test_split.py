@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from client.audit import audit_task
 from node.chain.devnet import free_port
 from node.chain.events import EventReader
 from node.chain.hashing import unit_seed
@@ -20,16 +21,17 @@ from node.ml.baseline import federated
 from node.ml.defaults import digits_spec
 from node.ml.evaluate import evaluate
 from node.ml.material import load_material
-from node.ml.model import build_module, relative_distance, state_from_bytes, state_of, state_to_bytes
+from node.ml.model import build_module, relative_distance, state_from_bytes, state_of, state_to_bytes, tensor_specs
 from node.roles.owner import owner_model, private_path
 from node.runner import build_roles, build_services
-from node.store.cid import to_cid
+from node.store.cid import cid_of, to_cid
 from node.store.client import StoreClient
 from testkit.adversaries import CheatingMinerRole
 from tests.conftest import Chain
 from tests.e2e.inprocess import drive, short_task
 from tests.e2e.ledger import Ledger
 from tests.integration.client.driver import dev_settings, node
+from tests.integration.client.test_task_cli import flags, invoke
 from tests.integration.store.servers import store_server
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
@@ -99,8 +101,9 @@ def test_a_split_task_completes_keeps_its_private_layers_home_and_slashes_a_fake
         spec_cid=to_cid(task.params.spec_digest), dataset_cid=to_cid(task.params.dataset_digest),
     )  # fmt: skip
     public = state_from_bytes(store.get(to_cid(task.state.final_model_digest)), material.model_specs)
-    final = private_path(owner_dir, task_id, ROUNDS)
-    whole = owner_model(owner_dir, task_id, ROUNDS, public, material)
+    identity = chain.deployment.identity(chain.w3)
+    final = private_path(owner_dir, identity, task_id, ROUNDS)
+    whole = owner_model(owner_dir, identity, task_id, ROUNDS, public, material)
     assert whole is not None
     assert final.exists()
     private = {k: v for k, v in whole.items() if k not in public}
@@ -128,3 +131,20 @@ def test_a_split_task_completes_keeps_its_private_layers_home_and_slashes_a_fake
     assert relative_distance(whole, reference) < 1e-5
     accuracy = evaluate(material.spec.model, whole, material.split.test).accuracy
     assert accuracy > 0.6, accuracy  # 2 rounds of 40 steps of a small CNN
+
+    # Downloads: anyone gets the public middle (the very bytes on chain); the owner, with its node's folder, the
+    # whole model. Watching and auditing a split task work without evaluating what only the owner holds.
+    f = flags(chain, tmp_path, store_url)
+    middle_file, whole_file = tmp_path / "middle.safetensors", tmp_path / "whole.safetensors"
+    said = invoke("task", "download", str(task_id), "--out", str(middle_file), *f)
+    assert "public middle only" in " ".join(said.split())
+    assert cid_of(middle_file.read_bytes()) == to_cid(task.state.final_model_digest)
+    invoke("task", "download", str(task_id), "--out", str(whole_file), "--owner-dir", str(owner_dir), *f)
+    downloaded = state_from_bytes(whole_file.read_bytes(), tensor_specs(build_module(material.spec.model)))
+    assert relative_distance(downloaded, whole) == 0.0
+    assert "completed" in invoke("task", "watch", str(task_id), *f)
+
+    # The audit re-executes the units from the store alone (the recorded traffic and the middle) and balances.
+    report = audit_task(owner_market, store, task_id, from_block=start, full=True)
+    assert report.ok, report.findings
+    assert report.money["budget"] + report.money["slashed_in"] == report.money["credited"]

@@ -50,6 +50,9 @@ interface ITaskMarket {
     /// the appeal's quorum and the challenger's reward.
     /// @param challengeWindow Seconds after a verdict during which any staked account may challenge it (0: verdicts
     /// are final at once and nobody can appeal).
+    /// @param ownerInLoop The task trains in split mode: every step needs the owner's node, so a claim that expires
+    /// may be the owner's silence as well as the miner's. Its bond is then unlocked, not slashed, and the task (the
+    /// owner's escrow) bears the cost: the unit is re-opened and paid again from escrow when trained.
     struct TaskParams {
         bytes32 specDigest;
         bytes32 datasetDigest;
@@ -66,6 +69,7 @@ interface ITaskMarket {
         uint96 unitBond;
         uint96 voteBond;
         uint32 challengeWindow;
+        bool ownerInLoop;
     }
 
     /// @notice The moving part of a task.
@@ -305,8 +309,9 @@ interface ITaskMarket {
         uint32 epoch,
         uint64 commitDeadline
     );
-    /// @notice The claim passed its deadline without a result: the bond was slashed and the unit re-opened.
-    event UnitExpired(uint256 indexed taskId, uint32 round, uint32 index, address indexed miner);
+    /// @notice The claim passed its deadline without a result and the unit re-opened; the miner's bond was slashed
+    /// into escrow (`slashed` wei), or unlocked (`slashed` = 0) in a task with the owner in the loop.
+    event UnitExpired(uint256 indexed taskId, uint32 round, uint32 index, address indexed miner, uint256 slashed);
     /// @notice `verifier` was drawn into seat `seat` of the quorum of `epoch`, locking one vote bond for it.
     event VerifierDrawn(
         uint256 indexed taskId, uint32 round, uint32 index, address indexed verifier, uint32 epoch, uint8 seat
@@ -454,7 +459,8 @@ interface ITaskMarket {
     function claimAndSubmit(uint256 taskId, uint32 round, uint32 index, bytes32 resultDigest, bytes32 modelDigest)
         external;
 
-    /// @notice Re-opens a claimed unit whose claim deadline has passed, slashing the claimant's bond into escrow.
+    /// @notice Re-opens a claimed unit whose claim deadline has passed, slashing the claimant's bond into escrow
+    /// (unlocking it instead in a task with `ownerInLoop`: its owner's node may be the one that went silent).
     function reclaimExpired(uint256 taskId, uint32 round, uint32 index) external;
 
     /// @notice Draws the quorum of a submitted unit's current epoch from the verifier pool, weighted by stake as it

@@ -131,7 +131,8 @@ contract TaskMarketHandler is TestBase {
             verifierReward: uint96(bound(seed >> 160, 1, 0.1 ether)),
             unitBond: 0,
             voteBond: 0,
-            challengeWindow: (seed >> 4) & 1 == 1 ? 1 hours : 0
+            challengeWindow: (seed >> 4) & 1 == 1 ? 1 hours : 0,
+            ownerInLoop: (seed >> 5) & 1 == 1
         });
         p.voteBond = uint96(4 * uint256(p.verifierReward) + bound(seed >> 200, 0, 0.5 ether));
         p.unitBond = uint96(uint256(p.quorum) * p.verifierReward + (seed >> 232) % 1 ether);

@@ -61,7 +61,8 @@ abstract contract TaskMarketFixture is TestBase {
             verifierReward: VERIFIER_REWARD,
             unitBond: UNIT_BOND,
             voteBond: VOTE_BOND,
-            challengeWindow: 0
+            challengeWindow: 0,
+            ownerInLoop: false
         });
     }
 
