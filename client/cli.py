@@ -196,13 +196,20 @@ def demo(
         ),
     ] = None,
     explorer_port: Annotated[int | None, typer.Option(help="the explorer's port (default 8780, or a free one)")] = None,
+    privacy: Annotated[
+        str,
+        typer.Option(
+            help="split: also run an owner's node, and train the digits CNN twice, in plain then split mode "
+            "(the owner keeps its first and last layers); prints the owner's accuracy next to plain mode's"
+        ),
+    ] = "none",
 ) -> None:
     """Run a whole local network training handwritten digits, end to end; print and write a report."""
     from client.demo import DemoConfig, run_demo
 
     keep = sys.stdin.isatty() and sys.stdout.isatty() if stay is None else stay
     config = DemoConfig(miners, verifiers, units, rounds, quorum, local_steps, byzantine, stay=keep,
-                        explorer_port=explorer_port)  # fmt: skip
+                        explorer_port=explorer_port, privacy=privacy)  # fmt: skip
     run_demo(console, workdir, config)
 
 

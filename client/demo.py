@@ -27,9 +27,10 @@ from rich.live import Live
 from rich.table import Table
 
 from client import interrupt
+from client.demo_split import SplitRun, owner_accuracy
 from client.devnet import DEV_UNBONDING_DELAY_S, _start_store
 from client.explorer_cmds import DEFAULT_PORT
-from client.progress import ProgressReader
+from client.progress import Progress, ProgressReader
 from client.render import eth
 from client.report import accuracy_plot, html_page
 from client.task_cmds import _render
@@ -44,8 +45,9 @@ from node.chain.rpc import connect
 from node.chain.tx import Signer
 from node.children import tied_to_parent
 from node.errors import ConfigError, NodeError
+from node.ml import spec as sp
 from node.ml.baseline import centralized
-from node.ml.data import digits
+from node.ml.data import Dataset, digits
 from node.ml.defaults import digits_spec
 from node.ml.evaluate import evaluate
 from node.ml.material import split_for
@@ -71,6 +73,8 @@ class DemoConfig:
     # After the summary, keep the network and its explorer up until Ctrl-C (what a newcomer at a terminal wants).
     stay: bool = False
     explorer_port: int | None = None
+    # "split": an owner's node too, and the task twice on the digits CNN, in plain mode then in split mode.
+    privacy: str = "none"
 
 
 @dataclass
@@ -89,6 +93,7 @@ class DemoResult:
     processes: list[str] = field(default_factory=list)
     # Seconds of chain time from each result's submission to its final verdict (accepted or rejected).
     verdict_seconds: list[int] = field(default_factory=list)
+    split: SplitRun | None = None  # --privacy split: the same task in split mode, after the plain one above
 
 
 def run_demo(console: Console, workdir: Path, config: DemoConfig) -> DemoResult:
@@ -96,6 +101,8 @@ def run_demo(console: Console, workdir: Path, config: DemoConfig) -> DemoResult:
         raise NodeError("--byzantine must leave at least one honest miner")
     if config.quorum > config.verifiers:
         raise NodeError(f"quorum {config.quorum} needs at least {config.quorum} verifiers")
+    if config.privacy not in ("none", "split"):
+        raise ConfigError(f"--privacy {config.privacy}: none or split")
     _fresh(workdir)
     artifact = load_artifact()
     processes: list[subprocess.Popen[bytes]] = []
@@ -133,36 +140,33 @@ def run_demo(console: Console, workdir: Path, config: DemoConfig) -> DemoResult:
             roles[accounts[account].address] = f"verifier-{j}"
             processes.append(_node(workdir, f"verifier-{j}", account, ["--roles", "verifier,keeper"], devnet.rpc_url,
                                    deployment_path, store_url))  # fmt: skip
+        owner_url = None
+        if config.privacy == "split":  # the task owner's node: serves the step protocol, keeps the private layers
+            owner_port = free_port()
+            owner_url = f"http://127.0.0.1:{owner_port}"
+            processes.append(_node(workdir, "owner", 1, ["--roles", "owner", "--owner-port", str(owner_port)],
+                                   devnet.rpc_url, deployment_path, store_url))  # fmt: skip
         owner = TaskMarket.for_account(w3, deployment.address, artifact, accounts[1])
         store = StoreClient.from_endpoints([store_url])
-        spec = digits_spec(dataset_digest="0x" + "00" * 32, shards=config.units, local_steps=config.local_steps)
+        spec = digits_spec(dataset_digest="0x" + "00" * 32, shards=config.units, local_steps=config.local_steps,
+                           cnn=config.privacy == "split")  # fmt: skip
         data = digits()
-        prepared = prepare_task(
-            store,
-            spec,
-            data,
-            Economics(rounds=config.rounds, quorum=config.quorum, challenge_window_s=DEMO_CHALLENGE_WINDOW_S),
-        )
-        task_id = create_task(owner, prepared)
-        console.print(f"task {task_id}: {config.rounds} rounds × {config.units} units, quorum {config.quorum}, "
-                      f"budget {eth(prepared.params.budget)} escrowed")  # fmt: skip
-        reader = ProgressReader(owner, store, task_id, deployment.block_number)
-        progress = reader.read()
-        deadline = time.monotonic() + config.timeout_s
-        with Live(_render(progress), console=console, refresh_per_second=4) as live:
-            while not progress.finished:
-                interrupt.check()
-                if time.monotonic() > deadline:
-                    raise NodeError(
-                        f"the task did not finish within {config.timeout_s:.0f}s; see the logs in {workdir}"
-                    )
-                for p in processes:
-                    if p.poll() is not None:
-                        raise NodeError(f"a node exited with code {p.returncode}; see the logs in {workdir}")
-                time.sleep(0.5)
-                progress = reader.read()
-                live.update(_render(progress))
+        run = _Run(console, owner, store, data, config, processes, workdir, deployment.block_number)
+        began = time.monotonic()
+        task_id, progress = run.task(spec)
+        plain_s = time.monotonic() - began
         wall = time.monotonic() - started
+        split_run = None
+        if owner_url is not None:
+            split_spec = digits_spec(dataset_digest="0x" + "00" * 32, shards=config.units,
+                                     local_steps=config.local_steps, owner_url=owner_url)  # fmt: skip
+            began = time.monotonic()
+            split_id, _ = run.task(split_spec)
+            split_s = time.monotonic() - began
+            chain = deployment.identity(w3)
+            accuracy = owner_accuracy(owner, store, chain, workdir / "owner", split_id, config.timeout_s)
+            split_run = SplitRun(split_id, split_s, plain_s, accuracy)
+            wall = time.monotonic() - started
         parts = split_for(spec, data)
         initial = state_of(build_module(spec.model, seed=0))
         baseline = evaluate(
@@ -172,6 +176,7 @@ def run_demo(console: Console, workdir: Path, config: DemoConfig) -> DemoResult:
         ).accuracy
         outcome = Outcome(task_id, wall, progress.accuracy, baseline, roles, progress.accepted, progress.rejected)
         result = _summarize(owner, artifact.abi, deployment.block_number, outcome, workdir)
+        result.split = split_run
         _print_summary(console, result)
         if config.stay:
             console.print(f"the network and its explorer stay up at {explorer}: Ctrl-C stops them")
@@ -195,6 +200,46 @@ def run_demo(console: Console, workdir: Path, config: DemoConfig) -> DemoResult:
         if "store_pid" in locals():
             _stop_pid(store_pid)
         devnet.stop()
+
+
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """Submits a task to the demo's network and shows its progress until it finishes."""
+
+    console: Console
+    owner: TaskMarket
+    store: StoreClient
+    data: Dataset
+    config: DemoConfig
+    processes: list[subprocess.Popen[bytes]]
+    workdir: Path
+    from_block: int
+
+    def task(self, spec: sp.TaskSpec) -> tuple[int, Progress]:
+        c = self.config
+        economics = Economics(rounds=c.rounds, quorum=c.quorum, challenge_window_s=DEMO_CHALLENGE_WINDOW_S)
+        prepared = prepare_task(self.store, spec, self.data, economics)
+        task_id = create_task(self.owner, prepared)
+        mode = " in split mode" if spec.privacy.mode == "split" else ""
+        self.console.print(f"task {task_id}{mode}: {c.rounds} rounds × {c.units} units, quorum {c.quorum}, "
+                           f"budget {eth(prepared.params.budget)} escrowed")  # fmt: skip
+        reader = ProgressReader(self.owner, self.store, task_id, self.from_block)
+        progress = reader.read()
+        deadline = time.monotonic() + c.timeout_s
+        with Live(_render(progress), console=self.console, refresh_per_second=4) as live:
+            while not progress.finished:
+                interrupt.check()
+                if time.monotonic() > deadline:
+                    raise NodeError(
+                        f"the task did not finish within {c.timeout_s:.0f}s; see the logs in {self.workdir}"
+                    )
+                for p in self.processes:
+                    if p.poll() is not None:
+                        raise NodeError(f"a node exited with code {p.returncode}; see the logs in {self.workdir}")
+                time.sleep(0.5)
+                progress = reader.read()
+                live.update(_render(progress))
+        return task_id, progress
 
 
 DEMO_MARK = ".dml-demo"
@@ -317,4 +362,15 @@ def _print_summary(console: Console, r: DemoResult) -> None:
         nodes.add_row(name, eth(r.payouts.get(address, 0)), eth(r.slashes.get(address, 0)))
     console.print(nodes)
     console.print(f"submission to final verdict: {_median_text(r.verdict_seconds)}")
+    if r.split is not None:
+        split = Table(title=f"split mode — task {r.split.task_id}: the owner keeps the first conv and the last linear")
+        for column in ("round", "plain mode (network)", "split mode (owner's model)"):
+            split.add_column(column, justify="right")
+        for round_, acc in sorted(r.split.owner_accuracy.items()):
+            split.add_row(str(round_ + 1), f"{r.accuracy.get(round_, float('nan')):.4f}", f"{acc:.4f}")
+        console.print(split)
+        console.print(
+            f"task wall time: plain {r.split.plain_task_s:.1f} s, split {r.split.split_task_s:.1f} s "
+            f"({r.split.overhead:.2f}×)"
+        )
     console.print(f"report: {r.report}")

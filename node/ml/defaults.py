@@ -42,14 +42,16 @@ def digits_spec(
     hidden: int = 64,
     lr: float = 0.05,
     aggregation: str = "fedavg",
+    cnn: bool = False,
     owner_url: str | None = None,
 ) -> sp.TaskSpec:
     """An MLP on 8×8 digits. With 800 local steps checkpointed every 8, a verifier re-executing the anchor
     segment and 2 drawn ones redoes 24 of the miner's 800 steps (3%); the rest of its cost is fetching and
     loading their checkpoints.
 
-    ``owner_url``: split mode instead, on the digits CNN (:func:`digits_cnn_model`) with its first conv and last
-    linear kept by the owner's node at that URL (the MLP's first layer is most of its compute: no split fits)."""
+    ``cnn``: the digits CNN (:func:`digits_cnn_model`) instead. ``owner_url``: split mode, on the CNN, with its first
+    conv and last linear kept by the owner's node at that URL (the MLP's first layer is most of its compute: no
+    split of it fits)."""
     model: dict[str, object] = {
         "input_shape": [1, 8, 8],
         "layers": [
@@ -61,8 +63,9 @@ def digits_spec(
         ],
     }
     privacy: dict[str, object] = {"mode": "none"}
-    if owner_url is not None:
+    if cnn or owner_url is not None:
         model = digits_cnn_model(hidden=hidden).model_dump()
+    if owner_url is not None:
         privacy = {"mode": "split", "private_prefix": 1, "private_suffix": 1, "owner_url": owner_url}
     document = {
         "model": model,

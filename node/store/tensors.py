@@ -55,9 +55,19 @@ class TensorSpec:
 DEFAULT_LIMITS = TensorLimits()
 
 
+def _safetensors_framing(data: bytes) -> bool:
+    """Whether the first bytes read as a safetensors header: a length that fits, then a JSON object."""
+    if len(data) < 9:
+        return False
+    (header_len,) = struct.unpack("<Q", data[:8])
+    return 0 < header_len <= len(data) - 8 and data[8:9] == b"{"
+
+
 def refuse_executable_formats(data: bytes) -> None:
-    """Raises :class:`UnsafeArtifact` for pickles and zip archives (torch ``.pt``), judged by magic bytes only."""
-    if len(data) >= 2 and data[0] == 0x80 and 2 <= data[1] <= 5:
+    """Raises :class:`UnsafeArtifact` for pickles and zip archives (torch ``.pt``), judged by magic bytes only.
+    A safetensors header of 640, 896, 1152 or 1408 bytes starts with the bytes of a pickle's protocol mark
+    (``80 02``…``80 05``): what reads as safetensors framing is left to the header's own checks."""
+    if len(data) >= 2 and data[0] == 0x80 and 2 <= data[1] <= 5 and not _safetensors_framing(data):
         raise UnsafeArtifact("refused a Python pickle: tensors are accepted only as safetensors")
     if data[:4] == b"PK\x03\x04":
         raise UnsafeArtifact("refused a zip archive (a torch .pt file holds pickles): use safetensors")

@@ -97,3 +97,42 @@ def test_every_whitelisted_layer_builds() -> None:
     )
     module = build_module(model)
     assert len(module) == 14
+
+
+def _split(privacy: dict[str, Any], layers: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    from node.ml.defaults import digits_cnn_model
+
+    raw = _raw()
+    raw["model"] = digits_cnn_model().model_dump(mode="json") if layers is None else {**raw["model"], "layers": layers}
+    raw["privacy"] = privacy
+    return raw
+
+
+URL = "http://127.0.0.1:8790"
+
+
+def test_a_split_spec_parses_and_names_its_owner() -> None:
+    spec = _parse(_split({"mode": "split", "private_prefix": 1, "private_suffix": 1, "owner_url": URL}))
+    assert (spec.privacy.mode, spec.privacy.owner_url) == ("split", URL)
+    assert _parse(_raw()).privacy.mode == "none", "plain mode by default"
+
+
+@pytest.mark.parametrize(
+    ("privacy", "words"),
+    [
+        ({"mode": "split", "private_prefix": 1}, r"privacy\.owner_url: split mode needs the URL"),
+        ({"mode": "split", "private_prefix": 2, "private_suffix": 2, "owner_url": URL}, r"leave no public middle"),
+        ({"mode": "none", "owner_url": URL}, r"need mode \"split\""),
+        ({"mode": "split", "private_suffix": 1, "owner_url": "ftp://x"}, r"privacy\.owner_url"),
+        ({"mode": "split", "owner_url": URL}, r"at least one layer private"),
+    ],
+)
+def test_a_split_that_makes_no_sense_is_refused_naming_the_field(privacy: dict[str, Any], words: str) -> None:
+    with pytest.raises(SpecError, match=words):
+        _parse(_split(privacy))
+
+
+def test_a_split_leaving_the_owner_most_of_the_compute_is_refused() -> None:
+    # The small MLP: its first linear is most of a forward pass.
+    with pytest.raises(SpecError, match=r"privacy\.private_prefix: the owner's side would carry \d+% of the compute"):
+        _parse(_split({"mode": "split", "private_prefix": 1, "owner_url": URL}, _raw()["model"]["layers"]))
