@@ -19,11 +19,12 @@ import torch
 from node.errors import SpecError
 from node.ml import spec as sp
 from node.ml.data import Dataset
+from node.ml.manifest import Put, SplitTraffic, TrailManifest, publish_trail
 from node.ml.model import State, build_module
 from node.ml.optim import OptState
-from node.ml.split import MiddleSide, OwnerSide, SplitPlan, part, part_state
-from node.ml.split_wire import Kind, TrafficChain, decode, encode
-from node.ml.train import DEFAULT_THREADS, batch_indices, deterministic, step_seed
+from node.ml.split import MiddleSide, OwnerSide, SplitPlan, part, part_state, to_whole_names
+from node.ml.split_wire import Kind, TrafficChain, decode, encode, pack
+from node.ml.train import DEFAULT_THREADS, Checkpoint, Trail, batch_indices, deterministic, step_seed
 
 
 class Transport(Protocol):
@@ -186,3 +187,40 @@ def _train_middle(
         if step + 1 in marks:
             checkpoints.append(MiddleCheckpoint(step + 1, side.state(), copy.deepcopy(side.opt_state)))
     return MiddleTrail(checkpoints, messages, chain.head, checkpoint_heads(chain, spec))
+
+
+def publish_middle_trail(
+    spec: sp.TaskSpec,
+    plan: SplitPlan,
+    trail: MiddleTrail,
+    put: Put,
+    *,
+    owner_signature: str,
+    segment_losses: list[float],
+    samples: int,
+    task_id: int,
+    round_: int,
+    index: int,
+    miner: str,
+    spec_cid: str,
+    dataset_cid: str,
+    input_model_cid: str,
+) -> tuple[TrailManifest, str]:
+    """Uploads a split unit's trail: each segment's recorded messages, the middle's checkpoints (under the whole
+    model's names, as the round's input is), then the manifest with the traffic heads and the owner's signature;
+    returns the manifest and its CID."""
+    segments = [put(pack(messages)) for messages in trail.segment_messages(spec)]
+    checkpoints = [Checkpoint(c.step, to_whole_names(c.model, plan), c.optimizer) for c in trail.checkpoints]
+    traffic = SplitTraffic(segments=segments, heads=[h.hex() for h in trail.heads], owner_signature=owner_signature)
+    return publish_trail(
+        Trail(checkpoints, segment_losses, samples),
+        put,
+        task_id=task_id,
+        round_=round_,
+        index=index,
+        miner=miner,
+        spec_cid=spec_cid,
+        dataset_cid=dataset_cid,
+        input_model_cid=input_model_cid,
+        traffic=traffic,
+    )

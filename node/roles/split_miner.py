@@ -12,12 +12,9 @@ from torch import nn
 from node.chain.hashing import unit_seed
 from node.chain.types import Task
 from node.errors import StepRefused
-from node.ml.manifest import SplitTraffic, publish_trail
 from node.ml.material import TaskMaterial
-from node.ml.split import SplitPlan, middle_module, to_whole_names
-from node.ml.split_unit import train_middle
-from node.ml.split_wire import pack
-from node.ml.train import Checkpoint, Trail
+from node.ml.split import SplitPlan, middle_module
+from node.ml.split_unit import publish_middle_trail, train_middle
 from node.roles.context import Services
 from node.roles.owner_client import HttpTransport
 from node.roles.step_auth import Binding
@@ -49,11 +46,14 @@ def train_split_unit(
     commitment = transport.commitment(spec.training.local_steps)
     if commitment.heads != [h.hex() for h in trail.heads]:
         raise StepRefused("the owner signed other traffic than this unit's: not publishing it")
-    segments = [s.store.put(pack(messages)) for messages in trail.segment_messages(spec)]
-    checkpoints = [Checkpoint(c.step, to_whole_names(c.model, plan), c.optimizer) for c in trail.checkpoints]
-    manifest, cid = publish_trail(
-        Trail(checkpoints, commitment.segment_losses, len(shard)),
+    manifest, cid = publish_middle_trail(
+        spec,
+        plan,
+        trail,
         s.store.put,
+        owner_signature=commitment.signature,
+        segment_losses=commitment.segment_losses,
+        samples=len(shard),
         task_id=task.task_id,
         round_=work.round,
         index=work.unit,
@@ -61,6 +61,5 @@ def train_split_unit(
         spec_cid=material.spec_cid,
         dataset_cid=material.dataset_cid,
         input_model_cid=input_cid,
-        traffic=SplitTraffic(segments=segments, heads=commitment.heads, owner_signature=commitment.signature),
     )
     return cid, manifest.final_model, commitment.segment_losses[-1]

@@ -130,6 +130,27 @@ def test_demo_with_a_byzantine_miner_slashes_it_and_still_finishes(tmp_path: Pat
     assert leftovers == [], "every process the demo started is gone"
 
 
+@pytest.mark.slow
+def test_demo_in_split_mode_prints_the_owners_accuracy_next_to_plain_mode(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "client.cli", "demo", "--workdir", str(tmp_path), "--miners", "2", "--verifiers", "1",
+         "--quorum", "1", "--units", "2", "--rounds", "2", "--local-steps", "40", "--privacy", "split", "--no-stay"],
+        capture_output=True, text=True, timeout=900, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    out = result.stdout
+    assert "task 2 in split mode" in out
+    rows = re.findall(r"│\s+([12]) │\s+([0-9.]+) │\s+([0-9.]+) │", out)
+    assert [r[0] for r in rows] == ["1", "2"], out[-2000:]
+    plain, owner = float(rows[-1][1]), float(rows[-1][2])
+    assert 0.5 < owner <= 1.0, "the owner's model, from its node's private layers and the public middle, works"
+    assert 0.5 < plain <= 1.0
+    ratio = re.search(r"task wall time: plain ([0-9.]+) s, split ([0-9.]+) s \(([0-9.]+)×\)", out)
+    assert ratio is not None
+    assert float(ratio[3]) == pytest.approx(float(ratio[2]) / float(ratio[1]), rel=0.02)
+    assert list((tmp_path / "owner").rglob("private-round-2.safetensors")), "the owner's layers stay on its disk"
+
+
 def test_demo_cleans_up_every_process_on_ctrl_c(tmp_path: Path) -> None:
     import signal
 

@@ -14,14 +14,23 @@ from node.ml.split_unit import OwnerUnit, middle_of, train_middle
 from node.ml.split_wire import Kind, encode
 from node.retry import RetryPolicy
 from node.roles.owner_client import HttpTransport
-from node.roles.owner_service import create_owner_app
-from node.roles.step_auth import SIGNATURE_HEADER, Binding, StepRequest, sign_step
+from node.roles.owner_service import Commitment, create_owner_app
+from node.roles.step_auth import (
+    SIGNATURE_HEADER,
+    Binding,
+    StepRequest,
+    TrafficCommitment,
+    commitment_signer,
+    sign_commitment,
+    sign_step,
+)
 from tests.unit.ml.split_fixtures import PLAN, SEED, SPEC, shard
 
 MINER = Account.from_key("0x" + "11" * 32)
 OTHER = Account.from_key("0x" + "22" * 32)
 BINDING = Binding(31337, "0x" + "ab" * 20)
 INITIAL = state_of(build_module(SPEC.model, seed=2))
+TASK_OWNER = Account.from_key("0x" + "33" * 32)
 
 
 def _app() -> tuple[TestClient, list[OwnerUnit]]:
@@ -33,7 +42,16 @@ def _app() -> tuple[TestClient, list[OwnerUnit]]:
         opened.append(OwnerUnit(SPEC, PLAN, INITIAL, shard(), SEED))
         return opened[-1]
 
-    return TestClient(create_owner_app(BINDING, open_unit)), opened
+    def finish_unit(task_id: int, round_: int, unit: int, claimant: str, owner: OwnerUnit) -> Commitment:
+        heads = owner.checkpoint_heads()
+        signed = TrafficCommitment(BINDING.chain_id, BINDING.contract, task_id, round_, unit, claimant, heads)
+        return Commitment(
+            heads=[h.hex() for h in heads],
+            segment_losses=owner.segment_losses(),
+            signature=sign_commitment(TASK_OWNER, signed),
+        )
+
+    return TestClient(create_owner_app(BINDING, open_unit, finish_unit)), opened
 
 
 def test_a_unit_trained_over_http_equals_one_trained_in_process() -> None:
@@ -85,3 +103,20 @@ def test_an_owner_side_that_does_not_answer_is_a_refusal_after_the_retries() -> 
     )
     with pytest.raises(StepRefused, match="did not answer"):
         transport.activations(0)
+
+
+def test_the_commitment_comes_after_the_last_step_signed_over_the_traffic_the_miner_saw() -> None:
+    client, opened = _app()
+    transport = HttpTransport("http://testserver", MINER, BINDING, (1, 0, 0), client=client)
+    transport.activations(0)
+    with pytest.raises(StepRefused, match=r"409.*no commitment before its last step"):
+        transport.commitment(SPEC.training.local_steps)
+    trail = train_middle(SPEC, PLAN, middle_of(SPEC, PLAN, INITIAL), transport, SEED, 100)
+    assert len(opened) == 2, "the activations of step 0 started the unit over (a restarted claimant)"
+    commitment = transport.commitment(SPEC.training.local_steps)
+    assert commitment.heads == [h.hex() for h in trail.heads]
+    assert len(commitment.segment_losses) == len(SPEC.training.checkpoint_steps) - 1
+    signed = TrafficCommitment(BINDING.chain_id, BINDING.contract, 1, 0, 0, MINER.address, trail.heads)
+    assert commitment_signer(signed, commitment.signature) == TASK_OWNER.address
+    other_miner = TrafficCommitment(BINDING.chain_id, BINDING.contract, 1, 0, 0, OTHER.address, trail.heads)
+    assert commitment_signer(other_miner, commitment.signature) != TASK_OWNER.address, "bound to its claimant"
