@@ -118,6 +118,11 @@ class NodeState:
     def tasks(self) -> list[int]:
         return [int(r[0]) for r in self._exec("SELECT task_id FROM tasks ORDER BY task_id")]
 
+    def task_block(self, task_id: int) -> int:
+        """The block the task was created in (0 for a task added without it)."""
+        rows = self._exec("SELECT seen_block FROM tasks WHERE task_id = ?", (task_id,))
+        return int(rows[0][0]) if rows else 0
+
     # ---------------------------------------------------------------------------------------------- work
 
     def put_work(self, work: Work) -> None:

@@ -162,7 +162,7 @@ class OwnerRole:
         """Combines the private layers of round ``round_``'s accepted units into those round ``round_`` + 1 starts
         from, by the task's rule (weighted by the units' samples, as the network's middles are)."""
         accepted: dict[int, str] = {}
-        for event in self._reader.iter(0, self._reader.head()):
+        for event in self._reader.iter(self.s.state.task_block(task.task_id), self._reader.head()):
             args = event.args
             if (
                 event.name == "UnitAccepted"

@@ -76,12 +76,26 @@ def test_a_split_task_completes_keeps_its_private_layers_home_and_slashes_a_fake
     daemons += [node(chain, tmp_path, store_url, f"verifier-{a}", a, ["verifier", "keeper"])[1] for a in (4, 5, 6)]
     # The owner's node cycles last: in the pass where the task completes, it combines the last round's layers
     # (it serves the step protocol from its own thread all along).
-    daemons.append(Daemon(owner_services, owner_roles, start_block=dep.block_number))
-    try:
-        drive(chain, task_id, daemons)
-    finally:
-        for role in owner_roles:
+    owner_daemon = Daemon(owner_services, owner_roles, start_block=dep.block_number)
+    daemons.append(owner_daemon)
+    restarted: list[int] = []
+
+    def restart_the_owner_in_round_1() -> None:
+        """The owner's node stops and starts again once round 1 is open: a new one knows nothing in memory, finds
+        round 0's private layers on disk and serves round 1 from them."""
+        if restarted or owner_market.get_task(task_id).state.current_round != 1:
+            return
+        for role in owner_daemon.roles:
             role.close()  # type: ignore[attr-defined]
+        owner_daemon.roles = build_roles(owner_services)
+        restarted.append(1)
+
+    try:
+        drive(chain, task_id, daemons, first=restart_the_owner_in_round_1)
+    finally:
+        for role in owner_daemon.roles:
+            role.close()  # type: ignore[attr-defined]
+    assert restarted, "the owner's node was restarted mid-task"
 
     # The faking miner: every result it sent rejected, one unit bond slashed for each, nothing credited.
     reader = EventReader(chain.w3, chain.deployment.address, chain.artifact.abi)
