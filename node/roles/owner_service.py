@@ -19,6 +19,7 @@ from typing import Protocol
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from node.errors import SpecError
 from node.ml.split_unit import OwnerUnit
@@ -82,13 +83,20 @@ def create_owner_app(binding: Binding, open_unit: UnitSource, finish_unit: UnitF
         claimant = signer_of(signed, body, request.headers.get(SIGNATURE_HEADER, ""))
         if claimant is None:
             raise HTTPException(403, f"no valid {SIGNATURE_HEADER}")
-        owner, lock = unit_for(task, round_, unit, claimant, restart=kind == "activations" and step == 0)
+        # Chain reads and torch run in the thread pool: units of different claimants are answered side by side
+        # (one unit's messages one at a time, under its lock), and the event loop keeps accepting requests.
+        restart = kind == "activations" and step == 0
+        owner, lock = await run_in_threadpool(unit_for, task, round_, unit, claimant, restart=restart)
         if kind == "commitment":
             if finish_unit is None or not owner.done:
                 raise HTTPException(409, f"the unit is at step {owner.step}: no commitment before its last step")
-            with lock:
-                return JSONResponse(finish_unit(task, round_, unit, claimant, owner).model_dump())
-        answer = _answer(owner, lock, kind, step, body)
+
+            def finish() -> Commitment:
+                with lock:
+                    return finish_unit(task, round_, unit, claimant, owner)
+
+            return JSONResponse((await run_in_threadpool(finish)).model_dump())
+        answer = await run_in_threadpool(_answer, owner, lock, kind, step, body)
         if answer is None:
             return Response(status_code=204)
         return Response(content=answer, media_type="application/octet-stream")

@@ -26,6 +26,7 @@ from node.roles.owner import owner_model, private_path
 from node.runner import build_roles, build_services
 from node.store.cid import cid_of, to_cid
 from node.store.client import StoreClient
+from node.store.errors import ContentNotFound
 from testkit.adversaries import CheatingMinerRole
 from tests.conftest import Chain
 from tests.e2e.inprocess import drive, short_task
@@ -123,6 +124,11 @@ def test_a_split_task_completes_keeps_its_private_layers_home_and_slashes_a_fake
     private = {k: v for k, v in whole.items() if k not in public}
     assert private
     assert set(private).isdisjoint(material.model_specs)
+    owners_files = [p for p in _files(owner_dir) if p.suffix == ".safetensors"]
+    assert len(owners_files) >= 2 * ROUNDS + ROUNDS, "each accepted unit's private layers, and each round's"
+    for path in owners_files:  # by digest: not one of the owner's files is an object of the store
+        with pytest.raises(ContentNotFound):
+            store.get(cid_of(path.read_bytes()))
     needles = [state_to_bytes(private), *(v.contiguous().numpy().tobytes() for v in private.values())]
     elsewhere = [p for p in _files(tmp_path) if owner_dir not in p.parents]
     assert len(elsewhere) > 50, "the store and the other nodes' folders were scanned"

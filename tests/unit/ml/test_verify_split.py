@@ -101,6 +101,16 @@ def _noisy(trail: MiddleTrail) -> MiddleTrail:
     return replace(trail, checkpoints=[trail.checkpoints[0], *fakes])
 
 
+def _partly_faked(trail: MiddleTrail) -> MiddleTrail:
+    """Segment 1 not trained: its end is its start nudged (later segments trained on from there, as a cheater
+    saving work would, here kept as they were)."""
+    start = trail.checkpoints[1]
+    g = torch.Generator().manual_seed(5)
+    nudged = replace(trail.checkpoints[2], model={k: v + 1e-2 * torch.randn(v.shape, generator=g)
+                                                  for k, v in start.model.items()})  # fmt: skip
+    return replace(trail, checkpoints=[*trail.checkpoints[:2], nudged, *trail.checkpoints[3:]])
+
+
 def _swapped_traffic(trail: MiddleTrail) -> MiddleTrail:
     n = len(trail.messages) // 3  # segment 1's messages replaced by segment 0's
     messages = [*trail.messages[:n], *trail.messages[:n], *trail.messages[2 * n :]]
@@ -114,8 +124,9 @@ def _swapped_traffic(trail: MiddleTrail) -> MiddleTrail:
         ({"signer": STRANGER}, "not signed by the task's owner"),
         ({"edit": _swapped_traffic}, "segment 1: the recorded traffic is not the traffic the owner signed"),
         ({"edit": _noisy}, "segment 0 (steps 0→4) does not re-execute"),
+        ({"edit": _partly_faked}, "segment 1 (steps 4→8) does not re-execute"),
     ],
-    ids=["faked-output", "not-the-owners-signature", "replayed-traffic", "noise-checkpoints"],
+    ids=["faked-output", "not-the-owners-signature", "replayed-traffic", "noise-checkpoints", "partly-faked"],
 )
 def test_a_cheating_split_unit_is_invalid(cheat: dict[str, object], reason: str) -> None:
     store = Store()
