@@ -132,6 +132,6 @@ class AccuracyTracker:
         return self._materials[task_id]
 
     def _set_aside(self, task_id: int, reason: str) -> None:
-        log.warning("no accuracy for this task: its material cannot be used", extra={"task": task_id, "reason": reason})
+        log.warning("no accuracy for this task", extra={"task": task_id, "reason": reason})
         with self._index.transaction() as db:
             db.execute("INSERT OR REPLACE INTO unusable_tasks VALUES (?, ?)", (task_id, reason[:500]))
