@@ -161,8 +161,28 @@ def load_tensors(
 
 def save_tensors(tensors: Mapping[str, np.ndarray], metadata: Mapping[str, str] | None = None) -> bytes:
     """Serializes arrays to safetensors bytes: the same bytes for equal inputs when there is no metadata (the
-    library writes metadata in hash-map order, which differs between calls)."""
+    library writes metadata in hash-map order, which differs between calls).
+
+    Every tensor keeps its exact shape and dtype, 0-d included (``np.ascontiguousarray`` would make a 0-d array
+    1-d: Adam's step counter and a batch norm's counter came back as shape (1,), and every honest unit with one was
+    rejected). The header written is checked against the arrays given, so bytes that would not read back as
+    written never leave this function."""
     for name, array in tensors.items():
         if array.dtype.name not in _NUMPY_TO_ST:
             raise ArtifactError(f"tensor {name!r}: dtype {array.dtype} cannot be stored")
-    return bytes(_st_save({k: np.ascontiguousarray(v) for k, v in tensors.items()}, metadata=dict(metadata or {})))
+    arrays = {k: np.require(v, requirements="C") for k, v in tensors.items()}
+    data = bytes(_st_save(arrays, metadata=dict(metadata or {})))
+    _check_written(arrays, inspect_header(data, TensorLimits(len(data), len(data), max(len(arrays), 1))))
+    return data
+
+
+def _check_written(arrays: Mapping[str, np.ndarray], header: Mapping[str, Any]) -> None:
+    if set(header) != set(arrays):
+        raise ArtifactError(f"safetensors wrote tensors {sorted(header)}, given {sorted(arrays)}")
+    for name, array in arrays.items():
+        info = header[name]
+        if tuple(info["shape"]) != array.shape or info["dtype"] != _NUMPY_TO_ST[array.dtype.name]:
+            raise ArtifactError(
+                f"tensor {name!r} would read back as {info['dtype']} {tuple(info['shape'])}, "
+                f"written as {array.dtype} {array.shape}"
+            )

@@ -12,7 +12,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
+from node.ml.model import state_from_bytes, state_to_bytes, tensor_specs_of
+from node.store import tensors as tensors_module
 from node.store.errors import ArtifactError, UnsafeArtifact
 from node.store.tensors import TensorLimits, TensorSpec, load_tensors, save_tensors
 
@@ -132,3 +138,60 @@ def test_a_safetensors_header_whose_length_reads_like_a_pickle_mark_is_accepted(
     assert data[0] == 0x80
     assert 2 <= data[1] <= 5
     assert set(load_tensors(data)) == set(tensors)
+
+
+# Every dtype the store accepts, by its numpy name (the store's own table: a dtype added there joins this test).
+STORABLE = sorted({np.dtype(name).name for name, _ in tensors_module._DTYPES.values()})
+
+
+@st.composite
+def _arrays(draw: st.DrawFn) -> dict[str, np.ndarray]:
+    """1–4 tensors, each of rank 0–4 (dimensions of 0–3, zero-size included) and any storable dtype."""
+    out: dict[str, np.ndarray] = {}
+    for i in range(draw(st.integers(1, 4))):
+        dtype = np.dtype(draw(st.sampled_from(STORABLE)))
+        shape = tuple(draw(st.lists(st.integers(0, 3), min_size=0, max_size=4)))
+        elements = (
+            st.floats(-1e3, 1e3, width=8 * dtype.itemsize)
+            if dtype.kind == "f"
+            else st.booleans()
+            if dtype.kind == "b"
+            else st.integers(int(np.iinfo(dtype).min), int(np.iinfo(dtype).max))
+        )
+        out[f"t{i}"] = draw(hnp.arrays(dtype, shape, elements=elements))
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(_arrays())
+def test_every_rank_and_dtype_round_trips_exactly(arrays: dict[str, np.ndarray]) -> None:
+    data = save_tensors(arrays)
+    expected = {k: TensorSpec(v.shape, v.dtype.name) for k, v in arrays.items()}
+    back = load_tensors(data, expected=expected)  # shapes and dtypes checked as a verifier checks them
+    for name, array in arrays.items():
+        assert back[name].shape == array.shape, name
+        assert back[name].dtype == array.dtype, name
+        assert np.array_equal(back[name], array), name
+    assert save_tensors(back) == data, "the same bytes again"
+
+
+@pytest.mark.parametrize("rank", range(5))
+def test_a_torch_state_keeps_every_shape_through_the_store(rank: int) -> None:
+    """What the nodes publish: a torch state (an optimizer's 0-d step counter, a batch norm's counter)."""
+    state = {
+        "step": torch.zeros((), dtype=torch.int64) + 7,
+        "w": torch.arange(2**rank, dtype=torch.float32).reshape((2,) * rank),
+        "count": torch.tensor(3, dtype=torch.int64).reshape((1,) * rank),
+    }
+    back = state_from_bytes(state_to_bytes(state), tensor_specs_of(state))
+    assert {k: (tuple(v.shape), v.dtype) for k, v in back.items()} == {
+        k: (tuple(v.shape), v.dtype) for k, v in state.items()
+    }
+
+
+def test_a_transposed_or_strided_array_is_written_as_its_values() -> None:
+    base = np.arange(12, dtype=np.float32).reshape(3, 4)
+    for view in (base.T, base[:, ::2], base[::-1]):
+        back = load_tensors(save_tensors({"v": view}))["v"]
+        assert back.shape == view.shape
+        assert np.array_equal(back, view)
