@@ -53,7 +53,9 @@ def _node_command(default_roles: str, summary: str) -> Any:
         owner_host: Annotated[
             str | None, typer.Option(help="address the owner's service binds (default 127.0.0.1)")
         ] = None,
-        threads: Annotated[int | None, typer.Option(help="torch threads")] = None,
+        threads: Annotated[
+            int | None, typer.Option(help="torch intra-op threads for training (verifiers re-execute with the miner's)")
+        ] = None,
         task: Annotated[list[int] | None, typer.Option(help="serve only these task ids (repeatable)")] = None,
         stake_cap: Annotated[int | None, typer.Option(help="most wei this node keeps staked")] = None,
         withdraw_threshold: Annotated[int | None, typer.Option(help="withdraw credit above this many wei")] = None,

@@ -52,6 +52,8 @@ class TrailManifest(_Doc):
     checkpoints: Annotated[list[CheckpointRef], Field(min_length=2, max_length=1001)]
     segment_losses: list[float]
     samples: Annotated[int, Field(ge=1)]
+    # The intra-op threads the miner trained with: verifiers re-execute its segments with as many (see Trail).
+    threads: Annotated[int, Field(ge=1, le=256)] = 1
     traffic: SplitTraffic | None = None  # split mode only: the checkpoints are the public middle's
 
     @property
@@ -118,6 +120,7 @@ def publish_trail(
         ],
         segment_losses=trail.segment_losses,
         samples=trail.samples,
+        threads=trail.threads,
         traffic=traffic,
     )
     return manifest, put(canonical_bytes(manifest))

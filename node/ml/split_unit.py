@@ -133,6 +133,7 @@ class MiddleTrail:
     messages: list[bytes]  # every message of every step, in order (four per step)
     traffic_head: bytes
     heads: tuple[bytes, ...]  # the traffic's head at each checkpoint after the first
+    threads: int = DEFAULT_THREADS  # intra-op threads of the middle's steps (see node.ml.train.Trail)
 
     def segment_messages(self, spec: sp.TaskSpec) -> list[list[bytes]]:
         """The recorded messages of each segment (between two checkpoints), in order."""
@@ -162,11 +163,17 @@ def train_middle(
     ``samples``: the shard's size (a batch is ``min(batch_size, samples)`` rows, as in plain training)."""
     rows = min(spec.training.batch_size, samples)
     with deterministic(threads):
-        return _train_middle(spec, plan, middle, owner, unit_seed, rows)
+        return _train_middle(spec, plan, middle, owner, unit_seed, rows, threads)
 
 
 def _train_middle(
-    spec: sp.TaskSpec, plan: SplitPlan, middle: torch.nn.Sequential, owner: Transport, unit_seed: bytes, rows: int
+    spec: sp.TaskSpec,
+    plan: SplitPlan,
+    middle: torch.nn.Sequential,
+    owner: Transport,
+    unit_seed: bytes,
+    rows: int,
+    threads: int,
 ) -> MiddleTrail:
     side = MiddleSide(middle, spec.training)
     checkpoints = [MiddleCheckpoint(0, side.state(), copy.deepcopy(side.opt_state))]
@@ -186,7 +193,7 @@ def _train_middle(
             chain.add(message)
         if step + 1 in marks:
             checkpoints.append(MiddleCheckpoint(step + 1, side.state(), copy.deepcopy(side.opt_state)))
-    return MiddleTrail(checkpoints, messages, chain.head, checkpoint_heads(chain, spec))
+    return MiddleTrail(checkpoints, messages, chain.head, checkpoint_heads(chain, spec), threads)
 
 
 def publish_middle_trail(
@@ -213,7 +220,7 @@ def publish_middle_trail(
     checkpoints = [Checkpoint(c.step, to_whole_names(c.model, plan), c.optimizer) for c in trail.checkpoints]
     traffic = SplitTraffic(segments=segments, heads=[h.hex() for h in trail.heads], owner_signature=owner_signature)
     return publish_trail(
-        Trail(checkpoints, segment_losses, samples),
+        Trail(checkpoints, segment_losses, samples, trail.threads),
         put,
         task_id=task_id,
         round_=round_,

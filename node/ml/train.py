@@ -37,6 +37,10 @@ class Trail:
     checkpoints: list[Checkpoint]
     segment_losses: list[float]
     samples: int
+    # Intra-op threads it was trained with: re-executed with as many, a segment reproduces bit for bit on the same
+    # kind of CPU (a reduction split over other thread counts rounds otherwise, and Adam turns a rounding
+    # difference in a scale-invariant direction into a full step: 1.3e-3 apart on a layer-norm/batch-norm MLP).
+    threads: int = DEFAULT_THREADS
 
     @property
     def final_model(self) -> State:
@@ -170,4 +174,4 @@ def train_unit(
             segment = [runner.advance(shard, unit_seed) for _ in range(runner.step, end)]
             losses.append(sum(segment) / len(segment))
             checkpoints.append(runner.checkpoint())
-    return Trail(checkpoints=checkpoints, segment_losses=losses, samples=len(shard))
+    return Trail(checkpoints=checkpoints, segment_losses=losses, samples=len(shard), threads=threads)

@@ -149,11 +149,11 @@ def verify_unit(
     ctx: UnitContext,
     shard: Dataset,
     *,
-    threads: int = 1,
     traffic_signer: TrafficSigner | None = None,
 ) -> Verdict:
     """``traffic_signer``: who signed a split trail's traffic heads (the verifier's node checks signatures; this
-    module never touches keys or the chain)."""
+    module never touches keys or the chain). Segments are re-executed with the intra-op threads the trail declares
+    (the miner's): the same arithmetic, whatever the verifier's own ``--threads``."""
     started = time.process_time()
     checks: list[SegmentCheck] = []
 
@@ -194,7 +194,7 @@ def verify_unit(
 
         load(manifest.final_model, model_specs, "final model")  # what gets aggregated must be sound
         n_segments = len(manifest.checkpoints) - 1
-        with deterministic(threads):
+        with deterministic(manifest.threads):
             for j in choose_segments(challenge_seed, n_segments, spec.verification.segments):
                 a, b = manifest.checkpoints[j], manifest.checkpoints[j + 1]
                 start = Checkpoint(

@@ -478,7 +478,6 @@ class VerifierRole:
             challenge,
             ctx,
             material.split.shards[index],
-            threads=self.s.settings.threads,
             traffic_signer=traffic_signer(binding, task.task_id, round_, index, unit.miner),
         )
 

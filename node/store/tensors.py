@@ -171,7 +171,10 @@ def save_tensors(tensors: Mapping[str, np.ndarray], metadata: Mapping[str, str] 
         if array.dtype.name not in _NUMPY_TO_ST:
             raise ArtifactError(f"tensor {name!r}: dtype {array.dtype} cannot be stored")
     arrays = {k: np.require(v, requirements="C") for k, v in tensors.items()}
-    data = bytes(_st_save(arrays, metadata=dict(metadata or {})))
+    # No metadata argument when there is none: safetensors 0.8 writes an empty set of tensors with an empty
+    # metadata map as `{},"__metadata__":{}}`, which is not JSON (a plain SGD state is empty: every such unit
+    # was refused as malformed).
+    data = bytes(_st_save(arrays, metadata=dict(metadata) if metadata else None))
     _check_written(arrays, inspect_header(data, TensorLimits(len(data), len(data), max(len(arrays), 1))))
     return data
 

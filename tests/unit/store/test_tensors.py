@@ -146,9 +146,10 @@ STORABLE = sorted({np.dtype(name).name for name, _ in tensors_module._DTYPES.val
 
 @st.composite
 def _arrays(draw: st.DrawFn) -> dict[str, np.ndarray]:
-    """1–4 tensors, each of rank 0–4 (dimensions of 0–3, zero-size included) and any storable dtype."""
+    """0–4 tensors (none: a plain SGD optimizer's state), each of rank 0–4 (dimensions of 0–3, zero-size
+    included) and any storable dtype."""
     out: dict[str, np.ndarray] = {}
-    for i in range(draw(st.integers(1, 4))):
+    for i in range(draw(st.integers(0, 4))):
         dtype = np.dtype(draw(st.sampled_from(STORABLE)))
         shape = tuple(draw(st.lists(st.integers(0, 3), min_size=0, max_size=4)))
         elements = (
