@@ -37,6 +37,8 @@ class Status(BaseModel):
     tasks_set_aside: dict[int, str]
     # Tasks whose spec or data the store has not served yet, with the last fault; tried again with backoff.
     tasks_waiting_for_store: dict[int, str]
+    # Tasks this miner does not claim on: one of its results was rejected and fails its own check too.
+    tasks_not_claimed: dict[int, str]
 
 
 def create_app(daemon: Daemon) -> FastAPI:
@@ -69,6 +71,7 @@ def create_app(daemon: Daemon) -> FastAPI:
             uptime_s=time.time() - daemon.status.started_at,
             tasks_set_aside=dict(s.unusable),
             tasks_waiting_for_store={task: fault.error for task, fault in s.deferred.items()},
+            tasks_not_claimed=dict(s.claims_paused),
         )
 
     @app.get("/metrics", response_class=Response)

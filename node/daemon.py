@@ -22,6 +22,7 @@ from node.chain.rpc import UNREACHABLE
 from node.errors import ChainReplaced, ChainUnreachable, DmlnetError
 from node.retry import RetryPolicy
 from node.roles.context import Services
+from node.store.cid import to_cid
 
 log = logging.getLogger(__name__)
 
@@ -191,6 +192,10 @@ class Daemon:
             )
         elif event.name == "UnitRejected" and args.get("miner") == me:
             self.s.metrics.units_rejected.inc()
+            # The miner re-checks it before claiming on this task again (node.roles.own_results).
+            self.s.state.mark_rejected(
+                int(args["taskId"]), int(args["round"]), int(args["index"]), to_cid(bytes(args["resultDigest"]))
+            )
             log.warning(
                 "own result rejected",
                 extra={"task": int(args["taskId"]), "round": args["round"], "unit": args["index"]},

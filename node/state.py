@@ -41,6 +41,8 @@ class WorkStatus(StrEnum):
     PUBLISHED = "published"  # the trail is in the store; the submission may or may not be on chain
     SUBMITTED = "submitted"  # the submission is on chain
     ABANDONED = "abandoned"  # lost the claim (expired, reclaimed) before submitting
+    REJECTED = "rejected"  # the submission was rejected: the miner re-checks it before claiming on the task again
+    REVIEWED = "reviewed"  # a rejected submission re-checked by its miner: the note holds its own verdict
 
 
 class VoteStatus(StrEnum):
@@ -161,6 +163,21 @@ class NodeState:
             return None
         r = rows[0]
         return Work(int(r[0]), int(r[1]), int(r[2]), WorkStatus(r[3]), r[4], r[5], r[6])
+
+    def mark_rejected(self, task_id: int, round_: int, unit: int, result_cid: str) -> None:
+        """Our submission of ``result_cid`` was rejected (its model's CID kept when this node published it)."""
+        known = self.get_work(task_id, round_, unit)
+        model_cid = known.model_cid if known is not None and known.result_cid == result_cid else None
+        self.put_work(Work(task_id, round_, unit, WorkStatus.REJECTED, result_cid, model_cid, "rejected on chain"))
+
+    def rejected_work(self, task_id: int) -> list[Work]:
+        """Our rejected submissions on a task, re-checked or not."""
+        rows = self._exec(
+            "SELECT task_id, round, unit, status, result_cid, model_cid, note FROM work "
+            "WHERE task_id = ? AND status IN (?, ?) ORDER BY round, unit",
+            (task_id, WorkStatus.REJECTED.value, WorkStatus.REVIEWED.value),
+        )
+        return [Work(int(r[0]), int(r[1]), int(r[2]), WorkStatus(r[3]), r[4], r[5], r[6]) for r in rows]
 
     def count_work(self, status: WorkStatus) -> int:
         return int(self._exec("SELECT COUNT(*) FROM work WHERE status = ?", (status.value,))[0][0])

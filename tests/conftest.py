@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -70,12 +71,12 @@ def chain_session(devnet: Devnet, artifact: Artifact) -> Chain:
     return Chain(devnet.rpc_url, w3, artifact, deployment, accounts)
 
 
-@pytest.fixture
-def chain(chain_session: Chain) -> Iterator[Chain]:
-    """The session chain, rolled back to a snapshot after the test."""
-    w3 = chain_session.w3
+@contextmanager
+def reverted(chain: Chain) -> Iterator[Chain]:
+    """The chain as it is, rolled back to a snapshot on leaving (per test, or per module for a shared network)."""
+    w3 = chain.w3
     snapshot = w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
-    yield chain_session
+    yield chain
     reverted = w3.provider.make_request("evm_revert", [snapshot])["result"]  # type: ignore[arg-type]
     assert reverted, "could not revert the chain snapshot"
     # Anvil's revert also winds its clock back to the snapshot's time: without this, chain time would trail the
@@ -85,3 +86,10 @@ def chain(chain_session: Chain) -> Iterator[Chain]:
     if lag > 0:
         w3.provider.make_request("evm_increaseTime", [lag])  # type: ignore[arg-type]
         w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def chain(chain_session: Chain) -> Iterator[Chain]:
+    """The session chain, rolled back to a snapshot after the test."""
+    with reverted(chain_session) as chain:
+        yield chain

@@ -69,6 +69,8 @@ class Services:
     # tasks whose material could not be fetched yet (a store fault), with the fault and when to try again.
     unusable: dict[int, str] = field(default_factory=dict)
     deferred: dict[int, MaterialFault] = field(default_factory=dict)
+    # Tasks this miner does not claim on (its own rejected result fails its own check too), with why.
+    claims_paused: dict[int, str] = field(default_factory=dict)
     clock: ChainClock = field(default_factory=ChainClock)
     _rng: random.Random = field(default_factory=random.Random)
     # One cycle's view of the chain, read at the block the cycle started from and shared by every role: scans

@@ -27,16 +27,17 @@ from node.chain.reverts import (
 )
 from node.chain.types import Task, TaskStatus, UnitInfo, UnitStatus
 from node.errors import ContractRevert, NodeError, StepRefused
-from node.ml.aggregate import Contribution, aggregate
-from node.ml.manifest import AggregateInput, parse_trail, publish_aggregate, publish_trail
+from node.ml.aggregate import aggregate
+from node.ml.manifest import publish_aggregate, publish_trail
 from node.ml.material import TaskMaterial
-from node.ml.model import state_from_bytes
 from node.ml.split import plan_of
 from node.ml.train import train_unit
 from node.roles.context import Services
+from node.roles.own_results import claims_blocked
 from node.roles.split_miner import train_split_unit
+from node.roles.verdicts import accepted_contributions
 from node.state import Work, WorkStatus
-from node.store.cid import to_cid, to_digest
+from node.store.cid import to_digest
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +61,17 @@ class MinerRole:
         self.train = train
         self.aggregate = aggregate
         self._longest_training_s = 0.0  # the longest unit this node has trained: what a new claim may block for
+        # Per (task, round, unit): the chain time our own cooldown on it ends (the contract's error says when), and
+        # the claim refusals already logged (a refusal is said once per unit, not every cycle).
+        self._cooling: dict[tuple[int, int, int], int] = {}
+        self._refusals_said: set[tuple[int, int, int, str]] = set()
 
     # ---------------------------------------------------------------------------------------------- loop
 
     def tick(self) -> None:
+        live = {t.task_id for t in self.s.live_tasks()}
+        self._cooling = {k: v for k, v in self._cooling.items() if k[0] in live}
+        self._refusals_said = {k for k in self._refusals_said if k[0] in live}
         self._adopt_claims_found_on_chain()
         self._work_through(self.s.state.work_in_flight())
         if self.s.state.work_in_flight():
@@ -105,8 +113,10 @@ class MinerRole:
         me = self.s.address
         # Start the scan at an offset from the address: miners spread over units instead of racing for unit 0.
         offset = int(hashlib.sha256(me.lower().encode()).hexdigest(), 16)
+        now = self.s.clock.now()
         for task in self.s.live_tasks():
-            if self.s.material(task) is None:
+            material = self.s.material(task)
+            if material is None or claims_blocked(self.s, task, material) is not None:
                 continue
             units = task.params.units_per_round
             snapshot = self.s.round_units(task)
@@ -115,8 +125,14 @@ class MinerRole:
                 candidates += [(offset + k) % units for k in range(units)]
             if self.aggregate:
                 candidates.append(units)
-            # As of this cycle's block; a claim taken since is a lost race below.
-            candidates = [i for i in candidates if _claimable(task, i, snapshot[i])]
+            # As of this cycle's block; a claim taken since is a lost race below. A unit our cooldown still holds
+            # is not tried (the contract would refuse it until then).
+            r = task.state.current_round
+            candidates = [
+                i
+                for i in candidates
+                if _claimable(task, i, snapshot[i]) and self._cooling.get((task.task_id, r, i), 0) <= now
+            ]
             batch = [i for i in candidates if i < units][: self._claim_size(task)]
             if len(batch) > 1 and self._claim(task, batch):
                 return
@@ -147,11 +163,7 @@ class MinerRole:
         try:
             self.s.market.claim_units(task.task_id, r, indices)
         except LOST_RACE as err:
-            self.s.metrics.claim_races_lost.inc()
-            log.info(
-                "lost a claim race",
-                extra={"task": task.task_id, "round": r, "units": indices, "error": err.error_name},
-            )
+            self._claim_refused(task.task_id, r, indices, err)
             return False
         self.s.metrics.units_claimed.inc(len(indices))
         self.s.metrics.tx_sent.labels("claimUnits").inc()
@@ -161,6 +173,22 @@ class MinerRole:
             self.s.state.put_work(work)
         self._work_through(works)
         return True
+
+    def _claim_refused(self, task_id: int, round_: int, indices: list[int], err: ContractRevert) -> None:
+        """A claim another miner won, or not open to us yet: counted each time, logged once per unit and reason. Our
+        own cooldown is remembered until it ends, so the unit is not tried again before then."""
+        self.s.metrics.claim_races_lost.inc()
+        if isinstance(err, TaskMarketClaimCoolingDown):
+            until = err.values.get("until")
+            index = err.values.get("index")
+            if isinstance(until, int) and isinstance(index, int):
+                self._cooling[(task_id, round_, index)] = until
+        key = (task_id, round_, min(indices), err.error_name)
+        if key in self._refusals_said:
+            return
+        self._refusals_said.add(key)
+        message = "cooling down on a unit" if isinstance(err, TaskMarketClaimCoolingDown) else "lost a claim race"
+        log.info(message, extra={"task": task_id, "round": round_, "units": indices, "error": err.error_name})
 
     def _aggregate_and_submit(self, task: Task) -> bool:
         """Aggregates the round's accepted results, publishes the aggregate and claims and submits it in one
@@ -177,13 +205,10 @@ class MinerRole:
         try:
             sent = self.s.market.claim_and_submit(task.task_id, r, index, to_digest(result_cid), to_digest(model_cid))
         except LOST_RACE as err:
-            self.s.metrics.claim_races_lost.inc()
             self.s.state.put_work(
                 Work(task.task_id, r, index, WorkStatus.ABANDONED, result_cid, model_cid, "lost the claim race")
             )
-            log.info(
-                "lost a claim race", extra={"task": task.task_id, "round": r, "units": [index], "error": err.error_name}
-            )
+            self._claim_refused(task.task_id, r, [index], err)
             return False
         self.s.metrics.units_claimed.inc()
         self.s.metrics.units_submitted.inc()
@@ -400,26 +425,6 @@ def _claimable(task: Task, index: int, unit: UnitInfo) -> bool:
     if task.state.status is not TaskStatus.ACTIVE or unit.status is not UnitStatus.OPEN:
         return False
     return index < task.params.units_per_round or task.state.accepted_in_round == task.params.units_per_round
-
-
-def accepted_contributions(
-    s: Services, task: Task, round_: int, material: TaskMaterial
-) -> tuple[list[Contribution], list[AggregateInput]]:
-    """The accepted results of a round as the chain records them (never as an aggregator claims them)."""
-    contributions = []
-    inputs = []
-    for index in range(task.params.units_per_round):
-        unit = s.market.get_unit(task.task_id, round_, index)
-        if unit.status is not UnitStatus.ACCEPTED:
-            raise NodeError(f"unit {index} of round {round_} is not accepted: nothing to aggregate yet")
-        result_cid = to_cid(unit.result_digest)
-        manifest = parse_trail(s.fetch(result_cid))
-        model = state_from_bytes(s.fetch(manifest.final_model), material.model_specs)
-        contributions.append(Contribution(index, model, manifest.samples))
-        inputs.append(
-            AggregateInput(index=index, result=result_cid, model=manifest.final_model, samples=manifest.samples)
-        )
-    return contributions, inputs
 
 
 def vote_due_within(deadlines: list[int], *, now: float, busy_s: float) -> bool:

@@ -15,7 +15,7 @@ import logging
 import time
 from collections import Counter
 
-from node.chain.hashing import challenge_seed, new_salt, unit_seed, vote_commitment
+from node.chain.hashing import challenge_seed, new_salt, vote_commitment
 from node.chain.reverts import (
     TaskMarketAlreadyCommitted,
     TaskMarketDeadlinePassed,
@@ -23,15 +23,12 @@ from node.chain.reverts import (
     TaskMarketUnitWrongStatus,
 )
 from node.chain.types import MAX_APPEAL_LEVEL, Task, UnitInfo, UnitStatus, seats_at
-from node.errors import ContractRevert, DmlnetError, SpecError
-from node.ml.aggregate import verify_aggregate
-from node.ml.manifest import parse_aggregate
+from node.errors import ContractRevert
 from node.ml.material import TaskMaterial
-from node.ml.model import state_from_bytes
-from node.ml.verify import Outcome, UnitContext, Verdict, verify_unit
+from node.ml.verify import Outcome, Verdict
 from node.roles.context import Services
-from node.roles.miner import SAFETY_FACTOR, SAFETY_S, accepted_contributions
-from node.roles.step_auth import Binding, traffic_signer
+from node.roles.miner import SAFETY_FACTOR, SAFETY_S
+from node.roles.verdicts import judge
 from node.state import Vote, VoteStatus
 from node.store.cid import to_cid
 
@@ -449,68 +446,17 @@ class VerifierRole:
         )
 
     def _verdict(self, task: Task, unit: UnitInfo, round_: int, index: int, material: TaskMaterial) -> Verdict:
+        """This verifier's verdict on the unit as submitted: the segments its challenge seed draws (from the hash of
+        the submission's block and its address), judged as every node judges a unit."""
         block = self.s.market.w3.eth.get_block(unit.submitted_block)
-        challenge = challenge_seed(bytes(block["hash"]), self.s.address)
-        result_cid = to_cid(unit.result_digest)
-        if index == task.params.units_per_round:
-            return self._verify_aggregate(task, unit, round_, material, result_cid)
-        try:
-            manifest = self.s.fetch(result_cid)
-            _, input_cid = self.s.round_model(task, round_, material)
-        except DmlnetError as err:
-            return Verdict(Outcome.UNAVAILABLE, f"could not fetch the manifest: {err}")
-        ctx = UnitContext(
-            task_id=task.task_id,
-            round=round_,
-            index=index,
+        return judge(
+            self.s,
+            task,
+            round_,
+            index,
             miner=unit.miner,
-            spec_cid=material.spec_cid,
-            dataset_cid=material.dataset_cid,
-            input_model_cid=input_cid,
-            unit_seed=unit_seed(task.task_id, round_, index, unit.miner),
-            owner=task.state.owner,
+            result_cid=to_cid(unit.result_digest),
+            model_cid=to_cid(unit.model_digest),
+            material=material,
+            challenge=challenge_seed(bytes(block["hash"]), self.s.address),
         )
-        binding = Binding(int(self.s.market.w3.eth.chain_id), self.s.market.address)
-        return verify_unit(
-            material.spec,
-            manifest,
-            self.s.fetch,
-            challenge,
-            ctx,
-            material.split.shards[index],
-            traffic_signer=traffic_signer(binding, task.task_id, round_, index, unit.miner),
-        )
-
-    def _verify_aggregate(
-        self, task: Task, unit: UnitInfo, round_: int, material: TaskMaterial, result_cid: str
-    ) -> Verdict:
-        try:
-            manifest = parse_aggregate(self.s.fetch(result_cid))
-        except SpecError as err:
-            return Verdict(Outcome.INVALID, f"malformed aggregate manifest: {err}")
-        except DmlnetError as err:
-            return Verdict(Outcome.UNAVAILABLE, f"could not fetch the manifest: {err}")
-        expected = {
-            "task_id": task.task_id,
-            "round": round_,
-            "index": task.params.units_per_round,
-            "model": to_cid(unit.model_digest),
-        }
-        for field, value in expected.items():
-            if getattr(manifest, field) != value:
-                return Verdict(
-                    Outcome.INVALID, f"aggregate manifest {field} is {getattr(manifest, field)}, expected {value}"
-                )
-        if manifest.aggregator.lower() != unit.miner.lower():
-            return Verdict(Outcome.INVALID, "the aggregate manifest names another aggregator")
-        try:
-            contributions, _ = accepted_contributions(self.s, task, round_, material)
-            claimed = state_from_bytes(self.s.fetch(manifest.model), material.model_specs)
-        except SpecError as err:
-            return Verdict(Outcome.INVALID, f"aggregate model refused: {err}")
-        except DmlnetError as err:
-            return Verdict(Outcome.UNAVAILABLE, f"could not fetch an input: {err}")
-        check = verify_aggregate(
-            material.spec, contributions, claimed, set(material.parameter_keys), task_id=task.task_id, round_=round_
-        )
-        return Verdict(Outcome.VALID if check.valid else Outcome.INVALID, check.reason)

@@ -1,0 +1,127 @@
+"""Judging a unit's result from what the chain and the task say: the verifier's vote and a miner's check of its
+own rejected result go through these functions, so both reach the same verdict on the same bytes.
+
+A training unit is judged by re-executing sampled segments (:func:`node.ml.verify.verify_unit`) in the context the
+chain fixes (task, round, index, miner, the round's input, the unit seed, the owner for a split task); the
+aggregation unit by recomputing the aggregate over the round's accepted results as the chain records them.
+"""
+
+from __future__ import annotations
+
+from node.chain.hashing import unit_seed
+from node.chain.types import Task, UnitStatus
+from node.errors import DmlnetError, NodeError, SpecError
+from node.ml.aggregate import Contribution, verify_aggregate
+from node.ml.manifest import AggregateInput, parse_aggregate, parse_trail
+from node.ml.material import TaskMaterial
+from node.ml.model import state_from_bytes
+from node.ml.verify import Outcome, UnitContext, Verdict, verify_unit
+from node.roles.context import Services
+from node.roles.step_auth import Binding, traffic_signer
+from node.store.cid import to_cid
+
+
+def judge(
+    s: Services,
+    task: Task,
+    round_: int,
+    index: int,
+    *,
+    miner: str,
+    result_cid: str,
+    model_cid: str | None,
+    material: TaskMaterial,
+    challenge: bytes,
+) -> Verdict:
+    """The verdict on ``miner``'s result ``result_cid`` for unit ``index`` of ``round_`` (its model ``model_cid``,
+    as submitted; None when unknown, and then an aggregate manifest's own model is judged), re-executing the
+    segments ``challenge`` draws."""
+    if index == task.params.units_per_round:
+        return judge_aggregate(
+            s, task, round_, miner=miner, result_cid=result_cid, model_cid=model_cid, material=material
+        )
+    try:
+        manifest = s.fetch(result_cid)
+        _, input_cid = s.round_model(task, round_, material)
+    except DmlnetError as err:
+        return Verdict(Outcome.UNAVAILABLE, f"could not fetch the manifest: {err}")
+    ctx = UnitContext(
+        task_id=task.task_id,
+        round=round_,
+        index=index,
+        miner=miner,
+        spec_cid=material.spec_cid,
+        dataset_cid=material.dataset_cid,
+        input_model_cid=input_cid,
+        unit_seed=unit_seed(task.task_id, round_, index, miner),
+        owner=task.state.owner,
+    )
+    binding = Binding(int(s.market.w3.eth.chain_id), s.market.address)
+    return verify_unit(
+        material.spec,
+        manifest,
+        s.fetch,
+        challenge,
+        ctx,
+        material.split.shards[index],
+        traffic_signer=traffic_signer(binding, task.task_id, round_, index, miner),
+    )
+
+
+def judge_aggregate(
+    s: Services,
+    task: Task,
+    round_: int,
+    *,
+    miner: str,
+    result_cid: str,
+    model_cid: str | None,
+    material: TaskMaterial,
+) -> Verdict:
+    try:
+        manifest = parse_aggregate(s.fetch(result_cid))
+    except SpecError as err:
+        return Verdict(Outcome.INVALID, f"malformed aggregate manifest: {err}")
+    except DmlnetError as err:
+        return Verdict(Outcome.UNAVAILABLE, f"could not fetch the manifest: {err}")
+    expected: dict[str, object] = {"task_id": task.task_id, "round": round_, "index": task.params.units_per_round}
+    if model_cid is not None:
+        expected["model"] = model_cid
+    for field, value in expected.items():
+        if getattr(manifest, field) != value:
+            return Verdict(
+                Outcome.INVALID, f"aggregate manifest {field} is {getattr(manifest, field)}, expected {value}"
+            )
+    if manifest.aggregator.lower() != miner.lower():
+        return Verdict(Outcome.INVALID, "the aggregate manifest names another aggregator")
+    try:
+        contributions, _ = accepted_contributions(s, task, round_, material)
+        claimed = state_from_bytes(s.fetch(manifest.model), material.model_specs)
+    except SpecError as err:
+        return Verdict(Outcome.INVALID, f"aggregate model refused: {err}")
+    except DmlnetError as err:
+        return Verdict(Outcome.UNAVAILABLE, f"could not fetch an input: {err}")
+    check = verify_aggregate(
+        material.spec, contributions, claimed, set(material.parameter_keys), task_id=task.task_id, round_=round_
+    )
+    return Verdict(Outcome.VALID if check.valid else Outcome.INVALID, check.reason)
+
+
+def accepted_contributions(
+    s: Services, task: Task, round_: int, material: TaskMaterial
+) -> tuple[list[Contribution], list[AggregateInput]]:
+    """The accepted results of a round as the chain records them (never as an aggregator claims them)."""
+    contributions = []
+    inputs = []
+    for index in range(task.params.units_per_round):
+        unit = s.market.get_unit(task.task_id, round_, index)
+        if unit.status is not UnitStatus.ACCEPTED:
+            raise NodeError(f"unit {index} of round {round_} is not accepted: nothing to aggregate yet")
+        result_cid = to_cid(unit.result_digest)
+        manifest = parse_trail(s.fetch(result_cid))
+        model = state_from_bytes(s.fetch(manifest.final_model), material.model_specs)
+        contributions.append(Contribution(index, model, manifest.samples))
+        inputs.append(
+            AggregateInput(index=index, result=result_cid, model=manifest.final_model, samples=manifest.samples)
+        )
+    return contributions, inputs
