@@ -12,11 +12,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from client.rejections import explain_rejections, rejection_rows, unit_context
 from client.report import accuracy_plot, html_page
 from node.chain.contract import TaskMarket
 from node.chain.events import EventReader, jsonable
-from node.chain.hashing import unit_seed
-from node.chain.types import MAX_APPEAL_LEVEL, Task, UnitStatus
+from node.chain.types import MAX_APPEAL_LEVEL, UnitStatus
 from node.errors import DmlnetError, SpecError
 from node.ml import spec as sp
 from node.ml.aggregate import Contribution, verify_aggregate
@@ -25,10 +25,13 @@ from node.ml.manifest import TrailManifest, parse_aggregate, parse_trail
 from node.ml.material import TaskMaterial, load_material
 from node.ml.model import State, state_from_bytes
 from node.ml.split import plan_of
-from node.ml.verify import Outcome, UnitContext, verify_unit
+from node.ml.verify import Outcome, verify_unit
 from node.roles.step_auth import Binding, traffic_signer
 from node.store.cid import to_cid
 from node.store.client import StoreClient
+
+# The latest rejections an audit re-judges (each re-executes a whole unit).
+REJECTIONS_EXPLAINED = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +55,8 @@ class AuditReport:
     history: list[dict[str, Any]] = field(default_factory=list)
     # Every appeal: who challenged which verdict at which level, how it ended, and the wei its settlement moved.
     appeals: list[dict[str, Any]] = field(default_factory=list)
+    # Every rejected result, re-judged: which check failed, where, by how much (client.rejections).
+    rejections: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -120,6 +125,14 @@ def audit_task(
         report.findings.append(Finding("money", "the contract holds less than it owes"))
 
     report.appeals = _appeals(events)
+    for rejection in explain_rejections(market, store, task_id, from_block=from_block, limit=REJECTIONS_EXPLAINED):
+        report.rejections.append(rejection.as_json())
+        if rejection.outcome == Outcome.VALID.value:  # honest work rejected: its miner lost a bond for nothing
+            report.findings.append(
+                Finding(
+                    "wrong rejection", f"the result re-executes: {rejection.reason}", rejection.round, rejection.unit
+                )
+            )
 
     units = int(params[4])
     accepted: dict[tuple[int, int], dict[str, Any]] = {}
@@ -197,7 +210,7 @@ def _reverify_unit(
     rng: random.Random,
 ) -> None:
     round_, index = key
-    ctx = _unit_context(a.market, a.market.get_task(a.task_id), round_, index, str(accepted["miner"]))
+    ctx = unit_context(a.market, a.market.get_task(a.task_id), round_, index, str(accepted["miner"]))
     challenge = rng.randbytes(32)
     binding = Binding(int(a.market.w3.eth.chain_id), a.market.address)
     signer = traffic_signer(binding, a.task_id, round_, index, str(accepted["miner"]))
@@ -280,13 +293,15 @@ def open_verdicts(market: TaskMarket, store: StoreClient, task_id: int) -> list[
     for index, unit in enumerate(market.get_units(task_id, round_)[: task.params.units_per_round]):
         if unit.status is not UnitStatus.DECIDED or unit.level >= MAX_APPEAL_LEVEL:
             continue
-        ctx = _unit_context(market, task, round_, index, unit.miner)
+        ctx = unit_context(market, task, round_, index, unit.miner)
         try:
             raw = store.get(to_cid(unit.result_digest))
         except DmlnetError as err:
             out.append(OpenVerdict(round_, index, unit.level, unit.verdict, False, f"result unavailable: {err}"))
             continue
-        verdict = verify_unit(spec, raw, store.get, os.urandom(32), ctx, parts.shards[index])
+        binding = Binding(int(market.w3.eth.chain_id), market.address)
+        signer = traffic_signer(binding, task_id, round_, index, unit.miner)
+        verdict = verify_unit(spec, raw, store.get, os.urandom(32), ctx, parts.shards[index], traffic_signer=signer)
         if verdict.outcome is not Outcome.UNAVAILABLE:
             out.append(OpenVerdict(round_, index, unit.level, unit.verdict, verdict.valid, verdict.reason))
     return out
@@ -321,21 +336,6 @@ def _appeals(events: list[Any]) -> list[dict[str, Any]]:
         entry["credited"] = sum(int(x.args["amount"]) for x in settling if x.name == "Credited")
         entry["slashed"] = sum(int(x.args["amount"]) for x in settling if x.name == "StakeSlashed")
     return out
-
-
-def _unit_context(market: TaskMarket, task: Task, round_: int, index: int, miner: str) -> UnitContext:
-    """What re-executing a unit needs from the chain: the round's input and the unit's seed for its miner."""
-    return UnitContext(
-        task_id=task.task_id,
-        round=round_,
-        index=index,
-        miner=miner,
-        spec_cid=to_cid(task.params.spec_digest),
-        dataset_cid=to_cid(task.params.dataset_digest),
-        input_model_cid=to_cid(market.round_input(task.task_id, round_)),
-        unit_seed=unit_seed(task.task_id, round_, index, miner),
-        owner=task.state.owner,
-    )
 
 
 def write_report(report: AuditReport, directory: Path) -> tuple[Path, Path]:
@@ -386,6 +386,7 @@ def write_report(report: AuditReport, directory: Path) -> tuple[Path, Path]:
                     if report.appeals
                     else "none",
                 ),
+                ("Rejected results, re-judged", rejection_rows(report.rejections) if report.rejections else "none"),
                 ("Findings", findings if report.findings else "none"),
             ],
             image,

@@ -210,12 +210,16 @@ def task_list(home_dir: HomeOpt = None, rpc: RpcOpt = None, deployment: Deployme
 def task_show(
     task_id: int,
     no_accuracy: Annotated[bool, typer.Option("--no-accuracy", help="skip evaluating each round's model")] = False,
+    no_why: Annotated[
+        bool, typer.Option("--no-why", help="skip re-judging rejected results to say why they were rejected")
+    ] = False,
     home_dir: HomeOpt = None,
     rpc: RpcOpt = None,
     deployment: DeploymentOpt = None,
     store: StoreOpt = None,
 ) -> None:
-    """A task's owner, parameters, artifacts, money and progress (accuracy per round on the held-out split)."""
+    """A task's owner, parameters, artifacts, money and progress (accuracy per round on the held-out split), and
+    why each of its latest rejected results was rejected (re-judged from the chain and the store)."""
     from client.progress import ProgressReader
 
     session = session_for(home_dir, rpc, deployment, store)
@@ -225,6 +229,15 @@ def task_show(
     )
     console.print(_parameters(progress.task))
     console.print(_render(progress))
+    if progress.rejected and not no_why:
+        from client.rejections import explain_rejections, rejection_rows
+
+        found = explain_rejections(session.market, session.store, task_id, from_block=session.deployment.block_number)
+        console.print(f"why rejected (the latest {len(found)}, each re-executed whole):")
+        for round_, unit, miner, votes, outcome, check, why in rejection_rows([r.as_json() for r in found])[1:]:
+            # One line each, never cut: the reason is the point.
+            line = f"  round {round_} unit {unit} by {miner} ({votes}): {outcome} at {check or '–'}: {why}"
+            console.print(line, soft_wrap=True, highlight=False, markup=False)
     if progress.task.state.status is TaskStatus.ACTIVE and not session.market.can_fill_quorum(task_id):
         console.print(
             "warning: the verifier pool holds too little stake for this task's vote bonds: submitted units wait "

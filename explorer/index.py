@@ -48,6 +48,12 @@ CREATE TABLE IF NOT EXISTS unusable_tasks (task_id INTEGER PRIMARY KEY, reason T
 -- The same steps trained centrally on the union of the shards (NULL, with why, when too costly to compute here).
 CREATE TABLE IF NOT EXISTS baselines (
     task_id INTEGER PRIMARY KEY, accuracy REAL, steps INTEGER NOT NULL, note TEXT);
+-- Why each rejected result was rejected (explorer.rejections: re-judged, a whole unit each): kept across a
+-- reorganisation, and shown only while its UnitRejected event is still in the index.
+CREATE TABLE IF NOT EXISTS rejections (
+    task_id INTEGER NOT NULL, round INTEGER NOT NULL, idx INTEGER NOT NULL, block INTEGER NOT NULL,
+    result TEXT NOT NULL, outcome TEXT NOT NULL, check_name TEXT, reason TEXT NOT NULL, segment INTEGER,
+    distance REAL, tolerance REAL, PRIMARY KEY (task_id, round, idx, block));
 """
 
 # Derived tables: dropped and folded again from the events after a reorganisation. Amounts in wei are TEXT (they

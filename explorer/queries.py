@@ -116,6 +116,16 @@ class Queries:
         task["baseline_note"] = (
             baseline[0]["note"] or f"{baseline[0]['steps']} steps on one node" if baseline else "not computed yet"
         )
+        task["rejections"] = [
+            _row(r)
+            for r in self._index.query(
+                "SELECT x.round, x.idx, x.block, x.result, x.outcome, x.check_name, x.reason, x.segment, x.distance, "
+                "x.tolerance, e.actor AS miner FROM rejections x JOIN events e ON e.block = x.block AND "
+                "e.name = 'UnitRejected' AND e.task_id = x.task_id AND e.round = x.round AND e.idx = x.idx "
+                "WHERE x.task_id = ? ORDER BY x.block DESC",
+                (task_id,),
+            )
+        ]
         unusable = self._index.query("SELECT reason FROM unusable_tasks WHERE task_id = ?", (task_id,))
         task["accuracy_unavailable"] = unusable[0]["reason"] if unusable else None
         task["money_by_account"] = [

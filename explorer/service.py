@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
     from client.audit import AuditReport
     from explorer.accuracy import AccuracyTracker
+    from explorer.rejections import RejectionExplainer
     from node.chain.contract import TaskMarket
     from node.chain.views import MarketViews
     from node.store.client import StoreClient
@@ -73,6 +74,7 @@ class ExplorerService:
         self.audits = AuditRunner(data_dir / "audits")
         self._indexer: Indexer | None = None
         self._accuracy: AccuracyTracker | None = None
+        self._rejections: RejectionExplainer | None = None
         self._store_url: str | None = None
         self._views: MarketViews | None = None
         self._rng = random.Random()
@@ -116,14 +118,15 @@ class ExplorerService:
         return result.caught_up
 
     def evaluate(self, stop: threading.Event) -> None:
-        """Accuracy figures, on their own thread: an evaluation (a task's baseline trains for seconds) never holds
-        the index back, and the pages stay live meanwhile."""
+        """Accuracy figures and why rejected results were rejected, on their own thread: an evaluation (a task's
+        baseline trains for seconds, an explanation re-executes a unit) never holds the index back, and the pages
+        stay live meanwhile."""
         while not stop.is_set():
-            tracker = self._accuracy
+            tracker, explainer = self._accuracy, self._rejections
             done = 0
-            if tracker is not None:
+            if tracker is not None and explainer is not None:
                 try:
-                    done = tracker.evaluate_pending()
+                    done = tracker.evaluate_pending() + explainer.explain_pending()
                 except Exception as err:  # the loop's boundary (an index swapped under it, a store fault)
                     log.warning("accuracy evaluation failed, retrying", extra={"error": f"{type(err).__name__}: {err}"})
             if not done:
@@ -197,16 +200,25 @@ class ExplorerService:
             metrics=self.metrics,
         )
         self._accuracy = None
+        self._rejections = None
         self.audits.use(None)
         self._store_url = next((s for s in target.store if s.startswith(("http://", "https://"))), None)
         if target.store:
+            from client.rejections import explain_rejections
             from explorer.accuracy import AccuracyTracker
+            from explorer.rejections import RejectionExplainer
             from node.chain.contract import TaskMarket
             from node.store.client import StoreClient
 
             store = StoreClient.from_endpoints(list(target.store))
             self._accuracy = AccuracyTracker(index, store.get)
             market = TaskMarket(w3, deployment.address, artifact)
+            self._rejections = RejectionExplainer(
+                index,
+                lambda task_id, known: explain_rejections(
+                    market, store, task_id, from_block=deployment.block_number, skip=known
+                ),
+            )
             self.audits.use(lambda task_id: _audit(market, store, task_id, deployment.block_number))
         log.info("indexing", extra={"rpc": rpc_url, "contract": deployment.address, "from": index.cursor})
 

@@ -223,6 +223,17 @@ async function renderTask(main, taskId) {
     el("div", { class: "legend" }, [...STATES, "rejected"].map((s) => el("span", { style: `--c: var(--${s})` }, s))),
     grid,
     el("div", { id: "unit-detail" }),
+    ...(t.rejections && t.rejections.length ? [
+      el("h2", {}, "Why rejected"),
+      el("p", { class: "muted" }, "each rejected result re-executed whole by this explorer: the check that failed, where, by how much"),
+      table(["round", "unit", "miner", "re-judged", "check", "segment", "distance / tolerance", "why"],
+        t.rejections.map((x) => [x.round + 1, x.idx, accountLink(x.miner),
+          el("span", { class: x.outcome === "valid" ? "bad" : "" }, x.outcome === "valid" ? "valid: wrongly rejected" : x.outcome),
+          x.check_name || "–", x.segment ?? "–",
+          x.distance === null || x.distance === undefined ? "–" : `${Number(x.distance).toPrecision(3)} / ${x.tolerance}`,
+          x.reason]),
+        { id: "rejections-table" }),
+    ] : []),
     el("h2", {}, "Accuracy per round (held-out split)"),
     el("p", { class: "muted", id: "baseline", "data-accuracy": t.baseline_accuracy ?? "" },
       t.baseline_accuracy !== null && t.baseline_accuracy !== undefined

@@ -74,6 +74,7 @@ class Verdict:
     reason: str
     segments: tuple[SegmentCheck, ...] = ()
     seconds: float = 0.0
+    check: Check | None = None  # the check that failed (None when valid)
 
     @property
     def valid(self) -> bool:
@@ -109,10 +110,23 @@ def choose_segments(challenge_seed: bytes, n_segments: int, q: int) -> list[int]
     return [0, *sorted(rng.sample(range(1, n_segments), min(q, n_segments - 1)))]
 
 
+class Check(StrEnum):
+    """Which check a verdict turned on: what a rejection is explained by."""
+
+    MANIFEST = "manifest"  # the trail's document: identity, steps, first checkpoint, losses, samples
+    OPTIMIZER_START = "optimizer start"  # the first checkpoint's optimizer state is not a fresh one
+    TENSORS = "tensors"  # a checkpoint that does not load: size, names, shapes, dtypes, NaN/Inf
+    TRAFFIC = "split traffic"  # a split unit's recorded traffic or the owner's signature over it
+    REEXECUTION = "re-execution"  # a segment re-executed from its checkpoint does not reach the next one
+    AVAILABILITY = "availability"  # the bytes could not be fetched
+    AGGREGATE = "aggregate"  # an aggregate's manifest or its recomputation
+
+
 class _Invalid(Exception):
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, check: Check = Check.MANIFEST) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.check = check
 
 
 def _structure(spec: sp.TaskSpec, m: TrailManifest, ctx: UnitContext, shard: Dataset) -> None:
@@ -150,15 +164,17 @@ def verify_unit(
     shard: Dataset,
     *,
     traffic_signer: TrafficSigner | None = None,
+    segments: int | None = None,
 ) -> Verdict:
     """``traffic_signer``: who signed a split trail's traffic heads (the verifier's node checks signatures; this
     module never touches keys or the chain). Segments are re-executed with the intra-op threads the trail declares
-    (the miner's): the same arithmetic, whatever the verifier's own ``--threads``."""
+    (the miner's): the same arithmetic, whatever the verifier's own ``--threads``. ``segments``: how many segments
+    besides the anchor to re-execute (default: the spec's; an explanation of a rejection re-executes them all)."""
     started = time.process_time()
     checks: list[SegmentCheck] = []
 
-    def verdict(outcome: Outcome, reason: str) -> Verdict:
-        return Verdict(outcome, reason, tuple(checks), time.process_time() - started)
+    def verdict(outcome: Outcome, reason: str, check: Check | None = None) -> Verdict:
+        return Verdict(outcome, reason, tuple(checks), time.process_time() - started, check)
 
     try:
         try:
@@ -171,31 +187,32 @@ def verify_unit(
         model_specs = tensor_specs(module)
         if plan is not None:  # split mode: the trail is the public middle's, its optimizer state too
             if manifest.traffic is None:
-                raise _Invalid("a split task's trail without its recorded traffic")
+                raise _Invalid("a split task's trail without its recorded traffic", Check.TRAFFIC)
             _owner_signed(manifest.traffic, ctx, traffic_signer, len(manifest.checkpoints) - 1)
             module = part(module, plan.middle)
             model_specs = {k: v for k, v in model_specs.items() if is_public(k, plan)}
         elif manifest.traffic is not None:
-            raise _Invalid("recorded traffic in a trail of a task in plain mode")
+            raise _Invalid("recorded traffic in a trail of a task in plain mode", Check.TRAFFIC)
         params = {k: v.detach() for k, v in module.named_parameters()}
         fresh = initial_state(spec.training.optimizer, params)
         if manifest.checkpoints[0].optimizer != cid_of(state_to_bytes(dict(sorted(fresh.items())))):
-            raise _Invalid("the first checkpoint's optimizer state is not fresh")
+            raise _Invalid("the first checkpoint's optimizer state is not fresh", Check.OPTIMIZER_START)
         opt_specs = tensor_specs_of(fresh)
 
         def load(cid: str, expected: dict[str, TensorSpec], what: str) -> State:
             data = fetch(cid)
             if len(data) > spec.max_checkpoint_bytes:
-                raise _Invalid(f"{what} {cid} is {len(data)} bytes, above max_checkpoint_bytes")
+                raise _Invalid(f"{what} {cid} is {len(data)} bytes, above max_checkpoint_bytes", Check.TENSORS)
             try:
                 return state_from_bytes(data, expected)
             except (ArtifactError, SpecError) as err:
-                raise _Invalid(f"{what} {cid}: {err}") from err
+                raise _Invalid(f"{what} {cid}: {err}", Check.TENSORS) from err
 
         load(manifest.final_model, model_specs, "final model")  # what gets aggregated must be sound
         n_segments = len(manifest.checkpoints) - 1
         with deterministic(manifest.threads):
-            for j in choose_segments(challenge_seed, n_segments, spec.verification.segments):
+            q = spec.verification.segments if segments is None else segments
+            for j in choose_segments(challenge_seed, n_segments, q):
                 a, b = manifest.checkpoints[j], manifest.checkpoints[j + 1]
                 start = Checkpoint(
                     a.step, load(a.model, model_specs, "model"), load(a.optimizer, opt_specs, "optimizer")
@@ -209,7 +226,8 @@ def verify_unit(
                     if replay.worst_output_distance > spec.verification.tolerance:
                         raise _Invalid(
                             f"segment {j}: the middle's output at step {a.step + replay.worst_step} is not what its "
-                            f"weights compute (relative distance {replay.worst_output_distance:.3g})"
+                            f"weights compute (relative distance {replay.worst_output_distance:.3g})",
+                            Check.REEXECUTION,
                         )
                     reached = Checkpoint(b.step, to_whole_names(replay.state, plan), replay.opt_state)
                 else:
@@ -221,28 +239,31 @@ def verify_unit(
                 if not distance <= spec.verification.tolerance:
                     raise _Invalid(
                         f"segment {j} (steps {a.step}→{b.step}) does not re-execute: "
-                        f"relative distance {distance:.3g} > tolerance {spec.verification.tolerance:g}"
+                        f"relative distance {distance:.3g} > tolerance {spec.verification.tolerance:g}",
+                        Check.REEXECUTION,
                     )
     except _Invalid as err:
-        return verdict(Outcome.INVALID, err.reason)
+        return verdict(Outcome.INVALID, err.reason, err.check)
     except ArtifactError as err:  # recorded traffic that does not decode: shapes, NaN, framing
-        return verdict(Outcome.INVALID, f"recorded traffic refused: {err}")
+        return verdict(Outcome.INVALID, f"recorded traffic refused: {err}", Check.TRAFFIC)
     except (ContentNotFound, StoreUnavailable) as err:
-        return verdict(Outcome.UNAVAILABLE, f"could not fetch the trail: {err}")
+        return verdict(Outcome.UNAVAILABLE, f"could not fetch the trail: {err}", Check.AVAILABILITY)
     except StoreError as err:
-        return verdict(Outcome.UNAVAILABLE, f"store failure: {err}")
+        return verdict(Outcome.UNAVAILABLE, f"store failure: {err}", Check.AVAILABILITY)
     worst = max((c.distance for c in checks), default=0.0)
     return verdict(Outcome.VALID, f"{len(checks)} segment(s) re-executed, worst relative distance {worst:.3g}")
 
 
 def _owner_signed(traffic: SplitTraffic, ctx: UnitContext, signer: TrafficSigner | None, segments: int) -> None:
     if len(traffic.segments) != segments or len(traffic.heads) != segments:
-        raise _Invalid(f"recorded traffic for {len(traffic.segments)} segments, the trail has {segments}")
+        raise _Invalid(
+            f"recorded traffic for {len(traffic.segments)} segments, the trail has {segments}", Check.TRAFFIC
+        )
     if signer is None or ctx.owner is None:
-        raise _Invalid("a split trail cannot be checked without the owner's address")
+        raise _Invalid("a split trail cannot be checked without the owner's address", Check.TRAFFIC)
     who = signer([bytes.fromhex(h) for h in traffic.heads], traffic.owner_signature)
     if who is None or who.lower() != ctx.owner.lower():
-        raise _Invalid(f"the recorded traffic is not signed by the task's owner (signed by {who})")
+        raise _Invalid(f"the recorded traffic is not signed by the task's owner (signed by {who})", Check.TRAFFIC)
 
 
 def _recorded_segment(
@@ -261,7 +282,7 @@ def _recorded_segment(
     messages = unpack(data, MESSAGES_PER_STEP * (end - start))
     first = TrafficChain.start(ctx.unit_seed).head if j == 0 else bytes.fromhex(traffic.heads[j - 1])
     if replay_traffic(ctx.unit_seed, messages, start=first) != bytes.fromhex(traffic.heads[j]):
-        raise _Invalid(f"segment {j}: the recorded traffic is not the traffic the owner signed")
+        raise _Invalid(f"segment {j}: the recorded traffic is not the traffic the owner signed", Check.TRAFFIC)
     rows = min(spec.training.batch_size, len(shard))
     steps = []
     for k, step in enumerate(range(start, end)):

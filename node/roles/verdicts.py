@@ -15,7 +15,7 @@ from node.ml.aggregate import Contribution, verify_aggregate
 from node.ml.manifest import AggregateInput, parse_aggregate, parse_trail
 from node.ml.material import TaskMaterial
 from node.ml.model import state_from_bytes
-from node.ml.verify import Outcome, UnitContext, Verdict, verify_unit
+from node.ml.verify import Check, Outcome, UnitContext, Verdict, verify_unit
 from node.roles.context import Services
 from node.roles.step_auth import Binding, traffic_signer
 from node.store.cid import to_cid
@@ -44,7 +44,7 @@ def judge(
         manifest = s.fetch(result_cid)
         _, input_cid = s.round_model(task, round_, material)
     except DmlnetError as err:
-        return Verdict(Outcome.UNAVAILABLE, f"could not fetch the manifest: {err}")
+        return Verdict(Outcome.UNAVAILABLE, f"could not fetch the manifest: {err}", check=Check.AVAILABILITY)
     ctx = UnitContext(
         task_id=task.task_id,
         round=round_,
@@ -81,30 +81,34 @@ def judge_aggregate(
     try:
         manifest = parse_aggregate(s.fetch(result_cid))
     except SpecError as err:
-        return Verdict(Outcome.INVALID, f"malformed aggregate manifest: {err}")
+        return Verdict(Outcome.INVALID, f"malformed aggregate manifest: {err}", check=Check.AGGREGATE)
     except DmlnetError as err:
-        return Verdict(Outcome.UNAVAILABLE, f"could not fetch the manifest: {err}")
+        return Verdict(Outcome.UNAVAILABLE, f"could not fetch the manifest: {err}", check=Check.AVAILABILITY)
     expected: dict[str, object] = {"task_id": task.task_id, "round": round_, "index": task.params.units_per_round}
     if model_cid is not None:
         expected["model"] = model_cid
     for field, value in expected.items():
         if getattr(manifest, field) != value:
             return Verdict(
-                Outcome.INVALID, f"aggregate manifest {field} is {getattr(manifest, field)}, expected {value}"
+                Outcome.INVALID,
+                f"aggregate manifest {field} is {getattr(manifest, field)}, expected {value}",
+                check=Check.AGGREGATE,
             )
     if manifest.aggregator.lower() != miner.lower():
-        return Verdict(Outcome.INVALID, "the aggregate manifest names another aggregator")
+        return Verdict(Outcome.INVALID, "the aggregate manifest names another aggregator", check=Check.AGGREGATE)
     try:
         contributions, _ = accepted_contributions(s, task, round_, material)
         claimed = state_from_bytes(s.fetch(manifest.model), material.model_specs)
     except SpecError as err:
-        return Verdict(Outcome.INVALID, f"aggregate model refused: {err}")
+        return Verdict(Outcome.INVALID, f"aggregate model refused: {err}", check=Check.AGGREGATE)
     except DmlnetError as err:
-        return Verdict(Outcome.UNAVAILABLE, f"could not fetch an input: {err}")
+        return Verdict(Outcome.UNAVAILABLE, f"could not fetch an input: {err}", check=Check.AVAILABILITY)
     check = verify_aggregate(
         material.spec, contributions, claimed, set(material.parameter_keys), task_id=task.task_id, round_=round_
     )
-    return Verdict(Outcome.VALID if check.valid else Outcome.INVALID, check.reason)
+    if check.valid:
+        return Verdict(Outcome.VALID, check.reason)
+    return Verdict(Outcome.INVALID, check.reason, check=Check.AGGREGATE)
 
 
 def accepted_contributions(

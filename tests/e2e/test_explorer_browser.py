@@ -129,6 +129,15 @@ def test_the_explorer_follows_a_training_network_in_a_browser(chain: Chain, tmp_
         assert _figure(page, "slashed") == sum(ledger.slashed.values())
         assert int(page.inner_text("[data-figure=accepted] .value")) == len(ledger.accepted)
         assert int(page.inner_text("[data-figure=rejected] .value")) == len(ledger.rejected)
+        # Why each rejected result was rejected: re-judged by the explorer, the check and the segment shown.
+        wait_until(
+            lambda: page.locator("#rejections-table tbody tr").count() == len(ledger.rejected),
+            timeout_s=180,
+            what="every rejection explained on the task page",
+        )
+        why = page.inner_text("#rejections-table")
+        assert why.count("re-execution") == len(ledger.rejected), why
+        assert "wrongly rejected" not in why
         # The audit, run from the page: it passes and its report is kept and linked.
         page.click("#run-audit")
         page.wait_for_selector("#audit[data-state=passed]", timeout=180_000)
