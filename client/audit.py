@@ -316,7 +316,7 @@ def _appeals(events: list[Any]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     pending: dict[tuple[int, int, int], dict[str, Any]] = {}  # (round, unit, level) -> its entry, until it ends
     for e in events:
-        if e.name not in ("VerdictChallenged", "ChallengeSettled", "AppealLapsed"):
+        if e.name not in ("VerdictChallenged", "ChallengeSettled"):
             continue
         key = (int(e.args["round"]), int(e.args["index"]), int(e.args["level"]))
         if e.name == "VerdictChallenged":
@@ -327,11 +327,8 @@ def _appeals(events: list[Any]) -> list[dict[str, Any]]:
             out.append(pending[key])
             continue
         entry = pending.pop(key)
-        if e.name == "AppealLapsed":
-            entry["outcome"] = "lapsed"
-        else:
-            entry["outcome"] = "upheld" if e.args["upheld"] else "dismissed"
-            entry["reward"] = int(e.args["reward"])
+        entry["outcome"] = "upheld" if e.args["upheld"] else "dismissed"
+        entry["reward"] = int(e.args["reward"])
         settling = by_tx[e.tx_hash]
         entry["credited"] = sum(int(x.args["amount"]) for x in settling if x.name == "Credited")
         entry["slashed"] = sum(int(x.args["amount"]) for x in settling if x.name == "StakeSlashed")

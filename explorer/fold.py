@@ -191,10 +191,6 @@ def _reopened(db: sqlite3.Connection, a: Args, block: int, _: int, at: int) -> N
     )  # fmt: skip
 
 
-def _lapsed(db: sqlite3.Connection, a: Args, block: int, _: int, at: int) -> None:
-    _unit(db, a, block, at, status="decided", level=int(a["level"]) - 1)
-
-
 def _accepted(db: sqlite3.Connection, a: Args, block: int, _: int, at: int) -> None:
     _unit(
         db, a, block, at, status="accepted", miner=a["miner"], result_digest=a["resultDigest"],
@@ -284,7 +280,6 @@ HANDLERS: dict[str, Handler] = {
     "VerdictReached": _verdict,
     "VerdictChallenged": _challenged,
     "VoteReopened": _reopened,
-    "AppealLapsed": _lapsed,
     "UnitAccepted": _accepted,
     "UnitRejected": _rejected,
     "Credited": _credited,

@@ -37,15 +37,18 @@ abstract contract MarketStorage {
         uint8 level;
         uint32 drawNonce;
         bool verdict;
-        uint8 replacements;
         bytes32 resultDigest;
     }
 
+    /// @dev `locked`: the bonds the account took on itself (claims, challenges), always backed by its stake.
+    /// `seatLocked`: the vote bonds of the seats it was drawn for, which may exceed what is free (see
+    /// Staking._lockSeat): nobody can make an account's stake unavailable to a draw by seating it elsewhere first.
     struct StakeRecord {
         uint128 total;
         uint128 locked;
-        uint128 unbonding;
-        uint64 releaseAt;
+        uint96 unbonding;
+        uint96 seatLocked;
+        uint40 releaseAt;
         bool verifying;
     }
 
@@ -69,8 +72,10 @@ abstract contract MarketStorage {
 
     /// @dev Most units one batch call takes (a reveal's votes are the bits of one word).
     uint256 internal constant MAX_BATCH = 256;
-    /// @dev The last appeal level: its verdict is final.
-    uint8 internal constant MAX_APPEAL_LEVEL = 2;
+    /// @dev The last appeal level: its verdict is final. Five levels of q, 2q+1, 4q+3, 8q+7 and 16q+15 seats (255 at
+    /// the largest quorum, 15): the chance that a side holding a share s < 1/3 of the pool's stake wins the final
+    /// level is the binomial tail of s over its seats (docs/DESIGN.md has the figures per level).
+    uint8 internal constant MAX_APPEAL_LEVEL = 4;
 
     /// @dev Withdrawable credit per account.
     mapping(address account => uint256 credit) internal _credits;
@@ -87,7 +92,7 @@ abstract contract MarketStorage {
     /// @dev Levels 0..MAX_APPEAL_LEVEL of the vote on a unit's current result, by unit index. Level 0 is written only
     /// when appealed and deleted when its unit settles; higher levels are rewritten before they are read.
     // slither-disable-next-line uninitialized-state (written by the market; TaskMarketViews only reads them)
-    mapping(uint256 taskId => mapping(uint32 index => Level[3] levels)) internal _levels;
+    mapping(uint256 taskId => mapping(uint32 index => Level[5] levels)) internal _levels;
     /// @dev The model digest submitted for a round's aggregation unit; the next round's input once accepted.
     // slither-disable-next-line uninitialized-state (written by the market; TaskMarketViews only reads them)
     mapping(uint256 taskId => mapping(uint32 round => bytes32 modelDigest)) internal _aggregateModels;

@@ -9,8 +9,11 @@ import {IVerifierPool} from "./interfaces/IVerifierPool.sol";
 /// @title Quorums
 /// @notice Who judges a result, and how: a quorum drawn by chance from the stake-weighted verifier pool after the
 /// submission, commit-reveal votes per seat, provisional verdicts open to challenge, and appeals to fresh, larger
-/// quorums. Committing first gains nothing (seats are drawn, not taken); splitting stake over accounts gains nothing
-/// (each seat is one stake-weighted draw, with replacement, from the pool as it stood before the seed).
+/// quorums. Committing first gains nothing (seats are drawn, not taken); splitting stake over accounts gains nothing:
+/// every seat of every level is one stake-weighted draw, with replacement, from the whole pool as it stood before
+/// the seed (an appeal excludes nobody but the miner, as Kleros draws appeal jurors from the whole court), and a
+/// seat locks its bond whatever else the account is seated for, so no draw can be steered by locking others' stake.
+/// An appeal never lapses: its no-shows are drawn again until it is seated, so staying away decides nothing.
 /// @dev Loops run over one unit's seats only: at most seatsAt(MAX_QUORUM, MAX_APPEAL_LEVEL) per level.
 abstract contract Quorums is Staking {
     // Slither's reentrancy findings below point at the external calls every slash, unlock and draw makes to our
@@ -122,7 +125,7 @@ abstract contract Quorums is Staking {
         uint8 next = level + 1;
         uint256 bond = uint256(_seats(t.params.quorum, next)) * t.params.verifierReward;
         _lockBond(msg.sender, bond);
-        Level[3] storage levels = _levels[taskId][index];
+        Level[5] storage levels = _levels[taskId][index];
         if (level == 0) {
             // Level 0 is written down only once appealed: an unappealed vote (the usual case) settles from the
             // unit itself, and saves every unit a fresh storage slot.
@@ -158,7 +161,6 @@ abstract contract Quorums is Staking {
         u.validVotes = 0;
         u.seats = 0;
         u.drawNonce = 0;
-        u.replacements = 0;
         u.level = level;
         u.seedBlock = uint64(block.number);
         // level 0: see challengeVerdict
@@ -190,8 +192,7 @@ abstract contract Quorums is Staking {
             miner: u.miner,
             needed: _seats(t.params.quorum, u.level)
         });
-        address[] memory excluded = _participants(taskId, key, u.level, t.params.quorum);
-        (uint8 seats, uint32 nonce, bool emptyPool) = _fillSeats(d, excluded, u.seats, u.drawNonce);
+        (uint8 seats, uint32 nonce, bool emptyPool) = _fillSeats(d, u.seats, u.drawNonce);
         if (emptyPool) {
             // Nobody was in the pool before the unit was submitted (a new network, a verifier still starting):
             // waiting out the commit window would redraw from the pool as it stands then, so draw from it now,
@@ -226,19 +227,17 @@ abstract contract Quorums is Staking {
     }
 
     /// @dev Draws from the seed's sequence, from `nonce` on, until the seats are full or the tries run out. A draw
-    /// is skipped when it picks the miner, an excluded participant, or an account without a free vote bond.
+    /// is skipped when it picks the miner, or an account whose own stake at risk no longer covers a vote bond (it
+    /// unstaked or was slashed since the snapshot: see Staking._canSit); nothing another party does skips it.
     /// `emptyPool`: the pool held no stake at all at the snapshot block (nothing drawn then).
     // slither-disable-next-line reentrancy-no-eth,reentrancy-benign,reentrancy-events (the pool's draw: see above)
-    function _fillSeats(Draw memory d, address[] memory excluded, uint8 seats, uint32 nonce)
-        private
-        returns (uint8, uint32, bool emptyPool)
-    {
+    function _fillSeats(Draw memory d, uint8 seats, uint32 nonce) private returns (uint8, uint32, bool emptyPool) {
         for (uint256 tries = uint256(d.needed - seats) * DRAW_TRIES_PER_SEAT; tries != 0 && seats < d.needed; --tries) {
             address v = _verifierPool().draw(uint256(keccak256(abi.encode(d.seed, nonce))), d.poolBlock);
             ++nonce;
             if (v == address(0)) return (seats, nonce, true);
-            if (v == d.miner || _contains(excluded, v) || _freeStakeOf(v) < d.bond) continue;
-            _lockBond(v, d.bond);
+            if (v == d.miner || !_canSit(v, d.bond)) continue;
+            _lockSeat(v, d.bond);
             _seat(d, v, seats);
             ++seats;
         }
@@ -258,9 +257,9 @@ abstract contract Quorums is Staking {
 
     /// @dev The commit window closed with seats empty or uncommitted: the committed keep their seats, the others
     /// are released (bond unlocked: not committing is no fault worth a slash, only a lost reward) and drawn again
-    /// from a fresh seed, this block's hash, against the pool as it stands now: a pool that was empty, or all
-    /// excluded or bonded, at the old seed would otherwise leave the seats empty forever. A no-show gains nothing
-    /// by it: it only gives up its own seat to a draw it cannot know.
+    /// from a fresh seed, this block's hash, against the pool as it stands now: a pool that was empty at the old
+    /// seed would otherwise leave the seats empty forever. At every level, an appeal's included: a no-show gains
+    /// nothing by it, it only gives up its own seat to a draw it cannot know, and the committed seats stay.
     function _replaceNoShows(uint256 taskId, Task storage t, Unit storage u, uint256 key) internal {
         (uint32 round, uint32 index) = _roundIndex(key);
         uint32 epoch = u.epoch;
@@ -274,40 +273,15 @@ abstract contract Quorums is Staking {
                 if (kept != seat) _ballots[_ballotKey(taskId, index, level, kept)] = b;
                 ++kept;
             } else {
-                _unlockBond(b.verifier, bond);
+                _unlockSeat(b.verifier, bond);
                 emit VerifierReplaced(taskId, round, index, b.verifier, epoch);
             }
         }
         u.seats = kept;
-        u.replacements += 1;
         // forge-lint: disable-next-line(unsafe-typecast)
         u.deadline = uint40(block.timestamp + t.params.commitTimeout); // far below 2^40 s
         u.seedBlock = uint64(block.number);
         u.drawNonce = 0;
-    }
-
-    /// @dev An appeal whose quorum was still not seated and committed after a second commit window lapses: the pool,
-    /// less everyone it must exclude, is too small to judge it. Nobody is at fault: its seats and its challenger get
-    /// their bonds back, and the verdict it challenged is final. (A first vote never lapses: it waits for stake,
-    /// and {canFillQuorum} says so.)
-    function _lapseAppeal(uint256 taskId, Task storage t, Unit storage u, uint256 key) internal {
-        (uint32 round, uint32 index) = _roundIndex(key);
-        uint8 level = u.level;
-        uint96 voteBond = t.params.voteBond;
-        for (uint256 seat; seat < u.seats; ++seat) {
-            _unlockBond(_ballots[_ballotKey(taskId, index, level, seat)].verifier, voteBond);
-        }
-        Level[3] storage levels = _levels[taskId][index];
-        address challenger = levels[level].challenger;
-        _unlockBond(challenger, uint256(_seats(t.params.quorum, level)) * t.params.verifierReward);
-        uint8 previous = level - 1;
-        u.level = previous;
-        bool verdict = levels[previous].verdict;
-        // Back at level 0, the unit reads as never appealed (see _settleVotes): level 0 is its own vote again.
-        if (previous == 0) delete levels[0];
-        u.status = UnitStatus.Decided;
-        emit AppealLapsed(taskId, round, index, challenger, level);
-        _settleVerdict(taskId, t, u, key, verdict);
     }
 
     /// @dev Decides the current level from its reveals. No verdict (no reveal, or a tie left by non-revealers):
@@ -342,9 +316,12 @@ abstract contract Quorums is Staking {
 
     /// @dev Pays every seat of every level whose revealed vote is the final verdict and slashes every other seat;
     /// settles each appeal's challenger. Returns what went into and out of the task's escrow.
-    /// Solvency: level 0 is paid from the budget; an appeal whose challenger lost is paid by its bond
-    /// (seatsAt × verifierReward); one whose challenger won is paid by the overturned level's slashed seats (more
-    /// than half of them, each voteBond ≥ 4 × verifierReward ≥ what its two successors' seats and the reward need).
+    /// Solvency, whatever a slash could take: level 0 is paid from the budget; an appeal whose challenger lost is
+    /// paid by its bond (seatsAt × verifierReward, a bond the challenger took on itself: always whole); one whose
+    /// challenger won is paid by what the overturned level's seats gave up (more than half of them, each voteBond ≥
+    /// 4 × verifierReward ≥ what the appeal's seats and the challenger's reward need) and, should an overturned
+    /// seat have been seated beyond its stake, by the challenger's bond for the rest (see _settleChallenge). No
+    /// level ever pays out more than came in for it.
     // slither-disable-next-line reentrancy-no-eth,reentrancy-benign,reentrancy-events
     function _settleVotes(uint256 taskId, Task storage t, Unit storage u, uint256 key, bool verdict)
         internal
@@ -353,27 +330,33 @@ abstract contract Quorums is Staking {
         uint8 finalLevel = u.level;
         uint32 quorum = t.params.quorum;
         // forge-lint: disable-next-line(unsafe-typecast)
-        Level[3] storage levels = _levels[taskId][uint32(key)]; // the index half of the key
+        Level[5] storage levels = _levels[taskId][uint32(key)]; // the index half of the key
         // Level 0 is written down only when it was appealed, and an appealed unit stays above level 0 until it
-        // settles (a lapsed appeal back at level 0 cleared it): the unit's level says it, without reading the slot.
+        // settles: the unit's level says it, without reading the slot.
         bool appealed = finalLevel != 0;
+        uint256 previousSlashed; // what the level below gave up: an upheld appeal's funds
         for (uint8 l; l <= finalLevel; ++l) {
-            (uint256 i, uint256 o) = _settleSeats(taskId, t, key, l, _seats(quorum, l), verdict);
-            escrowIn += i;
-            escrowOut += o;
-            if (l == 0) continue;
-            (i, o) = _settleChallenge(taskId, t, key, levels[l].challenger, l, levels[l - 1].verdict != verdict);
-            escrowIn += i;
-            escrowOut += o;
+            (uint256 slashed, uint256 paid) = _settleSeats(taskId, t, key, l, _seats(quorum, l), verdict);
+            escrowIn += slashed;
+            escrowOut += paid;
+            if (l != 0) {
+                bool upheld = levels[l - 1].verdict != verdict;
+                (uint256 i, uint256 o) =
+                    _settleChallenge(taskId, t, key, levels[l].challenger, l, upheld, paid, previousSlashed);
+                escrowIn += i;
+                escrowOut += o;
+            }
+            previousSlashed = slashed;
         }
         // The unit's next vote (this round's, if rejected, or the next round's) starts unappealed.
         if (appealed) delete levels[0];
     }
 
+    /// @dev Returns what the level's seats gave up (slashed) and what they were paid.
     // slither-disable-next-line reentrancy-no-eth,reentrancy-benign,reentrancy-events
     function _settleSeats(uint256 taskId, Task storage t, uint256 key, uint8 level, uint8 seats, bool verdict)
         private
-        returns (uint256 escrowIn, uint256 escrowOut)
+        returns (uint256 slashed, uint256 paid)
     {
         uint96 voteBond = t.params.voteBond;
         uint96 reward = t.params.verifierReward;
@@ -382,35 +365,52 @@ abstract contract Quorums is Staking {
             Ballot storage b = _ballots[_ballotKey(taskId, index, level, seat)];
             address verifier = b.verifier;
             if (b.revealed && b.valid == verdict) {
-                _unlockBond(verifier, voteBond);
+                _unlockSeat(verifier, voteBond);
                 _addCredit(verifier, reward);
-                escrowOut += reward;
+                paid += reward;
                 emit Credited(verifier, taskId, reward);
             } else {
-                _slashAt(verifier, taskId, key, voteBond);
-                escrowIn += voteBond;
+                slashed += _slashSeatAt(verifier, taskId, key, voteBond);
             }
         }
     }
 
-    function _settleChallenge(uint256 taskId, Task storage t, uint256 key, address challenger, uint8 level, bool upheld)
-        private
-        returns (uint256 escrowIn, uint256 escrowOut)
-    {
+    /// @dev Settles the challenger of `level`. Lost: its bond pays the level. Upheld: its bond comes back with
+    /// `verifierReward`, paid from `funds` (what the overturned level gave up); were those short of the level's pay
+    /// and the reward (an overturned seat seated beyond its stake), the reward shrinks first, then the bond pays the
+    /// rest of the level's seats. Returns what went into and out of escrow.
+    function _settleChallenge(
+        uint256 taskId,
+        Task storage t,
+        uint256 key,
+        address challenger,
+        uint8 level,
+        bool upheld,
+        uint256 levelPaid,
+        uint256 funds
+    ) private returns (uint256 escrowIn, uint256 escrowOut) {
         uint256 bond = uint256(_seats(t.params.quorum, level)) * t.params.verifierReward;
         (uint32 round, uint32 index) = _roundIndex(key);
-        if (upheld) {
-            uint256 reward = t.params.verifierReward;
-            _unlockBond(challenger, bond);
-            _addCredit(challenger, reward);
-            escrowOut = reward;
-            emit Credited(challenger, taskId, reward);
-            emit ChallengeSettled(taskId, round, index, challenger, level, true, reward);
-        } else {
-            _slashAt(challenger, taskId, key, bond);
-            escrowIn = bond;
+        if (!upheld) {
+            _slashBond(challenger, taskId, round, index, bond);
             emit ChallengeSettled(taskId, round, index, challenger, level, false, 0);
+            return (bond, 0);
         }
+        uint256 reward = t.params.verifierReward;
+        uint256 fromBond;
+        if (funds < levelPaid) {
+            (reward, fromBond) = (0, levelPaid - funds); // levelPaid ≤ seats × reward = bond
+        } else if (funds - levelPaid < reward) {
+            reward = funds - levelPaid;
+        }
+        _unlockBond(challenger, bond - fromBond);
+        if (fromBond != 0) _slashBond(challenger, taskId, round, index, fromBond);
+        if (reward != 0) {
+            _addCredit(challenger, reward);
+            emit Credited(challenger, taskId, reward);
+        }
+        emit ChallengeSettled(taskId, round, index, challenger, level, true, reward);
+        return (fromBond, reward);
     }
 
     /// @dev Unlocks revealers and slashes non-revealers of the current epoch; returns what was slashed.
@@ -425,10 +425,9 @@ abstract contract Quorums is Staking {
         for (uint256 seat; seat < u.seats; ++seat) {
             Ballot storage b = _ballots[_ballotKey(taskId, index, level, seat)];
             if (b.revealed) {
-                _unlockBond(b.verifier, voteBond);
+                _unlockSeat(b.verifier, voteBond);
             } else {
-                _slashAt(b.verifier, taskId, key, voteBond);
-                slashed += voteBond;
+                slashed += _slashSeatAt(b.verifier, taskId, key, voteBond);
             }
         }
     }
@@ -467,30 +466,9 @@ abstract contract Quorums is Staking {
         }
     }
 
-    /// @dev Everyone who took part in the vote on this result before `level`: the seats of the earlier levels and
-    /// every challenger up to `level`. An appeal's quorum is drawn from the others.
-    function _participants(uint256 taskId, uint256 key, uint8 level, uint32 quorum)
-        private
-        view
-        returns (address[] memory out)
-    {
-        if (level == 0) return out;
-        uint256 count = level;
-        for (uint8 l; l < level; ++l) count += _seats(quorum, l);
-        out = new address[](count);
-        (, uint32 index) = _roundIndex(key);
-        Level[3] storage levels = _levels[taskId][index];
-        uint256 n = 0;
-        for (uint8 l; l < level; ++l) {
-            uint8 seats = _seats(quorum, l);
-            for (uint256 seat; seat < seats; ++seat) out[n++] = _ballots[_ballotKey(taskId, index, l, seat)].verifier;
-        }
-        for (uint8 l = 1; l <= level; ++l) out[n++] = levels[l].challenger;
-    }
-
-    function _slashAt(address account, uint256 taskId, uint256 key, uint256 amount) private {
+    function _slashSeatAt(address account, uint256 taskId, uint256 key, uint256 amount) private returns (uint256) {
         (uint32 round, uint32 index) = _roundIndex(key);
-        _slashBond(account, taskId, round, index, amount);
+        return _slashSeat(account, taskId, round, index, amount);
     }
 
     /// @dev The randomness behind a draw: the seed block's hash, fixed after the submission and unknown when it was
@@ -498,12 +476,5 @@ abstract contract Quorums is Staking {
     /// a VRF) can replace it. Zero once the block is over 256 blocks old.
     function _seedHash(uint64 seedBlock) private view returns (bytes32) {
         return blockhash(seedBlock);
-    }
-
-    function _contains(address[] memory list, address account) private pure returns (bool) {
-        for (uint256 i; i < list.length; ++i) {
-            if (list[i] == account) return true;
-        }
-        return false;
     }
 }

@@ -228,8 +228,7 @@ contract TaskMarket is Quorums {
         }
         if (block.timestamp <= u.deadline) revert TaskMarketFinalizeNotDue(taskId, round, index, u.deadline);
         if (status == UnitStatus.Submitted) {
-            if (u.level != 0 && u.replacements != 0) _lapseAppeal(taskId, t, u, key);
-            else _replaceNoShows(taskId, t, u, key);
+            _replaceNoShows(taskId, t, u, key); // at every level: an appeal never lapses (see Quorums)
         } else if (status == UnitStatus.Revealing) {
             _decide(taskId, t, u, key);
         } else {

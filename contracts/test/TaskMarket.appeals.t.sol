@@ -6,7 +6,7 @@ import {ITaskMarket} from "../src/interfaces/ITaskMarket.sol";
 import {Batch} from "./utils/Batch.sol";
 
 /// @notice Provisional verdicts, challenges, appeal quorums, and the money of every way an appeal can end.
-/// A quorum of 1 with a challenge window of one hour: level 1 seats 3 verifiers, level 2 seats 7.
+/// A quorum of 1 with a challenge window of one hour: levels 1 to 4 seat 3, 7, 15 and 31 verifiers.
 contract TaskMarketAppealsTest is TaskMarketFixture {
     uint32 internal constant WINDOW = 1 hours;
     uint256 internal taskId;
@@ -74,7 +74,7 @@ contract TaskMarketAppealsTest is TaskMarketFixture {
         vm.assertEq(_state(taskId).acceptedInRound, 1, "counted");
     }
 
-    function test_challengeVerdict_drawsALargerQuorumWithoutEarlierParticipants() public {
+    function test_challengeVerdict_drawsALargerQuorumFromTheWholePool() public {
         address[] memory first = _voteAll(0, true);
         vm.expectEmit();
         emit ITaskMarket.VerdictChallenged(taskId, 0, 0, stranger, 1, 2, 3 * VERIFIER_REWARD);
@@ -83,12 +83,27 @@ contract TaskMarketAppealsTest is TaskMarketFixture {
         ITaskMarket.UnitInfo memory u = _unit(taskId, 0, 0);
         vm.assertTrue(u.status == ITaskMarket.UnitStatus.Submitted, "a new vote");
         vm.assertEq(u.level, 1, "level 1");
+        // Whoever sat before may sit again: over many seeds the first quorum's verifier holds appeal seats as its
+        // stake says (one in five of the pool), not none.
+        uint256 seats;
+        uint256 hers;
+        uint64 seedBlock = _unit(taskId, 0, 0).seedBlock;
+        vm.roll(seedBlock + 1);
+        for (uint256 k; k < 100; ++k) {
+            uint256 snapshot = vm.snapshotState();
+            vm.setBlockhash(seedBlock, keccak256(abi.encode("appeal", k)));
+            market.drawVerifiers(taskId, 0, Batch.one(0));
+            address[] memory drawn = market.getSeats(taskId, 0, 0);
+            for (uint256 i; i < drawn.length; ++i) {
+                ++seats;
+                if (drawn[i] == first[0]) ++hers;
+            }
+            vm.revertToState(snapshot);
+        }
+        vm.assertGt(hers, seats / 10, "an earlier participant is drawn again at its share");
         address[] memory appeal = _draw(taskId, 0, 0);
         vm.assertEq(appeal.length, 3, "2q + 1 seats");
-        for (uint256 i; i < appeal.length; ++i) {
-            vm.assertTrue(appeal[i] != first[0], "the first quorum is excluded");
-            vm.assertTrue(appeal[i] != stranger && appeal[i] != miners[0], "challenger and miner excluded");
-        }
+        for (uint256 i; i < appeal.length; ++i) vm.assertTrue(appeal[i] != miners[0], "only the miner is excluded");
         ITaskMarket.LevelInfo memory level = market.getLevel(taskId, 0, 0, 1);
         vm.assertEq(level.challenger, stranger, "challenger recorded");
         vm.assertEq(level.epoch, 2, "level 1 voted in epoch 2");
@@ -106,10 +121,14 @@ contract TaskMarketAppealsTest is TaskMarketFixture {
         vm.assertTrue(u.status == ITaskMarket.UnitStatus.Open, "junk rejected: the unit is open again");
         vm.assertEq(_total(miners[0]), STAKE - UNIT_BOND, "miner slashed");
         vm.assertEq(_total(first[0]), STAKE - VOTE_BOND, "the wrong majority slashed");
-        vm.assertEq(market.creditOf(first[0]), 0, "and unpaid");
+        uint256 itsAppealSeats;
+        for (uint256 i; i < appeal.length; ++i) {
+            if (appeal[i] == first[0]) ++itsAppealSeats; // it may sit the appeal too (drawn from the whole pool)
+        }
+        vm.assertEq(market.creditOf(first[0]), itsAppealSeats * VERIFIER_REWARD, "unpaid for its wrong vote");
         uint256 appealPaid;
         for (uint256 i; i < verifiers.length; ++i) {
-            if (verifiers[i] != first[0]) appealPaid += market.creditOf(verifiers[i]);
+            appealPaid += market.creditOf(verifiers[i]);
             vm.assertEq(_locked(verifiers[i]), 0, "no bond left locked");
         }
         vm.assertEq(appealPaid, appeal.length * VERIFIER_REWARD, "every appeal seat paid");
@@ -199,32 +218,28 @@ contract TaskMarketAppealsTest is TaskMarketFixture {
 
     function test_challengeVerdict_lastLevelIsFinalAtOnce() public {
         _voteAll(0, true);
-        _challenge(stranger);
-        _voteAll(0, false);
         vm.deal(owner, 1_000 ether);
         vm.prank(owner);
         market.stake{value: 5 ether}();
-        _challenge(owner); // the task owner appeals the overturn: level 2, 7 seats
-        vm.assertEq(_locked(owner), 7 * VERIFIER_REWARD, "level-2 bond");
+        // Two challengers take turns up the ladder, each level voting the other way: 3, 7, 15, then 31 seats.
+        address[4] memory challengers = [stranger, owner, stranger, owner];
+        for (uint256 l; l < 4; ++l) {
+            _challenge(challengers[l]);
+            _voteAll(0, l % 2 == 1);
+        }
         ITaskMarket.UnitInfo memory u = _unit(taskId, 0, 0);
-        vm.assertEq(u.level, 2, "level 2");
-        // Everyone else was excluded: level 0 (1 seat) and level 1 (3 seats) leave at most one verifier, which may
-        // hold several of the 7 seats (draws are with replacement).
-        _voteAll(0, true);
-        u = _unit(taskId, 0, 0);
+        vm.assertEq(u.level, 4, "level 4, the last");
         vm.assertTrue(u.status == ITaskMarket.UnitStatus.Accepted, "the last level settles at once");
-        vm.assertEq(_total(stranger), 5 ether - 3 * VERIFIER_REWARD, "level-1 challenger lost: its challenged verdict stood");
-        vm.assertEq(_total(owner), 5 ether, "level-2 challenger won: bond back");
-        vm.assertEq(market.creditOf(owner), VERIFIER_REWARD, "with its reward");
+        vm.assertEq(_total(stranger), 5 ether - 3 * VERIFIER_REWARD - 15 * VERIFIER_REWARD, "its challenged verdicts stood");
+        vm.assertEq(_total(owner), 5 ether, "the last challenger won: bonds back");
+        vm.assertEq(market.creditOf(owner), 2 * VERIFIER_REWARD, "with a reward per upheld level");
         for (uint256 i; i < verifiers.length; ++i) vm.assertEq(_locked(verifiers[i]), 0, "all bonds settled");
         _assertSolvent();
     }
 
-    function test_finalizeUnit_anAppealThatCannotBeSeatedLapses() public {
+    function test_finalizeUnit_anAppealNobodyCanSitWaitsForTheNextVerifierAndNeverLapses() public {
         address[] memory first = _voteAll(0, true);
-        // Every verifier but the first quorum's leaves the pool before the challenge: nobody can sit the appeal.
         for (uint256 i; i < verifiers.length; ++i) {
-            if (verifiers[i] == first[0]) continue;
             vm.prank(verifiers[i]);
             market.leaveVerifierPool();
         }
@@ -232,21 +247,23 @@ contract TaskMarketAppealsTest is TaskMarketFixture {
         _challenge(stranger);
         vm.roll(vm.getBlockNumber() + 1);
         market.drawVerifiers(taskId, 0, Batch.one(0));
-        vm.assertEq(_unit(taskId, 0, 0).seats, 0, "nobody drawable");
+        vm.assertEq(_unit(taskId, 0, 0).seats, 0, "nobody in the pool");
+        for (uint256 w; w < 3; ++w) {
+            vm.warp(_unit(taskId, 0, 0).deadline + 1);
+            market.finalizeUnit(taskId, 0, 0); // a replacement round, never a lapse
+            vm.assertTrue(_unit(taskId, 0, 0).status == ITaskMarket.UnitStatus.Submitted, "still waiting for its quorum");
+            vm.assertEq(_unit(taskId, 0, 0).level, 1, "at the appeal's level");
+        }
+        vm.prank(first[0]);
+        market.joinVerifierPool(); // anyone who can sit, whoever it sat for before
+        vm.roll(vm.getBlockNumber() + 1);
         vm.warp(_unit(taskId, 0, 0).deadline + 1);
-        market.finalizeUnit(taskId, 0, 0); // one replacement round
-        vm.assertEq(_unit(taskId, 0, 0).seats, 0, "still nobody");
-        vm.warp(_unit(taskId, 0, 0).deadline + 1);
-        vm.expectEmit();
-        emit ITaskMarket.AppealLapsed(taskId, 0, 0, stranger, 1);
         market.finalizeUnit(taskId, 0, 0);
-        vm.assertTrue(_unit(taskId, 0, 0).status == ITaskMarket.UnitStatus.Accepted, "the challenged verdict stands");
-        vm.assertEq(_total(stranger), 5 ether, "a lapsed appeal costs its challenger nothing");
-        vm.assertEq(_locked(stranger), 0, "bond unlocked");
-        vm.assertEq(market.creditOf(first[0]), VERIFIER_REWARD, "the first quorum is paid");
-        ITaskMarket.LevelInfo memory zero = market.getLevel(taskId, 0, 0, 0);
-        vm.assertTrue(zero.verdict, "level 0 reads as the unit's own vote again");
-        vm.assertEq(zero.challenger, address(0), "level 0 has no challenger");
+        vm.roll(vm.getBlockNumber() + 1);
+        _voteAll(0, false);
+        _closeWindow();
+        vm.assertTrue(_unit(taskId, 0, 0).status == ITaskMarket.UnitStatus.Open, "the appeal decided: rejected");
+        vm.assertEq(market.creditOf(stranger), VERIFIER_REWARD, "the challenger won");
         _assertSolvent();
     }
 

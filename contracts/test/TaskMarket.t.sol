@@ -356,8 +356,8 @@ contract TaskMarketTasksTest is TaskMarketFixture {
 
     function test_createTask_revertsWhenStakeCouldLeaveBeforeItsLastSlash() public {
         ITaskMarket.TaskParams memory p = _params(1, 1, 1);
-        p.challengeWindow = 8 hours; // 1 h claim + 3 levels x (30 + 30 min + 8 h) = 28 h > the 1-day delay
-        uint256 exposure = 1 hours + 3 * (30 minutes + 30 minutes + 8 hours);
+        p.challengeWindow = 8 hours; // 1 h claim + 5 levels x (30 + 30 min + 8 h) = 46 h > the 1-day delay
+        uint256 exposure = 1 hours + 5 * (30 minutes + 30 minutes + 8 hours);
         vm.expectRevert(abi.encodeWithSelector(ITaskMarket.TaskMarketUnbondingTooShort.selector, DELAY, exposure));
         vm.prank(owner);
         market.createTask{value: _budget(p)}(p);

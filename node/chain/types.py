@@ -29,7 +29,7 @@ class UnitStatus(IntEnum):
 
 
 # Appeal levels run 0..MAX_APPEAL_LEVEL (the contract's constant): the last level's verdict is final at once.
-MAX_APPEAL_LEVEL = 2
+MAX_APPEAL_LEVEL = 4
 
 
 def seats_at(quorum: int, level: int) -> int:
@@ -181,6 +181,13 @@ class StakeInfo:
     verifying: bool = False
     """In the verifier pool: drawn for quorums with ``pool_weight`` (stake at risk: total − unbonding)."""
     pool_weight: int = 0
+    seat_locked: int = 0
+    """The part of ``locked`` backing drawn seats, which may exceed what is free (a draw never skips for it)."""
+
+    @property
+    def seatable(self) -> int:
+        """What a draw weighs against a task's vote bond: stake at risk beyond the bonds the account took itself."""
+        return max(0, self.total - self.unbonding - (self.locked - self.seat_locked))
 
     @classmethod
     def from_tuple(cls, t: Sequence[Any]) -> StakeInfo:
@@ -192,6 +199,7 @@ class StakeInfo:
             free=int(t[4]),
             verifying=bool(t[5]),
             pool_weight=int(t[6]),
+            seat_locked=int(t[7]),
         )
 
 

@@ -147,13 +147,17 @@ class Services:
             self.models[key] = state_from_bytes(self.fetch(cid), material.model_specs)
         return self.models[key], cid
 
-    def ensure_free_stake(self, needed: int, purpose: str) -> bool:
-        """Stakes what is missing for a bond of ``needed`` wei, within the stake cap; False when the cap forbids."""
+    def ensure_free_stake(self, needed: int, purpose: str, *, for_seats: bool = False) -> bool:
+        """Stakes what is missing for a bond of ``needed`` wei, within the stake cap; False when the cap forbids.
+        ``for_seats``: what a draw weighs instead (stake at risk beyond the bonds this node took itself: seats lock
+        their bonds whether or not stake is free)."""
         stake = self.market.stake_of(self.address)
-        if stake.free >= needed:
+        have = stake.seatable if for_seats else stake.free
+        if have >= needed:
             return True
         # Locked and unbonding stake may overlap, so free can be clipped at zero: top up what is really missing.
-        top_up = needed - stake.free + max(0, stake.locked + stake.unbonding - stake.total)
+        overlap = 0 if for_seats else max(0, stake.locked + stake.unbonding - stake.total)
+        top_up = needed - have + overlap
         if stake.total + top_up > self.settings.stake_cap_wei:
             log.warning(
                 "stake cap reached", extra={"purpose": purpose, "needed": needed, "cap": self.settings.stake_cap_wei}

@@ -36,8 +36,9 @@ log = logging.getLogger(__name__)
 
 GONE = (TaskMarketUnitWrongStatus, TaskMarketDeadlinePassed, TaskMarketAlreadyCommitted, TaskMarketNotSelected)
 
-# Vote bonds a verifier keeps free per task: bonds are locked when it is drawn, and a draw skips a verifier without
-# a free bond. At least enough to fill every seat of the task's last appeal level alone.
+# Vote bonds a verifier's stake covers per task beyond its own claims and challenges. A draw seats an account while
+# that covers one vote bond, and a seat locks its bond whether or not stake is free (nobody can bond a verifier out
+# of a draw); a few more keep every seat it holds at once fully backed.
 BONDS_AHEAD = 8
 # Cycles a verifier retries a result whose bytes cannot be fetched before it judges the result invalid.
 UNAVAILABLE_TRIES = 3
@@ -107,10 +108,10 @@ class VerifierRole:
     # ---------------------------------------------------------------------------------------------- pool and draws
 
     def _ensure_in_pool(self, task: Task) -> bool:
-        """Keeps free stake for a few vote bonds of this task and the account in the verifier pool (read from the
+        """Keeps stake for a few vote bonds of this task and the account in the verifier pool (read from the
         chain every time: a chain restarted under a running node has forgotten both)."""
-        bonds = max(BONDS_AHEAD, seats_at(task.params.quorum, MAX_APPEAL_LEVEL))
-        self.s.ensure_free_stake(task.params.vote_bond * bonds, "vote bonds")  # at the stake cap: what there is
+        # At the stake cap: what there is.
+        self.s.ensure_free_stake(task.params.vote_bond * BONDS_AHEAD, "vote bonds", for_seats=True)
         stake = self.s.market.stake_of(self.s.address)
         if stake.verifying:
             return True

@@ -31,7 +31,6 @@ class Ledger:
     expired: list[dict[str, Any]] = field(default_factory=list)
     submitted: list[dict[str, Any]] = field(default_factory=list)
     challenges: list[dict[str, Any]] = field(default_factory=list)
-    lapsed: list[dict[str, Any]] = field(default_factory=list)
     slashed: Counter[str] = field(default_factory=Counter)
     credited: Counter[str] = field(default_factory=Counter)
     # Vote bonds (one per seat) the rules say must be slashed: a committed seat not revealed when its epoch was
@@ -71,8 +70,6 @@ class Ledger:
                 challenger_of[(*unit, int(a["level"]))] = (a["challenger"], int(a["bond"]))
                 ledger.challenges.append(a)
                 epoch_of[unit] = int(a["epoch"])
-            elif e.name == "AppealLapsed":
-                ledger.lapsed.append(a)  # its seats and challenger got their bonds back: nothing to expect
             elif e.name in ("UnitAccepted", "UnitRejected"):
                 (ledger.accepted if e.name == "UnitAccepted" else ledger.rejected).append(a)
                 ledger._settle_levels(ballots, unit, levels.pop(unit, {}), e.name == "UnitAccepted")

