@@ -51,6 +51,7 @@ class CaptureAttacker:
         if task.state.status is not TaskStatus.ACTIVE:
             return
         r = task.state.current_round
+        self._prepare_decoys()
         for index, unit in enumerate(self.miner.get_units(self.task_id, r)):
             ours = bytes(unit.result_digest) in self.junk
             if unit.status is UnitStatus.OPEN:
@@ -91,19 +92,26 @@ class CaptureAttacker:
             return
         result, model = os.urandom(32), os.urandom(32)  # digests of bytes that exist nowhere
         self.junk.add(result)
-        self._try(lambda: self.miner.submit_result(self.task_id, round_, index, result, model))
+        if self._try(lambda: self.miner.submit_result(self.task_id, round_, index, result, model)):
+            # The junk's quorum can be drawn from the next block on, by anyone: draw the decoys now, first.
+            self._draw_decoys()
+
+    def _prepare_decoys(self) -> None:
+        """Keeps every decoy's unit submitted (its seed block mined by the time our junk's quorum is drawn)."""
+        for decoy in self.decoys:
+            if self.miner.get_unit(decoy, 0, 0).status is UnitStatus.OPEN and self._try(
+                lambda d=decoy: self.miner.claim_unit(d, 0, 0)  # type: ignore[misc]
+            ):
+                self._try(lambda d=decoy: self.miner.submit_result(d, 0, 0, os.urandom(32), os.urandom(32)))  # type: ignore[misc]
 
     def _draw_decoys(self) -> None:
         """Seats (and, under the old rule, bonded) honest verifiers on the decoys' quorums right before ours."""
         for decoy in self.decoys:
-            self._draw_decoy(decoy)
-
-    def _draw_decoy(self, decoy: int) -> None:
-        unit = self.miner.get_unit(decoy, 0, 0)
-        if unit.status is UnitStatus.OPEN and self._try(lambda: self.miner.claim_unit(decoy, 0, 0)):
-            self._try(lambda: self.miner.submit_result(decoy, 0, 0, os.urandom(32), os.urandom(32)))
-        elif unit.status is UnitStatus.SUBMITTED and self._try(lambda: self.voters[0].draw_verifiers(decoy, 0, 0)):
-            self.decoys_drawn += 1
+            unit = self.miner.get_unit(decoy, 0, 0)
+            if unit.status is UnitStatus.SUBMITTED and self._try(
+                lambda d=decoy: self.voters[0].draw_verifiers(d, 0, 0)  # type: ignore[misc]
+            ):
+                self.decoys_drawn += 1
 
     def _commit(self, voter: TaskMarket, round_: int, index: int, epoch: int, *, valid: bool) -> None:
         ballot = voter.get_ballot(self.task_id, round_, index, voter.signer.address)

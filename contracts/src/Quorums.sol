@@ -334,7 +334,7 @@ abstract contract Quorums is Staking {
         // Level 0 is written down only when it was appealed, and an appealed unit stays above level 0 until it
         // settles: the unit's level says it, without reading the slot.
         bool appealed = finalLevel != 0;
-        uint256 previousSlashed; // what the level below gave up: an upheld appeal's funds
+        uint256 previousSlashed = 0; // what the level below gave up: an upheld appeal's funds
         for (uint8 l; l <= finalLevel; ++l) {
             (uint256 slashed, uint256 paid) = _settleSeats(taskId, t, key, l, _seats(quorum, l), verdict);
             escrowIn += slashed;
@@ -379,6 +379,7 @@ abstract contract Quorums is Staking {
     /// `verifierReward`, paid from `funds` (what the overturned level gave up); were those short of the level's pay
     /// and the reward (an overturned seat seated beyond its stake), the reward shrinks first, then the bond pays the
     /// rest of the level's seats. Returns what went into and out of escrow.
+    // slither-disable-next-line reentrancy-no-eth,reentrancy-benign,reentrancy-events (the pool: see above)
     function _settleChallenge(
         uint256 taskId,
         Task storage t,
@@ -397,7 +398,7 @@ abstract contract Quorums is Staking {
             return (bond, 0);
         }
         uint256 reward = t.params.verifierReward;
-        uint256 fromBond;
+        uint256 fromBond = 0;
         if (funds < levelPaid) {
             (reward, fromBond) = (0, levelPaid - funds); // levelPaid ≤ seats × reward = bond
         } else if (funds - levelPaid < reward) {

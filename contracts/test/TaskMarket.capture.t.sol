@@ -370,6 +370,34 @@ contract TaskMarketCaptureTest is TaskMarketFixture {
         _assertSolvent();
     }
 
+    function test_challengeVerdict_grievingHonestWorkUpTheLadderFailsAndCostsTheAttacker_oneAccount() public {
+        _assertGriefFails(1);
+    }
+
+    function test_challengeVerdict_grievingHonestWorkUpTheLadderFailsAndCostsTheAttacker_fiftyAccounts() public {
+        _assertGriefFails(50);
+    }
+
+    /// @dev The fourth vector: the attacker votes "invalid" on honest results (an honest aggregate, say) and appeals
+    /// every acceptance up the ladder. 20 honest units: every one finally accepted, no honest account slashed, the
+    /// attacker poorer.
+    function _assertGriefFails(uint256 accounts) internal {
+        _attacker(accounts);
+        uint256[5] memory honest;
+        for (uint256 i; i < verifiers.length; ++i) honest[i] = _total(verifiers[i]);
+        uint256 wealth = _wealth();
+        for (uint256 trial; trial < 20; ++trial) {
+            uint256 taskId = _task(1);
+            _claimAndSubmit(taskId, 0, 0, miners[trial % 2]);
+            vm.setBlockhash(_unit(taskId, 0, 0).seedBlock, keccak256(abi.encode("grief", accounts, trial)));
+            vm.assertTrue(_ladder(taskId, 0, true, true), "honest work finally rejected");
+        }
+        for (uint256 i; i < verifiers.length; ++i) vm.assertGe(_total(verifiers[i]), honest[i], "honest slashed");
+        vm.assertEq(_total(miners[0]), STAKE, "no honest miner slashed");
+        vm.assertGt(wealth, _wealth(), "the attacker lost money");
+        _assertSolvent();
+    }
+
     function _wealth() internal view returns (uint256 sum) {
         sum = _total(purse) + market.creditOf(purse);
         for (uint256 i; i < attackers.length; ++i) sum += _total(attackers[i]) + market.creditOf(attackers[i]);

@@ -107,7 +107,7 @@ interface ITaskMarket {
     /// @param resultDigest SHA-256 of the submitted manifest (trail or aggregate).
     /// @param modelDigest SHA-256 of the model the result produced (recorded for aggregation units only).
     /// @param seedBlock The block whose hash, once mined, seeds the draw of the current epoch's quorum.
-    /// @param seats Seats drawn so far in the current epoch (the quorum at level 0, 2q+1 then 4q+3 in appeals).
+    /// @param seats Seats drawn so far in the current epoch (the quorum at level 0, then 2 · seats + 1 per appeal).
     /// @param level Appeal level of the current epoch: 0 for the first vote on a submission.
     /// @param verdict The provisional verdict while Decided (true: valid).
     struct UnitInfo {
