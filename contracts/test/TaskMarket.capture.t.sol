@@ -232,8 +232,8 @@ contract TaskMarketCaptureTest is TaskMarketFixture {
     }
 
     /// @dev Before its unit's quorum is drawn, the attacker draws the quorums of decoy tasks of its own whose vote
-    /// bond is all of an honest verifier's stake: they seat honest accounts only (its own cannot sit that bond), and
-    /// used to leave them without a free bond, skipped by the next draw. The honest seats now lock their bonds
+    /// bond is all of an honest verifier's stake: they seat honest accounts (split in vote-bond accounts, its own
+    /// cannot sit that bond), and used to leave them without a free bond, skipped by the next draw. The honest seats now lock their bonds
     /// beyond what is free, and the attacker's unit is drawn from the whole pool as before: 20% of the seats.
     function _assertDecoysLockNobodyOut(uint256 accounts) internal {
         _attacker(accounts);

@@ -40,6 +40,19 @@ def node(
     return services, Daemon(services, build_roles(services), start_block=dep.block_number)
 
 
+def folder_node(chain: Chain, tmp_path: Path, name: str, account: int, roles: list[str]) -> Daemon:
+    """A node of dev account ``account`` on the store folder ``tmp_path/store``, the test adversaries loadable as
+    roles (``cheat-noise``, ``lazy-reject``, …)."""
+    deployment = tmp_path / "deployment.json"
+    chain.deployment.write(deployment)
+    settings = dev_settings(
+        chain.rpc_url, deployment, str(tmp_path / "store"), tmp_path / name, account, roles,
+        plugins=["testkit.adversaries"],
+    )  # fmt: skip
+    services, dep = build_services(settings)
+    return Daemon(services, build_roles(services), start_block=dep.block_number)
+
+
 def complete(chain: Chain, tmp_path: Path, store: str, task_id: int, *, verifiers: int = 1) -> None:
     daemons = [node(chain, tmp_path, store, "miner", 2, ["miner", "aggregator"])[1]]
     daemons += [node(chain, tmp_path, store, f"v{i}", 4 + i, ["verifier", "keeper"])[1] for i in range(verifiers)]

@@ -14,28 +14,15 @@ from client.rejections import explain_rejections
 from client.tasks import Economics, create_task, prepare_task
 from explorer.queries import Queries
 from explorer.rejections import RejectionExplainer
-from node.daemon import Daemon
 from node.ml.data import digits
 from node.ml.defaults import digits_spec
-from node.runner import build_roles, build_services
 from node.store.client import StoreClient
 from tests.conftest import Chain
-from tests.integration.client.driver import dev_settings
+from tests.integration.client.driver import folder_node
 from tests.integration.explorer.helpers import indexer, open_index
 from tests.polling import wait_until
 
 pytestmark = pytest.mark.chain
-
-
-def _daemon(chain: Chain, tmp_path: Path, name: str, account: int, roles: list[str]) -> Daemon:
-    deployment = tmp_path / "deployment.json"
-    chain.deployment.write(deployment)
-    settings = dev_settings(
-        chain.rpc_url, deployment, str(tmp_path / "store"), tmp_path / name, account, roles,
-        plugins=["testkit.adversaries"],
-    )  # fmt: skip
-    services, dep = build_services(settings)
-    return Daemon(services, build_roles(services), start_block=dep.block_number)
 
 
 def test_a_rejected_result_is_explained_by_the_check_the_segment_and_the_distance(chain: Chain, tmp_path: Path) -> None:
@@ -44,8 +31,8 @@ def test_a_rejected_result_is_explained_by_the_check_the_segment_and_the_distanc
     prepared = prepare_task(store, spec, digits(), Economics(rounds=1, quorum=1, challenge_window_s=0))
     owner = chain.market(chain.accounts[1])
     task_id = create_task(owner, prepared)
-    cheater = _daemon(chain, tmp_path, "m", 2, ["cheat-noise"])
-    verifier = _daemon(chain, tmp_path, "v", 4, ["verifier", "keeper"])
+    cheater = folder_node(chain, tmp_path, "m", 2, ["cheat-noise"])
+    verifier = folder_node(chain, tmp_path, "v", 4, ["verifier", "keeper"])
 
     def rejected() -> bool:
         for d in (cheater, verifier):

@@ -15,27 +15,15 @@ from node.chain.types import UnitStatus
 from node.daemon import Daemon
 from node.ml.data import digits
 from node.ml.defaults import digits_spec
-from node.runner import build_roles, build_services
 from node.state import WorkStatus
 from node.store.client import StoreClient
 from tests.conftest import Chain
-from tests.integration.client.driver import dev_settings
+from tests.integration.client.driver import folder_node
 from tests.polling import wait_until
 
 pytestmark = pytest.mark.chain
 
 CLAIM_TIMEOUT_S = 120
-
-
-def _daemon(chain: Chain, tmp_path: Path, name: str, account: int, roles: list[str]) -> Daemon:
-    deployment = tmp_path / "deployment.json"
-    chain.deployment.write(deployment)
-    settings = dev_settings(
-        chain.rpc_url, deployment, str(tmp_path / "store"), tmp_path / name, account, roles,
-        plugins=["testkit.adversaries"],
-    )  # fmt: skip
-    services, dep = build_services(settings)
-    return Daemon(services, build_roles(services), start_block=dep.block_number)
 
 
 def _task(chain: Chain, tmp_path: Path) -> int:
@@ -72,8 +60,8 @@ def test_a_miner_whose_rejected_result_fails_its_own_check_sets_the_task_aside_a
     chain: Chain, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     task_id = _task(chain, tmp_path)
-    miner = _daemon(chain, tmp_path, "m", 2, ["cheat-noise"])  # its own judge is the honest one
-    verifier = _daemon(chain, tmp_path, "v", 4, ["verifier", "keeper"])
+    miner = folder_node(chain, tmp_path, "m", 2, ["cheat-noise"])  # its own judge is the honest one
+    verifier = folder_node(chain, tmp_path, "v", 4, ["verifier", "keeper"])
     _until_rejected(chain, task_id, [miner, verifier], miner.s.address)
     caplog.set_level(logging.INFO)
     chain.advance(CLAIM_TIMEOUT_S + 5)  # past the cooldown: the unit is open to it again
@@ -93,7 +81,7 @@ def test_a_miner_whose_rejected_result_fails_its_own_check_sets_the_task_aside_a
     assert status["tasks_not_claimed"] == {str(task_id): reason}
     # A restart keeps the task aside: the re-check's outcome is on disk.
     miner.s.state.close()
-    again = _daemon(chain, tmp_path, "m", 2, ["cheat-noise"])
+    again = folder_node(chain, tmp_path, "m", 2, ["cheat-noise"])
     again.cycle()
     assert task_id in again.s.claims_paused
     assert _claims(again, task_id, again.s.address) == 1
@@ -105,8 +93,8 @@ def test_a_miner_rejected_by_a_lazy_verifier_keeps_claiming_after_its_cooldown_a
     chain: Chain, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     task_id = _task(chain, tmp_path)
-    miner = _daemon(chain, tmp_path, "m", 2, ["miner"])
-    lazy = _daemon(chain, tmp_path, "v", 4, ["lazy-reject", "keeper"])
+    miner = folder_node(chain, tmp_path, "m", 2, ["miner"])
+    lazy = folder_node(chain, tmp_path, "v", 4, ["lazy-reject", "keeper"])
     _until_rejected(chain, task_id, [miner, lazy], miner.s.address)
     caplog.set_level(logging.INFO)
     lost_before = miner.s.metrics.claim_races_lost._value.get()
