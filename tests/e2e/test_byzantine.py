@@ -95,17 +95,17 @@ def test_byzantine_nodes_are_caught_and_honest_ones_paid_in_full(
         services, daemon = node(chain, tmp_path, store_url, f"cheater-{account}", account, ["miner"])
         daemon.roles = [CheatingMinerRole(services, cheat, fake_fraction=1.0)]
         daemons.append(daemon)
+    # The honest verifiers hold 48 vote bonds of stake each (40 staked here, 8 their nodes keep for seats), the
+    # lazy one a quarter of the pool: the guarantees hold for a share below a third (docs/DESIGN.md, the bound per
+    # level), and every level of an appeal is drawn from the whole pool, so a larger lazy share would also sit the
+    # appeals. (Before, appeals excluded whoever had sat; the tests gave the lazy one up to half of the pool.)
     for account in honest_verifiers:
-        daemons.append(node(chain, tmp_path, store_url, f"verifier-{account}", account, ["verifier", "keeper"])[1])
+        services, daemon = node(chain, tmp_path, store_url, f"verifier-{account}", account, ["verifier", "keeper"])
+        services.market.stake(40 * params.vote_bond)
+        daemons.append(daemon)
     services, daemon = node(chain, tmp_path, store_url, "lazy", lazy_verifier, ["verifier"])
     daemon.roles = [LazyVerifierRole(services, lazy)]
-    # A third of the pool's stake (about a fifth by the end, as the honest ones top up for the bonds they lock): it
-    # sits on most units and captures about a quarter of them. One that approves everything is only in the
-    # minority on a bad unit, and there are 6: with a third of the stake it missed all of them in about 1% of runs
-    # (seen once in CI). Three times that stake keeps it near half the pool throughout (measured: 83-86 of ~180
-    # vote bonds at the end, 14-15 of the bad units' ~50 seats), so it misses all 18 first seats of the bad units
-    # with a chance under (1 - 0.45)^18 ≈ 2e-5.
-    services.market.stake(2 * params.vote_bond * (45 if lazy == "approve" else 15))
+    services.market.stake(56 * params.vote_bond)  # with the 8 its node keeps: 64 of 256 bonds, a quarter
     daemons.append(daemon)  # last: a copier finds an honest commitment to copy in the same pass
 
     drive(chain, task_id, daemons)
@@ -129,9 +129,11 @@ def test_byzantine_nodes_are_caught_and_honest_ones_paid_in_full(
         assert ledger.credited[account] == 0
         assert owner.credit_of(account) == 0
 
-    # The lazy verifier: slashed exactly when it sat in the minority or kept its vote; honest ones never.
+    # The lazy verifier: slashed exactly when it sat in the minority or kept its vote; honest ones never. (With a
+    # quarter of the stake it sits on about a quarter of all seats: on some bad unit's in nearly every run, but not
+    # in every one, so that its slashes are checked to the wei rather than counted.)
     lazy_address = address[lazy_verifier]
-    assert ledger.expected_vote_slashes[lazy_address] > 0, "the lazy verifier sat in the minority at least once"
+    assert ledger.expected_vote_slashes[lazy_address] + ledger.expected_vote_fees[lazy_address] > 0, "it sat"
     for account in [*honest_verifiers, lazy_verifier]:
         v = address[account]
         assert ledger.slashed[v] == (
