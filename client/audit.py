@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from client.rejections import explain_rejections, rejection_rows, unit_context
+from client.rejections import explain_rejections, rejection_rows
 from client.report import accuracy_plot, html_page
 from node.chain.contract import TaskMarket
 from node.chain.events import EventReader, jsonable
@@ -25,8 +25,8 @@ from node.ml.manifest import TrailManifest, parse_aggregate, parse_trail
 from node.ml.material import TaskMaterial, load_material
 from node.ml.model import State, state_from_bytes
 from node.ml.split import plan_of
-from node.ml.verify import Outcome, verify_unit
-from node.roles.step_auth import Binding, traffic_signer
+from node.ml.verify import Outcome
+from node.roles.verdicts import judge_trail
 from node.store.cid import to_cid
 from node.store.client import StoreClient
 
@@ -178,7 +178,7 @@ def audit_task(
             if full:
                 a.fetch(ref.optimizer, "checkpoint optimizer state", round_, index)
         if key in chosen and material is not None:
-            _reverify_unit(a, material.spec, material.split.shards[index], key, accepted[key], raw, rng)
+            _reverify_unit(a, material, key, accepted[key], raw, rng)
 
     for round_ in range(int(params[3])):
         key = (round_, units)
@@ -202,19 +202,15 @@ def audit_task(
 
 def _reverify_unit(
     a: _Auditor,
-    spec: sp.TaskSpec,
-    shard: Any,
+    material: TaskMaterial,
     key: tuple[int, int],
     accepted: dict[str, Any],
     raw: bytes,
     rng: random.Random,
 ) -> None:
     round_, index = key
-    ctx = unit_context(a.market, a.market.get_task(a.task_id), round_, index, str(accepted["miner"]))
-    challenge = rng.randbytes(32)
-    binding = Binding(int(a.market.w3.eth.chain_id), a.market.address)
-    signer = traffic_signer(binding, a.task_id, round_, index, str(accepted["miner"]))
-    verdict = verify_unit(spec, raw, a.store.get, challenge, ctx, shard, traffic_signer=signer)
+    task, miner = a.market.get_task(a.task_id), str(accepted["miner"])
+    verdict = judge_trail(a.market, a.store.get, task, round_, index, miner, raw, material, rng.randbytes(32))
     a.report.units_reverified += 1
     if verdict.outcome is not Outcome.VALID:
         evidence = "; ".join(f"segment {c.segment} distance {c.distance:.3g}" for c in verdict.segments)
@@ -287,21 +283,17 @@ def open_verdicts(market: TaskMarket, store: StoreClient, task_id: int) -> list[
     task = market.get_task(task_id)
     spec_cid, dataset_cid = to_cid(task.params.spec_digest), to_cid(task.params.dataset_digest)
     material = load_material(store.get(spec_cid), store.get(dataset_cid), spec_cid=spec_cid, dataset_cid=dataset_cid)
-    spec, parts = material.spec, material.split
     round_ = task.state.current_round
     out: list[OpenVerdict] = []
     for index, unit in enumerate(market.get_units(task_id, round_)[: task.params.units_per_round]):
         if unit.status is not UnitStatus.DECIDED or unit.level >= MAX_APPEAL_LEVEL:
             continue
-        ctx = unit_context(market, task, round_, index, unit.miner)
         try:
             raw = store.get(to_cid(unit.result_digest))
         except DmlnetError as err:
             out.append(OpenVerdict(round_, index, unit.level, unit.verdict, False, f"result unavailable: {err}"))
             continue
-        binding = Binding(int(market.w3.eth.chain_id), market.address)
-        signer = traffic_signer(binding, task_id, round_, index, unit.miner)
-        verdict = verify_unit(spec, raw, store.get, os.urandom(32), ctx, parts.shards[index], traffic_signer=signer)
+        verdict = judge_trail(market, store.get, task, round_, index, unit.miner, raw, material, os.urandom(32))
         if verdict.outcome is not Outcome.UNAVAILABLE:
             out.append(OpenVerdict(round_, index, unit.level, unit.verdict, verdict.valid, verdict.reason))
     return out

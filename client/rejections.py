@@ -16,15 +16,13 @@ from typing import Any
 
 from node.chain.contract import TaskMarket
 from node.chain.events import ChainEvent, EventReader
-from node.chain.hashing import unit_seed
-from node.chain.types import Task
 from node.errors import DmlnetError, SpecError
 from node.ml.aggregate import Contribution, verify_aggregate
 from node.ml.manifest import parse_aggregate, parse_trail
 from node.ml.material import TaskMaterial, load_material
 from node.ml.model import state_from_bytes
-from node.ml.verify import Check, Outcome, UnitContext, Verdict, verify_unit
-from node.roles.step_auth import Binding, traffic_signer
+from node.ml.verify import Check, Outcome, Verdict
+from node.roles.verdicts import aggregate_verdict, judge_trail
 from node.store.cid import to_cid
 from node.store.client import StoreClient
 
@@ -89,21 +87,6 @@ def explain_rejections(
     return [_rejection(e, _judge(market, store, material, events, e), material) for e in rejected]
 
 
-def unit_context(market: TaskMarket, task: Task, round_: int, index: int, miner: str) -> UnitContext:
-    """What re-executing a unit needs from the chain: the round's input and the unit's seed for its miner."""
-    return UnitContext(
-        task_id=task.task_id,
-        round=round_,
-        index=index,
-        miner=miner,
-        spec_cid=to_cid(task.params.spec_digest),
-        dataset_cid=to_cid(task.params.dataset_digest),
-        input_model_cid=to_cid(market.round_input(task.task_id, round_)),
-        unit_seed=unit_seed(task.task_id, round_, index, miner),
-        owner=task.state.owner,
-    )
-
-
 def _judge(
     market: TaskMarket, store: StoreClient, material: TaskMaterial, events: list[ChainEvent], event: ChainEvent
 ) -> Verdict:
@@ -116,17 +99,8 @@ def _judge(
         return Verdict(Outcome.UNAVAILABLE, f"the rejected result cannot be fetched: {err}", check=Check.AVAILABILITY)
     if index == task.params.units_per_round:
         return _judge_aggregate(store, material, events, task.task_id, round_, raw)
-    binding = Binding(int(market.w3.eth.chain_id), market.address)
-    return verify_unit(
-        material.spec,
-        raw,
-        store.get,
-        os.urandom(32),
-        unit_context(market, task, round_, index, miner),
-        material.split.shards[index],
-        traffic_signer=traffic_signer(binding, task.task_id, round_, index, miner),
-        segments=ALL_SEGMENTS,
-    )
+    challenge = os.urandom(32)
+    return judge_trail(market, store.get, task, round_, index, miner, raw, material, challenge, segments=ALL_SEGMENTS)
 
 
 def _judge_aggregate(
@@ -151,17 +125,10 @@ def _judge_aggregate(
         return Verdict(Outcome.INVALID, f"aggregate refused: {err}", check=Check.AGGREGATE)
     except DmlnetError as err:
         return Verdict(Outcome.UNAVAILABLE, f"an input cannot be fetched: {err}", check=Check.AVAILABILITY)
-    check = verify_aggregate(
-        material.spec,
-        contributions,
-        claimed,
-        set(material.parameter_keys),
-        task_id=task_id,
-        round_=round_,
+    keys = set(material.parameter_keys)
+    return aggregate_verdict(
+        verify_aggregate(material.spec, contributions, claimed, keys, task_id=task_id, round_=round_)
     )
-    if check.valid:
-        return Verdict(Outcome.VALID, check.reason)
-    return Verdict(Outcome.INVALID, check.reason, check=Check.AGGREGATE)
 
 
 def _rejection(event: ChainEvent, verdict: Verdict, material: TaskMaterial | None) -> Rejection:

@@ -7,6 +7,7 @@ import os
 import signal
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from types import FrameType
 
 from web3 import Web3
@@ -28,7 +29,7 @@ from node.roles.miner import MinerRole
 from node.roles.owner import OwnerRole
 from node.roles.registry import BUILT_IN, load_plugins, registered_role
 from node.roles.verifier import VerifierRole
-from node.state import open_state
+from node.state import NodeState, open_state
 from node.store.client import StoreClient
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ def build_services(settings: NodeSettings, *, restarting: bool = False) -> tuple
     w3, deployment = _wait_for_chain(settings, artifact, wait_for_file=restarting)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     state = open_state(settings.data_dir / "state.sqlite", deployment.identity(w3))
+    _bind_to_account(state, account.address, settings.data_dir)
     market = TaskMarket.for_account(
         w3, deployment.address, artifact, account, journal=state, receipt_timeout_s=settings.receipt_timeout_s
     )
@@ -57,6 +59,21 @@ def build_services(settings: NodeSettings, *, restarting: bool = False) -> tuple
             raise ConfigError(f"environment variable {settings.store_token_env} (the store token) is not set")
     store = StoreClient.from_endpoints(settings.store, token=token, put_replicas=settings.put_replicas)
     return Services(settings=settings, market=market, store=store, state=state, metrics=NodeMetrics()), deployment
+
+
+def _bind_to_account(state: NodeState, address: str, data_dir: Path) -> None:
+    """A node's state is one account's: its vote salts, its work and its nonces. Two nodes of different accounts
+    on one data dir would reveal each other's votes (refused, and the real owner's reveal blocked until its
+    deadline: it is slashed). Refused at start, naming the fix."""
+    owner = state.get_meta("account")
+    if owner is None:
+        state.set_meta("account", address)
+    elif owner.lower() != address.lower():
+        state.close()
+        raise ConfigError(
+            f"--data-dir {data_dir} holds the state of account {owner}, not {address}: "
+            "give each node its own --data-dir"
+        )
 
 
 def _wait_for_chain(settings: NodeSettings, artifact: Artifact, *, wait_for_file: bool) -> tuple[Web3, Deployment]:

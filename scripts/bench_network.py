@@ -24,7 +24,7 @@ from node.chain.deploy import deploy_market
 from node.chain.devnet import Devnet, dev_accounts
 from node.chain.rpc import connect
 from node.chain.tx import Signer
-from node.chain.types import TaskStatus
+from node.chain.types import DEFAULT_UNBONDING_DELAY_S, TaskStatus
 from node.ml.baseline import centralized
 from node.ml.data import digits, split
 from node.ml.evaluate import evaluate
@@ -49,7 +49,7 @@ def main() -> None:
     with Devnet(accounts=10 + args.byzantine) as devnet, tempfile.TemporaryDirectory(prefix="bench-network-") as tmp:
         w3 = connect(devnet.rpc_url)
         accounts = dev_accounts(10 + args.byzantine)
-        deployment = deploy_market(Signer(w3, accounts[0]), artifact, unbonding_delay_s=600)
+        deployment = deploy_market(Signer(w3, accounts[0]), artifact, unbonding_delay_s=DEFAULT_UNBONDING_DELAY_S)
         chain = Chain(devnet.rpc_url, w3, artifact, deployment, accounts)
         owner = chain.market(accounts[1])
         with network(chain, Path(tmp)) as net:

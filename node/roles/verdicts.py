@@ -8,14 +8,15 @@ aggregation unit by recomputing the aggregate over the round's accepted results 
 
 from __future__ import annotations
 
+from node.chain.contract import TaskMarket
 from node.chain.hashing import unit_seed
 from node.chain.types import Task, UnitStatus
 from node.errors import DmlnetError, NodeError, SpecError
-from node.ml.aggregate import Contribution, verify_aggregate
+from node.ml.aggregate import AggregateCheck, Contribution, verify_aggregate
 from node.ml.manifest import AggregateInput, parse_aggregate, parse_trail
 from node.ml.material import TaskMaterial
 from node.ml.model import state_from_bytes
-from node.ml.verify import Check, Outcome, UnitContext, Verdict, verify_unit
+from node.ml.verify import Check, Fetch, Outcome, UnitContext, Verdict, verify_unit
 from node.roles.context import Services
 from node.roles.step_auth import Binding, traffic_signer
 from node.store.cid import to_cid
@@ -42,30 +43,60 @@ def judge(
         )
     try:
         manifest = s.fetch(result_cid)
-        _, input_cid = s.round_model(task, round_, material)
     except DmlnetError as err:
         return Verdict(Outcome.UNAVAILABLE, f"could not fetch the manifest: {err}", check=Check.AVAILABILITY)
-    ctx = UnitContext(
+    return judge_trail(s.market, s.fetch, task, round_, index, miner, manifest, material, challenge)
+
+
+def unit_context(market: TaskMarket, task: Task, round_: int, index: int, miner: str) -> UnitContext:
+    """What re-executing a unit needs from the chain: the round's input and the unit's seed for its miner."""
+    return UnitContext(
         task_id=task.task_id,
         round=round_,
         index=index,
         miner=miner,
-        spec_cid=material.spec_cid,
-        dataset_cid=material.dataset_cid,
-        input_model_cid=input_cid,
+        spec_cid=to_cid(task.params.spec_digest),
+        dataset_cid=to_cid(task.params.dataset_digest),
+        input_model_cid=to_cid(market.round_input(task.task_id, round_)),
         unit_seed=unit_seed(task.task_id, round_, index, miner),
         owner=task.state.owner,
     )
-    binding = Binding(int(s.market.w3.eth.chain_id), s.market.address)
+
+
+def judge_trail(
+    market: TaskMarket,
+    fetch: Fetch,
+    task: Task,
+    round_: int,
+    index: int,
+    miner: str,
+    manifest: bytes,
+    material: TaskMaterial,
+    challenge: bytes,
+    *,
+    segments: int | None = None,
+) -> Verdict:
+    """A training unit's trail (``manifest``'s bytes) judged in the context the chain fixes, the owner's signature
+    checked for a split task: the one judge of a trail for the verifier, the miner's own check, the audit and the
+    explanation of a rejection. ``segments``: how many besides the anchor (default: the spec's)."""
+    binding = Binding(int(market.w3.eth.chain_id), market.address)
     return verify_unit(
         material.spec,
         manifest,
-        s.fetch,
+        fetch,
         challenge,
-        ctx,
+        unit_context(market, task, round_, index, miner),
         material.split.shards[index],
         traffic_signer=traffic_signer(binding, task.task_id, round_, index, miner),
+        segments=segments,
     )
+
+
+def aggregate_verdict(check: AggregateCheck) -> Verdict:
+    """The verdict of an aggregate's recomputation."""
+    if check.valid:
+        return Verdict(Outcome.VALID, check.reason)
+    return Verdict(Outcome.INVALID, check.reason, check=Check.AGGREGATE)
 
 
 def judge_aggregate(
@@ -103,12 +134,10 @@ def judge_aggregate(
         return Verdict(Outcome.INVALID, f"aggregate model refused: {err}", check=Check.AGGREGATE)
     except DmlnetError as err:
         return Verdict(Outcome.UNAVAILABLE, f"could not fetch an input: {err}", check=Check.AVAILABILITY)
-    check = verify_aggregate(
-        material.spec, contributions, claimed, set(material.parameter_keys), task_id=task.task_id, round_=round_
+    keys = set(material.parameter_keys)
+    return aggregate_verdict(
+        verify_aggregate(material.spec, contributions, claimed, keys, task_id=task.task_id, round_=round_)
     )
-    if check.valid:
-        return Verdict(Outcome.VALID, check.reason)
-    return Verdict(Outcome.INVALID, check.reason, check=Check.AGGREGATE)
 
 
 def accepted_contributions(
