@@ -19,6 +19,7 @@ from node.chain.hashing import challenge_seed, new_salt, vote_commitment
 from node.chain.reverts import (
     TaskMarketAlreadyCommitted,
     TaskMarketDeadlinePassed,
+    TaskMarketNoBallot,
     TaskMarketNotSelected,
     TaskMarketUnitWrongStatus,
 )
@@ -34,7 +35,16 @@ from node.store.cid import to_cid
 
 log = logging.getLogger(__name__)
 
-GONE = (TaskMarketUnitWrongStatus, TaskMarketDeadlinePassed, TaskMarketAlreadyCommitted, TaskMarketNotSelected)
+# A vote that can no longer go in: a batch holding one is sent again vote by vote, and the vote is let go. (No
+# ballot: the seat is not ours, e.g. a vote from a state another node wrote; one such vote used to refuse every
+# batch reveal of its task round until the deadline passed and the real votes were slashed.)
+GONE = (
+    TaskMarketUnitWrongStatus,
+    TaskMarketDeadlinePassed,
+    TaskMarketAlreadyCommitted,
+    TaskMarketNotSelected,
+    TaskMarketNoBallot,
+)
 
 # Vote bonds a verifier's stake covers per task beyond its own claims and challenges. A draw seats an account while
 # that covers one vote bond, and a seat locks its bond whether or not stake is free (nobody can bond a verifier out
