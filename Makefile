@@ -14,7 +14,7 @@ export FOUNDRY_PROFILE
 # locally with `make test-all`; `make test` alone stays under 15 minutes on a 2-core machine.
 PYTEST_SELECT ?= $(if $(filter true,$(CI)),,-m "not slow")
 
-.PHONY: help install system-tools build demo test test-all test-contracts gas-check gas-snapshot slither lint typecheck pytest bench clean
+.PHONY: help install system-tools datasets build demo test test-all test-contracts gas-check gas-snapshot slither lint typecheck pytest bench clean
 
 help:
 	@echo "make demo   - install what is missing, then run the local network end to end"
@@ -50,13 +50,20 @@ system-tools:
 		SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
+# Debian's real datasets: Fashion-MNIST's 70,000 idx images (--dataset fashion-mnist, dml demo --workload
+# fashion-mnist, the workload benchmark and its tests). Installed when missing, as Chromium is.
+datasets:
+	@test -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz || { \
+		SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq dataset-fashion-mnist >/dev/null; }
+
 install: $(VENV)/.installed node_modules/.installed
 
 # Rebuilds node/chain/artifacts/TaskMarket.json when the contract sources changed.
 build: install
 	$(PY) -m node.chain.build
 
-demo: install
+demo: install datasets
 	$(VENV)/bin/dml demo
 
 test-contracts: node_modules/.installed
@@ -82,11 +89,11 @@ lint: $(VENV)/.installed
 typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy
 
-pytest: install
+pytest: install datasets
 	$(PY) -m node.chain.build --check
 	$(PY) -m pytest $(PYTEST_SELECT)
 
-test: install system-tools $(SLITHER_VENV)/.installed
+test: install system-tools datasets $(SLITHER_VENV)/.installed
 	$(MAKE) test-contracts
 	$(MAKE) gas-check
 	$(MAKE) slither
@@ -97,7 +104,7 @@ test: install system-tools $(SLITHER_VENV)/.installed
 test-all:
 	$(MAKE) test CI=true
 
-bench: install
+bench: install datasets
 	@for script in scripts/bench_*.py; do echo "== $$script"; $(PY) -m scripts.$$(basename $$script .py) || exit 1; done
 
 clean:

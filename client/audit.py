@@ -148,16 +148,25 @@ def audit_task(
     # The task's own material; without it units are still fetched and re-hashed, only not re-executed.
     spec_cid, dataset_cid = to_cid(bytes(params[0])), to_cid(bytes(params[1]))
     spec_bytes = a.fetch(spec_cid, "spec")
-    data_bytes = a.fetch(dataset_cid, "dataset")
+    manifest_bytes = a.fetch(dataset_cid, "dataset manifest")
     a.fetch(to_cid(bytes(params[2])), "initial model")
     material: TaskMaterial | None = None
-    if spec_bytes is not None and data_bytes is not None:
+    if spec_bytes is not None and manifest_bytes is not None:
         try:
             material = load_material(
-                spec_bytes, data_bytes, spec_cid=spec_cid, dataset_cid=dataset_cid, units_per_round=units
+                spec_bytes,
+                lambda cid: manifest_bytes if cid == dataset_cid else store.get(cid),
+                spec_cid=spec_cid,
+                dataset_cid=dataset_cid,
+                units_per_round=units,
             )
         except (SpecError, ValueError) as err:
             report.findings.append(Finding("spec", str(err)))
+    if material is not None:  # every shard and the held-out part are there, and hash to their CIDs
+        m = material.data.manifest
+        for i, part in enumerate(m.shards) if full else ():
+            a.fetch(part.cid, f"dataset shard {i}")
+        a.fetch(m.test.cid, "dataset held-out part")
 
     rng = random.Random(seed if seed is not None else int.from_bytes(os.urandom(8), "big"))
     training = sorted(k for k in accepted if k[1] < units)
@@ -193,7 +202,7 @@ def audit_task(
         if model_bytes is not None and plan_of(material.spec) is None:  # split: the owner alone holds a whole model
             try:
                 report.accuracy[round_] = evaluate(
-                    material.spec.model, state_from_bytes(model_bytes, specs), material.split.test
+                    material.spec.model, state_from_bytes(model_bytes, specs), material.test_set()
                 ).accuracy
             except SpecError as err:
                 report.findings.append(Finding("artifact", f"global model: {err}", round_, units))
@@ -282,7 +291,7 @@ def open_verdicts(market: TaskMarket, store: StoreClient, task_id: int) -> list[
     (``dml audit --challenge`` appeals those where the two disagree)."""
     task = market.get_task(task_id)
     spec_cid, dataset_cid = to_cid(task.params.spec_digest), to_cid(task.params.dataset_digest)
-    material = load_material(store.get(spec_cid), store.get(dataset_cid), spec_cid=spec_cid, dataset_cid=dataset_cid)
+    material = load_material(store.get(spec_cid), store.get, spec_cid=spec_cid, dataset_cid=dataset_cid)
     round_ = task.state.current_round
     out: list[OpenVerdict] = []
     for index, unit in enumerate(market.get_units(task_id, round_)[: task.params.units_per_round]):

@@ -44,7 +44,7 @@ def owner_accuracy(
             raise NodeError(f"the owner's node did not combine the last round of task {task_id} in {timeout_s:.0f}s")
         time.sleep(0.2)  # polling a file the owner's node writes, under the deadline above
     spec_cid, dataset_cid = to_cid(task.params.spec_digest), to_cid(task.params.dataset_digest)
-    material = load_material(store.get(spec_cid), store.get(dataset_cid), spec_cid=spec_cid, dataset_cid=dataset_cid)
+    material = load_material(store.get(spec_cid), store.get, spec_cid=spec_cid, dataset_cid=dataset_cid)
     out = {}
     for r in range(rounds):
         digest = task.state.final_model_digest if r == rounds - 1 else market.round_input(task_id, r + 1)
@@ -52,5 +52,5 @@ def owner_accuracy(
         whole = owner_model(owner_dir, chain, task_id, r + 1, public, material)
         if whole is None:  # pragma: no cover - every round's file is written before the next round's
             raise NodeError(f"the owner's layers of round {r + 1} of task {task_id} are missing from {owner_dir}")
-        out[r] = evaluate(material.spec.model, whole, material.split.test).accuracy
+        out[r] = evaluate(material.spec.model, whole, material.test_set()).accuracy
     return out

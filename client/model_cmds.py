@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from client.datasets import DATASET_HELP
 from client.options import DeploymentOpt, HomeOpt, RpcOpt, StoreOpt
 from node.errors import ConfigError
 
@@ -17,7 +18,7 @@ model_app = typer.Typer(help="Trained models: evaluate one.", no_args_is_help=Tr
 def model_eval(
     model: Annotated[str, typer.Argument(help="a task id (its final model) or a .safetensors file")],
     dataset: Annotated[
-        str, typer.Option(help="digits | synthetic:N | FILE.npz | FILE.csv (default: the task's, held-out part)")
+        str, typer.Option(help=f"{DATASET_HELP}: its test split when it has one (default: the task's held-out part)")
     ] = "",
     spec: Annotated[Path | None, typer.Option(help="the model's spec (.json/.yaml; default: the task's)")] = None,
     home_dir: HomeOpt = None,
@@ -26,10 +27,11 @@ def model_eval(
     store: StoreOpt = None,
 ) -> None:
     """Accuracy and loss of a model. With a task id: its final model, on the task's held-out split unless
-    --dataset is given. With a file: --spec says what it is, and --dataset what to evaluate it on (all of it)."""
+    --dataset is given. With a file: --spec says what it is, and --dataset what to evaluate it on (its test split
+    when it has one, else all of it)."""
+    from client.datasets import load_dataset
     from client.session import require_task, session_for
     from client.spec_cmds import load_spec
-    from client.task_cmds import load_dataset
     from node.ml.evaluate import evaluate
     from node.ml.material import load_material
     from node.ml.model import build_module, state_from_bytes, tensor_specs
@@ -44,11 +46,13 @@ def model_eval(
             raise ConfigError(f"task {task_id} has no final model yet (status {task.state.status.name.lower()})")
         spec_cid, dataset_cid = to_cid(task.params.spec_digest), to_cid(task.params.dataset_digest)
         material = load_material(
-            session.store.get(spec_cid), session.store.get(dataset_cid), spec_cid=spec_cid, dataset_cid=dataset_cid
+            session.store.get(spec_cid), session.store.get, spec_cid=spec_cid, dataset_cid=dataset_cid
         )
         task_spec = load_spec(spec) if spec is not None else material.spec
         raw = session.store.get(to_cid(task.state.final_model_digest))
-        data, where = (load_dataset(dataset), dataset) if dataset else (material.split.test, "the held-out split")
+        data, where = (
+            (load_dataset(dataset).evaluation, dataset) if dataset else (material.test_set(), "the held-out split")
+        )
     else:
         path = Path(model)
         if not path.is_file():
@@ -56,7 +60,7 @@ def model_eval(
         if spec is None or not dataset:
             raise ConfigError("a model file needs --spec (what the model is) and --dataset (what to evaluate on)")
         task_spec, raw = load_spec(spec), path.read_bytes()
-        data, where = load_dataset(dataset), dataset
+        data, where = load_dataset(dataset).evaluation, dataset
     state = state_from_bytes(raw, tensor_specs(build_module(task_spec.model)))  # refuses wrong shapes, NaN, caps
     result = evaluate(task_spec.model, state, data)
     typer.echo(f"accuracy {result.accuracy:.4f}, loss {result.loss:.4f} on {result.samples} samples of {where}")

@@ -50,7 +50,7 @@ class ProgressReader:
         if self._material_cache is None:
             spec_cid, dataset_cid = to_cid(task.params.spec_digest), to_cid(task.params.dataset_digest)
             self._material_cache = load_material(
-                self.store.get(spec_cid), self.store.get(dataset_cid), spec_cid=spec_cid, dataset_cid=dataset_cid
+                self.store.get(spec_cid), self.store.get, spec_cid=spec_cid, dataset_cid=dataset_cid
             )
         return self._material_cache
 
@@ -81,7 +81,7 @@ class ProgressReader:
 
     def _evaluate(self, task: Task) -> None:
         material = self._material(task)
-        spec, parts, specs = material.spec, material.split, material.model_specs
+        spec, specs = material.spec, material.model_specs
         if plan_of(spec) is not None:
             return  # split mode: the network's model is the public middle; only the owner's node can evaluate
         done_rounds = task.state.current_round + (1 if task.state.final_model_digest != b"\0" * 32 else 0)
@@ -94,4 +94,4 @@ class ProgressReader:
                 else self.market.round_input(self.task_id, r + 1)
             )
             model = state_from_bytes(self.store.get(to_cid(digest)), specs)
-            self.accuracy[r] = evaluate(spec.model, model, parts.test).accuracy
+            self.accuracy[r] = evaluate(spec.model, model, material.test_set()).accuracy

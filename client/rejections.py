@@ -77,7 +77,7 @@ def explain_rejections(
     try:
         material = load_material(
             store.get(spec_cid),
-            store.get(dataset_cid),
+            store.get,
             spec_cid=spec_cid,
             dataset_cid=dataset_cid,
             units_per_round=task.params.units_per_round,

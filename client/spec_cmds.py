@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from client.datasets import DATASET_HELP
+from client.options import XColumnOpt, YColumnOpt
 from node.errors import ConfigError, SpecError
 
 if TYPE_CHECKING:
@@ -73,14 +75,16 @@ def spec_schema() -> None:
 @spec_app.command("check")
 def spec_check(
     spec: Annotated[Path, typer.Argument(help="spec file (.json, .yaml)")],
-    dataset: Annotated[str, typer.Option(help="digits | synthetic:N | FILE.npz | FILE.csv")] = "digits",
+    dataset: Annotated[str, typer.Option(help=DATASET_HELP)] = "digits",
+    x_column: XColumnOpt = "image",
+    y_column: YColumnOpt = "label",
 ) -> None:
     """Validate a spec and check its model against a dataset, without uploading or sending anything."""
-    from client.task_cmds import load_dataset
+    from client.datasets import load_dataset
     from node.ml.model import check_against_dataset
 
     task_spec = load_spec(spec)
-    data = load_dataset(dataset)
+    data = load_dataset(dataset, x_column=x_column, y_column=y_column).train
     check_against_dataset(task_spec.model, data.sample_shape, task_spec.training.loss, data.num_classes)
     typer.echo(
         f"{spec}: valid; {task_spec.dataset.shards} units per round, {task_spec.training.local_steps} steps each, "

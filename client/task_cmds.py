@@ -12,18 +12,29 @@ from rich.table import Table
 
 from client import interrupt
 from client.amounts import parse_amount
-from client.options import DeploymentOpt, DevOpt, HomeOpt, KeystoreOpt, PwEnvOpt, PwFileOpt, RpcOpt, StoreOpt
+from client.datasets import DATASET_HELP, load_dataset
+from client.options import (
+    DeploymentOpt,
+    DevOpt,
+    HomeOpt,
+    KeystoreOpt,
+    PwEnvOpt,
+    PwFileOpt,
+    RpcOpt,
+    StoreOpt,
+    XColumnOpt,
+    YColumnOpt,
+)
 from client.render import eth
 from client.session import require_task, session_for
 from node.chain.types import TaskStatus, UnitStatus, seats_at
-from node.errors import ConfigError, InsufficientFunds
-from node.store.cid import to_cid
+from node.errors import ConfigError, InsufficientFunds, SpecError
+from node.store.cid import cid_of, to_cid
 
 if TYPE_CHECKING:
     from client.progress import Progress
     from client.session import Session
     from node.chain.types import Task
-    from node.ml.data import Dataset
 
 # Commands import web3 and torch when they run, not when the CLI starts (see client/cli.py).
 
@@ -41,42 +52,39 @@ UNIT_GLYPH = {
 }
 
 
-def load_dataset(source: str) -> Dataset:
-    """``digits``, ``synthetic:N``, or a path to an .npz / .csv file."""
-    from node.ml.data import digits, from_csv, from_npz, synthetic
-
-    if source == "digits":
-        return digits()
-    if source.startswith("synthetic:"):
-        count = source.split(":", 1)[1]
-        if not count.isdigit() or not 1 <= int(count) <= 10_000_000:
-            raise ConfigError(f"dataset {source!r}: synthetic:N takes a whole number of samples N, 1 to 10,000,000")
-        return synthetic(int(count))
-    path = Path(source)
-    if path.suffix in (".npz", ".csv") and not path.is_file():
-        raise ConfigError(f"dataset {source}: no such file")
-    if path.suffix == ".npz":
-        return from_npz(path)
-    if path.suffix == ".csv":
-        return from_csv(path)
-    raise ConfigError(f"unknown dataset {source!r}: use digits, synthetic:N, FILE.npz or FILE.csv")
-
-
 @data_app.command("add")
 def data_add(
-    source: Annotated[str, typer.Argument(help="digits | synthetic:N | FILE.npz | FILE.csv")],
+    source: Annotated[str, typer.Argument(help=DATASET_HELP)],
+    shards: Annotated[int, typer.Option(min=1, max=1000, help="training shards (a task's units per round)")] = 4,
+    shard_seed: Annotated[int, typer.Option(min=0, help="seed of the permutation dealing samples to shards")] = 0,
+    holdout: Annotated[
+        float, typer.Option(min=0.0, max=0.5, help="fraction held out for evaluation (unless it has a test split)")
+    ] = 0.2,
+    x_column: XColumnOpt = "image",
+    y_column: YColumnOpt = "label",
     home_dir: HomeOpt = None,
     store: StoreOpt = None,
     rpc: RpcOpt = None,
     deployment: DeploymentOpt = None,
 ) -> None:
-    """Store a dataset as safetensors x/y; prints its CID."""
-    from node.ml.data import to_bytes
+    """Store a dataset as a manifest of shard objects (a task of as many units uses it as is); prints its CID."""
+    from node.ml.data import split
+    from node.ml.shards import encode_split
 
-    dataset = load_dataset(source)
+    corpus = load_dataset(source, x_column=x_column, y_column=y_column)
+    parts = split(corpus.train, shards=shards, seed=shard_seed, holdout_fraction=holdout, test=corpus.test)
+    manifest, objects = encode_split(
+        parts, shard_seed=shard_seed, holdout_fraction=None if corpus.test is not None else holdout
+    )
     session = session_for(home_dir, rpc, deployment, store)
-    cid = session.store.put(to_bytes(dataset))
-    console.print(f"{cid}  ({len(dataset)} samples of shape {dataset.sample_shape}, {dataset.num_classes} classes)")
+    for data in objects.values():
+        session.store.put(data)
+    cid = cid_of(manifest)
+    train = corpus.train
+    console.print(
+        f"{cid}  ({len(train)} samples of shape {train.sample_shape}, {train.x.dtype}, {train.num_classes} classes; "
+        f"{shards} shards, {len(parts.test)} held out)"
+    )
 
 
 @task_app.command("submit")
@@ -85,9 +93,9 @@ def task_submit(
         Path | None,
         typer.Option(help="task spec, .json or .yaml (default: the built-in digits MLP; see dml spec init)"),
     ] = None,
-    dataset: Annotated[
-        str, typer.Option(help="digits | synthetic:N | FILE.npz | FILE.csv | a CID in the store")
-    ] = "digits",
+    dataset: Annotated[str, typer.Option(help=f"{DATASET_HELP} | a CID from dml data add")] = "digits",
+    x_column: XColumnOpt = "image",
+    y_column: YColumnOpt = "label",
     units: Annotated[
         int | None, typer.Option(help="training units per round (= the spec's shards; built-in spec: 4)")
     ] = None,
@@ -121,9 +129,17 @@ def task_submit(
 ) -> None:
     """Validate the spec, upload dataset, spec and initial model, escrow the budget, print the task id."""
     from client.spec_cmds import load_spec
-    from client.tasks import Economics, build_task, create_task, refuse_what_the_contract_would, upload
-    from node.ml.data import from_bytes
+    from client.tasks import (
+        Economics,
+        StoredDataset,
+        build_task,
+        create_task,
+        refuse_what_the_contract_would,
+        upload,
+    )
+    from node.ml.data import Corpus
     from node.ml.defaults import digits_spec
+    from node.ml.shards import parse_manifest
     from node.store.errors import ContentNotFound
 
     # Bad input is refused before anything is contacted or spent.
@@ -152,13 +168,16 @@ def task_submit(
         home_dir, rpc, deployment, store, sign=True, dev_account=dev_account, keystore=keystore,
         password_file=password_file, password_env=password_env,
     )  # fmt: skip
+    data: Corpus | StoredDataset
     if dataset.startswith("bafk"):
         try:
-            data = from_bytes(session.store.get(dataset))
+            data = StoredDataset(dataset, parse_manifest(session.store.get(dataset)))
         except ContentNotFound as err:
             raise ConfigError(f"dataset {dataset} is not in the store: add it with `dml data add`") from err
+        except SpecError as err:
+            raise ConfigError(f"dataset {dataset}: {err}") from err
     else:
-        data = load_dataset(dataset)
+        data = load_dataset(dataset, x_column=x_column, y_column=y_column)
     start = None
     if initial_model is not None:
         if not initial_model.is_file():
@@ -437,9 +456,7 @@ def task_download(
     from node.roles.owner import owner_model
 
     spec_cid, dataset_cid = to_cid(t.params.spec_digest), to_cid(t.params.dataset_digest)
-    material = load_material(
-        session.store.get(spec_cid), session.store.get(dataset_cid), spec_cid=spec_cid, dataset_cid=dataset_cid
-    )
+    material = load_material(session.store.get(spec_cid), session.store.get, spec_cid=spec_cid, dataset_cid=dataset_cid)
     public_bytes = session.store.get(final_cid)
     if owner_dir is None:
         out.write_bytes(public_bytes)

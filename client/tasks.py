@@ -17,8 +17,10 @@ from node.chain.reverts import (
 from node.chain.types import TaskParams
 from node.errors import ConfigError, ContractRevert, StoreError
 from node.ml import spec as sp
-from node.ml.data import Dataset, to_bytes
+from node.ml.data import Corpus, Dataset
+from node.ml.material import split_for
 from node.ml.model import build_module, check_against_dataset, state_from_bytes, state_of, state_to_bytes, tensor_specs
+from node.ml.shards import DatasetManifest, encode_split
 from node.ml.split import plan_of, public_part
 from node.store.canonical import canonical_bytes
 from node.store.cid import cid_of, to_digest
@@ -59,12 +61,41 @@ class BuiltTask:
     """A task's parameters and the bytes behind their digests, nothing uploaded or sent yet."""
 
     prepared: PreparedTask
-    objects: dict[str, bytes]  # CID → bytes: the dataset, the spec, the initial model
+    objects: dict[str, bytes]  # CID → bytes: the dataset's shards and manifest, the spec, the initial model
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDataset:
+    """A dataset already in the store (``dml data add``): its manifest's CID and the manifest."""
+
+    cid: str
+    manifest: DatasetManifest
+
+
+def dataset_objects(spec: sp.TaskSpec, dataset: Corpus | Dataset | StoredDataset) -> tuple[str, dict[str, bytes]]:
+    """The dataset's manifest CID and the objects to upload for it: its shards, cut as the spec says (a dataset
+    already stored is used as it was cut, when its shards are the task's units)."""
+    if isinstance(dataset, StoredDataset):
+        m = dataset.manifest
+        check_against_dataset(spec.model, tuple(m.sample_shape), spec.training.loss, m.classes)
+        if len(m.shards) != spec.dataset.shards:
+            raise ConfigError(
+                f"dataset {dataset.cid} is stored in {len(m.shards)} shards, the task has {spec.dataset.shards} "
+                f"units: --units {len(m.shards)}, or store it again with dml data add --shards {spec.dataset.shards}"
+            )
+        return dataset.cid, {}
+    corpus = dataset if isinstance(dataset, Corpus) else Corpus(dataset)
+    classes = max(corpus.train.num_classes, corpus.test.num_classes if corpus.test is not None else 0)
+    check_against_dataset(spec.model, corpus.train.sample_shape, spec.training.loss, classes)
+    d = spec.dataset
+    holdout = None if corpus.test is not None else d.holdout_fraction
+    manifest, objects = encode_split(split_for(spec, corpus), shard_seed=d.shard_seed, holdout_fraction=holdout)
+    return cid_of(manifest), objects
 
 
 def build_task(
     spec: sp.TaskSpec,
-    dataset: Dataset,
+    dataset: Corpus | Dataset | StoredDataset,
     economics: Economics,
     *,
     model_seed: int = 0,
@@ -73,9 +104,7 @@ def build_task(
     """Checks the spec against the data and computes every CID and the on-chain parameters, locally. The initial
     model is the spec's module initialised from ``model_seed``, or ``initial_model`` (safetensors bytes, checked
     against the spec's layout: names, shapes, finite values)."""
-    check_against_dataset(spec.model, dataset.sample_shape, spec.training.loss, dataset.num_classes)
-    data_bytes = to_bytes(dataset)
-    dataset_cid = cid_of(data_bytes)
+    dataset_cid, data_objects = dataset_objects(spec, dataset)
     if to_digest(spec.dataset.digest) != to_digest(dataset_cid):
         spec = spec.model_copy(update={"dataset": spec.dataset.model_copy(update={"digest": dataset_cid})})
     spec_bytes = canonical_bytes(spec)
@@ -110,7 +139,7 @@ def build_task(
         challenge_window=economics.challenge_window_s,
         owner_in_loop=plan is not None,
     )
-    objects = {dataset_cid: data_bytes, spec_cid: spec_bytes, model_cid: model_bytes}
+    objects = {**data_objects, spec_cid: spec_bytes, model_cid: model_bytes}
     return BuiltTask(PreparedTask(params, spec_cid, dataset_cid, model_cid), objects)
 
 
@@ -123,7 +152,12 @@ def upload(store: StoreClient, built: BuiltTask) -> PreparedTask:
 
 
 def prepare_task(
-    store: StoreClient, spec: sp.TaskSpec, dataset: Dataset, economics: Economics, *, model_seed: int = 0
+    store: StoreClient,
+    spec: sp.TaskSpec,
+    dataset: Corpus | Dataset | StoredDataset,
+    economics: Economics,
+    *,
+    model_seed: int = 0,
 ) -> PreparedTask:
     """Checks the spec against the data, uploads everything, and returns the on-chain parameters."""
     return upload(store, build_task(spec, dataset, economics, model_seed=model_seed))

@@ -70,13 +70,14 @@ class AccuracyTracker:
                     self._set_aside(task_id, "split mode: only the owner's node holds the whole model")
                     continue
                 state = state_from_bytes(self._fetch(normalize(model)), material.model_specs)
+                test = material.test_set()
             except SpecError as err:
                 self._set_aside(task_id, str(err))
                 continue
             except DmlnetError as err:
                 log.info("accuracy waits for the store", extra={"task": task_id, "round": round_, "error": str(err)})
                 return done
-            figure = evaluate(material.spec.model, state, material.split.test)
+            figure = evaluate(material.spec.model, state, test)
             with self._index.transaction() as db:
                 db.execute(
                     "INSERT OR REPLACE INTO accuracy VALUES (?, ?, ?, ?, ?)",  # a reorganised round: replaced
@@ -101,14 +102,15 @@ class AccuracyTracker:
                     self._set_baseline(task_id, None, steps, f"{steps} steps: more than this explorer trains")
                     continue
                 initial = state_from_bytes(self._fetch(normalize(params["initialModelDigest"])), material.model_specs)
+                shards, test = list(material.data.shards()), material.test_set()
             except SpecError as err:
                 self._set_aside(task_id, str(err))
                 continue
             except DmlnetError as err:
                 log.info("baseline waits for the store", extra={"task": task_id, "error": str(err)})
                 return
-            model = centralized(material.spec, initial, material.split.shards, steps)
-            figure = evaluate(material.spec.model, model, material.split.test)
+            model = centralized(material.spec, initial, shards, steps)
+            figure = evaluate(material.spec.model, model, test)
             self._set_baseline(task_id, figure.accuracy, steps, None)
 
     def _set_baseline(self, task_id: int, accuracy: float | None, steps: int, note: str | None) -> None:
@@ -122,7 +124,7 @@ class AccuracyTracker:
             try:
                 self._materials[task_id] = load_material(
                     self._fetch(spec_cid),
-                    self._fetch(dataset_cid),
+                    self._fetch,
                     spec_cid=spec_cid,
                     dataset_cid=dataset_cid,
                     units_per_round=int(params["unitsPerRound"]),

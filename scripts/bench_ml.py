@@ -18,11 +18,12 @@ from dataclasses import replace
 
 from node.ml.aggregate import Contribution, aggregate
 from node.ml.baseline import centralized
-from node.ml.data import digits, split, to_bytes
+from node.ml.data import digits, split
 from node.ml.defaults import digits_spec
 from node.ml.evaluate import evaluate
 from node.ml.manifest import publish_trail
 from node.ml.model import build_module, state_of, state_to_bytes
+from node.ml.shards import encode_split
 from node.ml.train import Trail, train_unit
 from node.ml.verify import Outcome, UnitContext, verify_unit
 from node.store.canonical import canonical_bytes
@@ -45,9 +46,13 @@ def main() -> None:
 
     data = digits()
     store = MemoryStore()
-    dataset_cid = store.put(to_bytes(data))
-    spec = digits_spec(dataset_digest=dataset_cid, shards=args.units)
+    spec = digits_spec(dataset_digest="0x" + "00" * 32, shards=args.units)
     parts = split(data, shards=args.units, seed=spec.dataset.shard_seed, holdout_fraction=spec.dataset.holdout_fraction)
+    manifest, objects = encode_split(parts, shard_seed=spec.dataset.shard_seed, holdout_fraction=0.2)
+    for blob in objects.values():
+        store.put(blob)
+    dataset_cid = store.put(manifest)
+    spec = spec.model_copy(update={"dataset": spec.dataset.model_copy(update={"digest": dataset_cid})})
     initial = state_of(build_module(spec.model, seed=0))
     spec_cid = store.put(canonical_bytes(spec))
     parameter_keys = {k for k, _ in build_module(spec.model).named_parameters()}

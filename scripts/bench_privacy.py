@@ -96,7 +96,7 @@ class Owner:
 def accuracy(module: nn.Sequential, data: Dataset) -> float:
     module.eval()
     with torch.no_grad():
-        return float((module(data.x).argmax(1) == data.y).float().mean())
+        return float((module(data.features()).argmax(1) == data.y).float().mean())
 
 
 def loaded(spec: sp.TaskSpec, state: State) -> nn.Sequential:
@@ -123,7 +123,7 @@ def fit(module: nn.Sequential, params: Iterable[nn.Parameter], data: Dataset, st
     for _ in range(steps):
         index = torch.randint(0, len(data), (rows,), generator=g)
         optimizer.zero_grad()
-        F.cross_entropy(module(data.x[index]), data.y[index]).backward()  # type: ignore[no-untyped-call]
+        F.cross_entropy(module(data.features(index)), data.y[index]).backward()  # type: ignore[no-untyped-call]
         optimizer.step()
     return module
 
@@ -182,7 +182,7 @@ def wire_pretrain(module: nn.Sequential, plan: SplitPlan, messages: list[bytes],
                 index = batch_indices(len(train), batch, UNIT_SEED, step)  # the public seed names the batch
                 target = decode(messages[4 * step], Kind.ACTIVATIONS, step, (len(index), *plan.cut_in))
                 optimizer.zero_grad()
-                F.mse_loss(stem(train.x[index]), target).backward()  # type: ignore[no-untyped-call]
+                F.mse_loss(stem(train.features(index)), target).backward()  # type: ignore[no-untyped-call]
                 optimizer.step()
     head = nn.Sequential(*(module[i] for i in plan.head))
     if any(True for _ in head.parameters()):

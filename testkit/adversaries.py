@@ -115,7 +115,7 @@ class CheatingMinerRole(MinerRole):
                 return copied
         model, input_cid = self.s.round_model(task, work.round, material)
         seed = unit_seed(task.task_id, work.round, work.unit, self.s.address)
-        shard = material.split.shards[work.unit]
+        shard = material.shard(work.unit)
         spec = material.spec
         if self.cheat == "replay":
             old = state_of(build_module(spec.model, seed=work.round + 99))

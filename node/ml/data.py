@@ -1,23 +1,23 @@
 """Datasets as safetensors ``x``/``y``, their deterministic split into a held-out test set and shards.
 
-Built in: scikit-learn's handwritten digits (shipped inside the package, nothing downloaded) and a seeded
-synthetic classification generator of any size. Import from ``.npz`` (arrays ``x`` and ``y``) and ``.csv``
-(features then the label in the last column, header optional).
+Samples keep their own dtype: ``float32`` features, or ``uint8`` pixels, stored and held as bytes and scaled to
+[0, 1] (÷ 255, exact in float32 on every machine) only when a batch is built (:meth:`Dataset.features`).
+Built in here: scikit-learn's handwritten digits (shipped inside the package, nothing downloaded) and a seeded
+synthetic classification generator of any size; files and Fashion-MNIST are read by :mod:`node.ml.importers`.
 """
 
 from __future__ import annotations
 
-import csv
-import zipfile
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from node.errors import SpecError
-from node.store.errors import UnsafeArtifact
 from node.store.tensors import TensorLimits, load_tensors, save_tensors
+
+# The dtypes a dataset's samples may have: what they are stored as, and held as until a batch is built.
+SAMPLE_DTYPES = (torch.float32, torch.uint8)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +30,13 @@ class Dataset:
             raise SpecError(f"dataset: {self.x.shape[0]} samples in x but {self.y.shape[0]} labels in y")
         if self.x.shape[0] == 0:
             raise SpecError("dataset: no samples")
+        if self.x.dtype not in SAMPLE_DTYPES:
+            raise SpecError(f"dataset: samples of dtype {self.x.dtype}, expected float32 or uint8")
+
+    def features(self, index: torch.Tensor | slice | None = None) -> torch.Tensor:
+        """The samples at ``index`` (all by default) as the float32 a model takes: uint8 pixels ÷ 255."""
+        x = self.x if index is None else self.x[index]
+        return x.to(torch.float32).div_(255.0) if x.dtype == torch.uint8 else x
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
@@ -54,7 +61,10 @@ def from_bytes(data: bytes, limits: TensorLimits | None = None) -> Dataset:
     arrays = load_tensors(data, limits=limits or TensorLimits(max_bytes=2 << 30))
     if set(arrays) != {"x", "y"}:
         raise SpecError(f"a dataset holds exactly the tensors x and y, found {sorted(arrays)}")
-    x = torch.from_numpy(np.array(arrays["x"], dtype=np.float32, copy=True))
+    x_array = arrays["x"]
+    if x_array.dtype not in (np.float32, np.uint8):
+        raise SpecError(f"dataset: x of dtype {x_array.dtype}, expected float32 or uint8")
+    x = torch.from_numpy(np.array(x_array, copy=True))
     y_array = arrays["y"]
     y = torch.from_numpy(np.array(y_array, copy=True))
     if not y.is_floating_point():
@@ -87,51 +97,30 @@ def synthetic(n: int, *, features: int = 32, classes: int = 10, seed: int = 0, n
     return Dataset(x.to(torch.float32), y.to(torch.int64))
 
 
-def from_npz(path: Path) -> Dataset:
-    try:
-        with np.load(path, allow_pickle=False) as archive:  # never unpickle: object arrays are refused
-            if "x" not in archive or "y" not in archive:
-                raise SpecError(f"{path}: an .npz dataset holds arrays named x and y, found {sorted(archive.files)}")
-            x, y = archive["x"], archive["y"]
-    except ValueError as err:
-        if "allow_pickle" in str(err):
-            raise UnsafeArtifact(f"{path}: holds object arrays, which only unpickling could load: refused") from err
-        raise SpecError(f"{path}: not a readable .npz archive ({err})") from err
-    except (OSError, zipfile.BadZipFile) as err:
-        raise SpecError(f"{path}: not a readable .npz archive ({err})") from err
-    return _from_arrays(x, y, str(path))
+@dataclass(frozen=True, slots=True)
+class Corpus:
+    """A dataset as a user brings it: its samples, and its own test split when it comes with one."""
 
+    train: Dataset
+    test: Dataset | None = None
 
-def from_csv(path: Path) -> Dataset:
-    rows: list[list[str]] = []
-    with path.open(newline="") as f:
-        for row in csv.reader(f):
-            if row:
-                rows.append(row)
-    if not rows:
-        raise SpecError(f"{path}: empty CSV")
-    try:
-        [float(v) for v in rows[0]]
-    except ValueError:
-        rows = rows[1:]  # a header line
-    try:
-        table = np.asarray([[float(v) for v in row] for row in rows], dtype=np.float64)
-    except ValueError as err:
-        raise SpecError(f"{path}: every value must be a number ({err})") from err
-    if table.ndim != 2 or table.shape[1] < 2:
-        raise SpecError(f"{path}: need at least one feature column and a label column")
-    return _from_arrays(table[:, :-1], table[:, -1], str(path))
+    def __post_init__(self) -> None:
+        if self.test is not None and self.test.sample_shape != self.train.sample_shape:
+            raise SpecError(
+                f"dataset: test samples of shape {self.test.sample_shape}, training samples {self.train.sample_shape}"
+            )
 
+    @property
+    def evaluation(self) -> Dataset:
+        """What a model is evaluated on: the test split when the dataset has one, else every sample."""
+        return self.test if self.test is not None else self.train
 
-def _from_arrays(x: np.ndarray, y: np.ndarray, where: str) -> Dataset:
-    if object in (x.dtype, y.dtype):
-        raise SpecError(f"{where}: object arrays are refused")
-    if not np.isfinite(x).all():
-        raise SpecError(f"{where}: x holds NaN or Inf")
-    labels = y.astype(np.int64)
-    if not np.array_equal(labels, y) or (labels < 0).any():
-        raise SpecError(f"{where}: y must hold non-negative integer class labels")
-    return Dataset(torch.from_numpy(x.astype(np.float32)), torch.from_numpy(labels))
+    @property
+    def whole(self) -> Dataset:
+        """Every sample, the test split's after the training ones."""
+        if self.test is None:
+            return self.train
+        return Dataset(torch.cat([self.train.x, self.test.x]), torch.cat([self.train.y, self.test.y]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,8 +131,15 @@ class Split:
     shards: list[Dataset]
 
 
-def split(dataset: Dataset, *, shards: int, seed: int, holdout_fraction: float) -> Split:
-    """A seeded permutation: the first ``holdout_fraction`` is held out, the rest dealt into ``shards``."""
+def split(dataset: Dataset, *, shards: int, seed: int, holdout_fraction: float, test: Dataset | None = None) -> Split:
+    """A seeded permutation: the first ``holdout_fraction`` is held out, the rest dealt into ``shards``. A dataset
+    that comes with its own test split (``test``: Fashion-MNIST's official one) keeps it as the held-out part and
+    deals all of ``dataset`` into the shards."""
+    if test is not None:
+        order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))
+        if len(dataset) < shards:
+            raise SpecError(f"dataset.shards: {shards} shards but only {len(dataset)} training samples")
+        return Split(test=test, shards=[dataset.subset(order[i::shards]) for i in range(shards)])
     n = len(dataset)
     holdout = int(n * holdout_fraction)
     if n - holdout < shards:

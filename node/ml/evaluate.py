@@ -26,7 +26,7 @@ def evaluate(model_spec: sp.ModelSpec, state: State, dataset: Dataset, *, batch:
     correct = 0
     loss_sum = 0.0
     for start in range(0, len(dataset), batch):
-        x, y = dataset.x[start : start + batch], dataset.y[start : start + batch]
+        x, y = dataset.features(slice(start, start + batch)), dataset.y[start : start + batch]
         out = module(x)
         if y.is_floating_point():
             loss_sum += float(torch.nn.functional.mse_loss(out.reshape(y.shape), y, reduction="sum"))

@@ -1,5 +1,5 @@
-"""A task's material — its spec, its data split into shards and a held-out part, and its model's layout — built
-from the stored bytes. The one loader every part of dmlnet uses: nodes, the audit, progress reports, the demo."""
+"""A task's material — its spec, its dataset's manifest and shards, and its model's layout — built from the stored
+bytes. The one loader every part of dmlnet uses: nodes, the audit, progress reports, the demo."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING
 
 from node.errors import SpecError
 from node.ml import spec as sp
-from node.ml.data import Dataset, Split, from_bytes, split
+from node.ml.data import Corpus, Dataset, Split, split
 from node.ml.model import build_module, check_against_dataset, tensor_specs
+from node.ml.shards import Fetch, ShardedData, parse_manifest
 from node.ml.split import is_public, plan_of
 from node.store.canonical import parse_document
 
@@ -19,32 +20,51 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class TaskMaterial:
-    """A task's spec, data split and model layout, fetched and checked once."""
+    """A task's spec, model layout and dataset (its shards fetched one by one, when a unit needs one)."""
 
     spec: sp.TaskSpec
     spec_cid: str
     dataset_cid: str
-    split: Split
+    data: ShardedData
     model_specs: dict[str, TensorSpec]
     parameter_keys: frozenset[str]
 
+    def shard(self, index: int) -> Dataset:
+        """The training shard of unit ``index`` (fetched on first use: the store's error when it cannot be)."""
+        return self.data.shard(index)
 
-def split_for(spec: sp.TaskSpec, data: Dataset) -> Split:
-    """The shards and held-out part the spec defines (the same on every machine: seeded)."""
+    def shard_size(self, index: int) -> int:
+        return self.data.shard_size(index)
+
+    def test_set(self) -> Dataset:
+        """The owner's held-out part (fetched on first use)."""
+        return self.data.test()
+
+
+def split_for(spec: sp.TaskSpec, data: Corpus | Dataset) -> Split:
+    """The shards and held-out part the spec defines (the same on every machine: seeded); a corpus with its own
+    test split keeps it as the held-out part."""
+    corpus = data if isinstance(data, Corpus) else Corpus(data)
     d = spec.dataset
-    return split(data, shards=d.shards, seed=d.shard_seed, holdout_fraction=d.holdout_fraction)
+    return split(
+        corpus.train, shards=d.shards, seed=d.shard_seed, holdout_fraction=d.holdout_fraction, test=corpus.test
+    )
 
 
 def load_material(
-    spec_bytes: bytes, data_bytes: bytes, *, spec_cid: str, dataset_cid: str, units_per_round: int | None = None
+    spec_bytes: bytes, fetch: Fetch, *, spec_cid: str, dataset_cid: str, units_per_round: int | None = None
 ) -> TaskMaterial:
-    """Parses and checks a task's spec and data. Raises :class:`SpecError` (or ``ValueError`` from the data) when
-    they cannot be used: a spec that does not parse, shards that do not match the task, a model that does not fit."""
+    """Parses and checks a task's spec and its dataset's manifest (``fetch`` reads the manifest now and each shard
+    when it is first used). Raises :class:`SpecError` when they cannot be used: a spec or manifest that does not
+    parse, shards that do not match the task, a model that does not fit the samples; the store's error when the
+    manifest cannot be fetched."""
     spec = parse_document(spec_bytes, sp.TaskSpec)
-    data = from_bytes(data_bytes)
+    manifest = parse_manifest(fetch(dataset_cid))
+    if len(manifest.shards) != spec.dataset.shards:
+        raise SpecError(f"the spec has {spec.dataset.shards} shards, the dataset {len(manifest.shards)}")
     if units_per_round is not None and spec.dataset.shards != units_per_round:
         raise SpecError(f"the spec has {spec.dataset.shards} shards, the task {units_per_round} units")
-    check_against_dataset(spec.model, data.sample_shape, spec.training.loss, data.num_classes)
+    check_against_dataset(spec.model, tuple(manifest.sample_shape), spec.training.loss, manifest.classes)
     module = build_module(spec.model)
     specs, keys = tensor_specs(module), frozenset(k for k, _ in module.named_parameters())
     plan = plan_of(spec)
@@ -55,7 +75,7 @@ def load_material(
         spec=spec,
         spec_cid=spec_cid,
         dataset_cid=dataset_cid,
-        split=split_for(spec, data),
+        data=ShardedData(manifest, fetch),
         model_specs=specs,
         parameter_keys=keys,
     )

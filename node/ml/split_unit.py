@@ -67,7 +67,7 @@ class OwnerUnit:
         self._y = self._shard.y[index]
         self._module.train()
         with deterministic():  # the owner's messages are reproducible too (a dispute can recompute them)
-            message = encode(Kind.ACTIVATIONS, step, self._side.stem_forward(self._shard.x[index]))
+            message = encode(Kind.ACTIVATIONS, step, self._side.stem_forward(self._shard.features(index)))
         self.chain.add(message)
         self._phase = Kind.OUTPUT
         return message

@@ -115,7 +115,7 @@ class _Runner:
 
     def advance(self, shard: Dataset, unit_seed: bytes) -> float:
         index = batch_indices(len(shard), self.spec.training.batch_size, unit_seed, self.step)
-        x, y = shard.x[index], shard.y[index]
+        x, y = shard.features(index), shard.y[index]
         self.module.train()
         self.module.zero_grad(set_to_none=True)
         # Dropout draws from the default generator: seed it for this step, and let no other thread draw from it

@@ -105,7 +105,11 @@ class Services:
         spec_cid = to_cid(task.params.spec_digest)
         dataset_cid = to_cid(task.params.dataset_digest)
         try:
-            raw_spec, raw_data = self.fetch(spec_cid), self.fetch(dataset_cid)
+            # The spec and the dataset's manifest now; each shard when a unit needs it.
+            material = load_material(
+                self.fetch(spec_cid), self.fetch, spec_cid=spec_cid, dataset_cid=dataset_cid,
+                units_per_round=task.params.units_per_round,
+            )  # fmt: skip
         except StoreError as err:  # unreachable, or not there yet: the store's fault, not the task's
             attempts = 1 if fault is None else fault.attempts + 1
             # Never sooner than the base delay: full jitter alone may draw ~0 s and fetch again at once.
@@ -117,17 +121,13 @@ class Services:
                     extra={"task": task.task_id, "error": str(err)},
                 )
             return None
-        if self.deferred.pop(task.task_id, None) is not None:
-            log.info("task material fetched after a store fault", extra={"task": task.task_id})
-        try:
-            material = load_material(
-                raw_spec, raw_data, spec_cid=spec_cid, dataset_cid=dataset_cid,
-                units_per_round=task.params.units_per_round,
-            )  # fmt: skip
         except (SpecError, ValueError) as err:
+            self.deferred.pop(task.task_id, None)
             log.error("task unusable: set aside", extra={"task": task.task_id, "error": str(err)})
             self.unusable[task.task_id] = str(err)
             return None
+        if self.deferred.pop(task.task_id, None) is not None:
+            log.info("task material fetched after a store fault", extra={"task": task.task_id})
         if material.spec.privacy.mode == "split" and not task.params.owner_in_loop:
             # A miner of a split task depends on the owner's node for every step: without the contract's promise
             # that an expiry then costs it nothing, an owner that goes silent would have its miners slashed.

@@ -26,7 +26,7 @@ from node.chain.reverts import (
     TaskMarketUnitWrongStatus,
 )
 from node.chain.types import Task, TaskStatus, UnitInfo, UnitStatus
-from node.errors import ContractRevert, NodeError, StepRefused
+from node.errors import ContractRevert, NodeError, SpecError, StepRefused, StoreError
 from node.ml.aggregate import aggregate
 from node.ml.manifest import publish_aggregate, publish_trail
 from node.ml.material import TaskMaterial
@@ -134,7 +134,7 @@ class MinerRole:
                 if _claimable(task, i, snapshot[i]) and self._cooling.get((task.task_id, r, i), 0) <= now
             ]
             batch = [i for i in candidates if i < units][: self._claim_size(task)]
-            if len(batch) > 1 and self._claim(task, batch):
+            if len(batch) > 1 and self._claim(task, material, batch):
                 return
             for index in candidates:
                 if not self.s.ensure_free_stake(task.params.unit_bond, "claim"):
@@ -142,7 +142,7 @@ class MinerRole:
                 if index == units:
                     if self._aggregate_and_submit(task):
                         return
-                elif self._claim(task, [index]):
+                elif self._claim(task, material, [index]):
                     return
 
     def _claim_size(self, task: Task) -> int:
@@ -154,11 +154,13 @@ class MinerRole:
         fits = int(task.params.claim_timeout // per_unit)
         return max(1, min(self.s.settings.claim_batch, fits))
 
-    def _claim(self, task: Task, indices: list[int]) -> bool:
+    def _claim(self, task: Task, material: TaskMaterial, indices: list[int]) -> bool:
         """Claims ``indices`` in one transaction and works through them; False when the claim was refused (a batch
-        is refused whole: the caller tries one unit at a time)."""
+        is refused whole: the caller tries one unit at a time), or when a unit's shard cannot be had yet."""
         r = task.state.current_round
         if len(indices) > 1 and not self.s.ensure_free_stake(task.params.unit_bond * len(indices), "claim"):
+            return False
+        if not self._shards_at_hand(task, material, indices):
             return False
         try:
             self.s.market.claim_units(task.task_id, r, indices)
@@ -172,6 +174,27 @@ class MinerRole:
         for work in works:
             self.s.state.put_work(work)
         self._work_through(works)
+        return True
+
+    def _shards_at_hand(self, task: Task, material: TaskMaterial, indices: list[int]) -> bool:
+        """Fetches (and checks against the dataset's manifest) the shard of every unit about to be claimed: a shard
+        the store cannot serve now is waited for before the claim, not after it, when the claim would expire and
+        cost the bond; a malformed one sets the task aside (the owner's fault, no unit of it can be trained)."""
+        try:
+            for index in indices:
+                if index < task.params.units_per_round:
+                    material.shard(index)
+        except SpecError as err:
+            log.error("task unusable: set aside", extra={"task": task.task_id, "error": str(err)})
+            self.s.unusable[task.task_id] = str(err)
+            self.s.materials.pop(task.task_id, None)
+            return False
+        except StoreError as err:
+            key = (task.task_id, task.state.current_round, min(indices), "shard")
+            if key not in self._refusals_said:
+                self._refusals_said.add(key)
+                log.warning("shard not fetched: not claiming yet", extra={"task": task.task_id, "error": str(err)})
+            return False
         return True
 
     def _claim_refused(self, task_id: int, round_: int, indices: list[int], err: ContractRevert) -> None:
@@ -362,9 +385,7 @@ class MinerRole:
         else:
             model, input_cid = self.s.round_model(task, work.round, material)
             seed = unit_seed(task.task_id, work.round, work.unit, self.s.address)
-            trail = train_unit(
-                material.spec, model, material.split.shards[work.unit], seed, threads=self.s.settings.threads
-            )
+            trail = train_unit(material.spec, model, material.shard(work.unit), seed, threads=self.s.settings.threads)
             manifest, cid = publish_trail(
                 trail,
                 self.s.store.put,

@@ -123,7 +123,7 @@ class OwnerRole:
                 material.spec,
                 plan,
                 {**private, **middle},
-                material.split.shards[unit],
+                material.shard(unit),
                 unit_seed(task_id, round_, unit, claimant),
             )
 
@@ -181,7 +181,7 @@ class OwnerRole:
             if not path.exists():
                 raise NodeError(f"the private layers of unit {index} of round {round_} ({miner}) are not on disk")
             state = state_from_bytes(path.read_bytes(), private_specs)
-            contributions.append(Contribution(index, state, len(material.split.shards[index])))
+            contributions.append(Contribution(index, state, material.shard_size(index)))
         parameters = {k for k, _ in build_module(material.spec.model).named_parameters() if k in private_specs}
         combined = aggregate(material.spec, contributions, parameters, task_id=task.task_id, round_=round_)
         _write_atomic(private_path(self._dir, self._chain, task.task_id, round_ + 1), state_to_bytes(combined))

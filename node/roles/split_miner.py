@@ -37,7 +37,7 @@ def train_split_unit(
         raise StepRefused("the task is in split mode without the owner's URL")
     model, input_cid = s.round_model(task, work.round, material)
     seed = unit_seed(task.task_id, work.round, work.unit, s.address)
-    shard = material.split.shards[work.unit]
+    shard = material.shard(work.unit)
     binding = Binding(int(s.market.w3.eth.chain_id), s.market.address)
     transport = HttpTransport(owner_url, s.market.signer.account, binding, (task.task_id, work.round, work.unit))
     trail = train_middle(

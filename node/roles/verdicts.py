@@ -86,7 +86,7 @@ def judge_trail(
         fetch,
         challenge,
         unit_context(market, task, round_, index, miner),
-        material.split.shards[index],
+        material.shard(index),
         traffic_signer=traffic_signer(binding, task.task_id, round_, index, miner),
         segments=segments,
     )

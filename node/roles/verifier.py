@@ -24,7 +24,7 @@ from node.chain.reverts import (
     TaskMarketUnitWrongStatus,
 )
 from node.chain.types import MAX_APPEAL_LEVEL, Task, UnitInfo, UnitStatus, seats_at
-from node.errors import ContractRevert
+from node.errors import ContractRevert, StoreError
 from node.ml.material import TaskMaterial
 from node.ml.verify import Outcome, Verdict
 from node.roles.context import Services
@@ -195,11 +195,10 @@ class VerifierRole:
     def _vote(self, task: Task, unit: UnitInfo, round_: int, index: int, material: TaskMaterial) -> None:
         """Re-executes the unit and stores the vote; the commitment goes out with the cycle's others."""
         started = time.process_time()
-        verdict = self._unavailable_is_invalid_at_last(
-            (task.task_id, round_, index, unit.epoch),
-            unit.deadline,
-            self._timed_verdict(task, unit, round_, index, material),
-        )
+        timed = self._timed_verdict(task, unit, round_, index, material)
+        if timed is None:
+            return
+        verdict = self._unavailable_is_invalid_at_last((task.task_id, round_, index, unit.epoch), unit.deadline, timed)
         self.s.metrics.verification_seconds.observe(time.process_time() - started)
         if verdict.outcome is Outcome.UNAVAILABLE:
             log.warning(
@@ -231,12 +230,23 @@ class VerifierRole:
         )
         log.debug("vote stored", extra={"task": vote.task_id, "round": vote.round, "unit": vote.unit})
 
-    def _timed_verdict(self, task: Task, unit: UnitInfo, round_: int, index: int, material: TaskMaterial) -> Verdict:
-        """The verdict, after the stored votes whose commit deadline it would outlast are committed."""
+    def _timed_verdict(
+        self, task: Task, unit: UnitInfo, round_: int, index: int, material: TaskMaterial
+    ) -> Verdict | None:
+        """The verdict, after the stored votes whose commit deadline it would outlast are committed; None when the
+        task's own data (the unit's shard, the round's input model) cannot be fetched now: that is not the miner's
+        fault, so no verdict, not "invalid" (a seat left uncommitted is released unslashed)."""
         if self._verdict_would_outlast_stored():
             self._commit_stored()
         began = time.monotonic()
-        verdict = self._verdict(task, unit, round_, index, material)
+        try:
+            verdict = self._verdict(task, unit, round_, index, material)
+        except StoreError as err:
+            log.warning(
+                "task data not fetched: no verdict yet",
+                extra={"task": task.task_id, "round": round_, "unit": index, "error": str(err)},
+            )
+            return None
         self._longest_verdict_s = max(self._longest_verdict_s, time.monotonic() - began)
         return verdict
 
@@ -407,9 +417,11 @@ class VerifierRole:
     def _watch(self, task: Task, unit: UnitInfo, round_: int, index: int, material: TaskMaterial) -> None:
         key = (task.task_id, round_, index, unit.epoch)
         self._watched.add(key)
-        verdict = self._unavailable_is_invalid_at_last(
-            key, unit.deadline, self._timed_verdict(task, unit, round_, index, material)
-        )
+        timed = self._timed_verdict(task, unit, round_, index, material)
+        if timed is None:
+            self._watched.discard(key)  # try again next cycle
+            return
+        verdict = self._unavailable_is_invalid_at_last(key, unit.deadline, timed)
         if verdict.outcome is Outcome.UNAVAILABLE:
             self._watched.discard(key)  # try again next cycle
             return

@@ -113,3 +113,22 @@ class Ledger:
         return sum(
             1 for a in self.accepted if a["miner"] == miner and (a["index"] == self.units_per_round) == aggregation
         )
+
+
+def slash_story(events: list[ChainEvent], task_id: int, account: str) -> str:
+    """What happened, in chain order, on each unit of ``task_id`` where ``account`` was slashed: every draw, vote,
+    verdict and challenge of that unit (the account's own marked), for a failure message."""
+    units = {
+        (int(e.args["round"]), int(e.args["index"]))
+        for e in events
+        if e.name == "StakeSlashed" and e.args.get("taskId") == task_id and e.args.get("account") == account
+    }
+    lines = []
+    for e in events:
+        a = dict(e.args)
+        if a.get("taskId") != task_id or (int(a.get("round", -1)), int(a.get("index", -1))) not in units:
+            continue
+        mine = account in (a.get("account"), a.get("verifier"), a.get("challenger"), a.get("miner"))
+        shown = {k: v.hex()[:12] if isinstance(v, bytes) else v for k, v in a.items() if k not in ("taskId",)}
+        lines.append(f"{'*' if mine else ' '} block {e.block_number} {e.name} {shown}")
+    return "\n".join(lines)

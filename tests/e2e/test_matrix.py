@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from client.cli import app
-from client.task_cmds import load_dataset
+from client.datasets import load_dataset
 from client.tasks import Economics, prepare_task
 from node.chain.types import TaskStatus
 from testkit.matrix import MatrixCase, all_cases, case_ids

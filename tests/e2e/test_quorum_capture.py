@@ -26,7 +26,7 @@ from node.store.client import StoreClient
 from testkit.capture import CaptureAttacker, decoy_params
 from tests.conftest import Chain
 from tests.e2e.inprocess import drive, short_task
-from tests.e2e.ledger import Ledger
+from tests.e2e.ledger import Ledger, slash_story
 from tests.integration.client.driver import node
 from tests.integration.store.servers import store_server
 
@@ -81,7 +81,8 @@ def test_a_miner_with_its_own_verifier_accounts_cannot_get_junk_through(
     drive(chain, task_id, daemons, first=attacker.step)  # the attacker goes first in every pass: it races
 
     reader = EventReader(chain.w3, chain.deployment.address, chain.artifact.abi)
-    ledger = Ledger.of(reader.read(start, reader.head()), task_id, params.units_per_round)
+    events = reader.read(start, reader.head())
+    ledger = Ledger.of(events, task_id, params.units_per_round)
     print(
         f"junk results {len(attacker.junk)}, challenges {len(ledger.challenges)} ({attacker.challenges} its own), "
         f"decoy draws {attacker.decoys_drawn}, appeal passes stayed away {attacker.no_shows}, "
@@ -108,8 +109,11 @@ def test_a_miner_with_its_own_verifier_accounts_cannot_get_junk_through(
 
     honest = [chain.accounts[i].address for i in HONEST_MINERS + HONEST_VERIFIERS]
     for account in honest:
-        assert ledger.slashed[account] == 0, f"honest {account} slashed"
-        assert owner.stake_of(account).locked == 0
+        assert ledger.slashed[account] == 0, f"honest {account} slashed: {slash_story(events, task_id, account)}"
+        # What stays locked is the seats the decoys still hold (drawn again at every deadline, never committed:
+        # their material exists nowhere), none of the task's.
+        on_decoys = sum(owner.get_ballot(d, 0, 0, account).seats for d in decoys) * honest_each
+        assert owner.stake_of(account).locked == on_decoys, f"honest {account} locked beyond the decoys' seats"
     assert len(ledger.accepted) == ROUNDS * (UNITS + 1)
 
     report = audit_task(owner, StoreClient.from_endpoints([store_url]), task_id, from_block=start, full=True)

@@ -112,7 +112,7 @@ def test_a_split_task_completes_keeps_its_private_layers_home_and_slashes_a_fake
     store = StoreClient.from_endpoints([store_url])
     task = owner_market.get_task(task_id)
     material = load_material(
-        store.get(to_cid(task.params.spec_digest)), store.get(to_cid(task.params.dataset_digest)),
+        store.get(to_cid(task.params.spec_digest)), store.get,
         spec_cid=to_cid(task.params.spec_digest), dataset_cid=to_cid(task.params.dataset_digest),
     )  # fmt: skip
     public = state_from_bytes(store.get(to_cid(task.state.final_model_digest)), material.model_specs)
@@ -143,13 +143,13 @@ def test_a_split_task_completes_keeps_its_private_layers_home_and_slashes_a_fake
     reference = federated(
         material.spec,
         state_of(build_module(material.spec.model, seed=0)),
-        material.split.shards,
+        list(material.data.shards()),
         ROUNDS,
         lambda r, i: unit_seed(task_id, r, i, seeds[(r, i)]),
         task_id=task_id,
     )[-1]
     assert relative_distance(whole, reference) < 1e-5
-    accuracy = evaluate(material.spec.model, whole, material.split.test).accuracy
+    accuracy = evaluate(material.spec.model, whole, material.test_set()).accuracy
     assert accuracy > 0.6, accuracy  # 2 rounds of 40 steps of a small CNN
 
     # Downloads: anyone gets the public middle (the very bytes on chain); the owner, with its node's folder, the

@@ -49,7 +49,7 @@ def submit_small_task(f: list[str], *extra: str) -> int:
 def test_data_task_and_money_commands(chain: Chain, tmp_path: Path) -> None:
     with store_server(tmp_path / "objects") as (store, _):
         f = flags(chain, tmp_path, store)
-        data_cid = invoke("data", "add", "digits", *f).split()[0]
+        data_cid = invoke("data", "add", "digits", "--shards", "2", *f).split()[0]
         assert data_cid.startswith("bafkrei")
         small = ["--units", "2", "--rounds", "1", "--quorum", "1", "--local-steps", "8"]
         out = invoke("task", "submit", "--dataset", data_cid, *small, "--yes", "--dev-account", "1", *f)

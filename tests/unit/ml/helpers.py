@@ -6,9 +6,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from node.ml import spec as sp
-from node.ml.data import Dataset, digits, split, to_bytes
+from node.ml.data import Dataset, digits, split
 from node.ml.manifest import publish_trail
 from node.ml.model import State, build_module, state_of, state_to_bytes
+from node.ml.shards import encode_split
 from node.ml.train import Trail, train_unit
 from node.ml.verify import UnitContext
 from node.store.cid import cid_of
@@ -122,6 +123,14 @@ def make_world(spec: sp.TaskSpec | None = None) -> World:
         test=parts.test,
         initial=initial,
         spec_cid=store.put(canonical_bytes(spec)),
-        dataset_cid=store.put(to_bytes(data)),
+        dataset_cid=_put_all(store, encode_split(parts, shard_seed=spec.dataset.shard_seed, holdout_fraction=0.2)),
         input_cid=store.put(state_to_bytes(initial)),
     )
+
+
+def _put_all(store: MemoryStore, encoded: tuple[bytes, dict[str, bytes]]) -> str:
+    """Stores a dataset's shards and manifest; returns the manifest's CID."""
+    manifest, objects = encoded
+    for data in objects.values():
+        store.put(data)
+    return store.put(manifest)

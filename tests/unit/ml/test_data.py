@@ -1,14 +1,10 @@
 from __future__ import annotations
 
-from pathlib import Path
-
-import numpy as np
 import pytest
 import torch
 
 from node.errors import SpecError
-from node.ml.data import digits, from_bytes, from_csv, from_npz, split, synthetic, to_bytes
-from node.store.errors import UnsafeArtifact
+from node.ml.data import Dataset, digits, from_bytes, split, synthetic, to_bytes
 
 
 def test_digits_are_the_real_handwritten_digits() -> None:
@@ -50,19 +46,17 @@ def test_split_is_deterministic_disjoint_and_complete() -> None:
         split(data, shards=900, seed=0, holdout_fraction=0.2)
 
 
-def test_npz_and_csv_imports(tmp_path: Path) -> None:
-    np.savez(tmp_path / "d.npz", x=np.ones((5, 3), np.float32), y=np.arange(5))
-    assert from_npz(tmp_path / "d.npz").x.shape == (5, 3)
-    np.savez(tmp_path / "bad.npz", x=np.array([{"a": 1}], dtype=object), y=np.arange(1))
-    with pytest.raises(UnsafeArtifact, match="object arrays"):  # loading them would mean unpickling
-        from_npz(tmp_path / "bad.npz")
-    np.savez(tmp_path / "wrong.npz", a=np.ones(2))
-    with pytest.raises(SpecError, match="named x and y"):
-        from_npz(tmp_path / "wrong.npz")
-    (tmp_path / "d.csv").write_text("f1,f2,label\n0.5,1.5,0\n2,3,1\n")
-    csv = from_csv(tmp_path / "d.csv")
-    assert csv.x.tolist() == [[0.5, 1.5], [2.0, 3.0]]
-    assert csv.y.tolist() == [0, 1]
-    (tmp_path / "bad.csv").write_text("1,2,0.5\n")
-    with pytest.raises(SpecError, match="integer class labels"):
-        from_csv(tmp_path / "bad.csv")
+def test_uint8_samples_stay_bytes_in_the_store_and_become_floats_in_a_batch() -> None:
+    pixels = torch.arange(0, 250, dtype=torch.uint8).reshape(10, 1, 5, 5)
+    data = Dataset(pixels, torch.arange(10) % 3)
+    blob = to_bytes(data)
+    assert len(blob) < pixels.numel() + 400, "a byte per pixel, and the header"
+    back = from_bytes(blob)
+    assert back.x.dtype == torch.uint8
+    assert torch.equal(back.x, pixels)
+    batch = back.features(torch.tensor([0, 9]))
+    assert batch.dtype == torch.float32
+    assert torch.equal(batch, pixels[[0, 9]].to(torch.float32) / 255)
+    assert digits().features().dtype == torch.float32
+    with pytest.raises(SpecError, match="float32 or uint8"):
+        Dataset(torch.zeros(2, 3, dtype=torch.float64), torch.zeros(2, dtype=torch.int64))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from client.task_cmds import load_dataset
+from client.datasets import load_dataset
 from client.tasks import Economics, build_task
 from node.ml.aggregate import Contribution, aggregate, verify_aggregate
 from node.ml.manifest import parse_trail, publish_trail
@@ -40,7 +40,7 @@ def test_honest_units_and_aggregates_are_accepted(case: MatrixCase) -> None:
         store.put(data)
     prepared = built.prepared
     material = load_material(
-        store.get(prepared.spec_cid), store.get(prepared.dataset_cid),
+        store.get(prepared.spec_cid), store.get,
         spec_cid=prepared.spec_cid, dataset_cid=prepared.dataset_cid, units_per_round=case.spec.dataset.shards,
     )  # fmt: skip
     spec, input_cid = material.spec, prepared.model_cid
@@ -50,19 +50,19 @@ def test_honest_units_and_aggregates_are_accepted(case: MatrixCase) -> None:
         contributions = []
         for index in range(units):
             seed = bytes([round_, index]) * 16
-            trail = train_unit(spec, model, material.split.shards[index], seed, threads=1)
+            trail = train_unit(spec, model, material.shard(index), seed, threads=1)
             manifest, cid = publish_trail(
                 trail, store.put, task_id=1, round_=round_, index=index, miner=MINER,
                 spec_cid=prepared.spec_cid, dataset_cid=prepared.dataset_cid, input_model_cid=input_cid,
             )  # fmt: skip
             ctx = UnitContext(1, round_, index, MINER, prepared.spec_cid, prepared.dataset_cid, input_cid, seed)
-            verdict = verify_unit(spec, store.get(cid), store.get, b"challenge", ctx, material.split.shards[index])
+            verdict = verify_unit(spec, store.get(cid), store.get, b"challenge", ctx, material.shard(index))
             assert verdict.outcome is Outcome.VALID, f"round {round_} unit {index}: {verdict.reason}"
             final = state_from_bytes(store.get(parse_trail(store.get(cid)).final_model), material.model_specs)
             contributions.append(Contribution(index, final, manifest.samples))
         if units < spec.dataset.shards:  # the rule runs over every unit of a round: the rest train the same way
             for index in range(units, spec.dataset.shards):
-                trail = train_unit(spec, model, material.split.shards[index], bytes([round_, index]) * 16)
+                trail = train_unit(spec, model, material.shard(index), bytes([round_, index]) * 16)
                 contributions.append(Contribution(index, trail.final_model, trail.samples))
         keys = set(material.parameter_keys)
         combined = aggregate(spec, contributions, keys, task_id=1, round_=round_)
@@ -81,10 +81,10 @@ def test_a_segment_is_re_executed_with_the_threads_the_miner_trained_with() -> N
     built = build_task(case.spec, load_dataset(case.dataset), Economics())
     p = built.prepared
     material = load_material(
-        built.objects[p.spec_cid], built.objects[p.dataset_cid], spec_cid=p.spec_cid, dataset_cid=p.dataset_cid
+        built.objects[p.spec_cid], built.objects.__getitem__, spec_cid=p.spec_cid, dataset_cid=p.dataset_cid
     )
     model = state_from_bytes(built.objects[p.model_cid], material.model_specs)
-    shard, seed = material.split.shards[0], b"\x01" * 32
+    shard, seed = material.shard(0), b"\x01" * 32
     trail = train_unit(material.spec, model, shard, seed, threads=2)
     first, second = trail.checkpoints[0], trail.checkpoints[1]
     joined = lambda c: {**{f"m/{k}": v for k, v in c.model.items()}, **{f"o/{k}": v for k, v in c.optimizer.items()}}  # noqa: E731
