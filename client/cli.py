@@ -186,8 +186,14 @@ def demo(
     units: Annotated[int, typer.Option(help="training units per round")] = 4,
     rounds: Annotated[int, typer.Option(help="rounds")] = 3,
     quorum: Annotated[int, typer.Option(help="verifiers per unit")] = 3,
-    local_steps: Annotated[int, typer.Option(help="training steps per unit")] = 800,
+    local_steps: Annotated[
+        int, typer.Option(min=0, help="training steps per unit (0: the workload's, 800 digits, 400 fashion-mnist)")
+    ] = 0,
     byzantine: Annotated[int, typer.Option(help="how many miners cheat (noise, copy, replay in turn)")] = 0,
+    workload: Annotated[
+        str,
+        typer.Option(help="digits (an MLP on 8×8 digits) | fashion-mnist (a CNN on Debian's Fashion-MNIST images)"),
+    ] = "digits",
     workdir: Annotated[Path, typer.Option(help="logs, node state and the report")] = Path(".dmlnet/demo"),
     stay: Annotated[
         bool | None,
@@ -204,12 +210,13 @@ def demo(
         ),
     ] = "none",
 ) -> None:
-    """Run a whole local network training handwritten digits, end to end; print and write a report."""
+    """Run a whole local network training a workload (handwritten digits by default), end to end; print and write
+    a report."""
     from client.demo import DemoConfig, run_demo
 
     keep = sys.stdin.isatty() and sys.stdout.isatty() if stay is None else stay
     config = DemoConfig(miners, verifiers, units, rounds, quorum, local_steps, byzantine, stay=keep,
-                        explorer_port=explorer_port, privacy=privacy)  # fmt: skip
+                        explorer_port=explorer_port, privacy=privacy, workload=workload)  # fmt: skip
     run_demo(console, workdir, config)
 
 

@@ -47,9 +47,10 @@ from node.children import tied_to_parent
 from node.errors import ConfigError, NodeError
 from node.ml import spec as sp
 from node.ml.baseline import centralized
-from node.ml.data import Dataset, digits
-from node.ml.defaults import digits_spec
+from node.ml.data import Corpus, digits
+from node.ml.defaults import digits_spec, fashion_mnist_spec
 from node.ml.evaluate import evaluate
+from node.ml.importers import fashion_mnist
 from node.ml.material import split_for
 from node.ml.model import build_module, state_of
 from node.store.client import StoreClient
@@ -67,7 +68,7 @@ class DemoConfig:
     units: int = 4
     rounds: int = 3
     quorum: int = 3
-    local_steps: int = 800
+    local_steps: int = 0  # 0: the workload's own (800 digits, 400 fashion-mnist)
     byzantine: int = 0
     timeout_s: float = 600.0
     # After the summary, keep the network and its explorer up until Ctrl-C (what a newcomer at a terminal wants).
@@ -75,6 +76,8 @@ class DemoConfig:
     explorer_port: int | None = None
     # "split": an owner's node too, and the task twice on the digits CNN, in plain mode then in split mode.
     privacy: str = "none"
+    # "digits" (the MLP on 8×8 digits) or "fashion-mnist" (the CNN on Debian's Fashion-MNIST).
+    workload: str = "digits"
 
 
 @dataclass
@@ -103,6 +106,11 @@ def run_demo(console: Console, workdir: Path, config: DemoConfig) -> DemoResult:
         raise NodeError(f"quorum {config.quorum} needs at least {config.quorum} verifiers")
     if config.privacy not in ("none", "split"):
         raise ConfigError(f"--privacy {config.privacy}: none or split")
+    if config.workload not in WORKLOADS:
+        raise ConfigError(f"--workload {config.workload}: one of {', '.join(WORKLOADS)}")
+    if config.workload != "digits" and config.privacy == "split":
+        raise ConfigError("--privacy split runs the digits CNN: use it with --workload digits")
+    spec, data = _workload(config)  # before anything starts: a dataset not installed is one line
     _fresh(workdir)
     artifact = load_artifact()
     processes: list[subprocess.Popen[bytes]] = []
@@ -148,9 +156,6 @@ def run_demo(console: Console, workdir: Path, config: DemoConfig) -> DemoResult:
                                    devnet.rpc_url, deployment_path, store_url))  # fmt: skip
         owner = TaskMarket.for_account(w3, deployment.address, artifact, accounts[1])
         store = StoreClient.from_endpoints([store_url])
-        spec = digits_spec(dataset_digest="0x" + "00" * 32, shards=config.units, local_steps=config.local_steps,
-                           cnn=config.privacy == "split")  # fmt: skip
-        data = digits()
         run = _Run(console, owner, store, data, config, processes, workdir, deployment.block_number)
         began = time.monotonic()
         task_id, progress = run.task(spec)
@@ -159,7 +164,7 @@ def run_demo(console: Console, workdir: Path, config: DemoConfig) -> DemoResult:
         split_run = None
         if owner_url is not None:
             split_spec = digits_spec(dataset_digest="0x" + "00" * 32, shards=config.units,
-                                     local_steps=config.local_steps, owner_url=owner_url)  # fmt: skip
+                                     local_steps=spec.training.local_steps, owner_url=owner_url)  # fmt: skip
             began = time.monotonic()
             split_id, _ = run.task(split_spec)
             split_s = time.monotonic() - began
@@ -171,11 +176,11 @@ def run_demo(console: Console, workdir: Path, config: DemoConfig) -> DemoResult:
         initial = state_of(build_module(spec.model, seed=0))
         baseline = evaluate(
             spec.model,
-            centralized(spec, initial, parts.shards, config.rounds * config.units * config.local_steps),
+            centralized(spec, initial, parts.shards, config.rounds * config.units * spec.training.local_steps),
             parts.test,
         ).accuracy
         outcome = Outcome(task_id, wall, progress.accuracy, baseline, roles, progress.accepted, progress.rejected)
-        result = _summarize(owner, artifact.abi, deployment.block_number, outcome, workdir)
+        result = _summarize(owner, artifact.abi, deployment.block_number, outcome, workdir, config.workload)
         result.split = split_run
         _print_summary(console, result)
         if config.stay:
@@ -209,7 +214,7 @@ class _Run:
     console: Console
     owner: TaskMarket
     store: StoreClient
-    data: Dataset
+    data: Corpus
     config: DemoConfig
     processes: list[subprocess.Popen[bytes]]
     workdir: Path
@@ -243,6 +248,20 @@ class _Run:
 
 
 DEMO_MARK = ".dml-demo"
+
+
+WORKLOADS = ("digits", "fashion-mnist")
+
+
+def _workload(config: DemoConfig) -> tuple[sp.TaskSpec, Corpus]:
+    """The demo's spec and data; ``config.local_steps`` 0 means the workload's own default."""
+    none = "0x" + "00" * 32
+    if config.workload == "fashion-mnist":
+        steps = config.local_steps or 400
+        return fashion_mnist_spec(dataset_digest=none, shards=config.units, local_steps=steps), fashion_mnist()
+    steps = config.local_steps or 800
+    spec = digits_spec(dataset_digest=none, shards=config.units, local_steps=steps, cnn=config.privacy == "split")
+    return spec, Corpus(digits())
 
 
 def _fresh(workdir: Path) -> None:
@@ -289,7 +308,9 @@ class Outcome:
     rejected: int
 
 
-def _summarize(owner: TaskMarket, abi: list[dict[str, Any]], from_block: int, o: Outcome, workdir: Path) -> DemoResult:
+def _summarize(
+    owner: TaskMarket, abi: list[dict[str, Any]], from_block: int, o: Outcome, workdir: Path, workload: str
+) -> DemoResult:
     w3 = owner.w3
     task_id, wall, accuracy, baseline, roles = o.task_id, o.wall, o.accuracy, o.baseline, o.roles
     accepted, rejected = o.accepted, o.rejected
@@ -317,7 +338,7 @@ def _summarize(owner: TaskMarket, abi: list[dict[str, Any]], from_block: int, o:
             slashes[str(e.args["account"])] += int(e.args["amount"])
     gas = sum(int(w3.eth.get_transaction_receipt(HexBytes(h))["gasUsed"]) for h in tx_hashes)
     report = workdir / "report.html"
-    accuracy_plot(workdir / "accuracy.png", accuracy, baseline, f"task {task_id}: digits")
+    accuracy_plot(workdir / "accuracy.png", accuracy, baseline, f"task {task_id}: {workload}")
     names = {**roles, owner.signer.address: "owner (refund)"}
     nodes = [("node", "address", "paid", "slashed")] + [
         (names.get(a, a), a, eth(payouts.get(a, 0)), eth(slashes.get(a, 0)))

@@ -21,6 +21,7 @@ from typing import Any
 
 from client.spec_cmds import load_spec
 from node.ml import spec as sp
+from node.ml.defaults import fashion_mnist_spec
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 DIGITS_DIGEST = "0x" + "00" * 32  # replaced by the dataset's CID at submission, as the CLI does
@@ -164,6 +165,10 @@ def generated_cases() -> list[MatrixCase]:
         MatrixCase(f"global-{name}", _spec(_MLP, _OPTIMIZERS["adam"], global_model=gm), "digits")
         for name, gm in _GLOBAL_MODELS.items()
     ]
+    # The built-in workloads other than the digits MLP (whose spec is the optimizer cases' base), as dml demo
+    # --workload submits them, with fewer steps.
+    cases.append(MatrixCase("builtin-fashion-mnist", fashion_mnist_spec(dataset_digest=DIGITS_DIGEST, local_steps=40),
+                            "fashion-mnist"))  # fmt: skip
     return cases
 
 

@@ -1,0 +1,313 @@
+"""Workloads worth paying for: Fashion-MNIST through a whole local network, and data bigger than a node's memory.
+
+1. **Fashion-MNIST** (Debian's real 70,000 images): the built-in CNN of 80,602 parameters, R rounds × 4 units,
+   through Anvil, a store server, 4 miners of which one Byzantine (it adds noise to its trails), 3 verifiers at
+   quorum 3 and the coordinate-wise median. Network accuracy on the official test split against centralized training of
+   the same steps in this run, and against the dataset's own benchmark table ("2 Conv <100K parameters": 0.925,
+   "2 Conv+pooling": 0.876–0.916). Verification cost: a verifier's CPU re-executing a unit over the miner's CPU
+   training it, on one unit of this spec, in process.
+2. **A dataset bigger than memory**: a synthetic float32 dataset of ``--size-mb`` in 64 shards, stored through a
+   real store server shard by shard, against the same shard size as a dataset of one shard. A miner process
+   trains one unit and a verifier process checks it; each reports its peak RSS, the bytes it fetched and the time
+   it spent fetching. Goal: the 64-shard dataset's peak RSS within 2× of the one-shard's, bytes per unit the same.
+
+    python -m scripts.bench_workloads [--rounds 6] [--local-steps 400] [--size-mb 2048]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from client.tasks import Economics, create_task, prepare_task
+from node.chain.build import ensure_artifact
+from node.chain.deploy import deploy_market
+from node.chain.devnet import Devnet, dev_accounts
+from node.chain.rpc import connect
+from node.chain.tx import Signer
+from node.chain.types import DEFAULT_UNBONDING_DELAY_S, TaskStatus
+from node.ml.baseline import centralized
+from node.ml.data import Dataset, synthetic
+from node.ml.defaults import fashion_mnist_spec
+from node.ml.evaluate import evaluate
+from node.ml.importers import fashion_mnist
+from node.ml.manifest import publish_trail
+from node.ml.material import load_material, split_for
+from node.ml.model import build_module, state_from_bytes, state_of, state_to_bytes
+from node.ml.shards import publish_parts
+from node.ml.spec import TaskSpec
+from node.ml.train import train_unit
+from node.ml.verify import UnitContext, verify_unit
+from node.store.canonical import canonical_bytes
+from node.store.client import StoreClient
+from scripts.benchlib import emit, print_table
+from tests.conftest import Chain
+from tests.e2e.network import network
+from tests.integration.store.servers import store_server
+from tests.polling import wait_until
+
+MINER = "0x" + "11" * 20
+SHARDS = 64
+FEATURES = 256  # a sample is 1 KiB of float32
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--local-steps", type=int, default=400)
+    parser.add_argument("--size-mb", type=int, default=2048, help="the large synthetic dataset's size")
+    parser.add_argument("--child", choices=["train", "verify"], help=argparse.SUPPRESS)
+    parser.add_argument("--store", help=argparse.SUPPRESS)
+    parser.add_argument("--spec-cid", help=argparse.SUPPRESS)
+    parser.add_argument("--dataset-cid", help=argparse.SUPPRESS)
+    parser.add_argument("--trail-cid", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child is not None:
+        _child(args)
+        return
+    fm = _fashion_mnist(args.rounds, args.local_steps)
+    big = _sharded(args.size_mb)
+    rows: list[tuple[str, Any]] = [
+        ("Fashion-MNIST task", f"{args.rounds} rounds × 4 units × {args.local_steps} steps, quorum 3, median"),
+        ("network test accuracy", fm["network"]),
+        ("centralized, same steps, this run", fm["centralized"]),
+        ("dataset's table: 2 Conv <100K parameters", 0.925),
+        ("Byzantine units rejected / submitted", f"{fm['byzantine_rejected']} / {fm['byzantine_submitted']}"),
+        ("honest units rejected", fm["honest_rejected"]),
+        ("verification cost / training (CPU, one unit)", fm["verification_cost_ratio"]),
+        ("wall time (s)", fm["wall_s"]),
+    ]
+    for name, figures in (("1 shard", big["one"]), (f"{SHARDS} shards", big["many"])):
+        for role in ("train", "verify"):
+            f = figures[role]
+            rows.append((f"{name}: {role} peak RSS (MB)", f["peak_rss_mb"]))
+            rows.append((f"{name}: {role} bytes fetched (MB) / fetch s", f"{f['fetched_mb']} / {f['fetch_s']}"))
+    rows.append((f"{SHARDS}-shard dataset (MB) / shard (MB)", f"{big['dataset_mb']} / {big['shard_mb']}"))
+    print_table(["figure", "value"], rows)
+    one, many = big["one"], big["many"]
+    emit(
+        "workloads",
+        {
+            "fmnist_network_accuracy": fm["network"],
+            "fmnist_centralized_accuracy": fm["centralized"],
+            "fmnist_rounds": args.rounds,
+            "fmnist_local_steps": args.local_steps,
+            "byzantine_rejected": fm["byzantine_rejected"],
+            "byzantine_submitted": fm["byzantine_submitted"],
+            "honest_rejected": fm["honest_rejected"],
+            "verification_cost_ratio": fm["verification_cost_ratio"],
+            "dataset_mb": big["dataset_mb"],
+            "shard_mb": big["shard_mb"],
+            "miner_peak_rss_mb_one_shard": one["train"]["peak_rss_mb"],
+            "miner_peak_rss_mb_sharded": many["train"]["peak_rss_mb"],
+            "verifier_peak_rss_mb_one_shard": one["verify"]["peak_rss_mb"],
+            "verifier_peak_rss_mb_sharded": many["verify"]["peak_rss_mb"],
+            "rss_ratio_miner": round(many["train"]["peak_rss_mb"] / one["train"]["peak_rss_mb"], 3),
+            "rss_ratio_verifier": round(many["verify"]["peak_rss_mb"] / one["verify"]["peak_rss_mb"], 3),
+            "fetched_mb_per_unit_one_shard": one["train"]["fetched_mb"],
+            "fetched_mb_per_unit_sharded": many["train"]["fetched_mb"],
+            "fetch_s_one_shard": one["train"]["fetch_s"],
+            "fetch_s_sharded": many["train"]["fetch_s"],
+        },
+    )
+
+
+# ------------------------------------------------------------------------------------------- Fashion-MNIST
+
+
+def _fashion_mnist(rounds: int, local_steps: int) -> dict[str, Any]:
+    corpus = fashion_mnist()
+    spec = fashion_mnist_spec(dataset_digest="0x" + "00" * 32, local_steps=local_steps, aggregation="median")
+    artifact = ensure_artifact()
+    with Devnet(accounts=12) as devnet, tempfile.TemporaryDirectory(prefix="bench-workloads-") as tmp:
+        w3 = connect(devnet.rpc_url)
+        accounts = dev_accounts(12)
+        deployment = deploy_market(Signer(w3, accounts[0]), artifact, unbonding_delay_s=DEFAULT_UNBONDING_DELAY_S)
+        chain = Chain(devnet.rpc_url, w3, artifact, deployment, accounts)
+        owner = chain.market(accounts[1])
+        with network(chain, Path(tmp)) as net:
+            for name, roles, account in [
+                ("miner-a", "miner", 2), ("miner-b", "miner", 3), ("miner-c", "miner,aggregator", 4),
+                ("verifier-0", "verifier,keeper", 5), ("verifier-1", "verifier,keeper", 6),
+                ("verifier-2", "verifier,keeper", 7),
+            ]:  # fmt: skip
+                net.node(name, roles, account).start()
+            net.node("cheater", "cheat-noise", 8, "--plugin", "testkit.adversaries").start()
+            economics = Economics(rounds=rounds, quorum=3, claim_timeout_s=600)
+            started = time.monotonic()
+            task_id = create_task(owner, prepare_task(net.store(), spec, corpus, economics))
+            wait_until(
+                lambda: owner.get_task(task_id).state.status is TaskStatus.COMPLETED,
+                timeout_s=3600,
+                what="the Fashion-MNIST task to complete",
+            )
+            wall = time.monotonic() - started
+            final = net.store().get(_cid(owner.get_task(task_id).state.final_model_digest))
+            events = net.events(deployment.block_number)
+    cheater = accounts[8].address
+    submitted = [a for n, a in events if n == "ResultSubmitted"]
+    rejected = [a for n, a in events if n == "UnitRejected"]
+    parts = split_for(spec, corpus)
+    network_accuracy = evaluate(spec.model, state_from_bytes(final, _specs(spec)), parts.test).accuracy
+    steps = rounds * spec.dataset.shards * local_steps
+    central = centralized(spec, state_of(build_module(spec.model, seed=0)), parts.shards, steps)
+    return {
+        "network": round(network_accuracy, 4),
+        "centralized": round(evaluate(spec.model, central, parts.test).accuracy, 4),
+        "byzantine_submitted": sum(1 for a in submitted if a["miner"] == cheater),
+        "byzantine_rejected": sum(1 for a in rejected if a["miner"] == cheater),
+        "honest_rejected": sum(1 for a in rejected if a["miner"] != cheater),
+        "verification_cost_ratio": _verification_cost(spec, parts.shards[0]),
+        "wall_s": round(wall, 1),
+    }
+
+
+def _verification_cost(spec: TaskSpec, shard: Dataset) -> float:
+    """A verifier's CPU time judging one honest unit over the miner's CPU time training it (in process)."""
+    store = StoreClient.from_endpoints([tempfile.mkdtemp(prefix="bench-workloads-store-")])
+    initial = state_of(build_module(spec.model, seed=0))
+    input_cid = store.put(state_to_bytes(initial))
+    spec_cid = store.put(canonical_bytes(spec))
+    seed = b"\x07" * 32
+    began = time.process_time()
+    trail = train_unit(spec, initial, shard, seed)
+    _, manifest_cid = publish_trail(
+        trail, store.put, task_id=1, round_=0, index=0, miner=MINER,
+        spec_cid=spec_cid, dataset_cid=spec_cid, input_model_cid=input_cid,
+    )  # fmt: skip
+    training = time.process_time() - began
+    ctx = UnitContext(1, 0, 0, MINER, spec_cid, spec_cid, input_cid, seed)
+    began = time.process_time()
+    verdict = verify_unit(spec, store.get(manifest_cid), store.get, b"challenge", ctx, shard)
+    checking = time.process_time() - began
+    if not verdict.valid:
+        raise SystemExit(f"an honest unit was judged invalid: {verdict.reason}")
+    return round(checking / training, 4)
+
+
+def _specs(spec: TaskSpec) -> dict[str, Any]:
+    from node.ml.model import tensor_specs
+
+    return dict(tensor_specs(build_module(spec.model)))
+
+
+def _cid(digest: bytes) -> str:
+    from node.store.cid import to_cid
+
+    return to_cid(digest)
+
+
+# ------------------------------------------------------------------------------------------- sharded data
+
+
+def _sharded(size_mb: int) -> dict[str, Any]:
+    """Stores the large dataset and a one-shard dataset of the same shard size, then trains and checks a unit of
+    each in child processes."""
+    shard_samples = max(64, size_mb * (1 << 20) // SHARDS // (FEATURES * 4))
+    spec_of = {
+        shards: TaskSpec.model_validate(
+            {
+                "model": {
+                    "input_shape": [FEATURES],
+                    "layers": [
+                        {"type": "linear", "in_features": FEATURES, "out_features": 64},
+                        {"type": "relu"},
+                        {"type": "linear", "in_features": 64, "out_features": 10},
+                    ],
+                },
+                "training": {
+                    "loss": "cross_entropy",
+                    "optimizer": {"type": "sgd", "lr": 0.05, "momentum": 0.9},
+                    "batch_size": 64,
+                    "local_steps": 100,
+                    "checkpoint_every": 5,
+                },
+                "dataset": {"digest": "0x" + "00" * 32, "shards": shards},
+            }
+        )
+        for shards in (1, SHARDS)
+    }
+    figures: dict[str, Any] = {}
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-shards-") as tmp,
+        store_server(Path(tmp) / "store", max_bytes=1 << 40) as (url, _),
+    ):
+        store = StoreClient.from_endpoints([url])
+        for key, shards in (("one", 1), ("many", SHARDS)):
+            # One shard at a time: the owner never holds the whole dataset either.
+            parts = (synthetic(shard_samples, features=FEATURES, seed=i) for i in range(shards))
+            test = synthetic(256, features=FEATURES, seed=10_000)
+            manifest = publish_parts(store.put, parts, test, shard_seed=0, holdout_fraction=None)
+            dataset_cid = store.put(manifest)
+            spec = spec_of[shards].model_copy(
+                update={"dataset": spec_of[shards].dataset.model_copy(update={"digest": dataset_cid})}
+            )
+            spec_cid = store.put(canonical_bytes(spec))
+            common = ["--store", url, "--spec-cid", spec_cid, "--dataset-cid", dataset_cid]
+            trained = _run_child("train", common)
+            checked = _run_child("verify", [*common, "--trail-cid", trained["trail_cid"]])
+            figures[key] = {"train": trained, "verify": checked}
+    shard_mb = round(shard_samples * FEATURES * 4 / (1 << 20), 1)
+    return {**figures, "shard_mb": shard_mb, "dataset_mb": round(shard_mb * SHARDS, 1)}
+
+
+def _run_child(role: str, args: list[str]) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, "-m", "scripts.bench_workloads", "--child", role, *args],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return dict(json.loads(out.strip().splitlines()[-1]))
+
+
+def _child(args: argparse.Namespace) -> None:
+    """One node's work on unit 0 (the last shard of the dataset: nothing before it is needed), as a node does it:
+    the spec and the manifest, then the one shard."""
+    store = StoreClient.from_endpoints([args.store])
+    fetch_s = 0.0
+
+    def fetch(cid: str) -> bytes:
+        nonlocal fetch_s
+        began = time.monotonic()
+        data = store.get(cid)
+        fetch_s += time.monotonic() - began
+        return data
+
+    material = load_material(fetch(args.spec_cid), fetch, spec_cid=args.spec_cid, dataset_cid=args.dataset_cid)
+    index = material.data.shard_count - 1
+    shard = material.shard(index)
+    initial = state_of(build_module(material.spec.model, seed=0))
+    input_cid = store.put(state_to_bytes(initial))
+    seed = b"\x05" * 32
+    ctx = UnitContext(1, 0, index, MINER, args.spec_cid, args.dataset_cid, input_cid, seed)
+    figures: dict[str, Any] = {}
+    if args.child == "train":
+        trail = train_unit(material.spec, initial, shard, seed)
+        _, trail_cid = publish_trail(
+            trail, store.put, task_id=1, round_=0, index=index, miner=MINER,
+            spec_cid=args.spec_cid, dataset_cid=args.dataset_cid, input_model_cid=input_cid,
+        )  # fmt: skip
+        figures["trail_cid"] = trail_cid
+    else:
+        verdict = verify_unit(material.spec, fetch(args.trail_cid), fetch, b"challenge", ctx, shard)
+        if not verdict.valid:
+            raise SystemExit(f"an honest unit was judged invalid: {verdict.reason}")
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux
+    figures.update(
+        peak_rss_mb=round(peak_kb / 1024, 1),
+        fetched_mb=round(material.data.bytes_fetched / (1 << 20), 2),
+        fetch_s=round(fetch_s, 3),
+    )
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,31 @@
+"""scripts/bench_workloads.py at its smallest size, on a real chain, store and node processes: it runs, the
+Byzantine miner's units are all rejected and no honest one is, and the sharded dataset costs a unit no more than one
+shard does (the same bytes fetched, peak RSS within 2×)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = [pytest.mark.chain, pytest.mark.slow]
+
+
+def test_bench_workloads_runs_at_its_smallest_size_and_reports_every_figure() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "scripts.bench_workloads", "--rounds", "1", "--local-steps", "20", "--size-mb", "64"],
+        capture_output=True, text=True, timeout=1200, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    for key in ("fmnist_network_accuracy", "fmnist_centralized_accuracy", "verification_cost_ratio"):
+        assert 0 < figures[key] <= 1, key
+    assert figures["fmnist_network_accuracy"] > 0.3, "20 steps of 4 units already learn (chance is 0.1)"
+    assert figures["byzantine_rejected"] == figures["byzantine_submitted"]
+    assert figures["honest_rejected"] == 0
+    assert figures["dataset_mb"] == 64 * figures["shard_mb"]
+    assert figures["fetched_mb_per_unit_sharded"] == figures["fetched_mb_per_unit_one_shard"], "one shard's bytes"
+    assert figures["rss_ratio_miner"] <= 2
+    assert figures["rss_ratio_verifier"] <= 2
