@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 # Training steps of a task's centralized baseline this explorer computes at most (the digits demo: 9,600).
 BASELINE_MAX_STEPS = 50_000
+# The centralized baseline trains on the union of a task's shards, so it holds them all: not past this size.
+BASELINE_MAX_BYTES = 512 << 20
 
 
 class AccuracyTracker:
@@ -100,6 +102,11 @@ class AccuracyTracker:
                 steps = int(params["rounds"]) * int(params["unitsPerRound"]) * material.spec.training.local_steps
                 if steps > self._baseline_max_steps:
                     self._set_baseline(task_id, None, steps, f"{steps} steps: more than this explorer trains")
+                    continue
+                held = material.data.training_bytes
+                if held > BASELINE_MAX_BYTES:
+                    note = f"{held >> 20} MB of shards: more than this explorer holds"
+                    self._set_baseline(task_id, None, steps, note)
                     continue
                 initial = state_from_bytes(self._fetch(normalize(params["initialModelDigest"])), material.model_specs)
                 shards, test = list(material.data.shards()), material.test_set()

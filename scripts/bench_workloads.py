@@ -11,7 +11,7 @@
    trains one unit and a verifier process checks it; each reports its peak RSS, the bytes it fetched and the time
    it spent fetching. Goal: the 64-shard dataset's peak RSS within 2× of the one-shard's, bytes per unit the same.
 
-    python -m scripts.bench_workloads [--rounds 6] [--local-steps 400] [--size-mb 2048]
+    python -m scripts.bench_workloads [--rounds 8] [--local-steps 400] [--size-mb 2048]
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ FEATURES = 256  # a sample is 1 KiB of float32
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--local-steps", type=int, default=400)
     parser.add_argument("--size-mb", type=int, default=2048, help="the large synthetic dataset's size")
     parser.add_argument("--child", choices=["train", "verify"], help=argparse.SUPPRESS)

@@ -319,66 +319,103 @@ abstract contract Quorums is Staking {
     /// Solvency, whatever a slash could take: level 0 is paid from the budget; an appeal whose challenger lost is
     /// paid by its bond (seatsAt × verifierReward, a bond the challenger took on itself: always whole); one whose
     /// challenger won is paid by what the overturned level's seats gave up (more than half of them, each voteBond ≥
-    /// 4 × verifierReward ≥ what the appeal's seats and the challenger's reward need) and, should an overturned
-    /// seat have been seated beyond its stake, by the challenger's bond for the rest (see _settleChallenge). No
-    /// level ever pays out more than came in for it.
+    /// 4 × verifierReward ≥ what the appeal's seats and the challenger's reward need). Should that fall short, an
+    /// overturned seat having been seated beyond its stake, the appeal's seats share what there is and the
+    /// challenger's reward is what is left: a challenger that was right never loses any of its bond, and no level
+    /// ever pays out more than came in for it.
     // slither-disable-next-line reentrancy-no-eth,reentrancy-benign,reentrancy-events
     function _settleVotes(uint256 taskId, Task storage t, Unit storage u, uint256 key, bool verdict)
         internal
         returns (uint256 escrowIn, uint256 escrowOut)
     {
         uint8 finalLevel = u.level;
-        uint32 quorum = t.params.quorum;
-        // forge-lint: disable-next-line(unsafe-typecast)
-        Level[5] storage levels = _levels[taskId][uint32(key)]; // the index half of the key
-        // Level 0 is written down only when it was appealed, and an appealed unit stays above level 0 until it
-        // settles: the unit's level says it, without reading the slot.
-        bool appealed = finalLevel != 0;
         uint256 previousSlashed = 0; // what the level below gave up: an upheld appeal's funds
         for (uint8 l; l <= finalLevel; ++l) {
-            (uint256 slashed, uint256 paid) = _settleSeats(taskId, t, key, l, _seats(quorum, l), verdict);
-            escrowIn += slashed;
-            escrowOut += paid;
-            if (l != 0) {
-                bool upheld = levels[l - 1].verdict != verdict;
-                (uint256 i, uint256 o) =
-                    _settleChallenge(taskId, t, key, levels[l].challenger, l, upheld, paid, previousSlashed);
-                escrowIn += i;
-                escrowOut += o;
-            }
+            (uint256 slashed, uint256 i, uint256 o) = _settleLevel(taskId, t, key, l, verdict, previousSlashed);
+            escrowIn += i;
+            escrowOut += o;
             previousSlashed = slashed;
         }
-        // The unit's next vote (this round's, if rejected, or the next round's) starts unappealed.
-        if (appealed) delete levels[0];
+        // The unit's next vote (this round's, if rejected, or the next round's) starts unappealed. Level 0 is
+        // written down only when it was appealed, and an appealed unit stays above level 0 until it settles.
+        // forge-lint: disable-next-line(unsafe-typecast)
+        if (finalLevel != 0) delete _levels[taskId][uint32(key)][0]; // the index half of the key
     }
 
-    /// @dev Returns what the level's seats gave up (slashed) and what they were paid.
+    /// @dev Settles one level's seats and, above level 0, its challenger. An upheld appeal is paid from what the
+    /// overturned level gave up (`below`), never by its challenger. Returns what the level's seats gave up, and
+    /// what went into and out of the task's escrow.
     // slither-disable-next-line reentrancy-no-eth,reentrancy-benign,reentrancy-events
-    function _settleSeats(uint256 taskId, Task storage t, uint256 key, uint8 level, uint8 seats, bool verdict)
+    function _settleLevel(uint256 taskId, Task storage t, uint256 key, uint8 level, bool verdict, uint256 below)
         private
-        returns (uint256 slashed, uint256 paid)
+        returns (uint256 slashed, uint256 escrowIn, uint256 escrowOut)
     {
+        // forge-lint: disable-next-line(unsafe-typecast)
+        Level[5] storage levels = _levels[taskId][uint32(key)]; // the index half of the key
+        bool upheld = level != 0 && levels[level - 1].verdict != verdict;
+        uint256 funds = upheld ? below : type(uint256).max;
+        uint256 paid;
+        (slashed, paid) = _settleSeats(taskId, t, key, level, _seats(t.params.quorum, level), verdict, funds);
+        escrowIn = slashed;
+        escrowOut = paid;
+        if (level != 0) {
+            (uint256 i, uint256 o) = _settleChallenge(taskId, t, key, levels[level].challenger, level, upheld, paid, below);
+            escrowIn += i;
+            escrowOut += o;
+        }
+    }
+
+    /// @dev Returns what the level's seats gave up (slashed) and what they were paid: `verifierReward` a seat that
+    /// voted the verdict, or an equal share of `funds` when those cannot pay that much to each.
+    // slither-disable-next-line reentrancy-no-eth,reentrancy-benign,reentrancy-events
+    function _settleSeats(
+        uint256 taskId,
+        Task storage t,
+        uint256 key,
+        uint8 level,
+        uint8 seats,
+        bool verdict,
+        uint256 funds
+    ) private returns (uint256 slashed, uint256 paid) {
         uint96 voteBond = t.params.voteBond;
-        uint96 reward = t.params.verifierReward;
+        uint256 reward = t.params.verifierReward;
         (, uint32 index) = _roundIndex(key);
+        if (funds < uint256(seats) * reward) {
+            uint256 winners = _winners(taskId, index, level, seats, verdict);
+            if (winners != 0 && funds / winners < reward) reward = funds / winners;
+        }
         for (uint256 seat; seat < seats; ++seat) {
             Ballot storage b = _ballots[_ballotKey(taskId, index, level, seat)];
             address verifier = b.verifier;
             if (b.revealed && b.valid == verdict) {
                 _unlockSeat(verifier, voteBond);
-                _addCredit(verifier, reward);
-                paid += reward;
-                emit Credited(verifier, taskId, reward);
+                if (reward != 0) {
+                    _addCredit(verifier, reward);
+                    paid += reward;
+                    emit Credited(verifier, taskId, reward);
+                }
             } else {
                 slashed += _slashSeatAt(verifier, taskId, key, voteBond);
             }
         }
     }
 
-    /// @dev Settles the challenger of `level`. Lost: its bond pays the level. Upheld: its bond comes back with
-    /// `verifierReward`, paid from `funds` (what the overturned level gave up); were those short of the level's pay
-    /// and the reward (an overturned seat seated beyond its stake), the reward shrinks first, then the bond pays the
-    /// rest of the level's seats. Returns what went into and out of escrow.
+    /// @dev How many of the level's seats revealed `verdict`.
+    function _winners(uint256 taskId, uint32 index, uint8 level, uint8 seats, bool verdict)
+        private
+        view
+        returns (uint256 winners)
+    {
+        for (uint256 seat; seat < seats; ++seat) {
+            Ballot storage b = _ballots[_ballotKey(taskId, index, level, seat)];
+            if (b.revealed && b.valid == verdict) ++winners;
+        }
+    }
+
+    /// @dev Settles the challenger of `level`. Lost: its bond pays the level. Upheld: its bond comes back whole with
+    /// `verifierReward`, paid from `funds` (what the overturned level gave up) after the level's seats (which never
+    /// take more than `funds`: see _settleSeats); the reward is what is left when that is less. Returns what went
+    /// into and out of escrow.
     // slither-disable-next-line reentrancy-no-eth,reentrancy-benign,reentrancy-events (the pool: see above)
     function _settleChallenge(
         uint256 taskId,
@@ -398,20 +435,15 @@ abstract contract Quorums is Staking {
             return (bond, 0);
         }
         uint256 reward = t.params.verifierReward;
-        uint256 fromBond = 0;
-        if (funds < levelPaid) {
-            (reward, fromBond) = (0, levelPaid - funds); // levelPaid ≤ seats × reward = bond
-        } else if (funds - levelPaid < reward) {
-            reward = funds - levelPaid;
-        }
-        _unlockBond(challenger, bond - fromBond);
-        if (fromBond != 0) _slashBond(challenger, taskId, round, index, fromBond);
+        // levelPaid ≤ funds: an upheld level's seats share at most what the overturned level gave up.
+        if (funds - levelPaid < reward) reward = funds - levelPaid;
+        _unlockBond(challenger, bond);
         if (reward != 0) {
             _addCredit(challenger, reward);
             emit Credited(challenger, taskId, reward);
         }
         emit ChallengeSettled(taskId, round, index, challenger, level, true, reward);
-        return (fromBond, reward);
+        return (0, reward);
     }
 
     /// @dev Unlocks revealers and slashes non-revealers of the current epoch; returns what was slashed.

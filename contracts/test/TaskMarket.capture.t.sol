@@ -268,7 +268,7 @@ contract TaskMarketCaptureTest is TaskMarketFixture {
     // An account seated beyond its stake: slashes stop at its stake, and no settlement pays out more than came in
     // ------------------------------------------------------------------------------------------------------------
 
-    function test_challengeVerdict_anOverturnedSeatSeatedBeyondItsStakeCostsTheChallengerOnlyWhatIsMissing() public {
+    function test_challengeVerdict_anOverturnedSeatSeatedBeyondItsStakeNeverCostsTheChallengerItsBond() public {
         address thin = address(0x7117);
         vm.deal(thin, 1 ether);
         vm.prank(thin);
@@ -303,15 +303,21 @@ contract TaskMarketCaptureTest is TaskMarketFixture {
             _vote(taskId, index, false); // the appeals overturn both
         }
         vm.warp(_unit(taskId, 0, 1).deadline + 1);
+        address challenger = verifiers[0];
+        uint256 challengerStake = _total(challenger);
         for (uint32 index; index < 2; ++index) {
             uint256 before = _total(thin);
+            uint256 credit = market.creditOf(challenger);
             // The first appeal is paid by thin's bond, the challenger's reward included; the second finds nothing
-            // left to take: the challenger's bond pays that level's seats, and it gets no reward.
+            // left to take: that level's seats share nothing (their bonds come back), the challenger gets its bond
+            // back and no reward, and no one that was right is slashed.
             vm.expectEmit();
-            emit ITaskMarket.ChallengeSettled(taskId, 0, index, verifiers[0], 1, true, index == 0 ? VERIFIER_REWARD : 0);
+            emit ITaskMarket.ChallengeSettled(taskId, 0, index, challenger, 1, true, index == 0 ? VERIFIER_REWARD : 0);
             market.finalizeUnit(taskId, 0, index);
             vm.assertTrue(_unit(taskId, 0, index).status == ITaskMarket.UnitStatus.Open, "junk rejected");
             vm.assertEq(before - _total(thin), index == 0 ? VOTE_BOND : 0, "its stake paid once, then nothing");
+            vm.assertEq(_total(challenger), challengerStake, "the challenger's bond came back whole: never slashed");
+            vm.assertEq(market.creditOf(challenger) - credit, index == 0 ? VERIFIER_REWARD : 0, "its reward");
             _assertSolvent();
         }
         vm.assertEq(_locked(thin), 0, "no bond left behind");

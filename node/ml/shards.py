@@ -10,6 +10,7 @@ holds the whole dataset, and every object is verified against its CID by the sto
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from typing import Annotated, Literal
@@ -53,6 +54,10 @@ class DatasetManifest(_Doc):
     @property
     def samples(self) -> int:
         return sum(p.samples for p in self.shards)
+
+    @property
+    def sample_bytes(self) -> int:
+        return math.prod(self.sample_shape) * (1 if self.dtype == "uint8" else 4)
 
 
 def encode_split(parts: Split, *, shard_seed: int, holdout_fraction: float | None) -> tuple[bytes, dict[str, bytes]]:
@@ -127,6 +132,11 @@ class ShardedData:
         self._cache: OrderedDict[str, Dataset] = OrderedDict()
         self._test: Dataset | None = None
         self.bytes_fetched = 0
+
+    @property
+    def training_bytes(self) -> int:
+        """What holding every training shard's samples takes (what no node does)."""
+        return self.manifest.samples * self.manifest.sample_bytes
 
     @property
     def shard_count(self) -> int:
