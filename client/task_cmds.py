@@ -82,7 +82,8 @@ def data_add(
     cid = cid_of(manifest)
     train = corpus.train
     console.print(
-        f"{cid}  ({len(train)} samples of shape {train.sample_shape}, {train.x.dtype}, {train.num_classes} classes; "
+        f"{cid}  ({len(train)} samples of shape {train.sample_shape}, {str(train.x.dtype).removeprefix('torch.')}, "
+        f"{train.num_classes} classes; "
         f"{shards} shards, {len(parts.test)} held out)"
     )
 
