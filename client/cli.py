@@ -225,7 +225,9 @@ def audit(
     task_id: int,
     full: Annotated[bool, typer.Option(help="re-verify every unit and fetch every checkpoint")] = False,
     sample: Annotated[int, typer.Option(help="training units re-verified (without --full)")] = 2,
-    out: Annotated[Path, typer.Option(help="folder for the JSON and HTML report")] = Path("."),
+    out: Annotated[
+        Path | None, typer.Option(help="folder for the JSON and HTML report (default: audits/ in the state folder)")
+    ] = None,
     home_dir: HomeOpt = None,
     rpc: RpcOpt = None,
     deployment: DeploymentOpt = None,
@@ -254,7 +256,7 @@ def audit(
     report = audit_task(
         session.market, session.store, task_id, from_block=session.deployment.block_number, full=full, sample=sample
     )
-    json_path, html_path = write_report(report, out)
+    json_path, html_path = write_report(report, out if out is not None else home(home_dir) / "audits")
     console.print(
         f"task {task_id}: {report.units_accepted} units accepted, {report.units_reverified} re-executed, "
         f"{report.aggregates_reverified} aggregates recomputed, {report.artifacts_checked} artifacts re-hashed",
