@@ -29,3 +29,18 @@ def check() -> None:
     is not lost."""
     if _received:
         raise SystemExit(128 + _received[0])
+
+
+def confirm(question: str, *, yes: bool) -> None:
+    """Asks ``question`` at a terminal (``yes``: already answered); a "no" aborts. Without a terminal there is nobody
+    to ask: refused in one line naming ``--yes`` (exit 2), before anything is sent."""
+    import typer
+
+    from node.errors import ConfigError
+
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise ConfigError(f"{question.rstrip('?')}: not at a terminal, nobody can answer; pass --yes")
+    if not typer.confirm(question):
+        raise typer.Abort()

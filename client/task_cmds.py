@@ -196,8 +196,7 @@ def task_submit(
     prepared = built.prepared
     console.print(f"spec {prepared.spec_cid}\ndataset {prepared.dataset_cid}\ninitial model {prepared.model_cid}")
     console.print(f"{p.rounds} rounds × {p.units_per_round} units, quorum {p.quorum}: budget {eth(p.budget)}")
-    if not yes and not typer.confirm("upload, escrow the budget and create the task?"):
-        raise typer.Abort()
+    interrupt.confirm("upload, escrow the budget and create the task?", yes=yes)
     upload(session.store, built)
     task_id = create_task(session.market, prepared)
     console.print(f"task {task_id} created")
@@ -295,8 +294,7 @@ def task_challenge(
     bond = seats_at(task.params.quorum, info.level + 1) * task.params.verifier_reward
     verdict = "valid" if info.verdict else "invalid"
     console.print(f"verdict {verdict} at level {info.level}; a challenge locks {eth(bond)} of your stake")
-    if not yes and not typer.confirm("challenge it?"):
-        raise typer.Abort()
+    interrupt.confirm("challenge it?", yes=yes)
     sent = session.market.challenge_verdict(task_id, round_ - 1, unit)
     console.print(f"challenged: level {info.level + 1} will re-decide (tx {sent.tx_hash})")
 
