@@ -532,6 +532,13 @@ def money_commands(app: typer.Typer) -> None:
             password_env=password_env,
         )
         if wei > 0:
+            before = s.market.stake_of(s.market.signer.address)
+            available = before.total - before.unbonding
+            if wei > available:  # what the contract would refuse (TaskMarketUnstakeTooLarge), said in ETH
+                raise ConfigError(
+                    f"unstake {eth(wei)}: your stake is {eth(before.total)}, {eth(before.unbonding)} of it already "
+                    f"unbonding: at most {eth(available)} can start"
+                )
             s.market.request_unstake(wei)
             info = s.market.stake_of(s.market.signer.address)
             console.print(f"unbonding {eth(info.unbonding)}, releasable from {time.ctime(info.release_at)}")

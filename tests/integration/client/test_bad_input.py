@@ -37,6 +37,7 @@ CASES: list[tuple[list[str], int, str]] = [
     (["task", "submit", "--local-steps", "0", "--yes", *SIGNED], 40, "training.local_steps"),
     (["task", "submit", "--quorum", "2", "--yes", *SIGNED], 2, "must be odd"),
     (["task", "submit", *SIGNED], 2, "not at a terminal, nobody can answer; pass --yes"),
+    (["unstake", "5", *SIGNED], 2, "at most 0.000000 ETH can start"),
     (["task", "submit", "--quorum", "0", "--yes", *SIGNED], 2, "--quorum 0 is out of range"),
     (["task", "submit", "--rounds", "0", "--yes", *SIGNED], 2, "--rounds 0 is out of range"),
     (["task", "submit", "--challenge-window", "-1", "--yes", *SIGNED], 2, "'--challenge-window'"),
