@@ -152,9 +152,14 @@ def task_submit(
                 "(the units of a round are the spec's shards): drop --units or edit the spec"
             )
     else:
-        task_spec = digits_spec(
-            dataset_digest="0x" + "00" * 32, shards=4 if units is None else units, local_steps=local_steps
-        )
+        try:
+            task_spec = digits_spec(
+                dataset_digest="0x" + "00" * 32, shards=4 if units is None else units, local_steps=local_steps
+            )
+        except SpecError as err:  # named by the flag that set the field
+            flags = {"dataset.shards": f"--units {units}", "training.local_steps": f"--local-steps {local_steps}"}
+            flag = next((f for field, f in flags.items() if field in str(err)), None)
+            raise SpecError(f"{flag}: {err}" if flag else str(err)) from err
     economics = Economics(
         rounds=rounds,
         quorum=quorum,

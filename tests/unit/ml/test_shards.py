@@ -66,7 +66,7 @@ def test_a_shard_that_is_not_what_its_manifest_says_is_refused() -> None:
         ShardedData(m, swapped.__getitem__).shard(0)
     with pytest.raises(SpecError, match="not a dataset manifest"):
         parse_manifest(to_bytes(_pixels(2, 0)))
-    with pytest.raises(SpecError, match="holds torch.float32 samples"):
+    with pytest.raises(SpecError, match=r"holds torch\.float32 samples"):
         encode_parts(
             iter([_pixels(5, 0), synthetic(5, features=16)]), _pixels(3, 1), shard_seed=0, holdout_fraction=None
         )
