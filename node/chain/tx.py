@@ -138,8 +138,8 @@ class Signer:
             if is_insufficient_funds(err):
                 balance = int(self._read(lambda: self._w3.eth.get_balance(self._account.address)))
                 raise InsufficientFunds(
-                    f"{self._account.address} holds {balance} wei: not enough for {call.label} "
-                    f"({call.value} wei sent, plus gas)"
+                    f"{self._account.address} holds {_eth(balance)}: not enough for {call.label} "
+                    f"({_eth(call.value)} sent, plus gas)"
                 ) from err
             raise
 
@@ -287,3 +287,8 @@ class Signer:
 
     def _read(self, fn: Callable[[], Any]) -> Any:
         return with_retries(fn, policy=self._read_policy, what="signer")
+
+
+def _eth(wei: int) -> str:
+    """An amount as ETH to 6 places, with its exact wei beside it."""
+    return f"{wei / 10**18:,.6f} ETH ({wei} wei)"
