@@ -54,10 +54,21 @@ money_commands(app)
 console = Console()
 
 
+def _print_version(asked: bool) -> None:
+    if asked:
+        from importlib.metadata import version
+
+        typer.echo(f"dml {version('dmlnet')} (Python {sys.version.split()[0]})")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     debug: Annotated[bool, typer.Option("--debug", help="show tracebacks")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log at INFO")] = False,
+    _version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="print the version and exit")
+    ] = False,
 ) -> None:
     # --debug is read again by main(), which decides whether a failure shows its traceback.
     configure_logging(logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING)

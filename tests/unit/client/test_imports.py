@@ -21,6 +21,7 @@ def _heavy_modules_after(code: str) -> list[str]:
     "argv",
     [
         ["--help"],
+        ["--version"],
         ["task", "--help"],
         ["task", "submit", "--help"],
         ["node", "run", "--help"],
