@@ -40,12 +40,13 @@ from node.ml.evaluate import evaluate
 from node.ml.importers import fashion_mnist
 from node.ml.manifest import publish_trail
 from node.ml.material import load_material, split_for
-from node.ml.model import build_module, state_from_bytes, state_of, state_to_bytes
+from node.ml.model import build_module, state_from_bytes, state_of, state_to_bytes, tensor_specs
 from node.ml.shards import publish_parts
 from node.ml.spec import TaskSpec
 from node.ml.train import train_unit
 from node.ml.verify import UnitContext, verify_unit
 from node.store.canonical import canonical_bytes
+from node.store.cid import to_cid
 from node.store.client import StoreClient
 from scripts.benchlib import emit, print_table
 from tests.conftest import Chain
@@ -149,13 +150,14 @@ def _fashion_mnist(rounds: int, local_steps: int) -> dict[str, Any]:
                 what="the Fashion-MNIST task to complete",
             )
             wall = time.monotonic() - started
-            final = net.store().get(_cid(owner.get_task(task_id).state.final_model_digest))
+            final = net.store().get(to_cid(owner.get_task(task_id).state.final_model_digest))
             events = net.events(deployment.block_number)
     cheater = accounts[8].address
     submitted = [a for n, a in events if n == "ResultSubmitted"]
     rejected = [a for n, a in events if n == "UnitRejected"]
     parts = split_for(spec, corpus)
-    network_accuracy = evaluate(spec.model, state_from_bytes(final, _specs(spec)), parts.test).accuracy
+    network_model = state_from_bytes(final, tensor_specs(build_module(spec.model)))
+    network_accuracy = evaluate(spec.model, network_model, parts.test).accuracy
     steps = rounds * spec.dataset.shards * local_steps
     central = centralized(spec, state_of(build_module(spec.model, seed=0)), parts.shards, steps)
     return {
@@ -190,18 +192,6 @@ def _verification_cost(spec: TaskSpec, shard: Dataset) -> float:
     if not verdict.valid:
         raise SystemExit(f"an honest unit was judged invalid: {verdict.reason}")
     return round(checking / training, 4)
-
-
-def _specs(spec: TaskSpec) -> dict[str, Any]:
-    from node.ml.model import tensor_specs
-
-    return dict(tensor_specs(build_module(spec.model)))
-
-
-def _cid(digest: bytes) -> str:
-    from node.store.cid import to_cid
-
-    return to_cid(digest)
 
 
 # ------------------------------------------------------------------------------------------- sharded data

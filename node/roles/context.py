@@ -71,6 +71,7 @@ class Services:
     deferred: dict[int, MaterialFault] = field(default_factory=dict)
     # Tasks this miner does not claim on (its own rejected result fails its own check too), with why.
     claims_paused: dict[int, str] = field(default_factory=dict)
+    _shard_faults_said: set[tuple[int, int, int]] = field(default_factory=set)  # (task, round, unit) said once
     clock: ChainClock = field(default_factory=ChainClock)
     _rng: random.Random = field(default_factory=random.Random)
     # One cycle's view of the chain, read at the block the cycle started from and shared by every role: scans
@@ -122,9 +123,7 @@ class Services:
                 )
             return None
         except (SpecError, ValueError) as err:
-            self.deferred.pop(task.task_id, None)
-            log.error("task unusable: set aside", extra={"task": task.task_id, "error": str(err)})
-            self.unusable[task.task_id] = str(err)
+            self.set_aside(task.task_id, str(err))
             return None
         if self.deferred.pop(task.task_id, None) is not None:
             log.info("task material fetched after a store fault", extra={"task": task.task_id})
@@ -132,11 +131,39 @@ class Services:
             # A miner of a split task depends on the owner's node for every step: without the contract's promise
             # that an expiry then costs it nothing, an owner that goes silent would have its miners slashed.
             reason = "split mode without ownerInLoop on chain: an owner's silence would slash its miners"
-            log.error("task unusable: set aside", extra={"task": task.task_id, "error": reason})
-            self.unusable[task.task_id] = reason
+            self.set_aside(task.task_id, reason)
             return None
         self.materials[task.task_id] = material
         return material
+
+    def set_aside(self, task_id: int, reason: str) -> None:
+        """A task whose material cannot be used (a bad spec, a model that does not fit, a malformed shard): no role
+        of this node works on it again, and it is never fetched again. Said once; shown in ``/status``."""
+        self.deferred.pop(task_id, None)
+        self.materials.pop(task_id, None)
+        if task_id not in self.unusable:
+            log.error("task unusable: set aside", extra={"task": task_id, "error": reason})
+        self.unusable[task_id] = reason
+
+    def shards_at_hand(self, task: Task, material: TaskMaterial, indices: list[int]) -> bool:
+        """Fetches the shards of the training units among ``indices`` (each checked against the dataset's manifest
+        and kept, so the work that follows reads them from memory). A shard the store cannot serve now: False, said
+        once per unit, tried again next cycle; a malformed one sets the task aside (the owner's fault). A miner asks
+        before it claims, a verifier before it judges: either way the owner's missing data costs nobody a bond."""
+        try:
+            for index in indices:
+                if index < task.params.units_per_round:
+                    material.shard(index)
+        except SpecError as err:
+            self.set_aside(task.task_id, str(err))
+            return False
+        except StoreError as err:
+            key = (task.task_id, task.state.current_round, min(indices))
+            if key not in self._shard_faults_said:
+                self._shard_faults_said.add(key)
+                log.warning("shard not fetched: waiting for the store", extra={"task": task.task_id, "error": str(err)})
+            return False
+        return True
 
     def round_model(self, task: Task, round_: int, material: TaskMaterial) -> tuple[State, str]:
         """The input model of a round and its CID."""

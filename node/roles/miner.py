@@ -26,7 +26,7 @@ from node.chain.reverts import (
     TaskMarketUnitWrongStatus,
 )
 from node.chain.types import Task, TaskStatus, UnitInfo, UnitStatus
-from node.errors import ContractRevert, NodeError, SpecError, StepRefused, StoreError
+from node.errors import ContractRevert, NodeError, StepRefused
 from node.ml.aggregate import aggregate
 from node.ml.manifest import publish_aggregate, publish_trail
 from node.ml.material import TaskMaterial
@@ -160,7 +160,7 @@ class MinerRole:
         r = task.state.current_round
         if len(indices) > 1 and not self.s.ensure_free_stake(task.params.unit_bond * len(indices), "claim"):
             return False
-        if not self._shards_at_hand(task, material, indices):
+        if not self.s.shards_at_hand(task, material, indices):  # before the claim: after it, a wait costs the bond
             return False
         try:
             self.s.market.claim_units(task.task_id, r, indices)
@@ -174,27 +174,6 @@ class MinerRole:
         for work in works:
             self.s.state.put_work(work)
         self._work_through(works)
-        return True
-
-    def _shards_at_hand(self, task: Task, material: TaskMaterial, indices: list[int]) -> bool:
-        """Fetches (and checks against the dataset's manifest) the shard of every unit about to be claimed: a shard
-        the store cannot serve now is waited for before the claim, not after it, when the claim would expire and
-        cost the bond; a malformed one sets the task aside (the owner's fault, no unit of it can be trained)."""
-        try:
-            for index in indices:
-                if index < task.params.units_per_round:
-                    material.shard(index)
-        except SpecError as err:
-            log.error("task unusable: set aside", extra={"task": task.task_id, "error": str(err)})
-            self.s.unusable[task.task_id] = str(err)
-            self.s.materials.pop(task.task_id, None)
-            return False
-        except StoreError as err:
-            key = (task.task_id, task.state.current_round, min(indices), "shard")
-            if key not in self._refusals_said:
-                self._refusals_said.add(key)
-                log.warning("shard not fetched: not claiming yet", extra={"task": task.task_id, "error": str(err)})
-            return False
         return True
 
     def _claim_refused(self, task_id: int, round_: int, indices: list[int], err: ContractRevert) -> None:

@@ -24,7 +24,7 @@ from node.chain.reverts import (
     TaskMarketUnitWrongStatus,
 )
 from node.chain.types import MAX_APPEAL_LEVEL, Task, UnitInfo, UnitStatus, seats_at
-from node.errors import ContractRevert, StoreError
+from node.errors import ContractRevert
 from node.ml.material import TaskMaterial
 from node.ml.verify import Outcome, Verdict
 from node.roles.context import Services
@@ -234,19 +234,14 @@ class VerifierRole:
         self, task: Task, unit: UnitInfo, round_: int, index: int, material: TaskMaterial
     ) -> Verdict | None:
         """The verdict, after the stored votes whose commit deadline it would outlast are committed; None when the
-        task's own data (the unit's shard, the round's input model) cannot be fetched now: that is not the miner's
-        fault, so no verdict, not "invalid" (a seat left uncommitted is released unslashed)."""
+        unit's shard (the owner's data) cannot be had now: not the miner's fault, so no verdict rather than "invalid"
+        (a seat left uncommitted is released unslashed)."""
+        if not self.s.shards_at_hand(task, material, [index]):
+            return None
         if self._verdict_would_outlast_stored():
             self._commit_stored()
         began = time.monotonic()
-        try:
-            verdict = self._verdict(task, unit, round_, index, material)
-        except StoreError as err:
-            log.warning(
-                "task data not fetched: no verdict yet",
-                extra={"task": task.task_id, "round": round_, "unit": index, "error": str(err)},
-            )
-            return None
+        verdict = self._verdict(task, unit, round_, index, material)
         self._longest_verdict_s = max(self._longest_verdict_s, time.monotonic() - began)
         return verdict
 
