@@ -252,8 +252,8 @@ def audit(
     password_env: PwEnvOpt = None,
 ) -> None:
     """Rebuild a task from events, check every artifact, re-verify aggregates and units, sum the money."""
-    from client.audit import audit_task, write_report
     from client.session import Connection, open_session
+    from node.audit.audit import audit_task, write_report
 
     session = open_session(
         Connection(
@@ -292,7 +292,7 @@ def audit(
 
 
 def _challenge_wrong_verdicts(session: Session, task_id: int) -> None:
-    from client.audit import open_verdicts
+    from node.audit.audit import open_verdicts
 
     for v in open_verdicts(session.market, session.store, task_id):
         where = f"round {v.round + 1} unit {v.unit}"

@@ -32,10 +32,10 @@ from client.devnet import DEV_UNBONDING_DELAY_S, _start_store
 from client.explorer_cmds import DEFAULT_PORT
 from client.progress import Progress, ProgressReader
 from client.render import eth
-from client.report import accuracy_plot, html_page
 from client.task_cmds import _render
 from client.tasks import Economics, create_task, prepare_task
 from explorer.service import ExplorerService, Target
+from node.audit.report import accuracy_plot, html_page
 from node.chain.build import load_artifact
 from node.chain.contract import TaskMarket
 from node.chain.deploy import deploy_market

@@ -9,8 +9,8 @@ from pathlib import Path
 from node.chain.contract import TaskMarket
 from node.errors import NodeError
 from node.ml.evaluate import evaluate
-from node.ml.material import load_material
 from node.ml.model import state_from_bytes
+from node.protocol.material import material_of
 from node.roles.owner import owner_model, private_path
 from node.store.cid import to_cid
 from node.store.client import StoreClient
@@ -43,8 +43,7 @@ def owner_accuracy(
         if time.monotonic() > deadline:
             raise NodeError(f"the owner's node did not combine the last round of task {task_id} in {timeout_s:.0f}s")
         time.sleep(0.2)  # polling a file the owner's node writes, under the deadline above
-    spec_cid, dataset_cid = to_cid(task.params.spec_digest), to_cid(task.params.dataset_digest)
-    material = load_material(store.get(spec_cid), store.get, spec_cid=spec_cid, dataset_cid=dataset_cid)
+    material = material_of(task, store.get)
     out = {}
     for r in range(rounds):
         digest = task.state.final_model_digest if r == rounds - 1 else market.round_input(task_id, r + 1)

@@ -33,8 +33,8 @@ def model_eval(
     from client.session import require_task, session_for
     from client.spec_cmds import load_spec
     from node.ml.evaluate import evaluate
-    from node.ml.material import load_material
     from node.ml.model import build_module, state_from_bytes, tensor_specs
+    from node.protocol.material import material_of
     from node.store.cid import to_cid
 
     if model.isdigit():
@@ -44,10 +44,7 @@ def model_eval(
         task = session.market.get_task(task_id)
         if task.state.final_model_digest == b"\0" * 32:
             raise ConfigError(f"task {task_id} has no final model yet (status {task.state.status.name.lower()})")
-        spec_cid, dataset_cid = to_cid(task.params.spec_digest), to_cid(task.params.dataset_digest)
-        material = load_material(
-            session.store.get(spec_cid), session.store.get, spec_cid=spec_cid, dataset_cid=dataset_cid
-        )
+        material = material_of(task, session.store.get)
         task_spec = load_spec(spec) if spec is not None else material.spec
         raw = session.store.get(to_cid(task.state.final_model_digest))
         data, where = (

@@ -9,9 +9,10 @@ from node.chain.contract import TaskMarket
 from node.chain.events import EventReader
 from node.chain.types import Task, TaskStatus, UnitStatus
 from node.ml.evaluate import evaluate
-from node.ml.material import TaskMaterial, load_material
+from node.ml.material import TaskMaterial
 from node.ml.model import state_from_bytes
 from node.ml.split import plan_of
+from node.protocol.material import material_of
 from node.store.cid import to_cid
 from node.store.client import StoreClient
 
@@ -48,10 +49,7 @@ class ProgressReader:
 
     def _material(self, task: Task) -> TaskMaterial:
         if self._material_cache is None:
-            spec_cid, dataset_cid = to_cid(task.params.spec_digest), to_cid(task.params.dataset_digest)
-            self._material_cache = load_material(
-                self.store.get(spec_cid), self.store.get, spec_cid=spec_cid, dataset_cid=dataset_cid
-            )
+            self._material_cache = material_of(task, self.store.get)
         return self._material_cache
 
     def read(self, *, evaluate_models: bool = True) -> Progress:

@@ -27,17 +27,14 @@ def template() -> str:
 
 def load_spec(path: Path) -> TaskSpec:
     """A task spec from a ``.json``, ``.yaml`` or ``.yml`` file; errors name the file and each bad field."""
-    from pydantic import ValidationError
-
-    from node.ml import spec as sp
-    from node.store.canonical import describe_validation_error, parse_document
+    from node.ml.spec_check import parse_spec, spec_from
 
     try:
         data = path.read_bytes()
     except OSError as err:
         raise ConfigError(f"cannot read the spec {path}: {err.strerror}") from err
     if path.suffix.lower() == ".json":
-        return parse_document(data, sp.TaskSpec)
+        return parse_spec(data)
     if path.suffix.lower() not in (".yaml", ".yml"):
         raise ConfigError(f"spec {path}: use a .json, .yaml or .yml file")
     import yaml
@@ -46,10 +43,7 @@ def load_spec(path: Path) -> TaskSpec:
         raw = yaml.safe_load(data)
     except yaml.YAMLError as err:
         raise SpecError(f"spec {path} is not valid YAML: {err}") from err
-    try:
-        return sp.TaskSpec.model_validate(raw)
-    except ValidationError as err:
-        raise SpecError(describe_validation_error(err, "TaskSpec")) from err
+    return spec_from(raw)
 
 
 @spec_app.command("init")

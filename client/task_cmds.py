@@ -254,7 +254,7 @@ def task_show(
     console.print(_parameters(progress.task))
     console.print(_render(progress))
     if progress.rejected and not no_why:
-        from client.rejections import explain_rejections, rejection_rows
+        from node.audit.rejections import explain_rejections, rejection_rows
 
         found = explain_rejections(session.market, session.store, task_id, from_block=session.deployment.block_number)
         console.print(f"why rejected (the latest {len(found)}, each re-executed whole):")
@@ -455,12 +455,11 @@ def task_download(
         size = session.store.get_to_file(final_cid, out)
         console.print(f"{size} bytes → {out} ({final_cid})")
         return
-    from node.ml.material import load_material
     from node.ml.model import state_from_bytes, state_to_bytes
+    from node.protocol.material import material_of
     from node.roles.owner import owner_model
 
-    spec_cid, dataset_cid = to_cid(t.params.spec_digest), to_cid(t.params.dataset_digest)
-    material = load_material(session.store.get(spec_cid), session.store.get, spec_cid=spec_cid, dataset_cid=dataset_cid)
+    material = material_of(t, session.store.get)
     public_bytes = session.store.get(final_cid)
     if owner_dir is None:
         out.write_bytes(public_bytes)

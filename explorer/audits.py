@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from client.audit import AuditReport
+    from node.audit.audit import AuditReport
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class AuditRunner:
         return state
 
     def _run(self, task_id: int, audit: Callable[[int], AuditReport], state: AuditState) -> None:
-        from client.audit import write_report
+        from node.audit.audit import write_report
 
         try:
             report = audit(task_id)

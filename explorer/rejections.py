@@ -1,4 +1,4 @@
-"""Why rejected, for the task pages: each rejected result re-judged once (client.rejections) on the explorer's
+"""Why rejected, for the task pages: each rejected result re-judged once (node.audit.rejections) on the explorer's
 evaluation thread, and kept in the index beside its UnitRejected event."""
 
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Collection
 
-from client.rejections import Rejection
 from explorer.index import Index
+from node.audit.rejections import Rejection
 
 log = logging.getLogger(__name__)
 

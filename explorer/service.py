@@ -28,9 +28,9 @@ from node.retry import RetryPolicy
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-    from client.audit import AuditReport
     from explorer.accuracy import AccuracyTracker
     from explorer.rejections import RejectionExplainer
+    from node.audit.audit import AuditReport
     from node.chain.contract import TaskMarket
     from node.chain.views import MarketViews
     from node.store.client import StoreClient
@@ -204,9 +204,9 @@ class ExplorerService:
         self.audits.use(None)
         self._store_url = next((s for s in target.store if s.startswith(("http://", "https://"))), None)
         if target.store:
-            from client.rejections import explain_rejections
             from explorer.accuracy import AccuracyTracker
             from explorer.rejections import RejectionExplainer
+            from node.audit.rejections import explain_rejections
             from node.chain.contract import TaskMarket
             from node.store.client import StoreClient
 
@@ -249,6 +249,6 @@ class ExplorerService:
 
 
 def _audit(market: TaskMarket, store: StoreClient, task_id: int, from_block: int) -> AuditReport:
-    from client.audit import audit_task
+    from node.audit.audit import audit_task
 
     return audit_task(market, store, task_id, from_block=from_block)

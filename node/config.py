@@ -18,9 +18,10 @@ from pydantic_settings import (
 )
 
 from node.errors import ConfigError
-from node.roles.registry import BUILT_IN
 
 ETHER = 10**18
+# The roles every node knows; plugins register more (node.roles.registry).
+BUILT_IN = ("miner", "aggregator", "verifier", "keeper", "owner")
 
 
 class NodeSettings(BaseSettings):

@@ -21,11 +21,11 @@ from node.ml.baseline import centralized
 from node.ml.data import digits, split
 from node.ml.defaults import digits_spec
 from node.ml.evaluate import evaluate
-from node.ml.manifest import publish_trail
+from node.ml.manifest import UnitContext, publish_trail
 from node.ml.model import build_module, state_of, state_to_bytes
 from node.ml.shards import encode_split
 from node.ml.train import Trail, train_unit
-from node.ml.verify import Outcome, UnitContext, verify_unit
+from node.ml.verify import Outcome, verify_unit
 from node.store.canonical import canonical_bytes
 from node.store.cid import cid_of
 from scripts.benchlib import emit, print_table
@@ -70,12 +70,9 @@ def main() -> None:
             seed = seed_for(r, i, miner)
             start = time.process_time()
             trail = train_unit(spec, model, parts.shards[i], seed)
-            _, manifest_cid = publish_trail(
-                trail, store.put, task_id=1, round_=r, index=i, miner=miner,
-                spec_cid=spec_cid, dataset_cid=dataset_cid, input_model_cid=input_cid,
-            )  # fmt: skip
-            miner_cpu += time.process_time() - start
             ctx = UnitContext(1, r, i, miner, spec_cid, dataset_cid, input_cid, seed)
+            _, manifest_cid = publish_trail(trail, store.put, ctx)
+            miner_cpu += time.process_time() - start
             start = time.process_time()
             verdict = verify_unit(
                 spec, store.get(manifest_cid), store.get, f"challenge/{r}/{i}".encode(), ctx, parts.shards[i]
@@ -150,10 +147,8 @@ def main() -> None:
 
 
 def _published(world: World, trail: Trail, miner: str, round_: int, input_cid: str | None = None) -> bytes:
-    _, cid = publish_trail(
-        trail, world.store.put, task_id=1, round_=round_, index=0, miner=miner,
-        spec_cid=world.spec_cid, dataset_cid=world.dataset_cid, input_model_cid=input_cid or world.input_cid,
-    )  # fmt: skip
+    ctx = UnitContext(1, round_, 0, miner, world.spec_cid, world.dataset_cid, input_cid or world.input_cid, b"")
+    _, cid = publish_trail(trail, world.store.put, ctx)
     return world.store.get(cid)
 
 

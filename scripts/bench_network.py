@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from client.audit import audit_task
+from node.audit.audit import audit_task
 from node.chain.build import ensure_artifact
 from node.chain.deploy import deploy_market
 from node.chain.devnet import Devnet, dev_accounts

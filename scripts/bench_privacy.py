@@ -43,6 +43,7 @@ from node.ml import spec as sp
 from node.ml.data import Dataset, digits, split
 from node.ml.defaults import digits_cnn_model
 from node.ml.model import State, build_module, state_of
+from node.ml.spec_check import spec_from
 from node.ml.split import SplitPlan, combine, plan_split
 from node.ml.split_unit import OwnerUnit, middle_of, train_middle
 from node.ml.split_wire import Kind, decode
@@ -74,7 +75,7 @@ def mlp4() -> sp.ModelSpec:
 
 
 def task_spec(model: sp.ModelSpec) -> sp.TaskSpec:
-    return sp.TaskSpec.model_validate(
+    return spec_from(
         {
             "model": model.model_dump(mode="json"),
             "training": {"loss": "cross_entropy", "optimizer": {"type": "sgd", "lr": 0.05, "momentum": 0.9},

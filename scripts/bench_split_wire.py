@@ -21,9 +21,9 @@ from node.ml.model import build_module, state_of
 from node.ml.split import plan_split
 from node.ml.split_unit import OwnerUnit, middle_of, train_middle
 from node.ml.split_wire import Kind, decode, encode
-from node.roles.owner_client import HttpTransport
-from node.roles.owner_service import create_owner_app
-from node.roles.step_auth import Binding
+from node.protocol.owner_client import HttpTransport
+from node.protocol.owner_service import create_owner_app
+from node.protocol.step_auth import Binding
 from scripts.benchlib import emit, print_table
 
 STEPS = 40

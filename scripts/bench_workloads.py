@@ -38,13 +38,13 @@ from node.ml.data import Dataset, synthetic
 from node.ml.defaults import fashion_mnist_spec
 from node.ml.evaluate import evaluate
 from node.ml.importers import fashion_mnist
-from node.ml.manifest import publish_trail
+from node.ml.manifest import UnitContext, publish_trail
 from node.ml.material import load_material, split_for
 from node.ml.model import build_module, state_from_bytes, state_of, state_to_bytes, tensor_specs
 from node.ml.shards import publish_parts
 from node.ml.spec import TaskSpec
 from node.ml.train import train_unit
-from node.ml.verify import UnitContext, verify_unit
+from node.ml.verify import verify_unit
 from node.store.canonical import canonical_bytes
 from node.store.cid import to_cid
 from node.store.client import StoreClient
@@ -180,12 +180,9 @@ def _verification_cost(spec: TaskSpec, shard: Dataset) -> float:
     seed = b"\x07" * 32
     began = time.process_time()
     trail = train_unit(spec, initial, shard, seed)
-    _, manifest_cid = publish_trail(
-        trail, store.put, task_id=1, round_=0, index=0, miner=MINER,
-        spec_cid=spec_cid, dataset_cid=spec_cid, input_model_cid=input_cid,
-    )  # fmt: skip
-    training = time.process_time() - began
     ctx = UnitContext(1, 0, 0, MINER, spec_cid, spec_cid, input_cid, seed)
+    _, manifest_cid = publish_trail(trail, store.put, ctx)
+    training = time.process_time() - began
     began = time.process_time()
     verdict = verify_unit(spec, store.get(manifest_cid), store.get, b"challenge", ctx, shard)
     checking = time.process_time() - began
@@ -281,10 +278,7 @@ def _child(args: argparse.Namespace) -> None:
     figures: dict[str, Any] = {}
     if args.child == "train":
         trail = train_unit(material.spec, initial, shard, seed)
-        _, trail_cid = publish_trail(
-            trail, store.put, task_id=1, round_=0, index=index, miner=MINER,
-            spec_cid=args.spec_cid, dataset_cid=args.dataset_cid, input_model_cid=input_cid,
-        )  # fmt: skip
+        _, trail_cid = publish_trail(trail, store.put, ctx)
         figures["trail_cid"] = trail_cid
     else:
         verdict = verify_unit(material.spec, fetch(args.trail_cid), fetch, b"challenge", ctx, shard)

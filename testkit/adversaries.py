@@ -21,7 +21,6 @@ import random
 import torch
 
 from node.chain.events import EventReader
-from node.chain.hashing import unit_seed
 from node.chain.types import Task, UnitInfo, UnitStatus
 from node.ml import spec as sp
 from node.ml.data import Dataset
@@ -30,6 +29,7 @@ from node.ml.material import TaskMaterial
 from node.ml.model import State, build_module, state_of, state_to_bytes
 from node.ml.train import Checkpoint, Trail, first_checkpoint, run_segment, train_unit
 from node.ml.verify import Outcome, Verdict
+from node.protocol.unit import unit_ref
 from node.roles.context import Services
 from node.roles.miner import MinerRole
 from node.roles.registry import register_role
@@ -113,8 +113,9 @@ class CheatingMinerRole(MinerRole):
             copied = self._copy(task, work)
             if copied is not None:
                 return copied
-        model, input_cid = self.s.round_model(task, work.round, material)
-        seed = unit_seed(task.task_id, work.round, work.unit, self.s.address)
+        ref = unit_ref(self.s.market, task, work.round, work.unit, self.s.address)
+        model, _ = self.s.round_model(task, work.round, material)
+        seed = ref.seed
         shard = material.shard(work.unit)
         spec = material.spec
         if self.cheat == "replay":
@@ -131,10 +132,7 @@ class CheatingMinerRole(MinerRole):
             trail = train_unit(spec, other, shard, seed)
         else:
             trail = noise_trail(train_unit(spec, model, shard, seed))
-        manifest, cid = publish_trail(
-            trail, self.s.store.put, task_id=task.task_id, round_=work.round, index=work.unit, miner=self.s.address,
-            spec_cid=material.spec_cid, dataset_cid=material.dataset_cid, input_model_cid=input_cid,
-        )  # fmt: skip
+        manifest, cid = publish_trail(trail, self.s.store.put, ref.context)
         if self.cheat == "wrong-start":
             first = manifest.checkpoints[0].model_copy(
                 update={"model": self.s.store.put(state_to_bytes(trail.checkpoints[0].model))}

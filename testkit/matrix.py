@@ -22,6 +22,7 @@ from typing import Any
 from client.spec_cmds import load_spec
 from node.ml import spec as sp
 from node.ml.defaults import fashion_mnist_spec
+from node.ml.spec_check import spec_from
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 DIGITS_DIGEST = "0x" + "00" * 32  # replaced by the dataset's CID at submission, as the CLI does
@@ -113,7 +114,7 @@ def _spec(
     rule: dict[str, Any] | None = None,
     global_model: dict[str, Any] | None = None,
 ) -> sp.TaskSpec:
-    return sp.TaskSpec.model_validate(
+    return spec_from(
         {
             "model": {"input_shape": [1, 8, 8], "layers": layers},
             "training": {

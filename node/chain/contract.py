@@ -86,6 +86,25 @@ class TaskMarket(MarketViews):
     def balance(self) -> int:
         return int(with_retries(lambda: self._w3.eth.get_balance(self.address), what="balance"))
 
+    @property
+    def chain_id(self) -> int:
+        """The chain's id, read once (a chain does not change its id; a replaced chain is a new client)."""
+        cached = self.__dict__.get("_chain_id")
+        if cached is None:
+            cached = int(with_retries(lambda: self._w3.eth.chain_id, what="chain_id"))
+            self.__dict__["_chain_id"] = cached
+        return int(cached)
+
+    def block_hash(self, number: int) -> bytes:
+        """The hash of block ``number`` (a unit's challenge seeds come from its submission block's)."""
+        block = with_retries(lambda: self._w3.eth.get_block(number), what="get_block")
+        return bytes(block["hash"])
+
+    def head(self) -> tuple[int, int]:
+        """The latest block's number and timestamp."""
+        block = with_retries(lambda: self._w3.eth.get_block("latest"), what="get_block")
+        return int(block["number"]), int(block["timestamp"])
+
     # ---------------------------------------------------------------------------------------------- transactions
 
     def _call(self, name: str, *args: Any, value: int = 0) -> Call:

@@ -3,11 +3,8 @@ with a small CNN."""
 
 from __future__ import annotations
 
-from pydantic import ValidationError
-
-from node.errors import SpecError
 from node.ml import spec as sp
-from node.store.canonical import describe_validation_error
+from node.ml.spec_check import spec_from
 
 
 def digits_cnn_model(*, conv: tuple[int, int] = (16, 32), hidden: int = 64) -> sp.ModelSpec:
@@ -82,10 +79,7 @@ def digits_spec(
         "dataset": {"digest": dataset_digest, "shards": shards, "shard_seed": 1, "holdout_fraction": 0.2},
         "privacy": privacy,
     }
-    try:
-        return sp.TaskSpec.model_validate(document)
-    except ValidationError as err:  # a flag out of range (--units 0, --local-steps 0): name the field
-        raise SpecError(describe_validation_error(err, "the built-in spec")) from err
+    return spec_from(document, "the built-in spec")  # a flag out of range (--units 0): names the field
 
 
 def fashion_mnist_spec(
@@ -126,7 +120,4 @@ def fashion_mnist_spec(
         "aggregation": {"rule": aggregation},
         "dataset": {"digest": dataset_digest, "shards": shards, "shard_seed": 1, "holdout_fraction": 0.2},
     }
-    try:
-        return sp.TaskSpec.model_validate(document)
-    except ValidationError as err:
-        raise SpecError(describe_validation_error(err, "the built-in spec")) from err
+    return spec_from(document, "the built-in spec")

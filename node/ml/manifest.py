@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -32,7 +33,7 @@ Signature = Annotated[str, Field(pattern=r"^0x[0-9a-f]{130}$")]
 
 class SplitTraffic(_Doc):
     """A split unit's recorded traffic: one object per segment (its messages, packed), the traffic's head at each
-    checkpoint after the first, and the owner's signature over those heads (see node.roles.step_auth)."""
+    checkpoint after the first, and the owner's signature over those heads (see node.protocol.step_auth)."""
 
     segments: Annotated[list[Cid], Field(min_length=1, max_length=1000)]
     heads: Annotated[list[Hash], Field(min_length=1, max_length=1000)]
@@ -81,6 +82,21 @@ class AggregateManifest(_Doc):
     model: Cid
 
 
+@dataclass(frozen=True, slots=True)
+class UnitContext:
+    """What the verifier knows independently of the miner (from the chain and the task)."""
+
+    task_id: int
+    round: int
+    index: int
+    miner: str
+    spec_cid: str
+    dataset_cid: str
+    input_model_cid: str
+    unit_seed: bytes
+    owner: str | None = None  # the task's owner: who signs a split unit's traffic
+
+
 def publish_checkpoint(checkpoint: Checkpoint, put: Put) -> CheckpointRef:
     return CheckpointRef(
         step=checkpoint.step,
@@ -92,30 +108,26 @@ def publish_checkpoint(checkpoint: Checkpoint, put: Put) -> CheckpointRef:
 def publish_trail(
     trail: Trail,
     put: Put,
+    ctx: UnitContext,
     *,
-    task_id: int,
-    round_: int,
-    index: int,
-    miner: str,
-    spec_cid: str,
-    dataset_cid: str,
-    input_model_cid: str,
     traffic: SplitTraffic | None = None,
 ) -> tuple[TrailManifest, str]:
-    """Uploads every checkpoint, then the manifest; returns it and its CID (what goes on chain). ``traffic``: a
-    split unit's recorded traffic, already uploaded."""
+    """Uploads every checkpoint, then the manifest of unit ``ctx``; returns it and its CID (what goes on chain).
+    ``traffic``: a split unit's recorded traffic, already uploaded."""
     manifest = TrailManifest(
-        task_id=task_id,
-        round=round_,
-        index=index,
-        miner=miner,
-        spec=spec_cid,
-        dataset=dataset_cid,
-        input_model=input_model_cid,
+        task_id=ctx.task_id,
+        round=ctx.round,
+        index=ctx.index,
+        miner=ctx.miner,
+        spec=ctx.spec_cid,
+        dataset=ctx.dataset_cid,
+        input_model=ctx.input_model_cid,
         # Step 0 is the round's input model itself: its CID is reused, so the check "first checkpoint = input"
         # compares the very bytes the task recorded.
         checkpoints=[
-            CheckpointRef(step=0, model=input_model_cid, optimizer=put(state_to_bytes(trail.checkpoints[0].optimizer))),
+            CheckpointRef(
+                step=0, model=ctx.input_model_cid, optimizer=put(state_to_bytes(trail.checkpoints[0].optimizer))
+            ),
             *(publish_checkpoint(c, put) for c in trail.checkpoints[1:]),
         ],
         segment_losses=trail.segment_losses,

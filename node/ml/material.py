@@ -11,8 +11,8 @@ from node.ml import spec as sp
 from node.ml.data import Corpus, Dataset, Split, split
 from node.ml.model import build_module, check_against_dataset, tensor_specs
 from node.ml.shards import Fetch, ShardedData, parse_manifest
+from node.ml.spec_check import parse_spec
 from node.ml.split import is_public, plan_of
-from node.store.canonical import parse_document
 
 if TYPE_CHECKING:
     from node.store.tensors import TensorSpec
@@ -58,7 +58,7 @@ def load_material(
     when it is first used). Raises :class:`SpecError` when they cannot be used: a spec or manifest that does not
     parse, shards that do not match the task, a model that does not fit the samples; the store's error when the
     manifest cannot be fetched."""
-    spec = parse_document(spec_bytes, sp.TaskSpec)
+    spec = parse_spec(spec_bytes)
     manifest = parse_manifest(fetch(dataset_cid))
     if len(manifest.shards) != spec.dataset.shards:
         raise SpecError(f"the spec has {spec.dataset.shards} shards, the dataset {len(manifest.shards)}")

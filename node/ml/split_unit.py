@@ -19,7 +19,7 @@ import torch
 from node.errors import SpecError
 from node.ml import spec as sp
 from node.ml.data import Dataset
-from node.ml.manifest import Put, SplitTraffic, TrailManifest, publish_trail
+from node.ml.manifest import Put, SplitTraffic, TrailManifest, UnitContext, publish_trail
 from node.ml.model import State, build_module
 from node.ml.optim import OptState
 from node.ml.split import MiddleSide, OwnerSide, SplitPlan, part, part_state, to_whole_names
@@ -201,17 +201,11 @@ def publish_middle_trail(
     plan: SplitPlan,
     trail: MiddleTrail,
     put: Put,
+    ctx: UnitContext,
     *,
     owner_signature: str,
     segment_losses: list[float],
     samples: int,
-    task_id: int,
-    round_: int,
-    index: int,
-    miner: str,
-    spec_cid: str,
-    dataset_cid: str,
-    input_model_cid: str,
 ) -> tuple[TrailManifest, str]:
     """Uploads a split unit's trail: each segment's recorded messages, the middle's checkpoints (under the whole
     model's names, as the round's input is), then the manifest with the traffic heads and the owner's signature;
@@ -222,12 +216,6 @@ def publish_middle_trail(
     return publish_trail(
         Trail(checkpoints, segment_losses, samples, trail.threads),
         put,
-        task_id=task_id,
-        round_=round_,
-        index=index,
-        miner=miner,
-        spec_cid=spec_cid,
-        dataset_cid=dataset_cid,
-        input_model_cid=input_model_cid,
+        ctx,
         traffic=traffic,
     )

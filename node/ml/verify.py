@@ -23,7 +23,7 @@ from enum import StrEnum
 from node.errors import SpecError, StoreError
 from node.ml import spec as sp
 from node.ml.data import Dataset
-from node.ml.manifest import SplitTraffic, TrailManifest, parse_trail
+from node.ml.manifest import SplitTraffic, TrailManifest, UnitContext, parse_trail
 from node.ml.model import (
     State,
     build_module,
@@ -79,21 +79,6 @@ class Verdict:
     @property
     def valid(self) -> bool:
         return self.outcome is Outcome.VALID
-
-
-@dataclass(frozen=True, slots=True)
-class UnitContext:
-    """What the verifier knows independently of the miner (from the chain and the task)."""
-
-    task_id: int
-    round: int
-    index: int
-    miner: str
-    spec_cid: str
-    dataset_cid: str
-    input_model_cid: str
-    unit_seed: bytes
-    owner: str | None = None  # the task's owner: who signs a split unit's traffic
 
 
 def choose_segments(challenge_seed: bytes, n_segments: int, q: int) -> list[int]:

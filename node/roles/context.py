@@ -12,8 +12,9 @@ from node.chain.types import Task, TaskStatus, UnitInfo
 from node.config import NodeSettings
 from node.errors import SpecError, StoreError
 from node.metrics import NodeMetrics
-from node.ml.material import TaskMaterial, load_material
+from node.ml.material import TaskMaterial
 from node.ml.model import State, state_from_bytes
+from node.protocol.material import material_of
 from node.retry import RetryPolicy
 from node.state import NodeState
 from node.store.cid import to_cid
@@ -103,14 +104,8 @@ class Services:
         fault = self.deferred.get(task.task_id)
         if fault is not None and time.monotonic() < fault.retry_at:
             return None
-        spec_cid = to_cid(task.params.spec_digest)
-        dataset_cid = to_cid(task.params.dataset_digest)
         try:
-            # The spec and the dataset's manifest now; each shard when a unit needs it.
-            material = load_material(
-                self.fetch(spec_cid), self.fetch, spec_cid=spec_cid, dataset_cid=dataset_cid,
-                units_per_round=task.params.units_per_round,
-            )  # fmt: skip
+            material = material_of(task, self.fetch)  # each shard is fetched when a unit needs it
         except StoreError as err:  # unreachable, or not there yet: the store's fault, not the task's
             attempts = 1 if fault is None else fault.attempts + 1
             # Never sooner than the base delay: full jitter alone may draw ~0 s and fetch again at once.

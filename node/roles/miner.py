@@ -15,10 +15,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections.abc import Sequence
 
 from torch import nn
 
-from node.chain.hashing import unit_seed
 from node.chain.reverts import (
     TaskMarketAggregationNotReady,
     TaskMarketClaimCoolingDown,
@@ -32,17 +32,18 @@ from node.ml.manifest import publish_aggregate, publish_trail
 from node.ml.material import TaskMaterial
 from node.ml.split import plan_of
 from node.ml.train import train_unit
+from node.protocol.judge import accepted_contributions
+from node.protocol.sender import send_batch_then_singles
+from node.protocol.timing import JobTimer
+from node.protocol.unit import unit_ref
 from node.roles.context import Services
 from node.roles.own_results import claims_blocked
 from node.roles.split_miner import train_split_unit
-from node.roles.verdicts import accepted_contributions
 from node.state import Work, WorkStatus
 from node.store.cid import to_digest
 
 log = logging.getLogger(__name__)
 
-# A unit's training time is estimated as this many times the longest one timed, plus SAFETY_S seconds.
-SAFETY_FACTOR, SAFETY_S = 1.5, 10.0
 
 # Not ours to claim (now): another miner was first, the unit is not open yet, or our own cooldown runs.
 LOST_RACE = (
@@ -60,7 +61,7 @@ class MinerRole:
         self.s = services
         self.train = train
         self.aggregate = aggregate
-        self._longest_training_s = 0.0  # the longest unit this node has trained: what a new claim may block for
+        self._training = JobTimer()  # the longest unit this node has trained: what a new claim may block for
         # Per (task, round, unit): the chain time our own cooldown on it ends (the contract's error says when), and
         # the claim refusals already logged (a refusal is said once per unit, not every cycle).
         self._cooling: dict[tuple[int, int, int], int] = {}
@@ -85,10 +86,10 @@ class MinerRole:
         commits and reveals. No claim while a vote of ours is due sooner than a unit takes to train (twice the
         longest so far, plus a margin); the vote goes out first, the claim follows in a later cycle."""
         votes = self.s.state.open_votes()
-        if not votes or self._longest_training_s == 0.0:
+        if not votes or not self._training.timed:
             return False
         deadlines = [self.s.market.get_unit(v.task_id, v.round, v.unit).deadline for v in votes]
-        if vote_due_within(deadlines, now=self.s.clock.now(), busy_s=2 * self._longest_training_s + 10):
+        if vote_due_within(deadlines, now=self.s.clock.now(), busy_s=2 * self._training.longest_s + 10):
             log.debug("not claiming: a vote of ours is due before a unit could be trained")
             return True
         return False
@@ -148,10 +149,9 @@ class MinerRole:
     def _claim_size(self, task: Task) -> int:
         """How many training units one claim takes: as many as ``claim_batch`` allows and this node can train, one
         after the other, before the claim deadline; one until it has timed a unit."""
-        if self.s.settings.claim_batch == 1 or self._longest_training_s == 0.0:
+        if self.s.settings.claim_batch == 1 or not self._training.timed:
             return 1
-        per_unit = SAFETY_FACTOR * self._longest_training_s + SAFETY_S
-        fits = int(task.params.claim_timeout // per_unit)
+        fits = int(task.params.claim_timeout // self._training.estimate_s())
         return max(1, min(self.s.settings.claim_batch, fits))
 
     def _claim(self, task: Task, material: TaskMaterial, indices: list[int]) -> bool:
@@ -302,8 +302,8 @@ class MinerRole:
         published = [w for w in self.s.state.work_in_flight() if w.status is WorkStatus.PUBLISHED]
         if not published:
             return False
-        done_by = self.s.clock.now() + SAFETY_FACTOR * self._longest_training_s + SAFETY_S
-        return any(self.s.market.get_unit(w.task_id, w.round, w.unit).deadline < done_by for w in published)
+        deadlines = (self.s.market.get_unit(w.task_id, w.round, w.unit).deadline for w in published)
+        return self._training.would_outlast(deadlines, now=self.s.clock.now())
 
     def _submit_published(self) -> None:
         """Submits every trained unit still ours, a task round's in one transaction. The chain is read right
@@ -318,21 +318,19 @@ class MinerRole:
                 continue
             groups.setdefault((work.task_id, work.round), []).append(work)
         for (task_id, round_), works in groups.items():
-            if len(works) > 1:
-                try:
-                    self._send_results(task_id, round_, works)
-                    continue
-                except ContractRevert as err:
-                    # One unit's fault refuses the whole batch (its deadline passed since the read): one by one,
-                    # so that the others still go out and the failing one surfaces alone.
-                    log.warning(
-                        "batch submission refused: one unit at a time",
-                        extra={"task": task_id, "round": round_, "error": err.error_name},
-                    )
-            for work in works:
-                self._send_results(task_id, round_, [work])
 
-    def _send_results(self, task_id: int, round_: int, works: list[Work]) -> None:
+            def refused(err: Exception, task_id: int = task_id, round_: int = round_) -> None:
+                name = err.error_name if isinstance(err, ContractRevert) else type(err).__name__
+                log.warning(
+                    "batch submission refused: one unit at a time",
+                    extra={"task": task_id, "round": round_, "error": name},
+                )
+
+            send_batch_then_singles(works, self._send_results, refused=(ContractRevert,), batch_refused=refused)
+
+    def _send_results(self, works: Sequence[Work]) -> None:
+        """Submits ``works`` (one task round's) in one transaction."""
+        task_id, round_ = works[0].task_id, works[0].round
         results = []
         for work in works:
             if work.result_cid is None or work.model_cid is None:  # pragma: no cover - PUBLISHED rows have both
@@ -362,23 +360,14 @@ class MinerRole:
         if plan is not None:  # split mode: the middle alone, each step through the owner's node
             cid, model_cid, loss = train_split_unit(self.s, task, work, material, plan, self._middle_to_train)
         else:
-            model, input_cid = self.s.round_model(task, work.round, material)
-            seed = unit_seed(task.task_id, work.round, work.unit, self.s.address)
-            trail = train_unit(material.spec, model, material.shard(work.unit), seed, threads=self.s.settings.threads)
-            manifest, cid = publish_trail(
-                trail,
-                self.s.store.put,
-                task_id=task.task_id,
-                round_=work.round,
-                index=work.unit,
-                miner=self.s.address,
-                spec_cid=material.spec_cid,
-                dataset_cid=material.dataset_cid,
-                input_model_cid=input_cid,
-            )
+            ref = unit_ref(self.s.market, task, work.round, work.unit, self.s.address)
+            model, _ = self.s.round_model(task, work.round, material)
+            shard = material.shard(work.unit)
+            trail = train_unit(material.spec, model, shard, ref.seed, threads=self.s.settings.threads)
+            manifest, cid = publish_trail(trail, self.s.store.put, ref.context)
             model_cid, loss = manifest.final_model, trail.segment_losses[-1]
         training_s = time.monotonic() - began
-        self._longest_training_s = max(self._longest_training_s, training_s)
+        self._training.record(training_s)
         log.info(
             "trained",
             extra={
@@ -398,7 +387,7 @@ class MinerRole:
         return middle
 
     def _aggregate(self, task: Task, work: Work, material: TaskMaterial) -> tuple[str, str]:
-        contributions, inputs = accepted_contributions(self.s, task, work.round, material)
+        contributions, inputs = accepted_contributions(self.s.market, self.s.fetch, task, work.round, material)
         model = aggregate(
             material.spec, contributions, set(material.parameter_keys), task_id=task.task_id, round_=work.round
         )

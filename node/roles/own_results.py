@@ -17,8 +17,9 @@ from dataclasses import replace
 from node.chain.types import Task
 from node.ml.material import TaskMaterial
 from node.ml.verify import Outcome
+from node.protocol.judge import judge
+from node.protocol.unit import unit_ref
 from node.roles.context import Services
-from node.roles.verdicts import judge
 from node.state import WorkStatus
 
 log = logging.getLogger(__name__)
@@ -36,11 +37,9 @@ def claims_blocked(s: Services, task: Task, material: TaskMaterial) -> str | Non
             if work.result_cid is None:  # pragma: no cover - mark_rejected always records the result
                 continue
             verdict = judge(
-                s,
-                task,
-                work.round,
-                work.unit,
-                miner=s.address,
+                s.market,
+                s.fetch,
+                unit_ref(s.market, task, work.round, work.unit, s.address),
                 result_cid=work.result_cid,
                 model_cid=work.model_cid,
                 material=material,

@@ -29,9 +29,10 @@ from node.ml.material import TaskMaterial
 from node.ml.model import State, build_module, state_from_bytes, state_of, state_to_bytes, tensor_specs
 from node.ml.split import SplitPlan, plan_of, private_part
 from node.ml.split_unit import OwnerUnit
+from node.protocol.owner_service import Commitment, create_owner_app
+from node.protocol.step_auth import TrafficCommitment, sign_commitment
+from node.protocol.unit import binding_of
 from node.roles.context import Services
-from node.roles.owner_service import Commitment, create_owner_app
-from node.roles.step_auth import Binding, TrafficCommitment, sign_commitment
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ class OwnerRole:
             raise ConfigError("the node's state is not bound to a chain")
         self._chain = chain
         self._lock = threading.Lock()  # the HTTP thread and the node's loop share the services
-        self._binding = Binding(int(services.market.w3.eth.chain_id), services.market.address)
+        self._binding = binding_of(services.market)
         self._reader = EventReader(
             services.market.w3,
             services.market.address,

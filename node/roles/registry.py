@@ -10,14 +10,16 @@ import importlib
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
+from node.config import BUILT_IN
 from node.errors import ConfigError
 
 if TYPE_CHECKING:
     from node.daemon import Role
     from node.roles.context import Services
 
+__all__ = ["BUILT_IN", "RoleFactory", "load_plugins", "register_role", "registered_role"]
+
 RoleFactory = Callable[["Services"], "Role"]
-BUILT_IN = ("miner", "aggregator", "verifier", "keeper", "owner")
 
 _factories: dict[str, RoleFactory] = {}
 

@@ -9,15 +9,14 @@ from collections.abc import Callable
 
 from torch import nn
 
-from node.chain.hashing import unit_seed
 from node.chain.types import Task
 from node.errors import StepRefused
 from node.ml.material import TaskMaterial
 from node.ml.split import SplitPlan, middle_module
 from node.ml.split_unit import publish_middle_trail, train_middle
+from node.protocol.owner_client import HttpTransport
+from node.protocol.unit import unit_ref
 from node.roles.context import Services
-from node.roles.owner_client import HttpTransport
-from node.roles.step_auth import Binding
 from node.state import Work
 
 log = logging.getLogger(__name__)
@@ -35,13 +34,12 @@ def train_split_unit(
     owner_url = spec.privacy.owner_url
     if owner_url is None:  # pragma: no cover - the spec's validation requires it in split mode
         raise StepRefused("the task is in split mode without the owner's URL")
-    model, input_cid = s.round_model(task, work.round, material)
-    seed = unit_seed(task.task_id, work.round, work.unit, s.address)
+    ref = unit_ref(s.market, task, work.round, work.unit, s.address)
+    model, _ = s.round_model(task, work.round, material)
     shard = material.shard(work.unit)
-    binding = Binding(int(s.market.w3.eth.chain_id), s.market.address)
-    transport = HttpTransport(owner_url, s.market.signer.account, binding, (task.task_id, work.round, work.unit))
+    transport = HttpTransport(owner_url, s.market.signer.account, ref.binding, ref.key)
     trail = train_middle(
-        spec, plan, hook(middle_module(spec, plan, model)), transport, seed, len(shard), threads=s.settings.threads
+        spec, plan, hook(middle_module(spec, plan, model)), transport, ref.seed, len(shard), threads=s.settings.threads
     )
     commitment = transport.commitment(spec.training.local_steps)
     if commitment.heads != [h.hex() for h in trail.heads]:
@@ -51,15 +49,9 @@ def train_split_unit(
         plan,
         trail,
         s.store.put,
+        ref.context,
         owner_signature=commitment.signature,
         segment_losses=commitment.segment_losses,
         samples=len(shard),
-        task_id=task.task_id,
-        round_=work.round,
-        index=work.unit,
-        miner=s.address,
-        spec_cid=material.spec_cid,
-        dataset_cid=material.dataset_cid,
-        input_model_cid=input_cid,
     )
     return cid, manifest.final_model, commitment.segment_losses[-1]

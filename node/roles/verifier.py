@@ -14,6 +14,7 @@ import hashlib
 import logging
 import time
 from collections import Counter
+from collections.abc import Sequence
 
 from node.chain.hashing import challenge_seed, new_salt, vote_commitment
 from node.chain.reverts import (
@@ -27,9 +28,11 @@ from node.chain.types import MAX_APPEAL_LEVEL, Task, UnitInfo, UnitStatus, seats
 from node.errors import ContractRevert
 from node.ml.material import TaskMaterial
 from node.ml.verify import Outcome, Verdict
+from node.protocol.judge import judge
+from node.protocol.sender import send_batch_then_singles
+from node.protocol.timing import JobTimer
+from node.protocol.unit import unit_ref
 from node.roles.context import Services
-from node.roles.miner import SAFETY_FACTOR, SAFETY_S
-from node.roles.verdicts import judge
 from node.state import Vote, VoteStatus
 from node.store.cid import to_cid
 
@@ -57,6 +60,10 @@ UNAVAILABLE_TRIES = 3
 LAST_CHANCE_TICKS = 2
 
 
+def _name(err: Exception) -> str:
+    return err.error_name if isinstance(err, ContractRevert) else type(err).__name__
+
+
 def judge_unavailable(verdict: Verdict, *, tries: int, seconds_left: float, tick_step_s: float) -> Verdict:
     """An unavailable result after ``tries`` cycles, ``seconds_left`` of chain time before its window closes, when
     the chain moves ``tick_step_s`` between two looks: still unavailable (look again) or, at last, invalid."""
@@ -78,7 +85,7 @@ class VerifierRole:
         # Chain time at the last tick and between the last two: how far the chain moves before we look again.
         self._last_tick_at: float | None = None
         self._tick_step_s = services.settings.poll_interval_s
-        self._longest_verdict_s = 0.0  # the longest re-execution so far: what a stored vote may wait for
+        self._verdicts = JobTimer()  # the longest re-execution so far: what a stored vote may wait for
 
     def tick(self) -> None:
         now = self.s.clock.now()
@@ -153,18 +160,19 @@ class VerifierRole:
         """Draws the units' quorums in one transaction (anyone may; the seats do not depend on who). A batch is
         refused whole when one of its units is not drawable (drawn by someone else meanwhile, its seed block not
         mined yet): then each unit is tried alone."""
-        try:
-            sent = self.s.market.draw_quorums(task.task_id, round_, indices)
-        except ContractRevert as err:
-            if len(indices) > 1:
-                for index in indices:
-                    self._draw(task, round_, [index])
-            else:
-                log.debug("draw not needed", extra={"task": task.task_id, "unit": indices[0], "error": err.error_name})
-            return
-        self.s.metrics.quorum_draws.inc(len(indices))
-        self.s.metrics.tx_sent.labels("drawVerifiers").inc()
-        log.info("drew quorums", extra={"task": task.task_id, "round": round_, "units": indices, "tx": sent.tx_hash})
+
+        def draw(batch: Sequence[int]) -> None:
+            sent = self.s.market.draw_quorums(task.task_id, round_, batch)
+            self.s.metrics.quorum_draws.inc(len(batch))
+            self.s.metrics.tx_sent.labels("drawVerifiers").inc()
+            log.info(
+                "drew quorums", extra={"task": task.task_id, "round": round_, "units": list(batch), "tx": sent.tx_hash}
+            )
+
+        def not_needed(index: int, err: Exception) -> None:
+            log.debug("draw not needed", extra={"task": task.task_id, "unit": index, "error": _name(err)})
+
+        send_batch_then_singles(indices, draw, refused=(ContractRevert,), item_refused=not_needed)
 
     # ---------------------------------------------------------------------------------------------- votes
 
@@ -242,7 +250,7 @@ class VerifierRole:
             self._commit_stored()
         began = time.monotonic()
         verdict = self._verdict(task, unit, round_, index, material)
-        self._longest_verdict_s = max(self._longest_verdict_s, time.monotonic() - began)
+        self._verdicts.record(time.monotonic() - began)
         return verdict
 
     def _verdict_would_outlast_stored(self) -> bool:
@@ -251,8 +259,8 @@ class VerifierRole:
         stored = [v for v in self.s.state.open_votes() if v.status is VoteStatus.STORED]
         if not stored:
             return False
-        done_by = self.s.clock.now() + SAFETY_FACTOR * self._longest_verdict_s + SAFETY_S
-        return any(self.s.market.get_unit(v.task_id, v.round, v.unit).deadline < done_by for v in stored)
+        deadlines = (self.s.market.get_unit(v.task_id, v.round, v.unit).deadline for v in stored)
+        return self._verdicts.would_outlast(deadlines, now=self.s.clock.now())
 
     # ---------------------------------------------------------------------------------------------- commits
 
@@ -269,25 +277,23 @@ class VerifierRole:
             if commitment is not None:
                 groups.setdefault((vote.task_id, vote.round), []).append((vote, commitment))
         for batch in groups.values():
-            if len(batch) > 1:
-                try:
-                    self._send_commitments(batch)
-                    continue
-                except GONE as err:
-                    log.warning(
-                        "batch commit refused: one vote at a time",
-                        extra={"task": batch[0][0].task_id, "round": batch[0][0].round, "error": err.error_name},
-                    )
-            for one in batch:
-                try:
-                    self._send_commitments([one])
-                except GONE as err:
-                    vote = one[0]
-                    log.info(
-                        "commit no longer possible",
-                        extra={"task": vote.task_id, "unit": vote.unit, "error": err.error_name},
-                    )
-                    self.s.state.set_vote_status(vote, VoteStatus.ABANDONED)
+
+            def refused(err: Exception, first: Vote = batch[0][0]) -> None:
+                log.warning(
+                    "batch commit refused: one vote at a time",
+                    extra={"task": first.task_id, "round": first.round, "error": _name(err)},
+                )
+
+            def gone(one: tuple[Vote, bytes], err: Exception) -> None:
+                vote = one[0]
+                log.info(
+                    "commit no longer possible", extra={"task": vote.task_id, "unit": vote.unit, "error": _name(err)}
+                )
+                self.s.state.set_vote_status(vote, VoteStatus.ABANDONED)
+
+            send_batch_then_singles(
+                batch, lambda b: self._send_commitments(list(b)), refused=GONE, batch_refused=refused, item_refused=gone
+            )
 
     def _owed_commitment(self, vote: Vote) -> bytes | None:
         """The commitment to send for this vote, or None when there is none to send (now): its ballot already
@@ -368,19 +374,18 @@ class VerifierRole:
     def _reveal(self, votes: list[Vote]) -> None:
         """Reveals votes of one task and round in one transaction. A batch is refused whole when one of its units
         can no longer take the reveal (its deadline passed, settled by a finalize): then each is revealed alone."""
-        first = votes[0]
-        try:
-            sent = self.s.market.reveal_votes(first.task_id, first.round, [(v.unit, v.valid, v.salt) for v in votes])
-        except GONE as err:
-            if len(votes) > 1:
-                for vote in votes:
-                    self._reveal([vote])
-                return
+
+        def gone(vote: Vote, err: Exception) -> None:
             log.warning(
-                "reveal no longer possible", extra={"task": first.task_id, "unit": first.unit, "error": err.error_name}
+                "reveal no longer possible", extra={"task": vote.task_id, "unit": vote.unit, "error": _name(err)}
             )
-            self.s.state.set_vote_status(first, VoteStatus.ABANDONED)
-            return
+            self.s.state.set_vote_status(vote, VoteStatus.ABANDONED)
+
+        send_batch_then_singles(votes, lambda b: self._send_reveals(list(b)), refused=GONE, item_refused=gone)
+
+    def _send_reveals(self, votes: list[Vote]) -> None:
+        first = votes[0]
+        sent = self.s.market.reveal_votes(first.task_id, first.round, [(v.unit, v.valid, v.salt) for v in votes])
         for vote in votes:
             self.s.state.set_vote_status(vote, VoteStatus.REVEALED)
             self.s.metrics.votes_revealed.inc()
@@ -466,15 +471,12 @@ class VerifierRole:
     def _verdict(self, task: Task, unit: UnitInfo, round_: int, index: int, material: TaskMaterial) -> Verdict:
         """This verifier's verdict on the unit as submitted: the segments its challenge seed draws (from the hash of
         the submission's block and its address), judged as every node judges a unit."""
-        block = self.s.market.w3.eth.get_block(unit.submitted_block)
         return judge(
-            self.s,
-            task,
-            round_,
-            index,
-            miner=unit.miner,
+            self.s.market,
+            self.s.fetch,
+            unit_ref(self.s.market, task, round_, index, unit.miner),
             result_cid=to_cid(unit.result_digest),
             model_cid=to_cid(unit.model_digest),
             material=material,
-            challenge=challenge_seed(bytes(block["hash"]), self.s.address),
+            challenge=challenge_seed(self.s.market.block_hash(unit.submitted_block), self.s.address),
         )

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from client.audit import audit_task
+from node.audit.audit import audit_task
 from node.chain.events import EventReader
 from node.chain.hashing import unit_seed
 from node.daemon import Daemon

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from client.audit import audit_task
+from node.audit.audit import audit_task
 from node.chain.events import EventReader
 from node.chain.types import TaskStatus
 from node.store.client import StoreClient

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from client.audit import audit_task
+from node.audit.audit import audit_task
 from node.chain.devnet import free_port
 from node.chain.events import EventReader
 from node.chain.hashing import unit_seed

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from client.audit import audit_task
+from node.audit.audit import audit_task
 from client.cli import app
-from client.rejections import explain_rejections
+from node.audit.rejections import explain_rejections
 from client.tasks import Economics, create_task, prepare_task
 from explorer.queries import Queries
 from explorer.rejections import RejectionExplainer

@@ -7,11 +7,10 @@ from typing import Any
 
 from node.ml import spec as sp
 from node.ml.data import Dataset, digits, split
-from node.ml.manifest import publish_trail
+from node.ml.manifest import UnitContext, publish_trail
 from node.ml.model import State, build_module, state_of, state_to_bytes
 from node.ml.shards import encode_split
 from node.ml.train import Trail, train_unit
-from node.ml.verify import UnitContext
 from node.store.cid import cid_of
 from node.store.errors import ContentNotFound
 
@@ -90,17 +89,8 @@ class World:
         return train_unit(self.spec, self.initial, self.shards[index], unit_seed(index, miner), threads=threads)
 
     def publish(self, trail: Trail, *, index: int = 0, miner: str = MINER, round_: int = 0) -> tuple[bytes, str]:
-        _, cid = publish_trail(
-            trail,
-            self.store.put,
-            task_id=1,
-            round_=round_,
-            index=index,
-            miner=miner,
-            spec_cid=self.spec_cid,
-            dataset_cid=self.dataset_cid,
-            input_model_cid=self.input_cid,
-        )
+        ctx = UnitContext(1, round_, index, miner, self.spec_cid, self.dataset_cid, self.input_cid, b"")
+        _, cid = publish_trail(trail, self.store.put, ctx)
         return self.store.get(cid), cid
 
 

@@ -10,11 +10,11 @@ import pytest
 from client.datasets import load_dataset
 from client.tasks import Economics, build_task
 from node.ml.aggregate import Contribution, aggregate, verify_aggregate
-from node.ml.manifest import parse_trail, publish_trail
+from node.ml.manifest import UnitContext, parse_trail, publish_trail
 from node.ml.material import load_material
 from node.ml.model import relative_distance, state_from_bytes, state_to_bytes
 from node.ml.train import deterministic, run_segment, train_unit
-from node.ml.verify import Outcome, UnitContext, verify_unit
+from node.ml.verify import Outcome, verify_unit
 from node.store.cid import cid_of
 from testkit.matrix import EXAMPLES, MatrixCase, all_cases, case_ids, missing_coverage
 from tests.unit.ml.helpers import MINER, MemoryStore
@@ -51,11 +51,8 @@ def test_honest_units_and_aggregates_are_accepted(case: MatrixCase) -> None:
         for index in range(units):
             seed = bytes([round_, index]) * 16
             trail = train_unit(spec, model, material.shard(index), seed, threads=1)
-            manifest, cid = publish_trail(
-                trail, store.put, task_id=1, round_=round_, index=index, miner=MINER,
-                spec_cid=prepared.spec_cid, dataset_cid=prepared.dataset_cid, input_model_cid=input_cid,
-            )  # fmt: skip
             ctx = UnitContext(1, round_, index, MINER, prepared.spec_cid, prepared.dataset_cid, input_cid, seed)
+            manifest, cid = publish_trail(trail, store.put, ctx)
             verdict = verify_unit(spec, store.get(cid), store.get, b"challenge", ctx, material.shard(index))
             assert verdict.outcome is Outcome.VALID, f"round {round_} unit {index}: {verdict.reason}"
             final = state_from_bytes(store.get(parse_trail(store.get(cid)).final_model), material.model_specs)

@@ -7,6 +7,7 @@ import pytest
 from node.errors import SpecError
 from node.ml import spec as sp
 from node.ml.model import build_module, check_against_dataset
+from node.ml.spec_check import parse_spec
 from node.store.canonical import canonical_bytes, parse_document
 from tests.unit.ml.helpers import small_spec
 
@@ -16,7 +17,7 @@ def _raw() -> dict[str, Any]:
 
 
 def _parse(document: dict[str, Any]) -> sp.TaskSpec:
-    return parse_document(canonical_bytes(document), sp.TaskSpec)
+    return parse_spec(canonical_bytes(document))
 
 
 def test_a_valid_spec_round_trips_canonically() -> None:

@@ -11,12 +11,12 @@ import torch
 from eth_account import Account
 
 from node.ml import spec as sp
-from node.ml.manifest import parse_trail
+from node.ml.manifest import UnitContext, parse_trail
 from node.ml.model import build_module, state_of, state_to_bytes
 from node.ml.split import public_part
 from node.ml.split_unit import MiddleTrail, OwnerUnit, middle_of, publish_middle_trail, train_middle
-from node.ml.verify import Outcome, UnitContext, Verdict, verify_unit
-from node.roles.step_auth import Binding, TrafficCommitment, sign_commitment, traffic_signer
+from node.ml.verify import Outcome, Verdict, verify_unit
+from node.protocol.step_auth import Binding, TrafficCommitment, sign_commitment, traffic_signer
 from node.store.canonical import canonical_bytes
 from node.store.cid import cid_of
 from tests.unit.ml.split_fixtures import PLAN, SEED, shard
@@ -70,12 +70,10 @@ def _unit(
     if edit is not None:
         trail = edit(trail)
     input_cid = store.put(state_to_bytes(public_part(INITIAL, PLAN)))
-    _, cid = publish_middle_trail(
-        SPEC, PLAN, trail, store.put, owner_signature=signature, segment_losses=owner.segment_losses(), samples=100,
-        task_id=1, round_=0, index=0, miner=MINER, spec_cid="b" + "a" * 58, dataset_cid="b" + "b" * 58,
-        input_model_cid=input_cid,
-    )  # fmt: skip
     ctx = UnitContext(1, 0, 0, MINER, "b" + "a" * 58, "b" + "b" * 58, input_cid, SEED, owner=OWNER.address)
+    _, cid = publish_middle_trail(
+        SPEC, PLAN, trail, store.put, ctx, owner_signature=signature, segment_losses=owner.segment_losses(), samples=100
+    )
     return store.get(cid), ctx
 
 

@@ -12,21 +12,21 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from client.rejections import explain_rejections, rejection_rows
-from client.report import accuracy_plot, html_page
+from node.audit.rejections import explain_rejections, rejection_rows
+from node.audit.report import accuracy_plot, html_page
 from node.chain.contract import TaskMarket
 from node.chain.events import EventReader, jsonable
 from node.chain.types import MAX_APPEAL_LEVEL, UnitStatus
 from node.errors import DmlnetError, SpecError
-from node.ml import spec as sp
-from node.ml.aggregate import Contribution, verify_aggregate
 from node.ml.evaluate import evaluate
-from node.ml.manifest import TrailManifest, parse_aggregate, parse_trail
+from node.ml.manifest import TrailManifest, parse_trail
 from node.ml.material import TaskMaterial, load_material
-from node.ml.model import State, state_from_bytes
+from node.ml.model import state_from_bytes
 from node.ml.split import plan_of
 from node.ml.verify import Outcome
-from node.roles.verdicts import judge_trail
+from node.protocol.judge import judge, judge_trail
+from node.protocol.material import material_of
+from node.protocol.unit import unit_ref
 from node.store.cid import to_cid
 from node.store.client import StoreClient
 
@@ -55,7 +55,7 @@ class AuditReport:
     history: list[dict[str, Any]] = field(default_factory=list)
     # Every appeal: who challenged which verdict at which level, how it ended, and the wei its settlement moved.
     appeals: list[dict[str, Any]] = field(default_factory=list)
-    # Every rejected result, re-judged: which check failed, where, by how much (client.rejections).
+    # Every rejected result, re-judged: which check failed, where, by how much (node.audit.rejections).
     rejections: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -198,7 +198,7 @@ def audit_task(
             a.fetch(to_cid(bytes(accepted[key]["resultDigest"])), "aggregate manifest", round_, units)
             continue
         specs = material.model_specs
-        _reverify_aggregate(a, material.spec, specs, set(material.parameter_keys), key, accepted[key], manifests, units)
+        _reverify_aggregate(a, material, key, accepted[key])
         if model_bytes is not None and plan_of(material.spec) is None:  # split: the owner alone holds a whole model
             try:
                 report.accuracy[round_] = evaluate(
@@ -218,60 +218,34 @@ def _reverify_unit(
     rng: random.Random,
 ) -> None:
     round_, index = key
-    task, miner = a.market.get_task(a.task_id), str(accepted["miner"])
-    verdict = judge_trail(a.market, a.store.get, task, round_, index, miner, raw, material, rng.randbytes(32))
+    ref = unit_ref(a.market, a.market.get_task(a.task_id), round_, index, str(accepted["miner"]))
+    verdict = judge_trail(a.store.get, ref, raw, material, rng.randbytes(32))
     a.report.units_reverified += 1
     if verdict.outcome is not Outcome.VALID:
         evidence = "; ".join(f"segment {c.segment} distance {c.distance:.3g}" for c in verdict.segments)
         a.report.findings.append(Finding("wrong acceptance", f"{verdict.reason} [{evidence}]", round_, index))
 
 
-def _reverify_aggregate(
-    a: _Auditor,
-    spec: sp.TaskSpec,
-    specs: Any,
-    keys: set[str],
-    key: tuple[int, int],
-    accepted: dict[str, Any],
-    manifests: dict[tuple[int, int], TrailManifest],
-    units: int,
-) -> None:
+def _reverify_aggregate(a: _Auditor, material: TaskMaterial, key: tuple[int, int], accepted: dict[str, Any]) -> None:
+    """The accepted aggregate judged as a verifier judges it (the one judge: its manifest names this task, round,
+    unit, aggregator and the model the chain recorded, and the recomputation over the round's accepted results
+    matches)."""
     round_, index = key
-    raw = a.fetch(to_cid(bytes(accepted["resultDigest"])), "aggregate manifest", round_, index)
-    if raw is None:
+    result_cid = to_cid(bytes(accepted["resultDigest"]))
+    if a.fetch(result_cid, "aggregate manifest", round_, index) is None:
         return
-    try:
-        manifest = parse_aggregate(raw)
-    except SpecError as err:
-        a.report.findings.append(Finding("manifest", str(err), round_, index))
-        return
+    ref = unit_ref(a.market, a.market.get_task(a.task_id), round_, index, str(accepted["miner"]))
     recorded = to_cid(bytes(accepted["modelDigest"]))
-    if manifest.model != recorded:
-        # The chain's record is what the next round trains from: a manifest naming another model is a lie about it.
-        a.report.findings.append(
-            Finding("aggregate", f"the manifest's model {manifest.model} is not the chain's {recorded}", round_, index)
-        )
+    verdict = judge(
+        a.market, a.store.get, ref, result_cid=result_cid, model_cid=recorded, material=material, challenge=b""
+    )
+    if verdict.outcome is Outcome.UNAVAILABLE:
+        a.report.findings.append(Finding("artifact", verdict.reason, round_, index))
         return
-    contributions: list[Contribution] = []
-    for i in range(units):
-        m = manifests.get((round_, i))
-        if m is None:
-            a.report.findings.append(
-                Finding("aggregate", f"training unit {i} of the round cannot be read", round_, index)
-            )
-            return
-        model_bytes = a.fetch(m.final_model, "unit result model", round_, i)
-        if model_bytes is None:
-            return
-        contributions.append(Contribution(i, state_from_bytes(model_bytes, specs), m.samples))
-    claimed_bytes = a.fetch(manifest.model, "aggregate model", round_, index)
-    if claimed_bytes is None:
-        return
-    claimed: State = state_from_bytes(claimed_bytes, specs)
-    check = verify_aggregate(spec, contributions, claimed, keys, task_id=a.task_id, round_=round_)
     a.report.aggregates_reverified += 1
-    if not check.valid:
-        a.report.findings.append(Finding("wrong acceptance", check.reason, round_, index))
+    if verdict.outcome is Outcome.INVALID:
+        # The chain's record is what the next round trains from: an aggregate that is not the rule's is a lie.
+        a.report.findings.append(Finding("wrong acceptance", verdict.reason, round_, index))
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,8 +264,7 @@ def open_verdicts(market: TaskMarket, store: StoreClient, task_id: int) -> list[
     """Re-executes every training unit of the task's current round whose verdict is still open to challenge
     (``dml audit --challenge`` appeals those where the two disagree)."""
     task = market.get_task(task_id)
-    spec_cid, dataset_cid = to_cid(task.params.spec_digest), to_cid(task.params.dataset_digest)
-    material = load_material(store.get(spec_cid), store.get, spec_cid=spec_cid, dataset_cid=dataset_cid)
+    material = material_of(task, store.get)
     round_ = task.state.current_round
     out: list[OpenVerdict] = []
     for index, unit in enumerate(market.get_units(task_id, round_)[: task.params.units_per_round]):
@@ -302,7 +275,8 @@ def open_verdicts(market: TaskMarket, store: StoreClient, task_id: int) -> list[
         except DmlnetError as err:
             out.append(OpenVerdict(round_, index, unit.level, unit.verdict, False, f"result unavailable: {err}"))
             continue
-        verdict = judge_trail(market, store.get, task, round_, index, unit.miner, raw, material, os.urandom(32))
+        ref = unit_ref(market, task, round_, index, unit.miner)
+        verdict = judge_trail(store.get, ref, raw, material, os.urandom(32))
         if verdict.outcome is not Outcome.UNAVAILABLE:
             out.append(OpenVerdict(round_, index, unit.level, unit.verdict, verdict.valid, verdict.reason))
     return out

@@ -1,7 +1,7 @@
 """The owner's side of split training over HTTP: the step protocol, served to each unit's claimant only.
 
 ``POST /split/v1/{task}/{round}/{unit}/{step}/{kind}`` with the message (safetensors) as the body and the
-claimant's signature (:mod:`node.roles.step_auth`) in ``X-Dmlnet-Signature``: ``activations`` (empty body)
+claimant's signature (:mod:`node.protocol.step_auth`) in ``X-Dmlnet-Signature``: ``activations`` (empty body)
 answers the stem's activations, ``output`` the gradient at the middle's output, ``gradient`` nothing (204), and
 once every step is answered ``commitment`` (empty body, at step = the unit's steps) the owner's signed traffic
 heads as JSON. The owner keeps one private copy of its layers per unit (:class:`node.ml.split_unit.OwnerUnit`);
@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from node.errors import SpecError
 from node.ml.split_unit import OwnerUnit
 from node.ml.split_wire import MESSAGE_LIMITS
-from node.roles.step_auth import SIGNATURE_HEADER, Binding, StepRequest, signer_of
+from node.protocol.step_auth import SIGNATURE_HEADER, Binding, StepRequest, signer_of
 from node.store.errors import ArtifactError
 
 KINDS = ("activations", "output", "gradient", "commitment")
@@ -35,7 +35,7 @@ class Commitment(BaseModel):
 
     heads: list[str]  # hex, the traffic's head at each checkpoint after the first
     segment_losses: list[float]
-    signature: str  # the task owner's, over the heads (node.roles.step_auth.TrafficCommitment)
+    signature: str  # the task owner's, over the heads (node.protocol.step_auth.TrafficCommitment)
 
 
 class UnitSource(Protocol):

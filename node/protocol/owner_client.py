@@ -9,9 +9,9 @@ from eth_account.signers.local import LocalAccount
 from pydantic import ValidationError
 
 from node.errors import StepRefused
+from node.protocol.owner_service import Commitment
+from node.protocol.step_auth import SIGNATURE_HEADER, Binding, StepRequest, sign_step
 from node.retry import RetryPolicy, retry
-from node.roles.owner_service import Commitment
-from node.roles.step_auth import SIGNATURE_HEADER, Binding, StepRequest, sign_step
 
 _TRANSIENT = (httpx.TransportError,)
 

@@ -16,13 +16,12 @@ from typing import Any
 
 from node.chain.contract import TaskMarket
 from node.chain.events import ChainEvent, EventReader
-from node.errors import DmlnetError, SpecError
-from node.ml.aggregate import Contribution, verify_aggregate
-from node.ml.manifest import parse_aggregate, parse_trail
-from node.ml.material import TaskMaterial, load_material
-from node.ml.model import state_from_bytes
+from node.errors import DmlnetError
+from node.ml.material import TaskMaterial
 from node.ml.verify import Check, Outcome, Verdict
-from node.roles.verdicts import aggregate_verdict, judge_trail
+from node.protocol.judge import judge
+from node.protocol.material import material_of
+from node.protocol.unit import unit_ref
 from node.store.cid import to_cid
 from node.store.client import StoreClient
 
@@ -73,62 +72,27 @@ def explain_rejections(
     if not rejected:
         return []
     task = market.get_task(task_id)
-    spec_cid, dataset_cid = to_cid(task.params.spec_digest), to_cid(task.params.dataset_digest)
     try:
-        material = load_material(
-            store.get(spec_cid),
-            store.get,
-            spec_cid=spec_cid,
-            dataset_cid=dataset_cid,
-            units_per_round=task.params.units_per_round,
-        )
+        material = material_of(task, store.get)
     except (DmlnetError, ValueError) as err:
         return [_rejection(e, Verdict(Outcome.UNAVAILABLE, f"the task's material: {err}"), None) for e in rejected]
-    return [_rejection(e, _judge(market, store, material, events, e), material) for e in rejected]
+    return [_rejection(e, _judge(market, store, material, e), material) for e in rejected]
 
 
-def _judge(
-    market: TaskMarket, store: StoreClient, material: TaskMaterial, events: list[ChainEvent], event: ChainEvent
-) -> Verdict:
+def _judge(market: TaskMarket, store: StoreClient, material: TaskMaterial, event: ChainEvent) -> Verdict:
+    """The rejected result judged by the one judge, every segment of a trail re-executed (the aggregate's
+    recomputation over the round's accepted results, as the chain records them)."""
     round_, index, miner = int(event.args["round"]), int(event.args["index"]), str(event.args["miner"])
     result = to_cid(bytes(event.args["resultDigest"]))
-    task = market.get_task(int(event.args["taskId"]))
+    ref = unit_ref(market, market.get_task(int(event.args["taskId"])), round_, index, miner)
     try:
-        raw = store.get(result)
+        store.get(result)
     except DmlnetError as err:
         return Verdict(Outcome.UNAVAILABLE, f"the rejected result cannot be fetched: {err}", check=Check.AVAILABILITY)
-    if index == task.params.units_per_round:
-        return _judge_aggregate(store, material, events, task.task_id, round_, raw)
-    challenge = os.urandom(32)
-    return judge_trail(market, store.get, task, round_, index, miner, raw, material, challenge, segments=ALL_SEGMENTS)
-
-
-def _judge_aggregate(
-    store: StoreClient, material: TaskMaterial, events: list[ChainEvent], task_id: int, round_: int, raw: bytes
-) -> Verdict:
-    """A rejected aggregate against the recomputation over the round's accepted results, as the chain records them."""
-    units = material.spec.dataset.shards
-    try:
-        manifest = parse_aggregate(raw)
-        accepted = {
-            int(e.args["index"]): to_cid(bytes(e.args["resultDigest"]))
-            for e in events
-            if e.name == "UnitAccepted" and int(e.args["round"]) == round_ and int(e.args["index"]) < units
-        }
-        contributions = []
-        for index in sorted(accepted):
-            trail = parse_trail(store.get(accepted[index]))
-            model = state_from_bytes(store.get(trail.final_model), material.model_specs)
-            contributions.append(Contribution(index, model, trail.samples))
-        claimed = state_from_bytes(store.get(manifest.model), material.model_specs)
-    except SpecError as err:
-        return Verdict(Outcome.INVALID, f"aggregate refused: {err}", check=Check.AGGREGATE)
-    except DmlnetError as err:
-        return Verdict(Outcome.UNAVAILABLE, f"an input cannot be fetched: {err}", check=Check.AVAILABILITY)
-    keys = set(material.parameter_keys)
-    return aggregate_verdict(
-        verify_aggregate(material.spec, contributions, claimed, keys, task_id=task_id, round_=round_)
-    )
+    return judge(
+        market, store.get, ref, result_cid=result, model_cid=None, material=material, challenge=os.urandom(32),
+        segments=ALL_SEGMENTS,
+    )  # fmt: skip
 
 
 def _rejection(event: ChainEvent, verdict: Verdict, material: TaskMaterial | None) -> Rejection:

@@ -12,10 +12,9 @@ from node.errors import StepRefused
 from node.ml.model import build_module, state_of
 from node.ml.split_unit import OwnerUnit, middle_of, train_middle
 from node.ml.split_wire import Kind, encode
-from node.retry import RetryPolicy
-from node.roles.owner_client import HttpTransport
-from node.roles.owner_service import Commitment, create_owner_app
-from node.roles.step_auth import (
+from node.protocol.owner_client import HttpTransport
+from node.protocol.owner_service import Commitment, create_owner_app
+from node.protocol.step_auth import (
     SIGNATURE_HEADER,
     Binding,
     StepRequest,
@@ -24,6 +23,7 @@ from node.roles.step_auth import (
     sign_commitment,
     sign_step,
 )
+from node.retry import RetryPolicy
 from tests.unit.ml.split_fixtures import PLAN, SEED, SPEC, shard
 
 MINER = Account.from_key("0x" + "11" * 32)
