@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from node.audit.audit import audit_task
 from client.tasks import Economics, create_task, prepare_task
+from node.audit.audit import audit_task
 from node.chain.events import EventReader
 from node.chain.types import TaskStatus
 from node.ml.data import digits

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from node.audit.audit import audit_task
 from client.cli import app
-from node.audit.rejections import explain_rejections
 from client.tasks import Economics, create_task, prepare_task
 from explorer.queries import Queries
 from explorer.rejections import RejectionExplainer
+from node.audit.audit import audit_task
+from node.audit.rejections import explain_rejections
 from node.ml.data import digits
 from node.ml.defaults import digits_spec
 from node.store.client import StoreClient

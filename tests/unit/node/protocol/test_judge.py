@@ -127,10 +127,11 @@ def test_judge_and_audit_agree_on_a_training_unit(round_: Round, case: str) -> N
         trail = train_unit(r.material.spec, r.world.initial, r.material.shard(1), other.seed)
         _, cid = publish_trail(trail, r.world.store.put, replace(other.context, miner=miner))
     raw = r.world.store.get(cid)
-    verdict = judge(r.chain, r.world.store.get, ref, result_cid=cid, model_cid=None, material=r.material, challenge=b"x")
+    verdict = judge(
+        r.chain, r.world.store.get, ref, result_cid=cid, model_cid=None, material=r.material, challenge=b"x"
+    )
     assert verdict.valid is (case == "honest"), verdict.reason
     report = AuditReport(1)
     auditor = _Auditor(cast(TaskMarket, r.chain), cast(StoreClient, r.world.store), 1, report)
     _reverify_unit(auditor, r.material, (0, 1), {"miner": miner}, raw, random.Random(1))
     assert [f.kind for f in report.findings] == ([] if case == "honest" else ["wrong acceptance"])
-
