@@ -79,7 +79,8 @@ MODULES = _modules()
 def _graph() -> dict[str, set[str]]:
     graph: dict[str, set[str]] = defaultdict(set)
     for module, path in MODULES.items():
-        for name in _imports(path):
+        for imported in _imports(path):
+            name = imported
             while name and name not in MODULES:
                 name = name.rpartition(".")[0]
             if name and name != module:
