@@ -198,7 +198,10 @@ def audit_task(
             a.fetch(to_cid(bytes(accepted[key]["resultDigest"])), "aggregate manifest", round_, units)
             continue
         specs = material.model_specs
-        _reverify_aggregate(a, material, key, accepted[key])
+        results = {
+            i: to_cid(bytes(accepted[(round_, i)]["resultDigest"])) for i in range(units) if (round_, i) in accepted
+        }
+        _reverify_aggregate(a, material, key, accepted[key], results)
         if model_bytes is not None and plan_of(material.spec) is None:  # split: the owner alone holds a whole model
             try:
                 report.accuracy[round_] = evaluate(
@@ -226,7 +229,13 @@ def _reverify_unit(
         a.report.findings.append(Finding("wrong acceptance", f"{verdict.reason} [{evidence}]", round_, index))
 
 
-def _reverify_aggregate(a: _Auditor, material: TaskMaterial, key: tuple[int, int], accepted: dict[str, Any]) -> None:
+def _reverify_aggregate(
+    a: _Auditor,
+    material: TaskMaterial,
+    key: tuple[int, int],
+    accepted: dict[str, Any],
+    results: dict[int, str] | None = None,
+) -> None:
     """The accepted aggregate judged as a verifier judges it (the one judge: its manifest names this task, round,
     unit, aggregator and the model the chain recorded, and the recomputation over the round's accepted results
     matches)."""
@@ -237,8 +246,9 @@ def _reverify_aggregate(a: _Auditor, material: TaskMaterial, key: tuple[int, int
     ref = unit_ref(a.market, a.market.get_task(a.task_id), round_, index, str(accepted["miner"]))
     recorded = to_cid(bytes(accepted["modelDigest"]))
     verdict = judge(
-        a.market, a.store.get, ref, result_cid=result_cid, model_cid=recorded, material=material, challenge=b""
-    )
+        a.market, a.store.get, ref, result_cid=result_cid, model_cid=recorded, material=material, challenge=b"",
+        results=results,
+    )  # fmt: skip
     if verdict.outcome is Outcome.UNAVAILABLE:
         a.report.findings.append(Finding("artifact", verdict.reason, round_, index))
         return

@@ -76,22 +76,31 @@ def explain_rejections(
         material = material_of(task, store.get)
     except (DmlnetError, ValueError) as err:
         return [_rejection(e, Verdict(Outcome.UNAVAILABLE, f"the task's material: {err}"), None) for e in rejected]
-    return [_rejection(e, _judge(market, store, material, e), material) for e in rejected]
+    return [_rejection(e, _judge(market, store, material, events, e), material) for e in rejected]
 
 
-def _judge(market: TaskMarket, store: StoreClient, material: TaskMaterial, event: ChainEvent) -> Verdict:
+def _judge(
+    market: TaskMarket, store: StoreClient, material: TaskMaterial, events: list[ChainEvent], event: ChainEvent
+) -> Verdict:
     """The rejected result judged by the one judge, every segment of a trail re-executed (the aggregate's
     recomputation over the round's accepted results, as the chain records them)."""
     round_, index, miner = int(event.args["round"]), int(event.args["index"]), str(event.args["miner"])
     result = to_cid(bytes(event.args["resultDigest"]))
     ref = unit_ref(market, market.get_task(int(event.args["taskId"])), round_, index, miner)
+    accepted = {  # an aggregate's inputs as the events record them (a past round's slots are reused)
+        int(e.args["index"]): to_cid(bytes(e.args["resultDigest"]))
+        for e in events
+        if e.name == "UnitAccepted"
+        and int(e.args["round"]) == round_
+        and int(e.args["index"]) < ref.task.params.units_per_round
+    }
     try:
         store.get(result)
     except DmlnetError as err:
         return Verdict(Outcome.UNAVAILABLE, f"the rejected result cannot be fetched: {err}", check=Check.AVAILABILITY)
     return judge(
         market, store.get, ref, result_cid=result, model_cid=None, material=material, challenge=os.urandom(32),
-        segments=ALL_SEGMENTS,
+        segments=ALL_SEGMENTS, results=accepted,
     )  # fmt: skip
 
 

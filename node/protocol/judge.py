@@ -11,6 +11,8 @@ chain records them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from node.chain.types import Task, UnitStatus
 from node.errors import DmlnetError, NodeError, SpecError
 from node.ml.aggregate import AggregateCheck, Contribution, verify_aggregate
@@ -33,12 +35,17 @@ def judge(
     material: TaskMaterial,
     challenge: bytes,
     segments: int | None = None,
+    results: Mapping[int, str] | None = None,
 ) -> Verdict:
     """The verdict on ``ref``'s result ``result_cid`` (its model ``model_cid`` as submitted; None when unknown, and
     then an aggregate manifest's own model is judged), re-executing the segments ``challenge`` draws (``segments``
-    besides the anchor; default: the spec's)."""
+    besides the anchor; default: the spec's). ``results``: an aggregate's inputs, each training unit's accepted result
+    as the events record it (a past round's: the chain's unit slots hold the latest round only); default: read from
+    the chain."""
     if ref.is_aggregation:
-        return judge_aggregate(market, fetch, ref, result_cid=result_cid, model_cid=model_cid, material=material)
+        return judge_aggregate(
+            market, fetch, ref, result_cid=result_cid, model_cid=model_cid, material=material, results=results
+        )
     try:
         manifest = fetch(result_cid)
     except DmlnetError as err:
@@ -84,6 +91,7 @@ def judge_aggregate(
     result_cid: str,
     model_cid: str | None,
     material: TaskMaterial,
+    results: Mapping[int, str] | None = None,
 ) -> Verdict:
     task, round_ = ref.task, ref.round
     try:
@@ -105,7 +113,7 @@ def judge_aggregate(
     if manifest.aggregator.lower() != ref.miner.lower():
         return Verdict(Outcome.INVALID, "the aggregate manifest names another aggregator", check=Check.AGGREGATE)
     try:
-        contributions, _ = accepted_contributions(market, fetch, task, round_, material)
+        contributions, _ = accepted_contributions(market, fetch, task, round_, material, results)
         claimed = state_from_bytes(fetch(manifest.model), material.model_specs)
     except SpecError as err:
         return Verdict(Outcome.INVALID, f"aggregate model refused: {err}", check=Check.AGGREGATE)
@@ -118,16 +126,27 @@ def judge_aggregate(
 
 
 def accepted_contributions(
-    market: MarketReader, fetch: Fetch, task: Task, round_: int, material: TaskMaterial
+    market: MarketReader,
+    fetch: Fetch,
+    task: Task,
+    round_: int,
+    material: TaskMaterial,
+    results: Mapping[int, str] | None = None,
 ) -> tuple[list[Contribution], list[AggregateInput]]:
-    """The accepted results of a round as the chain records them (never as an aggregator claims them)."""
+    """The accepted results of a round as the chain records them (never as an aggregator claims them): its unit
+    slots for the current round, or ``results`` (from the events) for any round."""
     contributions = []
     inputs = []
     for index in range(task.params.units_per_round):
-        unit = market.get_unit(task.task_id, round_, index)
-        if unit.status is not UnitStatus.ACCEPTED:
-            raise NodeError(f"unit {index} of round {round_} is not accepted: nothing to aggregate yet")
-        result_cid = to_cid(unit.result_digest)
+        if results is not None:
+            if index not in results:
+                raise NodeError(f"unit {index} of round {round_} has no accepted result in the events")
+            result_cid = results[index]
+        else:
+            unit = market.get_unit(task.task_id, round_, index)
+            if unit.status is not UnitStatus.ACCEPTED:
+                raise NodeError(f"unit {index} of round {round_} is not accepted: nothing to aggregate yet")
+            result_cid = to_cid(unit.result_digest)
         manifest = parse_trail(fetch(result_cid))
         model = state_from_bytes(fetch(manifest.final_model), material.model_specs)
         contributions.append(Contribution(index, model, manifest.samples))
