@@ -100,11 +100,6 @@ class TaskMarket(MarketViews):
         block = with_retries(lambda: self._w3.eth.get_block(number), what="get_block")
         return bytes(block["hash"])
 
-    def head(self) -> tuple[int, int]:
-        """The latest block's number and timestamp."""
-        block = with_retries(lambda: self._w3.eth.get_block("latest"), what="get_block")
-        return int(block["number"]), int(block["timestamp"])
-
     # ---------------------------------------------------------------------------------------------- transactions
 
     def _call(self, name: str, *args: Any, value: int = 0) -> Call:

@@ -1,24 +1,11 @@
-"""What the unit protocol and the roles read from and send to the chain: the market's interface as a protocol, so
-that a role's state machine can be driven by a small fake in unit tests (``tests/unit/node/roles/fakes.py``) and by
-:class:`node.chain.contract.TaskMarket` everywhere else."""
+"""What the unit protocol reads from the chain, as a protocol: :class:`node.chain.contract.TaskMarket` in a node,
+the audit and the explorer; a small in-process fake in the judge's unit tests (``tests/unit/node/fakes.py``)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Protocol
 
-from eth_account.signers.local import LocalAccount
-
-from node.chain.tx import SentTransaction
-from node.chain.types import BallotInfo, StakeInfo, Task, UnitInfo
-
-
-class Signer(Protocol):
-    @property
-    def address(self) -> str: ...
-
-    @property
-    def account(self) -> LocalAccount: ...
+from node.chain.types import Task, UnitInfo
 
 
 class MarketReader(Protocol):
@@ -39,44 +26,3 @@ class MarketReader(Protocol):
     def round_input(self, task_id: int, round_: int) -> bytes: ...
 
     def block_hash(self, number: int) -> bytes: ...
-
-
-class Market(MarketReader, Protocol):
-    """Everything a role does on the chain."""
-
-    @property
-    def signer(self) -> Signer: ...
-
-    def get_ballot(self, task_id: int, round_: int, index: int, verifier: str) -> BallotInfo: ...
-
-    def stake_of(self, account: str) -> StakeInfo: ...
-
-    def credit_of(self, account: str) -> int: ...
-
-    def stake(self, amount: int) -> SentTransaction: ...
-
-    def withdraw(self) -> SentTransaction: ...
-
-    def join_verifier_pool(self) -> SentTransaction: ...
-
-    def claim_units(self, task_id: int, round_: int, indices: Sequence[int]) -> SentTransaction: ...
-
-    def submit_results(
-        self, task_id: int, round_: int, results: Sequence[tuple[int, bytes, bytes]]
-    ) -> SentTransaction: ...
-
-    def claim_and_submit(
-        self, task_id: int, round_: int, index: int, result_digest: bytes, model_digest: bytes
-    ) -> SentTransaction: ...
-
-    def draw_quorums(self, task_id: int, round_: int, indices: Sequence[int]) -> SentTransaction: ...
-
-    def commit_votes(self, task_id: int, round_: int, commitments: Sequence[tuple[int, bytes]]) -> SentTransaction: ...
-
-    def reveal_votes(self, task_id: int, round_: int, votes: Sequence[tuple[int, bool, bytes]]) -> SentTransaction: ...
-
-    def challenge_verdict(self, task_id: int, round_: int, index: int) -> SentTransaction: ...
-
-    def reclaim_expired(self, task_id: int, round_: int, index: int) -> SentTransaction: ...
-
-    def finalize_unit(self, task_id: int, round_: int, index: int) -> SentTransaction: ...
