@@ -8,11 +8,10 @@ from dataclasses import dataclass, field
 from node.chain.contract import TaskMarket
 from node.chain.events import EventReader
 from node.chain.types import Task, TaskStatus, UnitStatus
-from node.ml.evaluate import evaluate
 from node.ml.material import TaskMaterial
 from node.ml.model import state_from_bytes
-from node.ml.split import plan_of
 from node.protocol.material import material_of
+from node.protocol.modes import mode_of
 from node.store.cid import to_cid
 from node.store.client import StoreClient
 
@@ -46,6 +45,7 @@ class ProgressReader:
         self.slashed = 0
         self.accuracy: dict[int, float] = {}
         self._material_cache: TaskMaterial | None = None
+        self._evaluable = True  # False once the task's mode has said only the owner's node can evaluate its model
 
     def _material(self, task: Task) -> TaskMaterial:
         if self._material_cache is None:
@@ -78,10 +78,11 @@ class ProgressReader:
         )
 
     def _evaluate(self, task: Task) -> None:
+        if not self._evaluable:
+            return
         material = self._material(task)
-        spec, specs = material.spec, material.model_specs
-        if plan_of(spec) is not None:
-            return  # split mode: the network's model is the public middle; only the owner's node can evaluate
+        specs = material.model_specs
+        mode = mode_of(material.spec)
         done_rounds = task.state.current_round + (1 if task.state.final_model_digest != b"\0" * 32 else 0)
         for r in range(done_rounds):
             if r in self.accuracy:
@@ -91,5 +92,8 @@ class ProgressReader:
                 if r == task.params.rounds - 1
                 else self.market.round_input(self.task_id, r + 1)
             )
-            model = state_from_bytes(self.store.get(to_cid(digest)), specs)
-            self.accuracy[r] = evaluate(spec.model, model, material.test_set()).accuracy
+            figure = mode.evaluate(material, state_from_bytes(self.store.get(to_cid(digest)), specs))
+            if figure is None:
+                self._evaluable = False
+                return  # split mode: the network's model is the public middle; only the owner's node can evaluate
+            self.accuracy[r] = figure.accuracy

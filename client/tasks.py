@@ -21,7 +21,7 @@ from node.ml.data import Corpus, Dataset
 from node.ml.material import split_for
 from node.ml.model import build_module, check_against_dataset, state_from_bytes, state_of, state_to_bytes, tensor_specs
 from node.ml.shards import DatasetManifest, encode_split
-from node.ml.split import plan_of, public_part
+from node.protocol.modes import mode_of
 from node.store.canonical import canonical_bytes
 from node.store.cid import cid_of, to_digest
 from node.store.client import StoreClient
@@ -109,17 +109,16 @@ def build_task(
         spec = spec.model_copy(update={"dataset": spec.dataset.model_copy(update={"digest": dataset_cid})})
     spec_bytes = canonical_bytes(spec)
     module = build_module(spec.model, seed=model_seed)
-    plan = plan_of(spec)
+    mode = mode_of(spec)
     if initial_model is None:
         start = state_of(module)
-    elif plan is not None:
-        # The owner's node starts its private layers from the spec's initialisation (seed 0); a model of the
-        # owner's own would have to reach it some other way than the public store.
-        raise ConfigError("--initial-model: not in split mode (the owner's layers start from the spec's seed)")
+    elif mode.initial_model_refused is not None:
+        # Split mode: the owner's node starts its private layers from the spec's initialisation (seed 0); a model
+        # of the owner's own would have to reach it some other way than the public store.
+        raise ConfigError(f"--initial-model: {mode.initial_model_refused}")
     else:  # re-encoded: the store holds the canonical bytes of exactly these tensors
         start = state_from_bytes(initial_model, tensor_specs(module))
-    # In split mode the network starts from the public middle alone: the stem and head never reach the store.
-    model_bytes = state_to_bytes(start if plan is None else public_part(start, plan))
+    model_bytes = state_to_bytes(mode.network_model(start))  # split mode: the public middle alone
     spec_cid, model_cid = cid_of(spec_bytes), cid_of(model_bytes)
     params = TaskParams(
         spec_digest=to_digest(spec_cid),
@@ -137,7 +136,7 @@ def build_task(
         unit_bond=economics.unit_bond,
         vote_bond=economics.vote_bond,
         challenge_window=economics.challenge_window_s,
-        owner_in_loop=plan is not None,
+        owner_in_loop=mode.owner_in_loop,
     )
     objects = {**data_objects, spec_cid: spec_bytes, model_cid: model_bytes}
     return BuiltTask(PreparedTask(params, spec_cid, dataset_cid, model_cid), objects)

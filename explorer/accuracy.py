@@ -18,7 +18,7 @@ from node.ml.baseline import centralized
 from node.ml.evaluate import evaluate
 from node.ml.material import TaskMaterial, load_material
 from node.ml.model import state_from_bytes
-from node.ml.split import plan_of
+from node.protocol.modes import mode_of
 from node.store.cid import normalize
 
 log = logging.getLogger(__name__)
@@ -68,18 +68,18 @@ class AccuracyTracker:
             task_id, round_, model = int(row["task_id"]), int(row["round"]), str(row["model_digest"])
             try:
                 material = self._material(task_id, str(row["params"]))
-                if plan_of(material.spec) is not None:
-                    self._set_aside(task_id, "split mode: only the owner's node holds the whole model")
-                    continue
-                state = state_from_bytes(self._fetch(normalize(model)), material.model_specs)
-                test = material.test_set()
+                figure = mode_of(material.spec).evaluate(
+                    material, state_from_bytes(self._fetch(normalize(model)), material.model_specs)
+                )
             except SpecError as err:
                 self._set_aside(task_id, str(err))
                 continue
             except DmlnetError as err:
                 log.info("accuracy waits for the store", extra={"task": task_id, "round": round_, "error": str(err)})
                 return done
-            figure = evaluate(material.spec.model, state, test)
+            if figure is None:
+                self._set_aside(task_id, "split mode: only the owner's node holds the whole model")
+                continue
             with self._index.transaction() as db:
                 db.execute(
                     "INSERT OR REPLACE INTO accuracy VALUES (?, ?, ?, ?, ?)",  # a reorganised round: replaced

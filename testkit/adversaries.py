@@ -17,19 +17,26 @@ from __future__ import annotations
 import functools
 import logging
 import random
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 
 import torch
 
 from node.chain.events import EventReader
-from node.chain.types import Task, UnitInfo, UnitStatus
+from node.chain.types import UnitStatus
+from node.errors import StepRefused
 from node.ml import spec as sp
 from node.ml.data import Dataset
+from node.ml.evaluate import Evaluation
 from node.ml.manifest import parse_trail, publish_trail
 from node.ml.material import TaskMaterial
 from node.ml.model import State, build_module, state_of, state_to_bytes
 from node.ml.train import Checkpoint, Trail, first_checkpoint, run_segment, train_unit
-from node.ml.verify import Outcome, Verdict
-from node.protocol.unit import unit_ref
+from node.ml.verify import Fetch, Outcome, Verdict
+from node.protocol.chain import MarketReader
+from node.protocol.judge import Judge
+from node.protocol.modes import Mode, SplitMode, TrainedUnit, UnitJob, mode_of
+from node.protocol.unit import UnitRef
 from node.roles.context import Services
 from node.roles.miner import MinerRole
 from node.roles.registry import register_role
@@ -83,77 +90,138 @@ class _Skewed(torch.nn.Module):
         return x * 1.05 + 0.01
 
 
-class CheatingMinerRole(MinerRole):
-    name = "miner"
+@dataclass(frozen=True)
+class CheatingMode:
+    """A task's honest mode that cheats at training: it verifies and evaluates as the honest one does."""
 
-    def __init__(self, services: Services, cheat: str, *, fake_fraction: float = 0.5) -> None:
-        if cheat not in CHEATS:
-            raise ValueError(f"unknown cheat {cheat!r}: one of {', '.join(CHEATS)}")
-        super().__init__(services, train=True, aggregate=False)
-        self.cheat = cheat
-        self.fake_fraction = fake_fraction
+    honest: Mode
+    cheat: str
+    services: Services
+    fake_fraction: float
 
-    def _advance(self, work: Work) -> None:
-        if self.cheat == "idle":
-            return  # hold the claim until it expires and the keeper slashes it
-        super()._advance(work)
+    @property
+    def name(self) -> str:
+        return f"cheat-{self.cheat}"
 
-    def _middle_to_train(self, middle: torch.nn.Sequential) -> torch.nn.Sequential:
-        if self.cheat != "fake-output":
-            return middle
-        return torch.nn.Sequential(*middle, _Skewed())  # no parameters: the checkpoints keep the middle's names
+    @property
+    def owner_in_loop(self) -> bool:
+        return self.honest.owner_in_loop
 
-    def _train(self, task: Task, work: Work, material: TaskMaterial) -> tuple[str, str]:
-        log.warning(
-            "cheating", extra={"task": task.task_id, "round": work.round, "unit": work.unit, "cheat": self.cheat}
-        )
-        if self.cheat == "fake-output":  # the honest split path, through the faked middle above
-            return super()._train(task, work, material)
+    @property
+    def initial_model_refused(self) -> str | None:
+        return self.honest.initial_model_refused
+
+    def network_model(self, whole: State) -> State:
+        return self.honest.network_model(whole)
+
+    def verify(
+        self,
+        ref: UnitRef,
+        manifest: bytes,
+        material: TaskMaterial,
+        fetch: Fetch,
+        challenge: bytes,
+        *,
+        segments: int | None = None,
+    ) -> Verdict:
+        return self.honest.verify(ref, manifest, material, fetch, challenge, segments=segments)
+
+    def evaluate(self, material: TaskMaterial, model: State) -> Evaluation | None:
+        return self.honest.evaluate(material, model)
+
+    def train(self, job: UnitJob) -> TrainedUnit:
+        ref, s = job.ref, self.services
+        log.warning("cheating", extra={"task": ref.task_id, "round": ref.round, "unit": ref.index, "cheat": self.cheat})
+        if self.cheat == "fake-output":  # the honest split path, through a middle whose outputs are skewed
+            if not isinstance(self.honest, SplitMode):
+                raise StepRefused("fake-output cheats in split mode only")
+            skewed = replace(self.honest, middle=lambda middle: torch.nn.Sequential(*middle, _Skewed()))
+            return skewed.train(job)  # _Skewed has no parameters: the checkpoints keep the middle's names
         if self.cheat == "copy":
-            copied = self._copy(task, work)
+            copied = self._copy(ref)
             if copied is not None:
                 return copied
-        ref = unit_ref(self.s.market, task, work.round, work.unit, self.s.address)
-        model, _ = self.s.round_model(task, work.round, material)
-        seed = ref.seed
-        shard = material.shard(work.unit)
-        spec = material.spec
+        spec, seed, shard, model = job.material.spec, ref.seed, job.shard, job.model
         if self.cheat == "replay":
-            old = state_of(build_module(spec.model, seed=work.round + 99))
-            if work.round > 0:
-                old, _ = self.s.round_model(task, work.round - 1, material)
+            old = state_of(build_module(spec.model, seed=ref.round + 99))
+            if ref.round > 0:
+                old, _ = s.round_model(ref.task, ref.round - 1, job.material)
             trail = train_unit(spec, old, shard, seed)
         elif self.cheat == "fake":
             n = len(spec.training.checkpoint_steps) - 1
-            faked = set(random.Random(work.unit).sample(range(n), max(1, round(self.fake_fraction * n))))
+            faked = set(random.Random(ref.index).sample(range(n), max(1, round(self.fake_fraction * n))))
             trail = partly_faked_trail(spec, model, shard, seed, faked)
         elif self.cheat == "wrong-start":
             other = state_of(build_module(spec.model, seed=12345))
             trail = train_unit(spec, other, shard, seed)
         else:
             trail = noise_trail(train_unit(spec, model, shard, seed))
-        manifest, cid = publish_trail(trail, self.s.store.put, ref.context)
+        manifest, cid = publish_trail(trail, job.put, ref.context)
         if self.cheat == "wrong-start":
             first = manifest.checkpoints[0].model_copy(
-                update={"model": self.s.store.put(state_to_bytes(trail.checkpoints[0].model))}
+                update={"model": job.put(state_to_bytes(trail.checkpoints[0].model))}
             )
             manifest = manifest.model_copy(update={"checkpoints": [first, *manifest.checkpoints[1:]]})
-            cid = self.s.store.put(canonical_bytes(manifest))
-        return cid, manifest.final_model
+            cid = job.put(canonical_bytes(manifest))
+        return TrainedUnit(cid, manifest.final_model, trail.segment_losses[-1])
 
-    def _copy(self, task: Task, work: Work) -> tuple[str, str] | None:
-        for index in range(task.params.units_per_round):
-            unit = self.s.market.get_unit(task.task_id, work.round, index)
-            if unit.miner != self.s.address and unit.status in (
+    def _copy(self, ref: UnitRef) -> TrainedUnit | None:
+        s = self.services
+        for index in range(ref.task.params.units_per_round):
+            unit = s.market.get_unit(ref.task_id, ref.round, index)
+            if unit.miner != s.address and unit.status in (
                 UnitStatus.SUBMITTED,
                 UnitStatus.REVEALING,
                 UnitStatus.DECIDED,
                 UnitStatus.ACCEPTED,
             ):
-                theirs = parse_trail(self.s.fetch(to_cid(unit.result_digest)))
-                mine = theirs.model_copy(update={"miner": self.s.address, "index": work.unit})
-                return self.s.store.put(canonical_bytes(mine)), mine.final_model
+                theirs = parse_trail(s.fetch(to_cid(unit.result_digest)))
+                mine = theirs.model_copy(update={"miner": s.address, "index": ref.index})
+                return TrainedUnit(s.store.put(canonical_bytes(mine)), mine.final_model, 1.0)
         return None
+
+
+class CheatingMinerRole(MinerRole):
+    """An honest miner's role training through :class:`CheatingMode`; ``idle`` claims and never trains."""
+
+    name = "miner"
+
+    def __init__(self, services: Services, cheat: str, *, fake_fraction: float = 0.5) -> None:
+        if cheat not in CHEATS:
+            raise ValueError(f"unknown cheat {cheat!r}: one of {', '.join(CHEATS)}")
+
+        def cheating(spec: sp.TaskSpec) -> Mode:
+            return CheatingMode(mode_of(spec), cheat, services, fake_fraction)
+
+        super().__init__(services, train=True, aggregate=False, modes=cheating)
+        self.cheat = cheat
+
+    def _advance(self, work: Work) -> None:
+        if self.cheat == "idle":
+            return  # holding a claim is not a way of training: the claim is kept until the keeper expires it
+        super()._advance(work)
+
+
+def _lazy_judge(lazy: str) -> Judge:
+    """A judge that looks at nothing: every unit invalid (``reject``) or valid (the others)."""
+
+    def judged(
+        market: MarketReader,
+        fetch: Fetch,
+        ref: UnitRef,
+        *,
+        result_cid: str,
+        model_cid: str | None,
+        material: TaskMaterial,
+        challenge: bytes,
+        segments: int | None = None,
+        results: Mapping[int, str] | None = None,
+    ) -> Verdict:
+        if lazy == "reject":
+            return Verdict(Outcome.INVALID, "votes against everything")
+        return Verdict(Outcome.VALID, "approves without checking")
+
+    return judged
 
 
 class LazyVerifierRole(VerifierRole):
@@ -162,15 +230,9 @@ class LazyVerifierRole(VerifierRole):
     def __init__(self, services: Services, lazy: str) -> None:
         if lazy not in LAZY:
             raise ValueError(f"unknown lazy verifier {lazy!r}: one of {', '.join(LAZY)}")
-        super().__init__(services)
+        # Spends nothing on re-checking others' verdicts.
+        super().__init__(services, judge=_lazy_judge(lazy), watch=False)
         self.lazy = lazy
-
-    def _verdict(self, task: Task, unit: UnitInfo, round_: int, index: int, material: TaskMaterial) -> Verdict:
-        if self.lazy == "reject":
-            return Verdict(Outcome.INVALID, "votes against everything")
-        if self.lazy in ("approve", "copy", "silent"):
-            return Verdict(Outcome.VALID, "approves without checking")
-        return super()._verdict(task, unit, round_, index, material)  # pragma: no cover
 
     def _commitment_of(self, vote: Vote) -> bytes | None:
         if self.lazy != "copy":
@@ -180,9 +242,6 @@ class LazyVerifierRole(VerifierRole):
             return None  # wait for an honest verifier to commit first
         log.warning("copying a commitment", extra={"task": vote.task_id, "round": vote.round, "unit": vote.unit})
         return copied
-
-    def _should_watch(self, task: Task, unit: UnitInfo, round_: int, index: int) -> bool:
-        return False  # a lazy verifier spends nothing on re-checking others
 
     def _follow_up(self, vote: Vote) -> bool:
         if self.lazy in ("silent", "copy") and vote.status is VoteStatus.COMMITTED:

@@ -18,14 +18,13 @@ from node.chain.contract import TaskMarket
 from node.chain.events import EventReader, jsonable
 from node.chain.types import MAX_APPEAL_LEVEL, UnitStatus
 from node.errors import DmlnetError, SpecError
-from node.ml.evaluate import evaluate
 from node.ml.manifest import TrailManifest, parse_trail
 from node.ml.material import TaskMaterial, load_material
 from node.ml.model import state_from_bytes
-from node.ml.split import plan_of
 from node.ml.verify import Outcome
 from node.protocol.judge import judge, judge_trail
 from node.protocol.material import material_of
+from node.protocol.modes import mode_of
 from node.protocol.unit import unit_ref
 from node.store.cid import to_cid
 from node.store.client import StoreClient
@@ -202,13 +201,14 @@ def audit_task(
             i: to_cid(bytes(accepted[(round_, i)]["resultDigest"])) for i in range(units) if (round_, i) in accepted
         }
         _reverify_aggregate(a, material, key, accepted[key], results)
-        if model_bytes is not None and plan_of(material.spec) is None:  # split: the owner alone holds a whole model
+        if model_bytes is not None:
             try:
-                report.accuracy[round_] = evaluate(
-                    material.spec.model, state_from_bytes(model_bytes, specs), material.test_set()
-                ).accuracy
+                figure = mode_of(material.spec).evaluate(material, state_from_bytes(model_bytes, specs))
             except SpecError as err:
                 report.findings.append(Finding("artifact", f"global model: {err}", round_, units))
+            else:
+                if figure is not None:  # None in split mode: the owner alone holds a whole model
+                    report.accuracy[round_] = figure.accuracy
     return report
 
 

@@ -12,7 +12,7 @@ from node.ml.data import Corpus, Dataset, Split, split
 from node.ml.model import build_module, check_against_dataset, tensor_specs
 from node.ml.shards import Fetch, ShardedData, parse_manifest
 from node.ml.spec_check import parse_spec
-from node.ml.split import is_public, plan_of
+from node.ml.split import SplitPlan, is_public, plan_of
 
 if TYPE_CHECKING:
     from node.store.tensors import TensorSpec
@@ -28,6 +28,7 @@ class TaskMaterial:
     data: ShardedData
     model_specs: dict[str, TensorSpec]
     parameter_keys: frozenset[str]
+    plan: SplitPlan | None = None  # split mode's cut (the network's model is the public middle alone)
 
     def shard(self, index: int) -> Dataset:
         """The training shard of unit ``index`` (fetched on first use: the store's error when it cannot be)."""
@@ -78,4 +79,5 @@ def load_material(
         data=ShardedData(manifest, fetch),
         model_specs=specs,
         parameter_keys=keys,
+        plan=plan,
     )

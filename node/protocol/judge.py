@@ -2,16 +2,17 @@
 audit and the explanation of a rejection all go through these functions, so they reach the same verdict on the same
 bytes.
 
-A training unit is judged by re-executing sampled segments (:func:`node.ml.verify.verify_unit`) in the context the
-chain fixes (:class:`~node.protocol.unit.UnitRef`: task, round, index, miner, the round's input, the unit seed, the
-owner who signs a split unit's traffic); the aggregation unit by checking that its manifest names this task, round,
-unit, aggregator and the model submitted, then recomputing the aggregate over the round's accepted results as the
-chain records them.
+A training unit is judged by re-executing sampled segments, as its task's mode does (:mod:`node.protocol.modes`), in
+the context the chain fixes (:class:`~node.protocol.unit.UnitRef`: task, round, index, miner, the round's input, the
+unit seed, the owner who signs a split unit's traffic); the aggregation unit by checking that its manifest names this
+task, round, unit, aggregator and the model submitted, then recomputing the aggregate over the round's accepted
+results as the chain records them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Protocol
 
 from node.chain.types import Task, UnitStatus
 from node.errors import DmlnetError, NodeError, SpecError
@@ -19,10 +20,29 @@ from node.ml.aggregate import AggregateCheck, Contribution, verify_aggregate
 from node.ml.manifest import AggregateInput, parse_aggregate, parse_trail
 from node.ml.material import TaskMaterial
 from node.ml.model import state_from_bytes
-from node.ml.verify import Check, Fetch, Outcome, Verdict, verify_unit
+from node.ml.verify import Check, Fetch, Outcome, Verdict
 from node.protocol.chain import MarketReader
+from node.protocol.modes import mode_of
 from node.protocol.unit import UnitRef, unit_ref
 from node.store.cid import to_cid
+
+
+class Judge(Protocol):
+    """What judges a unit (:func:`judge`; a test adversary's judges otherwise)."""
+
+    def __call__(
+        self,
+        market: MarketReader,
+        fetch: Fetch,
+        ref: UnitRef,
+        *,
+        result_cid: str,
+        model_cid: str | None,
+        material: TaskMaterial,
+        challenge: bytes,
+        segments: int | None = None,
+        results: Mapping[int, str] | None = None,
+    ) -> Verdict: ...
 
 
 def judge(
@@ -62,18 +82,9 @@ def judge_trail(
     *,
     segments: int | None = None,
 ) -> Verdict:
-    """A training unit's trail (``manifest``'s bytes) judged in the context the chain fixes, the owner's signature
-    checked for a split task."""
-    return verify_unit(
-        material.spec,
-        manifest,
-        fetch,
-        challenge,
-        ref.context,
-        material.shard(ref.index),
-        traffic_signer=ref.traffic_signer(),
-        segments=segments,
-    )
+    """A training unit's trail (``manifest``'s bytes) judged in the context the chain fixes, as the task's mode
+    verifies it (a split task's: the owner's signature on the traffic too)."""
+    return mode_of(material.spec).verify(ref, manifest, material, fetch, challenge, segments=segments)
 
 
 def aggregate_verdict(check: AggregateCheck) -> Verdict:

@@ -15,6 +15,7 @@ from node.metrics import NodeMetrics
 from node.ml.material import TaskMaterial
 from node.ml.model import State, state_from_bytes
 from node.protocol.material import material_of
+from node.protocol.modes import mode_of
 from node.retry import RetryPolicy
 from node.state import NodeState
 from node.store.cid import to_cid
@@ -122,7 +123,7 @@ class Services:
             return None
         if self.deferred.pop(task.task_id, None) is not None:
             log.info("task material fetched after a store fault", extra={"task": task.task_id})
-        if material.spec.privacy.mode == "split" and not task.params.owner_in_loop:
+        if mode_of(material.spec).owner_in_loop and not task.params.owner_in_loop:
             # A miner of a split task depends on the owner's node for every step: without the contract's promise
             # that an expiry then costs it nothing, an owner that goes silent would have its miners slashed.
             reason = "split mode without ownerInLoop on chain: an owner's silence would slash its miners"

@@ -15,9 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Sequence
-
-from torch import nn
+from collections.abc import Callable, Sequence
 
 from node.chain.reverts import (
     TaskMarketAggregationNotReady,
@@ -28,17 +26,16 @@ from node.chain.reverts import (
 from node.chain.types import Task, TaskStatus, UnitInfo, UnitStatus
 from node.errors import ContractRevert, NodeError, StepRefused
 from node.ml.aggregate import aggregate
-from node.ml.manifest import publish_aggregate, publish_trail
+from node.ml.manifest import publish_aggregate
 from node.ml.material import TaskMaterial
-from node.ml.split import plan_of
-from node.ml.train import train_unit
+from node.ml.spec import TaskSpec
 from node.protocol.judge import accepted_contributions
+from node.protocol.modes import Mode, UnitJob, mode_of
 from node.protocol.sender import send_batch_then_singles
 from node.protocol.timing import JobTimer
 from node.protocol.unit import unit_ref
 from node.roles.context import Services
 from node.roles.own_results import claims_blocked
-from node.roles.split_miner import train_split_unit
 from node.state import Work, WorkStatus
 from node.store.cid import to_digest
 
@@ -57,10 +54,18 @@ LOST_RACE = (
 class MinerRole:
     name = "miner"
 
-    def __init__(self, services: Services, *, train: bool = True, aggregate: bool = False) -> None:
+    def __init__(
+        self,
+        services: Services,
+        *,
+        train: bool = True,
+        aggregate: bool = False,
+        modes: Callable[[TaskSpec], Mode] = mode_of,
+    ) -> None:
         self.s = services
         self.train = train
         self.aggregate = aggregate
+        self._mode_of = modes  # how a task's units are trained (a test adversary's wraps the honest modes)
         self._training = JobTimer()  # the longest unit this node has trained: what a new claim may block for
         # Per (task, round, unit): the chain time our own cooldown on it ends (the contract's error says when), and
         # the claim refusals already logged (a refusal is said once per unit, not every cycle).
@@ -279,11 +284,11 @@ class MinerRole:
                 try:
                     result_cid, model_cid = self._train(task, work, material)
                 except StepRefused as err:
-                    # Split mode: the owner's node did not answer or refused a step. The unit is tried again from
-                    # its start next cycle; if the owner stays silent past the deadline, the claim expires and the
-                    # contract unlocks the bond (ownerInLoop) instead of slashing it.
+                    # The unit could not be carried now (split mode: the owner's node did not answer or refused a
+                    # step). It is tried again from its start next cycle; if the owner stays silent past the
+                    # deadline, the claim expires and the contract unlocks the bond (ownerInLoop), no slash.
                     log.warning(
-                        "the owner's node did not carry the unit: trying again",
+                        "unit not carried through: trying again",
                         extra={"task": work.task_id, "round": work.round, "unit": work.unit, "error": str(err)},
                     )
                     return
@@ -356,16 +361,18 @@ class MinerRole:
 
     def _train(self, task: Task, work: Work, material: TaskMaterial) -> tuple[str, str]:
         began = time.monotonic()
-        plan = plan_of(material.spec)
-        if plan is not None:  # split mode: the middle alone, each step through the owner's node
-            cid, model_cid, loss = train_split_unit(self.s, task, work, material, plan, self._middle_to_train)
-        else:
-            ref = unit_ref(self.s.market, task, work.round, work.unit, self.s.address)
-            model, _ = self.s.round_model(task, work.round, material)
-            shard = material.shard(work.unit)
-            trail = train_unit(material.spec, model, shard, ref.seed, threads=self.s.settings.threads)
-            manifest, cid = publish_trail(trail, self.s.store.put, ref.context)
-            model_cid, loss = manifest.final_model, trail.segment_losses[-1]
+        mode = self._mode_of(material.spec)
+        model, _ = self.s.round_model(task, work.round, material)
+        job = UnitJob(
+            unit_ref(self.s.market, task, work.round, work.unit, self.s.address),
+            material,
+            model,
+            material.shard(work.unit),
+            put=self.s.store.put,
+            account=self.s.market.signer.account,
+            threads=self.s.settings.threads,
+        )
+        trained = mode.train(job)
         training_s = time.monotonic() - began
         self._training.record(training_s)
         log.info(
@@ -374,17 +381,13 @@ class MinerRole:
                 "task": task.task_id,
                 "round": work.round,
                 "unit": work.unit,
-                "loss": loss,
-                "manifest": cid,
+                "loss": trained.loss,
+                "manifest": trained.result_cid,
                 "training_s": round(training_s, 3),
-                "split": plan is not None,
+                "mode": mode.name,
             },
         )
-        return cid, model_cid
-
-    def _middle_to_train(self, middle: nn.Sequential) -> nn.Sequential:
-        """Split mode: the public middle this miner trains (itself; a test adversary's override fakes it)."""
-        return middle
+        return trained.result_cid, trained.model_cid
 
     def _aggregate(self, task: Task, work: Work, material: TaskMaterial) -> tuple[str, str]:
         contributions, inputs = accepted_contributions(self.s.market, self.s.fetch, task, work.round, material)

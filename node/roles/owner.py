@@ -27,7 +27,7 @@ from node.http_server import BackgroundServer, serve_in_thread
 from node.ml.aggregate import Contribution, aggregate
 from node.ml.material import TaskMaterial
 from node.ml.model import State, build_module, state_from_bytes, state_of, state_to_bytes, tensor_specs
-from node.ml.split import SplitPlan, plan_of, private_part
+from node.ml.split import SplitPlan, private_part
 from node.ml.split_unit import OwnerUnit
 from node.protocol.owner_service import Commitment, create_owner_app
 from node.protocol.step_auth import TrafficCommitment, sign_commitment
@@ -99,10 +99,9 @@ class OwnerRole:
         if task.state.owner.lower() != self.s.address.lower():
             return None
         material = self.s.material(task)
-        plan = plan_of(material.spec) if material is not None else None
-        if material is None or plan is None:
+        if material is None or material.plan is None:  # not a task in split mode: nothing to serve
             return None
-        return task, material, plan
+        return task, material, material.plan
 
     def _open_unit(self, task_id: int, round_: int, unit: int, claimant: str) -> OwnerUnit | None:
         with self._lock:
@@ -208,7 +207,7 @@ def owner_model(
 ) -> State | None:
     """The owner's whole model of a completed split task: the final private layers from the owner node's
     ``data_dir`` and the final public middle; None when they are not there."""
-    plan = plan_of(material.spec)
+    plan = material.plan
     path = private_path(data_dir, chain, task_id, rounds)
     if plan is None or not path.exists():
         return None

@@ -28,7 +28,7 @@ from node.chain.types import MAX_APPEAL_LEVEL, Task, UnitInfo, UnitStatus, seats
 from node.errors import ContractRevert
 from node.ml.material import TaskMaterial
 from node.ml.verify import Outcome, Verdict
-from node.protocol.judge import judge
+from node.protocol.judge import Judge, judge
 from node.protocol.sender import send_batch_then_singles
 from node.protocol.timing import JobTimer
 from node.protocol.unit import unit_ref
@@ -75,8 +75,10 @@ def judge_unavailable(verdict: Verdict, *, tries: int, seconds_left: float, tick
 class VerifierRole:
     name = "verifier"
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, *, judge: Judge = judge, watch: bool = True) -> None:
         self.s = services
+        self._judge = judge  # the one judge (a test adversary's votes without it)
+        self._watch_budget = services.settings.watch_budget if watch else 0
         # Per (task, round, unit, epoch), in memory only (a restart merely logs or re-checks once more): quorums we
         # said we stayed out of, verdicts we re-checked, fetches of a result that failed.
         self._stayed_out: set[tuple[int, int, int, int]] = set()
@@ -93,7 +95,7 @@ class VerifierRole:
             self._tick_step_s = now - self._last_tick_at
         self._last_tick_at = now
         self._follow_up_all(self.s.state.open_votes())
-        watch_budget = self.s.settings.watch_budget
+        watch_budget = self._watch_budget
         tasks = self.s.live_tasks()
         self._forget_all_but({t.task_id for t in tasks})
         for task in tasks:
@@ -471,7 +473,7 @@ class VerifierRole:
     def _verdict(self, task: Task, unit: UnitInfo, round_: int, index: int, material: TaskMaterial) -> Verdict:
         """This verifier's verdict on the unit as submitted: the segments its challenge seed draws (from the hash of
         the submission's block and its address), judged as every node judges a unit."""
-        return judge(
+        return self._judge(
             self.s.market,
             self.s.fetch,
             unit_ref(self.s.market, task, round_, index, unit.miner),
