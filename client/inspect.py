@@ -6,7 +6,6 @@ from collections import Counter
 from dataclasses import dataclass
 
 from node.chain.contract import TaskMarket
-from node.chain.events import EventReader
 from node.chain.types import StakeInfo, Task, TaskStatus
 
 
@@ -42,7 +41,7 @@ class MarketState:
 def market_state(market: TaskMarket, from_block: int) -> MarketState:
     """Reads every task and every account that ever held stake or credit (found from events)."""
     tasks = [market.get_task(i) for i in range(1, market.task_count() + 1)]
-    reader = EventReader(market.w3, market.address, market.contract.abi)  # type: ignore[arg-type]
+    reader = market.events()
     addresses: set[str] = {t.state.owner for t in tasks}
     for event in reader.iter(from_block, reader.head()):
         for key in ("account", "miner", "verifier"):

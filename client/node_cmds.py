@@ -69,6 +69,10 @@ def _node_command(default_roles: str, summary: str) -> Any:
         chain_wait: Annotated[
             float | None, typer.Option(help="seconds to wait for the chain at startup (default 120)")
         ] = None,
+        cycle_budget: Annotated[
+            float | None,
+            typer.Option(help="seconds a cycle may take before jobs not started wait for the next (default 600)"),
+        ] = None,
         plugin: Annotated[
             list[str] | None, typer.Option(help="module that registers more roles (repeatable; tests, demos)")
         ] = None,
@@ -98,6 +102,7 @@ def _node_command(default_roles: str, summary: str) -> Any:
             "watch_budget": watch_budget,
             "claim_batch": claim_batch,
             "chain_wait_s": chain_wait,
+            "cycle_budget_s": cycle_budget,
             "plugins": plugin or None,
         }
         if logging.getLogger().level > logging.INFO:
@@ -240,14 +245,13 @@ def account_earnings(
     from client.render import eth
     from client.session import session_for
     from node.chain.devnet import dev_accounts
-    from node.chain.events import EventReader
 
     if (address is None) == (dev_account is None):
         raise ConfigError("give an ADDRESS or --dev-account N")
     who = address if address is not None else dev_accounts((dev_account or 0) + 1)[dev_account or 0].address
     session = session_for(home_dir, rpc, deployment, store)
     market = session.market
-    reader = EventReader(market.w3, market.address, market.contract.abi)  # type: ignore[arg-type]
+    reader = market.events()
     books = earnings_of(who, reader.iter(session.deployment.block_number, reader.head()))
     table = Table("task", "earned", "slashed", "refunded (owner)", title=f"account {who}")
     for task_id, t in books.by_task.items():

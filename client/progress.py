@@ -6,7 +6,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from node.chain.contract import TaskMarket
-from node.chain.events import EventReader
 from node.chain.types import Task, TaskStatus, UnitStatus
 from node.ml.material import TaskMaterial
 from node.ml.model import state_from_bytes
@@ -40,7 +39,7 @@ class ProgressReader:
         self.store = store
         self.task_id = task_id
         self.cursor = from_block
-        self.reader = EventReader(market.w3, market.address, market.contract.abi)  # type: ignore[arg-type]
+        self.reader = market.events()
         self.counts: Counter[str] = Counter()
         self.slashed = 0
         self.accuracy: dict[int, float] = {}

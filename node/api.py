@@ -19,7 +19,11 @@ class Health(BaseModel):
     # health_stall_s, e.g. the chain has been gone that long, or a step hangs).
     status: str
     last_cycle_error: str | None
-    seconds_since_cycle: float
+    seconds_since_cycle: float  # since the last good cycle's pulse
+    last_good_block: int  # the block the last good cycle read the chain at
+    last_cycle_s: float  # how long that cycle took
+    cycle_budget_s: float
+    cycles_cut: int  # cycles whose budget ran out before every role was reached
 
 
 class Status(BaseModel):
@@ -48,11 +52,18 @@ def create_app(daemon: Daemon) -> FastAPI:
     def health(response: Response) -> Health:
         st = daemon.status
         age = time.time() - (st.last_cycle_at or st.started_at)
-        if age > daemon.s.settings.health_stall_s:
+        stalled = age > daemon.s.settings.health_stall_s
+        if stalled:
             response.status_code = 503
-            return Health(status="stalled", last_cycle_error=st.last_error, seconds_since_cycle=age)
-        status = "ok" if st.last_error is None else "retrying"
-        return Health(status=status, last_cycle_error=st.last_error, seconds_since_cycle=age)
+        return Health(
+            status="stalled" if stalled else "ok" if st.last_error is None else "retrying",
+            last_cycle_error=st.last_error,
+            seconds_since_cycle=age,
+            last_good_block=st.last_block,
+            last_cycle_s=st.last_cycle_s,
+            cycle_budget_s=daemon.s.settings.cycle_budget_s,
+            cycles_cut=st.cycles_cut,
+        )
 
     @app.get("/status", response_model=Status)
     def status() -> Status:

@@ -56,6 +56,10 @@ class NodeSettings(BaseSettings):
     # /health answers 503 "stalled" when no cycle has completed for this long (a cycle that trains a unit can take
     # a while: keep it above the longest unit).
     health_stall_s: float = Field(default=300.0, gt=0)
+    # A cycle's time budget: once spent, the roles not reached yet and the jobs not started yet wait for the next
+    # cycle (which resumes work in flight first); a job already started (one unit's training or re-execution) is
+    # never cut, and a cycle that overruns is logged.
+    cycle_budget_s: float = Field(default=600.0, gt=0)
     tasks: list[int] | None = None  # serve only these task ids (None: all)
     # Verifiers also re-check decided verdicts they did not vote on, and challenge the ones they find wrong: at
     # most this many re-executions per cycle (0: never watch).

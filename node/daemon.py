@@ -17,11 +17,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from node.chain.events import ChainEvent, EventReader
+from node.chain.events import ChainEvent
 from node.chain.rpc import UNREACHABLE
 from node.errors import ChainReplaced, ChainUnreachable, DmlnetError
 from node.retry import RetryPolicy
-from node.roles.context import Services
+from node.roles.context import CycleView, Services
 from node.store.cid import to_cid
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 class Role(Protocol):
     name: str
 
-    def tick(self) -> None: ...
+    def tick(self, view: CycleView) -> None: ...
 
 
 @dataclass
@@ -41,7 +41,19 @@ class NodeStatus:
     cycles: int = 0
     last_error: str | None = None
     started_at: float = 0.0
-    last_cycle_at: float = 0.0  # wall time the last cycle completed (0: none yet)
+    last_cycle_at: float = 0.0  # wall time the last cycle completed (0: none yet): the pulse /health reads
+    last_cycle_s: float = 0.0  # how long the last complete pass over the roles took
+    cycles_cut: int = 0  # cycles whose time budget ran out before every role was reached
+
+
+def tick_roles(roles: Sequence[Role], view: CycleView, stop: threading.Event) -> list[Role]:
+    """Ticks each role in turn on ``view``, the first one whatever the budget, the others while it lasts (and
+    until ``stop``); returns the roles not reached."""
+    for k, role in enumerate(roles):
+        if stop.is_set() or (k > 0 and view.over_budget()):
+            return list(roles[k:])
+        role.tick(view)
+    return []
 
 
 class Daemon:
@@ -79,11 +91,7 @@ class Daemon:
         self._passed_head: int | None = None
         self._next_idle_pass = 0.0
         self.status = NodeStatus(roles=[r.name for r in roles], address=services.address, started_at=time.time())
-        self.reader = EventReader(
-            services.market.w3,
-            services.market.address,
-            services.market.contract.abi,  # type: ignore[arg-type]
-        )
+        self.reader = services.market.events()
 
     def run(self) -> None:
         """Cycles until asked to stop. Raises :class:`ChainUnreachable` when the chain has not answered for
@@ -148,34 +156,47 @@ class Daemon:
             )
 
     def cycle(self) -> None:
-        latest = self.s.market.w3.eth.get_block("latest")
-        head = int(latest["number"])
+        head, timestamp = self.s.market.latest()
         if head < self._seen_head:  # a chain does not shrink: this one was replaced (or reorganised deeply)
             self._check_same_chain()
         self._seen_head = head
-        self.s.clock.observe(head, int(latest["timestamp"]))
+        self.s.clock.observe(head, timestamp)
         if head == self._passed_head and time.monotonic() < self._next_idle_pass:
             self.status.cycles += 1
             self.status.last_cycle_at = time.time()
             return
-        self.s.begin_cycle(head)
+        began = time.monotonic()
+        view = self.s.begin_cycle(head, timestamp, budget_s=self.s.settings.cycle_budget_s)
         cursor = self.s.state.cursor
         start = self.start_block if cursor is None else cursor + 1
         if start <= head:
             for event in self.reader.iter(start, head):
                 self._on_event(event)
             self.s.state.set_cursor(head)
-        self.status.last_block = head
         self.s.metrics.last_block.set(head)
-        for role in self.roles:
-            if self.stop.is_set():
-                return
-            role.tick()
+        left = tick_roles(self.roles, view, self.stop)
+        if self.stop.is_set():
+            return
+        if left:
+            self.status.cycles_cut += 1
+            log.warning(
+                "cycle over its time budget: the rest waits for the next cycle",
+                extra={"budget_s": self.s.settings.cycle_budget_s, "roles_left": [r.name for r in left]},
+            )
+            # The roles not reached go first next time: a role late in the list is never starved.
+            self.roles = [*left, *(r for r in self.roles if r not in left)]
         self._withdraw_if_due()
         self.s.metrics.store_failovers.set(self.s.store.stats.failovers)
         self.status.cycles += 1
+        self.status.last_block = head
         self.status.last_cycle_at = time.time()
-        self._passed_head = head
+        self.status.last_cycle_s = time.monotonic() - began
+        if self.status.last_cycle_s > self.s.settings.cycle_budget_s:
+            log.warning(
+                "cycle overran its time budget (a job once started is not cut)",
+                extra={"seconds": round(self.status.last_cycle_s, 1), "budget_s": self.s.settings.cycle_budget_s},
+            )
+        self._passed_head = None if left else head  # a cut cycle's rest goes on at once, new block or not
         self._next_idle_pass = time.monotonic() + self.idle_recheck_s
 
     def _on_event(self, event: ChainEvent) -> None:

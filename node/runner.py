@@ -189,6 +189,8 @@ def _run_once(
     settings: NodeSettings, stop: threading.Event, moved: Callable[[], str | None] | None, *, restarting: bool
 ) -> None:
     services, deployment = build_services(settings, restarting=restarting)
+    if not isinstance(services.market, TaskMarket):  # pragma: no cover - build_services builds a chain client
+        raise ConfigError("the node's market is not a chain client")
     w3 = services.market.w3
     roles = build_roles(services)
     daemon = Daemon(

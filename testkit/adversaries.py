@@ -22,7 +22,6 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from node.chain.events import EventReader
 from node.chain.types import UnitStatus
 from node.errors import StepRefused
 from node.ml import spec as sp
@@ -251,7 +250,7 @@ class LazyVerifierRole(VerifierRole):
         return super()._follow_up(vote)
 
     def _someone_elses_commitment(self, vote: Vote) -> bytes | None:
-        reader = EventReader(self.s.market.w3, self.s.market.address, self.s.market.contract.abi)  # type: ignore[arg-type]
+        reader = self.s.market.events()
         for e in reader.iter(max(0, reader.head() - 500), reader.head()):
             a = e.args
             same_ballot_box = (a.get("taskId"), a.get("round"), a.get("index"), a.get("epoch")) == (

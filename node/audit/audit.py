@@ -15,7 +15,7 @@ from typing import Any
 from node.audit.rejections import explain_rejections, rejection_rows
 from node.audit.report import accuracy_plot, html_page
 from node.chain.contract import TaskMarket
-from node.chain.events import EventReader, jsonable
+from node.chain.events import jsonable
 from node.chain.types import MAX_APPEAL_LEVEL, UnitStatus
 from node.errors import DmlnetError, SpecError
 from node.ml.manifest import TrailManifest, parse_trail
@@ -91,7 +91,7 @@ def audit_task(
 ) -> AuditReport:
     report = AuditReport(task_id)
     a = _Auditor(market, store, task_id, report)
-    reader = EventReader(market.w3, market.address, market.contract.abi)  # type: ignore[arg-type]
+    reader = market.events()
     events = [e for e in reader.read(from_block, reader.head()) if e.args.get("taskId") == task_id]
     created = next((e for e in events if e.name == "TaskCreated"), None)
     if created is None:

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from node.chain.contract import TaskMarket
-from node.chain.events import ChainEvent, EventReader
+from node.chain.events import ChainEvent
 from node.errors import DmlnetError
 from node.ml.material import TaskMaterial
 from node.ml.verify import Check, Outcome, Verdict
@@ -62,7 +62,7 @@ def explain_rejections(
 ) -> list[Rejection]:
     """The task's ``limit`` latest rejections, newest first, each re-judged; those already explained, by (round,
     unit, block), are skipped."""
-    reader = EventReader(market.w3, market.address, market.contract.abi)  # type: ignore[arg-type]
+    reader = market.events()
     events = [e for e in reader.read(from_block, reader.head()) if e.args.get("taskId") == task_id]
     rejected = [
         e

@@ -18,6 +18,7 @@ from web3.exceptions import ContractLogicError
 from web3.types import BlockIdentifier, TxParams
 
 from node.chain.build import Artifact
+from node.chain.events import EventReader
 from node.chain.hashing import vote_commitment
 from node.chain.rpc import with_retries
 from node.chain.tx import Call, SentTransaction, Signer, revert_data
@@ -99,6 +100,19 @@ class TaskMarket(MarketViews):
         """The hash of block ``number`` (a unit's challenge seeds come from its submission block's)."""
         block = with_retries(lambda: self._w3.eth.get_block(number), what="get_block")
         return bytes(block["hash"])
+
+    def latest(self) -> tuple[int, int]:
+        """The latest block's number and timestamp (what a node's cycle starts from)."""
+        block = self._w3.eth.get_block("latest")  # not retried: the node's loop waits out an outage itself
+        return int(block["number"]), int(block["timestamp"])
+
+    def events(self) -> EventReader:
+        """A reader of this contract's events (one per client)."""
+        reader: EventReader | None = self.__dict__.get("_events")
+        if reader is None:
+            reader = EventReader(self._w3, self.address, self._contract.abi)  # type: ignore[arg-type]
+            self.__dict__["_events"] = reader
+        return reader
 
     # ---------------------------------------------------------------------------------------------- transactions
 

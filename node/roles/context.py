@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import logging
+import math
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from node.chain.contract import TaskMarket
 from node.chain.types import Task, TaskStatus, UnitInfo
 from node.config import NodeSettings
 from node.errors import SpecError, StoreError
 from node.metrics import NodeMetrics
 from node.ml.material import TaskMaterial
 from node.ml.model import State, state_from_bytes
+from node.protocol.chain import Market
 from node.protocol.material import material_of
 from node.protocol.modes import mode_of
 from node.retry import RetryPolicy
@@ -46,6 +48,21 @@ class ChainClock:
 
 
 @dataclass(frozen=True, slots=True)
+class CycleView:
+    """What one cycle acts on: the block every role reads the chain at (pinned: the cycle's scans agree with each
+    other), that block's chain time, and when the cycle's time budget ends (monotonic seconds). A role asks
+    :meth:`over_budget` before each job it would start; what it leaves waits for the next cycle."""
+
+    block: int
+    timestamp: int
+    budget_ends: float = math.inf
+    clock: Callable[[], float] = time.monotonic
+
+    def over_budget(self) -> bool:
+        return self.clock() >= self.budget_ends
+
+
+@dataclass(frozen=True, slots=True)
 class MaterialFault:
     """Why a task's material could not be fetched yet, how many times, and when to try again (monotonic)."""
 
@@ -61,7 +78,7 @@ MATERIAL_RETRY = RetryPolicy(attempts=None, base_delay_s=1.0, max_delay_s=60.0)
 @dataclass
 class Services:
     settings: NodeSettings
-    market: TaskMarket
+    market: Market
     store: StoreClient
     state: NodeState
     metrics: NodeMetrics
@@ -83,10 +100,18 @@ class Services:
     _cycle_tasks: list[Task] | None = None
     _cycle_units: dict[tuple[int, int], list[UnitInfo]] = field(default_factory=dict)
 
-    def begin_cycle(self, block_number: int) -> None:
+    def begin_cycle(self, block_number: int, timestamp: int, *, budget_s: float = math.inf) -> CycleView:
+        """Pins the chain reads of a cycle to ``block_number`` and returns the cycle's view."""
+        self.clock.observe(block_number, timestamp)
         self._cycle_block = block_number
         self._cycle_tasks = None
         self._cycle_units = {}
+        return CycleView(block_number, timestamp, time.monotonic() + budget_s)
+
+    def cycle_at_head(self, *, budget_s: float = math.inf) -> CycleView:
+        """A cycle at the chain's latest block (what the node's loop does at each cycle; tests drive roles so)."""
+        number, timestamp = self.market.latest()
+        return self.begin_cycle(number, timestamp, budget_s=budget_s)
 
     @property
     def address(self) -> str:

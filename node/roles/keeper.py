@@ -8,7 +8,7 @@ import logging
 
 from node.chain.types import UnitStatus
 from node.errors import ContractRevert
-from node.roles.context import Services
+from node.roles.context import CycleView, Services
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +20,7 @@ class KeeperRole:
         self.s = services
         self.grace_s = grace_s  # the next block's timestamp may be a second behind our estimate
 
-    def tick(self) -> None:
+    def tick(self, view: CycleView) -> None:
         now = self.s.clock.now()
         for task in self.s.live_tasks():
             r = task.state.current_round

@@ -34,7 +34,7 @@ from node.protocol.modes import Mode, UnitJob, mode_of
 from node.protocol.sender import send_batch_then_singles
 from node.protocol.timing import JobTimer
 from node.protocol.unit import unit_ref
-from node.roles.context import Services
+from node.roles.context import CycleView, Services
 from node.roles.own_results import claims_blocked
 from node.state import Work, WorkStatus
 from node.store.cid import to_digest
@@ -71,16 +71,20 @@ class MinerRole:
         # the claim refusals already logged (a refusal is said once per unit, not every cycle).
         self._cooling: dict[tuple[int, int, int], int] = {}
         self._refusals_said: set[tuple[int, int, int, str]] = set()
+        self._view = CycleView(0, 0)  # the cycle being worked in (set by each tick)
 
     # ---------------------------------------------------------------------------------------------- loop
 
-    def tick(self) -> None:
+    def tick(self, view: CycleView) -> None:
+        """Finishes the work in flight, then claims what is open, as of ``view``; a unit not started before the
+        cycle's budget ran out is started next cycle."""
+        self._view = view
         live = {t.task_id for t in self.s.live_tasks()}
         self._cooling = {k: v for k, v in self._cooling.items() if k[0] in live}
         self._refusals_said = {k for k in self._refusals_said if k[0] in live}
         self._adopt_claims_found_on_chain()
         self._work_through(self.s.state.work_in_flight())
-        if self.s.state.work_in_flight():
+        if self.s.state.work_in_flight() or view.over_budget():
             return
         if self._own_votes_due_during_training():
             return
@@ -231,6 +235,9 @@ class MinerRole:
         """Trains (or reconciles) each unit in flight, then submits every trained one, a task round's in one call.
         Before training another unit, the trained ones go out if it would not finish before their deadline."""
         for work in works:
+            if work.status is WorkStatus.CLAIMED and self._view.over_budget():
+                log.info("cycle budget spent: the next unit is trained next cycle", extra={"task": work.task_id})
+                break
             if work.status is WorkStatus.CLAIMED and self._training_would_outlast_published():
                 self._submit_published()
             self._advance(work)
@@ -325,13 +332,27 @@ class MinerRole:
         for (task_id, round_), works in groups.items():
 
             def refused(err: Exception, task_id: int = task_id, round_: int = round_) -> None:
-                name = err.error_name if isinstance(err, ContractRevert) else type(err).__name__
                 log.warning(
                     "batch submission refused: one unit at a time",
-                    extra={"task": task_id, "round": round_, "error": name},
+                    extra={"task": task_id, "round": round_, "error": _name(err)},
                 )
 
-            send_batch_then_singles(works, self._send_results, refused=(ContractRevert,), batch_refused=refused)
+            send_batch_then_singles(
+                works,
+                self._send_results,
+                refused=(ContractRevert,),
+                batch_refused=refused,
+                item_refused=self._submission_refused,
+            )
+
+    def _submission_refused(self, work: Work, err: Exception) -> None:
+        """A unit whose submission was refused on its own: reconciled with the chain (taken back, expired: let go;
+        still ours with time left: sent again next cycle)."""
+        log.warning(
+            "submission refused",
+            extra={"task": work.task_id, "round": work.round, "unit": work.unit, "error": _name(err)},
+        )
+        self._advance(work)
 
     def _send_results(self, works: Sequence[Work]) -> None:
         """Submits ``works`` (one task round's) in one transaction."""
@@ -409,6 +430,10 @@ class MinerRole:
             "aggregated", extra={"task": task.task_id, "round": work.round, "inputs": len(inputs), "model": model_cid}
         )
         return cid, model_cid
+
+
+def _name(err: Exception) -> str:
+    return err.error_name if isinstance(err, ContractRevert) else type(err).__name__
 
 
 def _claimable(task: Task, index: int, unit: UnitInfo) -> bool:

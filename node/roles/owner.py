@@ -19,7 +19,6 @@ import tempfile
 import threading
 from pathlib import Path
 
-from node.chain.events import EventReader
 from node.chain.hashing import unit_seed
 from node.chain.types import Task, TaskStatus, UnitStatus
 from node.errors import ConfigError, NodeError
@@ -32,7 +31,7 @@ from node.ml.split_unit import OwnerUnit
 from node.protocol.owner_service import Commitment, create_owner_app
 from node.protocol.step_auth import TrafficCommitment, sign_commitment
 from node.protocol.unit import binding_of
-from node.roles.context import Services
+from node.roles.context import CycleView, Services
 
 log = logging.getLogger(__name__)
 
@@ -78,11 +77,7 @@ class OwnerRole:
         self._chain = chain
         self._lock = threading.Lock()  # the HTTP thread and the node's loop share the services
         self._binding = binding_of(services.market)
-        self._reader = EventReader(
-            services.market.w3,
-            services.market.address,
-            services.market.contract.abi,  # type: ignore[arg-type]
-        )
+        self._reader = services.market.events()
         app = create_owner_app(self._binding, self._open_unit, self._finish_unit)
         self._server: BackgroundServer = serve_in_thread(app, settings.owner_host, settings.owner_port, name="owner")
         if not self._server.wait_started():
@@ -187,7 +182,7 @@ class OwnerRole:
         _write_atomic(private_path(self._dir, self._chain, task.task_id, round_ + 1), state_to_bytes(combined))
         log.info("private layers combined", extra={"task": task.task_id, "round": round_, "units": len(contributions)})
 
-    def tick(self) -> None:
+    def tick(self, view: CycleView) -> None:
         """Combines each finished round's private layers as soon as the round has moved on (the last one when the
         task completes), so that the owner's model is on disk without waiting for a unit to ask."""
         for task_id in self.s.state.tasks():

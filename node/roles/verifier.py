@@ -32,7 +32,7 @@ from node.protocol.judge import Judge, judge
 from node.protocol.sender import send_batch_then_singles
 from node.protocol.timing import JobTimer
 from node.protocol.unit import unit_ref
-from node.roles.context import Services
+from node.roles.context import CycleView, Services
 from node.state import Vote, VoteStatus
 from node.store.cid import to_cid
 
@@ -89,7 +89,10 @@ class VerifierRole:
         self._tick_step_s = services.settings.poll_interval_s
         self._verdicts = JobTimer()  # the longest re-execution so far: what a stored vote may wait for
 
-    def tick(self) -> None:
+    def tick(self, view: CycleView) -> None:
+        """Follows up its votes, then draws, votes and watches on the round's units as of ``view``; a re-execution
+        not started before the cycle's budget ran out waits for the next cycle. The stored votes are committed
+        at the end whatever the budget (their salts are on disk)."""
         now = self.s.clock.now()
         if self._last_tick_at is not None and now > self._last_tick_at:
             self._tick_step_s = now - self._last_tick_at
@@ -111,6 +114,8 @@ class VerifierRole:
             # same quorum or re-executing the same unit first.
             offset = int(hashlib.sha256(self.s.address.lower().encode()).hexdigest(), 16) % len(units)
             for index in [(offset + k) % len(units) for k in range(len(units))]:
+                if view.over_budget():
+                    break
                 unit = units[index]
                 if index in drawn:
                     unit = self.s.market.get_unit(task.task_id, r, index)

@@ -56,14 +56,14 @@ def test_two_miners_race_for_the_last_open_unit_and_the_loser_carries_on(chain: 
     loser.market.stake(10**18)
     # The loser's cycle read the chain while the unit was open; the winner's claim lands first.
     assert loser.market.is_claimable(task_id, 0, 0)
-    loser.begin_cycle(chain.w3.eth.block_number)
+    view = loser.begin_cycle(chain.w3.eth.block_number, chain.timestamp())
     winner.market.stake(10**18)
     winner.market.claim_unit(task_id, 0, 0)
-    build_roles(loser)[0].tick()  # must not raise
+    build_roles(loser)[0].tick(view)  # must not raise
     assert loser.metrics.claim_races_lost._value.get() == 1
     assert loser.state.work_in_flight() == []
     assert winner.market.get_unit(task_id, 0, 0).miner == winner.address
-    build_roles(winner)[0].tick()  # the winner trains and submits
+    build_roles(winner)[0].tick(winner.cycle_at_head())  # the winner trains and submits
     assert winner.market.get_unit(task_id, 0, 0).status is UnitStatus.SUBMITTED
     assert winner.state.get_work(task_id, 0, 0).status is WorkStatus.SUBMITTED  # type: ignore[union-attr]
 
@@ -393,9 +393,7 @@ def test_a_verifier_commits_a_cycles_votes_in_one_transaction_and_first_those_a_
     monkeypatch.setattr(role, "_verdict", verdict)
 
     def tick() -> None:
-        verifier.begin_cycle(chain.w3.eth.block_number)
-        verifier.clock.observe(chain.w3.eth.block_number, chain.timestamp())
-        role.tick()
+        role.tick(verifier.begin_cycle(chain.w3.eth.block_number, chain.timestamp()))
 
     def committed(task_id: int) -> list[bool]:
         return [verifier.market.get_ballot(task_id, 0, i, verifier.address).committed for i in range(3)]
@@ -439,7 +437,7 @@ def _timed_miner(chain: Chain, tmp_path: Path, claim_batch: int):  # type: ignor
     task_id = _task(chain, tmp_path, units=3)
     miner = _miner(chain, tmp_path, task_id, claim_batch=claim_batch)
     role = build_roles(miner)[0]
-    role.tick()
+    role.tick(miner.cycle_at_head())
     return task_id, miner, role
 
 
@@ -451,14 +449,16 @@ def test_a_miner_claims_what_it_can_train_before_the_deadline_in_one_transaction
     role = build_roles(miner)[0]
     claims, submissions = miner.metrics.tx_sent.labels("claimUnits"), miner.metrics.tx_sent.labels("submitResults")
 
-    role.tick()  # untimed: one unit, to learn how long a unit takes
+    role.tick(miner.cycle_at_head())  # untimed: one unit, to learn how long a unit takes
     assert (claims._value.get(), submissions._value.get(), miner.metrics.units_claimed._value.get()) == (1, 1, 1)
-    role.tick()  # a unit takes seconds, the claim timeout is 600 s: the 3 others fit, and claim_batch allows 3
+    role.tick(
+        miner.cycle_at_head()
+    )  # a unit takes seconds, the claim timeout is 600 s: the 3 others fit, and claim_batch allows 3
     assert (claims._value.get(), submissions._value.get(), miner.metrics.units_claimed._value.get()) == (2, 2, 4)
     units = miner.market.get_units(task_id, 0)
     assert [(u.status, u.miner) for u in units[:4]] == [(UnitStatus.SUBMITTED, miner.address)] * 4
     assert [w.status for w in miner.state.work_in_flight()] == []
-    role.tick()  # nothing left to claim, nothing sent twice
+    role.tick(miner.cycle_at_head())  # nothing left to claim, nothing sent twice
     assert (claims._value.get(), submissions._value.get()) == (2, 2)
     miner.state.close()
 
@@ -474,14 +474,14 @@ def test_a_miner_killed_between_training_and_submitting_a_batch_submits_it_once_
 
     monkeypatch.setattr(role, "_submit_published", killed)
     with pytest.raises(KeyboardInterrupt):
-        role.tick()  # claims the 2 others in one transaction, trains both, dies before submitting
+        role.tick(miner.cycle_at_head())  # claims the 2 others in one transaction, trains both, dies before submitting
     assert sorted(w.status for w in miner.state.work_in_flight()) == [WorkStatus.PUBLISHED] * 2
     statuses = sorted(u.status.value for u in miner.market.get_units(task_id, 0)[:3])
     assert statuses == [UnitStatus.CLAIMED.value] * 2 + [UnitStatus.SUBMITTED.value], "the batch claimed, not submitted"
     miner.state.close()
 
     restarted = _miner(chain, tmp_path, task_id, claim_batch=2)
-    build_roles(restarted)[0].tick()
+    build_roles(restarted)[0].tick(restarted.cycle_at_head())
     assert restarted.metrics.tx_sent.labels("submitResults")._value.get() == 1, "both results in one transaction"
     assert restarted.metrics.tx_sent.labels("claimUnits")._value.get() == 0, "nothing trained or claimed again"
     assert [u.status for u in restarted.market.get_units(task_id, 0)[:3]] == [UnitStatus.SUBMITTED] * 3
@@ -505,7 +505,7 @@ def test_a_miner_submits_what_it_trained_before_training_on_past_its_deadline(
         return out
 
     monkeypatch.setattr(role, "_train", train_then_let_time_pass)
-    role.tick()
+    role.tick(miner.cycle_at_head())
     sent = miner.metrics.tx_sent.labels("submitResults")._value.get()
     assert sent == 1 + 2, "the trained unit went out alone before the next was trained, then the next"
     assert [u.status for u in miner.market.get_units(task_id, 0)[:3]] == [UnitStatus.SUBMITTED] * 3

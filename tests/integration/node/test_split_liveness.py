@@ -70,7 +70,7 @@ def test_a_split_task_without_the_owner_in_the_loop_is_set_aside(chain: Chain, t
     task_id = _split_task(chain, tmp_path, owner_in_loop=False)
     miner, _ = node(chain, tmp_path, str(tmp_path / "store"), "miner", 2, ["miner"])
     miner.state.add_task(task_id, 0)
-    build_roles(miner)[0].tick()
+    build_roles(miner)[0].tick(miner.cycle_at_head())
     assert miner.market.get_unit(task_id, 0, 0).status is UnitStatus.OPEN, "not claimed"
     assert "ownerInLoop" in miner.unusable[task_id]
     miner.state.close()

@@ -7,11 +7,22 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from node.api import create_app
+from node.daemon import NodeStatus
 
 
 def _daemon(last_cycle_at: float, last_error: str | None) -> Any:
-    status = SimpleNamespace(last_cycle_at=last_cycle_at, started_at=time.time() - 1000, last_error=last_error)
-    return SimpleNamespace(status=status, s=SimpleNamespace(settings=SimpleNamespace(health_stall_s=60.0)))
+    status = NodeStatus(
+        roles=["miner"],
+        address="0x0",
+        last_block=41,
+        last_error=last_error,
+        started_at=time.time() - 1000,
+        last_cycle_at=last_cycle_at,
+        last_cycle_s=2.5,
+        cycles_cut=1,
+    )
+    settings = SimpleNamespace(health_stall_s=60.0, cycle_budget_s=600.0)
+    return SimpleNamespace(status=status, s=SimpleNamespace(settings=settings))
 
 
 def test_health_ok_retrying_and_stalled() -> None:
@@ -22,5 +33,12 @@ def test_health_ok_retrying_and_stalled() -> None:
     stalled = TestClient(create_app(_daemon(time.time() - 61, "ConnectionError: refused"))).get("/health")
     assert (stalled.status_code, stalled.json()["status"]) == (503, "stalled")
     assert stalled.json()["seconds_since_cycle"] > 60
+    pulse = ok.json()  # the last good cycle's pulse: its block, its length, the cycles the budget cut
+    assert (pulse["last_good_block"], pulse["last_cycle_s"], pulse["cycle_budget_s"], pulse["cycles_cut"]) == (
+        41,
+        2.5,
+        600.0,
+        1,
+    )
     never = TestClient(create_app(_daemon(0.0, None))).get("/health")  # no cycle since a start 1000 s ago
     assert never.status_code == 503

@@ -1,0 +1,41 @@
+"""The cycle's time budget (node.daemon.tick_roles): the first role always runs, the rest while the budget lasts."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from node.daemon import tick_roles
+from node.roles.context import CycleView
+
+
+class _Role:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.views: list[CycleView] = []
+
+    def tick(self, view: CycleView) -> None:
+        self.views.append(view)
+
+
+def test_tick_roles_ticks_every_role_on_the_same_view_within_budget() -> None:
+    roles = [_Role("miner"), _Role("verifier")]
+    view = CycleView(7, 1000, time.monotonic() + 60)
+    assert tick_roles(roles, view, threading.Event()) == []
+    assert [r.views for r in roles] == [[view], [view]], "one pinned view for every role"
+
+
+def test_tick_roles_cuts_the_rest_once_the_budget_is_spent_but_runs_the_first() -> None:
+    roles = [_Role("miner"), _Role("verifier"), _Role("keeper")]
+    spent = CycleView(7, 1000, time.monotonic() - 1)  # the budget ran out before the roles' turn
+    left = tick_roles(roles, spent, threading.Event())
+    assert [r.name for r in left] == ["verifier", "keeper"]
+    assert [len(r.views) for r in roles] == [1, 0, 0], "the first role always gets its turn: nobody starves"
+
+
+def test_tick_roles_stops_when_asked() -> None:
+    stop = threading.Event()
+    stop.set()
+    roles = [_Role("miner")]
+    assert tick_roles(roles, CycleView(1, 1), stop) == roles
+    assert roles[0].views == []
