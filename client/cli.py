@@ -21,7 +21,8 @@ from client.explorer_cmds import explorer
 from client.home import alive, deployment_file, home, node_records
 from client.model_cmds import model_app
 from client.node_cmds import account_app, miner_app, node_app, verifier_app
-from client.options import DeploymentOpt, DevOpt, HomeOpt, KeystoreOpt, PwEnvOpt, PwFileOpt, RpcOpt, StoreOpt
+from client.options import HomeOpt, connected
+from client.session import NO_FLAGS, Connection
 from client.spec_cmds import spec_app
 from client.store_cmds import store_app
 from client.task_cmds import data_app, money_commands, task_app, task_challenge
@@ -170,20 +171,19 @@ def deploy(
 
 
 @app.command()
+@connected(store=False)
 def state(
-    home_dir: HomeOpt = None,
-    deployment: DeploymentOpt = None,
-    rpc: RpcOpt = None,
+    connection: Connection = NO_FLAGS,
 ) -> None:
     """The contract's balance against what it owes, tasks by status, accounts with stake and credit."""
     from client.inspect import market_state
     from client.render import print_state
-    from client.session import Connection, chain_of
+    from client.session import chain_of
     from node.chain.build import load_artifact
     from node.chain.contract import TaskMarket
     from node.chain.rpc import connect
 
-    _, _, rpc_url, dep = chain_of(Connection(home_dir, rpc, deployment))
+    _, _, rpc_url, dep = chain_of(connection)
     artifact = load_artifact()
     w3 = connect(rpc_url, expected_chain_id=dep.chain_id)
     dep.check(w3, artifact)
@@ -232,6 +232,7 @@ def demo(
 
 
 @app.command()
+@connected(signs=True)
 def audit(
     task_id: int,
     full: Annotated[bool, typer.Option(help="re-verify every unit and fetch every checkpoint")] = False,
@@ -239,35 +240,22 @@ def audit(
     out: Annotated[
         Path | None, typer.Option(help="folder for the JSON and HTML report (default: audits/ in the state folder)")
     ] = None,
-    home_dir: HomeOpt = None,
-    rpc: RpcOpt = None,
-    deployment: DeploymentOpt = None,
-    store: StoreOpt = None,
     challenge: Annotated[
         bool, typer.Option(help="also re-execute verdicts still open to challenge, and appeal the wrong ones")
     ] = False,
-    dev_account: DevOpt = None,
-    keystore: KeystoreOpt = None,
-    password_file: PwFileOpt = None,
-    password_env: PwEnvOpt = None,
+    connection: Connection = NO_FLAGS,
 ) -> None:
     """Rebuild a task from events, check every artifact, re-verify aggregates and units, sum the money."""
-    from client.session import Connection, open_session
+    from client.session import open_session
     from node.audit.audit import audit_task, write_report
 
-    session = open_session(
-        Connection(
-            home_dir, rpc, deployment, store or None, dev_account=dev_account, keystore=keystore,
-            password_file=password_file, password_env=password_env,
-        ),
-        sign=challenge,
-    )  # fmt: skip
+    session = open_session(connection, sign=challenge)
     if not 1 <= task_id <= session.market.task_count():
         raise NotFound(f"no task {task_id} (there are {session.market.task_count()})")
     report = audit_task(
         session.market, session.store, task_id, from_block=session.deployment.block_number, full=full, sample=sample
     )
-    json_path, html_path = write_report(report, out if out is not None else home(home_dir) / "audits")
+    json_path, html_path = write_report(report, out if out is not None else home(connection.home) / "audits")
     console.print(
         f"task {task_id}: {report.units_accepted} units accepted, {report.units_reverified} re-executed, "
         f"{report.aggregates_reverified} aggregates recomputed, {report.artifacts_checked} artifacts re-hashed",

@@ -10,37 +10,33 @@ from rich.console import Console
 
 from client import interrupt
 from client.home import home
-from client.options import DeploymentOpt, HomeOpt, RpcOpt, StoreOpt
-from client.session import Connection, chain_of
+from client.options import connected
+from client.session import NO_FLAGS, Connection, chain_of
 
 console = Console()
 
 DEFAULT_PORT = 8780
 
 
+@connected()
 def explorer(
-    home_dir: HomeOpt = None,
-    rpc: RpcOpt = None,
-    deployment: DeploymentOpt = None,
-    store: StoreOpt = None,
     host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to serve on")] = DEFAULT_PORT,
     poll_interval: Annotated[float, typer.Option(help="seconds between looks at the chain head")] = 1.0,
     confirmations: Annotated[int, typer.Option(help="blocks an event waits before it is indexed")] = 0,
+    connection: Connection = NO_FLAGS,
 ) -> None:
     """Index the chain's events (resumable, into HOME/explorer) and serve the explorer until Ctrl-C."""
     from explorer.service import ExplorerService, Target
 
-    connection = Connection(home_dir, rpc, deployment)
-
     def resolve() -> Target:
         # Asked again on every reconnection: a devnet restarted under this folder may have moved.
         _, record, rpc_url, dep = chain_of(connection)
-        endpoints = store or ([record.store_url] if record is not None and record.store_url else [])
+        endpoints = connection.store or ([record.store_url] if record is not None and record.store_url else [])
         return Target(rpc_url, dep, tuple(endpoints))
 
     service = ExplorerService(
-        resolve, home(home_dir) / "explorer", poll_interval_s=poll_interval, confirmations=confirmations
+        resolve, home(connection.home) / "explorer", poll_interval_s=poll_interval, confirmations=confirmations
     )
     with service.serving(host, port) as url:
         console.print(f"explorer: {url}/  (JSON API at /docs, metrics at /metrics; Ctrl-C stops)")

@@ -8,29 +8,28 @@ from typing import Annotated
 import typer
 
 from client.datasets import DATASET_HELP
-from client.options import DeploymentOpt, HomeOpt, RpcOpt, StoreOpt
+from client.options import connected
+from client.session import NO_FLAGS, Connection
 from node.errors import ConfigError
 
 model_app = typer.Typer(help="Trained models: evaluate one.", no_args_is_help=True)
 
 
 @model_app.command("eval")
+@connected()
 def model_eval(
     model: Annotated[str, typer.Argument(help="a task id (its final model) or a .safetensors file")],
     dataset: Annotated[
         str, typer.Option(help=f"{DATASET_HELP}: its test split when it has one (default: the task's held-out part)")
     ] = "",
     spec: Annotated[Path | None, typer.Option(help="the model's spec (.json/.yaml; default: the task's)")] = None,
-    home_dir: HomeOpt = None,
-    rpc: RpcOpt = None,
-    deployment: DeploymentOpt = None,
-    store: StoreOpt = None,
+    connection: Connection = NO_FLAGS,
 ) -> None:
     """Accuracy and loss of a model. With a task id: its final model, on the task's held-out split unless
     --dataset is given. With a file: --spec says what it is, and --dataset what to evaluate it on (its test split
     when it has one, else all of it)."""
     from client.datasets import load_dataset
-    from client.session import require_task, session_for
+    from client.session import open_session, require_task
     from client.spec_cmds import load_spec
     from node.ml.evaluate import evaluate
     from node.ml.model import build_module, state_from_bytes, tensor_specs
@@ -38,7 +37,7 @@ def model_eval(
     from node.store.cid import to_cid
 
     if model.isdigit():
-        session = session_for(home_dir, rpc, deployment, store)
+        session = open_session(connection, sign=False)
         task_id = int(model)
         require_task(session.market, task_id)
         task = session.market.get_task(task_id)

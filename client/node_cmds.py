@@ -13,7 +13,8 @@ import typer
 from rich.console import Console
 
 from client.home import NodeRecord, deployment_file, home, running_devnet
-from client.options import DeploymentOpt, DevOpt, HomeOpt, KeystoreOpt, PwEnvOpt, PwFileOpt, RpcOpt, StoreOpt
+from client.options import DeploymentOpt, DevOpt, KeystoreOpt, PwEnvOpt, PwFileOpt, RpcOpt, StoreOpt, connected
+from client.session import NO_FLAGS, Connection
 from node.errors import AuditFailed, ConfigError
 
 if TYPE_CHECKING:
@@ -230,26 +231,24 @@ def account_list(directory: Dir = KEYSTORE_DIR) -> None:
 
 
 @account_app.command("earnings")
+@connected()
 def account_earnings(
     address: Annotated[str | None, typer.Argument(help="the account (default: --dev-account's)")] = None,
     dev_account: DevOpt = None,
-    home_dir: HomeOpt = None,
-    rpc: RpcOpt = None,
-    deployment: DeploymentOpt = None,
-    store: StoreOpt = None,
+    connection: Connection = NO_FLAGS,
 ) -> None:
     """Earned, slashed, refunded and withdrawn, per task, from the contract's events; checked against the credit."""
     from rich.table import Table
 
     from client.earnings import earnings_of
     from client.render import eth
-    from client.session import session_for
+    from client.session import open_session
     from node.chain.devnet import dev_accounts
 
     if (address is None) == (dev_account is None):
         raise ConfigError("give an ADDRESS or --dev-account N")
     who = address if address is not None else dev_accounts((dev_account or 0) + 1)[dev_account or 0].address
-    session = session_for(home_dir, rpc, deployment, store)
+    session = open_session(connection, sign=False)
     market = session.market
     reader = market.events()
     books = earnings_of(who, reader.iter(session.deployment.block_number, reader.head()))

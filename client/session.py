@@ -44,6 +44,11 @@ class Connection:
     password_env: str | None = None
 
 
+# A command's connection when none of its options is given (the devnet's chain, store and owner account): the
+# default the commands declare, which :func:`client.options.connected` replaces by what the options say.
+NO_FLAGS = Connection()
+
+
 @dataclass(frozen=True, slots=True)
 class Reader:
     """Views only, over plain JSON-RPC: what a command that just reads needs, without web3's import time."""
@@ -112,24 +117,6 @@ def open_session(c: Connection, *, sign: bool) -> Session:
         )
         market = TaskMarket.for_account(w3, deployment.address, artifact, account)
     return Session(market, StoreClient.from_endpoints(endpoints), deployment, rpc_url, endpoints)
-
-
-def session_for(
-    home: Path | None,
-    rpc: str | None,
-    deployment: Path | None,
-    store: list[str] | None,
-    *,
-    sign: bool = False,
-    dev_account: int | None = None,
-    keystore: Path | None = None,
-    password_file: Path | None = None,
-    password_env: str | None = None,
-) -> Session:
-    """:func:`open_session` from a command's shared options (see :mod:`client.options`)."""
-    return open_session(
-        Connection(home, rpc, deployment, store or None, dev_account, keystore, password_file, password_env), sign=sign
-    )
 
 
 def require_task(views: MarketViews, task_id: int) -> None:

@@ -13,20 +13,9 @@ from rich.table import Table
 from client import interrupt
 from client.amounts import parse_amount
 from client.datasets import DATASET_HELP, load_dataset
-from client.options import (
-    DeploymentOpt,
-    DevOpt,
-    HomeOpt,
-    KeystoreOpt,
-    PwEnvOpt,
-    PwFileOpt,
-    RpcOpt,
-    StoreOpt,
-    XColumnOpt,
-    YColumnOpt,
-)
+from client.options import XColumnOpt, YColumnOpt, connected
 from client.render import eth
-from client.session import require_task, session_for
+from client.session import NO_FLAGS, Connection, open_session, require_task
 from node.chain.types import TaskStatus, UnitStatus, seats_at
 from node.errors import ConfigError, InsufficientFunds, SpecError
 from node.store.cid import cid_of, to_cid
@@ -53,6 +42,7 @@ UNIT_GLYPH = {
 
 
 @data_app.command("add")
+@connected()
 def data_add(
     source: Annotated[str, typer.Argument(help=DATASET_HELP)],
     shards: Annotated[int, typer.Option(min=1, max=1000, help="training shards (a task's units per round)")] = 4,
@@ -62,10 +52,7 @@ def data_add(
     ] = 0.2,
     x_column: XColumnOpt = "image",
     y_column: YColumnOpt = "label",
-    home_dir: HomeOpt = None,
-    store: StoreOpt = None,
-    rpc: RpcOpt = None,
-    deployment: DeploymentOpt = None,
+    connection: Connection = NO_FLAGS,
 ) -> None:
     """Store a dataset as a manifest of shard objects (a task of as many units uses it as is); prints its CID."""
     from node.ml.data import split
@@ -76,7 +63,7 @@ def data_add(
     manifest, objects = encode_split(
         parts, shard_seed=shard_seed, holdout_fraction=None if corpus.test is not None else holdout
     )
-    session = session_for(home_dir, rpc, deployment, store)
+    session = open_session(connection, sign=False)
     for data in objects.values():
         session.store.put(data)
     cid = cid_of(manifest)
@@ -89,6 +76,7 @@ def data_add(
 
 
 @task_app.command("submit")
+@connected(signs=True)
 def task_submit(
     spec: Annotated[
         Path | None,
@@ -119,14 +107,7 @@ def task_submit(
     ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask before sending")] = False,
     watch: Annotated[bool, typer.Option(help="stay and show progress")] = False,
-    home_dir: HomeOpt = None,
-    rpc: RpcOpt = None,
-    deployment: DeploymentOpt = None,
-    store: StoreOpt = None,
-    dev_account: DevOpt = None,
-    keystore: KeystoreOpt = None,
-    password_file: PwFileOpt = None,
-    password_env: PwEnvOpt = None,
+    connection: Connection = NO_FLAGS,
 ) -> None:
     """Validate the spec, upload dataset, spec and initial model, escrow the budget, print the task id."""
     from client.spec_cmds import load_spec
@@ -170,10 +151,7 @@ def task_submit(
         vote_bond=parse_amount(vote_bond, what="--vote-bond"),
         challenge_window_s=challenge_window,
     )
-    session = session_for(
-        home_dir, rpc, deployment, store, sign=True, dev_account=dev_account, keystore=keystore,
-        password_file=password_file, password_env=password_env,
-    )  # fmt: skip
+    session = open_session(connection, sign=True)  # fmt: skip
     data: Corpus | StoredDataset
     if dataset.startswith("bafk"):
         try:
@@ -210,11 +188,12 @@ def task_submit(
 
 
 @task_app.command("list")
-def task_list(home_dir: HomeOpt = None, rpc: RpcOpt = None, deployment: DeploymentOpt = None) -> None:
+@connected(store=False)
+def task_list(connection: Connection = NO_FLAGS) -> None:
     """Every task with its status and escrow."""
-    from client.session import Connection, open_reader
+    from client.session import open_reader
 
-    views = open_reader(Connection(home_dir, rpc, deployment)).views
+    views = open_reader(connection).views
     table = Table("id", "owner", "status", "round", "units", "quorum", "escrow")
     for i in range(1, views.task_count() + 1):
         t = views.get_task(i)
@@ -231,22 +210,20 @@ def task_list(home_dir: HomeOpt = None, rpc: RpcOpt = None, deployment: Deployme
 
 
 @task_app.command("show")
+@connected()
 def task_show(
     task_id: int,
     no_accuracy: Annotated[bool, typer.Option("--no-accuracy", help="skip evaluating each round's model")] = False,
     no_why: Annotated[
         bool, typer.Option("--no-why", help="skip re-judging rejected results to say why they were rejected")
     ] = False,
-    home_dir: HomeOpt = None,
-    rpc: RpcOpt = None,
-    deployment: DeploymentOpt = None,
-    store: StoreOpt = None,
+    connection: Connection = NO_FLAGS,
 ) -> None:
     """A task's owner, parameters, artifacts, money and progress (accuracy per round on the held-out split), and
     why each of its latest rejected results was rejected (re-judged from the chain and the store)."""
     from client.progress import ProgressReader
 
-    session = session_for(home_dir, rpc, deployment, store)
+    session = open_session(connection, sign=False)
     require_task(session.market, task_id)
     progress = ProgressReader(session.market, session.store, task_id, session.deployment.block_number).read(
         evaluate_models=not no_accuracy
@@ -270,25 +247,16 @@ def task_show(
 
 
 @task_app.command("challenge")
+@connected(signs=True)
 def task_challenge(
     task_id: int,
     round_: Annotated[int, typer.Argument(metavar="ROUND", help="round, counted from 1")],
     unit: Annotated[int, typer.Argument(help="unit index (the aggregation unit is the last)")],
     yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask before sending")] = False,
-    home_dir: HomeOpt = None,
-    rpc: RpcOpt = None,
-    deployment: DeploymentOpt = None,
-    store: StoreOpt = None,
-    dev_account: DevOpt = None,
-    keystore: KeystoreOpt = None,
-    password_file: PwFileOpt = None,
-    password_env: PwEnvOpt = None,
+    connection: Connection = NO_FLAGS,
 ) -> None:
     """Appeal a unit's provisional verdict: a larger, fresh quorum re-decides; a wrong verdict pays you back."""
-    session = session_for(
-        home_dir, rpc, deployment, store, sign=True, dev_account=dev_account, keystore=keystore,
-        password_file=password_file, password_env=password_env,
-    )  # fmt: skip
+    session = open_session(connection, sign=True)  # fmt: skip
     require_task(session.market, task_id)
     task = session.market.get_task(task_id)
     info = session.market.get_unit(task_id, round_ - 1, unit)
@@ -305,11 +273,10 @@ def task_challenge(
 
 
 @task_app.command("watch")
-def task_watch(
-    task_id: int, home_dir: HomeOpt = None, rpc: RpcOpt = None, deployment: DeploymentOpt = None, store: StoreOpt = None
-) -> None:
+@connected()
+def task_watch(task_id: int, connection: Connection = NO_FLAGS) -> None:
     """Live progress until the task is completed or cancelled."""
-    session = session_for(home_dir, rpc, deployment, store)
+    session = open_session(connection, sign=False)
     require_task(session.market, task_id)
     _watch(session, task_id)
 
@@ -397,29 +364,13 @@ def _bar(done: int, total: int, width: int = 20) -> str:
 
 
 @task_app.command("cancel")
+@connected(signs=True)
 def task_cancel(
     task_id: int,
-    home_dir: HomeOpt = None,
-    rpc: RpcOpt = None,
-    deployment: DeploymentOpt = None,
-    store: StoreOpt = None,
-    dev_account: DevOpt = None,
-    keystore: KeystoreOpt = None,
-    password_file: PwFileOpt = None,
-    password_env: PwEnvOpt = None,
+    connection: Connection = NO_FLAGS,
 ) -> None:
     """Stop new claims; units in flight finish; the rest of the escrow comes back."""
-    session = session_for(
-        home_dir,
-        rpc,
-        deployment,
-        store,
-        sign=True,
-        dev_account=dev_account,
-        keystore=keystore,
-        password_file=password_file,
-        password_env=password_env,
-    )
+    session = open_session(connection, sign=True)
     require_task(session.market, task_id)
     session.market.cancel_task(task_id)
     t = session.market.get_task(task_id)
@@ -427,23 +378,21 @@ def task_cancel(
 
 
 @task_app.command("download")
+@connected()
 def task_download(
     task_id: int,
     out: Annotated[Path, typer.Option(help="where to write the model")],
-    home_dir: HomeOpt = None,
-    rpc: RpcOpt = None,
-    deployment: DeploymentOpt = None,
-    store: StoreOpt = None,
     owner_dir: Annotated[
         Path | None,
         typer.Option(
             help="split mode: the owner node's --data-dir, for the whole model (its private layers are there)"
         ),
     ] = None,
+    connection: Connection = NO_FLAGS,
 ) -> None:
     """Write the task's final model (checked against its digest). In split mode the network holds only the public
     middle: that is what anyone gets; the owner gets the whole model with --owner-dir."""
-    session = session_for(home_dir, rpc, deployment, store)
+    session = open_session(connection, sign=False)
     require_task(session.market, task_id)
     t = session.market.get_task(task_id)
     if t.state.final_model_digest == b"\0" * 32:
@@ -483,58 +432,26 @@ def task_download(
 
 def money_commands(app: typer.Typer) -> None:
     @app.command("stake")
+    @connected(signs=True)
     def stake(
         amount: Annotated[str, typer.Argument(help="ETH (exact decimal), or with a unit: 20 gwei, 100 wei")],
-        home_dir: HomeOpt = None,
-        rpc: RpcOpt = None,
-        deployment: DeploymentOpt = None,
-        store: StoreOpt = None,
-        dev_account: DevOpt = None,
-        keystore: KeystoreOpt = None,
-        password_file: PwFileOpt = None,
-        password_env: PwEnvOpt = None,
+        connection: Connection = NO_FLAGS,
     ) -> None:
         """Add to your stake."""
         wei = parse_amount(amount, what="stake")
-        s = session_for(
-            home_dir,
-            rpc,
-            deployment,
-            store,
-            sign=True,
-            dev_account=dev_account,
-            keystore=keystore,
-            password_file=password_file,
-            password_env=password_env,
-        )
+        s = open_session(connection, sign=True)
         s.market.stake(wei)
         console.print(f"staked; total {eth(s.market.stake_of(s.market.signer.address).total)}")
 
     @app.command("unstake")
+    @connected(signs=True)
     def unstake(
         amount: Annotated[str, typer.Argument(help="ETH to start unbonding (exact decimal); 0 releases what is due")],
-        home_dir: HomeOpt = None,
-        rpc: RpcOpt = None,
-        deployment: DeploymentOpt = None,
-        store: StoreOpt = None,
-        dev_account: DevOpt = None,
-        keystore: KeystoreOpt = None,
-        password_file: PwFileOpt = None,
-        password_env: PwEnvOpt = None,
+        connection: Connection = NO_FLAGS,
     ) -> None:
         """Request unbonding, or (with 0) move stake whose delay has passed to your credit."""
         wei = parse_amount(amount, what="unstake", allow_zero=True)
-        s = session_for(
-            home_dir,
-            rpc,
-            deployment,
-            store,
-            sign=True,
-            dev_account=dev_account,
-            keystore=keystore,
-            password_file=password_file,
-            password_env=password_env,
-        )
+        s = open_session(connection, sign=True)
         if wei > 0:
             before = s.market.stake_of(s.market.signer.address)
             available = before.total - before.unbonding
@@ -551,28 +468,12 @@ def money_commands(app: typer.Typer) -> None:
             console.print(f"released; credit {eth(s.market.credit_of(s.market.signer.address))}")
 
     @app.command("withdraw")
+    @connected(signs=True)
     def withdraw(
-        home_dir: HomeOpt = None,
-        rpc: RpcOpt = None,
-        deployment: DeploymentOpt = None,
-        store: StoreOpt = None,
-        dev_account: DevOpt = None,
-        keystore: KeystoreOpt = None,
-        password_file: PwFileOpt = None,
-        password_env: PwEnvOpt = None,
+        connection: Connection = NO_FLAGS,
     ) -> None:
         """Send yourself all of your credit."""
-        s = session_for(
-            home_dir,
-            rpc,
-            deployment,
-            store,
-            sign=True,
-            dev_account=dev_account,
-            keystore=keystore,
-            password_file=password_file,
-            password_env=password_env,
-        )
+        s = open_session(connection, sign=True)
         credit = s.market.credit_of(s.market.signer.address)
         s.market.withdraw()
         console.print(f"withdrew {eth(credit)}")
