@@ -17,15 +17,17 @@ import typer
 from rich.console import Console
 
 from client import interrupt
+from client.data_cmds import data_app
 from client.explorer_cmds import explorer
 from client.home import alive, deployment_file, home, node_records
 from client.model_cmds import model_app
+from client.money_cmds import money_commands
 from client.node_cmds import account_app, miner_app, node_app, verifier_app
 from client.options import HomeOpt, connected
 from client.session import NO_FLAGS, Connection
 from client.spec_cmds import spec_app
 from client.store_cmds import store_app
-from client.task_cmds import data_app, money_commands, task_app, task_challenge
+from client.task_cmds import task_app, task_challenge
 from node.chain.types import DEFAULT_UNBONDING_DELAY_S
 from node.errors import AuditFailed, ConfigError, DmlnetError, NotFound
 from node.logs import configure_logging

@@ -32,7 +32,7 @@ from client.devnet import DEV_UNBONDING_DELAY_S, _start_store
 from client.explorer_cmds import DEFAULT_PORT
 from client.progress import Progress, ProgressReader
 from client.render import eth
-from client.task_cmds import _render
+from client.task_view import render_progress
 from client.tasks import Economics, create_task, prepare_task
 from explorer.service import ExplorerService, Target
 from node.audit.report import accuracy_plot, html_page
@@ -231,7 +231,7 @@ class _Run:
         reader = ProgressReader(self.owner, self.store, task_id, self.from_block)
         progress = reader.read()
         deadline = time.monotonic() + c.timeout_s
-        with Live(_render(progress), console=self.console, refresh_per_second=4) as live:
+        with Live(render_progress(progress), console=self.console, refresh_per_second=4) as live:
             while not progress.finished:
                 interrupt.check()
                 if time.monotonic() > deadline:
@@ -243,7 +243,7 @@ class _Run:
                         raise NodeError(f"a node exited with code {p.returncode}; see the logs in {self.workdir}")
                 time.sleep(0.5)
                 progress = reader.read()
-                live.update(_render(progress))
+                live.update(render_progress(progress))
         return task_id, progress
 
 

@@ -1,13 +1,12 @@
-"""``dml data add``, ``dml task submit|list|show|watch|cancel|download``, ``dml stake|unstake|withdraw``."""
+"""``dml task submit|list|show|challenge|watch|cancel|download``."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console, Group
+from rich.console import Console
 from rich.table import Table
 
 from client import interrupt
@@ -16,63 +15,18 @@ from client.datasets import DATASET_HELP, load_dataset
 from client.options import XColumnOpt, YColumnOpt, connected
 from client.render import eth
 from client.session import NO_FLAGS, Connection, open_session, require_task
+from client.task_view import parameters_table, render_progress, watch_task
 from node.chain.types import TaskStatus, UnitStatus, seats_at
 from node.errors import ConfigError, InsufficientFunds, SpecError
-from node.store.cid import cid_of, to_cid
+from node.store.cid import to_cid
 
 if TYPE_CHECKING:
-    from client.progress import Progress
-    from client.session import Session
-    from node.chain.types import Task
+    pass
 
 # Commands import web3 and torch when they run, not when the CLI starts (see client/cli.py).
 
 console = Console()
-data_app = typer.Typer(help="Datasets in the store.", no_args_is_help=True)
 task_app = typer.Typer(help="Training tasks.", no_args_is_help=True)
-
-UNIT_GLYPH = {
-    UnitStatus.OPEN: "·",
-    UnitStatus.CLAIMED: "c",
-    UnitStatus.SUBMITTED: "s",
-    UnitStatus.REVEALING: "r",
-    UnitStatus.DECIDED: "d",
-    UnitStatus.ACCEPTED: "✓",
-}
-
-
-@data_app.command("add")
-@connected()
-def data_add(
-    source: Annotated[str, typer.Argument(help=DATASET_HELP)],
-    shards: Annotated[int, typer.Option(min=1, max=1000, help="training shards (a task's units per round)")] = 4,
-    shard_seed: Annotated[int, typer.Option(min=0, help="seed of the permutation dealing samples to shards")] = 0,
-    holdout: Annotated[
-        float, typer.Option(min=0.0, max=0.5, help="fraction held out for evaluation (unless it has a test split)")
-    ] = 0.2,
-    x_column: XColumnOpt = "image",
-    y_column: YColumnOpt = "label",
-    connection: Connection = NO_FLAGS,
-) -> None:
-    """Store a dataset as a manifest of shard objects (a task of as many units uses it as is); prints its CID."""
-    from node.ml.data import split
-    from node.ml.shards import encode_split
-
-    corpus = load_dataset(source, x_column=x_column, y_column=y_column)
-    parts = split(corpus.train, shards=shards, seed=shard_seed, holdout_fraction=holdout, test=corpus.test)
-    manifest, objects = encode_split(
-        parts, shard_seed=shard_seed, holdout_fraction=None if corpus.test is not None else holdout
-    )
-    session = open_session(connection, sign=False)
-    for data in objects.values():
-        session.store.put(data)
-    cid = cid_of(manifest)
-    train = corpus.train
-    console.print(
-        f"{cid}  ({len(train)} samples of shape {train.sample_shape}, {str(train.x.dtype).removeprefix('torch.')}, "
-        f"{train.num_classes} classes; "
-        f"{shards} shards, {len(parts.test)} held out)"
-    )
 
 
 @task_app.command("submit")
@@ -184,7 +138,7 @@ def task_submit(
     task_id = create_task(session.market, prepared)
     console.print(f"task {task_id} created")
     if watch:
-        _watch(session, task_id)
+        watch_task(session, task_id)
 
 
 @task_app.command("list")
@@ -228,8 +182,8 @@ def task_show(
     progress = ProgressReader(session.market, session.store, task_id, session.deployment.block_number).read(
         evaluate_models=not no_accuracy
     )
-    console.print(_parameters(progress.task))
-    console.print(_render(progress))
+    console.print(parameters_table(progress.task))
+    console.print(render_progress(progress))
     if progress.rejected and not no_why:
         from node.audit.rejections import explain_rejections, rejection_rows
 
@@ -278,89 +232,7 @@ def task_watch(task_id: int, connection: Connection = NO_FLAGS) -> None:
     """Live progress until the task is completed or cancelled."""
     session = open_session(connection, sign=False)
     require_task(session.market, task_id)
-    _watch(session, task_id)
-
-
-def _watch(session: Session, task_id: int) -> Progress:
-    from rich.live import Live
-
-    from client.progress import ProgressReader
-
-    reader = ProgressReader(session.market, session.store, task_id, session.deployment.block_number)
-    progress = reader.read()
-    with Live(_render(progress), console=console, refresh_per_second=4, transient=False) as live:
-        while not progress.finished:
-            interrupt.check()
-            time.sleep(1)
-            progress = reader.read()
-            live.update(_render(progress))
-    return progress
-
-
-def _parameters(t: Task) -> Table:
-    """Everything ``createTask`` fixed, and where the task's artifacts are."""
-    p, st = t.params, t.state
-    table = Table.grid(padding=(0, 2))
-    final = to_cid(st.final_model_digest) if st.final_model_digest != b"\0" * 32 else "(not yet)"
-    rows = [
-        ("owner", st.owner),
-        ("spec", to_cid(p.spec_digest)),
-        ("dataset", to_cid(p.dataset_digest)),
-        ("initial model", to_cid(p.initial_model_digest)),
-        ("final model", final),
-        ("shape", f"{p.rounds} rounds × {p.units_per_round} units + 1 aggregation, quorum {p.quorum}"),
-        (
-            "rewards",
-            f"miner {eth(p.miner_reward)}, aggregator {eth(p.aggregator_reward)}, "
-            f"verifier {eth(p.verifier_reward)} per seat",
-        ),
-        ("bonds", f"unit {eth(p.unit_bond)}, vote {eth(p.vote_bond)} per seat"),
-        (
-            "timeouts",
-            f"claim {p.claim_timeout} s, commit {p.commit_timeout} s, reveal {p.reveal_timeout} s, "
-            f"challenge window {p.challenge_window} s",
-        ),
-        ("budget", f"{eth(p.budget)} escrowed, {eth(st.escrow)} left"),
-    ]
-    for label, value in rows:
-        table.add_row(label, value)
-    return table
-
-
-def _render(p: Progress) -> Group:
-    t = p.task
-    head = Table.grid(padding=(0, 2))
-    head.add_row(
-        "task",
-        str(t.task_id),
-        "status",
-        t.state.status.name.lower(),
-        "round",
-        f"{t.state.current_round + 1}/{t.params.rounds}",
-    )
-    head.add_row("accepted", str(p.accepted), "rejected", str(p.rejected), "expired", str(p.expired))
-    head.add_row(
-        "escrow", eth(t.state.escrow), "slashed into escrow", eth(p.slashed_wei), "in flight", str(t.state.in_flight)
-    )
-    units = "".join(UNIT_GLYPH[u] for u in p.units[:-1]) + " | agg " + UNIT_GLYPH[p.units[-1]]
-    rounds = Table("round", "progress", "accuracy (held-out)")
-    done_in_current = sum(1 for u in p.units if u is UnitStatus.ACCEPTED)
-    for r in range(t.params.rounds):
-        if r < t.state.current_round or t.state.final_model_digest != b"\0" * 32:
-            done = len(p.units)
-        elif r == t.state.current_round:
-            done = done_in_current
-        else:
-            done = 0
-        acc = p.accuracy.get(r)
-        rounds.add_row(str(r + 1), _bar(done, len(p.units)), f"{acc:.4f}" if acc is not None else "")
-    legend = "(· open  c claimed  s submitted  r revealing  d decided, open to challenge  ✓ accepted)"
-    return Group(head, f"units of this round: {units}   {legend}", rounds)
-
-
-def _bar(done: int, total: int, width: int = 20) -> str:
-    filled = round(width * done / total) if total else 0
-    return "█" * filled + "░" * (width - filled) + f" {done}/{total}"
+    watch_task(session, task_id)
 
 
 @task_app.command("cancel")
@@ -428,52 +300,3 @@ def task_download(
     data = state_to_bytes(whole)
     out.write_bytes(data)
     console.print(f"{len(data)} bytes → {out}: the whole model (the public middle {final_cid} and the owner's layers)")
-
-
-def money_commands(app: typer.Typer) -> None:
-    @app.command("stake")
-    @connected(signs=True)
-    def stake(
-        amount: Annotated[str, typer.Argument(help="ETH (exact decimal), or with a unit: 20 gwei, 100 wei")],
-        connection: Connection = NO_FLAGS,
-    ) -> None:
-        """Add to your stake."""
-        wei = parse_amount(amount, what="stake")
-        s = open_session(connection, sign=True)
-        s.market.stake(wei)
-        console.print(f"staked; total {eth(s.market.stake_of(s.market.signer.address).total)}")
-
-    @app.command("unstake")
-    @connected(signs=True)
-    def unstake(
-        amount: Annotated[str, typer.Argument(help="ETH to start unbonding (exact decimal); 0 releases what is due")],
-        connection: Connection = NO_FLAGS,
-    ) -> None:
-        """Request unbonding, or (with 0) move stake whose delay has passed to your credit."""
-        wei = parse_amount(amount, what="unstake", allow_zero=True)
-        s = open_session(connection, sign=True)
-        if wei > 0:
-            before = s.market.stake_of(s.market.signer.address)
-            available = before.total - before.unbonding
-            if wei > available:  # what the contract would refuse (TaskMarketUnstakeTooLarge), said in ETH
-                raise ConfigError(
-                    f"unstake {eth(wei)}: your stake is {eth(before.total)}, {eth(before.unbonding)} of it already "
-                    f"unbonding: at most {eth(available)} can start"
-                )
-            s.market.request_unstake(wei)
-            info = s.market.stake_of(s.market.signer.address)
-            console.print(f"unbonding {eth(info.unbonding)}, releasable from {time.ctime(info.release_at)}")
-        else:
-            s.market.release_unstaked()
-            console.print(f"released; credit {eth(s.market.credit_of(s.market.signer.address))}")
-
-    @app.command("withdraw")
-    @connected(signs=True)
-    def withdraw(
-        connection: Connection = NO_FLAGS,
-    ) -> None:
-        """Send yourself all of your credit."""
-        s = open_session(connection, sign=True)
-        credit = s.market.credit_of(s.market.signer.address)
-        s.market.withdraw()
-        console.print(f"withdrew {eth(credit)}")

@@ -36,6 +36,7 @@ from node.protocol.chain import MarketReader
 from node.protocol.judge import Judge
 from node.protocol.modes import Mode, SplitMode, TrainedUnit, UnitJob, mode_of
 from node.protocol.unit import UnitRef
+from node.roles.ballots import Ballots
 from node.roles.context import Services
 from node.roles.miner import MinerRole
 from node.roles.registry import register_role
@@ -223,31 +224,29 @@ def _lazy_judge(lazy: str) -> Judge:
     return judged
 
 
-class LazyVerifierRole(VerifierRole):
-    name = "verifier"
+class LazyBallots(Ballots):
+    """An honest verifier's ballots, except: ``copy`` commits another verifier's commitment, ``silent`` and ``copy``
+    never reveal."""
 
     def __init__(self, services: Services, lazy: str) -> None:
-        if lazy not in LAZY:
-            raise ValueError(f"unknown lazy verifier {lazy!r}: one of {', '.join(LAZY)}")
-        # Spends nothing on re-checking others' verdicts.
-        super().__init__(services, judge=_lazy_judge(lazy), watch=False)
+        super().__init__(services)
         self.lazy = lazy
 
-    def _commitment_of(self, vote: Vote) -> bytes | None:
+    def commitment_of(self, vote: Vote) -> bytes | None:
         if self.lazy != "copy":
-            return super()._commitment_of(vote)
+            return super().commitment_of(vote)
         copied = self._someone_elses_commitment(vote)
         if copied is None:
             return None  # wait for an honest verifier to commit first
         log.warning("copying a commitment", extra={"task": vote.task_id, "round": vote.round, "unit": vote.unit})
         return copied
 
-    def _follow_up(self, vote: Vote) -> bool:
+    def follow_up(self, vote: Vote) -> bool:
         if self.lazy in ("silent", "copy") and vote.status is VoteStatus.COMMITTED:
             # Never reveal (a copier cannot: the commitment it copied binds another verifier and salt): the bond
             # is slashed when the reveal window closes.
             return False
-        return super()._follow_up(vote)
+        return super().follow_up(vote)
 
     def _someone_elses_commitment(self, vote: Vote) -> bytes | None:
         reader = self.s.market.events()
@@ -259,6 +258,18 @@ class LazyVerifierRole(VerifierRole):
             if e.name == "VoteCommitted" and same_ballot_box and a["verifier"] != self.s.address:
                 return bytes(a["commitment"])
         return None
+
+
+class LazyVerifierRole(VerifierRole):
+    """An honest verifier's role with a judge that looks at nothing, no watching, and :class:`LazyBallots`."""
+
+    name = "verifier"
+
+    def __init__(self, services: Services, lazy: str) -> None:
+        if lazy not in LAZY:
+            raise ValueError(f"unknown lazy verifier {lazy!r}: one of {', '.join(LAZY)}")
+        super().__init__(services, judge=_lazy_judge(lazy), watch=False, ballots=LazyBallots(services, lazy))
+        self.lazy = lazy
 
 
 def _register() -> None:

@@ -18,37 +18,23 @@ import time
 from collections.abc import Callable, Sequence
 
 from node.chain.reverts import (
-    TaskMarketAggregationNotReady,
     TaskMarketClaimCoolingDown,
-    TaskMarketTaskNotActive,
-    TaskMarketUnitWrongStatus,
 )
 from node.chain.types import Task, TaskStatus, UnitInfo, UnitStatus
 from node.errors import ContractRevert, NodeError, StepRefused
-from node.ml.aggregate import aggregate
-from node.ml.manifest import publish_aggregate
 from node.ml.material import TaskMaterial
 from node.ml.spec import TaskSpec
-from node.protocol.judge import accepted_contributions
 from node.protocol.modes import Mode, UnitJob, mode_of
 from node.protocol.sender import send_batch_then_singles
 from node.protocol.timing import JobTimer
 from node.protocol.unit import unit_ref
+from node.roles.aggregator import LOST_RACE, Aggregator
 from node.roles.context import CycleView, Services
 from node.roles.own_results import claims_blocked
 from node.state import Work, WorkStatus
 from node.store.cid import to_digest
 
 log = logging.getLogger(__name__)
-
-
-# Not ours to claim (now): another miner was first, the unit is not open yet, or our own cooldown runs.
-LOST_RACE = (
-    TaskMarketUnitWrongStatus,
-    TaskMarketAggregationNotReady,
-    TaskMarketTaskNotActive,
-    TaskMarketClaimCoolingDown,
-)
 
 
 class MinerRole:
@@ -66,6 +52,7 @@ class MinerRole:
         self.train = train
         self.aggregate = aggregate
         self._mode_of = modes  # how a task's units are trained (a test adversary's wraps the honest modes)
+        self._aggregator = Aggregator(services, refused=self._claim_refused)
         self._training = JobTimer()  # the longest unit this node has trained: what a new claim may block for
         # Per (task, round, unit): the chain time our own cooldown on it ends (the contract's error says when), and
         # the claim refusals already logged (a refusal is said once per unit, not every cycle).
@@ -150,7 +137,7 @@ class MinerRole:
                 if not self.s.ensure_free_stake(task.params.unit_bond, "claim"):
                     return
                 if index == units:
-                    if self._aggregate_and_submit(task):
+                    if self._aggregator.aggregate_and_submit(task):
                         return
                 elif self._claim(task, material, [index]):
                     return
@@ -200,36 +187,6 @@ class MinerRole:
         self._refusals_said.add(key)
         message = "cooling down on a unit" if isinstance(err, TaskMarketClaimCoolingDown) else "lost a claim race"
         log.info(message, extra={"task": task_id, "round": round_, "units": indices, "error": err.error_name})
-
-    def _aggregate_and_submit(self, task: Task) -> bool:
-        """Aggregates the round's accepted results, publishes the aggregate and claims and submits it in one
-        transaction; False when another aggregator was first. The row is written as published before the
-        transaction: a node restarted in between reads the chain to learn whether it landed."""
-        material = self.s.material(task)
-        if material is None:  # pragma: no cover - _claim_next only offers tasks with material
-            return False
-        r, index = task.state.current_round, task.params.units_per_round
-        work = Work(task.task_id, r, index, WorkStatus.CLAIMED)
-        result_cid, model_cid = self._aggregate(task, work, material)
-        work = Work(task.task_id, r, index, WorkStatus.PUBLISHED, result_cid, model_cid)
-        self.s.state.put_work(work)
-        try:
-            sent = self.s.market.claim_and_submit(task.task_id, r, index, to_digest(result_cid), to_digest(model_cid))
-        except LOST_RACE as err:
-            self.s.state.put_work(
-                Work(task.task_id, r, index, WorkStatus.ABANDONED, result_cid, model_cid, "lost the claim race")
-            )
-            self._claim_refused(task.task_id, r, [index], err)
-            return False
-        self.s.metrics.units_claimed.inc()
-        self.s.metrics.units_submitted.inc()
-        self.s.metrics.tx_sent.labels("claimAndSubmit").inc()
-        self.s.state.put_work(Work(task.task_id, r, index, WorkStatus.SUBMITTED, result_cid, model_cid))
-        log.info(
-            "claimed and submitted",
-            extra={"task": task.task_id, "round": r, "unit": index, "result": result_cid, "tx": sent.tx_hash},
-        )
-        return True
 
     def _work_through(self, works: list[Work]) -> None:
         """Trains (or reconciles) each unit in flight, then submits every trained one, a task round's in one call.
@@ -286,7 +243,7 @@ class MinerRole:
         if work.status is WorkStatus.CLAIMED:
             started = time.monotonic()
             if work.unit == task.params.units_per_round:
-                result_cid, model_cid = self._aggregate(task, work, material)
+                result_cid, model_cid = self._aggregator.aggregate(task, work, material)
             else:
                 try:
                     result_cid, model_cid = self._train(task, work, material)
@@ -409,27 +366,6 @@ class MinerRole:
             },
         )
         return trained.result_cid, trained.model_cid
-
-    def _aggregate(self, task: Task, work: Work, material: TaskMaterial) -> tuple[str, str]:
-        contributions, inputs = accepted_contributions(self.s.market, self.s.fetch, task, work.round, material)
-        model = aggregate(
-            material.spec, contributions, set(material.parameter_keys), task_id=task.task_id, round_=work.round
-        )
-        _, cid, model_cid = publish_aggregate(
-            model,
-            inputs,
-            self.s.store.put,
-            task_id=task.task_id,
-            round_=work.round,
-            index=work.unit,
-            aggregator=self.s.address,
-            spec_cid=material.spec_cid,
-            rule=material.spec.aggregation.rule,
-        )
-        log.info(
-            "aggregated", extra={"task": task.task_id, "round": work.round, "inputs": len(inputs), "model": model_cid}
-        )
-        return cid, model_cid
 
 
 def _name(err: Exception) -> str:

@@ -16,14 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 
-from node.chain.hashing import challenge_seed, new_salt, vote_commitment
-from node.chain.reverts import (
-    TaskMarketAlreadyCommitted,
-    TaskMarketDeadlinePassed,
-    TaskMarketNoBallot,
-    TaskMarketNotSelected,
-    TaskMarketUnitWrongStatus,
-)
+from node.chain.hashing import challenge_seed, new_salt
 from node.chain.types import MAX_APPEAL_LEVEL, Task, UnitInfo, UnitStatus, seats_at
 from node.errors import ContractRevert
 from node.ml.material import TaskMaterial
@@ -32,22 +25,12 @@ from node.protocol.judge import Judge, judge
 from node.protocol.sender import send_batch_then_singles
 from node.protocol.timing import JobTimer
 from node.protocol.unit import unit_ref
+from node.roles.ballots import Ballots
 from node.roles.context import CycleView, Services
 from node.state import Vote, VoteStatus
 from node.store.cid import to_cid
 
 log = logging.getLogger(__name__)
-
-# A vote that can no longer go in: a batch holding one is sent again vote by vote, and the vote is let go. (No
-# ballot: the seat is not ours, e.g. a vote from a state another node wrote; one such vote used to refuse every
-# batch reveal of its task round until the deadline passed and the real votes were slashed.)
-GONE = (
-    TaskMarketUnitWrongStatus,
-    TaskMarketDeadlinePassed,
-    TaskMarketAlreadyCommitted,
-    TaskMarketNotSelected,
-    TaskMarketNoBallot,
-)
 
 # Vote bonds a verifier's stake covers per task beyond its own claims and challenges. A draw seats an account while
 # that covers one vote bond, and a seat locks its bond whether or not stake is free (nobody can bond a verifier out
@@ -75,8 +58,11 @@ def judge_unavailable(verdict: Verdict, *, tries: int, seconds_left: float, tick
 class VerifierRole:
     name = "verifier"
 
-    def __init__(self, services: Services, *, judge: Judge = judge, watch: bool = True) -> None:
+    def __init__(
+        self, services: Services, *, judge: Judge = judge, watch: bool = True, ballots: Ballots | None = None
+    ) -> None:
         self.s = services
+        self.ballots = ballots or Ballots(services)  # commits and reveals what this verifier stored
         self._judge = judge  # the one judge (a test adversary's votes without it)
         self._watch_budget = services.settings.watch_budget if watch else 0
         # Per (task, round, unit, epoch), in memory only (a restart merely logs or re-checks once more): quorums we
@@ -97,7 +83,7 @@ class VerifierRole:
         if self._last_tick_at is not None and now > self._last_tick_at:
             self._tick_step_s = now - self._last_tick_at
         self._last_tick_at = now
-        self._follow_up_all(self.s.state.open_votes())
+        self.ballots.follow_up_all(self.s.state.open_votes())
         watch_budget = self._watch_budget
         tasks = self.s.live_tasks()
         self._forget_all_but({t.task_id for t in tasks})
@@ -127,7 +113,7 @@ class VerifierRole:
                 elif watch_budget > 0 and self._should_watch(task, unit, r, index):
                     watch_budget -= 1
                     self._watch(task, unit, r, index, material)
-        self._commit_stored()
+        self.ballots.commit_stored()
 
     # ---------------------------------------------------------------------------------------------- pool and draws
 
@@ -254,7 +240,7 @@ class VerifierRole:
         if not self.s.shards_at_hand(task, material, [index]):
             return None
         if self._verdict_would_outlast_stored():
-            self._commit_stored()
+            self.ballots.commit_stored()
         began = time.monotonic()
         verdict = self._verdict(task, unit, round_, index, material)
         self._verdicts.record(time.monotonic() - began)
@@ -268,145 +254,6 @@ class VerifierRole:
             return False
         deadlines = (self.s.market.get_unit(v.task_id, v.round, v.unit).deadline for v in stored)
         return self._verdicts.would_outlast(deadlines, now=self.s.clock.now())
-
-    # ---------------------------------------------------------------------------------------------- commits
-
-    def _commit_stored(self) -> None:
-        self._commit([v for v in self.s.state.open_votes() if v.status is VoteStatus.STORED])
-
-    def _commit(self, votes: list[Vote]) -> None:
-        """Commits the votes that still owe their commitment, a task round's in one transaction. A batch is refused
-        whole when one of its units can no longer take it (its deadline passed, its seat released since the read):
-        then each vote goes alone, so that the others still count and the failing one is let go."""
-        groups: dict[tuple[int, int], list[tuple[Vote, bytes]]] = {}
-        for vote in votes:
-            commitment = self._owed_commitment(vote)
-            if commitment is not None:
-                groups.setdefault((vote.task_id, vote.round), []).append((vote, commitment))
-        for batch in groups.values():
-
-            def refused(err: Exception, first: Vote = batch[0][0]) -> None:
-                log.warning(
-                    "batch commit refused: one vote at a time",
-                    extra={"task": first.task_id, "round": first.round, "error": _name(err)},
-                )
-
-            def gone(one: tuple[Vote, bytes], err: Exception) -> None:
-                vote = one[0]
-                log.info(
-                    "commit no longer possible", extra={"task": vote.task_id, "unit": vote.unit, "error": _name(err)}
-                )
-                self.s.state.set_vote_status(vote, VoteStatus.ABANDONED)
-
-            send_batch_then_singles(
-                batch, lambda b: self._send_commitments(list(b)), refused=GONE, batch_refused=refused, item_refused=gone
-            )
-
-    def _owed_commitment(self, vote: Vote) -> bytes | None:
-        """The commitment to send for this vote, or None when there is none to send (now): its ballot already
-        holds it, its epoch is over or its seat released (the vote is settled in the state), or the commitment is
-        not ready yet (asked again next cycle)."""
-        ballot = self.s.market.get_ballot(vote.task_id, vote.round, vote.unit, self.s.address)
-        unit = self.s.market.get_unit(vote.task_id, vote.round, vote.unit)
-        if unit.epoch == vote.epoch and ballot.seats == 0:
-            self.s.state.set_vote_status(vote, VoteStatus.ABANDONED)
-            log.warning(
-                "seat released: not committed in time, drawn again for someone else",
-                extra={"task": vote.task_id, "round": vote.round, "unit": vote.unit, "epoch": vote.epoch},
-            )
-            return None
-        if unit.epoch == vote.epoch and ballot.committed:
-            ours = ballot.commitment == vote_commitment(
-                vote.task_id, vote.round, vote.unit, self.s.address, vote.valid, vote.salt
-            )
-            self.s.state.set_vote_status(vote, VoteStatus.COMMITTED if ours else VoteStatus.ABANDONED)
-            return None
-        if unit.epoch != vote.epoch or unit.status is not UnitStatus.SUBMITTED:
-            self.s.state.set_vote_status(vote, VoteStatus.ABANDONED)
-            return None
-        return self._commitment_of(vote)
-
-    def _commitment_of(self, vote: Vote) -> bytes | None:
-        """The commitment of a stored vote (its salt is already on disk)."""
-        return vote_commitment(vote.task_id, vote.round, vote.unit, self.s.address, vote.valid, vote.salt)
-
-    def _send_commitments(self, batch: list[tuple[Vote, bytes]]) -> None:
-        first = batch[0][0]
-        sent = self.s.market.commit_votes(first.task_id, first.round, [(v.unit, c) for v, c in batch])
-        for vote, _ in batch:
-            self.s.state.set_vote_status(vote, VoteStatus.COMMITTED)
-            self.s.metrics.votes_committed.labels("valid" if vote.valid else "invalid").inc()
-        self.s.metrics.tx_sent.labels("commitVotes").inc()
-        log.info(
-            "committed",
-            extra={
-                "task": first.task_id,
-                "round": first.round,
-                "units": [v.unit for v, _ in batch],
-                "tx": sent.tx_hash,
-            },
-        )
-
-    # ---------------------------------------------------------------------------------------------- follow-up
-
-    def _follow_up_all(self, votes: list[Vote]) -> None:
-        """Commits the stored votes (left by a crash, or waiting for their commitment), moves each committed vote
-        on; the votes due for their reveal go out together, a transaction per task and round."""
-        self._commit([v for v in votes if v.status is VoteStatus.STORED])
-        due: dict[tuple[int, int], list[Vote]] = {}
-        for vote in votes:
-            if vote.status is not VoteStatus.STORED and self._follow_up(vote):
-                due.setdefault((vote.task_id, vote.round), []).append(vote)
-        for batch in due.values():
-            self._reveal(batch)
-
-    def _follow_up(self, vote: Vote) -> bool:
-        """Settles what became of a committed vote; True when it is due for its reveal."""
-        unit = self.s.market.get_unit(vote.task_id, vote.round, vote.unit)
-        if unit.epoch != vote.epoch or unit.status not in (UnitStatus.SUBMITTED, UnitStatus.REVEALING):
-            # The epoch ended: settled with or without us (a missed reveal was slashed), or reopened.
-            self.s.state.set_vote_status(vote, VoteStatus.ABANDONED)
-            return False
-        if unit.status is UnitStatus.SUBMITTED:
-            ballot = self.s.market.get_ballot(vote.task_id, vote.round, vote.unit, self.s.address)
-            if ballot.seats == 0 or not ballot.committed:
-                self._commit([vote])  # our seat was released, or we were drawn into another: it owes our commitment
-            return False
-        ballot = self.s.market.get_ballot(vote.task_id, vote.round, vote.unit, self.s.address)
-        if ballot.revealed:
-            self.s.state.set_vote_status(vote, VoteStatus.REVEALED)
-            return False
-        return True
-
-    def _reveal(self, votes: list[Vote]) -> None:
-        """Reveals votes of one task and round in one transaction. A batch is refused whole when one of its units
-        can no longer take the reveal (its deadline passed, settled by a finalize): then each is revealed alone."""
-
-        def gone(vote: Vote, err: Exception) -> None:
-            log.warning(
-                "reveal no longer possible", extra={"task": vote.task_id, "unit": vote.unit, "error": _name(err)}
-            )
-            self.s.state.set_vote_status(vote, VoteStatus.ABANDONED)
-
-        send_batch_then_singles(votes, lambda b: self._send_reveals(list(b)), refused=GONE, item_refused=gone)
-
-    def _send_reveals(self, votes: list[Vote]) -> None:
-        first = votes[0]
-        sent = self.s.market.reveal_votes(first.task_id, first.round, [(v.unit, v.valid, v.salt) for v in votes])
-        for vote in votes:
-            self.s.state.set_vote_status(vote, VoteStatus.REVEALED)
-            self.s.metrics.votes_revealed.inc()
-        self.s.metrics.tx_sent.labels("revealVotes").inc()
-        log.info(
-            "revealed",
-            extra={
-                "task": first.task_id,
-                "round": first.round,
-                "units": [v.unit for v in votes],
-                "valid": [v.valid for v in votes],
-                "tx": sent.tx_hash,
-            },
-        )
 
     # ---------------------------------------------------------------------------------------------- watching
 

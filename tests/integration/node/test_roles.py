@@ -355,7 +355,7 @@ def test_a_verifier_reveals_due_votes_in_one_transaction_and_one_by_one_when_the
 
     # Two votes due: one transaction reveals both, and each unit settles by its own verdict.
     task_id = _task(chain, tmp_path, units=2)
-    role._follow_up_all(committed_votes(task_id, [0, 1]))
+    role.ballots.follow_up_all(committed_votes(task_id, [0, 1]))
     assert sent._value.get() == 1
     decided = [verifier.market.get_unit(task_id, 0, i) for i in range(2)]
     assert [u.status for u in decided] == [UnitStatus.DECIDED] * 2  # open to challenge for the task's window
@@ -366,7 +366,7 @@ def test_a_verifier_reveals_due_votes_in_one_transaction_and_one_by_one_when_the
     task_id = _task(chain, tmp_path, units=2)
     votes = committed_votes(task_id, [0, 1], pause_s=200)
     chain.advance(150)  # unit 0's reveal deadline (300 s after its commit) has passed, unit 1's has not
-    role._follow_up_all(votes)
+    role.ballots.follow_up_all(votes)
     assert sent._value.get() == 1 + 1
     assert verifier.market.get_ballot(task_id, 0, 1, verifier.address).revealed
     assert not verifier.market.get_ballot(task_id, 0, 0, verifier.address).revealed

@@ -68,7 +68,7 @@ class Node:
 
 
 def services_of(world: World, market: FakeMarket, tmp_path: Path, **settings: Any) -> Services:
-    s = NodeSettings(roles=["miner"], data_dir=tmp_path, dev_account=0, **settings)
+    s = NodeSettings(**{"roles": ["miner"], "data_dir": tmp_path, "dev_account": 0, **settings})
     state = open_state(tmp_path / "state.sqlite", "fake-chain")
     state.add_task(TASK, 0)
     return Services(settings=s, market=market, store=world.store, state=state, metrics=NodeMetrics())  # type: ignore[arg-type]

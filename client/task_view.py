@@ -1,0 +1,112 @@
+"""How a task looks in the terminal: its parameters, and its progress live until it ends."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from rich.console import Console, Group
+from rich.table import Table
+
+from client import interrupt
+from client.render import eth
+from node.chain.types import UnitStatus
+from node.store.cid import to_cid
+
+if TYPE_CHECKING:
+    from client.progress import Progress
+    from client.session import Session
+    from node.chain.types import Task
+
+console = Console()
+
+UNIT_GLYPH = {
+    UnitStatus.OPEN: "·",
+    UnitStatus.CLAIMED: "c",
+    UnitStatus.SUBMITTED: "s",
+    UnitStatus.REVEALING: "r",
+    UnitStatus.DECIDED: "d",
+    UnitStatus.ACCEPTED: "✓",
+}
+
+
+def watch_task(session: Session, task_id: int) -> Progress:
+    from rich.live import Live
+
+    from client.progress import ProgressReader
+
+    reader = ProgressReader(session.market, session.store, task_id, session.deployment.block_number)
+    progress = reader.read()
+    with Live(render_progress(progress), console=console, refresh_per_second=4, transient=False) as live:
+        while not progress.finished:
+            interrupt.check()
+            time.sleep(1)
+            progress = reader.read()
+            live.update(render_progress(progress))
+    return progress
+
+
+def parameters_table(t: Task) -> Table:
+    """Everything ``createTask`` fixed, and where the task's artifacts are."""
+    p, st = t.params, t.state
+    table = Table.grid(padding=(0, 2))
+    final = to_cid(st.final_model_digest) if st.final_model_digest != b"\0" * 32 else "(not yet)"
+    rows = [
+        ("owner", st.owner),
+        ("spec", to_cid(p.spec_digest)),
+        ("dataset", to_cid(p.dataset_digest)),
+        ("initial model", to_cid(p.initial_model_digest)),
+        ("final model", final),
+        ("shape", f"{p.rounds} rounds × {p.units_per_round} units + 1 aggregation, quorum {p.quorum}"),
+        (
+            "rewards",
+            f"miner {eth(p.miner_reward)}, aggregator {eth(p.aggregator_reward)}, "
+            f"verifier {eth(p.verifier_reward)} per seat",
+        ),
+        ("bonds", f"unit {eth(p.unit_bond)}, vote {eth(p.vote_bond)} per seat"),
+        (
+            "timeouts",
+            f"claim {p.claim_timeout} s, commit {p.commit_timeout} s, reveal {p.reveal_timeout} s, "
+            f"challenge window {p.challenge_window} s",
+        ),
+        ("budget", f"{eth(p.budget)} escrowed, {eth(st.escrow)} left"),
+    ]
+    for label, value in rows:
+        table.add_row(label, value)
+    return table
+
+
+def render_progress(p: Progress) -> Group:
+    t = p.task
+    head = Table.grid(padding=(0, 2))
+    head.add_row(
+        "task",
+        str(t.task_id),
+        "status",
+        t.state.status.name.lower(),
+        "round",
+        f"{t.state.current_round + 1}/{t.params.rounds}",
+    )
+    head.add_row("accepted", str(p.accepted), "rejected", str(p.rejected), "expired", str(p.expired))
+    head.add_row(
+        "escrow", eth(t.state.escrow), "slashed into escrow", eth(p.slashed_wei), "in flight", str(t.state.in_flight)
+    )
+    units = "".join(UNIT_GLYPH[u] for u in p.units[:-1]) + " | agg " + UNIT_GLYPH[p.units[-1]]
+    rounds = Table("round", "progress", "accuracy (held-out)")
+    done_in_current = sum(1 for u in p.units if u is UnitStatus.ACCEPTED)
+    for r in range(t.params.rounds):
+        if r < t.state.current_round or t.state.final_model_digest != b"\0" * 32:
+            done = len(p.units)
+        elif r == t.state.current_round:
+            done = done_in_current
+        else:
+            done = 0
+        acc = p.accuracy.get(r)
+        rounds.add_row(str(r + 1), _bar(done, len(p.units)), f"{acc:.4f}" if acc is not None else "")
+    legend = "(· open  c claimed  s submitted  r revealing  d decided, open to challenge  ✓ accepted)"
+    return Group(head, f"units of this round: {units}   {legend}", rounds)
+
+
+def _bar(done: int, total: int, width: int = 20) -> str:
+    filled = round(width * done / total) if total else 0
+    return "█" * filled + "░" * (width - filled) + f" {done}/{total}"
