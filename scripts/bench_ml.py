@@ -29,8 +29,8 @@ from node.ml.verify import Outcome, verify_unit
 from node.store.canonical import canonical_bytes
 from node.store.cid import cid_of
 from scripts.benchlib import emit, print_table
-from tests.unit.ml.cheats import noise_trail
-from tests.unit.ml.helpers import MemoryStore, World
+from testkit.cheats import noise_trail
+from testkit.world import MemoryStore, World
 
 
 def seed_for(round_: int, index: int, miner: str) -> bytes:

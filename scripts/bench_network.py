@@ -31,9 +31,9 @@ from node.ml.evaluate import evaluate
 from node.ml.model import build_module, state_of
 from scripts.benchlib import emit, print_table
 from testkit.adversaries import CHEATS as ALL_CHEATS
-from tests.conftest import Chain
-from tests.e2e.network import network, small_digits_spec
-from tests.polling import wait_until
+from testkit.chain import Chain
+from testkit.network import network, small_digits_spec
+from testkit.polling import wait_until
 
 CHEATS = [c for c in ALL_CHEATS if c != "idle"]  # an idle claim only delays the round by a claim timeout
 

@@ -27,8 +27,8 @@ from node.ml.model import build_module, state_of
 from node.ml.train import train_unit
 from scripts.benchlib import emit, print_table
 from scripts.benchnet import local_chain
-from tests.e2e.network import NodeProcess, network
-from tests.polling import wait_until
+from testkit.network import NodeProcess, network
+from testkit.polling import wait_until
 
 HIDDEN = 512
 SEGMENTS_PER_UNIT = 20

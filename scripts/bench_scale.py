@@ -26,9 +26,9 @@ from node.ml.defaults import digits_spec
 from node.store.client import StoreClient
 from scripts.benchlib import emit, print_table
 from scripts.benchnet import local_chain
-from tests.e2e.swarm import swarm
-from tests.integration.store.servers import store_server
-from tests.polling import wait_until
+from testkit.polling import wait_until
+from testkit.servers import store_server
+from testkit.swarm import swarm
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 from node.store.client import HttpReplica, StoreClient
 from node.store.local import CHUNK
 from scripts.benchlib import emit, print_table
-from tests.integration.store.servers import store_server
+from testkit.servers import store_server
 
 MB = 1024 * 1024
 

@@ -49,10 +49,10 @@ from node.store.canonical import canonical_bytes
 from node.store.cid import to_cid
 from node.store.client import StoreClient
 from scripts.benchlib import emit, print_table
-from tests.conftest import Chain
-from tests.e2e.network import network
-from tests.integration.store.servers import store_server
-from tests.polling import wait_until
+from testkit.chain import Chain
+from testkit.network import network
+from testkit.polling import wait_until
+from testkit.servers import store_server
 
 MINER = "0x" + "11" * 20
 SHARDS = 64

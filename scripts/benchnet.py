@@ -11,7 +11,7 @@ from node.chain.devnet import Devnet, dev_accounts
 from node.chain.rpc import connect
 from node.chain.tx import Signer
 from node.chain.types import DEFAULT_UNBONDING_DELAY_S
-from tests.conftest import Chain
+from testkit.chain import Chain
 
 
 @contextmanager

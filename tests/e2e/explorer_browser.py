@@ -12,7 +12,7 @@ from playwright.sync_api import Browser, sync_playwright
 
 from explorer.service import ExplorerService, Target
 from node.chain.devnet import free_port
-from tests.conftest import Chain
+from testkit.chain import Chain
 
 
 @dataclass(frozen=True, slots=True)

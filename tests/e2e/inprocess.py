@@ -11,8 +11,8 @@ from node.daemon import Daemon
 from node.ml import spec as sp
 from node.ml.data import digits
 from node.store.client import StoreClient
-from tests.conftest import Chain
-from tests.polling import wait_until
+from testkit.chain import Chain
+from testkit.polling import wait_until
 
 TIMEOUT_S = 60
 # Chain time a pass with no transaction skips: under half the default 10-s challenge window, so that watchers get

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler
 
-from tests.integration.store.servers import serve_in_thread
+from testkit.servers import serve_in_thread
 
 
 class RpcProxy:

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler
 
 import httpx
 
-from tests.integration.store.servers import serve_in_thread
+from testkit.servers import serve_in_thread
 
 
 @contextmanager

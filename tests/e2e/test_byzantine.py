@@ -27,11 +27,11 @@ from node.ml.model import build_module, state_from_bytes, state_of
 from node.store.cid import to_cid
 from node.store.client import StoreClient
 from testkit.adversaries import CheatingMinerRole, LazyVerifierRole
-from tests.conftest import Chain
+from testkit.chain import Chain
+from testkit.servers import store_server
 from tests.e2e.inprocess import drive, short_task
 from tests.e2e.ledger import Ledger
 from tests.integration.client.driver import node
-from tests.integration.store.servers import store_server
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 

@@ -22,13 +22,13 @@ from node.ml.evaluate import evaluate
 from node.ml.material import split_for
 from node.ml.model import build_module, state_of
 from testkit.adversaries import CheatingMinerRole
-from tests.conftest import Chain
+from testkit.chain import Chain
+from testkit.polling import wait_until
+from testkit.servers import store_server
 from tests.e2e.explorer_browser import headless_chromium, running_explorer
 from tests.e2e.inprocess import drive, short_task
 from tests.e2e.ledger import Ledger
 from tests.integration.client.driver import node
-from tests.integration.store.servers import store_server
-from tests.polling import wait_until
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 

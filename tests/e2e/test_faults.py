@@ -14,12 +14,12 @@ from node.audit.audit import audit_task
 from node.chain.events import EventReader
 from node.chain.types import TaskStatus
 from node.store.client import StoreClient
-from tests.conftest import Chain
+from testkit.chain import Chain
+from testkit.network import network
+from testkit.polling import wait_until
 from tests.e2e.ledger import Ledger
-from tests.e2e.network import network
 from tests.e2e.rpc_proxy import rpc_proxy
 from tests.e2e.store_proxy import tampering_replica
-from tests.polling import wait_until
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 

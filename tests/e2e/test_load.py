@@ -15,11 +15,11 @@ from node.chain.types import TaskStatus
 from node.ml.data import digits
 from node.ml.defaults import digits_spec
 from node.store.client import StoreClient
-from tests.conftest import Chain
+from testkit.chain import Chain
+from testkit.polling import wait_until
+from testkit.servers import store_server
+from testkit.swarm import swarm
 from tests.e2e.ledger import Ledger
-from tests.e2e.swarm import swarm
-from tests.integration.store.servers import store_server
-from tests.polling import wait_until
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 

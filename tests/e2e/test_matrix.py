@@ -18,10 +18,10 @@ from client.cli import app
 from client.datasets import load_dataset
 from client.tasks import Economics, prepare_task
 from node.chain.types import TaskStatus
+from testkit.chain import Chain, reverted
 from testkit.matrix import MatrixCase, all_cases, case_ids
-from tests.conftest import Chain, reverted
-from tests.e2e.network import Network, network
-from tests.polling import wait_until
+from testkit.network import Network, network
+from testkit.polling import wait_until
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 

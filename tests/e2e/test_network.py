@@ -9,9 +9,9 @@ import pytest
 from node.chain.types import TaskStatus, UnitStatus
 from node.ml.model import state_from_bytes
 from node.store.cid import cid_of, to_cid
-from tests.conftest import Chain
-from tests.e2e.network import network
-from tests.polling import wait_until
+from testkit.chain import Chain
+from testkit.network import network
+from testkit.polling import wait_until
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 

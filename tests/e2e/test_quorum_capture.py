@@ -24,11 +24,11 @@ from node.daemon import Daemon
 from node.ml.defaults import digits_spec
 from node.store.client import StoreClient
 from testkit.capture import CaptureAttacker, decoy_params
-from tests.conftest import Chain
+from testkit.chain import Chain
+from testkit.servers import store_server
 from tests.e2e.inprocess import drive, short_task
 from tests.e2e.ledger import Ledger, slash_story
 from tests.integration.client.driver import node
-from tests.integration.store.servers import store_server
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 

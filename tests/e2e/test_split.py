@@ -28,12 +28,13 @@ from node.store.cid import cid_of, to_cid
 from node.store.client import StoreClient
 from node.store.errors import ContentNotFound
 from testkit.adversaries import CheatingMinerRole
-from tests.conftest import Chain
+from testkit.chain import Chain
+from testkit.nodes import dev_settings
+from testkit.servers import store_server
 from tests.e2e.inprocess import drive, short_task
 from tests.e2e.ledger import Ledger
-from tests.integration.client.driver import dev_settings, node
+from tests.integration.client.driver import node
 from tests.integration.client.test_task_cli import flags, invoke
-from tests.integration.store.servers import store_server
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 

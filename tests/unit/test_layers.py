@@ -31,27 +31,6 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "scripts": ("tests",),
 }
 
-# Benchmarks still borrow the test tree's network harness (issue 24 moves it into testkit): these edges, and no new
-# one, until then.
-STILL_BORROWED = {
-    ("scripts.bench_ml", "tests.unit.ml.cheats"),
-    ("scripts.bench_ml", "tests.unit.ml.helpers"),
-    ("scripts.bench_network", "tests.conftest"),
-    ("scripts.bench_network", "tests.e2e.network"),
-    ("scripts.bench_network", "tests.polling"),
-    ("scripts.bench_overhead", "tests.e2e.network"),
-    ("scripts.bench_overhead", "tests.polling"),
-    ("scripts.bench_scale", "tests.e2e.swarm"),
-    ("scripts.bench_scale", "tests.integration.store.servers"),
-    ("scripts.bench_scale", "tests.polling"),
-    ("scripts.bench_store", "tests.integration.store.servers"),
-    ("scripts.bench_workloads", "tests.conftest"),
-    ("scripts.bench_workloads", "tests.e2e.network"),
-    ("scripts.bench_workloads", "tests.integration.store.servers"),
-    ("scripts.bench_workloads", "tests.polling"),
-    ("scripts.benchnet", "tests.conftest"),
-}
-
 
 def _modules() -> dict[str, Path]:
     out = {}
@@ -97,10 +76,9 @@ def test_no_module_imports_a_layer_above_its_own() -> None:
     for module, path in sorted(MODULES.items()):
         for name in sorted(_imports(path)):
             for layer, banned in FORBIDDEN.items():
-                if _within(module, layer) and any(_within(name, b) for b in banned):
-                    borrowed = any(m == module and _within(name, t) for m, t in STILL_BORROWED)
-                    if not borrowed and not (layer == "node.errors" and name == "node.errors"):
-                        wrong.append(f"{module} imports {name} ({layer} may not import {', '.join(banned)})")
+                own_errors = layer == "node.errors" and name == "node.errors"
+                if _within(module, layer) and any(_within(name, b) for b in banned) and not own_errors:
+                    wrong.append(f"{module} imports {name} ({layer} may not import {', '.join(banned)})")
     assert wrong == []
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from node.chain.events import EventReader
-from tests.conftest import Chain
+from testkit.chain import Chain
 from tests.integration.chain.helpers import ETHER, Voter, params, submit, vote
 
 pytestmark = pytest.mark.chain

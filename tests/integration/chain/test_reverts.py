@@ -12,7 +12,7 @@ from node.chain.contract import TaskMarket
 from node.chain.deploy import deploy_market
 from node.chain.tx import Signer
 from node.errors import ContractRevert
-from tests.conftest import Chain
+from testkit.chain import Chain
 from tests.integration.chain.helpers import ETHER, Voter, params, seated, submit
 
 pytestmark = pytest.mark.chain

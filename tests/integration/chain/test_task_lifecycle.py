@@ -6,7 +6,7 @@ import pytest
 
 from node.chain.contract import TaskMarket
 from node.chain.types import TaskStatus, UnitStatus
-from tests.conftest import Chain
+from testkit.chain import Chain
 from tests.integration.chain.helpers import ETHER, Voter, digest, params, seated, submit, vote
 
 pytestmark = pytest.mark.chain

@@ -7,7 +7,7 @@ from eth_account import Account
 
 from node.chain.tx import Call, Signer
 from node.errors import TransactionFailed, TransactionPending
-from tests.conftest import Chain
+from testkit.chain import Chain
 from tests.integration.chain.helpers import ETHER
 
 pytestmark = pytest.mark.chain

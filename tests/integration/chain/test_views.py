@@ -8,7 +8,7 @@ from node.chain.jsonrpc import JsonRpc
 from node.chain.reverts import TaskMarketUnknownTask
 from node.chain.views import RpcViews
 from node.errors import ChainUnreachable
-from tests.conftest import Chain
+from testkit.chain import Chain
 from tests.integration.chain.helpers import params, submit
 
 pytestmark = pytest.mark.chain

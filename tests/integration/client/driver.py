@@ -5,30 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from node.chain.types import TaskStatus
-from node.config import NodeSettings, load_settings
 from node.daemon import Daemon
 from node.roles.context import Services
 from node.runner import build_roles, build_services
-from tests.conftest import Chain
-from tests.polling import wait_until
-
-
-def dev_settings(
-    rpc_url: str, deployment: Path, store: str, data_dir: Path, account: int, roles: list[str], **extra: object
-) -> NodeSettings:
-    """A node of the devnet's account ``account``; credit stays on chain (no withdrawals) unless ``extra`` says."""
-    return load_settings(
-        {
-            "roles": roles,
-            "dev_account": account,
-            "rpc_url": rpc_url,
-            "deployment": deployment,
-            "store": [store],
-            "data_dir": data_dir,
-            "withdraw_threshold_wei": 10**30,
-            **extra,
-        }
-    )
+from testkit.chain import Chain
+from testkit.nodes import dev_settings
+from testkit.polling import wait_until
 
 
 def node(

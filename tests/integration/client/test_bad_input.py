@@ -11,9 +11,9 @@ import pytest
 
 from client.cli import main
 from node.store.cid import cid_of
-from tests.conftest import Chain
+from testkit.chain import Chain
+from testkit.servers import store_server
 from tests.integration.client.test_task_cli import flags
-from tests.integration.store.servers import store_server
 
 pytestmark = pytest.mark.chain
 

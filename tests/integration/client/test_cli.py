@@ -154,7 +154,7 @@ def test_demo_in_split_mode_prints_the_owners_accuracy_next_to_plain_mode(tmp_pa
 def test_demo_cleans_up_every_process_on_ctrl_c(tmp_path: Path) -> None:
     import signal
 
-    from tests.polling import wait_until
+    from testkit.polling import wait_until
 
     demo = subprocess.Popen(
         [sys.executable, "-m", "client.cli", "demo", "--workdir", str(tmp_path), "--verifiers", "1", "--quorum", "1",
@@ -235,7 +235,7 @@ def test_a_node_started_with_only_its_account_joins_the_devnet_and_status_lists_
 
     import httpx
 
-    from tests.polling import wait_until
+    from testkit.polling import wait_until
 
     home = tmp_path / "home"
     env = {**os.environ, "DMLNET_HOME": str(home), "PYTHONPATH": str(Path.cwd())}

@@ -13,7 +13,7 @@ import httpx
 import psutil
 import pytest
 
-from tests.polling import wait_until
+from testkit.polling import wait_until
 
 # Anvil, the store server, one miner, one verifier.
 CHILDREN = 4

@@ -8,10 +8,10 @@ import pytest
 
 from client.earnings import TaskEarnings, earnings_of
 from node.chain.events import EventReader
-from tests.conftest import Chain
+from testkit.chain import Chain
+from testkit.servers import store_server
 from tests.integration.client.driver import complete
 from tests.integration.client.test_task_cli import flags, invoke, submit_small_task
-from tests.integration.store.servers import store_server
 
 pytestmark = pytest.mark.chain
 

@@ -17,10 +17,10 @@ from node.audit.rejections import explain_rejections
 from node.ml.data import digits
 from node.ml.defaults import digits_spec
 from node.store.client import StoreClient
-from tests.conftest import Chain
+from testkit.chain import Chain
+from testkit.polling import wait_until
 from tests.integration.client.driver import folder_node
 from tests.integration.explorer.helpers import indexer, open_index
-from tests.polling import wait_until
 
 pytestmark = pytest.mark.chain
 

@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 from client.cli import app
 from node.chain.types import TaskStatus
 from node.store.cid import cid_of, to_cid
-from tests.conftest import Chain
+from testkit.chain import Chain
+from testkit.servers import lying_replica, store_server
 from tests.integration.client.driver import complete
-from tests.integration.store.servers import lying_replica, store_server
 
 pytestmark = pytest.mark.chain
 runner = CliRunner()
@@ -179,8 +179,8 @@ def test_audit_fails_naming_the_unit_a_colluding_verifier_accepted(chain: Chain,
     from node.chain.types import UnitStatus
     from node.roles.miner import MinerRole
     from testkit.adversaries import CheatingMinerRole
+    from testkit.polling import wait_until
     from tests.integration.client.driver import node
-    from tests.polling import wait_until
 
     with store_server(tmp_path / "objects") as (store, _):
         f = flags(chain, tmp_path, store)
@@ -231,8 +231,8 @@ def test_audit_challenge_appeals_a_captured_verdict_and_dml_challenge_refuses_a_
     from node.chain.hashing import new_salt
     from node.chain.types import UnitStatus
     from testkit.adversaries import CheatingMinerRole
+    from testkit.polling import wait_until
     from tests.integration.client.driver import node
-    from tests.polling import wait_until
 
     with store_server(tmp_path / "objects") as (store, _):
         f = flags(chain, tmp_path, store)

@@ -7,7 +7,7 @@ from typing import Any
 
 from explorer.index import DERIVED_TABLES, Index
 from explorer.indexer import Indexer
-from tests.conftest import Chain
+from testkit.chain import Chain
 
 
 def open_index(chain: Chain, path: Path) -> Index:

@@ -19,8 +19,8 @@ from node.chain.contract import TaskMarket
 from node.chain.deployment import Deployment
 from node.chain.devnet import dev_accounts
 from node.chain.rpc import connect
+from testkit.polling import wait_until
 from tests.integration.chain.helpers import params
-from tests.polling import wait_until
 
 pytestmark = pytest.mark.chain
 

@@ -14,7 +14,7 @@ from node.chain.devnet import Devnet
 from node.chain.rpc import connect
 from node.chain.tx import Signer
 from node.chain.types import UnitStatus
-from tests.conftest import UNBONDING_DELAY_S, Chain
+from testkit.chain import UNBONDING_DELAY_S, Chain
 from tests.integration.chain.helpers import ETHER, Voter, params, submit, vote
 from tests.integration.explorer.helpers import derived, indexer, open_index
 

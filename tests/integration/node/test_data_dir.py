@@ -8,8 +8,8 @@ import pytest
 
 from node.errors import ConfigError
 from node.runner import build_services
-from tests.conftest import Chain
-from tests.integration.client.driver import dev_settings
+from testkit.chain import Chain
+from testkit.nodes import dev_settings
 
 pytestmark = pytest.mark.chain
 

@@ -17,9 +17,9 @@ from node.chain.rpc import connect
 from node.chain.tx import Signer
 from node.errors import ChainUnreachable
 from node.runner import run_node
-from tests.conftest import UNBONDING_DELAY_S
-from tests.integration.client.driver import dev_settings
-from tests.polling import wait_until
+from testkit.chain import UNBONDING_DELAY_S
+from testkit.nodes import dev_settings
+from testkit.polling import wait_until
 
 pytestmark = pytest.mark.chain
 

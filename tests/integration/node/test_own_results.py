@@ -17,9 +17,9 @@ from node.ml.data import digits
 from node.ml.defaults import digits_spec
 from node.state import WorkStatus
 from node.store.client import StoreClient
-from tests.conftest import Chain
+from testkit.chain import Chain
+from testkit.polling import wait_until
 from tests.integration.client.driver import folder_node
-from tests.polling import wait_until
 
 pytestmark = pytest.mark.chain
 

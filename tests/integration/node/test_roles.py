@@ -21,9 +21,9 @@ from node.roles.verifier import VerifierRole
 from node.runner import build_roles, build_services
 from node.state import Vote, VoteStatus, WorkStatus
 from node.store.client import StoreClient
-from tests.conftest import UNBONDING_DELAY_S, Chain
-from tests.integration.client.driver import dev_settings
-from tests.polling import wait_until
+from testkit.chain import UNBONDING_DELAY_S, Chain
+from testkit.nodes import dev_settings
+from testkit.polling import wait_until
 
 pytestmark = pytest.mark.chain
 
@@ -241,7 +241,7 @@ def test_a_store_outage_defers_a_task_and_wrong_material_sets_it_aside(chain: Ch
     from node.api import create_app
     from node.chain.devnet import free_port
     from node.store.cid import digest_of
-    from tests.integration.store.servers import store_server
+    from testkit.servers import store_server
 
     good = _task(chain, tmp_path, units=1)
     folder = StoreClient.from_endpoints([str(tmp_path / "store")])

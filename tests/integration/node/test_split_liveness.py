@@ -18,7 +18,7 @@ from node.ml.defaults import digits_spec
 from node.runner import build_roles
 from node.state import WorkStatus
 from node.store.client import StoreClient
-from tests.conftest import Chain
+from testkit.chain import Chain
 from tests.integration.client.driver import node
 
 pytestmark = pytest.mark.chain

@@ -13,7 +13,7 @@ from node.store.cid import cid_of
 from node.store.client import HttpReplica, LocalReplica, StoreClient
 from node.store.errors import ContentNotFound, StoreUnauthorized, StoreUnavailable
 from node.store.local import LocalStore
-from tests.integration.store.servers import lying_replica, store_server
+from testkit.servers import lying_replica, store_server
 
 
 def test_round_trip_headers_and_idempotent_put(tmp_path: Path) -> None:

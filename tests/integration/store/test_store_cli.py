@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from node.store.cid import cid_of
-from tests.integration.store.servers import store_server
+from testkit.servers import store_server
 
 
 def dml(*args: str) -> subprocess.CompletedProcess[str]:

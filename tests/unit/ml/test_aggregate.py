@@ -19,7 +19,7 @@ from node.ml.aggregate import (
     verify_aggregate,
 )
 from node.ml.model import State, relative_distance
-from tests.unit.ml.helpers import small_spec
+from testkit.world import small_spec
 
 
 def m(*values: float, count: int = 0) -> State:

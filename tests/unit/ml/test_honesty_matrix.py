@@ -17,7 +17,7 @@ from node.ml.train import deterministic, run_segment, train_unit
 from node.ml.verify import Outcome, verify_unit
 from node.store.cid import cid_of
 from testkit.matrix import EXAMPLES, MatrixCase, all_cases, case_ids, missing_coverage
-from tests.unit.ml.helpers import MINER, MemoryStore
+from testkit.world import MINER, MemoryStore
 
 CASES = all_cases()
 

@@ -5,7 +5,7 @@ import pytest
 from node.errors import SpecError
 from node.ml.manifest import AggregateInput, parse_aggregate, parse_trail, publish_aggregate
 from node.store.canonical import canonical_bytes
-from tests.unit.ml.helpers import MINER, make_world
+from testkit.world import MINER, make_world
 
 
 def test_trail_manifest_is_canonical_and_names_every_checkpoint() -> None:

@@ -9,7 +9,7 @@ from node.ml import spec as sp
 from node.ml.model import build_module, check_against_dataset
 from node.ml.spec_check import parse_spec
 from node.store.canonical import canonical_bytes, parse_document
-from tests.unit.ml.helpers import small_spec
+from testkit.world import small_spec
 
 
 def _raw() -> dict[str, Any]:

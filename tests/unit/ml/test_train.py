@@ -6,7 +6,7 @@ from pydantic import ValidationError
 
 from node.ml.model import relative_distance, state_to_bytes
 from node.ml.train import deterministic, run_segment, train_unit
-from tests.unit.ml.helpers import MINER, OTHER_MINER, make_world, small_spec, unit_seed
+from testkit.world import MINER, OTHER_MINER, make_world, small_spec, unit_seed
 
 
 def test_training_is_deterministic_to_the_byte() -> None:

@@ -13,8 +13,8 @@ from node.ml.model import state_to_bytes
 from node.ml.train import Checkpoint, Trail, deterministic
 from node.ml.verify import Outcome, choose_segments, verify_unit
 from node.store.canonical import canonical_bytes
-from tests.unit.ml.cheats import noise_trail, partly_faked_trail
-from tests.unit.ml.helpers import MINER, OTHER_MINER, make_world, small_spec
+from testkit.cheats import noise_trail, partly_faked_trail
+from testkit.world import MINER, OTHER_MINER, make_world, small_spec
 
 
 @pytest.fixture(scope="module")

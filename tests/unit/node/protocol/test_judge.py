@@ -25,7 +25,7 @@ from node.protocol.unit import unit_ref
 from node.store.cid import to_digest
 from node.store.client import StoreClient
 from testkit.adversaries import noise_trail
-from tests.unit.ml.helpers import World, make_world
+from testkit.world import World, make_world
 from tests.unit.node.fakes import FakeChain, task_of, unit_of
 
 MINERS = ["0x" + f"{i + 1:02x}" * 20 for i in range(4)]

@@ -19,7 +19,7 @@ from node.protocol.unit import UnitRef
 from node.roles.context import Services
 from node.state import open_state
 from node.store.cid import to_digest
-from tests.unit.ml.helpers import World, make_world
+from testkit.world import World, make_world
 from tests.unit.node.fakes import FakeMarket, task_of, unit_of
 
 TASK = 1

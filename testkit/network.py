@@ -18,8 +18,8 @@ from node.ml import spec as sp
 from node.ml.data import digits
 from node.ml.defaults import digits_spec
 from node.store.client import HttpReplica, StoreClient
-from tests.conftest import Chain
-from tests.integration.store.servers import store_server
+from testkit.chain import Chain
+from testkit.servers import store_server
 
 
 def small_digits_spec(units: int, local_steps: int, checkpoint_every: int = 4) -> sp.TaskSpec:

@@ -6,7 +6,7 @@ import torch
 
 from node.ml.model import State
 from node.ml.train import Checkpoint, Trail, first_checkpoint, run_segment
-from tests.unit.ml.helpers import World, unit_seed
+from testkit.world import World, unit_seed
 
 
 def noise_trail(world: World, *, index: int = 0, miner: str, seed: int = 0) -> Trail:

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 
 from node.chain.devnet import free_port
-from tests.polling import wait_until
+from testkit.polling import wait_until
 
 
 def wait_healthy(url: str, deadline_s: float = 20.0, process: subprocess.Popen[bytes] | None = None) -> None:

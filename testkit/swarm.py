@@ -11,7 +11,7 @@ from pathlib import Path
 
 from node.daemon import Daemon
 from node.runner import build_roles, build_services
-from tests.integration.client.driver import dev_settings
+from testkit.nodes import dev_settings
 
 
 @dataclass
