@@ -80,8 +80,8 @@ def create_app(daemon: Daemon) -> FastAPI:
             last_block=daemon.status.last_block,
             cycles=daemon.status.cycles,
             uptime_s=time.time() - daemon.status.started_at,
-            tasks_set_aside=dict(s.unusable),
-            tasks_waiting_for_store={task: fault.error for task, fault in s.deferred.items()},
+            tasks_set_aside=dict(s.materials.unusable),
+            tasks_waiting_for_store={task: fault.error for task, fault in s.materials.deferred.items()},
             tasks_not_claimed=dict(s.claims_paused),
         )
 

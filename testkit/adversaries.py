@@ -145,7 +145,7 @@ class CheatingMode:
         if self.cheat == "replay":
             old = state_of(build_module(spec.model, seed=ref.round + 99))
             if ref.round > 0:
-                old, _ = s.round_model(ref.task, ref.round - 1, job.material)
+                old, _ = s.materials.round_model(ref.task, ref.round - 1, job.material)
             trail = train_unit(spec, old, shard, seed)
         elif self.cheat == "fake":
             n = len(spec.training.checkpoint_steps) - 1

@@ -45,7 +45,7 @@ class Aggregator:
         """Aggregates the round's accepted results, publishes the aggregate and claims and submits it in one
         transaction; False when another aggregator was first. The row is written as published before the
         transaction: a node restarted in between reads the chain to learn whether it landed."""
-        material = self.s.material(task)
+        material = self.s.materials.of(task)
         if material is None:  # pragma: no cover - _claim_next only offers tasks with material
             return False
         r, index = task.state.current_round, task.params.units_per_round

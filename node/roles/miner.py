@@ -112,7 +112,7 @@ class MinerRole:
         offset = int(hashlib.sha256(me.lower().encode()).hexdigest(), 16)
         now = self.s.clock.now()
         for task in self.s.live_tasks():
-            material = self.s.material(task)
+            material = self.s.materials.of(task)
             if material is None or claims_blocked(self.s, task, material) is not None:
                 continue
             units = task.params.units_per_round
@@ -134,7 +134,7 @@ class MinerRole:
             if len(batch) > 1 and self._claim(task, material, batch):
                 return
             for index in candidates:
-                if not self.s.ensure_free_stake(task.params.unit_bond, "claim"):
+                if not self.s.staking.ensure_free(task.params.unit_bond, "claim"):
                     return
                 if index == units:
                     if self._aggregator.aggregate_and_submit(task):
@@ -154,9 +154,11 @@ class MinerRole:
         """Claims ``indices`` in one transaction and works through them; False when the claim was refused (a batch
         is refused whole: the caller tries one unit at a time), or when a unit's shard cannot be had yet."""
         r = task.state.current_round
-        if len(indices) > 1 and not self.s.ensure_free_stake(task.params.unit_bond * len(indices), "claim"):
+        if len(indices) > 1 and not self.s.staking.ensure_free(task.params.unit_bond * len(indices), "claim"):
             return False
-        if not self.s.shards_at_hand(task, material, indices):  # before the claim: after it, a wait costs the bond
+        if not self.s.materials.shards_at_hand(
+            task, material, indices
+        ):  # before the claim: after it, a wait costs the bond
             return False
         try:
             self.s.market.claim_units(task.task_id, r, indices)
@@ -237,7 +239,7 @@ class MinerRole:
             )
             return
         task = market.get_task(work.task_id)
-        material = self.s.material(task)
+        material = self.s.materials.of(task)
         if material is None:
             return
         if work.status is WorkStatus.CLAIMED:
@@ -340,7 +342,7 @@ class MinerRole:
     def _train(self, task: Task, work: Work, material: TaskMaterial) -> tuple[str, str]:
         began = time.monotonic()
         mode = self._mode_of(material.spec)
-        model, _ = self.s.round_model(task, work.round, material)
+        model, _ = self.s.materials.round_model(task, work.round, material)
         job = UnitJob(
             unit_ref(self.s.market, task, work.round, work.unit, self.s.address),
             material,

@@ -93,7 +93,7 @@ class OwnerRole:
         task = self.s.market.get_task(task_id)
         if task.state.owner.lower() != self.s.address.lower():
             return None
-        material = self.s.material(task)
+        material = self.s.materials.of(task)
         if material is None or material.plan is None:  # not a task in split mode: nothing to serve
             return None
         return task, material, material.plan
@@ -111,7 +111,7 @@ class OwnerRole:
             info = self.s.market.get_unit(task_id, round_, unit)
             if info.status is not UnitStatus.CLAIMED or info.miner.lower() != claimant.lower():
                 return None
-            middle, _ = self.s.round_model(task, round_, material)
+            middle, _ = self.s.materials.round_model(task, round_, material)
             private = self._private(task, material, plan, round_)
             log.info("serving a unit", extra={"task": task_id, "round": round_, "unit": unit, "miner": claimant})
             return OwnerUnit(

@@ -88,7 +88,7 @@ class VerifierRole:
         tasks = self.s.live_tasks()
         self._forget_all_but({t.task_id for t in tasks})
         for task in tasks:
-            material = self.s.material(task)
+            material = self.s.materials.of(task)
             if material is None:
                 continue
             if not self._ensure_in_pool(task):
@@ -121,7 +121,7 @@ class VerifierRole:
         """Keeps stake for a few vote bonds of this task and the account in the verifier pool (read from the
         chain every time: a chain restarted under a running node has forgotten both)."""
         # At the stake cap: what there is.
-        self.s.ensure_free_stake(task.params.vote_bond * BONDS_AHEAD, "vote bonds", for_seats=True)
+        self.s.staking.ensure_free(task.params.vote_bond * BONDS_AHEAD, "vote bonds", for_seats=True)
         stake = self.s.market.stake_of(self.s.address)
         if stake.verifying:
             return True
@@ -237,7 +237,7 @@ class VerifierRole:
         """The verdict, after the stored votes whose commit deadline it would outlast are committed; None when the
         unit's shard (the owner's data) cannot be had now: not the miner's fault, so no verdict rather than "invalid"
         (a seat left uncommitted is released unslashed)."""
-        if not self.s.shards_at_hand(task, material, [index]):
+        if not self.s.materials.shards_at_hand(task, material, [index]):
             return None
         if self._verdict_would_outlast_stored():
             self.ballots.commit_stored()
@@ -289,7 +289,7 @@ class VerifierRole:
             log.info("watched a verdict: agree", extra=context)
             return
         bond = seats_at(task.params.quorum, unit.level + 1) * task.params.verifier_reward
-        if not self.s.ensure_free_stake(bond, "challenge"):
+        if not self.s.staking.ensure_free(bond, "challenge"):
             log.warning("wrong verdict left unchallenged: no stake for the bond", extra=context)
             return
         try:

@@ -254,32 +254,32 @@ def test_a_store_outage_defers_a_task_and_wrong_material_sets_it_aside(chain: Ch
     port = free_port()  # the node's store: down at first
     services, dep = _services(chain, tmp_path, "m", 5, ["miner"], store=f"http://127.0.0.1:{port}")
     tasks = {t: services.market.get_task(t) for t in (good, bad)}
-    assert services.material(tasks[good]) is None
-    first = services.deferred[good]
-    services.material(tasks[good])  # asked again before its time: not fetched again
-    assert services.deferred[good] == first
-    assert services.material(tasks[bad]) is None
-    assert set(services.deferred) == {good, bad}, "a store fault is the store's, not the task's"
-    assert services.unusable == {}
+    assert services.materials.of(tasks[good]) is None
+    first = services.materials.deferred[good]
+    services.materials.of(tasks[good])  # asked again before its time: not fetched again
+    assert services.materials.deferred[good] == first
+    assert services.materials.of(tasks[bad]) is None
+    assert set(services.materials.deferred) == {good, bad}, "a store fault is the store's, not the task's"
+    assert services.materials.unusable == {}
 
     with store_server(tmp_path / "store", port=port):
         wait_until(
-            lambda: services.material(tasks[good]) is not None, timeout_s=30, what="the material after the outage"
+            lambda: services.materials.of(tasks[good]) is not None, timeout_s=30, what="the material after the outage"
         )
         wait_until(
-            lambda: services.material(tasks[bad]) is None and bad in services.unusable,
+            lambda: services.materials.of(tasks[bad]) is None and bad in services.materials.unusable,
             timeout_s=30,
             what="the bad task to be set aside",
         )
-    assert services.deferred == {}
-    assert "spec" in services.unusable[bad].lower() or "field" in services.unusable[bad].lower()
-    assert services.material(tasks[bad]) is None  # set aside for good: never fetched again
+    assert services.materials.deferred == {}
+    assert "spec" in services.materials.unusable[bad].lower() or "field" in services.materials.unusable[bad].lower()
+    assert services.materials.of(tasks[bad]) is None  # set aside for good: never fetched again
 
     from fastapi.testclient import TestClient
 
     daemon = Daemon(services, build_roles(services), start_block=dep.block_number)
     status = TestClient(create_app(daemon)).get("/status").json()
-    assert status["tasks_set_aside"] == {str(bad): services.unusable[bad]}
+    assert status["tasks_set_aside"] == {str(bad): services.materials.unusable[bad]}
     assert status["tasks_waiting_for_store"] == {}
     services.state.close()
 

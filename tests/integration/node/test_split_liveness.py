@@ -72,5 +72,5 @@ def test_a_split_task_without_the_owner_in_the_loop_is_set_aside(chain: Chain, t
     miner.state.add_task(task_id, 0)
     build_roles(miner)[0].tick(miner.cycle_at_head())
     assert miner.market.get_unit(task_id, 0, 0).status is UnitStatus.OPEN, "not claimed"
-    assert "ownerInLoop" in miner.unusable[task_id]
+    assert "ownerInLoop" in miner.materials.unusable[task_id]
     miner.state.close()
