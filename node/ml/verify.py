@@ -16,14 +16,13 @@ import logging
 import math
 import random
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
 from node.errors import SpecError, StoreError
 from node.ml import spec as sp
 from node.ml.data import Dataset
-from node.ml.manifest import SplitTraffic, TrailManifest, UnitContext, parse_trail
+from node.ml.manifest import TrailManifest, UnitContext, parse_trail
 from node.ml.model import (
     State,
     build_module,
@@ -34,21 +33,15 @@ from node.ml.model import (
     tensor_specs_of,
 )
 from node.ml.optim import initial_state
-from node.ml.split import SplitPlan, is_public, part, plan_of, to_middle_names, to_whole_names
-from node.ml.split_unit import MESSAGES_PER_STEP
-from node.ml.split_verify import RecordedStep, replay_middle
-from node.ml.split_wire import Kind, TrafficChain, decode, unpack
-from node.ml.split_wire import replay as replay_traffic
-from node.ml.train import Checkpoint, deterministic, run_segment, step_seed
+from node.ml.replay import Check, Fetch, Invalid, PlainReplay, Replay
+from node.ml.train import Checkpoint, deterministic
 from node.store.cid import cid_of
 from node.store.errors import ArtifactError, ContentNotFound, StoreUnavailable
 from node.store.tensors import TensorSpec
 
 log = logging.getLogger(__name__)
 
-Fetch = Callable[[str], bytes]
-# Who signed a split unit's traffic heads (the owner's signature in the manifest); None when it does not parse.
-TrafficSigner = Callable[[list[bytes], str], str | None]
+__all__ = ["Check", "Fetch", "Outcome", "SegmentCheck", "Verdict", "choose_segments", "verify_unit"]
 
 
 class Outcome(StrEnum):
@@ -95,25 +88,6 @@ def choose_segments(challenge_seed: bytes, n_segments: int, q: int) -> list[int]
     return [0, *sorted(rng.sample(range(1, n_segments), min(q, n_segments - 1)))]
 
 
-class Check(StrEnum):
-    """Which check a verdict turned on: what a rejection is explained by."""
-
-    MANIFEST = "manifest"  # the trail's document: identity, steps, first checkpoint, losses, samples
-    OPTIMIZER_START = "optimizer start"  # the first checkpoint's optimizer state is not a fresh one
-    TENSORS = "tensors"  # a checkpoint that does not load: size, names, shapes, dtypes, NaN/Inf
-    TRAFFIC = "split traffic"  # a split unit's recorded traffic or the owner's signature over it
-    REEXECUTION = "re-execution"  # a segment re-executed from its checkpoint does not reach the next one
-    AVAILABILITY = "availability"  # the bytes could not be fetched
-    AGGREGATE = "aggregate"  # an aggregate's manifest or its recomputation
-
-
-class _Invalid(Exception):
-    def __init__(self, reason: str, check: Check = Check.MANIFEST) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.check = check
-
-
 def _structure(spec: sp.TaskSpec, m: TrailManifest, ctx: UnitContext, shard: Dataset) -> None:
     identity = {
         "task_id": (m.task_id, ctx.task_id),
@@ -126,18 +100,18 @@ def _structure(spec: sp.TaskSpec, m: TrailManifest, ctx: UnitContext, shard: Dat
     }
     for field, (claimed, expected) in identity.items():
         if claimed != expected:
-            raise _Invalid(f"manifest {field} is {claimed}, expected {expected}")
+            raise Invalid(f"manifest {field} is {claimed}, expected {expected}")
     steps = [c.step for c in m.checkpoints]
     if steps != spec.training.checkpoint_steps:
-        raise _Invalid(
+        raise Invalid(
             f"checkpoint steps {steps[:5]}… do not follow the spec ({len(spec.training.checkpoint_steps)} expected)"
         )
     if m.checkpoints[0].model != ctx.input_model_cid:
-        raise _Invalid("the first checkpoint is not the round's input model")
+        raise Invalid("the first checkpoint is not the round's input model")
     if len(m.segment_losses) != len(m.checkpoints) - 1 or not all(math.isfinite(x) for x in m.segment_losses):
-        raise _Invalid("segment losses are missing or not finite")
+        raise Invalid("segment losses are missing or not finite")
     if m.samples != len(shard):
-        raise _Invalid(f"manifest claims {m.samples} samples, the shard has {len(shard)}")
+        raise Invalid(f"manifest claims {m.samples} samples, the shard has {len(shard)}")
 
 
 def verify_unit(
@@ -148,11 +122,12 @@ def verify_unit(
     ctx: UnitContext,
     shard: Dataset,
     *,
-    traffic_signer: TrafficSigner | None = None,
+    replay: Replay | None = None,
     segments: int | None = None,
 ) -> Verdict:
-    """``traffic_signer``: who signed a split trail's traffic heads (the verifier's node checks signatures; this
-    module never touches keys or the chain). Segments are re-executed with the intra-op threads the trail declares
+    """``replay``: how the task's mode re-executes a segment (default: a plain trail's; a split trail's checks the
+    owner's signature and the recorded traffic: :class:`node.ml.split_replay.SplitReplay`). Segments are
+    re-executed with the intra-op threads the trail declares
     (the miner's): the same arithmetic, whatever the verifier's own ``--threads``. ``segments``: how many segments
     besides the anchor to re-execute (default: the spec's; an explanation of a rejection re-executes them all)."""
     started = time.process_time()
@@ -165,33 +140,25 @@ def verify_unit(
         try:
             manifest = parse_trail(manifest_bytes)
         except SpecError as err:
-            raise _Invalid(f"malformed manifest: {err}") from err
+            raise Invalid(f"malformed manifest: {err}") from err
         _structure(spec, manifest, ctx, shard)
-        plan = plan_of(spec)
-        module = build_module(spec.model)
-        model_specs = tensor_specs(module)
-        if plan is not None:  # split mode: the trail is the public middle's, its optimizer state too
-            if manifest.traffic is None:
-                raise _Invalid("a split task's trail without its recorded traffic", Check.TRAFFIC)
-            _owner_signed(manifest.traffic, ctx, traffic_signer, len(manifest.checkpoints) - 1)
-            module = part(module, plan.middle)
-            model_specs = {k: v for k, v in model_specs.items() if is_public(k, plan)}
-        elif manifest.traffic is not None:
-            raise _Invalid("recorded traffic in a trail of a task in plain mode", Check.TRAFFIC)
+        mode = replay or PlainReplay(spec)
+        whole = build_module(spec.model)
+        module, model_specs = mode.prepare(manifest, ctx, whole, tensor_specs(whole))
         params = {k: v.detach() for k, v in module.named_parameters()}
         fresh = initial_state(spec.training.optimizer, params)
         if manifest.checkpoints[0].optimizer != cid_of(state_to_bytes(dict(sorted(fresh.items())))):
-            raise _Invalid("the first checkpoint's optimizer state is not fresh", Check.OPTIMIZER_START)
+            raise Invalid("the first checkpoint's optimizer state is not fresh", Check.OPTIMIZER_START)
         opt_specs = tensor_specs_of(fresh)
 
         def load(cid: str, expected: dict[str, TensorSpec], what: str) -> State:
             data = fetch(cid)
             if len(data) > spec.max_checkpoint_bytes:
-                raise _Invalid(f"{what} {cid} is {len(data)} bytes, above max_checkpoint_bytes", Check.TENSORS)
+                raise Invalid(f"{what} {cid} is {len(data)} bytes, above max_checkpoint_bytes", Check.TENSORS)
             try:
                 return state_from_bytes(data, expected)
             except (ArtifactError, SpecError) as err:
-                raise _Invalid(f"{what} {cid}: {err}", Check.TENSORS) from err
+                raise Invalid(f"{what} {cid}: {err}", Check.TENSORS) from err
 
         load(manifest.final_model, model_specs, "final model")  # what gets aggregated must be sound
         n_segments = len(manifest.checkpoints) - 1
@@ -204,30 +171,18 @@ def verify_unit(
                 )
                 claimed_model = load(b.model, model_specs, "model")
                 claimed_opt = load(b.optimizer, opt_specs, "optimizer")
-                if plan is not None and manifest.traffic is not None:
-                    recorded = _recorded_segment(manifest.traffic, j, a.step, b.step, fetch, ctx, spec, plan, shard)
-                    module.load_state_dict(to_middle_names(start.model, plan), strict=True)
-                    replay = replay_middle(module, start.optimizer, spec.training, recorded)
-                    if replay.worst_output_distance > spec.verification.tolerance:
-                        raise _Invalid(
-                            f"segment {j}: the middle's output at step {a.step + replay.worst_step} is not what its "
-                            f"weights compute (relative distance {replay.worst_output_distance:.3g})",
-                            Check.REEXECUTION,
-                        )
-                    reached = Checkpoint(b.step, to_whole_names(replay.state, plan), replay.opt_state)
-                else:
-                    reached, _ = run_segment(spec, start, b.step, shard, ctx.unit_seed, module=module)
+                reached = mode.segment(j, start, b.step, manifest, module, fetch, ctx, shard)
                 distance = relative_distance(
                     _joined(reached.model, reached.optimizer), _joined(claimed_model, claimed_opt)
                 )
                 checks.append(SegmentCheck(j, a.step, b.step, distance))
                 if not distance <= spec.verification.tolerance:
-                    raise _Invalid(
+                    raise Invalid(
                         f"segment {j} (steps {a.step}→{b.step}) does not re-execute: "
                         f"relative distance {distance:.3g} > tolerance {spec.verification.tolerance:g}",
                         Check.REEXECUTION,
                     )
-    except _Invalid as err:
+    except Invalid as err:
         return verdict(Outcome.INVALID, err.reason, err.check)
     except ArtifactError as err:  # recorded traffic that does not decode: shapes, NaN, framing
         return verdict(Outcome.INVALID, f"recorded traffic refused: {err}", Check.TRAFFIC)
@@ -237,50 +192,6 @@ def verify_unit(
         return verdict(Outcome.UNAVAILABLE, f"store failure: {err}", Check.AVAILABILITY)
     worst = max((c.distance for c in checks), default=0.0)
     return verdict(Outcome.VALID, f"{len(checks)} segment(s) re-executed, worst relative distance {worst:.3g}")
-
-
-def _owner_signed(traffic: SplitTraffic, ctx: UnitContext, signer: TrafficSigner | None, segments: int) -> None:
-    if len(traffic.segments) != segments or len(traffic.heads) != segments:
-        raise _Invalid(
-            f"recorded traffic for {len(traffic.segments)} segments, the trail has {segments}", Check.TRAFFIC
-        )
-    if signer is None or ctx.owner is None:
-        raise _Invalid("a split trail cannot be checked without the owner's address", Check.TRAFFIC)
-    who = signer([bytes.fromhex(h) for h in traffic.heads], traffic.owner_signature)
-    if who is None or who.lower() != ctx.owner.lower():
-        raise _Invalid(f"the recorded traffic is not signed by the task's owner (signed by {who})", Check.TRAFFIC)
-
-
-def _recorded_segment(
-    traffic: SplitTraffic,
-    j: int,
-    start: int,
-    end: int,
-    fetch: Fetch,
-    ctx: UnitContext,
-    spec: sp.TaskSpec,
-    plan: SplitPlan,
-    shard: Dataset,
-) -> list[RecordedStep]:
-    """Segment ``j``'s recorded steps, once its messages chain from the previous head to the signed one."""
-    data = fetch(traffic.segments[j])
-    messages = unpack(data, MESSAGES_PER_STEP * (end - start))
-    first = TrafficChain.start(ctx.unit_seed).head if j == 0 else bytes.fromhex(traffic.heads[j - 1])
-    if replay_traffic(ctx.unit_seed, messages, start=first) != bytes.fromhex(traffic.heads[j]):
-        raise _Invalid(f"segment {j}: the recorded traffic is not the traffic the owner signed", Check.TRAFFIC)
-    rows = min(spec.training.batch_size, len(shard))
-    steps = []
-    for k, step in enumerate(range(start, end)):
-        activations, output, gradient_out, _ = messages[MESSAGES_PER_STEP * k : MESSAGES_PER_STEP * (k + 1)]
-        steps.append(
-            RecordedStep(
-                decode(activations, Kind.ACTIVATIONS, step, (rows, *plan.cut_in)),
-                decode(output, Kind.OUTPUT, step, (rows, *plan.cut_out)),
-                decode(gradient_out, Kind.GRADIENT_OUT, step, (rows, *plan.cut_out)),
-                step_seed(ctx.unit_seed, step, b"dropout"),
-            )
-        )
-    return steps
 
 
 def _joined(model: State, optimizer: State) -> State:

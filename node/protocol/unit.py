@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from node.chain.hashing import unit_seed
 from node.chain.types import Task
 from node.ml.manifest import UnitContext
-from node.ml.verify import TrafficSigner
+from node.ml.split_replay import TrafficSigner
 from node.protocol.chain import MarketReader
 from node.protocol.step_auth import Binding, traffic_signer
 from node.store.cid import to_cid

@@ -16,6 +16,7 @@ from node.ml.evaluate import Evaluation
 from node.ml.material import TaskMaterial
 from node.ml.model import State
 from node.ml.split import SplitPlan, middle_module, public_part
+from node.ml.split_replay import SplitReplay
 from node.ml.split_unit import publish_middle_trail, train_middle
 from node.ml.verify import Fetch, Verdict, verify_unit
 from node.protocol.modes.base import TrainedUnit, UnitJob
@@ -76,10 +77,9 @@ class SplitMode:
         segments: int | None = None,
     ) -> Verdict:
         shard = material.shard(ref.index)
-        signer = ref.traffic_signer()  # the owner's signature on the traffic heads, bound to this unit and chain
-        return verify_unit(
-            self.spec, manifest, fetch, challenge, ref.context, shard, traffic_signer=signer, segments=segments
-        )
+        # The owner's signature on the traffic heads, bound to this unit, chain and contract.
+        replay = SplitReplay(self.spec, self.plan, ref.traffic_signer())
+        return verify_unit(self.spec, manifest, fetch, challenge, ref.context, shard, replay=replay, segments=segments)
 
     def evaluate(self, material: TaskMaterial, model: State) -> Evaluation | None:
         return None  # the network's model is the public middle alone

@@ -14,6 +14,7 @@ from node.ml import spec as sp
 from node.ml.manifest import UnitContext, parse_trail
 from node.ml.model import build_module, state_of, state_to_bytes
 from node.ml.split import public_part
+from node.ml.split_replay import SplitReplay
 from node.ml.split_unit import MiddleTrail, OwnerUnit, middle_of, publish_middle_trail, train_middle
 from node.ml.verify import Outcome, Verdict, verify_unit
 from node.protocol.step_auth import Binding, TrafficCommitment, sign_commitment, traffic_signer
@@ -79,7 +80,8 @@ def _unit(
 
 def _verify(store: Store, manifest: bytes, ctx: UnitContext) -> Verdict:
     signer = traffic_signer(BINDING, 1, 0, 0, MINER)
-    return verify_unit(SPEC, manifest, store.get, b"challenge", ctx, shard(), traffic_signer=signer)
+    replay = SplitReplay(SPEC, PLAN, signer)
+    return verify_unit(SPEC, manifest, store.get, b"challenge", ctx, shard(), replay=replay)
 
 
 def test_an_honest_split_unit_is_valid_without_the_private_layers() -> None:
