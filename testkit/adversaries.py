@@ -17,7 +17,6 @@ from __future__ import annotations
 import functools
 import logging
 import random
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 import torch
@@ -34,7 +33,7 @@ from node.ml.train import Checkpoint, Trail, first_checkpoint, run_segment, trai
 from node.ml.verify import Fetch, Outcome, Verdict
 from node.protocol.chain import MarketReader
 from node.protocol.judge import Judge
-from node.protocol.modes import Mode, SplitMode, TrainedUnit, UnitJob, mode_of
+from node.protocol.modes import Mode, SplitMode, TrailToJudge, TrainedUnit, UnitJob, mode_of
 from node.protocol.unit import UnitRef
 from node.roles.ballots import Ballots
 from node.roles.context import Services
@@ -114,17 +113,8 @@ class CheatingMode:
     def network_model(self, whole: State) -> State:
         return self.honest.network_model(whole)
 
-    def verify(
-        self,
-        ref: UnitRef,
-        manifest: bytes,
-        material: TaskMaterial,
-        fetch: Fetch,
-        challenge: bytes,
-        *,
-        segments: int | None = None,
-    ) -> Verdict:
-        return self.honest.verify(ref, manifest, material, fetch, challenge, segments=segments)
+    def verify(self, trail: TrailToJudge) -> Verdict:
+        return self.honest.verify(trail)
 
     def evaluate(self, material: TaskMaterial, model: State) -> Evaluation | None:
         return self.honest.evaluate(material, model)
@@ -205,18 +195,7 @@ class CheatingMinerRole(MinerRole):
 def _lazy_judge(lazy: str) -> Judge:
     """A judge that looks at nothing: every unit invalid (``reject``) or valid (the others)."""
 
-    def judged(
-        market: MarketReader,
-        fetch: Fetch,
-        ref: UnitRef,
-        *,
-        result_cid: str,
-        model_cid: str | None,
-        material: TaskMaterial,
-        challenge: bytes,
-        segments: int | None = None,
-        results: Mapping[int, str] | None = None,
-    ) -> Verdict:
+    def judged(market: MarketReader, fetch: Fetch, ref: UnitRef, **_: object) -> Verdict:
         if lazy == "reject":
             return Verdict(Outcome.INVALID, "votes against everything")
         return Verdict(Outcome.VALID, "approves without checking")

@@ -6,6 +6,7 @@ way for both."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
@@ -41,6 +42,18 @@ class Invalid(Exception):
         self.check = check
 
 
+@dataclass(frozen=True, slots=True)
+class TrailUnderCheck:
+    """The trail being verified, as its segments are re-executed: its manifest, the module they run on (what
+    :meth:`Replay.prepare` returned), where its objects are fetched, the unit's context and its shard."""
+
+    manifest: TrailManifest
+    module: nn.Sequential
+    fetch: Fetch
+    ctx: UnitContext
+    shard: Dataset
+
+
 class Replay(Protocol):
     def prepare(
         self, manifest: TrailManifest, ctx: UnitContext, module: nn.Sequential, specs: dict[str, TensorSpec]
@@ -49,19 +62,9 @@ class Replay(Protocol):
         re-executed and the layout of its checkpoints."""
         ...
 
-    def segment(
-        self,
-        j: int,
-        start: Checkpoint,
-        end_step: int,
-        manifest: TrailManifest,
-        module: nn.Sequential,
-        fetch: Fetch,
-        ctx: UnitContext,
-        shard: Dataset,
-    ) -> Checkpoint:
-        """Segment ``j`` re-executed from ``start`` to ``end_step`` (raises :class:`Invalid` for a step that
-        cannot be what was claimed)."""
+    def segment(self, j: int, start: Checkpoint, end_step: int, trail: TrailUnderCheck) -> Checkpoint:
+        """Segment ``j`` of ``trail`` re-executed from ``start`` to ``end_step`` (raises :class:`Invalid` for a
+        step that cannot be what was claimed)."""
         ...
 
 
@@ -78,16 +81,6 @@ class PlainReplay:
             raise Invalid("recorded traffic in a trail of a task in plain mode", Check.TRAFFIC)
         return module, specs
 
-    def segment(
-        self,
-        j: int,
-        start: Checkpoint,
-        end_step: int,
-        manifest: TrailManifest,
-        module: nn.Sequential,
-        fetch: Fetch,
-        ctx: UnitContext,
-        shard: Dataset,
-    ) -> Checkpoint:
-        reached, _ = run_segment(self._spec, start, end_step, shard, ctx.unit_seed, module=module)
+    def segment(self, j: int, start: Checkpoint, end_step: int, trail: TrailUnderCheck) -> Checkpoint:
+        reached, _ = run_segment(self._spec, start, end_step, trail.shard, trail.ctx.unit_seed, module=trail.module)
         return reached

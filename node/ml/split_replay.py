@@ -12,7 +12,7 @@ from torch import nn
 from node.ml import spec as sp
 from node.ml.data import Dataset
 from node.ml.manifest import SplitTraffic, TrailManifest, UnitContext
-from node.ml.replay import Check, Fetch, Invalid
+from node.ml.replay import Check, Fetch, Invalid, TrailUnderCheck
 from node.ml.split import SplitPlan, is_public, part, to_middle_names, to_whole_names
 from node.ml.split_unit import MESSAGES_PER_STEP
 from node.ml.split_verify import RecordedStep, replay_middle
@@ -43,23 +43,14 @@ class SplitReplay:
         public = {k: v for k, v in specs.items() if is_public(k, self._plan)}
         return part(module, self._plan.middle), public  # the trail is the public middle's, its optimizer state too
 
-    def segment(
-        self,
-        j: int,
-        start: Checkpoint,
-        end_step: int,
-        manifest: TrailManifest,
-        module: nn.Sequential,
-        fetch: Fetch,
-        ctx: UnitContext,
-        shard: Dataset,
-    ) -> Checkpoint:
+    def segment(self, j: int, start: Checkpoint, end_step: int, trail: TrailUnderCheck) -> Checkpoint:
         spec, plan = self._spec, self._plan
-        if manifest.traffic is None:  # pragma: no cover - prepare refused it
+        traffic = trail.manifest.traffic
+        if traffic is None:  # pragma: no cover - prepare refused it
             raise Invalid("a split task's trail without its recorded traffic", Check.TRAFFIC)
-        recorded = _recorded_segment(manifest.traffic, j, start.step, end_step, fetch, ctx, spec, plan, shard)
-        module.load_state_dict(to_middle_names(start.model, plan), strict=True)
-        replay = replay_middle(module, start.optimizer, spec.training, recorded)
+        recorded = _recorded_segment(traffic, j, start.step, end_step, trail.fetch, trail.ctx, spec, plan, trail.shard)
+        trail.module.load_state_dict(to_middle_names(start.model, plan), strict=True)
+        replay = replay_middle(trail.module, start.optimizer, spec.training, recorded)
         if replay.worst_output_distance > spec.verification.tolerance:
             raise Invalid(
                 f"segment {j}: the middle's output at step {start.step + replay.worst_step} is not what its "

@@ -33,7 +33,7 @@ from node.ml.model import (
     tensor_specs_of,
 )
 from node.ml.optim import initial_state
-from node.ml.replay import Check, Fetch, Invalid, PlainReplay, Replay
+from node.ml.replay import Check, Fetch, Invalid, PlainReplay, Replay, TrailUnderCheck
 from node.ml.train import Checkpoint, deterministic
 from node.store.cid import cid_of
 from node.store.errors import ArtifactError, ContentNotFound, StoreUnavailable
@@ -162,6 +162,7 @@ def verify_unit(
 
         load(manifest.final_model, model_specs, "final model")  # what gets aggregated must be sound
         n_segments = len(manifest.checkpoints) - 1
+        trail = TrailUnderCheck(manifest, module, fetch, ctx, shard)
         with deterministic(manifest.threads):
             q = spec.verification.segments if segments is None else segments
             for j in choose_segments(challenge_seed, n_segments, q):
@@ -171,7 +172,7 @@ def verify_unit(
                 )
                 claimed_model = load(b.model, model_specs, "model")
                 claimed_opt = load(b.optimizer, opt_specs, "optimizer")
-                reached = mode.segment(j, start, b.step, manifest, module, fetch, ctx, shard)
+                reached = mode.segment(j, start, b.step, trail)
                 distance = relative_distance(
                     _joined(reached.model, reached.optimizer), _joined(claimed_model, claimed_opt)
                 )

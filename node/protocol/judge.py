@@ -22,7 +22,7 @@ from node.ml.material import TaskMaterial
 from node.ml.model import state_from_bytes
 from node.ml.verify import Check, Fetch, Outcome, Verdict
 from node.protocol.chain import MarketReader
-from node.protocol.modes import mode_of
+from node.protocol.modes import TrailToJudge, mode_of
 from node.protocol.unit import UnitRef, unit_ref
 from node.store.cid import to_cid
 
@@ -84,7 +84,7 @@ def judge_trail(
 ) -> Verdict:
     """A training unit's trail (``manifest``'s bytes) judged in the context the chain fixes, as the task's mode
     verifies it (a split task's: the owner's signature on the traffic too)."""
-    return mode_of(material.spec).verify(ref, manifest, material, fetch, challenge, segments=segments)
+    return mode_of(material.spec).verify(TrailToJudge(ref, manifest, material, fetch, challenge, segments))
 
 
 def aggregate_verdict(check: AggregateCheck) -> Verdict:

@@ -8,11 +8,11 @@ from collections.abc import Callable
 
 from node.ml import spec as sp
 from node.ml.split import plan_split
-from node.protocol.modes.base import Mode, TrainedUnit, UnitJob
+from node.protocol.modes.base import Mode, TrailToJudge, TrainedUnit, UnitJob
 from node.protocol.modes.plain import PlainMode
 from node.protocol.modes.split import SplitMode
 
-__all__ = ["MODES", "Mode", "PlainMode", "SplitMode", "TrainedUnit", "UnitJob", "mode_of"]
+__all__ = ["MODES", "Mode", "PlainMode", "SplitMode", "TrailToJudge", "TrainedUnit", "UnitJob", "mode_of"]
 
 # The spec's ``privacy.mode`` → the mode of a task with that spec.
 MODES: dict[str, Callable[[sp.TaskSpec], Mode]] = {

@@ -35,6 +35,20 @@ class UnitJob:
 
 
 @dataclass(frozen=True, slots=True)
+class TrailToJudge:
+    """A training unit's trail to judge: its reference, its manifest's bytes, the task's material, where its objects
+    are fetched, the challenge that draws the segments re-executed, and how many besides the anchor (None: the
+    spec's)."""
+
+    ref: UnitRef
+    manifest: bytes
+    material: TaskMaterial
+    fetch: Fetch
+    challenge: bytes
+    segments: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class TrainedUnit:
     """A unit trained and published: its trail's CID, its final model's CID, its last segment's loss."""
 
@@ -66,17 +80,8 @@ class Mode(Protocol):
         carried now (it is tried again from its start)."""
         ...
 
-    def verify(
-        self,
-        ref: UnitRef,
-        manifest: bytes,
-        material: TaskMaterial,
-        fetch: Fetch,
-        challenge: bytes,
-        *,
-        segments: int | None = None,
-    ) -> Verdict:
-        """The verdict on a training unit's trail, re-executing the segments ``challenge`` draws."""
+    def verify(self, trail: TrailToJudge) -> Verdict:
+        """The verdict on a training unit's trail, re-executing the segments its challenge draws."""
         ...
 
     def evaluate(self, material: TaskMaterial, model: State) -> Evaluation | None:

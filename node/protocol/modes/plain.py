@@ -11,9 +11,8 @@ from node.ml.manifest import publish_trail
 from node.ml.material import TaskMaterial
 from node.ml.model import State
 from node.ml.train import train_unit
-from node.ml.verify import Fetch, Verdict, verify_unit
-from node.protocol.modes.base import TrainedUnit, UnitJob
-from node.protocol.unit import UnitRef
+from node.ml.verify import Verdict, verify_unit
+from node.protocol.modes.base import TrailToJudge, TrainedUnit, UnitJob
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,18 +30,9 @@ class PlainMode:
         manifest, cid = publish_trail(trail, job.put, job.ref.context)
         return TrainedUnit(cid, manifest.final_model, trail.segment_losses[-1])
 
-    def verify(
-        self,
-        ref: UnitRef,
-        manifest: bytes,
-        material: TaskMaterial,
-        fetch: Fetch,
-        challenge: bytes,
-        *,
-        segments: int | None = None,
-    ) -> Verdict:
-        shard = material.shard(ref.index)
-        return verify_unit(self.spec, manifest, fetch, challenge, ref.context, shard, segments=segments)
+    def verify(self, trail: TrailToJudge) -> Verdict:
+        ctx, shard = trail.ref.context, trail.material.shard(trail.ref.index)
+        return verify_unit(self.spec, trail.manifest, trail.fetch, trail.challenge, ctx, shard, segments=trail.segments)
 
     def evaluate(self, material: TaskMaterial, model: State) -> Evaluation | None:
         return evaluate(self.spec.model, model, material.test_set())

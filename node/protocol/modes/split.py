@@ -18,10 +18,9 @@ from node.ml.model import State
 from node.ml.split import SplitPlan, middle_module, public_part
 from node.ml.split_replay import SplitReplay
 from node.ml.split_unit import publish_middle_trail, train_middle
-from node.ml.verify import Fetch, Verdict, verify_unit
-from node.protocol.modes.base import TrainedUnit, UnitJob
+from node.ml.verify import Verdict, verify_unit
+from node.protocol.modes.base import TrailToJudge, TrainedUnit, UnitJob
 from node.protocol.owner_client import HttpTransport
-from node.protocol.unit import UnitRef
 
 # What a miner trains, given the public middle: the middle itself (an honest miner); a test adversary's differs.
 MiddleHook = Callable[[nn.Sequential], nn.Sequential]
@@ -66,20 +65,14 @@ class SplitMode:
         )
         return TrainedUnit(cid, manifest.final_model, commitment.segment_losses[-1])
 
-    def verify(
-        self,
-        ref: UnitRef,
-        manifest: bytes,
-        material: TaskMaterial,
-        fetch: Fetch,
-        challenge: bytes,
-        *,
-        segments: int | None = None,
-    ) -> Verdict:
-        shard = material.shard(ref.index)
+    def verify(self, trail: TrailToJudge) -> Verdict:
+        ref, shard = trail.ref, trail.material.shard(trail.ref.index)
         # The owner's signature on the traffic heads, bound to this unit, chain and contract.
         replay = SplitReplay(self.spec, self.plan, ref.traffic_signer())
-        return verify_unit(self.spec, manifest, fetch, challenge, ref.context, shard, replay=replay, segments=segments)
+        return verify_unit(
+            self.spec, trail.manifest, trail.fetch, trail.challenge, ref.context, shard,
+            replay=replay, segments=trail.segments,
+        )  # fmt: skip
 
     def evaluate(self, material: TaskMaterial, model: State) -> Evaluation | None:
         return None  # the network's model is the public middle alone

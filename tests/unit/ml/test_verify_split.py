@@ -4,7 +4,7 @@ work passes without the private layers; each cheat is refused with its reason.""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import pytest
 import torch
@@ -19,7 +19,7 @@ from node.ml.split_unit import MiddleTrail, OwnerUnit, middle_of, publish_middle
 from node.ml.verify import Outcome, Verdict, verify_unit
 from node.protocol.step_auth import Binding, TrafficCommitment, sign_commitment, traffic_signer
 from node.store.canonical import canonical_bytes
-from node.store.cid import cid_of
+from testkit.world import MemoryStore
 from tests.unit.ml.split_fixtures import PLAN, SEED, shard
 from tests.unit.ml.split_fixtures import SPEC as PLAIN
 
@@ -37,17 +37,7 @@ BINDING = Binding(31337, "0x" + "ab" * 20)
 INITIAL = state_of(build_module(SPEC.model, seed=0))
 
 
-@dataclass
-class Store:
-    objects: dict[str, bytes] = field(default_factory=dict)
-
-    def put(self, data: bytes) -> str:
-        cid = cid_of(data)
-        self.objects[cid] = data
-        return cid
-
-    def get(self, cid: str) -> bytes:
-        return self.objects[cid]
+Store = MemoryStore
 
 
 class Skewed(torch.nn.Module):

@@ -13,9 +13,8 @@ from node.metrics import NodeMetrics
 from node.ml.evaluate import Evaluation
 from node.ml.material import TaskMaterial
 from node.ml.model import State
-from node.ml.verify import Fetch, Outcome, Verdict
-from node.protocol.modes import TrainedUnit, UnitJob
-from node.protocol.unit import UnitRef
+from node.ml.verify import Outcome, Verdict
+from node.protocol.modes import TrailToJudge, TrainedUnit, UnitJob
 from node.roles.context import Services
 from node.state import open_state
 from node.store.cid import to_digest
@@ -46,9 +45,7 @@ class StubMode:
         trail = job.put(f"trail {job.ref.key} {job.ref.miner}".encode())
         return TrainedUnit(trail, job.put(f"model {job.ref.key}".encode()), 0.5)
 
-    def verify(
-        self, ref: UnitRef, manifest: bytes, material: TaskMaterial, fetch: Fetch, challenge: bytes, **_: Any
-    ) -> Verdict:
+    def verify(self, trail: TrailToJudge) -> Verdict:
         return Verdict(Outcome.VALID, "stub")
 
     def evaluate(self, material: TaskMaterial, model: State) -> Evaluation | None:
