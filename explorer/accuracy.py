@@ -16,8 +16,9 @@ from explorer.index import Index
 from node.errors import DmlnetError, SpecError
 from node.ml.baseline import centralized
 from node.ml.evaluate import evaluate
-from node.ml.material import TaskMaterial, load_material
+from node.ml.material import TaskMaterial
 from node.ml.model import state_from_bytes
+from node.protocol.material import material_from
 from node.protocol.modes import mode_of
 from node.store.cid import normalize
 
@@ -129,13 +130,8 @@ class AccuracyTracker:
             params = json.loads(params_json)
             spec_cid, dataset_cid = normalize(params["specDigest"]), normalize(params["datasetDigest"])
             try:
-                self._materials[task_id] = load_material(
-                    self._fetch(spec_cid),
-                    self._fetch,
-                    spec_cid=spec_cid,
-                    dataset_cid=dataset_cid,
-                    units_per_round=int(params["unitsPerRound"]),
-                )
+                units = int(params["unitsPerRound"])
+                self._materials[task_id] = material_from(spec_cid, dataset_cid, units, self._fetch)
             except ValueError as err:
                 raise SpecError(f"the task's data cannot be used: {err}") from err
         return self._materials[task_id]

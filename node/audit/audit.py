@@ -19,11 +19,11 @@ from node.chain.events import jsonable
 from node.chain.types import MAX_APPEAL_LEVEL, UnitStatus
 from node.errors import DmlnetError, SpecError
 from node.ml.manifest import TrailManifest, parse_trail
-from node.ml.material import TaskMaterial, load_material
+from node.ml.material import TaskMaterial
 from node.ml.model import state_from_bytes
 from node.ml.verify import Outcome
 from node.protocol.judge import judge, judge_trail
-from node.protocol.material import material_of
+from node.protocol.material import material_from, material_of
 from node.protocol.modes import mode_of
 from node.protocol.unit import unit_ref
 from node.store.cid import to_cid
@@ -152,13 +152,8 @@ def audit_task(
     material: TaskMaterial | None = None
     if spec_bytes is not None and manifest_bytes is not None:
         try:
-            material = load_material(
-                spec_bytes,
-                lambda cid: manifest_bytes if cid == dataset_cid else store.get(cid),
-                spec_cid=spec_cid,
-                dataset_cid=dataset_cid,
-                units_per_round=units,
-            )
+            fetched = {spec_cid: spec_bytes, dataset_cid: manifest_bytes}  # fetched once above, each shard later
+            material = material_from(spec_cid, dataset_cid, units, lambda cid: fetched.get(cid) or store.get(cid))
         except (SpecError, ValueError) as err:
             report.findings.append(Finding("spec", str(err)))
     if material is not None:  # every shard and the held-out part are there, and hash to their CIDs
