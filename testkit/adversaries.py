@@ -40,7 +40,7 @@ from node.roles.context import Services
 from node.roles.miner import MinerRole
 from node.roles.registry import register_role
 from node.roles.verifier import VerifierRole
-from node.state import Vote, VoteStatus, Work
+from node.state import Vote, VoteStatus
 from node.store.canonical import canonical_bytes
 from node.store.cid import to_cid
 
@@ -122,6 +122,9 @@ class CheatingMode:
     def train(self, job: UnitJob) -> TrainedUnit:
         ref, s = job.ref, self.services
         log.warning("cheating", extra={"task": ref.task_id, "round": ref.round, "unit": ref.index, "cheat": self.cheat})
+        if self.cheat == "idle":  # holds the claim until the keeper expires it, and claims nothing more here
+            s.claims_paused[ref.task_id] = "idle: holds its claim, never submits"
+            raise StepRefused("idle: not training")
         if self.cheat == "fake-output":  # the honest split path, through a middle whose outputs are skewed
             if not isinstance(self.honest, SplitMode):
                 raise StepRefused("fake-output cheats in split mode only")
@@ -185,11 +188,6 @@ class CheatingMinerRole(MinerRole):
 
         super().__init__(services, train=True, aggregate=False, modes=cheating)
         self.cheat = cheat
-
-    def _advance(self, work: Work) -> None:
-        if self.cheat == "idle":
-            return  # holding a claim is not a way of training: the claim is kept until the keeper expires it
-        super()._advance(work)
 
 
 def _lazy_judge(lazy: str) -> Judge:
