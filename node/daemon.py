@@ -160,12 +160,12 @@ class Daemon:
         if head < self._seen_head:  # a chain does not shrink: this one was replaced (or reorganised deeply)
             self._check_same_chain()
         self._seen_head = head
-        self.s.clock.observe(head, timestamp)
         if head == self._passed_head and time.monotonic() < self._next_idle_pass:
             self.status.cycles += 1
             self.status.last_cycle_at = time.time()
             return
         began = time.monotonic()
+        # The chain's clock follows this block from here (an idle pass is on a block it has already seen).
         view = self.s.begin_cycle(head, timestamp, budget_s=self.s.settings.cycle_budget_s)
         cursor = self.s.state.cursor
         start = self.start_block if cursor is None else cursor + 1
