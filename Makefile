@@ -51,11 +51,15 @@ system-tools:
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 # Debian's real datasets: Fashion-MNIST's 70,000 idx images (--dataset fashion-mnist, dml demo --workload
-# fashion-mnist, the workload benchmark and its tests). Installed when missing, as Chromium is.
+# fashion-mnist, the workload benchmark and its tests) and the fortunes text. Installed when missing, as Chromium is.
 datasets:
 	@test -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz || { \
 		SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq dataset-fashion-mnist >/dev/null; }
+	@# Debian's fortunes: 2.8 MB of English text, the language-model workload's corpus (--dataset fortunes).
+	@test -f /usr/share/games/fortunes/wisdom || { \
+		SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq fortunes >/dev/null; }
 
 install: $(VENV)/.installed node_modules/.installed
 

@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 
 from client.datasets import DATASET_HELP, load_dataset
-from client.options import XColumnOpt, YColumnOpt, connected
+from client.options import ContextOpt, XColumnOpt, YColumnOpt, connected
 from client.session import NO_FLAGS, Connection, open_session
 from node.store.cid import cid_of
 
@@ -30,13 +30,14 @@ def data_add(
     ] = 0.2,
     x_column: XColumnOpt = "image",
     y_column: YColumnOpt = "label",
+    context: ContextOpt = 64,
     connection: Connection = NO_FLAGS,
 ) -> None:
     """Store a dataset as a manifest of shard objects (a task of as many units uses it as is); prints its CID."""
     from node.ml.data import split
     from node.ml.shards import encode_split
 
-    corpus = load_dataset(source, x_column=x_column, y_column=y_column)
+    corpus = load_dataset(source, x_column=x_column, y_column=y_column, context=context)
     parts = split(corpus.train, shards=shards, seed=shard_seed, holdout_fraction=holdout, test=corpus.test)
     manifest, objects = encode_split(
         parts, shard_seed=shard_seed, holdout_fraction=None if corpus.test is not None else holdout

@@ -28,7 +28,7 @@ def model_eval(
     """Accuracy and loss of a model. With a task id: its final model, on the task's held-out split unless
     --dataset is given. With a file: --spec says what it is, and --dataset what to evaluate it on (its test split
     when it has one, else all of it)."""
-    from client.datasets import load_dataset
+    from client.datasets import context_of, load_dataset
     from client.session import open_session, require_task
     from client.spec_cmds import load_spec
     from node.ml.evaluate import evaluate
@@ -47,7 +47,9 @@ def model_eval(
         task_spec = load_spec(spec) if spec is not None else material.spec
         raw = session.store.get(to_cid(task.state.final_model_digest))
         data, where = (
-            (load_dataset(dataset).evaluation, dataset) if dataset else (material.test_set(), "the held-out split")
+            (load_dataset(dataset, context=context_of(task_spec)).evaluation, dataset)
+            if dataset
+            else (material.test_set(), "the held-out split")
         )
     else:
         path = Path(model)
@@ -56,7 +58,10 @@ def model_eval(
         if spec is None or not dataset:
             raise ConfigError("a model file needs --spec (what the model is) and --dataset (what to evaluate on)")
         task_spec, raw = load_spec(spec), path.read_bytes()
-        data, where = load_dataset(dataset).evaluation, dataset
+        data, where = load_dataset(dataset, context=context_of(task_spec)).evaluation, dataset
     state = state_from_bytes(raw, tensor_specs(build_module(task_spec.model)))  # refuses wrong shapes, NaN, caps
     result = evaluate(task_spec.model, state, data)
-    typer.echo(f"accuracy {result.accuracy:.4f}, loss {result.loss:.4f} on {result.samples} samples of {where}")
+    if result.kind == "classification":
+        typer.echo(f"accuracy {result.accuracy:.4f}, loss {result.loss:.4f} on {result.samples} samples of {where}")
+    else:
+        typer.echo(f"{result.summary()} on {result.samples} samples of {where}")

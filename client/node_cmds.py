@@ -55,7 +55,11 @@ def _node_command(default_roles: str, summary: str) -> Any:
             str | None, typer.Option(help="address the owner's service binds (default 127.0.0.1)")
         ] = None,
         threads: Annotated[
-            int | None, typer.Option(help="torch intra-op threads for training (verifiers re-execute with the miner's)")
+            int | None,
+            typer.Option(min=1, max=256, help="torch intra-op threads to train and re-execute (default: every core)"),
+        ] = None,
+        device: Annotated[
+            str | None, typer.Option(help="cpu | cuda | mps: where to train and re-execute (default: the best present)")
         ] = None,
         task: Annotated[list[int] | None, typer.Option(help="serve only these task ids (repeatable)")] = None,
         stake_cap: Annotated[int | None, typer.Option(help="most wei this node keeps staked")] = None,
@@ -97,6 +101,7 @@ def _node_command(default_roles: str, summary: str) -> Any:
             "owner_port": owner_port,
             "owner_host": owner_host,
             "threads": threads,
+            "device": device,
             "tasks": task or None,
             "stake_cap_wei": stake_cap,
             "withdraw_threshold_wei": withdraw_threshold,

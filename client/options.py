@@ -25,6 +25,9 @@ PwFileOpt = Annotated[Path | None, typer.Option(help="file holding the keystore 
 PwEnvOpt = Annotated[str | None, typer.Option(help="environment variable holding the keystore password")]
 XColumnOpt = Annotated[str, typer.Option(help="a Parquet dataset's column of images or features")]
 YColumnOpt = Annotated[str, typer.Option(help="a Parquet dataset's column of class labels")]
+ContextOpt = Annotated[
+    int, typer.Option(min=1, max=8192, help="tokens per sequence a text dataset is cut into (a language model's input)")
+]
 
 # The connection options, in the order --help lists them: parameter name → its declaration.
 _WHERE: dict[str, object] = {"home_dir": HomeOpt, "rpc": RpcOpt, "deployment": DeploymentOpt}

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from client import interrupt
 from client.amounts import parse_amount
-from client.datasets import DATASET_HELP, load_dataset
+from client.datasets import DATASET_HELP, context_of, load_dataset
 from client.options import XColumnOpt, YColumnOpt, connected
 from client.render import eth
 from client.session import NO_FLAGS, Connection, open_session, require_task
@@ -34,7 +34,10 @@ task_app = typer.Typer(help="Training tasks.", no_args_is_help=True)
 def task_submit(
     spec: Annotated[
         Path | None,
-        typer.Option(help="task spec, .json or .yaml (default: the built-in digits MLP; see dml spec init)"),
+        typer.Option(
+            help="task spec, .json or .yaml (default: the built-in digits MLP, or the small GPT for text; see dml "
+            "spec init)"
+        ),
     ] = None,
     dataset: Annotated[str, typer.Option(help=f"{DATASET_HELP} | a CID from dml data add")] = "digits",
     x_column: XColumnOpt = "image",
@@ -44,7 +47,9 @@ def task_submit(
     ] = None,
     rounds: Annotated[int, typer.Option(min=0, max=2**32 - 1)] = 2,
     quorum: Annotated[int, typer.Option(min=0, max=2**32 - 1, help="verifiers per unit (odd)")] = 3,
-    local_steps: Annotated[int, typer.Option(help="steps per unit (built-in spec)")] = 800,
+    local_steps: Annotated[
+        int | None, typer.Option(min=1, max=100_000, help="steps per unit (built-in spec: 800 digits, 200 text)")
+    ] = None,
     miner_reward: Annotated[str, typer.Option(help="per accepted training unit (ETH, or with gwei/wei)")] = "0.1",
     aggregator_reward: Annotated[str, typer.Option(help="per accepted aggregation (ETH)")] = "0.05",
     verifier_reward: Annotated[str, typer.Option(help="per seat voting the final verdict (ETH)")] = "0.01",
@@ -74,7 +79,7 @@ def task_submit(
         upload,
     )
     from node.ml.data import Corpus
-    from node.ml.defaults import digits_spec
+    from node.ml.defaults import digits_spec, lm_spec
     from node.ml.shards import parse_manifest
     from node.store.errors import ContentNotFound
 
@@ -88,9 +93,15 @@ def task_submit(
             )
     else:
         try:
-            task_spec = digits_spec(
-                dataset_digest="0x" + "00" * 32, shards=4 if units is None else units, local_steps=local_steps
-            )
+            if dataset == "fortunes" or dataset.endswith((".txt", ".bin")):  # text: the built-in language model
+                task_spec = lm_spec(dataset_digest="0x" + "00" * 32, shards=4 if units is None else units,
+                                    local_steps=200 if local_steps is None else local_steps)  # fmt: skip
+            else:
+                task_spec = digits_spec(
+                    dataset_digest="0x" + "00" * 32,
+                    shards=4 if units is None else units,
+                    local_steps=800 if local_steps is None else local_steps,
+                )
         except SpecError as err:  # named by the flag that set the field
             flags = {"dataset.shards": f"--units {units}", "training.local_steps": f"--local-steps {local_steps}"}
             flag = next((f for field, f in flags.items() if field in str(err)), None)
@@ -115,7 +126,7 @@ def task_submit(
         except SpecError as err:
             raise ConfigError(f"dataset {dataset}: {err}") from err
     else:
-        data = load_dataset(dataset, x_column=x_column, y_column=y_column)
+        data = load_dataset(dataset, x_column=x_column, y_column=y_column, context=context_of(task_spec))
     start = None
     if initial_model is not None:
         if not initial_model.is_file():

@@ -77,7 +77,9 @@ def dataset_objects(spec: sp.TaskSpec, dataset: Corpus | Dataset | StoredDataset
     already stored is used as it was cut, when its shards are the task's units)."""
     if isinstance(dataset, StoredDataset):
         m = dataset.manifest
-        check_against_dataset(spec.model, tuple(m.sample_shape), spec.training.loss, m.classes)
+        check_against_dataset(
+            spec.model, tuple(m.sample_shape), spec.training.loss, m.classes, tokens=m.dtype == "int32"
+        )
         if len(m.shards) != spec.dataset.shards:
             raise ConfigError(
                 f"dataset {dataset.cid} is stored in {len(m.shards)} shards, the task has {spec.dataset.shards} "
@@ -86,7 +88,9 @@ def dataset_objects(spec: sp.TaskSpec, dataset: Corpus | Dataset | StoredDataset
         return dataset.cid, {}
     corpus = dataset if isinstance(dataset, Corpus) else Corpus(dataset)
     classes = max(corpus.train.num_classes, corpus.test.num_classes if corpus.test is not None else 0)
-    check_against_dataset(spec.model, corpus.train.sample_shape, spec.training.loss, classes)
+    check_against_dataset(
+        spec.model, corpus.train.sample_shape, spec.training.loss, classes, tokens=corpus.train.tokens
+    )
     d = spec.dataset
     holdout = None if corpus.test is not None else d.holdout_fraction
     manifest, objects = encode_split(split_for(spec, corpus), shard_seed=d.shard_seed, holdout_fraction=holdout)

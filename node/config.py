@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import (
@@ -43,7 +43,8 @@ class NodeSettings(BaseSettings):
     poll_interval_s: float = Field(default=1.0, gt=0, le=300)
     stake_cap_wei: int = Field(default=100 * ETHER, ge=0)
     withdraw_threshold_wei: int = Field(default=ETHER, ge=0)
-    threads: int = Field(default=1, ge=1, le=256)
+    threads: int | None = Field(default=None, ge=1, le=256)  # None: every core the node has
+    device: Literal["cpu", "cuda", "mps"] | None = None  # None: the best present
     api_host: str = "127.0.0.1"
     api_port: int | None = Field(default=None, ge=1, le=65535)
     receipt_timeout_s: float = Field(default=120.0, gt=0)

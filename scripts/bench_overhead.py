@@ -23,6 +23,7 @@ from node.chain.types import TaskStatus
 from node.ml.baseline import centralized
 from node.ml.data import digits, split
 from node.ml.defaults import digits_spec
+from node.ml.device import CPU
 from node.ml.model import build_module, state_of
 from node.ml.train import train_unit
 from scripts.benchlib import emit, print_table
@@ -41,9 +42,9 @@ def calibrate(unit_seconds: float, units: int) -> int:
                        hidden=HIDDEN)  # fmt: skip
     parts = split(digits(), shards=units, seed=1, holdout_fraction=0.2)
     initial = state_of(build_module(spec.model))
-    train_unit(spec, initial, parts.shards[0], b"warm-up", threads=1)
+    train_unit(spec, initial, parts.shards[0], b"warm-up", hardware=CPU)
     started = time.perf_counter()
-    train_unit(spec, initial, parts.shards[0], b"probe", threads=1)
+    train_unit(spec, initial, parts.shards[0], b"probe", hardware=CPU)
     per_step = (time.perf_counter() - started) / probe
     steps = int(unit_seconds / per_step)
     return max(SEGMENTS_PER_UNIT, steps - steps % SEGMENTS_PER_UNIT)
@@ -92,7 +93,7 @@ def main() -> None:
     initial = state_of(build_module(spec.model))
     total_steps = steps * args.units * args.rounds
     began = time.perf_counter()
-    centralized(spec, initial, parts.shards, total_steps, threads=1)
+    centralized(spec, initial, parts.shards, total_steps, hardware=CPU)
     plain = time.perf_counter() - began
 
     overhead = wall / plain

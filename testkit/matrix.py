@@ -70,6 +70,22 @@ _LAYER_MODELS: dict[str, list[dict[str, Any]]] = {
         {"type": "flatten"},
         {"type": "linear", "in_features": 32, "out_features": 10},
     ],
+    "residual": [
+        {"type": "flatten"},
+        {"type": "linear", "in_features": 64, "out_features": 24},
+        {
+            "type": "residual",
+            "layers": [
+                {"type": "layernorm", "normalized_shape": [24]},
+                {"type": "linear", "in_features": 24, "out_features": 24},
+                {"type": "gelu"},
+                {"type": "dropout", "p": 0.1},
+                {"type": "linear", "in_features": 24, "out_features": 24},
+            ],
+        },
+        {"type": "relu"},
+        {"type": "linear", "in_features": 24, "out_features": 10},
+    ],
     "norms": [
         {"type": "flatten"},
         {"type": "linear", "in_features": 64, "out_features": 16},
@@ -81,6 +97,22 @@ _LAYER_MODELS: dict[str, list[dict[str, Any]]] = {
         {"type": "linear", "in_features": 16, "out_features": 10},
     ],
 }
+# A small language model on byte-level text (``--dataset fortunes``: sequences of 64 bytes) holding every sequence
+# layer: the embeddings, attention inside a residual block, the transformer block, the softmax head.
+_SEQUENCE_MODEL: list[dict[str, Any]] = [
+    {"type": "embedding", "num_embeddings": 256, "embedding_dim": 32},
+    {"type": "positional_embedding", "max_length": 64, "dim": 32},
+    {
+        "type": "residual",
+        "layers": [
+            {"type": "layernorm", "normalized_shape": [32]},
+            {"type": "causal_self_attention", "dim": 32, "heads": 2, "dropout": 0.1},
+        ],
+    },
+    {"type": "transformer_block", "dim": 32, "heads": 2, "mlp_hidden": 64, "dropout": 0.1},
+    {"type": "layernorm", "normalized_shape": [32]},
+    {"type": "linear", "in_features": 32, "out_features": 256},
+]
 # Every optimizer a spec can name, each variant that takes another code path.
 _OPTIMIZERS: dict[str, dict[str, Any]] = {
     "sgd": {"type": "sgd", "lr": 0.1},
@@ -113,10 +145,11 @@ def _spec(
     shards: int = 3,
     rule: dict[str, Any] | None = None,
     global_model: dict[str, Any] | None = None,
+    input_shape: list[int] | None = None,
 ) -> sp.TaskSpec:
     return spec_from(
         {
-            "model": {"input_shape": [1, 8, 8], "layers": layers},
+            "model": {"input_shape": input_shape or [1, 8, 8], "layers": layers},
             "training": {
                 "loss": "cross_entropy",
                 "optimizer": optimizer,
@@ -124,7 +157,7 @@ def _spec(
                 "local_steps": 12,
                 "checkpoint_every": 4,
             },
-            "verification": {"segments": 2, "tolerance": 1e-4},
+            "verification": {"segments": 2},
             "aggregation": rule or {"rule": "fedavg"},
             "global_model": global_model or {},
             "dataset": {"digest": DIGITS_DIGEST, "shards": shards, "shard_seed": 3, "holdout_fraction": 0.2},
@@ -166,6 +199,10 @@ def generated_cases() -> list[MatrixCase]:
         MatrixCase(f"global-{name}", _spec(_MLP, _OPTIMIZERS["adam"], global_model=gm), "digits")
         for name, gm in _GLOBAL_MODELS.items()
     ]
+    cases += [
+        MatrixCase(f"layers-sequence-{opt}", _spec(_SEQUENCE_MODEL, _OPTIMIZERS[opt], input_shape=[64]), "fortunes")
+        for opt in ("sgd-momentum", "adam")
+    ]
     # The built-in workloads other than the digits MLP (whose spec is the optimizer cases' base), as dml demo
     # --workload submits them, with fewer steps.
     cases.append(MatrixCase("builtin-fashion-mnist", fashion_mnist_spec(dataset_digest=DIGITS_DIGEST, local_steps=40),
@@ -204,7 +241,10 @@ def missing_coverage(cases: list[MatrixCase]) -> list[str]:
     missing: list[str] = []
     optimizer_types = [_tag(c) for c in _members(sp.Optimizer)]
     seen_layers = {
-        (_tag(type(layer)), _tag(type(c.spec.training.optimizer))) for c in cases for layer in c.spec.model.layers
+        (_tag(type(layer)), _tag(type(c.spec.training.optimizer)))
+        for c in cases
+        for outer in c.spec.model.layers
+        for layer in [outer, *(outer.layers if isinstance(outer, sp.Residual) else [])]
     }
     for layer in _members(sp.Layer):
         for opt in optimizer_types:

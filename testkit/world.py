@@ -7,6 +7,7 @@ from typing import Any
 
 from node.ml import spec as sp
 from node.ml.data import Dataset, digits, split
+from node.ml.device import Hardware
 from node.ml.manifest import UnitContext, publish_trail
 from node.ml.model import State, build_module, state_of, state_to_bytes
 from node.ml.shards import encode_split
@@ -86,7 +87,9 @@ class World:
         )
 
     def train(self, *, index: int = 0, miner: str = MINER, threads: int = 1) -> Trail:
-        return train_unit(self.spec, self.initial, self.shards[index], unit_seed(index, miner), threads=threads)
+        return train_unit(
+            self.spec, self.initial, self.shards[index], unit_seed(index, miner), hardware=Hardware(threads=threads)
+        )
 
     def publish(self, trail: Trail, *, index: int = 0, miner: str = MINER, round_: int = 0) -> tuple[bytes, str]:
         ctx = UnitContext(1, round_, index, miner, self.spec_cid, self.dataset_cid, self.input_cid, b"")

@@ -105,7 +105,7 @@ def _judge(
 
 
 def _rejection(event: ChainEvent, verdict: Verdict, material: TaskMaterial | None) -> Rejection:
-    tolerance = None if material is None else material.spec.verification.tolerance
+    tolerance = None if material is None else material.spec.tolerance
     failing = next((c for c in verdict.segments if tolerance is not None and not c.distance <= tolerance), None)
     return Rejection(
         round=int(event.args["round"]),

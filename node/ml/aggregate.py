@@ -148,7 +148,7 @@ def verify_aggregate(
     """Recomputes the aggregate over the accepted results (as read from the chain) and compares."""
     expected = aggregate(spec, contributions, parameter_keys, task_id=task_id, round_=round_)
     distance = relative_distance(claimed, expected)
-    if distance <= spec.verification.tolerance:
+    if distance <= spec.tolerance:
         return AggregateCheck(True, distance, f"aggregate recomputed, relative distance {distance:.3g}")
     return AggregateCheck(
         False, distance, f"aggregate differs from the recomputation: relative distance {distance:.3g}"

@@ -16,8 +16,9 @@ import torch
 from node.errors import SpecError
 from node.store.tensors import TensorLimits, load_tensors, save_tensors
 
-# The dtypes a dataset's samples may have: what they are stored as, and held as until a batch is built.
-SAMPLE_DTYPES = (torch.float32, torch.uint8)
+# The dtypes a dataset's samples may have: what they are stored as, and held as until a batch is built. int32
+# samples are token ids (a language model's sequences), their labels the next token at every position.
+SAMPLE_DTYPES = (torch.float32, torch.uint8, torch.int32)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,12 +32,24 @@ class Dataset:
         if self.x.shape[0] == 0:
             raise SpecError("dataset: no samples")
         if self.x.dtype not in SAMPLE_DTYPES:
-            raise SpecError(f"dataset: samples of dtype {self.x.dtype}, expected float32 or uint8")
+            raise SpecError(f"dataset: samples of dtype {self.x.dtype}, expected float32, uint8 or int32 tokens")
+        if self.tokens and tuple(self.y.shape) != tuple(self.x.shape):
+            raise SpecError(
+                f"dataset: token sequences {tuple(self.x.shape)} need a next token each, got {tuple(self.y.shape)}"
+            )
+
+    @property
+    def tokens(self) -> bool:
+        """Whether the samples are sequences of token ids (a language model's data)."""
+        return self.x.dtype == torch.int32
 
     def features(self, index: torch.Tensor | slice | None = None) -> torch.Tensor:
-        """The samples at ``index`` (all by default) as the float32 a model takes: uint8 pixels ÷ 255."""
+        """The samples at ``index`` (all by default) as a model takes them: uint8 pixels ÷ 255 as float32, token
+        ids as int64."""
         x = self.x if index is None else self.x[index]
-        return x.to(torch.float32).div_(255.0) if x.dtype == torch.uint8 else x
+        if x.dtype == torch.uint8:
+            return x.to(torch.float32).div_(255.0)
+        return x.to(torch.int64) if x.dtype == torch.int32 else x
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
@@ -62,8 +75,8 @@ def from_bytes(data: bytes, limits: TensorLimits | None = None) -> Dataset:
     if set(arrays) != {"x", "y"}:
         raise SpecError(f"a dataset holds exactly the tensors x and y, found {sorted(arrays)}")
     x_array = arrays["x"]
-    if x_array.dtype not in (np.float32, np.uint8):
-        raise SpecError(f"dataset: x of dtype {x_array.dtype}, expected float32 or uint8")
+    if x_array.dtype not in (np.float32, np.uint8, np.int32):
+        raise SpecError(f"dataset: x of dtype {x_array.dtype}, expected float32, uint8 or int32 tokens")
     x = torch.from_numpy(np.array(x_array, copy=True))
     y_array = arrays["y"]
     y = torch.from_numpy(np.array(y_array, copy=True))

@@ -53,8 +53,10 @@ class TrailManifest(_Doc):
     checkpoints: Annotated[list[CheckpointRef], Field(min_length=2, max_length=1001)]
     segment_losses: list[float]
     samples: Annotated[int, Field(ge=1)]
-    # The intra-op threads the miner trained with: verifiers re-execute its segments with as many (see Trail).
+    # What the miner trained on, for the record (a verifier re-executes on its own hardware, within the
+    # calibrated tolerance: see node.ml.calibrate).
     threads: Annotated[int, Field(ge=1, le=256)] = 1
+    device: Literal["cpu", "cuda", "mps"] = "cpu"
     traffic: SplitTraffic | None = None  # split mode only: the checkpoints are the public middle's
 
     @property
@@ -132,7 +134,8 @@ def publish_trail(
         ],
         segment_losses=trail.segment_losses,
         samples=trail.samples,
-        threads=trail.threads,
+        threads=trail.hardware.threads,
+        device=trail.hardware.device,
         traffic=traffic,
     )
     return manifest, put(canonical_bytes(manifest))

@@ -65,7 +65,9 @@ def load_material(
         raise SpecError(f"the spec has {spec.dataset.shards} shards, the dataset {len(manifest.shards)}")
     if units_per_round is not None and spec.dataset.shards != units_per_round:
         raise SpecError(f"the spec has {spec.dataset.shards} shards, the task {units_per_round} units")
-    check_against_dataset(spec.model, tuple(manifest.sample_shape), spec.training.loss, manifest.classes)
+    check_against_dataset(
+        spec.model, tuple(manifest.sample_shape), spec.training.loss, manifest.classes, tokens=manifest.dtype == "int32"
+    )
     module = build_module(spec.model)
     specs, keys = tensor_specs(module), frozenset(k for k, _ in module.named_parameters())
     plan = plan_of(spec)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+import torch
 from torch import nn
 
 from node.ml import spec as sp
@@ -62,9 +63,11 @@ class Replay(Protocol):
         re-executed and the layout of its checkpoints."""
         ...
 
-    def segment(self, j: int, start: Checkpoint, end_step: int, trail: TrailUnderCheck) -> Checkpoint:
-        """Segment ``j`` of ``trail`` re-executed from ``start`` to ``end_step`` (raises :class:`Invalid` for a
-        step that cannot be what was claimed)."""
+    def segment(
+        self, j: int, start: Checkpoint, end_step: int, trail: TrailUnderCheck, device: torch.device
+    ) -> Checkpoint:
+        """Segment ``j`` of ``trail`` re-executed from ``start`` to ``end_step`` on ``device`` (raises
+        :class:`Invalid` for a step that cannot be what was claimed)."""
         ...
 
 
@@ -81,6 +84,10 @@ class PlainReplay:
             raise Invalid("recorded traffic in a trail of a task in plain mode", Check.TRAFFIC)
         return module, specs
 
-    def segment(self, j: int, start: Checkpoint, end_step: int, trail: TrailUnderCheck) -> Checkpoint:
-        reached, _ = run_segment(self._spec, start, end_step, trail.shard, trail.ctx.unit_seed, module=trail.module)
+    def segment(
+        self, j: int, start: Checkpoint, end_step: int, trail: TrailUnderCheck, device: torch.device
+    ) -> Checkpoint:
+        reached, _ = run_segment(
+            self._spec, start, end_step, trail.shard, trail.ctx.unit_seed, module=trail.module, device=device
+        )
         return reached

@@ -44,7 +44,7 @@ class DatasetManifest(_Doc):
     kind: Literal["dataset"] = "dataset"
     version: Literal[1] = 1
     sample_shape: Annotated[list[Annotated[int, Field(ge=1, le=1 << 20)]], Field(min_length=1, max_length=4)]
-    dtype: Literal["float32", "uint8"]
+    dtype: Literal["float32", "uint8", "int32"]  # int32: token ids
     classes: Annotated[int, Field(ge=1, le=1 << 20)]  # 1: regression (float labels)
     shard_seed: Annotated[int, Field(ge=0)]
     holdout_fraction: Annotated[float, Field(ge=0.0, lt=1.0)] | None  # None: the dataset's own test split
@@ -104,7 +104,7 @@ def publish_parts(
     _same_kind(first, test, "the held-out part")
     manifest = DatasetManifest(
         sample_shape=list(first.sample_shape),
-        dtype="uint8" if first.x.dtype == torch.uint8 else "float32",
+        dtype={torch.uint8: "uint8", torch.int32: "int32"}.get(first.x.dtype, "float32"),
         classes=classes,
         shard_seed=shard_seed,
         holdout_fraction=holdout_fraction,

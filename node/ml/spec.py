@@ -89,6 +89,85 @@ class BatchNorm2d(_Strict):
     num_features: Annotated[int, Field(ge=1, le=1024)]
 
 
+class Embedding(_Strict):
+    """Token ids (the model's input when it is the first layer) to vectors: a language model's first layer."""
+
+    type: Literal["embedding"]
+    num_embeddings: Annotated[int, Field(ge=2, le=65_536)]
+    embedding_dim: Dim
+
+
+class PositionalEmbedding(_Strict):
+    """A learned vector per position added to a sequence of vectors (``max_length`` positions, ``dim`` wide)."""
+
+    type: Literal["positional_embedding"]
+    max_length: Annotated[int, Field(ge=1, le=8192)]
+    dim: Dim
+
+
+def _heads_divide(dim: int, heads: int) -> None:
+    if dim % heads:
+        raise ValueError(f"dim {dim} is not a multiple of heads {heads}")
+
+
+class CausalSelfAttention(_Strict):
+    """Multi-head self-attention over a sequence (``dim`` wide), each position seeing itself and those before it."""
+
+    type: Literal["causal_self_attention"]
+    dim: Annotated[int, Field(ge=1, le=8192)]
+    heads: Annotated[int, Field(ge=1, le=64)]
+    dropout: Annotated[float, Field(ge=0.0, le=0.9)] = 0.0
+    bias: bool = True
+
+    @model_validator(mode="after")
+    def _heads(self) -> CausalSelfAttention:
+        _heads_divide(self.dim, self.heads)
+        return self
+
+
+class TransformerBlock(_Strict):
+    """A pre-norm transformer block: x + attention(layernorm(x)), then x + MLP(layernorm(x)) with a GELU."""
+
+    type: Literal["transformer_block"]
+    dim: Annotated[int, Field(ge=1, le=8192)]
+    heads: Annotated[int, Field(ge=1, le=64)]
+    mlp_hidden: Dim | None = None  # 4 × dim by default
+    dropout: Annotated[float, Field(ge=0.0, le=0.9)] = 0.0
+
+    @model_validator(mode="after")
+    def _heads(self) -> TransformerBlock:
+        _heads_divide(self.dim, self.heads)
+        return self
+
+    @property
+    def hidden(self) -> int:
+        return self.mlp_hidden if self.mlp_hidden is not None else 4 * self.dim
+
+
+BlockLayer = Annotated[
+    Linear
+    | Conv2d
+    | ReLU
+    | GELU
+    | Tanh
+    | Sigmoid
+    | Dropout
+    | LayerNorm
+    | BatchNorm1d
+    | BatchNorm2d
+    | CausalSelfAttention
+    | TransformerBlock,
+    Field(discriminator="type"),
+]
+
+
+class Residual(_Strict):
+    """A block of layers whose output is added to its input (the body must keep the input's shape: checked)."""
+
+    type: Literal["residual"]
+    layers: Annotated[list[BlockLayer], Field(min_length=1, max_length=16)]
+
+
 Layer = Annotated[
     Linear
     | Conv2d
@@ -102,15 +181,54 @@ Layer = Annotated[
     | AvgPool2d
     | LayerNorm
     | BatchNorm1d
-    | BatchNorm2d,
+    | BatchNorm2d
+    | Embedding
+    | PositionalEmbedding
+    | CausalSelfAttention
+    | TransformerBlock
+    | Residual,
     Field(discriminator="type"),
 ]
 
 
 class ModelSpec(_Strict):
-    input_shape: Annotated[list[Annotated[int, Field(ge=1, le=4096)]], Field(min_length=1, max_length=3)]
+    """The layers, applied in order to one sample of ``input_shape`` (a sequence of ``input_shape[0]`` token ids
+    when the first layer is an embedding); a linear layer acts on the last axis, so on every position of a
+    sequence (the softmax head of a language model is a linear layer to the vocabulary)."""
+
+    input_shape: Annotated[list[Annotated[int, Field(ge=1, le=8192)]], Field(min_length=1, max_length=3)]
     layers: Annotated[list[Layer], Field(min_length=1, max_length=64)]
-    max_parameters: Annotated[int, Field(ge=1, le=20_000_000)] = 5_000_000
+    max_parameters: Annotated[int, Field(ge=1, le=50_000_000)] = 5_000_000
+    # What one training batch may hold in activations (forward values kept for the backward pass), estimated
+    # from the shapes before anything is sent: a miner would otherwise learn it from its out-of-memory error.
+    max_activation_bytes: Annotated[int, Field(ge=1 << 20, le=64 << 30)] = 4 << 30
+
+    @model_validator(mode="after")
+    def _embedding_first(self) -> ModelSpec:
+        for i, layer in enumerate(self.layers):
+            if isinstance(layer, Embedding) and i != 0:
+                raise ValueError(f"layers.{i}: an embedding takes token ids, so only the first layer can be one")
+        if isinstance(self.layers[0], Embedding) and len(self.input_shape) != 1:
+            raise ValueError("input_shape: a model that starts with an embedding takes [sequence length]")
+        return self
+
+    @property
+    def takes_tokens(self) -> bool:
+        """Whether a sample is a sequence of token ids (the first layer is an embedding)."""
+        return isinstance(self.layers[0], Embedding)
+
+    @property
+    def family(self) -> str:
+        """The kind of architecture, by the layers it has: ``transformer``, ``resnet`` (convolutions and residual
+        blocks), ``cnn``, ``residual`` (an MLP with residual blocks) or ``mlp``."""
+        kinds = {layer.type for layer in self.layers} | {
+            inner.type for layer in self.layers if isinstance(layer, Residual) for inner in layer.layers
+        }
+        if kinds & {"causal_self_attention", "transformer_block", "embedding"}:
+            return "transformer"
+        if "conv2d" in kinds:
+            return "resnet" if "residual" in kinds else "cnn"
+        return "residual" if "residual" in kinds else "mlp"
 
 
 class SGD(_Strict):
@@ -161,9 +279,27 @@ class TrainingSpec(_Strict):
         return [*steps, self.local_steps]
 
 
+# The tolerance a spec gets when it names none, per model family and optimizer: calibrated with
+# ``dml spec calibrate`` on the built-in workloads (BENCHMARKS.md's calibration table: above the largest honest
+# cross-thread and fast-kernel distance, below the smallest distance of the cheapest cheats, with a margin each side).
+CALIBRATED_TOLERANCE: dict[str, float] = {
+    "mlp/sgd": 1e-4,
+    "mlp/adam": 1e-4,
+    "cnn/sgd": 5e-4,
+    "cnn/adam": 1e-4,
+    "resnet/sgd": 2e-3,
+    "resnet/adam": 2e-3,
+    "residual/sgd": 1e-4,
+    "residual/adam": 1e-4,
+    "transformer/sgd": 3e-5,
+    "transformer/adam": 3e-5,
+}
+
+
 class VerificationSpec(_Strict):
     segments: Annotated[int, Field(ge=1, le=64)] = 2
-    tolerance: Annotated[float, Field(gt=0.0, le=0.1)] = 1e-4
+    # None: the calibrated value for the model's family (TaskSpec.tolerance).
+    tolerance: Annotated[float, Field(gt=0.0, le=0.1)] | None = None
 
 
 class FedAvg(_Strict):
@@ -203,7 +339,18 @@ class DatasetSpec(_Strict):
     num_classes: Annotated[int, Field(ge=1, le=100_000)] | None = None
 
 
-PARAMETRISED = (Linear, Conv2d, LayerNorm, BatchNorm1d, BatchNorm2d)
+PARAMETRISED = (
+    Linear,
+    Conv2d,
+    LayerNorm,
+    BatchNorm1d,
+    BatchNorm2d,
+    Embedding,
+    PositionalEmbedding,
+    CausalSelfAttention,
+    TransformerBlock,
+    Residual,
+)
 
 
 class PrivacySpec(_Strict):
@@ -238,6 +385,18 @@ class TaskSpec(_Strict):
     dataset: DatasetSpec
     max_checkpoint_bytes: Annotated[int, Field(ge=1024, le=1 << 30)] = 64 << 20
     privacy: PrivacySpec = PrivacySpec()
+
+    @property
+    def family(self) -> str:
+        """The model's family and the optimizer, the key of :data:`CALIBRATED_TOLERANCE` (``transformer/adam``)."""
+        return f"{self.model.family}/{self.training.optimizer.type}"
+
+    @property
+    def tolerance(self) -> float:
+        """The relative distance a re-executed segment may land from its claimed checkpoint: the spec's own, or
+        the calibrated one of its family."""
+        explicit = self.verification.tolerance
+        return explicit if explicit is not None else CALIBRATED_TOLERANCE[self.family]
 
     @model_validator(mode="after")
     def _split_that_makes_sense(self) -> TaskSpec:

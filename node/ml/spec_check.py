@@ -8,13 +8,16 @@ from pydantic import ValidationError
 
 from node.errors import SpecError
 from node.ml import spec as sp
+from node.ml.model import check_activations
 from node.ml.split import plan_split
 from node.store.canonical import describe_validation_error, parse_document
 
 
 def checked(spec: sp.TaskSpec) -> sp.TaskSpec:
-    """``spec`` once its model-level rules hold (a split mode's cut leaves a public middle and the owner at most
-    its share of the compute); :class:`SpecError` naming the field otherwise."""
+    """``spec`` once its model-level rules hold (the layers' shapes fit, the parameters and a batch's activations
+    stay within their bounds, a split mode's cut leaves a public middle and the owner at most its share of the
+    compute); :class:`SpecError` naming the field otherwise."""
+    check_activations(spec.model, spec.training.batch_size)
     if spec.privacy.mode == "split":
         plan_split(spec.model, spec.privacy)
     return spec

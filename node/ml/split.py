@@ -19,7 +19,7 @@ from torch import nn
 
 from node.errors import SpecError
 from node.ml import spec as sp
-from node.ml.model import GLOBAL_GENERATOR, State, build_layer, build_module
+from node.ml.model import GLOBAL_GENERATOR, State, build_layer, build_module, probe_input
 from node.ml.optim import OptState, apply, initial_state
 from node.ml.train import loss_of
 
@@ -42,23 +42,34 @@ class SplitPlan:
 
 def _costs(model: sp.ModelSpec) -> tuple[list[int], list[tuple[int, ...]]]:
     """Multiply-adds of each layer for one sample, and the shape after each layer."""
-    x = torch.zeros(1, *model.input_shape)
+    x = probe_input(model, 1)
     costs: list[int] = []
     shapes: list[tuple[int, ...]] = []
     with torch.no_grad():
         for layer_spec in model.layers:
             layer = build_layer(layer_spec).eval()
             y = layer(x)
-            match layer_spec:
-                case sp.Linear():
-                    costs.append(layer_spec.in_features * layer_spec.out_features)
-                case sp.Conv2d():
-                    costs.append(y.numel() * layer_spec.in_channels * layer_spec.kernel_size**2)
-                case _:
-                    costs.append(y.numel())
+            costs.append(_cost(layer_spec, y))
             shapes.append(tuple(y.shape[1:]))
             x = y
     return costs, shapes
+
+
+def _cost(layer: sp.Layer | sp.BlockLayer, y: torch.Tensor) -> int:
+    """Multiply-adds of one layer for one sample whose output is ``y``."""
+    match layer:
+        case sp.Linear():
+            return y.numel() * layer.in_features
+        case sp.Conv2d():
+            return y.numel() * layer.in_channels * layer.kernel_size**2
+        case sp.CausalSelfAttention() | sp.TransformerBlock():
+            length, dim = y.shape[-2], y.shape[-1]
+            mlp = 2 * length * dim * layer.hidden if isinstance(layer, sp.TransformerBlock) else 0
+            return 4 * length * dim * dim + 2 * length * length * dim + mlp  # projections, scores and sum, MLP
+        case sp.Residual():
+            return sum(_cost(inner, y) for inner in layer.layers)
+        case _:
+            return y.numel()
 
 
 def plan_split(model: sp.ModelSpec, privacy: sp.PrivacySpec) -> SplitPlan:
@@ -74,6 +85,13 @@ def plan_split(model: sp.ModelSpec, privacy: sp.PrivacySpec) -> SplitPlan:
             "middle to train"
         )
     start = parametrised[n]  # the stem keeps its last private layer's activation and pooling
+    stem_kinds = {model.layers[i].type for i in parametrised[:n]}
+    if stem_kinds and stem_kinds <= {"embedding", "positional_embedding"}:
+        raise SpecError(
+            "privacy.private_prefix: an embedding alone does not hide the tokens (each token enters the middle as "
+            "the same vector wherever it appears, so the middle could read the text back): keep a transformer block "
+            "private with it"
+        )
     end = parametrised[len(parametrised) - m] if m else len(model.layers)
     costs, shapes = _costs(model)
     total = sum(costs)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import torch
 from torch import nn
 
 from node.ml import spec as sp
@@ -43,7 +44,11 @@ class SplitReplay:
         public = {k: v for k, v in specs.items() if is_public(k, self._plan)}
         return part(module, self._plan.middle), public  # the trail is the public middle's, its optimizer state too
 
-    def segment(self, j: int, start: Checkpoint, end_step: int, trail: TrailUnderCheck) -> Checkpoint:
+    def segment(
+        self, j: int, start: Checkpoint, end_step: int, trail: TrailUnderCheck, device: torch.device
+    ) -> Checkpoint:
+        # The middle's replay runs on the CPU whatever ``device``: it is a handful of recorded steps of the
+        # middle alone, against recorded tensors that are CPU tensors.
         spec, plan = self._spec, self._plan
         traffic = trail.manifest.traffic
         if traffic is None:  # pragma: no cover - prepare refused it
@@ -51,7 +56,7 @@ class SplitReplay:
         recorded = _recorded_segment(traffic, j, start.step, end_step, trail.fetch, trail.ctx, spec, plan, trail.shard)
         trail.module.load_state_dict(to_middle_names(start.model, plan), strict=True)
         replay = replay_middle(trail.module, start.optimizer, spec.training, recorded)
-        if replay.worst_output_distance > spec.verification.tolerance:
+        if replay.worst_output_distance > spec.tolerance:
             raise Invalid(
                 f"segment {j}: the middle's output at step {start.step + replay.worst_step} is not what its "
                 f"weights compute (relative distance {replay.worst_output_distance:.3g})",

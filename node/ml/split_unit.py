@@ -19,12 +19,13 @@ import torch
 from node.errors import SpecError
 from node.ml import spec as sp
 from node.ml.data import Dataset
+from node.ml.device import CPU, Hardware
 from node.ml.manifest import Put, SplitTraffic, TrailManifest, UnitContext, publish_trail
 from node.ml.model import State, build_module
 from node.ml.optim import OptState
 from node.ml.split import MiddleSide, OwnerSide, SplitPlan, part, part_state, to_whole_names
 from node.ml.split_wire import Kind, TrafficChain, decode, encode, pack
-from node.ml.train import DEFAULT_THREADS, Checkpoint, Trail, batch_indices, deterministic, step_seed
+from node.ml.train import Checkpoint, Trail, batch_indices, deterministic, step_seed
 
 
 class Transport(Protocol):
@@ -133,7 +134,9 @@ class MiddleTrail:
     messages: list[bytes]  # every message of every step, in order (four per step)
     traffic_head: bytes
     heads: tuple[bytes, ...]  # the traffic's head at each checkpoint after the first
-    threads: int = DEFAULT_THREADS  # intra-op threads of the middle's steps (see node.ml.train.Trail)
+    # What the middle's steps ran on: its intra-op threads (the middle trains on the CPU, where the recorded
+    # traffic is decoded, whatever the node's device).
+    hardware: Hardware = CPU
 
     def segment_messages(self, spec: sp.TaskSpec) -> list[list[bytes]]:
         """The recorded messages of each segment (between two checkpoints), in order."""
@@ -157,13 +160,13 @@ def train_middle(
     unit_seed: bytes,
     samples: int,
     *,
-    threads: int = DEFAULT_THREADS,
+    hardware: Hardware = CPU,
 ) -> MiddleTrail:
     """The miner's side of a unit: every step through ``owner``, a checkpoint at every ``checkpoint_every``.
     ``samples``: the shard's size (a batch is ``min(batch_size, samples)`` rows, as in plain training)."""
     rows = min(spec.training.batch_size, samples)
-    with deterministic(threads):
-        return _train_middle(spec, plan, middle, owner, unit_seed, rows, threads)
+    with deterministic(hardware.threads):
+        return _train_middle(spec, plan, middle, owner, unit_seed, rows, Hardware(threads=hardware.threads))
 
 
 def _train_middle(
@@ -173,7 +176,7 @@ def _train_middle(
     owner: Transport,
     unit_seed: bytes,
     rows: int,
-    threads: int,
+    hardware: Hardware,
 ) -> MiddleTrail:
     side = MiddleSide(middle, spec.training)
     checkpoints = [MiddleCheckpoint(0, side.state(), copy.deepcopy(side.opt_state))]
@@ -193,7 +196,7 @@ def _train_middle(
             chain.add(message)
         if step + 1 in marks:
             checkpoints.append(MiddleCheckpoint(step + 1, side.state(), copy.deepcopy(side.opt_state)))
-    return MiddleTrail(checkpoints, messages, chain.head, checkpoint_heads(chain, spec), threads)
+    return MiddleTrail(checkpoints, messages, chain.head, checkpoint_heads(chain, spec), hardware)
 
 
 def publish_middle_trail(
@@ -214,7 +217,7 @@ def publish_middle_trail(
     checkpoints = [Checkpoint(c.step, to_whole_names(c.model, plan), c.optimizer) for c in trail.checkpoints]
     traffic = SplitTraffic(segments=segments, heads=[h.hex() for h in trail.heads], owner_signature=owner_signature)
     return publish_trail(
-        Trail(checkpoints, segment_losses, samples, trail.threads),
+        Trail(checkpoints, segment_losses, samples, trail.hardware),
         put,
         ctx,
         traffic=traffic,

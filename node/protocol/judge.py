@@ -17,6 +17,7 @@ from typing import Protocol
 from node.chain.types import Task, UnitStatus
 from node.errors import DmlnetError, NodeError, SpecError
 from node.ml.aggregate import AggregateCheck, Contribution, verify_aggregate
+from node.ml.device import CPU, Hardware
 from node.ml.manifest import AggregateInput, parse_aggregate, parse_trail
 from node.ml.material import TaskMaterial
 from node.ml.model import state_from_bytes
@@ -42,6 +43,7 @@ class Judge(Protocol):
         challenge: bytes,
         segments: int | None = None,
         results: Mapping[int, str] | None = None,
+        hardware: Hardware = CPU,
     ) -> Verdict: ...
 
 
@@ -56,12 +58,13 @@ def judge(
     challenge: bytes,
     segments: int | None = None,
     results: Mapping[int, str] | None = None,
+    hardware: Hardware = CPU,
 ) -> Verdict:
     """The verdict on ``ref``'s result ``result_cid`` (its model ``model_cid`` as submitted; None when unknown, and
     then an aggregate manifest's own model is judged), re-executing the segments ``challenge`` draws (``segments``
     besides the anchor; default: the spec's). ``results``: an aggregate's inputs, each training unit's accepted result
     as the events record it (a past round's: the chain's unit slots hold the latest round only); default: read from
-    the chain."""
+    the chain. ``hardware``: what the re-execution runs on (the verifier's own)."""
     if ref.is_aggregation:
         return judge_aggregate(
             market, fetch, ref, result_cid=result_cid, model_cid=model_cid, material=material, results=results
@@ -70,7 +73,7 @@ def judge(
         manifest = fetch(result_cid)
     except DmlnetError as err:
         return Verdict(Outcome.UNAVAILABLE, f"could not fetch the manifest: {err}", check=Check.AVAILABILITY)
-    return judge_trail(fetch, ref, manifest, material, challenge, segments=segments)
+    return judge_trail(fetch, ref, manifest, material, challenge, segments=segments, hardware=hardware)
 
 
 def judge_trail(
@@ -81,10 +84,11 @@ def judge_trail(
     challenge: bytes,
     *,
     segments: int | None = None,
+    hardware: Hardware = CPU,
 ) -> Verdict:
     """A training unit's trail (``manifest``'s bytes) judged in the context the chain fixes, as the task's mode
     verifies it (a split task's: the owner's signature on the traffic too)."""
-    return mode_of(material.spec).verify(TrailToJudge(ref, manifest, material, fetch, challenge, segments))
+    return mode_of(material.spec).verify(TrailToJudge(ref, manifest, material, fetch, challenge, segments, hardware))
 
 
 def aggregate_verdict(check: AggregateCheck) -> Verdict:

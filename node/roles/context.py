@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from node.chain.types import Task, TaskStatus, UnitInfo
 from node.config import NodeSettings
 from node.metrics import NodeMetrics
+from node.ml.device import Hardware, hardware
 from node.protocol.chain import Market
 from node.roles.materials import Materials
 from node.roles.stake import StakePolicy
@@ -69,6 +70,7 @@ class Services:
     # The one source of tasks' material and rounds' input models, and how much to stake: built from the clients.
     materials: Materials = field(init=False)
     staking: StakePolicy = field(init=False)
+    hardware: Hardware = field(init=False)  # what this node trains and re-executes on (--threads, --device)
     clock: ChainClock = field(default_factory=ChainClock)
     # One cycle's view of the chain, read at the block the cycle started from and shared by every role: scans
     # of a round's units cost one read per unit per cycle instead of one per role. Decisions taken from it are
@@ -80,6 +82,7 @@ class Services:
     def __post_init__(self) -> None:
         self.materials = Materials(self.market, self.fetch)
         self.staking = StakePolicy(self.market, self.metrics, cap_wei=self.settings.stake_cap_wei)
+        self.hardware = hardware(self.settings.threads, self.settings.device)
 
     def begin_cycle(self, block_number: int, timestamp: int, *, budget_s: float = math.inf) -> CycleView:
         """Pins the chain reads of a cycle to ``block_number`` and returns the cycle's view."""

@@ -350,7 +350,7 @@ class MinerRole:
             material.shard(work.unit),
             put=self.s.store.put,
             account=self.s.market.signer.account,
-            threads=self.s.settings.threads,
+            hardware=self.s.hardware,
         )
         trained = mode.train(job)
         training_s = time.monotonic() - began

@@ -44,6 +44,7 @@ def claims_blocked(s: Services, task: Task, material: TaskMaterial) -> str | Non
                 model_cid=work.model_cid,
                 material=material,
                 challenge=os.urandom(32),
+                hardware=s.hardware,
             )
             if verdict.outcome is Outcome.UNAVAILABLE:
                 continue  # asked again next cycle

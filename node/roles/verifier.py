@@ -333,4 +333,5 @@ class VerifierRole:
             model_cid=to_cid(unit.model_digest),
             material=material,
             challenge=challenge_seed(self.s.market.block_hash(unit.submitted_block), self.s.address),
+            hardware=self.s.hardware,
         )

@@ -11,6 +11,7 @@ from typing import Protocol
 from eth_account.signers.local import LocalAccount
 
 from node.ml.data import Dataset
+from node.ml.device import CPU, Hardware
 from node.ml.evaluate import Evaluation
 from node.ml.material import TaskMaterial
 from node.ml.model import State
@@ -23,7 +24,7 @@ Put = Callable[[bytes], str]
 @dataclass(frozen=True, slots=True)
 class UnitJob:
     """One training unit to carry out: its reference, the task's material, the round's input model (as the network
-    holds it), the unit's shard, where to publish, who signs the miner's requests, and the intra-op threads."""
+    holds it), the unit's shard, where to publish, who signs the miner's requests, and the hardware it trains on."""
 
     ref: UnitRef
     material: TaskMaterial
@@ -31,14 +32,14 @@ class UnitJob:
     shard: Dataset
     put: Put
     account: LocalAccount
-    threads: int
+    hardware: Hardware
 
 
 @dataclass(frozen=True, slots=True)
 class TrailToJudge:
     """A training unit's trail to judge: its reference, its manifest's bytes, the task's material, where its objects
-    are fetched, the challenge that draws the segments re-executed, and how many besides the anchor (None: the
-    spec's)."""
+    are fetched, the challenge that draws the segments re-executed, how many besides the anchor (None: the
+    spec's), and the hardware the verifier re-executes on."""
 
     ref: UnitRef
     manifest: bytes
@@ -46,6 +47,7 @@ class TrailToJudge:
     fetch: Fetch
     challenge: bytes
     segments: int | None = None
+    hardware: Hardware = CPU
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,13 +26,22 @@ class PlainMode:
         return whole
 
     def train(self, job: UnitJob) -> TrainedUnit:
-        trail = train_unit(self.spec, job.model, job.shard, job.ref.seed, threads=job.threads)
+        trail = train_unit(self.spec, job.model, job.shard, job.ref.seed, hardware=job.hardware)
         manifest, cid = publish_trail(trail, job.put, job.ref.context)
         return TrainedUnit(cid, manifest.final_model, trail.segment_losses[-1])
 
     def verify(self, trail: TrailToJudge) -> Verdict:
         ctx, shard = trail.ref.context, trail.material.shard(trail.ref.index)
-        return verify_unit(self.spec, trail.manifest, trail.fetch, trail.challenge, ctx, shard, segments=trail.segments)
+        return verify_unit(
+            self.spec,
+            trail.manifest,
+            trail.fetch,
+            trail.challenge,
+            ctx,
+            shard,
+            segments=trail.segments,
+            hardware=trail.hardware,
+        )
 
     def evaluate(self, material: TaskMaterial, model: State) -> Evaluation | None:
         return evaluate(self.spec.model, model, material.test_set())

@@ -49,7 +49,7 @@ class SplitMode:
         ref = job.ref
         transport = HttpTransport(owner_url, job.account, ref.binding, ref.key)
         module = self.middle(middle_module(self.spec, self.plan, job.model))
-        trail = train_middle(self.spec, self.plan, module, transport, ref.seed, len(job.shard), threads=job.threads)
+        trail = train_middle(self.spec, self.plan, module, transport, ref.seed, len(job.shard), hardware=job.hardware)
         commitment = transport.commitment(self.spec.training.local_steps)
         if commitment.heads != [h.hex() for h in trail.heads]:
             raise StepRefused("the owner signed other traffic than this unit's: not publishing it")
@@ -71,7 +71,7 @@ class SplitMode:
         replay = SplitReplay(self.spec, self.plan, ref.traffic_signer())
         return verify_unit(
             self.spec, trail.manifest, trail.fetch, trail.challenge, ref.context, shard,
-            replay=replay, segments=trail.segments,
+            replay=replay, segments=trail.segments, hardware=trail.hardware,
         )  # fmt: skip
 
     def evaluate(self, material: TaskMaterial, model: State) -> Evaluation | None:

@@ -58,5 +58,5 @@ def test_uint8_samples_stay_bytes_in_the_store_and_become_floats_in_a_batch() ->
     assert batch.dtype == torch.float32
     assert torch.equal(batch, pixels[[0, 9]].to(torch.float32) / 255)
     assert digits().features().dtype == torch.float32
-    with pytest.raises(SpecError, match="float32 or uint8"):
+    with pytest.raises(SpecError, match="float32, uint8 or int32"):
         Dataset(torch.zeros(2, 3, dtype=torch.float64), torch.zeros(2, dtype=torch.int64))

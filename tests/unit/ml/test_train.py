@@ -4,6 +4,7 @@ import pytest
 import torch
 from pydantic import ValidationError
 
+from node.ml.device import Hardware
 from node.ml.model import relative_distance, state_to_bytes
 from node.ml.train import deterministic, run_segment, train_unit
 from testkit.world import MINER, OTHER_MINER, make_world, small_spec, unit_seed
@@ -54,8 +55,8 @@ def test_adam_and_batchnorm_trails_are_deterministic() -> None:
     document["model"]["layers"][1]["bias"] = False
     spec = type(small_spec()).model_validate(document)
     world = make_world(spec)
-    a = train_unit(spec, world.initial, world.shards[1], b"s", threads=1)
-    b = train_unit(spec, world.initial, world.shards[1], b"s", threads=2)
+    a = train_unit(spec, world.initial, world.shards[1], b"s", hardware=Hardware(threads=1))
+    b = train_unit(spec, world.initial, world.shards[1], b"s", hardware=Hardware(threads=2))
     assert relative_distance(a.final_model, b.final_model) < 1e-5
     assert a.final_model["2.num_batches_tracked"].item() == 20
     assert int(a.checkpoints[-1].optimizer["step"]) == 20
