@@ -200,12 +200,16 @@ def demo(
     rounds: Annotated[int, typer.Option(help="rounds")] = 3,
     quorum: Annotated[int, typer.Option(help="verifiers per unit")] = 3,
     local_steps: Annotated[
-        int, typer.Option(min=0, help="training steps per unit (0: the workload's, 800 digits, 400 fashion-mnist)")
+        int,
+        typer.Option(min=0, help="training steps per unit (0: the workload's: 800 digits, 400 fashion, 200 lm)"),
     ] = 0,
     byzantine: Annotated[int, typer.Option(help="how many miners cheat (noise, copy, replay in turn)")] = 0,
     workload: Annotated[
         str,
-        typer.Option(help="digits (an MLP on 8×8 digits) | fashion-mnist (a CNN on Debian's Fashion-MNIST images)"),
+        typer.Option(
+            help="digits (an MLP on 8×8 digits) | fashion-mnist (a CNN on Debian's Fashion-MNIST) | fashion-resnet (a "
+            "residual CNN on it) | lm (a small GPT on Debian's fortunes, byte-level)"
+        ),
     ] = "digits",
     workdir: Annotated[Path, typer.Option(help="logs, node state and the report")] = Path(".dmlnet/demo"),
     stay: Annotated[

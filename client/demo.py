@@ -48,11 +48,12 @@ from node.errors import ConfigError, NodeError
 from node.ml import spec as sp
 from node.ml.baseline import centralized
 from node.ml.data import Corpus, digits
-from node.ml.defaults import digits_spec, fashion_mnist_spec
+from node.ml.defaults import digits_spec, fashion_mnist_resnet_spec, fashion_mnist_spec, lm_spec
 from node.ml.evaluate import evaluate
 from node.ml.importers import fashion_mnist
 from node.ml.material import split_for
 from node.ml.model import build_module, state_of
+from node.ml.text import fortunes
 from node.store.client import StoreClient
 
 # Long enough for the demo's watchers to re-check a verdict on this machine, short enough to keep the demo quick.
@@ -68,7 +69,7 @@ class DemoConfig:
     units: int = 4
     rounds: int = 3
     quorum: int = 3
-    local_steps: int = 0  # 0: the workload's own (800 digits, 400 fashion-mnist)
+    local_steps: int = 0  # 0: the workload's own (800 digits, 400 fashion-mnist and its resnet, 200 lm)
     byzantine: int = 0
     timeout_s: float = 600.0
     # After the summary, keep the network and its explorer up until Ctrl-C (what a newcomer at a terminal wants).
@@ -76,7 +77,8 @@ class DemoConfig:
     explorer_port: int | None = None
     # "split": an owner's node too, and the task twice on the digits CNN, in plain mode then in split mode.
     privacy: str = "none"
-    # "digits" (the MLP on 8×8 digits) or "fashion-mnist" (the CNN on Debian's Fashion-MNIST).
+    # "digits" (the MLP on 8×8 digits), "fashion-mnist" (the CNN on Debian's Fashion-MNIST), "fashion-resnet" (a
+    # residual CNN on it) or "lm" (a small GPT on Debian's fortunes, byte-level).
     workload: str = "digits"
 
 
@@ -84,8 +86,8 @@ class DemoConfig:
 class DemoResult:
     task_id: int
     wall_time_s: float
-    accuracy: dict[int, float]
-    centralized_accuracy: float
+    figures: dict[int, float]  # each round's headline figure: accuracy, or a language model's validation loss
+    centralized: float  # the same figure of centralized training of the same steps
     payouts: dict[str, int]
     slashes: dict[str, int]
     roles: dict[str, str]
@@ -97,6 +99,7 @@ class DemoResult:
     # Seconds of chain time from each result's submission to its final verdict (accepted or rejected).
     verdict_seconds: list[int] = field(default_factory=list)
     split: SplitRun | None = None  # --privacy split: the same task in split mode, after the plain one above
+    metric: str = "accuracy"
 
 
 def run_demo(console: Console, workdir: Path, config: DemoConfig) -> DemoResult:
@@ -178,8 +181,9 @@ def run_demo(console: Console, workdir: Path, config: DemoConfig) -> DemoResult:
             spec.model,
             centralized(spec, initial, parts.shards, config.rounds * config.units * spec.training.local_steps),
             parts.test,
-        ).accuracy
-        outcome = Outcome(task_id, wall, progress.accuracy, baseline, roles, progress.accepted, progress.rejected)
+        ).headline[1]
+        outcome = Outcome(task_id, wall, progress.figures, baseline, roles, progress.accepted, progress.rejected,
+                          progress.metric)  # fmt: skip
         result = _summarize(owner, artifact.abi, deployment.block_number, outcome, workdir, config.workload)
         result.split = split_run
         _print_summary(console, result)
@@ -250,7 +254,7 @@ class _Run:
 DEMO_MARK = ".dml-demo"
 
 
-WORKLOADS = ("digits", "fashion-mnist")
+WORKLOADS = ("digits", "fashion-mnist", "fashion-resnet", "lm")
 
 
 def _workload(config: DemoConfig) -> tuple[sp.TaskSpec, Corpus]:
@@ -259,6 +263,12 @@ def _workload(config: DemoConfig) -> tuple[sp.TaskSpec, Corpus]:
     if config.workload == "fashion-mnist":
         steps = config.local_steps or 400
         return fashion_mnist_spec(dataset_digest=none, shards=config.units, local_steps=steps), fashion_mnist()
+    if config.workload == "fashion-resnet":
+        steps = config.local_steps or 400
+        return fashion_mnist_resnet_spec(dataset_digest=none, shards=config.units, local_steps=steps), fashion_mnist()
+    if config.workload == "lm":
+        steps = config.local_steps or 200
+        return lm_spec(dataset_digest=none, shards=config.units, local_steps=steps), fortunes()
     steps = config.local_steps or 800
     spec = digits_spec(dataset_digest=none, shards=config.units, local_steps=steps, cnn=config.privacy == "split")
     return spec, Corpus(digits())
@@ -301,18 +311,19 @@ def _stop_pid(pid: int) -> None:
 class Outcome:
     task_id: int
     wall: float
-    accuracy: dict[int, float]
+    figures: dict[int, float]
     baseline: float
     roles: dict[str, str]
     accepted: int
     rejected: int
+    metric: str = "accuracy"
 
 
 def _summarize(
     owner: TaskMarket, abi: list[dict[str, Any]], from_block: int, o: Outcome, workdir: Path, workload: str
 ) -> DemoResult:
     w3 = owner.w3
-    task_id, wall, accuracy, baseline, roles = o.task_id, o.wall, o.accuracy, o.baseline, o.roles
+    task_id, wall, accuracy, baseline, roles = o.task_id, o.wall, o.figures, o.baseline, o.roles
     accepted, rejected = o.accepted, o.rejected
     reader = EventReader(w3, owner.address, abi)
     payouts: dict[str, int] = defaultdict(int)
@@ -338,7 +349,7 @@ def _summarize(
             slashes[str(e.args["account"])] += int(e.args["amount"])
     gas = sum(int(w3.eth.get_transaction_receipt(HexBytes(h))["gasUsed"]) for h in tx_hashes)
     report = workdir / "report.html"
-    accuracy_plot(workdir / "accuracy.png", accuracy, baseline, f"task {task_id}: {workload}")
+    accuracy_plot(workdir / "accuracy.png", accuracy, baseline, f"task {task_id}: {workload}", metric=o.metric)
     names = {**roles, owner.signer.address: "owner (refund)"}
     nodes = [("node", "address", "paid", "slashed")] + [
         (names.get(a, a), a, eth(payouts.get(a, 0)), eth(slashes.get(a, 0)))
@@ -348,14 +359,15 @@ def _summarize(
         ("Summary", [("figure", "value"), ("wall time", f"{wall:.1f} s"), ("units accepted", accepted),
                      ("results rejected", rejected), ("gas used", f"{gas:,}"),
                      ("submission to final verdict", _median_text(verdict_seconds)),
-                     ("final accuracy (network)", f"{accuracy.get(max(accuracy), 0):.4f}" if accuracy else "-"),
+                     (f"final {o.metric} (network)", f"{accuracy.get(max(accuracy), 0):.4f}" if accuracy else "-"),
                      ("centralized, same steps", f"{baseline:.4f}")]),
-        ("Accuracy per round", [("round", "accuracy")] + [(r + 1, f"{a:.4f}") for r, a in sorted(accuracy.items())]),
+        (f"{o.metric.capitalize()} per round",
+         [("round", o.metric)] + [(r + 1, f"{a:.4f}") for r, a in sorted(accuracy.items())]),
         ("Payouts and slashes", nodes),
     ], "accuracy.png"))  # fmt: skip
     return DemoResult(
         task_id, wall, accuracy, baseline, dict(payouts), dict(slashes), roles, gas, accepted, rejected, report,
-        verdict_seconds=verdict_seconds,
+        verdict_seconds=verdict_seconds, metric=o.metric,
     )  # fmt: skip
 
 
@@ -369,12 +381,10 @@ def _median_text(seconds: list[int]) -> str:
 def _print_summary(console: Console, r: DemoResult) -> None:
     table = Table(title=f"task {r.task_id} — done in {r.wall_time_s:.1f} s, {r.gas_used:,} gas")
     table.add_column("round")
-    table.add_column("network accuracy", justify="right")
+    table.add_column(f"network {r.metric}", justify="right")
     table.add_column("centralized (same steps)", justify="right")
-    for round_, acc in sorted(r.accuracy.items()):
-        table.add_row(
-            str(round_ + 1), f"{acc:.4f}", f"{r.centralized_accuracy:.4f}" if round_ == max(r.accuracy) else ""
-        )
+    for round_, figure in sorted(r.figures.items()):
+        table.add_row(str(round_ + 1), f"{figure:.4f}", f"{r.centralized:.4f}" if round_ == max(r.figures) else "")
     console.print(table)
     nodes = Table(title=f"payouts and slashes ({r.accepted} units accepted, {r.rejected} results rejected)")
     for column in ("node", "paid", "slashed"):
@@ -388,7 +398,7 @@ def _print_summary(console: Console, r: DemoResult) -> None:
         for column in ("round", "plain mode (network)", "split mode (owner's model)"):
             split.add_column(column, justify="right")
         for round_, acc in sorted(r.split.owner_accuracy.items()):
-            split.add_row(str(round_ + 1), f"{r.accuracy.get(round_, float('nan')):.4f}", f"{acc:.4f}")
+            split.add_row(str(round_ + 1), f"{r.figures.get(round_, float('nan')):.4f}", f"{acc:.4f}")
         console.print(split)
         console.print(
             f"task wall time: plain {r.split.plain_task_s:.1f} s, split {r.split.split_task_s:.1f} s "

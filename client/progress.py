@@ -1,4 +1,5 @@
-"""A task's progress as the owner sees it: unit states per round, outcomes from events, accuracy per round."""
+"""A task's progress as the owner sees it: unit states per round, outcomes from events, and each round's model
+evaluated as its task's kind measures it (accuracy, or a language model's validation loss)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass, field
 
 from node.chain.contract import TaskMarket
 from node.chain.types import Task, TaskStatus, UnitStatus
+from node.ml.evaluate import Evaluation, metric_name
 from node.ml.material import TaskMaterial
 from node.ml.model import state_from_bytes
 from node.protocol.material import material_of
@@ -23,7 +25,10 @@ class Progress:
     rejected: int = 0
     expired: int = 0
     slashed_wei: int = 0
-    accuracy: dict[int, float] = field(default_factory=dict)
+    # Each evaluated round's headline figure (``metric``: accuracy, validation loss or mse) and whole evaluation.
+    figures: dict[int, float] = field(default_factory=dict)
+    metric: str = "accuracy"
+    evaluations: dict[int, Evaluation] = field(default_factory=dict)
 
     @property
     def finished(self) -> bool:
@@ -42,7 +47,7 @@ class ProgressReader:
         self.reader = market.events()
         self.counts: Counter[str] = Counter()
         self.slashed = 0
-        self.accuracy: dict[int, float] = {}
+        self.evaluations: dict[int, Evaluation] = {}
         self._material_cache: TaskMaterial | None = None
         self._evaluable = True  # False once the task's mode has said only the owner's node can evaluate its model
 
@@ -73,7 +78,9 @@ class ProgressReader:
             rejected=self.counts["UnitRejected"],
             expired=self.counts["UnitExpired"],
             slashed_wei=self.slashed,
-            accuracy=dict(self.accuracy),
+            figures={r: e.headline[1] for r, e in self.evaluations.items()},
+            metric=next((metric_name(e) for e in self.evaluations.values()), "accuracy"),
+            evaluations=dict(self.evaluations),
         )
 
     def _evaluate(self, task: Task) -> None:
@@ -84,7 +91,7 @@ class ProgressReader:
         mode = mode_of(material.spec)
         done_rounds = task.state.current_round + (1 if task.state.final_model_digest != b"\0" * 32 else 0)
         for r in range(done_rounds):
-            if r in self.accuracy:
+            if r in self.evaluations:
                 continue
             digest = (
                 task.state.final_model_digest
@@ -95,4 +102,4 @@ class ProgressReader:
             if figure is None:
                 self._evaluable = False
                 return  # split mode: the network's model is the public middle; only the owner's node can evaluate
-            self.accuracy[r] = figure.accuracy
+            self.evaluations[r] = figure

@@ -92,7 +92,7 @@ def render_progress(p: Progress) -> Group:
         "escrow", eth(t.state.escrow), "slashed into escrow", eth(p.slashed_wei), "in flight", str(t.state.in_flight)
     )
     units = "".join(UNIT_GLYPH[u] for u in p.units[:-1]) + " | agg " + UNIT_GLYPH[p.units[-1]]
-    rounds = Table("round", "progress", "accuracy (held-out)")
+    rounds = Table("round", "progress", f"{p.metric} (held-out)")
     done_in_current = sum(1 for u in p.units if u is UnitStatus.ACCEPTED)
     for r in range(t.params.rounds):
         if r < t.state.current_round or t.state.final_model_digest != b"\0" * 32:
@@ -101,8 +101,11 @@ def render_progress(p: Progress) -> Group:
             done = done_in_current
         else:
             done = 0
-        acc = p.accuracy.get(r)
-        rounds.add_row(str(r + 1), _bar(done, len(p.units)), f"{acc:.4f}" if acc is not None else "")
+        figure = p.evaluations.get(r)
+        shown = "" if figure is None else f"{figure.headline[1]:.4f}"
+        if figure is not None and figure.kind == "language":
+            shown += f" (perplexity {figure.perplexity:.2f})"
+        rounds.add_row(str(r + 1), _bar(done, len(p.units)), shown)
     legend = "(· open  c claimed  s submitted  r revealing  d decided, open to challenge  ✓ accepted)"
     return Group(head, f"units of this round: {units}   {legend}", rounds)
 

@@ -313,15 +313,15 @@ def network_run() -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp, open(Path(tmp) / "demo.txt", "w") as out:
         result = run_demo(Console(file=out), Path(tmp) / "demo", config)
     assert result.split is not None
-    last = max(result.accuracy)
-    rows = [["plain", f"{result.split.plain_task_s:.1f}", f"{result.accuracy[last]:.4f}"],
+    last = max(result.figures)
+    rows = [["plain", f"{result.split.plain_task_s:.1f}", f"{result.figures[last]:.4f}"],
             ["split", f"{result.split.split_task_s:.1f}", f"{result.split.owner_accuracy[last]:.4f}"]]  # fmt: skip
     print_table(["CNN task on a local network (2 rounds × 2 units × 200 steps)", "wall s", "final accuracy"], rows)
     print(f"split_overhead_ratio {result.split.overhead:.2f}")
     return {
         "split_overhead_ratio": round(result.split.overhead, 2),
         "network_task_s": {"plain": round(result.split.plain_task_s, 1), "split": round(result.split.split_task_s, 1)},
-        "network_accuracy": {"plain": result.accuracy[last], "split_owner": result.split.owner_accuracy[last]},
+        "network_accuracy": {"plain": result.figures[last], "split_owner": result.split.owner_accuracy[last]},
     }
 
 

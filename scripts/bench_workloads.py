@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from client.datasets import context_of, load_dataset
 from client.tasks import Economics, create_task, prepare_task
 from node.chain.build import ensure_artifact
 from node.chain.deploy import deploy_market
@@ -34,8 +35,10 @@ from node.chain.rpc import connect
 from node.chain.tx import Signer
 from node.chain.types import DEFAULT_UNBONDING_DELAY_S, TaskStatus
 from node.ml.baseline import centralized
+from node.ml.calibrate import calibrate
 from node.ml.data import Dataset, synthetic
-from node.ml.defaults import fashion_mnist_spec
+from node.ml.defaults import digits_spec, fashion_mnist_resnet_spec, fashion_mnist_spec, lm_spec
+from node.ml.device import Hardware, cores
 from node.ml.evaluate import evaluate
 from node.ml.importers import fashion_mnist
 from node.ml.manifest import UnitContext, publish_trail
@@ -43,6 +46,8 @@ from node.ml.material import load_material, split_for
 from node.ml.model import build_module, state_from_bytes, state_of, state_to_bytes, tensor_specs
 from node.ml.shards import publish_parts
 from node.ml.spec import TaskSpec
+from node.ml.text import fortunes
+from node.ml.throughput import plain_rate, trainer_rate
 from node.ml.train import train_unit
 from node.ml.verify import verify_unit
 from node.store.canonical import canonical_bytes
@@ -64,6 +69,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--local-steps", type=int, default=400)
     parser.add_argument("--size-mb", type=int, default=2048, help="the large synthetic dataset's size")
+    parser.add_argument("--lm-rounds", type=int, default=3, help="rounds of the language-model task")
+    parser.add_argument("--lm-local-steps", type=int, default=200)
+    parser.add_argument(
+        "--calibration-units", type=int, default=20, help="units per workload re-executed for the calibration table"
+    )
     parser.add_argument("--child", choices=["train", "verify"], help=argparse.SUPPRESS)
     parser.add_argument("--store", help=argparse.SUPPRESS)
     parser.add_argument("--spec-cid", help=argparse.SUPPRESS)
@@ -74,6 +84,9 @@ def main() -> None:
         _child(args)
         return
     fm = _fashion_mnist(args.rounds, args.local_steps)
+    lm = _language_model(args.lm_rounds, args.lm_local_steps)
+    calibration = _calibration(args.calibration_units)
+    speed = _throughput()
     big = _sharded(args.size_mb)
     rows: list[tuple[str, Any]] = [
         ("Fashion-MNIST task", f"{args.rounds} rounds × 4 units × {args.local_steps} steps, quorum 3, median"),
@@ -84,7 +97,20 @@ def main() -> None:
         ("honest units rejected", fm["honest_rejected"]),
         ("verification cost / training (CPU, one unit)", fm["verification_cost_ratio"]),
         ("wall time (s)", fm["wall_s"]),
+        ("GPT task on fortunes", f"{args.lm_rounds} rounds × 4 units × {args.lm_local_steps} steps, quorum 1"),
+        ("network validation loss", lm["network"]),
+        ("centralized, same steps, this run", lm["centralized"]),
+        ("network / centralized loss", lm["ratio"]),
+        ("verification cost / training (CPU, one unit)", lm["verification_cost_ratio"]),
     ]
+    for name, c in calibration.items():
+        low, high = c["largest_honest_distance"], c["smallest_cheat_distance"]
+        rows.append(
+            (f"calibration {name}: honest max / cheat min / tolerance", f"{low:.2g} / {high:.2g} / {c['tolerance']:g}")
+        )
+    for name, s in speed.items():
+        rows.append((f"throughput {name}: samples/s 1 thread, {s['cores']} (ratio to plain torch)",
+                     f"{s['rate_1']:.0f} ({s['ratio_1']}), {s['rate_n']:.0f} ({s['ratio_n']})"))  # fmt: skip
     for name, figures in (("1 shard", big["one"]), (f"{SHARDS} shards", big["many"])):
         for role in ("train", "verify"):
             f = figures[role]
@@ -116,6 +142,17 @@ def main() -> None:
             "fetched_mb_per_unit_sharded": many["train"]["fetched_mb"],
             "fetch_s_one_shard": one["train"]["fetch_s"],
             "fetch_s_sharded": many["train"]["fetch_s"],
+            "lm_network_val_loss": lm["network"],
+            "lm_centralized_val_loss": lm["centralized"],
+            "lm_loss_ratio": lm["ratio"],
+            "lm_verification_cost_ratio": lm["verification_cost_ratio"],
+            "lm_rounds": args.lm_rounds,
+            "lm_local_steps": args.lm_local_steps,
+            "calibration": calibration,
+            "honest_false_rejects": sum(int(c["false_rejects"]) for c in calibration.values()),
+            "honest_segments": sum(int(c["segments"]) for c in calibration.values()),
+            "all_cheats_rejected": all(bool(c["cheats_rejected"]) for c in calibration.values()),
+            "throughput": speed,
         },
     )
 
@@ -189,6 +226,103 @@ def _verification_cost(spec: TaskSpec, shard: Dataset) -> float:
     if not verdict.valid:
         raise SystemExit(f"an honest unit was judged invalid: {verdict.reason}")
     return round(checking / training, 4)
+
+
+# ------------------------------------------------------------------------------------------- language model
+
+
+def _language_model(rounds: int, local_steps: int) -> dict[str, Any]:
+    """The small GPT on fortunes through a network (2 miners, a verifier at quorum 1), against centralized training of
+    the same steps; both evaluated on the held-out tail."""
+    corpus = fortunes()
+    spec = lm_spec(dataset_digest="0x" + "00" * 32, local_steps=local_steps)
+    artifact = ensure_artifact()
+    with Devnet(accounts=8) as devnet, tempfile.TemporaryDirectory(prefix="bench-workloads-lm-") as tmp:
+        w3 = connect(devnet.rpc_url)
+        accounts = dev_accounts(8)
+        deployment = deploy_market(Signer(w3, accounts[0]), artifact, unbonding_delay_s=DEFAULT_UNBONDING_DELAY_S)
+        chain = Chain(devnet.rpc_url, w3, artifact, deployment, accounts)
+        owner = chain.market(accounts[1])
+        with network(chain, Path(tmp)) as net:
+            for name, roles, account in [("miner-a", "miner,aggregator", 2), ("miner-b", "miner", 3),
+                                         ("verifier-0", "verifier,keeper", 4)]:  # fmt: skip
+                net.node(name, roles, account).start()
+            economics = Economics(rounds=rounds, quorum=1, claim_timeout_s=600)
+            task_id = create_task(owner, prepare_task(net.store(), spec, corpus, economics))
+            wait_until(
+                lambda: owner.get_task(task_id).state.status is TaskStatus.COMPLETED,
+                timeout_s=3600,
+                what="the language-model task to complete",
+            )
+            final = net.store().get(to_cid(owner.get_task(task_id).state.final_model_digest))
+    parts = split_for(spec, corpus)
+    network_loss = evaluate(spec.model, state_from_bytes(final, tensor_specs(build_module(spec.model))), parts.test)
+    steps = rounds * spec.dataset.shards * local_steps
+    central = centralized(spec, state_of(build_module(spec.model, seed=0)), parts.shards, steps)
+    central_loss = evaluate(spec.model, central, parts.test)
+    return {
+        "network": round(network_loss.loss, 4),
+        "centralized": round(central_loss.loss, 4),
+        "ratio": round(network_loss.loss / central_loss.loss, 4),
+        "verification_cost_ratio": _verification_cost(spec, parts.shards[0]),
+    }
+
+
+# ------------------------------------------------------------------------------------------- calibration
+
+
+def _workloads(local_steps: int) -> dict[str, tuple[TaskSpec, str]]:
+    none = "0x" + "00" * 32
+    return {
+        "digits-mlp": (digits_spec(dataset_digest=none, local_steps=2 * local_steps), "digits"),
+        "digits-cnn": (digits_spec(dataset_digest=none, local_steps=2 * local_steps, cnn=True), "digits"),
+        "fashion-mnist-cnn": (fashion_mnist_spec(dataset_digest=none, local_steps=local_steps), "fashion-mnist"),
+        "fashion-mnist-resnet": (
+            fashion_mnist_resnet_spec(dataset_digest=none, local_steps=local_steps),
+            "fashion-mnist",
+        ),
+        "fortunes-gpt": (lm_spec(dataset_digest=none, local_steps=local_steps), "fortunes"),
+    }
+
+
+def _calibration(units: int) -> dict[str, dict[str, Any]]:
+    """Each built-in workload's honest and cheat distances (node.ml.calibrate) over ``units`` units of 50 steps,
+    against the tolerance its spec gets."""
+    table: dict[str, dict[str, Any]] = {}
+    for name, (spec, dataset) in _workloads(50).items():
+        parts = split_for(spec, load_dataset(dataset, context=context_of(spec)))
+        found = calibrate(spec, state_of(build_module(spec.model)), parts.shards, units=units, threads=2)
+        tolerance = spec.tolerance
+        table[name] = {
+            "family": spec.family,
+            "segments": found.segments,
+            "largest_honest_distance": found.worst_honest,
+            "smallest_cheat_distance": found.closest_cheat,
+            "closest_cheat": min(found.cheats, key=lambda k: min(found.cheats[k])),
+            "proposed_tolerance": found.proposed,
+            "tolerance": tolerance,
+            "false_rejects": found.false_rejects(tolerance),
+            "cheats_rejected": found.cheats_rejected(tolerance),
+        }
+    return table
+
+
+def _throughput() -> dict[str, dict[str, Any]]:
+    """Samples/s of the trainer and of plain PyTorch, at 1 thread and at every core, one run each, interleaved."""
+    out: dict[str, dict[str, Any]] = {}
+    n = max(2, cores())
+    for name, (spec, dataset) in _workloads(60).items():
+        parts = split_for(spec, load_dataset(dataset, context=context_of(spec)))
+        model, shard = state_of(build_module(spec.model)), parts.shards[0]
+        figures: dict[str, Any] = {"cores": n}
+        for label, threads in (("1", 1), ("n", n)):
+            hardware = Hardware(threads=threads)
+            ours, plain = trainer_rate(spec, model, shard, hardware), plain_rate(spec, model, shard, hardware)
+            figures[f"rate_{label}"] = round(ours, 1)
+            figures[f"plain_rate_{label}"] = round(plain, 1)
+            figures[f"ratio_{label}"] = round(ours / plain, 3)
+        out[name] = figures
+    return out
 
 
 # ------------------------------------------------------------------------------------------- sharded data

@@ -12,18 +12,22 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 
-def accuracy_plot(path: Path, per_round: Mapping[int, float], baseline: float | None, title: str) -> None:
+def accuracy_plot(
+    path: Path, per_round: Mapping[int, float], baseline: float | None, title: str, *, metric: str = "accuracy"
+) -> None:
+    """Each round's figure (``metric``: accuracy, or a language model's validation loss) against centralized
+    training of the same steps."""
     fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
     rounds = sorted(per_round)
     ax.plot([r + 1 for r in rounds], [per_round[r] for r in rounds], marker="o", label="network (federated, verified)")
     if baseline is not None:
         ax.axhline(baseline, color="gray", linestyle="--", label="centralized, same total steps")
     ax.set_xlabel("round")
-    ax.set_ylabel("held-out accuracy")
+    ax.set_ylabel(f"held-out {metric}")
     ax.set_title(title)
     ax.set_xticks([r + 1 for r in rounds] or [1])
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right")
+    ax.legend(loc="lower right" if metric == "accuracy" else "upper right")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

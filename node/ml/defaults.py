@@ -74,7 +74,7 @@ def digits_spec(
             "local_steps": local_steps,
             "checkpoint_every": checkpoint_every,
         },
-        "verification": {"segments": segments, "tolerance": 1e-4},
+        "verification": {"segments": segments},
         "aggregation": {"rule": aggregation},
         "dataset": {"digest": dataset_digest, "shards": shards, "shard_seed": 1, "holdout_fraction": 0.2},
         "privacy": privacy,
@@ -116,7 +116,7 @@ def fashion_mnist_spec(
             "local_steps": local_steps,
             "checkpoint_every": checkpoint_every,
         },
-        "verification": {"segments": 2, "tolerance": 1e-4},
+        "verification": {"segments": 2},
         "aggregation": {"rule": aggregation},
         "dataset": {"digest": dataset_digest, "shards": shards, "shard_seed": 1, "holdout_fraction": 0.2},
     }

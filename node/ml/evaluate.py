@@ -48,6 +48,11 @@ class Evaluation:
         return f"accuracy {self.accuracy:.4f}"
 
 
+def metric_name(figure: Evaluation) -> str:
+    """What :attr:`Evaluation.headline` measures, as a column title: ``accuracy``, ``validation loss`` or ``mse``."""
+    return {"classification": "accuracy", "language": "validation loss", "regression": "mse"}[figure.kind]
+
+
 @torch.no_grad()
 def evaluate(model_spec: sp.ModelSpec, state: State, dataset: Dataset, *, batch: int = 1024) -> Evaluation:
     module = build_module(model_spec)

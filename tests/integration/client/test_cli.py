@@ -80,9 +80,10 @@ def test_demo_small_configuration_and_its_figures_match_the_chain(tmp_path: Path
     assert result.rejected == 0
     assert sum(result.payouts.values()) == budget, "every wei of the budget is accounted for in the payouts"
     assert result.slashes == {}
-    assert sorted(result.accuracy) == [0, 1]
-    assert all(0.5 < a <= 1.0 for a in result.accuracy.values())
-    assert 0.5 < result.centralized_accuracy <= 1.0
+    assert sorted(result.figures) == [0, 1]
+    assert result.metric == "accuracy"
+    assert all(0.5 < a <= 1.0 for a in result.figures.values())
+    assert 0.5 < result.centralized <= 1.0
     assert result.gas_used > 0
     report = result.report.read_text()
     assert "Payouts and slashes" in report

@@ -79,7 +79,7 @@ def test_data_task_and_money_commands(chain: Chain, tmp_path: Path) -> None:
         from client.progress import ProgressReader
         from node.store.client import StoreClient
 
-        held_out = ProgressReader(chain.market(), StoreClient.from_endpoints([store]), task_id, 0).read().accuracy[0]
+        held_out = ProgressReader(chain.market(), StoreClient.from_endpoints([store]), task_id, 0).read().figures[0]
         by_id = invoke("model", "eval", str(task_id), *f)
         assert f"accuracy {held_out:.4f}" in by_id
         spec_file = tmp_path / "spec.json"

@@ -76,7 +76,9 @@ def test_parameters_and_activation_memory_are_bounded_before_anything_is_sent() 
     # Attention holds heads × length² scores and their softmax per block: the estimate counts them.
     assert size.activation_bytes > 2 * 2 * 4 * 256 * 256 * 4
     small = model.model_copy(update={"max_activation_bytes": 64 << 20})
-    with pytest.raises(SpecError, match=r"training\.batch_size: a batch of 512 holds about .* model\.max_activation_bytes = 64 MiB"):
+    with pytest.raises(
+        SpecError, match=r"training\.batch_size: a batch of 512 holds about .* model\.max_activation_bytes = 64 MiB"
+    ):
         check_activations(small, 512)
     document = lm_spec(dataset_digest=NONE).model_dump()
     document["model"]["max_parameters"] = 1000
