@@ -15,7 +15,7 @@ from collections.abc import Callable
 from explorer.index import Index
 from node.errors import DmlnetError, SpecError
 from node.ml.baseline import centralized
-from node.ml.evaluate import evaluate
+from node.ml.evaluate import evaluate, metric_name
 from node.ml.material import TaskMaterial
 from node.ml.model import state_from_bytes
 from node.protocol.material import material_from
@@ -86,6 +86,7 @@ class AccuracyTracker:
                     "INSERT OR REPLACE INTO accuracy VALUES (?, ?, ?, ?, ?)",  # a reorganised round: replaced
                     (task_id, round_, model, figure.accuracy, figure.loss),
                 )
+                db.execute("INSERT OR REPLACE INTO metrics VALUES (?, ?)", (task_id, metric_name(figure)))
             done += 1
         self._baselines()
         return done
@@ -119,7 +120,7 @@ class AccuracyTracker:
                 return
             model = centralized(material.spec, initial, shards, steps)
             figure = evaluate(material.spec.model, model, test)
-            self._set_baseline(task_id, figure.accuracy, steps, None)
+            self._set_baseline(task_id, figure.headline[1], steps, None)  # accuracy, or a language model's loss
 
     def _set_baseline(self, task_id: int, accuracy: float | None, steps: int, note: str | None) -> None:
         with self._index.transaction() as db:

@@ -45,6 +45,9 @@ CREATE TABLE IF NOT EXISTS accuracy (
     task_id INTEGER NOT NULL, round INTEGER NOT NULL, model TEXT NOT NULL, accuracy REAL NOT NULL,
     loss REAL NOT NULL, PRIMARY KEY (task_id, round));
 CREATE TABLE IF NOT EXISTS unusable_tasks (task_id INTEGER PRIMARY KEY, reason TEXT NOT NULL);
+-- What a task's rounds are judged by (node.ml.evaluate.metric_name): "accuracy", or "validation loss" for a language
+-- model, whose baseline is then a loss too.
+CREATE TABLE IF NOT EXISTS metrics (task_id INTEGER PRIMARY KEY, metric TEXT NOT NULL);
 -- The same steps trained centrally on the union of the shards (NULL, with why, when too costly to compute here).
 CREATE TABLE IF NOT EXISTS baselines (
     task_id INTEGER PRIMARY KEY, accuracy REAL, steps INTEGER NOT NULL, note TEXT);

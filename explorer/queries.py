@@ -111,6 +111,8 @@ class Queries:
                 (int(rows[0]["units_per_round"]), task_id),
             )
         ]
+        metric = self._index.query("SELECT metric FROM metrics WHERE task_id = ?", (task_id,))
+        task["metric"] = metric[0]["metric"] if metric else "accuracy"
         baseline = self._index.query("SELECT accuracy, steps, note FROM baselines WHERE task_id = ?", (task_id,))
         task["baseline_accuracy"] = baseline[0]["accuracy"] if baseline else None
         task["baseline_note"] = (

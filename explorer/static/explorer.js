@@ -201,6 +201,9 @@ async function renderTask(main, taskId) {
     )
   );
   const acc = t.accuracy || [];
+  // A classification task is judged by accuracy, a language model by its validation loss (and perplexity).
+  const loss = t.metric === "validation loss";
+  const figureOf = (p) => (loss ? p.loss : p.accuracy);
   main.replaceChildren(
     el("h1", {}, `Task #${t.task_id}`),
     el("div", { class: "cards", id: "task-cards" },
@@ -234,10 +237,11 @@ async function renderTask(main, taskId) {
           x.reason]),
         { id: "rejections-table" }),
     ] : []),
-    el("h2", {}, "Accuracy per round (held-out split)"),
+    el("h2", {}, loss ? "Validation loss per round (held-out tail)" : "Accuracy per round (held-out split)"),
     el("p", { class: "muted", id: "baseline", "data-accuracy": t.baseline_accuracy ?? "" },
       t.baseline_accuracy !== null && t.baseline_accuracy !== undefined
-        ? `centralized baseline ${(100 * t.baseline_accuracy).toFixed(1)}% (${t.baseline_note})`
+        ? (loss ? `centralized baseline: loss ${Number(t.baseline_accuracy).toFixed(3)}, perplexity ${Math.exp(t.baseline_accuracy).toFixed(2)} (${t.baseline_note})`
+          : `centralized baseline ${(100 * t.baseline_accuracy).toFixed(1)}% (${t.baseline_note})`)
         : `centralized baseline: ${t.baseline_note}`),
     el("div", { class: "chart", id: "chart-accuracy", "data-points": acc.length }, acc.length ? "" : "no round aggregated yet"),
     el("h2", {}, "Payouts and slashes"),
@@ -249,14 +253,15 @@ async function renderTask(main, taskId) {
   );
   delete charts["chart-accuracy"];
   if (acc.length) {
-    const ys = [acc.map((p) => p.accuracy)];
-    const series = ["accuracy"];
+    const ys = [acc.map(figureOf)];
+    const series = [loss ? "validation loss" : "accuracy"];
     if (t.baseline_accuracy !== undefined && t.baseline_accuracy !== null) {
       ys.push(acc.map(() => t.baseline_accuracy));
       series.push("centralized baseline");
     }
     series.timeAxis = false;
-    lineChart("chart-accuracy", "accuracy on the held-out split", series, acc.map((p) => p.round + 1), ys);
+    lineChart("chart-accuracy", loss ? "validation loss on the held-out tail" : "accuracy on the held-out split",
+      series, acc.map((p) => p.round + 1), ys);
   }
   if (selectedUnit) {
     const [r, i] = selectedUnit.split("/").map(Number);

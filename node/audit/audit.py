@@ -18,6 +18,7 @@ from node.chain.contract import TaskMarket
 from node.chain.events import jsonable
 from node.chain.types import MAX_APPEAL_LEVEL, UnitStatus
 from node.errors import DmlnetError, SpecError
+from node.ml.evaluate import metric_name
 from node.ml.manifest import TrailManifest, parse_trail
 from node.ml.material import TaskMaterial
 from node.ml.model import state_from_bytes
@@ -50,7 +51,9 @@ class AuditReport:
     aggregates_reverified: int = 0
     artifacts_checked: int = 0
     money: dict[str, int] = field(default_factory=dict)
+    # Each round's figure as its task's kind measures it (``metric``): accuracy, or a language model's validation loss.
     accuracy: dict[int, float] = field(default_factory=dict)
+    metric: str = "accuracy"
     history: list[dict[str, Any]] = field(default_factory=list)
     # Every appeal: who challenged which verdict at which level, how it ended, and the wei its settlement moved.
     appeals: list[dict[str, Any]] = field(default_factory=list)
@@ -203,7 +206,8 @@ def audit_task(
                 report.findings.append(Finding("artifact", f"global model: {err}", round_, units))
             else:
                 if figure is not None:  # None in split mode: the owner alone holds a whole model
-                    report.accuracy[round_] = figure.accuracy
+                    report.accuracy[round_] = figure.headline[1]
+                    report.metric = metric_name(figure)
     return report
 
 
@@ -321,7 +325,8 @@ def write_report(report: AuditReport, directory: Path) -> tuple[Path, Path]:
     document = {"ok": report.ok, **asdict(report)}
     json_path.write_text(json.dumps(document, indent=2, default=jsonable) + "\n")
     image = f"audit-task-{report.task_id}.png"
-    accuracy_plot(directory / image, report.accuracy, None, f"task {report.task_id}: accuracy per round")
+    title = f"task {report.task_id}: {report.metric} per round"
+    accuracy_plot(directory / image, report.accuracy, None, title, metric=report.metric)
     findings = [("kind", "round", "unit", "detail")] + [
         (f.kind, "" if f.round is None else f.round + 1, "" if f.unit is None else f.unit, f.detail)
         for f in report.findings

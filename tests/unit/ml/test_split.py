@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from node.errors import SpecError
 from node.ml import spec as sp
-from node.ml.defaults import digits_cnn_model
+from node.ml.defaults import digits_cnn_model, lm_model
 from node.ml.model import build_module
 from node.ml.optim import apply, initial_state
 from node.ml.split import MiddleSide, OwnerSide, part, part_state, plan_split
@@ -115,3 +115,34 @@ def test_the_owners_state_is_only_its_layers_and_the_middle_refuses_a_gradient_o
     middle.forward(torch.zeros(4, 16, 4, 4))
     with pytest.raises(SpecError, match="gradient of shape"):
         middle.backward(torch.zeros(4, 63))
+
+
+@pytest.mark.parametrize("optimizer", [{"type": "sgd", "lr": 0.05, "momentum": 0.9}, {"type": "adam", "lr": 0.003}])
+def test_split_steps_on_a_transformer_equal_the_whole_language_models(optimizer: dict[str, object]) -> None:
+    """The owner keeps the embeddings and the first block (the stem) and the final norm and head; the network trains
+    the middle blocks; the labels (next tokens at every position) never leave the owner."""
+    model = lm_model(context=16, dim=32, blocks=4, heads=2)
+    training = sp.TrainingSpec.model_validate(
+        {"loss": "cross_entropy", "optimizer": optimizer, "batch_size": 8, "local_steps": 3, "checkpoint_every": 3}
+    )
+    plan = plan_split(model, split(3, 2))
+    assert plan.cut_in == (16, 32)
+    whole, split_model = build_module(model, seed=3), build_module(model, seed=3)
+    owner = OwnerSide(split_model, plan, training)
+    middle = MiddleSide(part(split_model, plan.middle), training)
+    params = dict(whole.named_parameters())
+    state = initial_state(training.optimizer, params)
+    generator = torch.Generator().manual_seed(7)
+    for _ in range(3):
+        x = torch.randint(0, 256, (8, 16), generator=generator)
+        y = torch.randint(0, 256, (8, 16), generator=generator)
+        for p in params.values():
+            p.grad = None
+        expected = loss_of(training.loss, whole(x), y)
+        expected.backward()
+        apply(training.optimizer, params, {n: p.grad for n, p in params.items() if p.grad is not None}, state)
+        grad_out, got = owner.head_backward(middle.forward(owner.stem_forward(x)), y)
+        owner.finish(middle.backward(grad_out))
+        assert got == pytest.approx(float(expected.detach()), rel=1e-5)
+    for name, tensor in whole.state_dict().items():
+        torch.testing.assert_close(split_model.state_dict()[name], tensor, rtol=1e-4, atol=1e-5, msg=name)

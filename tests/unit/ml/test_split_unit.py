@@ -5,9 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
+from client.datasets import load_dataset
 from node.errors import SpecError
+from node.ml import spec as sp
+from node.ml.defaults import lm_spec
 from node.ml.model import build_module, state_of
-from node.ml.split import combine
+from node.ml.split import combine, plan_split
 from node.ml.split_unit import OwnerUnit, middle_of, train_middle
 from node.ml.split_wire import Kind, encode, replay
 from node.ml.train import train_unit
@@ -45,3 +48,19 @@ def test_the_owner_answers_only_the_next_message_of_the_expected_shape() -> None
         owner.gradient(0, encode(Kind.GRADIENT_IN, 0, torch.full((16, 128), float("nan"))))
     owner.gradient(0, encode(Kind.GRADIENT_IN, 0, torch.zeros(16, 128)))
     assert owner.step == 1
+
+
+def test_a_split_unit_of_a_language_model_trains_what_plain_training_would() -> None:
+    """Through the messages, on token sequences: the stem turns ids into vectors, the labels stay with the owner."""
+    spec = lm_spec(dataset_digest="00" * 32, shards=1, local_steps=6, checkpoint_every=3, dim=32, blocks=4)
+    spec = spec.model_copy(update={"training": spec.training.model_copy(update={"batch_size": 4})})
+    plan = plan_split(spec.model, sp.PrivacySpec(mode="split", private_prefix=3, private_suffix=2))
+    stream = load_dataset("fortunes").train
+    data = stream.subset(torch.arange(40))
+    initial = state_of(build_module(spec.model, seed=2))
+    owner = OwnerUnit(spec, plan, initial, data, SEED)
+    trail = train_middle(spec, plan, middle_of(spec, plan, initial), owner, SEED, len(data))
+    plain = train_unit(spec, initial, data, SEED).final_model
+    combined = combine(owner.private_state(), trail.checkpoints[-1].model, plan)
+    for name, tensor in plain.items():
+        torch.testing.assert_close(combined[name], tensor, rtol=1e-4, atol=1e-5, msg=name)
