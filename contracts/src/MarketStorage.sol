@@ -96,6 +96,9 @@ abstract contract MarketStorage {
     /// @dev The model digest submitted for a round's aggregation unit; the next round's input once accepted.
     // slither-disable-next-line uninitialized-state (written by the market; TaskMarketViews only reads them)
     mapping(uint256 taskId => mapping(uint32 round => bytes32 modelDigest)) internal _aggregateModels;
+    /// @dev Verifiers that declined a task: no draw of its quorums seats them.
+    // slither-disable-next-line uninitialized-state (written by the market; TaskMarketViews only reads them)
+    mapping(uint256 taskId => mapping(address verifier => bool declined)) internal _declined;
 
     function _existingTask(uint256 taskId) internal view returns (Task storage t) {
         t = _tasks[taskId];

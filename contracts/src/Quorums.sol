@@ -213,6 +213,14 @@ abstract contract Quorums is Staking {
         }
     }
 
+    /// @inheritdoc ITaskMarket
+    function declineTask(uint256 taskId) external {
+        _existingTask(taskId);
+        if (_declined[taskId][msg.sender]) revert TaskMarketAlreadyDeclined(taskId, msg.sender);
+        _declined[taskId][msg.sender] = true;
+        emit VerifierDeclined(taskId, msg.sender);
+    }
+
     /// @dev What one call's draws share.
     struct Draw {
         uint256 taskId;
@@ -227,8 +235,9 @@ abstract contract Quorums is Staking {
     }
 
     /// @dev Draws from the seed's sequence, from `nonce` on, until the seats are full or the tries run out. A draw
-    /// is skipped when it picks the miner, or an account whose own stake at risk no longer covers a vote bond (it
-    /// unstaked or was slashed since the snapshot: see Staking._canSit); nothing another party does skips it.
+    /// is skipped when it picks the miner, an account that declined the task, or one whose own stake at risk no
+    /// longer covers a vote bond (it unstaked or was slashed since the snapshot: see Staking._canSit); nothing
+    /// another party does skips it.
     /// `emptyPool`: the pool held no stake at all at the snapshot block (nothing drawn then).
     // slither-disable-next-line reentrancy-no-eth,reentrancy-benign,reentrancy-events (the pool's draw: see above)
     function _fillSeats(Draw memory d, uint8 seats, uint32 nonce) private returns (uint8, uint32, bool emptyPool) {
@@ -236,7 +245,7 @@ abstract contract Quorums is Staking {
             address v = _verifierPool().draw(uint256(keccak256(abi.encode(d.seed, nonce))), d.poolBlock);
             ++nonce;
             if (v == address(0)) return (seats, nonce, true);
-            if (v == d.miner || !_canSit(v, d.bond)) continue;
+            if (v == d.miner || _declined[d.taskId][v] || !_canSit(v, d.bond)) continue;
             _lockSeat(v, d.bond);
             _seat(d, v, seats);
             ++seats;

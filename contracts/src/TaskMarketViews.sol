@@ -203,6 +203,11 @@ contract TaskMarketViews is MarketStorage, ITaskMarketViews {
     }
 
     /// @inheritdoc ITaskMarketViews
+    function hasDeclined(uint256 taskId, address verifier) external view returns (bool) {
+        return _declined[taskId][verifier];
+    }
+
+    /// @inheritdoc ITaskMarketViews
     function canFillQuorum(uint256 taskId) external view returns (bool) {
         Task storage t = _existingTask(taskId);
         return _pool.totalWeight() >= uint256(t.params.quorum) * t.params.voteBond;

@@ -70,6 +70,40 @@ contract TaskMarketVotesTest is TaskMarketFixture {
         for (uint256 i; i < seats.length; ++i) vm.assertTrue(seats[i] != miners[1], "miner never judges itself");
     }
 
+    function test_declineTask_keepsTheDeclinerOutOfEveryDrawOfTheTask() public {
+        // Two of the five verifiers cannot re-execute this task's units in time and say so before the draw.
+        for (uint256 i; i < 2; ++i) {
+            vm.prank(verifiers[i]);
+            market.declineTask(taskId);
+            vm.assertTrue(market.hasDeclined(taskId, verifiers[i]), "recorded");
+        }
+        vm.assertFalse(market.hasDeclined(taskId, verifiers[2]), "nobody else");
+        vm.roll(vm.getBlockNumber() + 1);
+        for (uint256 calls; calls < 20 && _unit(taskId, 0, 0).seats < 3; ++calls) {
+            market.drawVerifiers(taskId, 0, Batch.one(0));
+        }
+        address[] memory seats = market.getSeats(taskId, 0, 0);
+        vm.assertEq(seats.length, 3, "filled from the others");
+        for (uint256 i; i < seats.length; ++i) {
+            vm.assertTrue(seats[i] != verifiers[0] && seats[i] != verifiers[1], "a decliner is never seated");
+            vm.assertEq(_locked(seats[i]), VOTE_BOND * market.getBallot(taskId, 0, 0, seats[i]).seats, "bonds");
+        }
+        vm.assertEq(_locked(verifiers[0]), 0, "no bond locked for a decliner");
+        // Another task still draws them.
+        vm.assertFalse(market.hasDeclined(_createDefault(), verifiers[0]), "declining is per task");
+    }
+
+    function test_declineTask_revertsForAnUnknownTaskOrASecondTime() public {
+        vm.expectRevert(abi.encodeWithSelector(ITaskMarket.TaskMarketUnknownTask.selector, 99));
+        vm.prank(verifiers[0]);
+        market.declineTask(99);
+        vm.prank(verifiers[0]);
+        market.declineTask(taskId);
+        vm.expectRevert(abi.encodeWithSelector(ITaskMarket.TaskMarketAlreadyDeclined.selector, taskId, verifiers[0]));
+        vm.prank(verifiers[0]);
+        market.declineTask(taskId);
+    }
+
     function test_drawVerifiers_ignoresStakeAddedAtOrAfterTheSeedBlock() public {
         // In the submission's own block, a newcomer joins with 100 times everyone's stake.
         vm.deal(stranger, 2_000 ether);

@@ -141,6 +141,10 @@ class TaskMarket(MarketViews):
     def leave_verifier_pool(self) -> SentTransaction:
         return self._send("leaveVerifierPool")
 
+    def decline_task(self, task_id: int) -> SentTransaction:
+        """Takes this account out of every later draw of the task's quorums."""
+        return self._send("declineTask", task_id)
+
     def create_task(self, params: TaskParams) -> tuple[int, SentTransaction]:
         """Creates a task escrowing exactly its budget; returns the new task id (from the TaskCreated event)."""
         sent = self._send("createTask", params.as_tuple(), value=params.budget)

@@ -158,6 +158,10 @@ class MarketViews:
     def get_level(self, task_id: int, round_: int, index: int, level: int) -> LevelInfo:
         return LevelInfo.from_tuple(self._view("getLevel", task_id, round_, index, level))
 
+    def has_declined(self, task_id: int, account: str) -> bool:
+        """Whether ``account`` declined the task (no draw of its quorums seats it)."""
+        return bool(self._view("hasDeclined", task_id, to_checksum_address(account)))
+
     def can_fill_quorum(self, task_id: int) -> bool:
         """Whether the verifier pool can seat a quorum of the task now."""
         return bool(self._view("canFillQuorum", task_id))

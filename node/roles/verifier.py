@@ -26,6 +26,7 @@ from node.protocol.sender import send_batch_then_singles
 from node.protocol.timing import JobTimer
 from node.protocol.unit import unit_ref
 from node.roles.ballots import Ballots
+from node.roles.capacity import Capacity
 from node.roles.context import CycleView, Services
 from node.state import Vote, VoteStatus
 from node.store.cid import to_cid
@@ -74,6 +75,7 @@ class VerifierRole:
         self._last_tick_at: float | None = None
         self._tick_step_s = services.settings.poll_interval_s
         self._verdicts = JobTimer()  # the longest re-execution so far: what a stored vote may wait for
+        self._capacity = Capacity(services)  # whether this hardware judges a task's unit within its commit window
 
     def tick(self, view: CycleView) -> None:
         """Follows up its votes, then draws, votes and watches on the round's units as of ``view``; a re-execution
@@ -90,6 +92,8 @@ class VerifierRole:
         for task in tasks:
             material = self.s.materials.of(task)
             if material is None:
+                continue
+            if not self._capacity.can_judge(task, material):  # declined: too slow for its commit window
                 continue
             if not self._ensure_in_pool(task):
                 continue

@@ -192,6 +192,8 @@ interface ITaskMarket {
     error TaskMarketUnbondingStakeLocked(address account, uint256 unbonding, uint256 locked);
     /// @notice The account is in the verifier pool already.
     error TaskMarketAlreadyVerifying(address account);
+    /// @notice `verifier` declined task `taskId` already.
+    error TaskMarketAlreadyDeclined(uint256 taskId, address verifier);
     /// @notice The account is not in the verifier pool.
     error TaskMarketNotVerifying(address account);
     /// @notice The account has no credit to withdraw.
@@ -277,6 +279,8 @@ interface ITaskMarket {
     event VerifierJoined(address indexed account, uint256 weight);
     /// @notice `account` left the verifier pool: it is drawn for no quorum whose randomness comes later.
     event VerifierLeft(address indexed account);
+    /// @notice `verifier` declined task `taskId`: no draw of the task's quorums seats it from now on.
+    event VerifierDeclined(uint256 indexed taskId, address indexed verifier);
     /// @notice Unbonding stake was moved to the account's credit.
     event StakeReleased(address indexed account, uint256 amount);
     /// @notice A bond was slashed from `account`'s stake into the escrow of `taskId`.
@@ -425,6 +429,12 @@ interface ITaskMarket {
 
     /// @notice Takes the caller out of the verifier pool; draws whose randomness was fixed earlier still see it.
     function leaveVerifierPool() external;
+
+    /// @notice Takes the caller out of every later draw of task `taskId`'s quorums, for good (a verifier that cannot
+    /// re-execute the task's units within its commit window says so before it is seated, instead of holding seats
+    /// it would leave empty). Seats it holds already stay; a draw that picks it is skipped, as one that picks the
+    /// miner is: it removes only the caller, so it cannot steer who else is drawn.
+    function declineTask(uint256 taskId) external;
 
     // ------------------------------------------------------------------------------------------------------------
     // Tasks and units

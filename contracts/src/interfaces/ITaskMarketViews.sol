@@ -52,6 +52,9 @@ interface ITaskMarketViews {
     /// test: a seat also needs its verifier's stake to be free, and a miner in the pool never judges itself).
     function canFillQuorum(uint256 taskId) external view returns (bool);
 
+    /// @notice Whether `verifier` declined task `taskId` (see {ITaskMarket.declineTask}).
+    function hasDeclined(uint256 taskId, address verifier) external view returns (bool);
+
     /// @notice `verifier`'s ballot in the unit's current epoch (empty for a unit of an earlier round).
     function getBallot(uint256 taskId, uint32 round, uint32 index, address verifier)
         external

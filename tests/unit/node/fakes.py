@@ -105,6 +105,7 @@ class FakeMarket(FakeChain):
     sent: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
     tried: list[str] = field(default_factory=list)  # every transaction sent, landed or refused
     pool: set[str] = field(default_factory=set)
+    declined: set[tuple[int, str]] = field(default_factory=set)
     _events: FakeEvents = field(default_factory=FakeEvents)
 
     @property
@@ -182,6 +183,14 @@ class FakeMarket(FakeChain):
         sent = self._send("joinVerifierPool")
         self.pool.add(self.me)
         return sent
+
+    def decline_task(self, task_id: int) -> SentTransaction:
+        sent = self._send("declineTask", task_id)
+        self.declined.add((task_id, self.me.lower()))
+        return sent
+
+    def has_declined(self, task_id: int, account: str) -> bool:
+        return (task_id, account.lower()) in self.declined
 
     def claim_units(self, task_id: int, round_: int, indices: Sequence[int]) -> SentTransaction:
         self._gate("claimUnits", task_id, round_, list(indices))

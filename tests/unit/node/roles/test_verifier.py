@@ -152,3 +152,25 @@ def test_no_re_execution_starts_once_the_cycle_budget_is_spent_but_stored_votes_
     role.tick(n.services.cycle_at_head())
     assert len(judged.calls) == 2
     assert n.market.count("commitVotes") == 2
+
+
+def test_a_verifier_too_slow_for_the_commit_window_declines_the_task_before_it_is_seated(tmp_path: Path) -> None:
+    """Its own hardware re-executes a segment of the task; judging a unit would outlast the window: it declines on
+    chain (once: the chain remembers it), joins no pool for it and judges nothing of it."""
+    n, judged = _submitted(tmp_path, [0]), _CountingJudge()
+    task = n.market.tasks[TASK]
+    n.market.tasks[TASK] = replace(task, params=replace(task.params, commit_timeout=1))
+    role = VerifierRole(n.services, judge=judged)
+    role.tick(n.services.cycle_at_head())
+    assert n.market.count("declineTask") == 1
+    assert n.market.has_declined(TASK, n.market.me)
+    assert judged.calls == []
+    role.tick(n.services.cycle_at_head())
+    assert n.market.count("declineTask") == 1, "declined once"
+
+
+def test_a_verifier_that_makes_the_window_sits_and_judges(tmp_path: Path) -> None:
+    n, judged = _submitted(tmp_path, [0]), _CountingJudge()
+    VerifierRole(n.services, judge=judged).tick(n.services.cycle_at_head())
+    assert n.market.count("declineTask") == 0
+    assert judged.calls == [(0, 0)]
