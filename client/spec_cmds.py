@@ -83,7 +83,7 @@ def spec_check(
         task_spec.model, data.sample_shape, task_spec.training.loss, data.num_classes, tokens=data.tokens
     )
     size = footprint(task_spec.model)
-    kind = f"vocabulary {data.num_classes}" if data.tokens else f"{data.num_classes} classes"
+    kind = f"token ids below {data.num_classes}" if data.tokens else f"{data.num_classes} classes"
     typer.echo(
         f"{spec}: valid; {task_spec.dataset.shards} units per round, {task_spec.training.local_steps} steps each, "
         f"{size.parameters:,} parameters ({task_spec.family}, tolerance {task_spec.tolerance:g}); "

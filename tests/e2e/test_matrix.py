@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from client.cli import app
-from client.datasets import load_dataset
+from client.datasets import context_of, load_dataset
 from client.tasks import Economics, prepare_task
 from node.chain.types import TaskStatus
 from testkit.chain import Chain, reverted
@@ -64,7 +64,9 @@ def matrix(chain_session: Chain, tmp_path_factory: pytest.TempPathFactory) -> It
                 tasks[case.name] = _submit_example(net, case)
             else:  # the functions the CLI's submit calls, with the case's spec object
                 economics = Economics(rounds=ROUNDS, quorum=1)
-                prepared = prepare_task(net.store(), case.spec, load_dataset(case.dataset), economics)
+                prepared = prepare_task(
+                    net.store(), case.spec, load_dataset(case.dataset, context=context_of(case.spec)), economics
+                )
                 tasks[case.name], _ = owner.create_task(prepared.params)
         for name, account in (("miner-a", 2), ("miner-b", 3)):
             net.node(name, "miner,aggregator", account).start()

@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from client.cli import app
-from client.datasets import load_dataset
+from client.datasets import context_of, load_dataset
 from client.spec_cmds import load_spec, template
 from node.errors import ConfigError, SpecError
 from node.ml.defaults import digits_spec
@@ -42,8 +42,9 @@ def test_every_example_is_valid_and_fits_its_dataset(name: str) -> None:
     """Against the dataset examples/README.md checks it with (the honesty matrix reads the same lines)."""
     case = next(c for c in example_cases() if c.example is not None and c.example.name == name)
     spec = load_spec(EXAMPLES / name)
-    data = load_dataset("synthetic:200" if case.dataset.startswith("synthetic:") else case.dataset).train
-    check_against_dataset(spec.model, data.sample_shape, spec.training.loss, data.num_classes)
+    source = "synthetic:200" if case.dataset.startswith("synthetic:") else case.dataset
+    data = load_dataset(source, context=context_of(spec)).train
+    check_against_dataset(spec.model, data.sample_shape, spec.training.loss, data.num_classes, tokens=data.tokens)
 
 
 def test_load_spec_names_the_bad_field(tmp_path: Path) -> None:
@@ -71,3 +72,31 @@ def test_task_submit_refuses_units_that_contradict_the_spec(tmp_path: Path) -> N
     assert isinstance(result.exception, ConfigError)
     assert "--units 4 conflicts with the spec's dataset.shards = 2" in str(result.exception)
     assert not (tmp_path / "none").exists()
+
+
+def test_spec_calibrate_proposes_a_tolerance_between_honest_work_and_the_cheats(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["spec", "calibrate", str(EXAMPLES / "digits-cnn.yaml"), "--json"])
+    assert result.exit_code == 0, result.output
+    found = json.loads(result.output)
+    assert found["family"] == "cnn/adam"
+    assert found["segments"] == 20
+    assert found["separates"] is True
+    assert found["largest_honest_distance"] < found["proposed_tolerance"] < found["smallest_cheat_distance"]
+    assert set(found["closest_cheat"]) == {
+        "skip a step",
+        "bf16 for fp32",
+        "half the batch",
+        "stale gradient",
+        "lower learning rate",
+    }
+    # A tolerance that would accept a cheat is refused, naming the value to set.
+    loose = tmp_path / "loose.yaml"
+    loose.write_text(
+        (EXAMPLES / "digits-cnn.yaml")
+        .read_text()
+        .replace("verification: {segments: 2}", "verification: {segments: 2, tolerance: 0.09}")
+    )
+    refused = CliRunner().invoke(app, ["spec", "calibrate", str(loose)])
+    assert isinstance(refused.exception, SpecError)
+    assert "would accept a cheat" in str(refused.exception)
+    assert "set verification.tolerance to" in str(refused.exception)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from client.datasets import load_dataset
+from client.datasets import context_of, load_dataset
 from client.tasks import Economics, build_task
 from node.ml.aggregate import Contribution, aggregate, verify_aggregate
 from node.ml.device import Hardware
@@ -36,7 +36,9 @@ def test_every_example_spec_is_a_case() -> None:
 @pytest.mark.parametrize("case", CASES, ids=case_ids(CASES))
 def test_honest_units_and_aggregates_are_accepted(case: MatrixCase) -> None:
     store = MemoryStore()
-    built = build_task(case.spec, load_dataset(case.dataset), Economics(rounds=2, quorum=1))
+    built = build_task(
+        case.spec, load_dataset(case.dataset, context=context_of(case.spec)), Economics(rounds=2, quorum=1)
+    )
     for data in built.objects.values():
         store.put(data)
     prepared = built.prepared
@@ -76,7 +78,7 @@ def test_a_segment_is_re_executed_with_the_threads_the_miner_trained_with() -> N
     another thread count lands beyond the tolerance (a reduction rounds differently, Adam makes it a step); with
     the declared count it reproduces exactly."""
     case = next(c for c in CASES if c.name == "layers-norms-adam")
-    built = build_task(case.spec, load_dataset(case.dataset), Economics())
+    built = build_task(case.spec, load_dataset(case.dataset, context=context_of(case.spec)), Economics())
     p = built.prepared
     material = load_material(
         built.objects[p.spec_cid], built.objects.__getitem__, spec_cid=p.spec_cid, dataset_cid=p.dataset_cid
