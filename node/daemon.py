@@ -98,7 +98,10 @@ class Daemon:
         ``chain_wait_s``, and :class:`ChainReplaced` when another chain answers in its place."""
         failures = 0
         outage_since: float | None = None
-        log.info("node started", extra={"roles": self.status.roles, "address": self.s.address})
+        log.info(
+            "node started",
+            extra={"roles": self.status.roles, "address": self.s.address, "hardware": self.s.hardware.describe()},
+        )
         while not self.stop.is_set():
             try:
                 if failures:

@@ -1,0 +1,25 @@
+"""The node's hardware: every core and the best device by default, a device not present refused by name."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from node.errors import ConfigError
+from node.ml.device import Hardware, best_device, cores, hardware
+
+
+def test_the_default_is_every_core_and_the_best_device_present() -> None:
+    found = hardware()
+    assert found.threads == cores() >= 1
+    assert found.device == best_device()
+    assert hardware(3, "cpu") == Hardware(threads=3, device="cpu")
+    assert found.describe().startswith(f"{found.device}, {found.threads} thread")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a machine with CUDA has it")
+def test_a_device_this_machine_lacks_is_refused_naming_the_flag() -> None:
+    with pytest.raises(ConfigError, match=r"--device cuda: no cuda device on this machine"):
+        hardware(device="cuda")
+    with pytest.raises(ConfigError, match=r"--device tpu: expected one of cpu, cuda, mps"):
+        hardware(device="tpu")
