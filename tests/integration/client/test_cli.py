@@ -132,6 +132,26 @@ def test_demo_with_a_byzantine_miner_slashes_it_and_still_finishes(tmp_path: Pat
 
 
 @pytest.mark.slow
+def test_demo_of_the_language_model_reports_validation_loss_against_centralized(tmp_path: Path) -> None:
+    """dml demo --workload lm: the small GPT on fortunes through the network, judged by validation loss."""
+    from rich.console import Console
+
+    from client.demo import DemoConfig, run_demo
+
+    config = DemoConfig(miners=2, verifiers=1, units=2, rounds=2, quorum=1, local_steps=30, workload="lm")
+    result = run_demo(Console(file=open(tmp_path / "out.txt", "w"), width=120), tmp_path / "demo", config)  # noqa: SIM115
+    assert result.metric == "validation loss"
+    assert result.accepted == 2 * 3
+    assert result.rejected == 0
+    assert sorted(result.figures) == [0, 1]
+    assert result.figures[1] < result.figures[0] < 5.55, "below an untrained model's ln 256, and improving"
+    assert abs(result.figures[1] / result.centralized - 1) < 0.25
+    printed = (tmp_path / "out.txt").read_text()
+    assert "network validation loss" in printed
+    assert "perplexity" in printed
+
+
+@pytest.mark.slow
 def test_demo_in_split_mode_prints_the_owners_accuracy_next_to_plain_mode(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "client.cli", "demo", "--workdir", str(tmp_path), "--miners", "2", "--verifiers", "1",
