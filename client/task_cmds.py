@@ -48,7 +48,7 @@ def task_submit(
     rounds: Annotated[int, typer.Option(min=0, max=2**32 - 1)] = 2,
     quorum: Annotated[int, typer.Option(min=0, max=2**32 - 1, help="verifiers per unit (odd)")] = 3,
     local_steps: Annotated[
-        int | None, typer.Option(min=1, max=100_000, help="steps per unit (built-in spec: 800 digits, 200 text)")
+        int | None, typer.Option(help="steps per unit (built-in spec: 800 digits, 200 text)")
     ] = None,
     miner_reward: Annotated[str, typer.Option(help="per accepted training unit (ETH, or with gwei/wei)")] = "0.1",
     aggregator_reward: Annotated[str, typer.Option(help="per accepted aggregation (ETH)")] = "0.05",

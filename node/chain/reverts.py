@@ -29,6 +29,11 @@ class TaskMarketAlreadyCommitted(ContractRevert):
     fields = ("verifier",)
 
 
+class TaskMarketAlreadyDeclined(ContractRevert):
+    error_name = "TaskMarketAlreadyDeclined"
+    fields = ("taskId", "verifier")
+
+
 class TaskMarketAlreadyRevealed(ContractRevert):
     error_name = "TaskMarketAlreadyRevealed"
     fields = ("verifier",)
@@ -239,6 +244,7 @@ ALL: dict[str, type[ContractRevert]] = {
     "SafeCastOverflowedUintDowncast": SafeCastOverflowedUintDowncast,
     "TaskMarketAggregationNotReady": TaskMarketAggregationNotReady,
     "TaskMarketAlreadyCommitted": TaskMarketAlreadyCommitted,
+    "TaskMarketAlreadyDeclined": TaskMarketAlreadyDeclined,
     "TaskMarketAlreadyRevealed": TaskMarketAlreadyRevealed,
     "TaskMarketAlreadyVerifying": TaskMarketAlreadyVerifying,
     "TaskMarketAppealLevelExhausted": TaskMarketAppealLevelExhausted,
