@@ -9,6 +9,7 @@ run, since a command that reads the chain cannot answer faster than web3 imports
 
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import subprocess
@@ -32,9 +33,9 @@ COMMANDS: dict[str, list[str]] = {
 IMPORTS = {"python -c 'import web3'": "import web3", "python -c 'import torch'": "import torch"}
 
 
-def _median_wall(argv: list[str], cwd: Path) -> float:
+def _median_wall(argv: list[str], cwd: Path, runs: int) -> float:
     times = []
-    for _ in range(RUNS):
+    for _ in range(runs):
         start = time.perf_counter()
         subprocess.run(
             argv, cwd=cwd, check=True, capture_output=True, timeout=120, env={**os.environ, "COLUMNS": "200"}
@@ -44,6 +45,9 @@ def _median_wall(argv: list[str], cwd: Path) -> float:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=RUNS, help=f"runs of each command (default {RUNS})")
+    runs = parser.parse_args().runs
     dml = [sys.executable, "-m", "client.cli"]
     root = Path(__file__).resolve().parents[1]
     with tempfile.TemporaryDirectory() as tmp:
@@ -52,13 +56,13 @@ def main() -> None:
         subprocess.run([*dml, "devnet", "up"], cwd=home, check=True, capture_output=True, timeout=300, env=env)
         try:
             os.environ["PYTHONPATH"] = str(root)
-            figures = {name: _median_wall([*dml, *argv], home) for name, argv in COMMANDS.items()}
-            baseline = {name: _median_wall([sys.executable, "-c", code], home) for name, code in IMPORTS.items()}
+            figures = {name: _median_wall([*dml, *argv], home, runs) for name, argv in COMMANDS.items()}
+            baseline = {name: _median_wall([sys.executable, "-c", code], home, runs) for name, code in IMPORTS.items()}
         finally:
             subprocess.run([*dml, "devnet", "down"], cwd=home, check=False, capture_output=True, timeout=60, env=env)
     rows = [(name, seconds, "") for name, seconds in figures.items()]
     rows += [(name, seconds, "reference") for name, seconds in baseline.items()]
-    print_table(["command", f"median s of {RUNS}", ""], rows)
+    print_table(["command", f"median s of {runs}", ""], rows)
     emit(
         "cli",
         {

@@ -10,6 +10,7 @@ calls behind them are timed alone too.
 
 from __future__ import annotations
 
+import argparse
 import random
 import statistics
 import tempfile
@@ -60,12 +61,12 @@ def _unit_events(task: int, r: int, i: int, rng: random.Random) -> list[tuple[st
     return out
 
 
-def build_index(path: Path) -> tuple[Index, int, float]:
+def build_index(path: Path, tasks: int = TASKS) -> tuple[Index, int, float]:
     """The synthetic network, one transaction per task; returns the index, its events and seconds spent."""
     rng = random.Random(7)
     index = Index.open(path, "bench:chain")
     block, count, started = 1, 0, time.perf_counter()
-    for task in range(1, TASKS + 1):
+    for task in range(1, tasks + 1):
         named: list[tuple[str, dict[str, Any]]] = [
             ("TaskCreated", {"taskId": task, "owner": OWNER, "budget": 300 * ETH, "params": {
                 "specDigest": b"\1" * 32, "datasetDigest": b"\2" * 32, "initialModelDigest": b"\3" * 32,
@@ -101,9 +102,13 @@ def _timed(action: Callable[[], object], runs: int) -> list[float]:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tasks", type=int, default=TASKS, help=f"tasks indexed, 200 units each (default {TASKS})")
+    parser.add_argument("--loads", type=int, default=LOADS, help=f"loads of each page (default {LOADS})")
+    args = parser.parse_args()
     rng = random.Random(1)
     with tempfile.TemporaryDirectory() as tmp:
-        index, events, index_s = build_index(Path(tmp) / "explorer.sqlite")
+        index, events, index_s = build_index(Path(tmp) / "explorer.sqlite", args.tasks)
         units = index.query("SELECT COUNT(*) FROM units")[0][0]
         status = ExplorerStatus(started_at=time.time(), last_sync_at=time.time())
         port = free_port()
@@ -114,7 +119,7 @@ def main() -> None:
         base = f"http://127.0.0.1:{port}"
         pages = {
             "network": (lambda: "/", ["/api/network", "/api/tasks?limit=50", "/api/accounts?limit=50"]),
-            "task": (lambda: f"/tasks/{rng.randint(1, TASKS)}", None),
+            "task": (lambda: f"/tasks/{rng.randint(1, args.tasks)}", None),
             "account": (lambda: f"/accounts/{rng.choice(MINERS + VERIFIERS)}", None),
         }
         rows, figures = [], {}
@@ -122,11 +127,11 @@ def main() -> None:
             with httpx.Client(base_url=base, timeout=30) as http:
                 api = {
                     "network": lambda: [http.get(p).raise_for_status() for p in pages["network"][1] or []],
-                    "task": lambda: http.get(f"/api/tasks/{rng.randint(1, TASKS)}").raise_for_status(),
+                    "task": lambda: http.get(f"/api/tasks/{rng.randint(1, args.tasks)}").raise_for_status(),
                     "account": lambda: http.get(f"/api/accounts/{rng.choice(MINERS + VERIFIERS)}").raise_for_status(),
                 }
-                api_ms = {name: _timed(call, LOADS) for name, call in api.items()}
-            browser_ms = _browser_loads(base, {name: p[0] for name, p in pages.items()})
+                api_ms = {name: _timed(call, args.loads) for name, call in api.items()}
+            browser_ms = _browser_loads(base, {name: p[0] for name, p in pages.items()}, args.loads)
         finally:
             server.stop()
             index.close()
@@ -134,24 +139,24 @@ def main() -> None:
         row = [name, statistics.median(api_ms[name]), _p95(api_ms[name])]
         row += [statistics.median(browser_ms[name]), _p95(browser_ms[name])] if browser_ms else ["–", "–"]
         rows.append(row)
-    print(f"indexed {events:,} events ({units:,} units, {TASKS} tasks) in {index_s:.1f} s "
+    print(f"indexed {events:,} events ({units:,} units, {args.tasks} tasks) in {index_s:.1f} s "
           f"({events / index_s:,.0f} events/s)")  # fmt: skip
     print_table(["page", "API median ms", "API p95 ms", "page load median ms", "page load p95 ms"], rows)
     all_api = [v for samples in api_ms.values() for v in samples]
     figures = {
-        "tasks": TASKS,
+        "tasks": args.tasks,
         "units": units,
         "events": events,
         "index_events_per_s": round(events / index_s),
         "api_ms_p95": round(_p95(all_api), 2),
         "page_load_ms_p95": round(_p95([v for s in browser_ms.values() for v in s]), 2) if browser_ms else None,
         "page_load_ms_p95_by_page": {k: round(_p95(v), 2) for k, v in browser_ms.items()},
-        "loads_per_page": LOADS,
+        "loads_per_page": args.loads,
     }
     emit("bench_explorer", figures)
 
 
-def _browser_loads(base: str, paths: dict[str, Callable[[], str]]) -> dict[str, list[float]]:
+def _browser_loads(base: str, paths: dict[str, Callable[[], str]], loads: int) -> dict[str, list[float]]:
     """Per page, milliseconds from navigation until the page rendered its data, in headless Chromium."""
     import shutil
 
@@ -169,7 +174,7 @@ def _browser_loads(base: str, paths: dict[str, Callable[[], str]]) -> dict[str, 
         page.wait_for_function("() => Number(document.body.dataset.refreshed || 0) >= 1")
         for name, path in paths.items():
             samples = []
-            for _ in range(LOADS):
+            for _ in range(loads):
                 start = time.perf_counter()
                 page.goto(base + path())
                 page.wait_for_function("() => Number(document.body.dataset.refreshed || 0) >= 1")

@@ -28,6 +28,7 @@ layers on the frozen middle). Median and range over 5 seeds.
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import tempfile
 import time
@@ -74,12 +75,12 @@ def mlp4() -> sp.ModelSpec:
     )  # fmt: skip
 
 
-def task_spec(model: sp.ModelSpec) -> sp.TaskSpec:
+def task_spec(model: sp.ModelSpec, steps: int = OWNER_STEPS) -> sp.TaskSpec:
     return spec_from(
         {
             "model": model.model_dump(mode="json"),
             "training": {"loss": "cross_entropy", "optimizer": {"type": "sgd", "lr": 0.05, "momentum": 0.9},
-                         "batch_size": 32, "local_steps": OWNER_STEPS, "checkpoint_every": OWNER_STEPS},
+                         "batch_size": 32, "local_steps": steps, "checkpoint_every": steps},
             "dataset": {"digest": "00" * 32, "shards": 1},
         }
     )  # fmt: skip
@@ -162,7 +163,7 @@ def train_owner(spec: sp.TaskSpec, plan: SplitPlan | None, train: Dataset, test:
         module = attacker(spec, public_state(stand_in, plan), 0)
         module.load_state_dict({k: v for k, v in initial.items() if k not in public_state(initial, plan)}, strict=False)
         frozen_but_private(module, plan)
-        fit(module, private_params(module, plan), train, OWNER_STEPS, seed=0)
+        fit(module, private_params(module, plan), train, spec.training.local_steps, seed=0)
         return Owner(state_of(module), accuracy(module, test), [])
     owner = OwnerUnit(spec, plan, initial, train, UNIT_SEED)
     trail = train_middle(spec, plan, middle_of(spec, plan, initial), owner, UNIT_SEED, len(train))
@@ -200,15 +201,17 @@ def wire_pretrain(module: nn.Sequential, plan: SplitPlan, messages: list[bytes],
                 optimizer.step()
 
 
-def steps_to(module: nn.Sequential, params: list[nn.Parameter], train: Dataset, test: Dataset, goal: float) -> int:
+def steps_to(
+    module: nn.Sequential, params: list[nn.Parameter], train: Dataset, test: Dataset, goal: float, cap: int
+) -> int:
     """A3: training steps on the whole training set until test accuracy reaches ``goal`` (or the cap)."""
     done = 0
-    while done < A3_MAX_STEPS:
+    while done < cap:
         if accuracy(module, test) >= goal:
             return done
         fit(module, params, train, A3_EVERY, seed=done)
         done += A3_EVERY
-    return A3_MAX_STEPS if accuracy(module, test) < goal else done
+    return cap if accuracy(module, test) < goal else done
 
 
 def gap(att: float, scratch: float, owner: float) -> float:
@@ -220,6 +223,16 @@ def med(values: list[float]) -> tuple[float, float, float]:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, default=len(SEEDS), help=f"attackers per figure (default {len(SEEDS)})")
+    parser.add_argument("--ks", default=",".join(map(str, KS)), help="labelled samples the attacker holds")
+    parser.add_argument("--owner-steps", type=int, default=OWNER_STEPS, help="the owner's training steps")
+    parser.add_argument("--attack-steps", type=int, default=ATTACK_STEPS, help="the attacker's training steps")
+    parser.add_argument("--a3-max-steps", type=int, default=A3_MAX_STEPS, help="A3 stops here")
+    parser.add_argument("--network-steps", type=int, default=200, help="steps per unit of the network task")
+    args = parser.parse_args()
+    seeds, ks = range(args.seeds), tuple(int(k) for k in args.ks.split(","))
+    attack_steps, a3_cap = args.attack_steps, args.a3_max_steps
     torch.set_num_threads(1)
     data = digits()
     parts = split(data, shards=1, seed=1, holdout_fraction=0.2)
@@ -232,17 +245,17 @@ def main() -> None:
                     "owner_share", "bytes_per_step")
     }  # fmt: skip
     for name, model in models.items():
-        spec = task_spec(model)
+        spec = task_spec(model, args.owner_steps)
         train_owner(spec, None, train, test, omnilytics=False)  # warm-up: the timings below compare steady states
         started = time.perf_counter()
         plain = train_owner(spec, None, train, test, omnilytics=False)
         plain_s = time.perf_counter() - started
         scratch: dict[tuple[int, int], float] = {}
-        for seed in SEEDS:
-            for k in KS:
+        for seed in seeds:
+            for k in ks:
                 few = train.subset(torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))[:k])
                 module = build_module(spec.model, seed=1_000 + seed, check=False)
-                scratch[(seed, k)] = accuracy(fit(module, module.parameters(), few, ATTACK_STEPS, seed), test)
+                scratch[(seed, k)] = accuracy(fit(module, module.parameters(), few, attack_steps, seed), test)
         figures["owner_accuracy_plain"][name] = round(plain.accuracy, 4)
         for split_name, (n, m) in SPLITS.items():
             plan = None if n + m == 0 else plan_split(model, sp.PrivacySpec(mode="split", private_prefix=n,
@@ -258,32 +271,32 @@ def main() -> None:
                 figures["bytes_per_step"][name] = sum(len(m) for m in owner.messages[:4])
             public = public_state(owner.state, plan)
             gaps: dict[str, dict[int, list[float]]] = {"A1 frozen": {}, "A1 fine-tuned": {}, "A2": {}}
-            for seed in SEEDS:
+            for seed in seeds:
                 wired_state = None
                 if plan is not None and owner.messages:  # A2's stand-ins, fitted to the traffic once per seed
                     wired = frozen_but_private(attacker(spec, public, seed), plan)
                     wire_pretrain(wired, plan, owner.messages, train, seed)
                     wired_state = state_of(wired)
-                for k in KS:
+                for k in ks:
                     few = train.subset(torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))[:k])
                     frozen = frozen_but_private(attacker(spec, public, seed), plan)
-                    a_frozen = accuracy(fit(frozen, private_params(frozen, plan), few, ATTACK_STEPS, seed), test)
+                    a_frozen = accuracy(fit(frozen, private_params(frozen, plan), few, attack_steps, seed), test)
                     tuned = attacker(spec, public, seed)
-                    a_tuned = accuracy(fit(tuned, list(tuned.parameters()), few, ATTACK_STEPS, seed), test)
+                    a_tuned = accuracy(fit(tuned, list(tuned.parameters()), few, attack_steps, seed), test)
                     s = scratch[(seed, k)]
                     gaps["A1 frozen"].setdefault(k, []).append(gap(a_frozen, s, owner.accuracy))
                     gaps["A1 fine-tuned"].setdefault(k, []).append(gap(a_tuned, s, owner.accuracy))
                     if plan is not None and wired_state is not None:
                         wired = frozen_but_private(loaded(spec, wired_state), plan)
-                        a_wire = accuracy(fit(wired, private_params(wired, plan), few, ATTACK_STEPS, seed), test)
+                        a_wire = accuracy(fit(wired, private_params(wired, plan), few, attack_steps, seed), test)
                         gaps["A2"].setdefault(k, []).append(gap(a_wire, s, owner.accuracy))
             a3_public, a3_scratch = [], []
             goal = 0.95 * owner.accuracy
-            for seed in SEEDS:
+            for seed in seeds:
                 module = attacker(spec, public, seed)
-                a3_public.append(steps_to(module, list(module.parameters()), train, test, goal))
+                a3_public.append(steps_to(module, list(module.parameters()), train, test, goal, a3_cap))
                 fresh = build_module(spec.model, seed=1_000 + seed, check=False)
-                a3_scratch.append(steps_to(fresh, list(fresh.parameters()), train, test, goal))
+                a3_scratch.append(steps_to(fresh, list(fresh.parameters()), train, test, goal, a3_cap))
             figures["a3_steps"][f"{name}/{split_name}"] = {
                 "from_public": statistics.median(a3_public),
                 "from_scratch": statistics.median(a3_scratch),
@@ -293,30 +306,32 @@ def main() -> None:
                     g_med, g_min, g_max = med(values)
                     figures["gap_closed"][f"{name}/{split_name}/{attack}/k={k}"] = round(g_med, 3)
                     a3 = f"{statistics.median(a3_public):.0f} / {statistics.median(a3_scratch):.0f}"
-                    scratch_k = statistics.median(scratch[(s, k)] for s in SEEDS)
+                    scratch_k = statistics.median(scratch[(s, k)] for s in seeds)
                     rows.append([name, split_name, f"{owner.accuracy:.3f}", attack, k, f"{scratch_k:.3f}",
                                  f"{g_med:.2f} [{g_min:.2f}, {g_max:.2f}]", a3])  # fmt: skip
             print(f"{name} {split_name}: owner {owner.accuracy:.3f} in {owner_s:.1f} s", flush=True)
     print_table(["model", "split", "owner acc", "attack", "k", "scratch acc", "gap closed G (median [min, max])",
                  "A3 steps public / scratch"], rows)  # fmt: skip
-    _plot(figures)
-    emit("bench_privacy", {**figures, **network_run()})
+    _plot(figures, ks)
+    emit("bench_privacy", {**figures, **network_run(args.network_steps)})
 
 
-def network_run() -> dict[str, object]:
+def network_run(local_steps: int) -> dict[str, object]:
     """The same CNN task on a whole local network, plain then split: task wall times and accuracies."""
     from rich.console import Console
 
     from client.demo import DemoConfig, run_demo
 
-    config = DemoConfig(miners=2, verifiers=3, units=2, rounds=2, quorum=1, local_steps=200, privacy="split")
+    config = DemoConfig(miners=2, verifiers=3, units=2, rounds=2, quorum=1, local_steps=local_steps, privacy="split")
     with tempfile.TemporaryDirectory() as tmp, open(Path(tmp) / "demo.txt", "w") as out:
         result = run_demo(Console(file=out), Path(tmp) / "demo", config)
     assert result.split is not None
     last = max(result.figures)
     rows = [["plain", f"{result.split.plain_task_s:.1f}", f"{result.figures[last]:.4f}"],
             ["split", f"{result.split.split_task_s:.1f}", f"{result.split.owner_accuracy[last]:.4f}"]]  # fmt: skip
-    print_table(["CNN task on a local network (2 rounds × 2 units × 200 steps)", "wall s", "final accuracy"], rows)
+    print_table(
+        [f"CNN task on a local network (2 rounds × 2 units × {local_steps} steps)", "wall s", "final accuracy"], rows
+    )
     print(f"split_overhead_ratio {result.split.overhead:.2f}")
     return {
         "split_overhead_ratio": round(result.split.overhead, 2),
@@ -325,7 +340,7 @@ def network_run() -> dict[str, object]:
     }
 
 
-def _plot(figures: dict[str, dict[str, object]]) -> None:
+def _plot(figures: dict[str, dict[str, object]], ks: tuple[int, ...]) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -337,9 +352,9 @@ def _plot(figures: dict[str, dict[str, object]]) -> None:
             if split_name == "public":
                 continue
             for attack, style in (("A1 frozen", "-"), ("A2", "--")):
-                ys = [figures["gap_closed"].get(f"{model}/{split_name}/{attack}/k={k}") for k in KS]
+                ys = [figures["gap_closed"].get(f"{model}/{split_name}/{attack}/k={k}") for k in ks]
                 if any(y is not None for y in ys):
-                    ax.plot(KS, ys, style, marker="o", label=f"{split_name} {attack}")
+                    ax.plot(ks, ys, style, marker="o", label=f"{split_name} {attack}")
         ax.set_xscale("log")
         ax.set_title(f"{model}: gap closed by an attacker")
         ax.set_xlabel("labelled samples k")

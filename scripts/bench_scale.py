@@ -85,7 +85,7 @@ def main() -> None:
             "units": args.units + 1,
             "verifiers": args.verifiers,
             "poll_interval_s": args.poll_interval,
-            "speedup_20_vs_1": round(per_minute[str(counts[-1])] / per_minute[str(counts[0])], 3),
+            f"speedup_{counts[-1]}_vs_{counts[0]}": round(per_minute[str(counts[-1])] / per_minute[str(counts[0])], 3),
         },
     )
 
