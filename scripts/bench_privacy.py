@@ -49,7 +49,7 @@ from node.ml.split import SplitPlan, combine, plan_split
 from node.ml.split_unit import OwnerUnit, middle_of, train_middle
 from node.ml.split_wire import Kind, decode
 from node.ml.train import batch_indices, train_unit
-from scripts.benchlib import RESULTS_DIR, emit, print_table
+from scripts.benchlib import emit, print_table, results_dir
 
 SEEDS = range(5)
 KS = (10, 50, 100, 500)
@@ -362,9 +362,8 @@ def _plot(figures: dict[str, dict[str, object]], ks: tuple[int, ...]) -> None:
         ax.axhline(1, color="grey", lw=0.5)
     axes[0].set_ylabel("G = (attacker − scratch) / (owner − scratch)")
     axes[1].legend(fontsize=7)
-    RESULTS_DIR.mkdir(exist_ok=True)
     fig.tight_layout()
-    fig.savefig(RESULTS_DIR / "bench_privacy.png", dpi=110)
+    fig.savefig(results_dir() / "bench_privacy.png", dpi=110)
 
 
 if __name__ == "__main__":

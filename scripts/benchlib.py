@@ -10,6 +10,16 @@ from pathlib import Path
 from typing import Any
 
 RESULTS_DIR = Path(__file__).resolve().parents[1] / "bench-results"
+RESULTS_ENV = "DMLNET_BENCH_RESULTS"  # another folder for the figures (the tests' smallest-size runs use one)
+
+
+def results_dir() -> Path:
+    """Where figures go: bench-results/ in the checkout, or the folder ``$DMLNET_BENCH_RESULTS`` names."""
+    import os
+
+    folder = Path(os.environ.get(RESULTS_ENV) or RESULTS_DIR)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
@@ -22,10 +32,9 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
 
 
 def emit(name: str, figures: Mapping[str, Any]) -> None:
-    """Writes bench-results/<name>.json and prints the figures as one JSON line, last."""
+    """Writes <name>.json in :func:`results_dir` and prints the figures as one JSON line, last."""
     document = {**figures, "machine": machine()}
-    RESULTS_DIR.mkdir(exist_ok=True)
-    (RESULTS_DIR / f"{name}.json").write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+    (results_dir() / f"{name}.json").write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
     print(json.dumps(document, sort_keys=True))
 
 

@@ -4,18 +4,22 @@ claims to measure (junk made final no more than the bound allows, the attacker p
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+
+from scripts.benchlib import RESULTS_ENV
 
 pytestmark = pytest.mark.chain
 
 
-def test_bench_capture_runs_at_its_smallest_size_and_reports_against_the_bound() -> None:
+def test_bench_capture_runs_at_its_smallest_size_and_reports_against_the_bound(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "scripts.bench_capture", "--units", "2", "--accounts", "1", "4"],
-        capture_output=True, text=True, timeout=600, check=False,
+        env={**os.environ, RESULTS_ENV: str(tmp_path)}, capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     figures = json.loads(done.stdout.strip().splitlines()[-1])

@@ -5,19 +5,23 @@ shard does (the same bytes fetched, peak RSS within 2×)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+
+from scripts.benchlib import RESULTS_ENV
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 
 
-def test_bench_workloads_runs_at_its_smallest_size_and_reports_every_figure() -> None:
+def test_bench_workloads_runs_at_its_smallest_size_and_reports_every_figure(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "scripts.bench_workloads", "--rounds", "1", "--local-steps", "20", "--size-mb", "64",
          "--lm-rounds", "1", "--lm-local-steps", "20", "--calibration-units", "1"],
-        capture_output=True, text=True, timeout=1200, check=False,
+        env={**os.environ, RESULTS_ENV: str(tmp_path)}, capture_output=True, text=True, timeout=1200, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     figures = json.loads(done.stdout.strip().splitlines()[-1])

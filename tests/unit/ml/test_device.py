@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-import torch
 
 from node.errors import ConfigError
-from node.ml.device import Hardware, best_device, cores, hardware
+from node.ml.device import DeviceName, Hardware, best_device, cores, hardware, present
 
 
 def test_the_default_is_every_core_and_the_best_device_present() -> None:
@@ -17,9 +16,13 @@ def test_the_default_is_every_core_and_the_best_device_present() -> None:
     assert found.describe().startswith(f"{found.device}, {found.threads} thread")
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="a machine with CUDA has it")
-def test_a_device_this_machine_lacks_is_refused_naming_the_flag() -> None:
-    with pytest.raises(ConfigError, match=r"--device cuda: no cuda device on this machine"):
-        hardware(device="cuda")
+@pytest.mark.parametrize("device", ["cuda", "mps"])
+def test_a_device_this_machine_lacks_is_refused_naming_the_flag(device: DeviceName) -> None:
+    # Runs on every machine: a device that is present is taken, one that is not is refused by name.
+    if present(device):
+        assert hardware(device=device).device == device
+    else:
+        with pytest.raises(ConfigError, match=rf"--device {device}: no {device} device on this machine"):
+            hardware(device=device)
     with pytest.raises(ConfigError, match=r"--device tpu: expected one of cpu, cuda, mps"):
         hardware(device="tpu")
