@@ -201,7 +201,7 @@ def demo(
     quorum: Annotated[int, typer.Option(help="verifiers per unit")] = 3,
     local_steps: Annotated[
         int,
-        typer.Option(min=0, help="training steps per unit (0: the workload's: 800 digits, 400 fashion, 200 lm)"),
+        typer.Option(min=0, help="training steps per unit (0: the workload's: 800 digits, 400 fashion, 400 lm)"),
     ] = 0,
     byzantine: Annotated[int, typer.Option(help="how many miners cheat (noise, copy, replay in turn)")] = 0,
     workload: Annotated[

@@ -48,7 +48,7 @@ from node.errors import ConfigError, NodeError
 from node.ml import spec as sp
 from node.ml.baseline import centralized
 from node.ml.data import Corpus, digits
-from node.ml.defaults import digits_spec, fashion_mnist_resnet_spec, fashion_mnist_spec, lm_spec
+from node.ml.defaults import LM_LOCAL_STEPS, digits_spec, fashion_mnist_resnet_spec, fashion_mnist_spec, lm_spec
 from node.ml.evaluate import evaluate
 from node.ml.importers import fashion_mnist
 from node.ml.material import split_for
@@ -69,7 +69,7 @@ class DemoConfig:
     units: int = 4
     rounds: int = 3
     quorum: int = 3
-    local_steps: int = 0  # 0: the workload's own (800 digits, 400 fashion-mnist and its resnet, 200 lm)
+    local_steps: int = 0  # 0: the workload's own (800 digits, 400 fashion-mnist and its resnet, 400 lm)
     byzantine: int = 0
     timeout_s: float = 600.0
     # After the summary, keep the network and its explorer up until Ctrl-C (what a newcomer at a terminal wants).
@@ -267,7 +267,7 @@ def _workload(config: DemoConfig) -> tuple[sp.TaskSpec, Corpus]:
         steps = config.local_steps or 400
         return fashion_mnist_resnet_spec(dataset_digest=none, shards=config.units, local_steps=steps), fashion_mnist()
     if config.workload == "lm":
-        steps = config.local_steps or 200
+        steps = config.local_steps or LM_LOCAL_STEPS
         return lm_spec(dataset_digest=none, shards=config.units, local_steps=steps), fortunes()
     steps = config.local_steps or 800
     spec = digits_spec(dataset_digest=none, shards=config.units, local_steps=steps, cnn=config.privacy == "split")

@@ -79,7 +79,7 @@ def task_submit(
         upload,
     )
     from node.ml.data import Corpus
-    from node.ml.defaults import digits_spec, lm_spec
+    from node.ml.defaults import LM_LOCAL_STEPS, digits_spec, lm_spec
     from node.ml.shards import parse_manifest
     from node.store.errors import ContentNotFound
 
@@ -95,7 +95,7 @@ def task_submit(
         try:
             if dataset == "fortunes" or dataset.endswith((".txt", ".bin")):  # text: the built-in language model
                 task_spec = lm_spec(dataset_digest="0x" + "00" * 32, shards=4 if units is None else units,
-                                    local_steps=200 if local_steps is None else local_steps)  # fmt: skip
+                                    local_steps=LM_LOCAL_STEPS if local_steps is None else local_steps)  # fmt: skip
             else:
                 task_spec = digits_spec(
                     dataset_digest="0x" + "00" * 32,

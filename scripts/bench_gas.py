@@ -11,18 +11,29 @@ steady state of a running network): which verifiers the draws seat, and so how m
 takes, changes from round to round, and one round alone moves the figure by a few thousand gas. The first round's
 figures are printed too.
 
-    python -m scripts.bench_gas [--units 64] [--rounds 4]
+Then gas as users pay it: the whole network of ``dml demo`` (node processes, a store, Anvil) run twice, in the
+demo's configuration (2 miners, 3 verifiers, 3 rounds × 4 units, quorum 3) and in the README tour's (a miner that
+aggregates, a verifier, 2 rounds × 2 units, quorum 1), each with the nodes' default batching: every transaction the
+run sent (stakes and the pool's joins included) over its accepted units (the aggregation units included).
+
+    python -m scripts.bench_gas [--units 64] [--rounds 4] [--demo-local-steps N]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import statistics
+import sys
+import tempfile
 from collections import defaultdict
+from pathlib import Path
 
 from eth_account.signers.local import LocalAccount
+from rich.console import Console
 
+from client.demo import DemoConfig, run_demo
 from node.chain.build import ensure_artifact
 from node.chain.contract import TaskMarket
 from node.chain.deploy import deploy_market
@@ -105,6 +116,9 @@ def main() -> None:
         "--units", type=int, default=64, help="training units per round, each phase's batch (default 64)"
     )
     parser.add_argument("--rounds", type=int, default=4, help="rounds per task, the first one cold (default 4)")
+    parser.add_argument(
+        "--demo-local-steps", type=int, default=0, help="steps per unit of the two networks (0: the demo's own)"
+    )
     args = parser.parse_args()
     if args.rounds < 2:
         parser.error("--rounds must be at least 2: the first round is not the steady state")
@@ -160,6 +174,14 @@ def main() -> None:
         ["quorum", "batch", "units per round", "gas per accepted unit (steady)", "first round (cold slots)"],
         [(q, b, args.units, life[(q, b)], first[(q, b)]) for q in (1, 3) for b in batches],
     )
+    demo = as_users_pay(DemoConfig(miners=2, verifiers=3, units=4, rounds=3, quorum=3), args.demo_local_steps)
+    tour = as_users_pay(DemoConfig(miners=1, verifiers=1, units=2, rounds=2, quorum=1), args.demo_local_steps)
+    print()
+    print_table(
+        ["network as users run it", "units accepted", "gas (every transaction)", "gas per accepted unit"],
+        [(name, r["accepted"], r["gas"], r["per_unit"]) for name, r in (("dml demo (3 × 4, q3)", demo),
+                                                                         ("README tour (2 × 2, q1)", tour))],
+    )  # fmt: skip
     batch = args.units
     emit(
         "gas",
@@ -173,10 +195,27 @@ def main() -> None:
             "batch_size": batch,
             "units_per_round": args.units,
             "steady_rounds": len(steady),
+            "demo_gas_per_accepted_unit": demo["per_unit"],
+            "demo_gas": demo["gas"],
+            "demo_units_accepted": demo["accepted"],
+            "tour_gas_per_accepted_unit": tour["per_unit"],
+            "tour_gas": tour["gas"],
+            "tour_units_accepted": tour["accepted"],
             "goal_q1": 150_000,
             "goal_q3": 300_000,
         },
     )
+
+
+def as_users_pay(config: DemoConfig, local_steps: int) -> dict[str, int]:
+    """One whole network run as ``dml demo`` runs it (its progress on stderr): the gas of every transaction it sent
+    and the units it accepted."""
+    config = dataclasses.replace(config, local_steps=local_steps)
+    with tempfile.TemporaryDirectory(prefix="bench-gas-demo-") as folder:
+        result = run_demo(Console(file=sys.stderr), Path(folder) / "demo", config)
+    if result.rejected:
+        raise SystemExit(f"an honest network rejected {result.rejected} result(s)")
+    return {"gas": result.gas_used, "accepted": result.accepted, "per_unit": round(result.gas_used / result.accepted)}
 
 
 if __name__ == "__main__":

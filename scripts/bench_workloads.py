@@ -37,7 +37,7 @@ from node.chain.types import DEFAULT_UNBONDING_DELAY_S, TaskStatus
 from node.ml.baseline import centralized
 from node.ml.calibrate import calibrate
 from node.ml.data import Dataset, synthetic
-from node.ml.defaults import digits_spec, fashion_mnist_resnet_spec, fashion_mnist_spec, lm_spec
+from node.ml.defaults import LM_LOCAL_STEPS, digits_spec, fashion_mnist_resnet_spec, fashion_mnist_spec, lm_spec
 from node.ml.device import Hardware, cores
 from node.ml.evaluate import evaluate
 from node.ml.importers import fashion_mnist
@@ -70,9 +70,12 @@ def main() -> None:
     parser.add_argument("--local-steps", type=int, default=400)
     parser.add_argument("--size-mb", type=int, default=2048, help="the large synthetic dataset's size")
     parser.add_argument("--lm-rounds", type=int, default=3, help="rounds of the language-model task")
-    parser.add_argument("--lm-local-steps", type=int, default=200)
+    parser.add_argument("--lm-local-steps", type=int, default=LM_LOCAL_STEPS)
     parser.add_argument(
         "--calibration-units", type=int, default=20, help="units per workload re-executed for the calibration table"
+    )
+    parser.add_argument(
+        "--trials", type=int, default=3, help="throughput runs of each loop, alternating; the best of each is kept"
     )
     parser.add_argument("--child", choices=["train", "verify"], help=argparse.SUPPRESS)
     parser.add_argument("--store", help=argparse.SUPPRESS)
@@ -86,7 +89,7 @@ def main() -> None:
     fm = _fashion_mnist(args.rounds, args.local_steps)
     lm = _language_model(args.lm_rounds, args.lm_local_steps)
     calibration = _calibration(args.calibration_units)
-    speed = _throughput()
+    speed = _throughput(args.trials)
     big = _sharded(args.size_mb)
     rows: list[tuple[str, Any]] = [
         ("Fashion-MNIST task", f"{args.rounds} rounds × 4 units × {args.local_steps} steps, quorum 3, median"),
@@ -307,17 +310,22 @@ def _calibration(units: int) -> dict[str, dict[str, Any]]:
     return table
 
 
-def _throughput() -> dict[str, dict[str, Any]]:
-    """Samples/s of the trainer and of plain PyTorch, at 1 thread and at every core, one run each, interleaved."""
+def _throughput(trials: int = 3) -> dict[str, dict[str, Any]]:
+    """Samples/s of the trainer and of plain PyTorch, at 1 thread and at every core: ``trials`` runs each,
+    alternating, the best of each kept (as ``timeit`` does: the run least disturbed by the rest of a shared
+    machine)."""
     out: dict[str, dict[str, Any]] = {}
     n = max(2, cores())
     for name, (spec, dataset) in _workloads(60).items():
         parts = split_for(spec, load_dataset(dataset, context=context_of(spec)))
         model, shard = state_of(build_module(spec.model)), parts.shards[0]
-        figures: dict[str, Any] = {"cores": n}
+        figures: dict[str, Any] = {"cores": n, "trials": trials}
         for label, threads in (("1", 1), ("n", n)):
             hardware = Hardware(threads=threads)
-            ours, plain = trainer_rate(spec, model, shard, hardware), plain_rate(spec, model, shard, hardware)
+            ours = plain = 0.0
+            for _ in range(trials):
+                ours = max(ours, trainer_rate(spec, model, shard, hardware))
+                plain = max(plain, plain_rate(spec, model, shard, hardware))
             figures[f"rate_{label}"] = round(ours, 1)
             figures[f"plain_rate_{label}"] = round(plain, 1)
             figures[f"ratio_{label}"] = round(ours / plain, 3)

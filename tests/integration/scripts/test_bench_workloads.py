@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.chain, pytest.mark.slow]
 def test_bench_workloads_runs_at_its_smallest_size_and_reports_every_figure(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "scripts.bench_workloads", "--rounds", "1", "--local-steps", "20", "--size-mb", "64",
-         "--lm-rounds", "1", "--lm-local-steps", "20", "--calibration-units", "1"],
+         "--lm-rounds", "1", "--lm-local-steps", "20", "--calibration-units", "1", "--trials", "1"],
         env={**os.environ, RESULTS_ENV: str(tmp_path)}, capture_output=True, text=True, timeout=1200, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]

@@ -42,6 +42,9 @@ def _gas(f: dict[str, Any]) -> None:
     assert f["units_per_round"] == 1
     assert f["steady_rounds"] == 1
     assert 0 < f["gas_per_accepted_unit_q1"] < f["gas_per_accepted_unit_q3"], "three seats cost more than one"
+    assert f["demo_units_accepted"] == 3 * (4 + 1), "3 rounds of 4 training units and an aggregate"
+    assert f["tour_units_accepted"] == 2 * (2 + 1)
+    assert f["tour_gas_per_accepted_unit"] < f["demo_gas_per_accepted_unit"], "quorum 1 costs less than quorum 3"
 
 
 def _ml(f: dict[str, Any]) -> None:
@@ -89,7 +92,7 @@ def _store(f: dict[str, Any]) -> None:
 RUNS: dict[str, tuple[list[str], str, Check, bool]] = {
     "bench_cli": (["--runs", "1"], "cli", _cli, False),
     "bench_explorer": (["--tasks", "1", "--loads", "2"], "bench_explorer", _explorer, False),
-    "bench_gas": (["--units", "1", "--rounds", "2"], "gas", _gas, False),
+    "bench_gas": (["--units", "1", "--rounds", "2", "--demo-local-steps", "20"], "gas", _gas, True),
     "bench_ml": (["--rounds", "1", "--units", "2", "--trials", "1"], "ml", _ml, False),
     "bench_network": (["--rounds", "1", "--units", "1", "--local-steps", "20"], "network", _network, True),
     "bench_overhead": (["--rounds", "1", "--units", "1", "--unit-seconds", "0.5"], "overhead", _overhead, True),
