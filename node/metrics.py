@@ -37,6 +37,9 @@ class NodeMetrics:
         self.keeper_actions = Counter("dml_keeper_actions", "Finalizations and reclaims sent", ["action"], registry=r)
         self.cycle_errors = Counter("dml_cycle_errors", "Daemon cycles that failed and were retried", registry=r)
         self.last_block = Gauge("dml_last_block", "Last block the node processed", registry=r)
+        self.rpc_requests = Gauge(
+            "dml_rpc_requests", "HTTP requests sent to the RPC endpoint since the node started", registry=r
+        )
         self.store_failovers = Gauge(
             "dml_store_failovers", "Reads served by a replica other than the first", registry=r
         )

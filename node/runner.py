@@ -16,7 +16,7 @@ from node.api import serve_in_background
 from node.chain.build import Artifact, load_artifact
 from node.chain.contract import TaskMarket
 from node.chain.deployment import Deployment
-from node.chain.rpc import TRANSIENT, UNREACHABLE, connect
+from node.chain.rpc import TRANSIENT, UNREACHABLE, connect, rpc_requests
 from node.config import NodeSettings
 from node.daemon import Daemon, Role
 from node.errors import ChainReplaced, ChainUnreachable, ConfigError, DeploymentNotFound
@@ -58,7 +58,9 @@ def build_services(settings: NodeSettings, *, restarting: bool = False) -> tuple
         if token is None:
             raise ConfigError(f"environment variable {settings.store_token_env} (the store token) is not set")
     store = StoreClient.from_endpoints(settings.store, token=token, put_replicas=settings.put_replicas)
-    return Services(settings=settings, market=market, store=store, state=state, metrics=NodeMetrics()), deployment
+    metrics = NodeMetrics()
+    metrics.rpc_requests.set_function(lambda: rpc_requests(w3))
+    return Services(settings=settings, market=market, store=store, state=state, metrics=metrics), deployment
 
 
 def _bind_to_account(state: NodeState, address: str, data_dir: Path) -> None:

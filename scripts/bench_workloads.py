@@ -213,7 +213,11 @@ def _fashion_mnist(rounds: int, local_steps: int) -> dict[str, Any]:
 
 def _verification_cost(spec: TaskSpec, shard: Dataset) -> float:
     """A verifier's CPU time judging one honest unit over the miner's CPU time training it (in process)."""
-    store = StoreClient.from_endpoints([tempfile.mkdtemp(prefix="bench-workloads-store-")])
+    with tempfile.TemporaryDirectory(prefix="bench-workloads-store-") as folder:
+        return _judged_over_trained(spec, shard, StoreClient.from_endpoints([folder]))
+
+
+def _judged_over_trained(spec: TaskSpec, shard: Dataset, store: StoreClient) -> float:
     initial = state_of(build_module(spec.model, seed=0))
     input_cid = store.put(state_to_bytes(initial))
     spec_cid = store.put(canonical_bytes(spec))

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
+import weakref
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import requests
 from web3 import Web3
@@ -62,18 +64,43 @@ def _worth_retrying(err: Exception) -> bool:
     return isinstance(err, TRANSIENT) and not isinstance(err, ContractLogicError) and not is_insufficient_funds(err)
 
 
+class _CountingSession(requests.Session):
+    """The HTTP session of one client, counting the requests it sends (a batch is one request, as an RPC provider
+    meters HTTP calls): ``dml_rpc_requests`` of a node's /metrics, and the scale benchmark's requests per block."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+        self.sent = 0
+
+    def request(self, *args: Any, **kwargs: Any) -> requests.Response:
+        with self._lock:
+            self.sent += 1
+        return super().request(*args, **kwargs)
+
+
+_SESSIONS: weakref.WeakKeyDictionary[Web3, _CountingSession] = weakref.WeakKeyDictionary()
+
+
+def rpc_requests(w3: Web3) -> int:
+    """HTTP requests this client has sent to its RPC endpoint since :func:`connect` made it."""
+    session = _SESSIONS.get(w3)
+    return session.sent if session is not None else 0
+
+
 def connect(rpc_url: str, *, timeout_s: float = 10.0, expected_chain_id: int | None = None) -> Web3:
     """A Web3 client for ``rpc_url`` that has answered once; checks the chain id when one is expected."""
     # Our own retry layer decides what to retry; web3's would retry reverts' siblings blindly.
     # Proxies from the environment are looked up once here, not on every request (requests walks os.environ
     # per call: a large share of a node's CPU time when it polls).
-    session = requests.Session()
+    session = _CountingSession()
     session.trust_env = False
     session.proxies.update(requests.utils.get_environ_proxies(rpc_url))
     provider = HTTPProvider(
         rpc_url, request_kwargs={"timeout": timeout_s}, exception_retry_configuration=None, session=session
     )
     w3 = Web3(provider)
+    _SESSIONS[w3] = session
     # We sign locally and check the chain id once, below; names are never ENS. These two middlewares would
     # re-validate and re-resolve every request (about two thirds of the cost of a contract read).
     w3.middleware_onion.remove("validation")

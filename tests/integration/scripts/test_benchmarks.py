@@ -75,6 +75,10 @@ def _scale(f: dict[str, Any]) -> None:
     assert f["units"] == 3
     assert f["units_per_minute"]["1"] > 0
     assert f["speedup_1_vs_1"] == 1.0
+    assert f["nodes"] == "one process each"
+    assert f["protocol_cpu_s_per_unit"]["1"] > 0, "the chain, the store and the nodes worked for every unit"
+    idle, busy = f["rpc_per_node_per_block_idle"]["1"], f["rpc_per_node_per_block_busy"]["1"]
+    assert 0 < idle < busy, "a node reads more while it works than while it waits"
 
 
 def _split_wire(f: dict[str, Any]) -> None:
@@ -115,7 +119,7 @@ RUNS: dict[str, tuple[list[str], str, Check, bool]] = {
         _privacy,
         True,
     ),
-    "bench_scale": (["--miners", "1", "--units", "2", "--verifiers", "1"], "scale", _scale, True),
+    "bench_scale": (["--miners", "1", "--units", "2", "--verifiers", "1", "--idle-blocks", "3"], "scale", _scale, True),
     "bench_split_wire": ([], "split_wire", _split_wire, False),
     "bench_store": (["--sizes", "1"], "store", _store, False),
 }
