@@ -208,6 +208,9 @@ class Daemon:
         if event.name == "TaskCreated":
             self.s.state.add_task(int(args["taskId"]), event.block_number)
             log.info("task discovered", extra={"task": int(args["taskId"]), "budget_wei": int(args["budget"])})
+        elif event.name == "TaskCompleted":
+            # A node catching up on history skips a task completed long ago at once (ServiceContext.live_tasks).
+            self.s.state.mark_task_done(int(args["taskId"]), event.block_number)
         elif event.name == "UnitAccepted" and args.get("miner") == me:
             self.s.metrics.units_accepted.inc()
             log.info(

@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS tasks (task_id INTEGER PRIMARY KEY, seen_block INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS tasks_done (task_id INTEGER PRIMARY KEY, done_block INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS work (
     task_id INTEGER NOT NULL, round INTEGER NOT NULL, unit INTEGER NOT NULL,
     status TEXT NOT NULL, result_cid TEXT, model_cid TEXT, note TEXT, updated_at REAL NOT NULL,
@@ -119,6 +120,19 @@ class NodeState:
 
     def tasks(self) -> list[int]:
         return [int(r[0]) for r in self._exec("SELECT task_id FROM tasks ORDER BY task_id")]
+
+    def mark_task_done(self, task_id: int, block: int) -> None:
+        """The task was read completed (or cancelled with nothing in flight) at ``block``; the first such block
+        is kept."""
+        self._exec("INSERT OR IGNORE INTO tasks_done (task_id, done_block) VALUES (?, ?)", (task_id, block))
+
+    def unmark_task_done(self, task_id: int) -> None:
+        """The task is active again (a reorganisation undid its completion)."""
+        self._exec("DELETE FROM tasks_done WHERE task_id = ?", (task_id,))
+
+    def tasks_done(self) -> dict[int, int]:
+        """Each task read done, with the first block it was read so."""
+        return {int(r[0]): int(r[1]) for r in self._exec("SELECT task_id, done_block FROM tasks_done")}
 
     def task_block(self, task_id: int) -> int:
         """The block the task was created in (0 for a task added without it)."""

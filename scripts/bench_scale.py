@@ -105,14 +105,15 @@ def _run(
 ) -> dict[str, float]:
     ports: dict[str, int] = {}
     started: list[NodeProcess] = []
-    extra = ["--poll-interval", str(args.poll_interval)]
+    poll = args.poll_interval
     for i in range(miners):
         name, port = f"r{run}-miner-{i}", free_port()
-        started.append(net.node(name, "miner,aggregator", 2 + i, "--api-port", str(port), *extra))
+        started.append(net.node(name, "miner,aggregator", 2 + i, "--api-port", str(port), poll_interval_s=poll))
         ports[name] = port
     for i in range(args.verifiers):
         name, port = f"r{run}-verifier-{i}", free_port()
-        started.append(net.node(name, "verifier,keeper", 2 + args.max_miners + i, "--api-port", str(port), *extra))
+        account = 2 + args.max_miners + i
+        started.append(net.node(name, "verifier,keeper", account, "--api-port", str(port), poll_interval_s=poll))
         ports[name] = port
     try:
         for node in started:

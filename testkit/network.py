@@ -84,11 +84,19 @@ class Network:
     rpc_url: str
     nodes: dict[str, NodeProcess] = field(default_factory=dict)
 
-    def node(self, name: str, roles: str, account: int, *extra: str, rpc_url: str | None = None) -> NodeProcess:
+    def node(
+        self,
+        name: str,
+        roles: str,
+        account: int,
+        *extra: str,
+        rpc_url: str | None = None,
+        poll_interval_s: float = 0.2,
+    ) -> NodeProcess:
         args = [
             "--roles", roles, "--dev-account", str(account), "--rpc", rpc_url or self.rpc_url,
             "--deployment", str(self.deployment_path), "--store", self.store_url,
-            "--data-dir", str(self.workdir / name), "--poll-interval", "0.2",
+            "--data-dir", str(self.workdir / name), "--poll-interval", str(poll_interval_s),
             "--withdraw-threshold", str(10**30), *extra,
         ]  # fmt: skip
         node = NodeProcess(name, args, self.workdir / f"{name}.log")

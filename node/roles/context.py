@@ -21,6 +21,10 @@ from node.store.client import StoreClient
 
 log = logging.getLogger(__name__)
 
+# Blocks after which a task read done (completed, or cancelled with nothing in flight) is no longer read: deeper
+# than any reorganisation a node follows, so a completion undone by one is still seen.
+SETTLED_DEPTH = 64
+
 
 class ChainClock:
     """The chain's notion of now, which is what deadlines are measured in.
@@ -123,14 +127,24 @@ class Services:
         out = []
         wanted = self.settings.tasks
         block: int | str = "latest" if self._cycle_block is None else self._cycle_block
+        # A task done SETTLED_DEPTH blocks back (read so, or its TaskCompleted event) is not read again: before,
+        # every cycle read every task the node ever saw, and an idle node's requests per block grew with the
+        # chain's history (bench_scale).
+        done = self.state.tasks_done()
+        horizon = -1 if self._cycle_block is None else self._cycle_block - SETTLED_DEPTH
+        settled = {t for t, b in done.items() if b <= horizon}
         for task_id in self.state.tasks():
-            if wanted is not None and task_id not in wanted:
+            if (wanted is not None and task_id not in wanted) or task_id in settled:
                 continue
             task = self.market.get_task(task_id, block=block)
             if task.state.status is TaskStatus.ACTIVE or (
                 task.state.status is TaskStatus.CANCELLED and task.state.in_flight > 0
             ):
                 out.append(task)
+                if task_id in done:  # a completion that a reorganisation undid
+                    self.state.unmark_task_done(task_id)
+            elif task_id not in done and self._cycle_block is not None:
+                self.state.mark_task_done(task_id, self._cycle_block)
         if self._cycle_block is not None:
             self._cycle_tasks = out
         return out

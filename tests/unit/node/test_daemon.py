@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 from node.daemon import tick_roles
 from node.roles.context import CycleView
@@ -39,3 +40,15 @@ def test_tick_roles_stops_when_asked() -> None:
     roles = [_Role("miner")]
     assert tick_roles(roles, CycleView(1, 1), stop) == roles
     assert roles[0].views == []
+
+
+def test_a_task_completed_event_marks_the_task_done_at_its_block(tmp_path: Path) -> None:
+    """A node catching up on history learns from TaskCompleted that an old task needs no more reads."""
+    from node.chain.events import ChainEvent
+    from node.daemon import Daemon
+    from tests.unit.node.roles.harness import TASK, node
+
+    services = node(tmp_path).services
+    daemon = Daemon(services, [], start_block=0)
+    daemon._on_event(ChainEvent("TaskCompleted", {"taskId": TASK, "finalModelDigest": b"\0" * 32}, 7, 0, "0x01"))
+    assert services.state.tasks_done() == {TASK: 7}
