@@ -168,6 +168,8 @@ class Daemon:
             self.status.last_cycle_at = time.time()
             return
         began = time.monotonic()
+        # A transaction the chain forgot (a reorganisation) goes out again before anything waits on it.
+        self.s.market.signer.reconcile(head, stuck_after_s=self.s.settings.receipt_timeout_s)
         # The chain's clock follows this block from here (an idle pass is on a block it has already seen).
         view = self.s.begin_cycle(head, timestamp, budget_s=self.s.settings.cycle_budget_s)
         cursor = self.s.state.cursor

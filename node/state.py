@@ -49,7 +49,8 @@ class WorkStatus(StrEnum):
 class VoteStatus(StrEnum):
     STORED = "stored"  # salt and vote on disk; the commit may or may not be on chain
     COMMITTED = "committed"
-    REVEALED = "revealed"
+    REVEALED = "revealed"  # followed until its epoch's vote is over: a reorganisation may undo the reveal
+    SETTLED = "settled"  # revealed, and its epoch's vote is over
     ABANDONED = "abandoned"  # the epoch ended without our reveal being possible
 
 
@@ -238,8 +239,8 @@ class NodeState:
     def open_votes(self) -> list[Vote]:
         rows = self._exec(
             "SELECT task_id, round, unit, epoch, valid, salt, status, reason FROM votes "
-            "WHERE status IN (?, ?) ORDER BY task_id, round, unit, epoch",
-            (VoteStatus.STORED.value, VoteStatus.COMMITTED.value),
+            "WHERE status IN (?, ?, ?) ORDER BY task_id, round, unit, epoch",
+            (VoteStatus.STORED.value, VoteStatus.COMMITTED.value, VoteStatus.REVEALED.value),
         )
         return [_vote(r) for r in rows]
 

@@ -4,12 +4,18 @@ A call is simulated with ``eth_call`` before it is signed, so a revert surfaces 
 without spending gas. The signed bytes are kept: re-sending them after a transport error is idempotent (same
 hash), and a "nonce too low" is reconciled by looking the hash up rather than by signing again. A receipt that
 does not arrive in time raises :class:`~node.errors.TransactionPending`, which is not a failure.
+
+Every transaction stays tracked until it is ``KEEP_BLOCKS`` deep: :meth:`Signer.reconcile` (each node cycle) sends
+again the bytes of one the chain forgot (a reorganisation dropped it, or a pool evicted it), so that no dropped
+nonce blocks every later one, and replaces one stuck unmined past ``stuck_after_s`` by the same call at the same
+nonce with higher fees.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -34,6 +40,13 @@ RECEIPT_POLL = RetryPolicy(attempts=None, base_delay_s=0.02, max_delay_s=1.0)
 # draw reads the latest block's hash, which only a later block can, and a write keyed by block number (the verifier
 # pool's checkpoints) costs more in a new block than in the latest one.
 SIMULATE_AT: BlockIdentifier = "pending"
+
+# How deep a transaction's block must be before the signer stops checking that the chain still holds it.
+KEEP_BLOCKS = 64
+# Mined transactions are checked for a reorganisation every this many blocks (one request), unmined ones each time.
+RECHECK_EVERY = 8
+# A replacement offers this much more than the transaction it replaces (nodes want at least +10% of both fees).
+FEE_BUMP = 1.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +84,18 @@ class SentTransaction:
         return int(self.receipt["blockNumber"])
 
 
+@dataclass(slots=True)
+class _Tracked:
+    """One of our transactions until it is KEEP_BLOCKS deep: the bytes to send again, what to re-sign."""
+
+    unsigned: dict[str, Any]
+    raw: bytes
+    tx_hash: str
+    label: str
+    sent_at: float
+    mined_block: int | None = None
+
+
 def revert_data(err: ContractLogicError) -> str:
     data = err.data
     if isinstance(data, str):
@@ -106,6 +131,7 @@ class Signer:
         self._lock = threading.Lock()
         self._next_nonce: int | None = None
         self._chain_id: int | None = None
+        self._tracked: dict[int, _Tracked] = {}
 
     @property
     def address(self) -> str:
@@ -170,10 +196,17 @@ class Signer:
                 self._journal.record(nonce=nonce, tx_hash=tx_hash, label=call.label)
             self._broadcast(bytes(signed.raw_transaction), tx_hash, nonce)
             self._next_nonce = nonce + 1
+            self._tracked[nonce] = _Tracked(
+                unsigned, bytes(signed.raw_transaction), tx_hash, call.label, time.monotonic()
+            )
         log.debug("transaction sent", extra={"label": call.label, "tx_hash": tx_hash, "nonce": nonce})
         if not wait:
             return SentTransaction(tx_hash=tx_hash, nonce=nonce, receipt=TxReceipt({}))  # type: ignore[typeddict-item]
         receipt = self.wait_for_receipt(tx_hash, nonce)
+        with self._lock:
+            tracked = self._tracked.get(nonce)
+            if tracked is not None and tracked.tx_hash == tx_hash:
+                tracked.mined_block = int(receipt["blockNumber"])
         if int(receipt["status"]) != 1:
             raise self._mined_revert(call, receipt, tx_hash)
         return SentTransaction(tx_hash=tx_hash, nonce=nonce, receipt=receipt)
@@ -197,6 +230,78 @@ class Signer:
         except (TransactionNotFound, *TRANSIENT) as err:
             raise TransactionPending(tx_hash, nonce, limit) from err
         return receipt
+
+    def reconcile(self, head: int | None = None, *, stuck_after_s: float | None = None) -> list[tuple[str, int]]:
+        """Checks our recent transactions against the chain at block ``head`` (read when None): one it forgot
+        (dropped by a reorganisation, evicted) goes out again as the same bytes, one unmined for longer than
+        ``stuck_after_s`` is replaced at the same nonce with higher fees; one mined KEEP_BLOCKS deep is forgotten.
+        Returns what it did, as (action, nonce). No request while nothing is tracked, and none at a given head
+        while all of it was mined, but every RECHECK_EVERY blocks."""
+        with self._lock:
+            if not self._tracked:
+                return []
+            all_mined = all(t.mined_block is not None for t in self._tracked.values())
+            if all_mined and head is not None and head % RECHECK_EVERY != 0:
+                return []
+            if head is None:
+                head = int(self._read(lambda: self._w3.eth.block_number))
+            mined = int(self._read(lambda: self._w3.eth.get_transaction_count(self._account.address, "latest")))
+            done: list[tuple[str, int]] = []
+            for nonce in sorted(self._tracked):
+                tracked = self._tracked[nonce]
+                if nonce < mined:
+                    if tracked.mined_block is not None and tracked.mined_block <= head - KEEP_BLOCKS:
+                        del self._tracked[nonce]
+                    continue
+                # Not mined (any more): our nonce is still open on the chain.
+                tracked.mined_block = None
+                if not self._known(tracked.tx_hash):
+                    log.warning(
+                        "the chain forgot a transaction of ours: sending the same bytes again",
+                        extra={"label": tracked.label, "tx_hash": tracked.tx_hash, "nonce": nonce},
+                    )
+                    if not self._resend(nonce, tracked):
+                        continue
+                    tracked.sent_at = time.monotonic()
+                    done.append(("resent", nonce))
+                elif stuck_after_s is not None and time.monotonic() - tracked.sent_at > stuck_after_s:
+                    self._replace(nonce, tracked)
+                    done.append(("replaced", nonce))
+            return done
+
+    def _resend(self, nonce: int, tracked: _Tracked) -> bool:
+        """Broadcasts a tracked transaction's bytes again; False (and forgotten) when its nonce went to another."""
+        try:
+            self._broadcast(tracked.raw, tracked.tx_hash, nonce)
+        except TransactionFailed as err:
+            log.warning(
+                "a transaction of ours can no longer be sent: the counter is read from the chain again",
+                extra={"label": tracked.label, "nonce": nonce, "error": str(err)},
+            )
+            del self._tracked[nonce]
+            self._next_nonce = None
+            return False
+        return True
+
+    def _replace(self, nonce: int, tracked: _Tracked) -> None:
+        """Re-signs a stuck transaction at its nonce with fees FEE_BUMP higher (and at least today's)."""
+        fees = self._fees()
+        unsigned = dict(tracked.unsigned)
+        for key in ("maxFeePerGas", "maxPriorityFeePerGas"):
+            unsigned[key] = max(int(int(unsigned[key]) * FEE_BUMP) + 1, fees[key])
+        signed = self._account.sign_transaction(unsigned)
+        tx_hash = "0x" + bytes(signed.hash).hex()
+        log.warning(
+            "a transaction of ours is stuck: replacing it at the same nonce with higher fees",
+            extra={"label": tracked.label, "old_tx": tracked.tx_hash, "tx_hash": tx_hash, "nonce": nonce,
+                   "max_fee": unsigned["maxFeePerGas"]},
+        )  # fmt: skip
+        if self._journal is not None:
+            self._journal.record(nonce=nonce, tx_hash=tx_hash, label=tracked.label)
+        replacement = _Tracked(unsigned, bytes(signed.raw_transaction), tx_hash, tracked.label, time.monotonic())
+        self._tracked[nonce] = replacement
+        if not self._resend(nonce, replacement):
+            return
 
     # ---------------------------------------------------------------------------------------------- internals
 

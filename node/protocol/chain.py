@@ -43,6 +43,8 @@ class Sender(Protocol):
     @property
     def account(self) -> LocalAccount: ...
 
+    def reconcile(self, head: int | None = None, *, stuck_after_s: float | None = None) -> list[tuple[str, int]]: ...
+
 
 class Events(Protocol):
     """The contract's events between two blocks, in chain order."""

@@ -133,11 +133,15 @@ class Ballots:
             self._reveal(batch)
 
     def follow_up(self, vote: Vote) -> bool:
-        """Settles what became of a committed vote; True when it is due for its reveal."""
+        """Settles what became of a committed (or revealed) vote; True when it is due for its reveal. A revealed vote
+        is followed until its epoch's vote is over: a reorganisation that dropped our commit or reveal has it sent
+        again, with the salt on disk."""
         unit = self.s.market.get_unit(vote.task_id, vote.round, vote.unit)
         if unit.epoch != vote.epoch or unit.status not in (UnitStatus.SUBMITTED, UnitStatus.REVEALING):
             # The epoch ended: settled with or without us (a missed reveal was slashed), or reopened.
-            self.s.state.set_vote_status(vote, VoteStatus.ABANDONED)
+            self.s.state.set_vote_status(
+                vote, VoteStatus.SETTLED if vote.status is VoteStatus.REVEALED else VoteStatus.ABANDONED
+            )
             return False
         if unit.status is UnitStatus.SUBMITTED:
             ballot = self.s.market.get_ballot(vote.task_id, vote.round, vote.unit, self.s.address)

@@ -31,7 +31,7 @@ from node.protocol.unit import unit_ref
 from node.roles.aggregator import LOST_RACE, Aggregator
 from node.roles.context import CycleView, Services
 from node.roles.own_results import claims_blocked
-from node.state import Work, WorkStatus
+from node.state import VoteStatus, Work, WorkStatus
 from node.store.cid import to_digest
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ class MinerRole:
         """A node that also verifies trains inside the same loop: a unit claimed now must not keep it from its own
         commits and reveals. No claim while a vote of ours is due sooner than a unit takes to train (twice the
         longest so far, plus a margin); the vote goes out first, the claim follows in a later cycle."""
-        votes = self.s.state.open_votes()
+        votes = [v for v in self.s.state.open_votes() if v.status is not VoteStatus.REVEALED]  # nothing owed
         if not votes or not self._training.timed:
             return False
         deadlines = [self.s.market.get_unit(v.task_id, v.round, v.unit).deadline for v in votes]

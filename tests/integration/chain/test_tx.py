@@ -89,3 +89,42 @@ def test_a_nonce_used_elsewhere_is_reported_not_resigned(chain: Chain) -> None:
     market.signer.resync_nonce()
     market.stake(1)
     assert market.stake_of(account.address).total == 4
+
+
+def test_reconcile_sends_again_what_a_reorganisation_dropped(chain: Chain) -> None:
+    market = chain.market(chain.accounts[16])
+    signer = market.signer
+    w3 = chain.w3
+    market.stake(ETHER)  # mined alone in its block (automine)
+    assert signer.reconcile() == []  # mined and on the chain: nothing to do
+    w3.provider.make_request("anvil_reorg", [1, []])  # type: ignore[arg-type]
+    assert market.stake_of(signer.address).total == 0  # the chain forgot it
+    dropped = w3.eth.get_transaction_count(signer.address)
+    assert signer.reconcile(8 * 1000 + 1) == [], "mined ones are checked every RECHECK_EVERY blocks only"
+    assert signer.reconcile(8 * 1000) == [("resent", dropped)]
+    assert market.stake_of(signer.address).total == ETHER
+    market.stake(1)  # the next nonce follows: nothing queued behind a gap
+    assert market.stake_of(signer.address).total == ETHER + 1
+    assert signer.reconcile() == []
+
+
+def test_reconcile_replaces_a_stuck_transaction_at_its_nonce(chain: Chain) -> None:
+    market = chain.market(chain.accounts[17])
+    signer = market.signer
+    w3 = chain.w3
+    w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
+    try:
+        sent = signer.send(market._call("stake", value=ETHER), wait=False)
+        offered = int(w3.eth.get_transaction(sent.tx_hash)["maxFeePerGas"])
+        assert signer.reconcile(stuck_after_s=3600) == []  # pending, not stuck yet
+        assert signer.reconcile(stuck_after_s=0) == [("replaced", sent.nonce)]
+        w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    finally:
+        w3.provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type]
+    mined = w3.eth.get_transaction_by_block(w3.eth.block_number, 0)
+    assert mined["nonce"] == sent.nonce
+    assert "0x" + bytes(mined["hash"]).hex() != sent.tx_hash
+    assert int(mined["maxFeePerGas"]) > offered
+    assert market.stake_of(signer.address).total == ETHER  # once, by the replacement
+    market.stake(1)
+    assert market.stake_of(signer.address).total == ETHER + 1

@@ -375,6 +375,33 @@ def test_a_verifier_reveals_due_votes_in_one_transaction_and_one_by_one_when_the
     verifier.state.close()
 
 
+def test_a_reveal_a_reorganisation_dropped_is_sent_again_and_the_vote_followed_until_it_is_over(
+    chain: Chain, tmp_path: Path
+) -> None:
+    verifier, miner = _verifier_and_miner(chain, tmp_path)
+    role = VerifierRole(verifier)
+    task_id = _task(chain, tmp_path, units=1)
+    _submit(chain, miner, task_id, [0])
+    miner.draw_quorums(task_id, 0, [0])
+    epoch = verifier.market.get_unit(task_id, 0, 0).epoch
+    vote = verifier.state.store_vote(Vote(task_id, 0, 0, epoch, True, new_salt(), VoteStatus.STORED))
+    role.ballots.follow_up_all(verifier.state.open_votes())  # commits
+    role.ballots.follow_up_all(verifier.state.open_votes())  # reveals: the only seat, so the unit is decided
+    assert verifier.market.get_unit(task_id, 0, 0).status is UnitStatus.DECIDED
+    assert verifier.state.get_vote(task_id, 0, 0, epoch).status is VoteStatus.REVEALED  # type: ignore[union-attr]
+
+    chain.w3.provider.make_request("anvil_reorg", [1, []])  # type: ignore[arg-type]  # the reveal's block is gone
+    assert not verifier.market.get_ballot(task_id, 0, 0, verifier.address).revealed
+    assert verifier.market.signer.reconcile() != []  # the dropped reveal goes out again, its nonce first
+    role.ballots.follow_up_all(verifier.state.open_votes())
+    assert verifier.market.get_ballot(task_id, 0, 0, verifier.address).revealed
+    assert verifier.market.get_unit(task_id, 0, 0).status is UnitStatus.DECIDED
+    assert verifier.state.get_vote(task_id, 0, 0, epoch).status is VoteStatus.SETTLED  # type: ignore[union-attr]
+    assert vote.salt == verifier.state.get_vote(task_id, 0, 0, epoch).salt  # type: ignore[union-attr]
+    assert verifier.state.open_votes() == []
+    verifier.state.close()
+
+
 def test_a_verifier_commits_a_cycles_votes_in_one_transaction_and_first_those_a_re_execution_would_outlast(
     chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -68,6 +68,9 @@ class FakeSender:
     address: str
     account: Any = None
 
+    def reconcile(self, head: int | None = None, *, stuck_after_s: float | None = None) -> list[tuple[str, int]]:
+        return []  # nothing in flight: the fakes mine at once
+
 
 @dataclass
 class FakeEvents:

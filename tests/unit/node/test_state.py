@@ -33,6 +33,8 @@ def test_a_stored_salt_is_never_replaced(tmp_path: Path) -> None:
     state.set_vote_status(first, VoteStatus.COMMITTED)
     assert [v.status for v in state.open_votes()] == [VoteStatus.COMMITTED]
     state.set_vote_status(first, VoteStatus.REVEALED)
+    assert [v.status for v in state.open_votes()] == [VoteStatus.REVEALED], "followed until its vote is over"
+    state.set_vote_status(first, VoteStatus.SETTLED)
     assert state.open_votes() == []
 
 
