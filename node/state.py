@@ -10,7 +10,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -29,6 +29,7 @@ CREATE TABLE IF NOT EXISTS work (
 CREATE TABLE IF NOT EXISTS votes (
     task_id INTEGER NOT NULL, round INTEGER NOT NULL, unit INTEGER NOT NULL, epoch INTEGER NOT NULL,
     valid INTEGER NOT NULL, salt BLOB NOT NULL, status TEXT NOT NULL, reason TEXT, updated_at REAL NOT NULL,
+    result BLOB NOT NULL DEFAULT x'',
     PRIMARY KEY (task_id, round, unit, epoch)
 );
 CREATE TABLE IF NOT EXISTS txs (
@@ -75,6 +76,11 @@ class Vote:
     salt: bytes
     status: VoteStatus
     reason: str | None = None
+    result: bytes = b""  # the result digest judged (empty in a state written before it was kept)
+
+    def judged(self, result_digest: bytes) -> bool:
+        """Whether this vote is on that result (a vote from before results were kept is taken to be)."""
+        return not self.result or self.result == result_digest
 
 
 class NodeState:
@@ -85,6 +91,9 @@ class NodeState:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
+        columns = {str(r[1]) for r in self._db.execute("PRAGMA table_info(votes)").fetchall()}
+        if "result" not in columns:  # a state written before votes kept the result they judged
+            self._db.execute("ALTER TABLE votes ADD COLUMN result BLOB NOT NULL DEFAULT x''")
 
     def close(self) -> None:
         with self._lock:
@@ -200,27 +209,35 @@ class NodeState:
     # ---------------------------------------------------------------------------------------------- votes
 
     def store_vote(self, vote: Vote) -> Vote:
-        """Writes salt and vote durably; if this epoch already has one, returns the stored one unchanged
-        (a restart must reuse the salt its commitment was made with)."""
+        """Writes salt and vote durably. If this epoch already has one for the same result, returns it unchanged (a
+        restart must reuse the salt its commitment was made with), or stores it again with its salt when it was let
+        go before its reveal (a seat released before its commit: drawn again). One for another result under the
+        same epoch number (a reorganisation replaced the submission) is replaced, new salt and all: a salt is never
+        used for another commitment."""
         existing = self.get_vote(vote.task_id, vote.round, vote.unit, vote.epoch)
-        if existing is not None:
+        if existing is None:
+            self._exec(
+                "INSERT INTO votes (task_id, round, unit, epoch, valid, salt, status, reason, result, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (vote.task_id, vote.round, vote.unit, vote.epoch, int(vote.valid), vote.salt, vote.status.value,
+                 vote.reason, vote.result, time.time()),
+            )  # fmt: skip
+            return vote
+        same_result = not existing.result or not vote.result or existing.result == vote.result
+        if same_result and existing.status is not VoteStatus.ABANDONED:
             return existing
-        self._exec(
-            "INSERT INTO votes (task_id, round, unit, epoch, valid, salt, status, reason, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                vote.task_id,
-                vote.round,
-                vote.unit,
-                vote.epoch,
-                int(vote.valid),
-                vote.salt,
-                vote.status.value,
-                vote.reason,
-                time.time(),
-            ),
+        stored = (
+            replace(existing, valid=vote.valid, status=VoteStatus.STORED, reason=vote.reason, result=vote.result)
+            if same_result
+            else vote
         )
-        return vote
+        self._exec(
+            "UPDATE votes SET valid = ?, salt = ?, status = ?, reason = ?, result = ?, updated_at = ? "
+            "WHERE task_id = ? AND round = ? AND unit = ? AND epoch = ?",
+            (int(stored.valid), stored.salt, stored.status.value, stored.reason, stored.result, time.time(),
+             vote.task_id, vote.round, vote.unit, vote.epoch),
+        )  # fmt: skip
+        return stored
 
     def set_vote_status(self, vote: Vote, status: VoteStatus) -> None:
         self._exec(
@@ -230,7 +247,7 @@ class NodeState:
 
     def get_vote(self, task_id: int, round_: int, unit: int, epoch: int) -> Vote | None:
         rows = self._exec(
-            "SELECT task_id, round, unit, epoch, valid, salt, status, reason FROM votes "
+            "SELECT task_id, round, unit, epoch, valid, salt, status, reason, result FROM votes "
             "WHERE task_id = ? AND round = ? AND unit = ? AND epoch = ?",
             (task_id, round_, unit, epoch),
         )
@@ -238,7 +255,7 @@ class NodeState:
 
     def open_votes(self) -> list[Vote]:
         rows = self._exec(
-            "SELECT task_id, round, unit, epoch, valid, salt, status, reason FROM votes "
+            "SELECT task_id, round, unit, epoch, valid, salt, status, reason, result FROM votes "
             "WHERE status IN (?, ?, ?) ORDER BY task_id, round, unit, epoch",
             (VoteStatus.STORED.value, VoteStatus.COMMITTED.value, VoteStatus.REVEALED.value),
         )
@@ -317,4 +334,5 @@ def open_state(path: Path, chain: str) -> NodeState:
 
 
 def _vote(r: tuple[Any, ...]) -> Vote:
-    return Vote(int(r[0]), int(r[1]), int(r[2]), int(r[3]), bool(r[4]), bytes(r[5]), VoteStatus(r[6]), r[7])
+    task_id, round_, unit, epoch = (int(x) for x in r[:4])
+    return Vote(task_id, round_, unit, epoch, bool(r[4]), bytes(r[5]), VoteStatus(r[6]), r[7], bytes(r[8]))

@@ -95,8 +95,8 @@ class Ballots:
             )
             self.s.state.set_vote_status(vote, VoteStatus.COMMITTED if ours else VoteStatus.ABANDONED)
             return None
-        if unit.epoch != vote.epoch or unit.status is not UnitStatus.SUBMITTED:
-            self.s.state.set_vote_status(vote, VoteStatus.ABANDONED)
+        if unit.epoch != vote.epoch or unit.status is not UnitStatus.SUBMITTED or not vote.judged(unit.result_digest):
+            self.s.state.set_vote_status(vote, VoteStatus.ABANDONED)  # another result: judged afresh, new salt
             return None
         return self.commitment_of(vote)
 
@@ -142,6 +142,10 @@ class Ballots:
             self.s.state.set_vote_status(
                 vote, VoteStatus.SETTLED if vote.status is VoteStatus.REVEALED else VoteStatus.ABANDONED
             )
+            return False
+        if not vote.judged(unit.result_digest):
+            # A reorganisation replaced the submission under this epoch number: this vote is not on it.
+            self.s.state.set_vote_status(vote, VoteStatus.ABANDONED)
             return False
         if unit.status is UnitStatus.SUBMITTED:
             ballot = self.s.market.get_ballot(vote.task_id, vote.round, vote.unit, self.s.address)

@@ -193,9 +193,10 @@ class VerifierRole:
         if ballot.committed:
             return False
         # A vote already stored is committed (again, for a new seat) by the follow-up; one abandoned when our seat
-        # was released goes through _vote once more, which reuses its salt.
+        # was released goes through _vote once more, which reuses its salt; one for another result under this epoch
+        # number (a reorganisation replaced the submission) is judged afresh, with a new salt.
         stored = self.s.state.get_vote(*key)
-        return stored is None or stored.status is VoteStatus.ABANDONED
+        return stored is None or stored.status is VoteStatus.ABANDONED or not stored.judged(unit.result_digest)
 
     def _vote(self, task: Task, unit: UnitInfo, round_: int, index: int, material: TaskMaterial) -> None:
         """Re-executes the unit and stores the vote; the commitment goes out with the cycle's others."""
@@ -231,6 +232,7 @@ class VerifierRole:
                 new_salt(),
                 VoteStatus.STORED,
                 verdict.reason[:500],
+                unit.result_digest,
             )
         )
         log.debug("vote stored", extra={"task": vote.task_id, "round": vote.round, "unit": vote.unit})

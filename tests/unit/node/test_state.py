@@ -84,3 +84,42 @@ def test_a_used_state_of_unknown_chain_is_moved_aside(tmp_path: Path) -> None:
     assert state.cursor is None, "it cannot be told apart from another chain's"
     state.close()
     assert len(list(tmp_path.glob("state.other-chain-*.sqlite"))) == 1
+
+
+def test_a_vote_let_go_before_its_commit_is_stored_again_with_its_salt(tmp_path: Path) -> None:
+    state = NodeState(tmp_path / "s.sqlite")
+    first = state.store_vote(Vote(1, 0, 0, 1, True, b"\x01" * 32, VoteStatus.STORED, result=b"r" * 32))
+    state.set_vote_status(first, VoteStatus.ABANDONED)  # its seat was released before it committed
+    again = state.store_vote(Vote(1, 0, 0, 1, True, b"\x02" * 32, VoteStatus.STORED, result=b"r" * 32))
+    assert again.salt == first.salt
+    assert again.status is VoteStatus.STORED
+    assert state.open_votes() == [again]
+
+
+def test_a_vote_on_another_result_under_the_same_epoch_gets_a_new_salt(tmp_path: Path) -> None:
+    """A reorganisation replaced the submission: the old salt is never used for another commitment."""
+    state = NodeState(tmp_path / "s.sqlite")
+    first = state.store_vote(Vote(1, 0, 0, 1, True, b"\x01" * 32, VoteStatus.COMMITTED, result=b"a" * 32))
+    assert first.judged(b"a" * 32)
+    assert not first.judged(b"b" * 32)
+    other = state.store_vote(Vote(1, 0, 0, 1, False, b"\x02" * 32, VoteStatus.STORED, result=b"b" * 32))
+    assert other.salt == b"\x02" * 32
+    assert state.get_vote(1, 0, 0, 1) == other
+
+
+def test_a_state_from_before_votes_kept_their_result_opens_and_keeps_its_votes(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    old = sqlite3.connect(path)
+    old.execute(
+        "CREATE TABLE votes (task_id INTEGER NOT NULL, round INTEGER NOT NULL, unit INTEGER NOT NULL, "
+        "epoch INTEGER NOT NULL, valid INTEGER NOT NULL, salt BLOB NOT NULL, status TEXT NOT NULL, reason TEXT, "
+        "updated_at REAL NOT NULL, PRIMARY KEY (task_id, round, unit, epoch))"
+    )
+    old.execute("INSERT INTO votes VALUES (3, 0, 1, 2, 1, ?, 'committed', NULL, 0)", (b"\x07" * 32,))
+    old.commit()
+    old.close()
+    state = NodeState(path)
+    (vote,) = state.open_votes()
+    assert vote.salt == b"\x07" * 32
+    assert vote.result == b""
+    assert vote.judged(b"x" * 32), "a vote from before is taken to be on the unit's result"
