@@ -146,6 +146,12 @@ def deploy(
     dev_account: Annotated[int | None, typer.Option(help="sign with Anvil's well-known account N")] = None,
     key_env: Annotated[str | None, typer.Option(help="name of an environment variable holding the private key")] = None,
     unbonding_delay: Annotated[int, typer.Option(help="seconds")] = DEFAULT_UNBONDING_DELAY_S,
+    evm_version: Annotated[
+        str,
+        typer.Option(
+            help="the contracts' build: cancun, shanghai (no transient storage), or auto: the newest the chain runs"
+        ),
+    ] = "auto",
 ) -> None:
     """Deploy TaskMarket and write the deployment file."""
     from node.chain.build import load_artifact
@@ -167,9 +173,12 @@ def deploy(
     else:
         account = dev_accounts((dev_account or 0) + 1)[dev_account or 0]
     artifact = load_artifact()
-    deployment = deploy_market(Signer(w3, account), artifact, unbonding_delay)
+    deployment = deploy_market(Signer(w3, account), artifact, unbonding_delay, evm_version=evm_version)
     deployment.write(out)
-    console.print(f"TaskMarket deployed at {deployment.address} on chain {deployment.chain_id} → {out}")
+    console.print(
+        f"TaskMarket ({deployment.evm_version} build) deployed at {deployment.address} on chain "
+        f"{deployment.chain_id} → {out}"
+    )
 
 
 @app.command()

@@ -83,7 +83,7 @@ def open_reader(c: Connection) -> Reader:
     _say_taken(record, [f"chain {rpc_url}"] if c.rpc is None else [])
     artifact = load_artifact()
     rpc = JsonRpc(rpc_url)
-    deployment.check_answers(rpc.chain_id(), rpc.code_at(deployment.address), artifact)
+    deployment.check_answers(rpc.chain_id(), rpc.code_at(deployment.address), artifact, genesis=rpc.genesis_hash())
     return Reader(RpcViews(rpc, deployment.address, artifact.abi), deployment, rpc_url)
 
 

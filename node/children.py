@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
@@ -22,6 +23,18 @@ def tied_to_parent(cmd: list[str]) -> list[str]:
     if not sys.platform.startswith("linux"):
         return cmd
     return [sys.executable, "-m", "node.children", str(os.getpid()), *cmd]
+
+
+def stop_child(process: subprocess.Popen[bytes], grace_s: float = 10.0) -> None:
+    """Stops a child: SIGTERM, then SIGKILL if it is still there after ``grace_s``; waits for it either way."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=grace_s)
 
 
 def _launch(argv: list[str]) -> None:

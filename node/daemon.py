@@ -19,10 +19,15 @@ from typing import Protocol
 
 from node.chain.events import ChainEvent
 from node.chain.rpc import UNREACHABLE
+from node.chain.types import BlockHead
 from node.errors import ChainReplaced, ChainUnreachable, DmlnetError
 from node.retry import RetryPolicy
-from node.roles.context import CycleView, Services
+from node.roles.context import SETTLED_DEPTH, CycleView, Services
 from node.store.cid import to_cid
+
+# How far back a node reads events again when the block under its cursor was replaced: as deep as a task's
+# completion is still followed.
+REREAD_BLOCKS = SETTLED_DEPTH
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +93,11 @@ class Daemon:
         # asked during an outage, so that the node follows instead of waiting on the old address.
         self._moved = moved
         self._seen_head = -1
-        self._passed_head: int | None = None
+        # Events handled in the last REREAD_BLOCKS, by (transaction, log index) → block: a reorganisation's
+        # re-read skips those it handled already (in memory: after a restart a re-read handles them again, which
+        # the state's writes allow: each is idempotent).
+        self._handled: dict[tuple[str, int], int] = {}
+        self._passed_head: bytes | None = None  # the hash of the head of the last complete pass
         self._next_idle_pass = 0.0
         self.status = NodeStatus(roles=[r.name for r in roles], address=services.address, started_at=time.time())
         self.reader = services.market.events()
@@ -159,25 +168,29 @@ class Daemon:
             )
 
     def cycle(self) -> None:
-        head, timestamp = self.s.market.latest()
+        latest = self.s.market.latest()
+        head, timestamp = latest.number, latest.timestamp
         if head < self._seen_head:  # a chain does not shrink: this one was replaced (or reorganised deeply)
             self._check_same_chain()
         self._seen_head = head
-        if head == self._passed_head and time.monotonic() < self._next_idle_pass:
+        if latest.hash == self._passed_head and time.monotonic() < self._next_idle_pass:
             self.status.cycles += 1
             self.status.last_cycle_at = time.time()
             return
         began = time.monotonic()
-        # A transaction the chain forgot (a reorganisation) goes out again before anything waits on it.
-        self.s.market.signer.reconcile(head, stuck_after_s=self.s.settings.receipt_timeout_s)
+        # A transaction the chain forgot (a reorganisation) goes out again before anything waits on it; all of them
+        # are checked at once when the block under the event cursor was replaced.
+        start = self._events_from(latest)
+        cursor = self.s.state.cursor
+        redone = self.s.market.signer.reconcile(
+            head, stuck_after_s=self.s.settings.receipt_timeout_s, force=cursor is not None and start <= cursor
+        )
+        if redone:  # the roles read the chain with what went out again, not before it: nothing is done twice
+            latest = self.s.market.latest()
+            head, timestamp = latest.number, latest.timestamp
         # The chain's clock follows this block from here (an idle pass is on a block it has already seen).
         view = self.s.begin_cycle(head, timestamp, budget_s=self.s.settings.cycle_budget_s)
-        cursor = self.s.state.cursor
-        start = self.start_block if cursor is None else cursor + 1
-        if start <= head:
-            for event in self.reader.iter(start, head):
-                self._on_event(event)
-            self.s.state.set_cursor(head)
+        self.read_events(latest, start)
         self.s.metrics.last_block.set(head)
         left = tick_roles(self.roles, view, self.stop)
         if self.stop.is_set():
@@ -201,8 +214,45 @@ class Daemon:
                 "cycle overran its time budget (a job once started is not cut)",
                 extra={"seconds": round(self.status.last_cycle_s, 1), "budget_s": self.s.settings.cycle_budget_s},
             )
-        self._passed_head = None if left else head  # a cut cycle's rest goes on at once, new block or not
+        self._passed_head = None if left else latest.hash  # a cut cycle's rest goes on at once, new block or not
         self._next_idle_pass = time.monotonic() + self.idle_recheck_s
+
+    def read_events(self, latest: BlockHead, start: int | None = None) -> None:
+        """Handles the events of the blocks from ``start`` (by default the first not read yet) up to ``latest``,
+        and moves the cursor there."""
+        head = latest.number
+        start = self._events_from(latest) if start is None else start
+        if start > head:
+            return
+        for event in self.reader.iter(start, head):
+            key = (event.tx_hash, event.log_index)
+            if key in self._handled:
+                continue  # handled before the reorganisation (its transaction mined again, maybe elsewhere)
+            self._handled[key] = event.block_number
+            self._on_event(event)
+        self.s.state.set_cursor(head, latest.hash)
+        self._handled = {k: b for k, b in self._handled.items() if b > head - REREAD_BLOCKS}
+
+    def _events_from(self, latest: BlockHead) -> int:
+        """The first block whose events are still to read: the one after the cursor, unless the chain's block at
+        the cursor is no longer the one read there (a reorganisation replaced it, at the same height too, or the
+        chain is shorter now). Then the last REREAD_BLOCKS are read again: an event whose transaction the new
+        branch mined at or below the cursor is not missed, and one read before (same transaction, same log) is not
+        handled twice. One request at most, and none when the head is the cursor's block."""
+        cursor, kept, head = self.s.state.cursor, self.s.state.cursor_hash, latest.number
+        if cursor is None:
+            return self.start_block
+        if kept is None:  # a state written before the cursor's hash was kept
+            return cursor + 1
+        same_height = cursor == head
+        if (latest.hash == kept) if same_height else (cursor < head and self.s.market.block_hash(cursor) == kept):
+            return cursor + 1
+        back = max(self.start_block, min(cursor, head) - REREAD_BLOCKS)
+        log.warning(
+            "the chain under the event cursor changed (a reorganisation): reading its events again",
+            extra={"cursor": cursor, "from_block": back, "head": head},
+        )
+        return back
 
     def _on_event(self, event: ChainEvent) -> None:
         me = self.s.address

@@ -52,6 +52,19 @@ class ChainReplaced(ChainError):
     exit_code = 17
 
 
+class ChainIncompatible(ChainError):
+    """The chain cannot run the contracts' build: it lacks an opcode that build uses."""
+
+    exit_code = 18
+
+    def __init__(self, evm_version: str, missing: str) -> None:
+        super().__init__(
+            f"this chain cannot run the contracts' {evm_version} build: it lacks {missing}; "
+            "deploy the build it runs (`dml deploy --evm-version auto` picks it)"
+        )
+        self.evm_version = evm_version
+
+
 class DeploymentNotFound(ChainError):
     """No deployment file where one was expected."""
 

@@ -120,8 +120,17 @@ class NodeState:
         value = self.get_meta("cursor")
         return int(value) if value is not None else None
 
-    def set_cursor(self, block: int) -> None:
+    @property
+    def cursor_hash(self) -> bytes | None:
+        """The hash of the cursor's block when it was read (none in a state written before it was kept)."""
+        value = self.get_meta("cursor_hash")
+        return bytes.fromhex(value) if value else None
+
+    def set_cursor(self, block: int, block_hash: bytes | None = None) -> None:
+        """Events are read up to ``block``, whose hash was ``block_hash``: if the chain's block at that height
+        has another hash later, a reorganisation replaced it and its events are read again."""
         self.set_meta("cursor", str(block))
+        self.set_meta("cursor_hash", block_hash.hex() if block_hash is not None else "")
 
     # ---------------------------------------------------------------------------------------------- tasks
 

@@ -11,6 +11,9 @@ steady state of a running network): which verifiers the draws seat, and so how m
 takes, changes from round to round, and one round alone moves the figure by a few thousand gas. The first round's
 figures are printed too.
 
+The same four tasks run again on Anvil at Shanghai with the contracts' Shanghai build (chains before Cancun:
+Ganache 7), and the two builds' gas per accepted unit are set side by side.
+
 Then gas as users pay it: the whole network of ``dml demo`` (node processes, a store, Anvil) run twice, in the
 demo's configuration (2 miners, 3 verifiers, 3 rounds × 4 units, quorum 3) and in the README tour's (a miner that
 aggregates, a verifier, 2 rounds × 2 units, quorum 1), each with the nodes' default batching: every transaction the
@@ -34,7 +37,7 @@ from eth_account.signers.local import LocalAccount
 from rich.console import Console
 
 from client.demo import DemoConfig, run_demo
-from node.chain.build import ensure_artifact
+from node.chain.build import Artifact, ensure_artifact
 from node.chain.contract import TaskMarket
 from node.chain.deploy import deploy_market
 from node.chain.devnet import Devnet, dev_accounts
@@ -123,28 +126,11 @@ def main() -> None:
     if args.rounds < 2:
         parser.error("--rounds must be at least 2: the first round is not the steady state")
     artifact = ensure_artifact()
-    with Devnet(accounts=10) as devnet:
-        w3 = connect(devnet.rpc_url)
-        accounts: list[LocalAccount] = dev_accounts(10)
-        deployment = deploy_market(Signer(w3, accounts[0]), artifact, unbonding_delay_s=4 * 3600)
-
-        def market(a: LocalAccount) -> TaskMarket:
-            return TaskMarket.for_account(w3, deployment.address, artifact, a)
-
-        markets = {"owner": market(accounts[1]), "miner": market(accounts[2])}
-        verifiers = [market(a) for a in accounts[3:8]]
-        stake_gas = markets["miner"].stake(100 * ETHER).gas_used
-        join_gas = 0
-        for v in verifiers:
-            v.stake(100 * ETHER)
-            join_gas = v.join_verifier_pool().gas_used
-        batches = (1, args.units)
-        results = {(q, b): run_task(markets, verifiers, args.units, q, b, args.rounds) for q in (1, 3) for b in batches}
-        markets["miner"].request_unstake(ETHER)
-        withdraw_gas = 0
-        credit = markets["miner"].credit_of(markets["miner"].signer.address)
-        if credit:
-            withdraw_gas = markets["miner"].withdraw().gas_used
+    results, stake_gas, join_gas, withdraw_gas = per_call(artifact, args.units, args.rounds, hardfork=None)
+    # The same task on a chain before Cancun, with the build it runs (no transient storage: every draw searches the
+    # pool's history afresh, and the reentrancy guard writes storage).
+    shanghai, *_ = per_call(artifact, args.units, args.rounds, hardfork="shanghai")
+    batches = (1, args.units)
 
     steady = range(1, args.rounds)
     rows: list[tuple[int | str, int | str, str, int, str]] = []
@@ -174,6 +160,19 @@ def main() -> None:
         ["quorum", "batch", "units per round", "gas per accepted unit (steady)", "first round (cold slots)"],
         [(q, b, args.units, life[(q, b)], first[(q, b)]) for q in (1, 3) for b in batches],
     )
+    life_shanghai = {
+        key: round(statistics.mean(unit_life(by_round[r], args.units) for r in steady))
+        for key, by_round in shanghai.items()
+    }
+    print()
+    print_table(
+        ["quorum", "batch", "gas per accepted unit: Cancun build", "Shanghai build (no transient storage)", "ratio"],
+        [
+            (q, b, life[(q, b)], life_shanghai[(q, b)], f"{life_shanghai[(q, b)] / life[(q, b)]:.3f}")
+            for q in (1, 3)
+            for b in batches
+        ],
+    )
     demo = as_users_pay(DemoConfig(miners=2, verifiers=3, units=4, rounds=3, quorum=3), args.demo_local_steps)
     tour = as_users_pay(DemoConfig(miners=1, verifiers=1, units=2, rounds=2, quorum=1), args.demo_local_steps)
     print()
@@ -192,6 +191,10 @@ def main() -> None:
             "gas_per_accepted_unit_q3_first_round": first[(3, batch)],
             "gas_per_accepted_unit_q1_unbatched": life[(1, 1)],
             "gas_per_accepted_unit_q3_unbatched": life[(3, 1)],
+            "shanghai_gas_per_accepted_unit_q1": life_shanghai[(1, batch)],
+            "shanghai_gas_per_accepted_unit_q3": life_shanghai[(3, batch)],
+            "shanghai_gas_per_accepted_unit_q1_unbatched": life_shanghai[(1, 1)],
+            "shanghai_gas_per_accepted_unit_q3_unbatched": life_shanghai[(3, 1)],
             "batch_size": batch,
             "units_per_round": args.units,
             "steady_rounds": len(steady),
@@ -205,6 +208,35 @@ def main() -> None:
             "goal_q3": 300_000,
         },
     )
+
+
+def per_call(
+    artifact: Artifact, units: int, rounds: int, *, hardfork: str | None
+) -> tuple[dict[tuple[int, int], dict[int, dict[str, list[int]]]], int, int, int]:
+    """The four tasks (quorum 1 and 3, unbatched and batched) on a fresh Anvil at ``hardfork`` (its newest: None)
+    with the build that chain runs; their gas by round and call, and the gas of a stake, a join and a withdrawal."""
+    with Devnet(accounts=10, hardfork=hardfork) as devnet:
+        w3 = connect(devnet.rpc_url)
+        accounts: list[LocalAccount] = dev_accounts(10)
+        deployment = deploy_market(Signer(w3, accounts[0]), artifact, unbonding_delay_s=4 * 3600)
+
+        def market(a: LocalAccount) -> TaskMarket:
+            return TaskMarket.for_account(w3, deployment.address, artifact, a)
+
+        markets = {"owner": market(accounts[1]), "miner": market(accounts[2])}
+        verifiers = [market(a) for a in accounts[3:8]]
+        stake_gas = markets["miner"].stake(100 * ETHER).gas_used
+        join_gas = 0
+        for v in verifiers:
+            v.stake(100 * ETHER)
+            join_gas = v.join_verifier_pool().gas_used
+        results = {(q, b): run_task(markets, verifiers, units, q, b, rounds) for q in (1, 3) for b in (1, units)}
+        markets["miner"].request_unstake(ETHER)
+        withdraw_gas = 0
+        credit = markets["miner"].credit_of(markets["miner"].signer.address)
+        if credit:
+            withdraw_gas = markets["miner"].withdraw().gas_used
+    return results, stake_gas, join_gas, withdraw_gas
 
 
 def as_users_pay(config: DemoConfig, local_steps: int) -> dict[str, int]:

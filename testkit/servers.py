@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 
 from node.chain.devnet import free_port
+from node.children import stop_child
 from testkit.polling import wait_until
 
 
@@ -48,12 +49,7 @@ def store_server(
         wait_healthy(url, process=process)
         yield url, process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_child(process)
 
 
 @contextmanager

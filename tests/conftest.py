@@ -1,5 +1,8 @@
 """Fixtures shared by every test: a real Anvil chain per session, a TaskMarket deployed once, and a snapshot
-reverted after each test so tests never see each other's state."""
+reverted after each test so tests never see each other's state. A test parametrized indirectly on ``chain``
+(``@pytest.mark.parametrize("chain", EVMS, indirect=True)``) runs on each EVM named: Ganache 7.9.2 is started
+once per session, the first time a test asks for it, with the contracts' Shanghai build deployed; Hardhat 3's node
+likewise, with the Cancun build."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from node.chain.devnet import Devnet, dev_accounts
 from node.chain.rpc import connect
 from node.chain.tx import Signer
 from testkit.chain import UNBONDING_DELAY_S, Chain, reverted
+from testkit.evms import ANVIL, deployed_chain, ganache, hardhat
 
 
 @pytest.fixture(scope="session")
@@ -35,8 +39,22 @@ def chain_session(devnet: Devnet, artifact: Artifact) -> Chain:
     return Chain(devnet.rpc_url, w3, artifact, deployment, accounts)
 
 
+@pytest.fixture(scope="session")
+def ganache_session(artifact: Artifact, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
+    with ganache(tmp_path_factory.mktemp("ganache") / "ganache.log", accounts=30) as rpc_url:
+        yield deployed_chain(rpc_url, artifact, accounts=30)
+
+
+@pytest.fixture(scope="session")
+def hardhat_session(artifact: Artifact, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
+    with hardhat(tmp_path_factory.mktemp("hardhat") / "hardhat.log", accounts=30) as rpc_url:
+        yield deployed_chain(rpc_url, artifact, accounts=30)
+
+
 @pytest.fixture
-def chain(chain_session: Chain) -> Iterator[Chain]:
-    """The session chain, rolled back to a snapshot after the test."""
-    with reverted(chain_session) as chain:
+def chain(request: pytest.FixtureRequest, chain_session: Chain) -> Iterator[Chain]:
+    """The session chain (Anvil, or the EVM the test is parametrized with), rolled back after the test."""
+    evm = getattr(request, "param", ANVIL)
+    base = chain_session if evm == ANVIL else request.getfixturevalue(f"{evm}_session")
+    with reverted(base) as chain:
         yield chain

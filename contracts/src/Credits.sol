@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {ReentrancyGuarded} from "dmlnet-evm/EvmFeatures.sol";
 import {MarketStorage} from "./MarketStorage.sol";
 import {ITaskMarket} from "./interfaces/ITaskMarket.sol";
 
@@ -10,7 +10,7 @@ import {ITaskMarket} from "./interfaces/ITaskMarket.sol";
 /// @dev Also keeps `_totalOwed` (Σ escrow + Σ stake + Σ credit). Moves between buckets leave it unchanged, so it is
 /// written only where value enters (stake, createTask) or leaves (withdraw): the solvency check costs no gas on
 /// the paths in between.
-abstract contract Credits is MarketStorage, ITaskMarket, ReentrancyGuardTransient {
+abstract contract Credits is MarketStorage, ITaskMarket, ReentrancyGuarded {
     /// @inheritdoc ITaskMarket
     function withdraw() external nonReentrant {
         uint256 amount = _credits[msg.sender];

@@ -8,7 +8,8 @@ import {ITaskMarket} from "./interfaces/ITaskMarket.sol";
 /// @notice The market's whole state, declared in one place, and the helpers that address it.
 /// @dev The base of both the market's logic (Credits → Staking → Quorums → TaskMarket) and TaskMarketViews, whose
 /// views run on the market's storage by delegatecall: the two share this layout because only this contract declares
-/// state (ReentrancyGuardTransient keeps its flag in transient storage). Nothing else may declare a state variable.
+/// state (the reentrancy guard keeps its flag in transient storage, or in the Shanghai build at a namespaced slot far
+/// from this layout). Nothing else may declare a state variable.
 abstract contract MarketStorage {
     struct Task {
         ITaskMarket.TaskParams params;

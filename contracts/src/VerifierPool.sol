@@ -3,6 +3,7 @@ pragma solidity ^0.8.24;
 
 import {Checkpoints} from "@openzeppelin/contracts/utils/structs/Checkpoints.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {TransientCache} from "dmlnet-evm/EvmFeatures.sol";
 import {IVerifierPool} from "./interfaces/IVerifierPool.sol";
 
 /// @title VerifierPool
@@ -129,26 +130,20 @@ contract VerifierPool is IVerifierPool {
     /// kept in transient storage for the rest of the transaction: a batch of draws from one block (a round's quorums)
     /// searches each node's history once, and every later draw reads it for 100 gas. The current block's values may
     /// still change in this transaction, so they are never kept. Transient slot: `node << 48 | at`, holding the sum
-    /// plus one (zero: not kept); nothing else in this contract uses transient storage.
+    /// plus one (zero: not kept); nothing else in this contract uses transient storage. The Shanghai build has no
+    /// transient storage: there every draw searches the history again.
     function _sumAt(uint256 node, uint48 at) private returns (uint256 sum) {
-        bool past = at < block.number;
+        bool kept = TransientCache.ENABLED && at < block.number;
         uint256 slot = (node << 48) | at;
-        if (past) {
-            uint256 kept;
-            assembly ("memory-safe") {
-                kept := tload(slot)
-            }
-            // kept ≤ 2^208 (a checkpointed sum plus one): no underflow, and nonzero here.
+        if (kept) {
+            uint256 value = TransientCache.load(slot);
+            // value ≤ 2^208 (a checkpointed sum plus one): no underflow, and nonzero here.
             unchecked {
-                if (kept != 0) return kept - 1;
+                if (value != 0) return value - 1;
             }
         }
         sum = node == 0 ? _capacity.upperLookupRecent(at) : _nodes[node].upperLookupRecent(at);
-        if (past) {
-            assembly ("memory-safe") {
-                tstore(slot, add(sum, 1))
-            }
-        }
+        if (kept) TransientCache.store(slot, sum + 1);
     }
 
     function _past(uint256 blockNumber) private view returns (uint48) {

@@ -12,12 +12,13 @@ import argparse
 import hashlib
 import json
 import logging
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from node.errors import ToolchainError
+from node.errors import ConfigError, ToolchainError
 
 log = logging.getLogger(__name__)
 
@@ -25,30 +26,57 @@ CONTRACT = "TaskMarket"
 # Its views live in a second contract that its fallback runs on its storage: their ABI joins the market's, since
 # the market's address answers them.
 VIEWS_CONTRACT = "TaskMarketViews"
+# The market creates it (Staking's constructor) and reads its draws; its events are decoded with its own ABI.
+POOL_CONTRACT = "VerifierPool"
 ARTIFACT_NAME = "TaskMarket.json"
 SOURCE_DIR = Path("contracts") / "src"
+# One build per EVM version, from the same sources: `dmlnet-evm/` resolves to the build's EVM features.
+EVM_DIR = Path("contracts") / "evm"
+CANCUN = "cancun"
+SHANGHAI = "shanghai"
+# Newest first: a deployment takes the first one its chain runs (node.chain.evm).
+EVM_VERSIONS: tuple[str, ...] = (CANCUN, SHANGHAI)
 OZ_REMAPPING = "@openzeppelin/contracts/=node_modules/@openzeppelin/contracts/"
-# Keep in step with foundry.toml so forge, slither and the nodes run the same bytecode.
+# Keep in step with foundry.toml so forge, slither and the nodes run the same (Cancun) bytecode.
 SETTINGS: dict[str, Any] = {
     "optimizer": {"enabled": True, "runs": 200},
     # Same as foundry.toml: the IR pipeline keeps TaskMarket under EIP-170's 24,576 bytes of runtime code.
     "viaIR": True,
-    "evmVersion": "cancun",
     "metadata": {"bytecodeHash": "none"},
-    "remappings": [OZ_REMAPPING],
     "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"]}},
 }
 
 
+def settings_for(evm_version: str) -> dict[str, Any]:
+    """The compiler settings of one build: SETTINGS at that EVM version, its features folder remapped."""
+    features = (EVM_DIR / evm_version).as_posix() + "/"
+    return {**SETTINGS, "evmVersion": evm_version, "remappings": [OZ_REMAPPING, f"dmlnet-evm/={features}"]}
+
+
 @dataclass(frozen=True, slots=True)
 class Artifact:
-    """A compiled contract as the nodes need it."""
+    """The compiled contracts as the nodes need them: the market's ABI (one for every build), its creation code
+    per EVM version, and the ABI of the pool it creates."""
 
     name: str
     abi: list[dict[str, Any]]
-    bytecode: str
+    bytecodes: Mapping[str, str]
     source_digest: str
     compiler: str
+    pool_abi: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def bytecode(self) -> str:
+        """The newest build's creation code."""
+        return self.bytecode_for(EVM_VERSIONS[0])
+
+    def bytecode_for(self, evm_version: str) -> str:
+        try:
+            return self.bytecodes[evm_version]
+        except KeyError as err:
+            raise ConfigError(
+                f"no build of the contracts for EVM version {evm_version!r}: there are {', '.join(self.bytecodes)}"
+            ) from err
 
     @property
     def abi_digest(self) -> str:
@@ -65,7 +93,7 @@ def repo_root() -> Path:
 def source_digest(root: Path) -> str:
     """Digest of every contract source, the OpenZeppelin version and the compiler settings."""
     h = hashlib.sha256()
-    for path in sorted((root / SOURCE_DIR).rglob("*.sol")):
+    for path in sorted([*(root / SOURCE_DIR).rglob("*.sol"), *(root / EVM_DIR).rglob("*.sol")]):
         h.update(path.relative_to(root).as_posix().encode() + b"\0")
         h.update(path.read_bytes() + b"\0")
     oz_package = root / "node_modules" / "@openzeppelin" / "contracts" / "package.json"
@@ -75,7 +103,8 @@ def source_digest(root: Path) -> str:
     elif lock.exists():
         packages = json.loads(lock.read_text()).get("packages", {})
         h.update(packages.get("node_modules/@openzeppelin/contracts", {}).get("version", "").encode())
-    h.update(json.dumps(SETTINGS, sort_keys=True).encode())
+    for evm_version in EVM_VERSIONS:
+        h.update(json.dumps(settings_for(evm_version), sort_keys=True).encode())
     return h.hexdigest()
 
 
@@ -88,38 +117,54 @@ def solc_command(root: Path) -> Path:
 
 
 def compile_contract(root: Path) -> Artifact:
-    """Compile ``TaskMarket`` through py-solc-x's standard-JSON interface."""
-    import solcx  # only builders need it
-
-    sources = {
-        path.relative_to(root).as_posix(): {"content": path.read_text()}
-        for path in sorted((root / SOURCE_DIR).rglob("*.sol"))
-    }
+    """Compile ``TaskMarket`` once per EVM version through py-solc-x's standard-JSON interface."""
     if not (root / "node_modules" / "@openzeppelin" / "contracts").exists():
         raise ToolchainError("node_modules/@openzeppelin/contracts is missing: run `npm ci`")
     solc = solc_command(root)
+    builds = {evm_version: _compile(root, solc, evm_version) for evm_version in EVM_VERSIONS}
+    abis = {
+        evm_version: market_abi(out[CONTRACT]["abi"], out[VIEWS_CONTRACT]["abi"]) for evm_version, out in builds.items()
+    }
+    first = abis[EVM_VERSIONS[0]]
+    if any(abi != first for abi in abis.values()):
+        raise ToolchainError(f"the builds for {', '.join(EVM_VERSIONS)} have different ABIs: contracts/evm differs")
+    return Artifact(
+        name=CONTRACT,
+        abi=first,
+        bytecodes={
+            evm_version: "0x" + out[CONTRACT]["evm"]["bytecode"]["object"] for evm_version, out in builds.items()
+        },
+        source_digest=source_digest(root),
+        compiler=_version(solc),
+        pool_abi=builds[EVM_VERSIONS[0]][POOL_CONTRACT]["abi"],
+    )
+
+
+def _compile(root: Path, solc: Path, evm_version: str) -> dict[str, Any]:
+    """One build: the market's sources and its EVM version's features; the three contracts' output by name."""
+    import solcx  # only builders need it
+
+    paths = [*(root / SOURCE_DIR).rglob("*.sol"), *(root / EVM_DIR / evm_version).rglob("*.sol")]
+    sources = {path.relative_to(root).as_posix(): {"content": path.read_text()} for path in sorted(paths)}
     try:
         output = solcx.compile_standard(
-            {"language": "Solidity", "sources": sources, "settings": SETTINGS},
+            {"language": "Solidity", "sources": sources, "settings": settings_for(evm_version)},
             base_path=str(root),
             allow_paths=[str(root)],
             solc_binary=str(solc),
         )
-        version = _version(solc)
     except solcx.exceptions.SolcError as err:
-        raise ToolchainError(f"solc failed: {err}") from err
+        raise ToolchainError(f"solc ({evm_version}) failed: {err}") from err
     errors = [e for e in output.get("errors", []) if e.get("severity") == "error"]
     if errors:
-        raise ToolchainError("solc: " + "; ".join(e.get("formattedMessage", e["message"]) for e in errors))
-    contract = output["contracts"][f"{SOURCE_DIR.as_posix()}/{CONTRACT}.sol"][CONTRACT]
-    views = output["contracts"][f"{SOURCE_DIR.as_posix()}/{VIEWS_CONTRACT}.sol"][VIEWS_CONTRACT]
-    return Artifact(
-        name=CONTRACT,
-        abi=market_abi(contract["abi"], views["abi"]),
-        bytecode="0x" + contract["evm"]["bytecode"]["object"],
-        source_digest=source_digest(root),
-        compiler=version,
-    )
+        raise ToolchainError(
+            f"solc ({evm_version}): " + "; ".join(e.get("formattedMessage", e["message"]) for e in errors)
+        )
+    contracts = output["contracts"]
+    return {
+        name: contracts[f"{SOURCE_DIR.as_posix()}/{name}.sol"][name]
+        for name in (CONTRACT, VIEWS_CONTRACT, POOL_CONTRACT)
+    }
 
 
 def market_abi(market: list[dict[str, Any]], views: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -149,7 +194,8 @@ def write_artifact(artifact: Artifact, path: Path | None = None) -> Path:
     document = {
         "name": artifact.name,
         "abi": artifact.abi,
-        "bytecode": artifact.bytecode,
+        "bytecodes": dict(artifact.bytecodes),
+        "poolAbi": artifact.pool_abi,
         "sourceDigest": artifact.source_digest,
         "compiler": artifact.compiler,
     }
@@ -166,13 +212,19 @@ def load_artifact(path: Path | None = None) -> Artifact:
         document = json.loads(source.read_text())
     except FileNotFoundError as err:
         raise ToolchainError(f"{source} is missing: run `python -m node.chain.build`") from err
-    return Artifact(
-        name=document["name"],
-        abi=document["abi"],
-        bytecode=document["bytecode"],
-        source_digest=document["sourceDigest"],
-        compiler=document["compiler"],
-    )
+    try:
+        return Artifact(
+            name=document["name"],
+            abi=document["abi"],
+            bytecodes=document["bytecodes"],
+            source_digest=document["sourceDigest"],
+            compiler=document["compiler"],
+            pool_abi=document["poolAbi"],
+        )
+    except KeyError as err:
+        raise ToolchainError(
+            f"{source} lacks {err}: it is from an older build, run `python -m node.chain.build`"
+        ) from err
 
 
 def ensure_artifact(root: Path | None = None) -> Artifact:
@@ -205,7 +257,8 @@ def main(argv: list[str] | None = None) -> int:
     artifact = compile_contract(root) if args.force else ensure_artifact(root)
     if args.force:
         write_artifact(artifact)
-    print(f"{artifact.name}: {len(artifact.bytecode) // 2 - 1} bytes, compiler {artifact.compiler}")
+    for evm_version, code in artifact.bytecodes.items():
+        print(f"{artifact.name} ({evm_version}): {len(code) // 2 - 1} bytes, compiler {artifact.compiler}")
     return 0
 
 

@@ -22,7 +22,7 @@ from node.chain.events import EventReader
 from node.chain.hashing import vote_commitment
 from node.chain.rpc import with_retries
 from node.chain.tx import Call, SentTransaction, Signer, revert_data
-from node.chain.types import TaskParams
+from node.chain.types import BlockHead, TaskParams
 from node.chain.views import MarketViews, RevertDecoder
 from node.errors import ConfigError
 from node.retry import RetryPolicy
@@ -101,10 +101,10 @@ class TaskMarket(MarketViews):
         block = with_retries(lambda: self._w3.eth.get_block(number), what="get_block")
         return bytes(block["hash"])
 
-    def latest(self) -> tuple[int, int]:
-        """The latest block's number and timestamp (what a node's cycle starts from)."""
+    def latest(self) -> BlockHead:
+        """The latest block's number, timestamp and hash (what a node's cycle starts from)."""
         block = self._w3.eth.get_block("latest")  # not retried: the node's loop waits out an outage itself
-        return int(block["number"]), int(block["timestamp"])
+        return BlockHead(int(block["number"]), int(block["timestamp"]), bytes(block["hash"]))
 
     def events(self) -> EventReader:
         """A reader of this contract's events (one per client)."""

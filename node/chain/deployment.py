@@ -26,6 +26,12 @@ class Deployment:
     abi_digest: str
     tx_hash: str
     unbonding_delay_s: int
+    # The build deployed (node.chain.build.EVM_VERSIONS): a node refuses a chain that cannot run it.
+    evm_version: str = "cancun"
+    # The chain's block 0: a deployment file is bound to its chain as node state is, not by chain id and address
+    # alone (every local devnet is chain 31337 and puts the first contract at the same address). Empty in a file
+    # written before it was recorded: such a file is checked by chain id and code only.
+    genesis_hash: str = ""
 
     def write(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -51,6 +57,8 @@ class Deployment:
                 abi_digest=str(document["abi_digest"]),
                 tx_hash=str(document["tx_hash"]),
                 unbonding_delay_s=int(document["unbonding_delay_s"]),
+                evm_version=str(document.get("evm_version", "cancun")),
+                genesis_hash=str(document.get("genesis_hash", "")),
             )
         except (KeyError, ValueError, TypeError) as err:
             raise ConfigError(f"{path} is not a dmlnet deployment file: {err}") from err
@@ -58,17 +66,24 @@ class Deployment:
     def identity(self, w3: Web3) -> str:
         """What state kept about this deployment is bound to (a node's, the explorer's index): a devnet restarted
         with the same chain id and contract address still has another genesis block (its timestamp differs)."""
-        from node.chain.rpc import with_retries
-
-        genesis = bytes(with_retries(lambda: w3.eth.get_block(0), what="genesis block")["hash"]).hex()
-        return f"{self.chain_id}:{genesis}:{self.address.lower()}:{self.block_number}"
+        return f"{self.chain_id}:{genesis_hash(w3)}:{self.address.lower()}:{self.block_number}"
 
     def check(self, w3: Web3, artifact: Artifact) -> None:
-        """Refuses a deployment on another chain, one whose ABI differs from ours, or one this chain does not hold."""
-        self.check_answers(int(w3.eth.chain_id), bytes(w3.eth.get_code(self.address)), artifact)  # type: ignore[arg-type]
+        """Refuses a deployment on another chain, one whose ABI differs from ours, one this chain does not hold,
+        or one whose build this chain cannot run (a Cancun build on a Shanghai chain), naming what is missing."""
+        from node.chain.evm import require
 
-    def check_answers(self, chain_id: int, code: bytes, artifact: Artifact) -> None:
-        """:meth:`check` on the chain's answers (its id, the code at our address), however they were read."""
+        self.check_answers(
+            int(w3.eth.chain_id),
+            bytes(w3.eth.get_code(self.address)),  # type: ignore[arg-type]
+            artifact,
+            genesis=genesis_hash(w3),
+        )
+        require(w3, self.evm_version)
+
+    def check_answers(self, chain_id: int, code: bytes, artifact: Artifact, *, genesis: str | None = None) -> None:
+        """:meth:`check` on the chain's answers (its id, the code at our address, its genesis hash when read),
+        however they were read; the build is not probed here."""
         if chain_id != self.chain_id:
             raise WrongChain(self.chain_id, chain_id)
         if artifact.abi_digest != self.abi_digest:
@@ -76,9 +91,23 @@ class Deployment:
                 f"the deployment at {self.address} speaks ABI {self.abi_digest[:12]}…, "
                 f"this node {artifact.abi_digest[:12]}…"
             )
+        if genesis is not None and self.genesis_hash and genesis != self.genesis_hash:
+            # Same chain id, maybe the same address, another chain: a devnet restarted, another EVM's local node.
+            raise DeploymentNotFound(
+                f"the deployment file describes another chain: its genesis block is {self.genesis_hash[:16]}…, this "
+                f"one's {genesis[:16]}… (restarted, or another chain with id {chain_id}); run `dml devnet up` or "
+                "`dml deploy` again"
+            )
         if not code:
             # A deployment file outliving its chain: a devnet restarted without deploying, another chain's file.
             raise DeploymentNotFound(
                 f"no contract at {self.address} on chain {chain_id}: the deployment file describes another chain "
                 "(restarted?); run `dml devnet up` or `dml deploy` again"
             )
+
+
+def genesis_hash(w3: Web3) -> str:
+    """The hash of the chain's block 0, hex without 0x."""
+    from node.chain.rpc import with_retries
+
+    return bytes(with_retries(lambda: w3.eth.get_block(0), what="genesis block")["hash"]).hex()

@@ -23,7 +23,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from node.chain.jsonrpc import JsonRpc
-from node.children import tied_to_parent
+from node.children import stop_child, tied_to_parent
 from node.errors import ChainUnreachable, ToolchainError
 from node.retry import RetryPolicy, retry
 
@@ -143,6 +143,7 @@ class Devnet:
         log_path: Path | None = None,
         anvil: Path | None = None,
         tied_to_parent: bool = False,
+        hardfork: str | None = None,
     ) -> None:
         self._port = port or free_port()
         self._tied_to_parent = tied_to_parent
@@ -152,6 +153,7 @@ class Devnet:
         self._block_time_s = block_time_s
         self._log_path = log_path
         self._anvil = anvil
+        self._hardfork = hardfork  # Anvil's newest by default; e.g. "shanghai" for a chain before transient storage
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -173,6 +175,8 @@ class Devnet:
         ]  # fmt: skip
         if self._block_time_s is not None:
             cmd += ["--block-time", str(self._block_time_s)]
+        if self._hardfork is not None:
+            cmd += ["--hardfork", self._hardfork]
         cmd += ["--timestamp", str(_GENESIS.next())]
         sink = self._log_path.open("ab") if self._log_path else subprocess.DEVNULL
         try:
@@ -203,14 +207,8 @@ class Devnet:
 
     def stop(self, grace_s: float = 5.0) -> None:
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=grace_s)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=grace_s)
+        if process is not None:
+            stop_child(process, grace_s)
 
     def __enter__(self) -> Devnet:
         self.start()

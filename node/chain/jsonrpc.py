@@ -50,5 +50,9 @@ class JsonRpc:
     def chain_id(self) -> int:
         return int(self.request("eth_chainId"), 16)
 
+    def genesis_hash(self) -> str:
+        """The hash of block 0, hex without 0x (as :func:`node.chain.deployment.genesis_hash`)."""
+        return str(self.request("eth_getBlockByNumber", "0x0", False)["hash"]).removeprefix("0x")
+
     def code_at(self, address: str) -> bytes:
         return bytes.fromhex(str(self.request("eth_getCode", address, "latest")).removeprefix("0x"))

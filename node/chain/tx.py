@@ -45,6 +45,9 @@ SIMULATE_AT: BlockIdentifier = "pending"
 KEEP_BLOCKS = 64
 # Mined transactions are checked for a reorganisation every this many blocks (one request), unmined ones each time.
 RECHECK_EVERY = 8
+# A receipt not there after this long: the earlier nonces are checked for one the chain forgot (a gap that would
+# keep this transaction unmined), and the wait is said in one line.
+GAP_CHECK_AFTER_S = 5.0
 # A replacement offers this much more than the transaction it replaces (nodes want at least +10% of both fees).
 FEE_BUMP = 1.25
 
@@ -100,8 +103,9 @@ def revert_data(err: ContractLogicError) -> str:
     data = err.data
     if isinstance(data, str):
         return data
-    if isinstance(data, dict):  # some nodes nest it
-        return str(data.get("data", ""))
+    if isinstance(data, dict):  # some nodes nest it: {"data": "0x…"}; Ganache's estimateGas: {"result": "0x…", …}
+        nested = data.get("data") or data.get("result") or ""
+        return nested if isinstance(nested, str) else ""
     return ""
 
 
@@ -219,29 +223,52 @@ class Signer:
             if not isinstance(err, TransactionNotFound):  # not mined yet is the normal case, not worth a line
                 log.warning("receipt poll failed", extra={"tx_hash": tx_hash, "error": str(err)})
 
-        try:
-            receipt: TxReceipt = retry(
+        def poll(deadline_s: float) -> TxReceipt:
+            found: TxReceipt = retry(
                 lambda: self._w3.eth.get_transaction_receipt(HexBytes(tx_hash)),
                 retry_if=lambda err: isinstance(err, (TransactionNotFound, *TRANSIENT)),
                 policy=RECEIPT_POLL,
-                deadline_s=limit,
+                deadline_s=deadline_s,
                 on_retry=log_fault,
             )
+            return found
+
+        began = time.monotonic()
+        try:
+            try:
+                return poll(min(limit, GAP_CHECK_AFTER_S))
+            except (TransactionNotFound, *TRANSIENT):
+                if limit <= GAP_CHECK_AFTER_S:
+                    raise
+            # Not mined yet: maybe an earlier nonce of ours was forgotten (a reorganisation since the cycle began)
+            # and this one waits behind the gap. What the chain forgot goes out again; then wait the rest.
+            self.reconcile(force=True)
+            log.info(
+                "waiting for a transaction to be mined",
+                extra={"tx_hash": tx_hash, "nonce": nonce, "for_up_to_s": round(limit)},
+            )
+            return poll(max(0.0, limit - (time.monotonic() - began)))
         except (TransactionNotFound, *TRANSIENT) as err:
             raise TransactionPending(tx_hash, nonce, limit) from err
-        return receipt
 
-    def reconcile(self, head: int | None = None, *, stuck_after_s: float | None = None) -> list[tuple[str, int]]:
+    def reconcile(
+        self, head: int | None = None, *, stuck_after_s: float | None = None, force: bool = False
+    ) -> list[tuple[str, int]]:
         """Checks our recent transactions against the chain at block ``head`` (read when None): one it forgot
         (dropped by a reorganisation, evicted) goes out again as the same bytes, one unmined for longer than
         ``stuck_after_s`` is replaced at the same nonce with higher fees; one mined KEEP_BLOCKS deep is forgotten.
         Returns what it did, as (action, nonce). No request while nothing is tracked, and none at a given head
-        while all of it was mined, but every RECHECK_EVERY blocks."""
+        while all of it was mined RECHECK_EVERY blocks deep, but every RECHECK_EVERY blocks, or when ``force``d (a
+        reorganisation seen)."""
         with self._lock:
             if not self._tracked:
                 return []
-            all_mined = all(t.mined_block is not None for t in self._tracked.values())
-            if all_mined and head is not None and head % RECHECK_EVERY != 0:
+            # Until each is RECHECK_EVERY blocks deep it is checked every cycle (a short reorganisation drops the
+            # newest blocks: ours, just sent), then every RECHECK_EVERY blocks.
+            settled = head is not None and all(
+                t.mined_block is not None and t.mined_block <= head - RECHECK_EVERY for t in self._tracked.values()
+            )
+            if settled and not force and head is not None and head % RECHECK_EVERY != 0:
                 return []
             if head is None:
                 head = int(self._read(lambda: self._w3.eth.block_number))

@@ -41,6 +41,15 @@ def seats_at(quorum: int, level: int) -> int:
 
 
 @dataclass(frozen=True, slots=True)
+class BlockHead:
+    """The chain's latest block as a node's cycle starts from it."""
+
+    number: int
+    timestamp: int
+    hash: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class TaskParams:
     """What a task owner fixes at creation (amounts in wei, timeouts in seconds)."""
 

@@ -11,7 +11,7 @@ from eth_account.signers.local import LocalAccount
 
 from node.chain.events import ChainEvent
 from node.chain.tx import SentTransaction
-from node.chain.types import BallotInfo, StakeInfo, Task, UnitInfo
+from node.chain.types import BallotInfo, BlockHead, StakeInfo, Task, UnitInfo
 
 
 class MarketReader(Protocol):
@@ -43,7 +43,9 @@ class Sender(Protocol):
     @property
     def account(self) -> LocalAccount: ...
 
-    def reconcile(self, head: int | None = None, *, stuck_after_s: float | None = None) -> list[tuple[str, int]]: ...
+    def reconcile(
+        self, head: int | None = None, *, stuck_after_s: float | None = None, force: bool = False
+    ) -> list[tuple[str, int]]: ...
 
 
 class Events(Protocol):
@@ -61,7 +63,7 @@ class Market(MarketReader, Protocol):
     @property
     def signer(self) -> Sender: ...
 
-    def latest(self) -> tuple[int, int]: ...
+    def latest(self) -> BlockHead: ...
 
     def events(self) -> Events: ...
 

@@ -98,8 +98,8 @@ class Services:
 
     def cycle_at_head(self, *, budget_s: float = math.inf) -> CycleView:
         """A cycle at the chain's latest block (what the node's loop does at each cycle; tests drive roles so)."""
-        number, timestamp = self.market.latest()
-        return self.begin_cycle(number, timestamp, budget_s=budget_s)
+        head = self.market.latest()
+        return self.begin_cycle(head.number, head.timestamp, budget_s=budget_s)
 
     @property
     def address(self) -> str:

@@ -48,6 +48,10 @@ def _name(err: Exception) -> str:
     return err.error_name if isinstance(err, ContractRevert) else type(err).__name__
 
 
+# Refusals of one draw for its seed block (TaskMarketSeedNotReady) before it is said at warning level.
+SEED_WAIT_WARN_AFTER = 5
+
+
 def judge_unavailable(verdict: Verdict, *, tries: int, seconds_left: float, tick_step_s: float) -> Verdict:
     """An unavailable result after ``tries`` cycles, ``seconds_left`` of chain time before its window closes, when
     the chain moves ``tick_step_s`` between two looks: still unavailable (look again) or, at last, invalid."""
@@ -71,6 +75,8 @@ class VerifierRole:
         self._stayed_out: set[tuple[int, int, int, int]] = set()
         self._watched: set[tuple[int, int, int, int]] = set()
         self._unavailable: Counter[tuple[int, int, int, int]] = Counter()
+        # Per (task, round, unit, seed block): draws refused because the chain has not mined past the seed block.
+        self._seed_waits: Counter[tuple[int, int, int, int]] = Counter()
         # Chain time at the last tick and between the last two: how far the chain moves before we look again.
         self._last_tick_at: float | None = None
         self._tick_step_s = services.settings.poll_interval_s
@@ -141,6 +147,7 @@ class VerifierRole:
         self._stayed_out = {k for k in self._stayed_out if k[0] in live}
         self._watched = {k for k in self._watched if k[0] in live}
         self._unavailable = Counter({k: n for k, n in self._unavailable.items() if k[0] in live})
+        self._seed_waits = Counter({k: n for k, n in self._seed_waits.items() if k[0] in live})
 
     def _draw_due(self, task: Task, units: list[UnitInfo], round_: int) -> set[int]:
         """Draws the quorums of the round's submitted units whose seats are not all drawn; returns those units."""
@@ -167,9 +174,28 @@ class VerifierRole:
             )
 
         def not_needed(index: int, err: Exception) -> None:
+            if isinstance(err, ContractRevert) and err.error_name == "TaskMarketSeedNotReady":
+                self._seed_not_ready(task.task_id, round_, index, err)
+                return
             log.debug("draw not needed", extra={"task": task.task_id, "unit": index, "error": _name(err)})
 
         send_batch_then_singles(indices, draw, refused=(ContractRevert,), item_refused=not_needed)
+
+    def _seed_not_ready(self, task_id: int, round_: int, index: int, err: ContractRevert) -> None:
+        """A draw waits for a block after its seed block: for a block or two, normal. When the chain keeps
+        answering so, say once at warning level which blocks it waits for: a chain that mines no block without
+        traffic (an instamine devnet), or one whose `pending` is its latest block (Ganache), stalls here."""
+        seed_block, seen = int(err.values["seedBlock"]), int(err.values["blockNumber"])  # type: ignore[call-overload]
+        key = (task_id, round_, index, seed_block)
+        self._seed_waits[key] += 1
+        extra = {"task": task_id, "round": round_, "unit": index, "seed_block": seed_block, "simulated_at": seen}
+        if self._seed_waits[key] == SEED_WAIT_WARN_AFTER:
+            log.warning(
+                "a draw keeps waiting for a block after its seed block: is the chain mining?",
+                extra={**extra, "waits_for_block": seed_block + 1, "refusals": SEED_WAIT_WARN_AFTER},
+            )
+        else:
+            log.debug("draw waits for its seed block", extra=extra)
 
     # ---------------------------------------------------------------------------------------------- votes
 

@@ -10,12 +10,14 @@ from node.chain.types import TaskStatus, UnitStatus
 from node.ml.model import state_from_bytes
 from node.store.cid import cid_of, to_cid
 from testkit.chain import Chain
+from testkit.evms import EVMS
 from testkit.network import network
 from testkit.polling import wait_until
 
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 
 
+@pytest.mark.parametrize("chain", EVMS, indirect=True)
 def test_a_digits_task_completes_and_everyone_is_paid_to_the_wei(chain: Chain, tmp_path: Path) -> None:
     owner = chain.market(chain.accounts[1])
     with network(chain, tmp_path) as net:

@@ -120,3 +120,28 @@ def test_bad_input_is_one_line_with_its_exit_code_and_changes_nothing(
         )
     assert failures == []
     assert after == before, "nothing was uploaded, sent or escrowed"
+
+
+def test_a_deployment_of_a_build_the_chain_cannot_run_is_one_line_and_sends_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from node.chain.devnet import Devnet, dev_accounts
+    from node.chain.rpc import connect
+
+    out = tmp_path / "deployment.json"
+    with Devnet(hardfork="shanghai") as old:
+        deployer = dev_accounts(1)[0].address
+        base = ["deploy", "--rpc", old.rpc_url, "--dev-account", "0", "--out", str(out)]
+        for flag, code, message in [
+            ("cancun", 18, "lacks transient storage (EIP-1153: TLOAD, TSTORE)"),
+            ("paris", 2, "--evm-version 'paris': give one of auto, cancun, shanghai"),
+        ]:
+            got, err = _run([*base, "--evm-version", flag], capsys, monkeypatch)
+            assert (got, len(err.strip().splitlines())) == (code, 1), err
+            assert message in err
+        assert connect(old.rpc_url).eth.get_transaction_count(deployer) == 0, "nothing was sent"
+        assert not out.exists()
+        monkeypatch.setattr(sys, "argv", ["dml", *base])
+        main()  # auto: the build this chain runs
+        assert "TaskMarket (shanghai build) deployed" in capsys.readouterr().out
+        assert '"evm_version": "shanghai"' in out.read_text()

@@ -14,6 +14,19 @@ def test_committed_artifact_matches_the_sources() -> None:
     )
     assert artifact.bytecode.startswith("0x60")
     assert any(item.get("name") == "createTask" for item in artifact.abi)
+    # Both builds, different code (transient storage or none), and the pool's events beside the market's ABI.
+    assert set(artifact.bytecodes) == {"cancun", "shanghai"}
+    assert artifact.bytecode_for("cancun") != artifact.bytecode_for("shanghai")
+    assert any(item.get("name") == "PoolWeightChanged" for item in artifact.pool_abi)
+
+
+def test_an_unknown_build_is_refused_by_name() -> None:
+    import pytest
+
+    from node.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="no build of the contracts for EVM version 'paris'"):
+        load_artifact().bytecode_for("paris")
 
 
 def test_abi_digest_is_stable_and_canonical() -> None:
@@ -22,7 +35,7 @@ def test_abi_digest_is_stable_and_canonical() -> None:
     assert (
         artifact.abi_digest
         == type(artifact)(
-            artifact.name, reordered, artifact.bytecode, artifact.source_digest, artifact.compiler
+            artifact.name, reordered, artifact.bytecodes, artifact.source_digest, artifact.compiler
         ).abi_digest
     )
     assert len(artifact.abi_digest) == 64

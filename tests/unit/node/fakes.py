@@ -11,7 +11,17 @@ from typing import Any
 from node.chain.events import ChainEvent
 from node.chain.reverts import TaskMarketDeadlinePassed, TaskMarketNotSelected, TaskMarketUnitWrongStatus
 from node.chain.tx import SentTransaction
-from node.chain.types import BallotInfo, StakeInfo, Task, TaskParams, TaskState, TaskStatus, UnitInfo, UnitStatus
+from node.chain.types import (
+    BallotInfo,
+    BlockHead,
+    StakeInfo,
+    Task,
+    TaskParams,
+    TaskState,
+    TaskStatus,
+    UnitInfo,
+    UnitStatus,
+)
 from node.store.cid import to_digest
 
 OWNER = "0x" + "0a" * 20
@@ -68,7 +78,9 @@ class FakeSender:
     address: str
     account: Any = None
 
-    def reconcile(self, head: int | None = None, *, stuck_after_s: float | None = None) -> list[tuple[str, int]]:
+    def reconcile(
+        self, head: int | None = None, *, stuck_after_s: float | None = None, force: bool = False
+    ) -> list[tuple[str, int]]:
         return []  # nothing in flight: the fakes mine at once
 
 
@@ -115,8 +127,8 @@ class FakeMarket(FakeChain):
     def signer(self) -> FakeSender:
         return FakeSender(self.me)
 
-    def latest(self) -> tuple[int, int]:
-        return self.number, self.now
+    def latest(self) -> BlockHead:
+        return BlockHead(self.number, self.now, self.block_hash(self.number))
 
     def events(self) -> FakeEvents:
         self._events.number = self.number

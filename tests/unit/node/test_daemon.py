@@ -52,3 +52,40 @@ def test_a_task_completed_event_marks_the_task_done_at_its_block(tmp_path: Path)
     daemon = Daemon(services, [], start_block=0)
     daemon._on_event(ChainEvent("TaskCompleted", {"taskId": TASK, "finalModelDigest": b"\0" * 32}, 7, 0, "0x01"))
     assert services.state.tasks_done() == {TASK: 7}
+
+
+def test_a_replaced_block_under_the_cursor_has_its_events_read_again_and_none_handled_twice(tmp_path: Path) -> None:
+    """A reorganisation replaced the cursor's block and mined a task's creation below the cursor: the node reads
+    the last blocks again and discovers it; an event it had handled (same transaction, same log) is not handled
+    twice, and with the cursor's block unchanged nothing is read again."""  # (Daemon.cycle calls read_events)
+    from node.chain.events import ChainEvent
+    from node.daemon import Daemon
+    from tests.unit.node.roles.harness import node
+
+    n = node(tmp_path)
+    market, state = n.market, n.services.state
+    created = ChainEvent("TaskCreated", {"taskId": 7, "budget": 1}, 11, 0, "0xaa")
+    market._events.events = [created]
+    market.number = 12
+    daemon = Daemon(n.services, [], start_block=0)
+    handled: list[str] = []
+    original = daemon._on_event
+    daemon._on_event = lambda e: (handled.append(e.tx_hash), original(e))[1]  # type: ignore[method-assign]
+    daemon.read_events(market.latest())
+    assert (state.cursor, state.cursor_hash) == (12, market.block_hash(12))
+    assert handled == ["0xaa"]
+
+    # The same height, another block: 9 to 12 replaced; the new branch holds a creation at block 10 and the old
+    # one's again at 11 (its transaction mined again).
+    market.block_hash = lambda number: (b"\x01" if number >= 9 else b"\0") + number.to_bytes(31, "big")  # type: ignore[method-assign]
+    market._events.events = [ChainEvent("TaskCreated", {"taskId": 8, "budget": 1}, 10, 0, "0xbb"), created]
+    market.number = 13
+    daemon.read_events(market.latest())
+    assert handled == ["0xaa", "0xbb"], "the new event handled, the old one not again"
+    assert 8 in state.tasks()
+    assert (state.cursor, state.cursor_hash) == (13, market.block_hash(13))
+
+    market.number = 14
+    market._events.events.append(ChainEvent("TaskCreated", {"taskId": 9, "budget": 1}, 5, 0, "0xcc"))
+    daemon.read_events(market.latest())  # the cursor's block is the one read: only block 14 is read
+    assert handled == ["0xaa", "0xbb"]

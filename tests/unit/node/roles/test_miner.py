@@ -164,8 +164,8 @@ def test_a_unit_not_started_when_the_cycle_budget_runs_out_is_trained_next_cycle
         ticks[0] += 10.0  # a unit's training takes the whole budget
         return StubMode.train(mode, job)
 
-    number, timestamp = n.market.latest()
-    view = replace(n.services.begin_cycle(number, timestamp), budget_ends=5.0, clock=lambda: ticks[0])
+    head = n.market.latest()
+    view = replace(n.services.begin_cycle(head.number, head.timestamp), budget_ends=5.0, clock=lambda: ticks[0])
     object.__setattr__(mode, "train", spends_the_budget)
     role.tick(view)  # claims 2 in one transaction, trains one, leaves the other for the next cycle
     assert (n.market.count("claimUnits"), len(mode.trained), n.market.count("submitResults")) == (2, 2, 2)

@@ -145,8 +145,8 @@ def test_no_re_execution_starts_once_the_cycle_budget_is_spent_but_stored_votes_
         return judged(market, fetch, ref, **kw)
 
     role = VerifierRole(n.services, judge=judge_spending_the_budget)
-    number, timestamp = n.market.latest()
-    role.tick(replace(n.services.begin_cycle(number, timestamp), budget_ends=5.0, clock=lambda: ticks[0]))
+    head = n.market.latest()
+    role.tick(replace(n.services.begin_cycle(head.number, head.timestamp), budget_ends=5.0, clock=lambda: ticks[0]))
     assert len(judged.calls) == 1, "the second re-execution waits"
     assert n.market.count("commitVotes") == 1, "the stored vote is committed whatever the budget"
     role.tick(n.services.cycle_at_head())
@@ -174,3 +174,28 @@ def test_a_verifier_that_makes_the_window_sits_and_judges(tmp_path: Path) -> Non
     VerifierRole(n.services, judge=judged).tick(n.services.cycle_at_head())
     assert n.market.count("declineTask") == 0
     assert judged.calls == [(0, 0)]
+
+
+def test_a_draw_that_keeps_waiting_for_its_seed_block_is_said_once_at_warning_level_with_the_blocks(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A chain that mines no block without traffic (or simulates `pending` as its latest block) answers every
+    draw with TaskMarketSeedNotReady: the node says so once, naming the block it waits for, not silently forever."""
+    from node.chain.reverts import TaskMarketSeedNotReady
+    from node.roles.verifier import SEED_WAIT_WARN_AFTER
+
+    n = node(tmp_path, roles=["verifier"])
+    n.market.pool.add(n.market.me)
+    n.market.units[(TASK, 0)][0] = unit_of(
+        UnitStatus.SUBMITTED, MINER, deadline=n.market.now + 600, submitted_block=n.market.number,
+        result_digest=b"\x01" * 32, model_digest=b"\x02" * 32,
+    )  # fmt: skip
+    role = VerifierRole(n.services, judge=_CountingJudge())
+    caplog.set_level("DEBUG", logger="node.roles.verifier")
+    for _ in range(SEED_WAIT_WARN_AFTER + 3):
+        n.market.refuse["drawVerifiers"] = TaskMarketSeedNotReady({"seedBlock": 10, "blockNumber": 10})
+        role.tick(n.services.cycle_at_head())
+    warnings = [r for r in caplog.records if r.levelname == "WARNING" and "seed block" in r.getMessage()]
+    assert len(warnings) == 1
+    assert (warnings[0].waits_for_block, warnings[0].simulated_at) == (11, 10)  # type: ignore[attr-defined]
+    assert n.market.count("drawVerifiers") == 0
