@@ -130,7 +130,7 @@ def main() -> None:
     # The same task on a chain before Cancun, with the build it runs (no transient storage: every draw searches the
     # pool's history afresh, and the reentrancy guard writes storage).
     shanghai, *_ = per_call(artifact, args.units, args.rounds, hardfork="shanghai")
-    batches = (1, args.units)
+    batches = _batches(args.units)
 
     steady = range(1, args.rounds)
     rows: list[tuple[int | str, int | str, str, int, str]] = []
@@ -210,6 +210,11 @@ def main() -> None:
     )
 
 
+def _batches(units: int) -> tuple[int, ...]:
+    """Unbatched, and the whole round in one call (one task when the round has one unit)."""
+    return tuple(dict.fromkeys((1, units)))
+
+
 def per_call(
     artifact: Artifact, units: int, rounds: int, *, hardfork: str | None
 ) -> tuple[dict[tuple[int, int], dict[int, dict[str, list[int]]]], int, int, int]:
@@ -230,7 +235,7 @@ def per_call(
         for v in verifiers:
             v.stake(100 * ETHER)
             join_gas = v.join_verifier_pool().gas_used
-        results = {(q, b): run_task(markets, verifiers, units, q, b, rounds) for q in (1, 3) for b in (1, units)}
+        results = {(q, b): run_task(markets, verifiers, units, q, b, rounds) for q in (1, 3) for b in _batches(units)}
         markets["miner"].request_unstake(ETHER)
         withdraw_gas = 0
         credit = markets["miner"].credit_of(markets["miner"].signer.address)
