@@ -71,7 +71,7 @@ def hardhat_command(port: int) -> list[str]:
 def ganache(log_path: Path, *, accounts: int = 20, block_time_s: float = 1.0) -> Iterator[str]:
     """A Ganache process on a free port for the block; yields its RPC URL."""
     port = free_port()
-    with _running(ganache_command(port, accounts=accounts, block_time_s=block_time_s), log_path, {}):
+    with _running(ganache_command(port, accounts=accounts, block_time_s=block_time_s), port, log_path, {}):
         yield f"http://127.0.0.1:{port}"
 
 
@@ -80,14 +80,13 @@ def hardhat(log_path: Path, *, accounts: int = 20) -> Iterator[str]:
     """A Hardhat node on a free port for the block; yields its RPC URL."""
     port = free_port()
     env = {"DMLNET_HARDHAT_ACCOUNTS": str(accounts), "DMLNET_HARDHAT_DIR": str(log_path.parent / "hardhat")}
-    with _running(hardhat_command(port), log_path, env):
+    with _running(hardhat_command(port), port, log_path, env):
         yield f"http://127.0.0.1:{port}"
 
 
 @contextlib.contextmanager
-def _running(cmd: list[str], log_path: Path, env: dict[str, str]) -> Iterator[None]:
-    """The chain process, ready when it answers on the port its command names; always stopped on leaving."""
-    port = cmd[cmd.index("--port") + 1] if "--port" in cmd else cmd[cmd.index("--server.port") + 1]
+def _running(cmd: list[str], port: int, log_path: Path, env: dict[str, str]) -> Iterator[None]:
+    """The chain process, ready when it answers on ``port``; always stopped on leaving."""
     with log_path.open("ab") as sink:
         process = subprocess.Popen(
             tied_to_parent(cmd),

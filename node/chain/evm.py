@@ -45,13 +45,16 @@ def runs(w3: Web3, evm_version: str) -> bool:
 
 def choose(w3: Web3, requested: str = AUTO) -> str:
     """The build to deploy: the newest one the chain runs (``auto``), or the one asked for if the chain runs it."""
-    if requested != AUTO and requested not in EVM_VERSIONS:
+    if requested == AUTO:
+        for evm_version in EVM_VERSIONS:
+            if runs(w3, evm_version):
+                return evm_version
+        oldest = EVM_VERSIONS[-1]
+        raise ChainIncompatible(oldest, NEEDS[oldest])
+    if requested not in EVM_VERSIONS:
         raise ConfigError(f"--evm-version {requested!r}: give one of {AUTO}, {', '.join(EVM_VERSIONS)}")
-    for evm_version in EVM_VERSIONS if requested == AUTO else (requested,):
-        if runs(w3, evm_version):
-            return evm_version
-    require(w3, requested if requested != AUTO else EVM_VERSIONS[-1])
-    raise AssertionError("unreachable: require raised")  # pragma: no cover
+    require(w3, requested)
+    return requested
 
 
 def require(w3: Web3, evm_version: str) -> None:
