@@ -82,13 +82,17 @@ def devnet_up(
     home_dir: HomeOpt = None,
     port: Annotated[int | None, typer.Option(help="RPC port (default: a free one)")] = None,
     explorer: Annotated[bool, typer.Option(help="also serve the explorer (`dml explorer`) in the background")] = False,
+    block_time: Annotated[
+        float | None,
+        typer.Option(min=0.1, max=60, help="mine a block every this many seconds (default: on each transaction)"),
+    ] = None,
 ) -> None:
     """Start Anvil in the background and deploy TaskMarket (idempotent)."""
     from client import devnet as devnet_cmds
     from node.chain.devnet import dev_accounts
 
     base = home(home_dir)
-    record, deployment = devnet_cmds.up(base, port=port, explorer=explorer)
+    record, deployment = devnet_cmds.up(base, port=port, explorer=explorer, block_time_s=block_time)
     console.print(f"RPC URL        {record.rpc_url}")
     console.print(f"chain id       {record.chain_id}")
     console.print(f"TaskMarket     {deployment.address}")

@@ -27,10 +27,16 @@ DEV_UNBONDING_DELAY_S = 2 * 3600
 
 
 def up(
-    base: Path, *, port: int | None = None, accounts: int = 20, explorer: bool = False
+    base: Path,
+    *,
+    port: int | None = None,
+    accounts: int = 20,
+    explorer: bool = False,
+    block_time_s: float | None = None,
 ) -> tuple[DevnetRecord, Deployment]:
     """Starts Anvil in the background and deploys TaskMarket (with ``explorer``, the explorer too); idempotent
-    while the devnet is running."""
+    while the devnet is running. ``block_time_s``: a block on a timer as well as on each transaction (a chain that
+    moves while idle, as a node at ``--confirmations N`` needs)."""
     from node.chain.build import load_artifact
     from node.chain.deploy import deploy_market
     from node.chain.devnet import Devnet, dev_accounts, free_port
@@ -51,7 +57,13 @@ def up(
     folder = devnet_dir(base)
     folder.mkdir(parents=True, exist_ok=True)
     last = _last_ports(base)
-    devnet = Devnet(port=port or free_port(last.get("rpc")), accounts=accounts, log_path=folder / "anvil.log")
+    devnet = Devnet(
+        port=port or free_port(last.get("rpc")),
+        accounts=accounts,
+        log_path=folder / "anvil.log",
+        block_time_s=block_time_s,
+        mixed_mining=True,
+    )
     info = devnet.start()
     try:
         w3 = connect(info.rpc_url)

@@ -62,6 +62,13 @@ def _node_command(default_roles: str, summary: str) -> Any:
             str | None, typer.Option(help="cpu | cuda | mps: where to train and re-execute (default: the best present)")
         ] = None,
         task: Annotated[list[int] | None, typer.Option(help="serve only these task ids (repeatable)")] = None,
+        confirmations: Annotated[
+            str | None,
+            typer.Option(
+                help="act on blocks this deep: auto (0 on a devnet, else the chain's safe block or 12), safe, "
+                "finalized, or a block count"
+            ),
+        ] = None,
         stake_cap: Annotated[int | None, typer.Option(help="most wei this node keeps staked")] = None,
         withdraw_threshold: Annotated[int | None, typer.Option(help="withdraw credit above this many wei")] = None,
         watch_budget: Annotated[
@@ -103,6 +110,7 @@ def _node_command(default_roles: str, summary: str) -> Any:
             "threads": threads,
             "device": device,
             "tasks": task or None,
+            "confirmations": confirmations,
             "stake_cap_wei": stake_cap,
             "withdraw_threshold_wei": withdraw_threshold,
             "watch_budget": watch_budget,
@@ -111,10 +119,10 @@ def _node_command(default_roles: str, summary: str) -> Any:
             "cycle_budget_s": cycle_budget,
             "plugins": plugin or None,
         }
+        base = home(None)
+        given = load_settings(overrides, config)  # a bad setting is refused before anything else happens
         if logging.getLogger().level > logging.INFO:
             logging.getLogger().setLevel(logging.INFO)  # a daemon logs its decisions by default
-        base = home(None)
-        given = load_settings(overrides, config)
         settings = with_devnet_defaults(given, base)
         taken = _taken_from_devnet(given, settings)
         if taken:

@@ -10,11 +10,12 @@ from rich.table import Table
 
 from client import interrupt
 from client.render import eth
+from node.chain.reverts import TaskMarketUnknownTask
 from node.chain.types import UnitStatus
 from node.store.cid import to_cid
 
 if TYPE_CHECKING:
-    from client.progress import Progress
+    from client.progress import Progress, ProgressReader
     from client.session import Session
     from node.chain.types import Task
 
@@ -36,14 +37,34 @@ def watch_task(session: Session, task_id: int) -> Progress:
     from client.progress import ProgressReader
 
     reader = ProgressReader(session.market, session.store, task_id, session.deployment.block_number)
-    progress = reader.read()
+    progress = _read(session, reader, task_id)
     with Live(render_progress(progress), console=console, refresh_per_second=4, transient=False) as live:
         while not progress.finished:
             interrupt.check()
             time.sleep(1)
-            progress = reader.read()
+            progress = _read(session, reader, task_id)
             live.update(render_progress(progress))
     return progress
+
+
+def _read(session: Session, reader: ProgressReader, task_id: int) -> Progress:
+    """The task's progress now. A reorganisation that undid our own transactions (the task's creation, just sent by
+    `task submit --watch`) has them sent again as the same bytes, and the watch waits for the task to be back."""
+    said = False
+    while True:
+        if session.market.sends and session.market.signer.tracked:
+            session.market.signer.reconcile()
+        try:
+            return reader.read()
+        except TaskMarketUnknownTask:
+            if not (session.market.sends and session.market.signer.tracked):
+                raise
+            if not said:
+                console.print(f"task {task_id} is not on chain any more (a reorganisation): its creation went out "
+                              "again, waiting for it to be mined")  # fmt: skip
+                said = True
+            interrupt.check()
+            time.sleep(1)
 
 
 def parameters_table(t: Task) -> Table:

@@ -34,7 +34,9 @@ class Status(BaseModel):
     credit_wei: int
     work_in_flight: int
     votes_open: int
-    last_block: int
+    last_block: int  # the head at the last cycle
+    view_block: int  # the block the roles acted on (under the head with --confirmations)
+    confirmations: str  # how that block is chosen, e.g. "0 blocks under the head (local devnet)"
     cycles: int
     uptime_s: float
     # Tasks this node will not work on, with why (a bad spec, a model that does not fit the data).
@@ -78,6 +80,8 @@ def create_app(daemon: Daemon) -> FastAPI:
             work_in_flight=s.state.count_work(WorkStatus.CLAIMED) + s.state.count_work(WorkStatus.PUBLISHED),
             votes_open=s.state.count_votes(VoteStatus.STORED) + s.state.count_votes(VoteStatus.COMMITTED),
             last_block=daemon.status.last_block,
+            view_block=daemon.status.view_block,
+            confirmations=s.confirmations.describe(),
             cycles=daemon.status.cycles,
             uptime_s=time.time() - daemon.status.started_at,
             tasks_set_aside=dict(s.materials.unusable),

@@ -17,6 +17,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from node.chain.confirmations import check_setting
 from node.errors import ConfigError
 
 ETHER = 10**18
@@ -62,6 +63,9 @@ class NodeSettings(BaseSettings):
     # never cut, and a cycle that overruns is logged.
     cycle_budget_s: float = Field(default=600.0, gt=0)
     tasks: list[int] | None = None  # serve only these task ids (None: all)
+    # How final a block must be before the node acts on it (node.chain.confirmations): auto (0 on a local devnet,
+    # the chain's safe block where it has one, else 12 blocks), safe, finalized, or a block count.
+    confirmations: str = "auto"
     # Verifiers also re-check decided verdicts they did not vote on, and challenge the ones they find wrong: at
     # most this many re-executions per cycle (0: never watch).
     watch_budget: int = Field(default=2, ge=0, le=1000)
@@ -79,6 +83,11 @@ class NodeSettings(BaseSettings):
             if role not in BUILT_IN:
                 raise ValueError(f"roles.{i}: unknown role {role!r}: one of {', '.join(BUILT_IN)} (or --plugin's)")
         return roles
+
+    @field_validator("confirmations")
+    @classmethod
+    def _confirmations(cls, value: str) -> str:
+        return check_setting(value)
 
     @model_validator(mode="after")
     def _one_key_source(self) -> NodeSettings:
@@ -118,5 +127,10 @@ def load_settings(overrides: dict[str, Any], config_file: Path | None = None) ->
     try:
         return FromSources(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as err:
-        problems = [f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in err.errors()]
+        problems = [
+            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg'].removeprefix('Value error, ')}"
+            for e in err.errors()
+        ]
+        if len(problems) == 1:  # one problem, one line
+            raise ConfigError(f"invalid node configuration: {problems[0]}") from err
         raise ConfigError("invalid node configuration:\n  " + "\n  ".join(problems)) from err

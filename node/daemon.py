@@ -28,6 +28,8 @@ from node.store.cid import to_cid
 # How far back a node reads events again when the block under its cursor was replaced: as deep as a task's
 # completion is still followed.
 REREAD_BLOCKS = SETTLED_DEPTH
+# Wall seconds a head may stand still, with the view under it, before the node says what it waits for.
+STILL_HEAD_WARN_S = 30.0
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +44,8 @@ class Role(Protocol):
 class NodeStatus:
     roles: list[str]
     address: str
-    last_block: int = 0
+    last_block: int = 0  # the head at the last cycle
+    view_block: int = 0  # the block the roles acted on at the last cycle (under the head with --confirmations)
     cycles: int = 0
     last_error: str | None = None
     started_at: float = 0.0
@@ -97,6 +100,7 @@ class Daemon:
         # re-read skips those it handled already (in memory: after a restart a re-read handles them again, which
         # the state's writes allow: each is idempotent).
         self._handled: dict[tuple[str, int], int] = {}
+        self._head_seen: tuple[bytes, float, bool] = (b"", 0.0, False)  # the head, since when, whether said still
         self._passed_head: bytes | None = None  # the hash of the head of the last complete pass
         self._next_idle_pass = 0.0
         self.status = NodeStatus(roles=[r.name for r in roles], address=services.address, started_at=time.time())
@@ -109,7 +113,12 @@ class Daemon:
         outage_since: float | None = None
         log.info(
             "node started",
-            extra={"roles": self.status.roles, "address": self.s.address, "hardware": self.s.hardware.describe()},
+            extra={
+                "roles": self.status.roles,
+                "address": self.s.address,
+                "hardware": self.s.hardware.describe(),
+                "acts_on": self.s.confirmations.describe(),
+            },
         )
         while not self.stop.is_set():
             try:
@@ -169,7 +178,7 @@ class Daemon:
 
     def cycle(self) -> None:
         latest = self.s.market.latest()
-        head, timestamp = latest.number, latest.timestamp
+        head = latest.number
         if head < self._seen_head:  # a chain does not shrink: this one was replaced (or reorganised deeply)
             self._check_same_chain()
         self._seen_head = head
@@ -178,20 +187,26 @@ class Daemon:
             self.status.last_cycle_at = time.time()
             return
         began = time.monotonic()
-        # A transaction the chain forgot (a reorganisation) goes out again before anything waits on it; all of them
-        # are checked at once when the block under the event cursor was replaced.
-        start = self._events_from(latest)
+        # The roles act on the view (--confirmations: the head on a devnet, a block deep enough elsewhere); the
+        # node's own transactions are followed at the head. A transaction the chain forgot (a reorganisation) goes
+        # out again before anything waits on it; all of them are checked at once when the block under the event
+        # cursor was replaced.
+        at = self._view_of(latest)
+        self._say_if_the_view_waits(latest, at)
+        start = self._events_from(latest, at)
         cursor = self.s.state.cursor
         redone = self.s.market.signer.reconcile(
             head, stuck_after_s=self.s.settings.receipt_timeout_s, force=cursor is not None and start <= cursor
         )
         if redone:  # the roles read the chain with what went out again, not before it: nothing is done twice
             latest = self.s.market.latest()
-            head, timestamp = latest.number, latest.timestamp
-        # The chain's clock follows this block from here (an idle pass is on a block it has already seen).
-        view = self.s.begin_cycle(head, timestamp, budget_s=self.s.settings.cycle_budget_s)
-        self.read_events(latest, start)
+            head = latest.number
+            at = self._view_of(latest)
+        # The chain's clock follows the head from here (an idle pass is on a block it has already seen).
+        view = self.s.begin_cycle(at.number, at.timestamp, budget_s=self.s.settings.cycle_budget_s, head=latest)
+        self.read_events(at, start)
         self.s.metrics.last_block.set(head)
+        self.s.metrics.view_block.set(at.number)
         left = tick_roles(self.roles, view, self.stop)
         if self.stop.is_set():
             return
@@ -207,6 +222,7 @@ class Daemon:
         self.s.metrics.store_failovers.set(self.s.store.stats.failovers)
         self.status.cycles += 1
         self.status.last_block = head
+        self.status.view_block = at.number
         self.status.last_cycle_at = time.time()
         self.status.last_cycle_s = time.monotonic() - began
         if self.status.last_cycle_s > self.s.settings.cycle_budget_s:
@@ -217,40 +233,69 @@ class Daemon:
         self._passed_head = None if left else latest.hash  # a cut cycle's rest goes on at once, new block or not
         self._next_idle_pass = time.monotonic() + self.idle_recheck_s
 
-    def read_events(self, latest: BlockHead, start: int | None = None) -> None:
-        """Handles the events of the blocks from ``start`` (by default the first not read yet) up to ``latest``,
-        and moves the cursor there."""
-        head = latest.number
-        start = self._events_from(latest) if start is None else start
-        if start > head:
+    def _say_if_the_view_waits(self, latest: BlockHead, view: BlockHead) -> None:
+        """A view under a head that does not move never moves either (a chain that mines only on traffic, an
+        instamine devnet): said once per still head, at warning level, with the blocks it waits for."""
+        now = time.monotonic()
+        if latest.hash != self._head_seen[0]:
+            self._head_seen = (latest.hash, now, False)
             return
+        _, since, said = self._head_seen
+        if said or view.number >= latest.number or now - since < STILL_HEAD_WARN_S:
+            return
+        self._head_seen = (latest.hash, since, True)
+        log.warning(
+            "the chain mines no block: the node acts on blocks deep enough and waits for the chain to mine on "
+            "(a devnet that mines only on traffic needs --confirmations 0)",
+            extra={"view": view.number, "head": latest.number, "still_for_s": round(now - since),
+                   "acts_on": self.s.confirmations.describe()},
+        )  # fmt: skip
+
+    def _view_of(self, latest: BlockHead) -> BlockHead:
+        """The block the roles act on this cycle: the head, or one deep enough (--confirmations)."""
+        return self.s.confirmations.view(self.s.market.block, latest)
+
+    def read_events(self, view: BlockHead, start: int | None = None) -> None:
+        """Handles the events of the blocks from ``start`` (by default the first not read yet) up to ``view``, and
+        moves the cursor there."""
+        head = view.number
+        start = self._events_from(view, view) if start is None else start
+        if start > head:
+            return  # the cursor is at or above the view already (confirmations raised since it was written)
         for event in self.reader.iter(start, head):
             key = (event.tx_hash, event.log_index)
             if key in self._handled:
                 continue  # handled before the reorganisation (its transaction mined again, maybe elsewhere)
             self._handled[key] = event.block_number
             self._on_event(event)
-        self.s.state.set_cursor(head, latest.hash)
+        self.s.state.set_cursor(head, view.hash)
         self._handled = {k: b for k, b in self._handled.items() if b > head - REREAD_BLOCKS}
 
-    def _events_from(self, latest: BlockHead) -> int:
+    def _events_from(self, latest: BlockHead, view: BlockHead) -> int:
         """The first block whose events are still to read: the one after the cursor, unless the chain's block at
         the cursor is no longer the one read there (a reorganisation replaced it, at the same height too, or the
-        chain is shorter now). Then the last REREAD_BLOCKS are read again: an event whose transaction the new
-        branch mined at or below the cursor is not missed, and one read before (same transaction, same log) is not
-        handled twice. One request at most, and none when the head is the cursor's block."""
-        cursor, kept, head = self.s.state.cursor, self.s.state.cursor_hash, latest.number
+        chain is shorter now). Then the last REREAD_BLOCKS under the view are read again: an event whose
+        transaction the new branch mined at or below the cursor is not missed, and one read before (same
+        transaction, same log) is not handled twice. One request at most, and none when the head or the view is
+        the cursor's block."""
+        cursor, kept = self.s.state.cursor, self.s.state.cursor_hash
         if cursor is None:
             return self.start_block
         if kept is None:  # a state written before the cursor's hash was kept
             return cursor + 1
-        same_height = cursor == head
-        if (latest.hash == kept) if same_height else (cursor < head and self.s.market.block_hash(cursor) == kept):
+        if cursor == latest.number:
+            same = latest.hash == kept
+        elif cursor == view.number:
+            same = view.hash == kept
+        else:
+            same = cursor < latest.number and self.s.market.block_hash(cursor) == kept
+        if same:
             return cursor + 1
-        back = max(self.start_block, min(cursor, head) - REREAD_BLOCKS)
+        back = max(self.start_block, min(cursor, view.number) - REREAD_BLOCKS)
+        self.s.metrics.reorgs_seen.inc()
         log.warning(
             "the chain under the event cursor changed (a reorganisation): reading its events again",
-            extra={"cursor": cursor, "from_block": back, "head": head},
+            extra={"cursor": cursor, "from_block": back, "head": latest.number, "view": view.number},
         )
         return back
 

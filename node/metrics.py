@@ -37,6 +37,12 @@ class NodeMetrics:
         self.keeper_actions = Counter("dml_keeper_actions", "Finalizations and reclaims sent", ["action"], registry=r)
         self.cycle_errors = Counter("dml_cycle_errors", "Daemon cycles that failed and were retried", registry=r)
         self.last_block = Gauge("dml_last_block", "Last block the node processed", registry=r)
+        self.view_block = Gauge(
+            "dml_view_block", "Block the node's roles acted on (under the head with --confirmations)", registry=r
+        )
+        self.reorgs_seen = Counter(
+            "dml_reorgs_seen", "Cycles that found the block under the event cursor replaced", registry=r
+        )
         self.rpc_requests = Gauge(
             "dml_rpc_requests", "HTTP requests sent to the RPC endpoint since the node started", registry=r
         )

@@ -14,6 +14,7 @@ from web3 import Web3
 
 from node.api import serve_in_background
 from node.chain.build import Artifact, load_artifact
+from node.chain.confirmations import for_chain
 from node.chain.contract import TaskMarket
 from node.chain.deployment import Deployment
 from node.chain.rpc import TRANSIENT, UNREACHABLE, connect, rpc_requests
@@ -60,7 +61,11 @@ def build_services(settings: NodeSettings, *, restarting: bool = False) -> tuple
     store = StoreClient.from_endpoints(settings.store, token=token, put_replicas=settings.put_replicas)
     metrics = NodeMetrics()
     metrics.rpc_requests.set_function(lambda: rpc_requests(w3))
-    return Services(settings=settings, market=market, store=store, state=state, metrics=metrics), deployment
+    confirmations = for_chain(w3, settings.confirmations)
+    services = Services(
+        settings=settings, market=market, store=store, state=state, metrics=metrics, confirmations=confirmations
+    )
+    return services, deployment
 
 
 def _bind_to_account(state: NodeState, address: str, data_dir: Path) -> None:

@@ -13,6 +13,7 @@ from node.ml.model import State, build_module, state_of, state_to_bytes
 from node.ml.shards import encode_split
 from node.ml.train import Trail, train_unit
 from node.store.cid import cid_of
+from node.store.client import StoreStats
 from node.store.errors import ContentNotFound
 
 MINER = "0x" + "11" * 20
@@ -22,6 +23,7 @@ OTHER_MINER = "0x" + "22" * 20
 @dataclass
 class MemoryStore:
     objects: dict[str, bytes] = field(default_factory=dict)
+    stats: StoreStats = field(default_factory=StoreStats)  # as the store client counts (a node's loop reads them)
 
     def put(self, data: bytes) -> str:
         cid = cid_of(data)

@@ -67,6 +67,11 @@ class TaskMarket(MarketViews):
             raise ConfigError("this TaskMarket client is read-only: give it a signer to send transactions")
         return self._signer
 
+    @property
+    def sends(self) -> bool:
+        """Whether this client has a signer (read-only clients, e.g. `dml task show`'s, have none)."""
+        return self._signer is not None
+
     def with_signer(self, signer: Signer) -> TaskMarket:
         clone = TaskMarket.__new__(TaskMarket)
         clone.__dict__.update(self.__dict__)
@@ -104,6 +109,12 @@ class TaskMarket(MarketViews):
     def latest(self) -> BlockHead:
         """The latest block's number, timestamp and hash (what a node's cycle starts from)."""
         block = self._w3.eth.get_block("latest")  # not retried: the node's loop waits out an outage itself
+        return BlockHead(int(block["number"]), int(block["timestamp"]), bytes(block["hash"]))
+
+    def block(self, at: int | str) -> BlockHead:
+        """Block ``at`` (a number, or a tag: ``safe``, ``finalized``), as a cycle's view reads it."""
+        ident: BlockIdentifier = at  # type: ignore[assignment]  # a number or a tag
+        block = self._w3.eth.get_block(ident)  # not retried: the node's loop waits out an outage itself
         return BlockHead(int(block["number"]), int(block["timestamp"]), bytes(block["hash"]))
 
     def events(self) -> EventReader:

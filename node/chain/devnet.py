@@ -144,8 +144,10 @@ class Devnet:
         anvil: Path | None = None,
         tied_to_parent: bool = False,
         hardfork: str | None = None,
+        mixed_mining: bool = False,
     ) -> None:
         self._port = port or free_port()
+        self._mixed_mining = mixed_mining  # with block_time_s: on each transaction too, not only on the timer
         self._tied_to_parent = tied_to_parent
         self._chain_id = chain_id
         self._accounts = accounts
@@ -175,6 +177,8 @@ class Devnet:
         ]  # fmt: skip
         if self._block_time_s is not None:
             cmd += ["--block-time", str(self._block_time_s)]
+            if self._mixed_mining:
+                cmd += ["--mixed-mining"]
         if self._hardfork is not None:
             cmd += ["--hardfork", self._hardfork]
         cmd += ["--timestamp", str(_GENESIS.next())]

@@ -150,6 +150,12 @@ class Signer:
     def w3(self) -> Web3:
         return self._w3
 
+    @property
+    def tracked(self) -> int:
+        """How many of our transactions are still followed (mined under KEEP_BLOCKS deep, or not mined yet)."""
+        with self._lock:
+            return len(self._tracked)
+
     def resync_nonce(self) -> int:
         """Reads the account's pending nonce from the chain (after a restart or a reconciliation)."""
         nonce = self._read(lambda: self._w3.eth.get_transaction_count(self._account.address, "pending"))

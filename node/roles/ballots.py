@@ -85,7 +85,8 @@ class Ballots:
         if unit.epoch == vote.epoch and ballot.seats == 0:
             self.s.state.set_vote_status(vote, VoteStatus.ABANDONED)
             log.warning(
-                "seat released: not committed in time, drawn again for someone else",
+                "no seat on chain for this vote (released after its commit window, or its draw undone by a "
+                "reorganisation): let go, judged again if drawn again",
                 extra={"task": vote.task_id, "round": vote.round, "unit": vote.unit, "epoch": vote.epoch},
             )
             return None

@@ -1,4 +1,5 @@
-"""Whether this verifier can re-execute a task's units within the task's commit window on its own hardware.
+"""Whether this verifier can re-execute a task's units within the task's commit window on its own hardware, its view
+of the chain seeing each submission late by as much as its --confirmations lag.
 
 Measured, not assumed: the first time a verifier sees a task, it re-executes one segment of the task's spec on one
 shard (``checkpoint_every`` steps, on its ``--threads`` and ``--device``) and scales it to what judging a unit
@@ -34,10 +35,11 @@ class Estimate:
     segment_s: float
     judge_s: float
     window_s: int
+    lag_s: int = 0  # how late this node sees a submission (its view under the head, --confirmations)
 
     @property
     def fits(self) -> bool:
-        return self.judge_s <= self.window_s
+        return self.judge_s + self.lag_s <= self.window_s
 
 
 class Capacity:
@@ -63,7 +65,7 @@ class Capacity:
                         device=hardware.torch_device)  # fmt: skip
         segment_s = time.monotonic() - began
         judge_s = (spec.verification.segments + 1) * segment_s * MARGIN + FIXED_S
-        found = Estimate(segment_s, judge_s, task.params.commit_timeout)
+        found = Estimate(segment_s, judge_s, task.params.commit_timeout, self.s.view_lag_s)
         self._estimates[task.task_id] = found
         return found
 
@@ -83,6 +85,7 @@ class Capacity:
                 "task": task.task_id,
                 "judge_s": round(found.judge_s, 1),
                 "commit_window_s": found.window_s,
+                "view_lag_s": found.lag_s,
                 "hardware": self.s.hardware.describe(),
                 "tx": sent.tx_hash,
             },

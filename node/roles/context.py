@@ -9,7 +9,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from node.chain.types import Task, TaskStatus, UnitInfo
+from node.chain.confirmations import Confirmations
+from node.chain.types import BlockHead, Task, TaskStatus, UnitInfo
 from node.config import NodeSettings
 from node.metrics import NodeMetrics
 from node.ml.device import Hardware, hardware
@@ -76,6 +77,9 @@ class Services:
     staking: StakePolicy = field(init=False)
     hardware: Hardware = field(init=False)  # what this node trains and re-executes on (--threads, --device)
     clock: ChainClock = field(default_factory=ChainClock)
+    # How final the block a cycle acts on is (--confirmations, resolved against the chain at start).
+    confirmations: Confirmations = field(default_factory=Confirmations)
+    view_lag_s: int = 0  # chain seconds between the last cycle's view and the head (0 at --confirmations 0)
     # One cycle's view of the chain, read at the block the cycle started from and shared by every role: scans
     # of a round's units cost one read per unit per cycle instead of one per role. Decisions taken from it are
     # re-checked by the transaction's simulation (a unit taken meanwhile is a lost race, never a failure).
@@ -88,9 +92,16 @@ class Services:
         self.staking = StakePolicy(self.market, self.metrics, cap_wei=self.settings.stake_cap_wei)
         self.hardware = hardware(self.settings.threads, self.settings.device)
 
-    def begin_cycle(self, block_number: int, timestamp: int, *, budget_s: float = math.inf) -> CycleView:
-        """Pins the chain reads of a cycle to ``block_number`` and returns the cycle's view."""
-        self.clock.observe(block_number, timestamp)
+    def begin_cycle(
+        self, block_number: int, timestamp: int, *, budget_s: float = math.inf, head: BlockHead | None = None
+    ) -> CycleView:
+        """Pins the chain reads of a cycle to ``block_number`` and returns the cycle's view. The chain's clock
+        follows ``head`` when given (a view under the head, with --confirmations), else that block."""
+        if head is None:
+            self.clock.observe(block_number, timestamp)
+        else:
+            self.clock.observe(head.number, head.timestamp)
+            self.view_lag_s = max(0, head.timestamp - timestamp)
         self._cycle_block = block_number
         self._cycle_tasks = None
         self._cycle_units = {}

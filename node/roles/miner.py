@@ -91,19 +91,23 @@ class MinerRole:
         return False
 
     def _adopt_claims_found_on_chain(self) -> None:
-        """A claim whose transaction landed just before a crash is not in the state yet: take it back."""
+        """A claim of ours on chain that the state does not hold as work in flight is taken back: its transaction
+        landed just before a crash (no row yet), or a reorganisation dropped it, the miner let its work go, and the
+        signer sent it again and the chain mined it (an abandoned row, the claim's deadline still ahead)."""
         me = self.s.address
+        now = self.s.clock.now()
         for task in self.s.live_tasks():
             r = task.state.current_round
             for index, unit in enumerate(self.s.round_units(task)):
-                if (
-                    unit.status is UnitStatus.CLAIMED
-                    and unit.miner == me
-                    and self.s.state.get_work(task.task_id, r, index) is None
-                ):
+                if unit.status is not UnitStatus.CLAIMED or unit.miner != me:
+                    continue
+                work = self.s.state.get_work(task.task_id, r, index)
+                if work is None or (work.status is WorkStatus.ABANDONED and unit.deadline > now):
                     log.warning(
-                        "adopting a claim found on chain", extra={"task": task.task_id, "round": r, "unit": index}
-                    )
+                        "adopting a claim found on chain",
+                        extra={"task": task.task_id, "round": r, "unit": index,
+                               "was": "unrecorded" if work is None else "let go"},
+                    )  # fmt: skip
                     self.s.state.put_work(Work(task.task_id, r, index, WorkStatus.CLAIMED))
 
     def _claim_next(self) -> None:

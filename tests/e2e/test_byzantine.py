@@ -28,7 +28,7 @@ from node.store.cid import to_cid
 from node.store.client import StoreClient
 from testkit.adversaries import CheatingMinerRole, LazyVerifierRole
 from testkit.chain import Chain
-from testkit.evms import ANVIL, GANACHE
+from testkit.evms import ANVIL, GANACHE, HARDHAT
 from testkit.servers import store_server
 from tests.e2e.inprocess import drive, short_task
 from tests.e2e.ledger import Ledger
@@ -75,9 +75,12 @@ def reference_accuracy(task_id: int, honest: tuple[str, ...], rounds: int) -> fl
     return statistics.fmean(accuracies)
 
 
-# Every case on Anvil; one on Ganache (another EVM's node, the contracts' Shanghai build) for one round, for CI's
-# time: CI runs the suite's tasks on every EVM, and each test's longest form on Anvil.
-CASES = [(ANVIL, cheat, lazy, ROUNDS) for cheat, lazy in MATRIX] + [(GANACHE, "noise", "approve", 1)]
+# Every case on Anvil; one on Hardhat 3 and one on Ganache (other EVMs' nodes; Ganache runs the contracts' Shanghai
+# build) for one round, for CI's time: CI runs the suite's tasks on every EVM, and each test's longest form on Anvil.
+CASES = [(ANVIL, cheat, lazy, ROUNDS) for cheat, lazy in MATRIX] + [
+    (HARDHAT, "noise", "approve", 1),
+    (GANACHE, "noise", "approve", 1),
+]
 
 
 @pytest.mark.parametrize(

@@ -30,6 +30,7 @@ from tests.integration.client.driver import node
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 
 UNITS, ROUNDS = 2, 2
+CONFIRMED = 3  # the nodes' --confirmations in the second run: reorganisations 1-3 deep stay above their view
 SPEC = digits_spec(dataset_digest="0x" + "00" * 32, shards=UNITS, local_steps=40, checkpoint_every=10, hidden=16)
 # The phases of a unit, by the event that shows it was reached.
 PHASES = (
@@ -69,21 +70,48 @@ class Reorganiser:
             return  # one reorganisation per pass: the nodes see it before the next
 
 
+@pytest.mark.parametrize("confirmations", [0, CONFIRMED])
 def test_reorganisations_in_every_phase_leave_every_task_complete_and_every_wei_in_place(
-    chain: Chain, tmp_path: Path, store_url: str
+    chain: Chain, tmp_path: Path, store_url: str, confirmations: int
 ) -> None:
+    """At ``--confirmations 0`` (a devnet's default) every reorganisation is under the nodes' cursors; at 3 the nodes
+    act on blocks 3 under the head, so only the 4- and 5-block ones reach what they read (their own transactions,
+    mined at the head, are followed there and sent again all the same)."""
     owner = chain.market(chain.accounts[1])
     start = chain.w3.eth.block_number
     task_id = short_task(chain, store_url, SPEC, rounds=ROUNDS)
     params = owner.get_task(task_id).params
+    setting = {"confirmations": str(confirmations)}
     daemons: list[Daemon] = [
-        node(chain, tmp_path, store_url, "miner-2", 2, ["miner"])[1],
-        node(chain, tmp_path, store_url, "miner-3", 3, ["miner", "aggregator"])[1],
+        node(chain, tmp_path, store_url, "miner-2", 2, ["miner"], **setting)[1],
+        node(chain, tmp_path, store_url, "miner-3", 3, ["miner", "aggregator"], **setting)[1],
     ]
-    daemons += [node(chain, tmp_path, store_url, f"verifier-{a}", a, ["verifier", "keeper"])[1] for a in (4, 5, 6)]
+    daemons += [
+        node(chain, tmp_path, store_url, f"verifier-{a}", a, ["verifier", "keeper"], **setting)[1] for a in (4, 5, 6)
+    ]
+    assert {d.s.confirmations.depth for d in daemons} == {confirmations}
     reorganise = Reorganiser(chain, task_id, start)
+    # Per reorganisation depth: how many times a node found the block under its event cursor replaced in the pass
+    # after it (one reorganisation per pass at most).
+    noticed: Counter[int] = Counter()
+    counted = [0.0]
 
-    drive(chain, task_id, daemons, first=reorganise)
+    def cursor_changes() -> float:
+        return sum(d.s.metrics.reorgs_seen._value.get() for d in daemons)
+
+    def first() -> None:
+        if reorganise.done:
+            noticed[reorganise.done[-1][2]] += int(cursor_changes() - counted[0])
+        counted[0] = cursor_changes()
+        reorganise()
+
+    drive(chain, task_id, daemons, first=first)
+
+    if confirmations == 0:
+        assert sum(noticed.values()) > 0, "the nodes act on the head: reorganisations reach their cursors"
+    else:
+        shallow = {depth: noticed[depth] for depth in range(1, confirmations + 1)}
+        assert set(shallow.values()) == {0}, f"a reorganisation above the view reached a cursor: {shallow}"
 
     seen = {(name, aggregation) for name, aggregation, _ in reorganise.done}
     assert seen == {(name, aggregation) for name in PHASES for aggregation in (False, True)}, "every phase"

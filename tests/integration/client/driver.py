@@ -14,11 +14,14 @@ from testkit.polling import wait_until
 
 
 def node(
-    chain: Chain, tmp_path: Path, store: str, name: str, account: int, roles: list[str]
+    chain: Chain, tmp_path: Path, store: str, name: str, account: int, roles: list[str], **settings: object
 ) -> tuple[Services, Daemon]:
+    """An in-process node of dev account ``account`` (``settings``: more of its configuration, e.g. confirmations)."""
     deployment = tmp_path / "deployment.json"
     chain.deployment.write(deployment)
-    services, dep = build_services(dev_settings(chain.rpc_url, deployment, store, tmp_path / name, account, roles))
+    services, dep = build_services(
+        dev_settings(chain.rpc_url, deployment, store, tmp_path / name, account, roles, **settings)
+    )
     return services, Daemon(services, build_roles(services), start_block=dep.block_number)
 
 

@@ -57,6 +57,8 @@ CASES: list[tuple[list[str], int, str]] = [
     (["task", "show", "x"], 2, "Invalid value for 'task_id'"),
     (["task", "download", "99", "--out", "{dir}/model.safetensors"], 3, "no task 99"),
     (["task", "challenge", "99", "1", "0", "--yes", *SIGNED], 3, "no task 99"),
+    (["node", "run", "--roles", "miner", "--confirmations", "banana", *SIGNED], 2,
+     "invalid node configuration: confirmations: 'banana' is not auto, safe, finalized or a block count"),
     (["nosuch"], 2, "No such command"),
 ]  # fmt: skip
 

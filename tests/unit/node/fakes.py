@@ -130,6 +130,10 @@ class FakeMarket(FakeChain):
     def latest(self) -> BlockHead:
         return BlockHead(self.number, self.now, self.block_hash(self.number))
 
+    def block(self, at: int | str) -> BlockHead:
+        number = self.number if isinstance(at, str) else at  # a tag: the fake chain's every block is final
+        return BlockHead(number, self.now, self.block_hash(number))
+
     def events(self) -> FakeEvents:
         self._events.number = self.number
         return self._events

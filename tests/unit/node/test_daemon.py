@@ -1,10 +1,13 @@
-"""The cycle's time budget (node.daemon.tick_roles): the first role always runs, the rest while the budget lasts."""
+"""The node's loop (node.daemon): the cycle's time budget (the first role always runs, the rest while the budget
+lasts), the event cursor across reorganisations, the view a cycle acts on (--confirmations)."""
 
 from __future__ import annotations
 
 import threading
 import time
 from pathlib import Path
+
+import pytest
 
 from node.daemon import tick_roles
 from node.roles.context import CycleView
@@ -89,3 +92,63 @@ def test_a_replaced_block_under_the_cursor_has_its_events_read_again_and_none_ha
     market._events.events.append(ChainEvent("TaskCreated", {"taskId": 9, "budget": 1}, 5, 0, "0xcc"))
     daemon.read_events(market.latest())  # the cursor's block is the one read: only block 14 is read
     assert handled == ["0xaa", "0xbb"]
+
+
+def test_cycle_with_confirmations_acts_and_reads_events_under_the_head_and_its_clock_follows_the_head(
+    tmp_path: Path,
+) -> None:
+    """--confirmations 3: the roles act on the block 3 under the head, events are read up to it and no further
+    (one 2 blocks deep waits for a later cycle), while the chain's clock follows the head's timestamp."""
+    from node.chain.confirmations import Confirmations
+    from node.chain.events import ChainEvent
+    from node.daemon import Daemon
+    from tests.unit.node.roles.harness import node
+
+    n = node(tmp_path)
+    market = n.market
+    services = n.services
+    services.confirmations = Confirmations(depth=3)
+    market._events.events = [
+        ChainEvent("TaskCreated", {"taskId": 7, "budget": 1}, 16, 0, "0xaa"),
+        ChainEvent("TaskCreated", {"taskId": 8, "budget": 1}, 18, 0, "0xbb"),
+    ]
+    market.number = 20
+    role = _Role("verifier")
+    daemon = Daemon(services, [role], start_block=0)
+    daemon.cycle()
+    assert [v.block for v in role.views] == [17]
+    assert services.state.cursor == 17
+    assert 7 in services.state.tasks()
+    assert 8 not in services.state.tasks(), "block 18 is not 3 deep yet"
+    assert abs(services.clock.now() - market.now) < 5, "the clock is the head's"
+    assert (daemon.status.last_block, daemon.status.view_block) == (20, 17)
+
+    market.number = 21
+    market.now += 12
+    daemon.cycle()
+    assert [v.block for v in role.views] == [17, 18]
+    assert 8 in services.state.tasks()
+    assert services.metrics.reorgs_seen._value.get() == 0
+
+
+def test_a_view_under_a_head_that_does_not_move_is_said_once_at_warning_level(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """--confirmations 3 on a chain that mines only on traffic: the view never moves; the node says so once."""
+    from node.chain.confirmations import Confirmations
+    from node.daemon import STILL_HEAD_WARN_S, Daemon
+    from tests.unit.node.roles.harness import node
+
+    n = node(tmp_path)
+    n.services.confirmations = Confirmations(depth=3)
+    n.market.number = 20
+    daemon = Daemon(n.services, [_Role("miner")], start_block=0, idle_recheck_s=0)
+    daemon.cycle()
+    head, _, said = daemon._head_seen
+    daemon._head_seen = (head, time.monotonic() - STILL_HEAD_WARN_S - 1, said)  # the head has stood still since
+    with caplog.at_level("WARNING", logger="node.daemon"):
+        daemon.cycle()
+        daemon.cycle()
+    said_lines = [r for r in caplog.records if r.getMessage().startswith("the chain mines no block")]
+    assert len(said_lines) == 1
+    assert (said_lines[0].view, said_lines[0].head) == (17, 20)  # type: ignore[attr-defined]

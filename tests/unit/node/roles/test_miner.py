@@ -110,6 +110,35 @@ def test_a_claim_past_its_deadline_is_let_go_untrained(tmp_path: Path) -> None:
     assert (mode.trained, n.market.count("submitResults")) == ([], 0)
 
 
+def test_a_claim_the_chain_forgot_then_mined_again_is_taken_back_and_its_unit_submitted(tmp_path: Path) -> None:
+    """A reorganisation dropped the claim while its unit trained: the miner found the unit open and let its work go;
+    then the signer sent the claim again and the chain mined it. The claim is the miner's again: taken back, trained
+    and submitted, instead of left to expire (and its bond slashed)."""
+    from node.state import Work
+
+    n, mode = node(tmp_path), StubMode()
+    n.services.state.put_work(Work(TASK, 0, 2, WorkStatus.ABANDONED, note="reconciled with the chain"))
+    n.market.take(TASK, 0, 2, n.market.me)  # the claim, sent again as the same bytes, mined again
+    _rival_takes_the_rest(n)
+    _role(n.services, mode).tick(n.services.cycle_at_head())
+    assert [unit for _, unit, *_ in mode.trained] == [2]
+    assert n.market.count("submitResults") == 1
+    assert n.market.units[(TASK, 0)][2].status is UnitStatus.SUBMITTED
+    assert n.services.state.work_in_flight() == []
+
+
+def test_a_claim_let_go_past_its_deadline_is_not_taken_back(tmp_path: Path) -> None:
+    from node.state import Work
+
+    n, mode = node(tmp_path), StubMode()
+    n.services.state.put_work(Work(TASK, 0, 2, WorkStatus.ABANDONED, note="deadline passed"))
+    n.market.take(TASK, 0, 2, n.market.me)
+    _rival_takes_the_rest(n)
+    n.market.now += 601  # past the claim timeout: a keeper reclaims it
+    _role(n.services, mode).tick(n.services.cycle_at_head())
+    assert (mode.trained, n.market.count("submitResults")) == ([], 0)
+
+
 @pytest.mark.parametrize("step", ["claim landed, not recorded", "killed while training", "trained, not submitted",
                                   "submitted, not recorded"])  # fmt: skip
 def test_a_miner_restarted_after_each_step_finishes_its_unit_once(tmp_path: Path, step: str) -> None:

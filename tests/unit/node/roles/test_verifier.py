@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from node.chain.hashing import vote_commitment
-from node.chain.types import UnitStatus
+from node.chain.types import BlockHead, UnitStatus
 from node.ml.verify import Outcome, Verdict
 from node.roles.verifier import LAST_CHANCE_TICKS, UNAVAILABLE_TRIES, VerifierRole, judge_unavailable
 from node.state import VoteStatus
@@ -174,6 +174,20 @@ def test_a_verifier_that_makes_the_window_sits_and_judges(tmp_path: Path) -> Non
     VerifierRole(n.services, judge=judged).tick(n.services.cycle_at_head())
     assert n.market.count("declineTask") == 0
     assert judged.calls == [(0, 0)]
+
+
+def test_a_verifier_whose_view_lags_the_head_by_the_commit_window_declines_the_task(tmp_path: Path) -> None:
+    """With --confirmations its view is under the head: it sees each submission as late as the view lags, and a
+    re-execution that fits the window alone but not with that lag is declined as well."""
+    n, judged = _submitted(tmp_path, [0]), _CountingJudge()
+    window = n.market.tasks[TASK].params.commit_timeout
+    head = n.market.latest()
+    view = n.services.begin_cycle(
+        head.number, head.timestamp, head=BlockHead(head.number + 3, head.timestamp + window, head.hash)
+    )
+    VerifierRole(n.services, judge=judged).tick(view)
+    assert n.market.count("declineTask") == 1
+    assert judged.calls == []
 
 
 def test_a_draw_that_keeps_waiting_for_its_seed_block_is_said_once_at_warning_level_with_the_blocks(
