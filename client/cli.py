@@ -23,7 +23,7 @@ from client.home import alive, deployment_file, home, node_records
 from client.model_cmds import model_app
 from client.money_cmds import money_commands
 from client.node_cmds import account_app, miner_app, node_app, verifier_app
-from client.options import HomeOpt, connected
+from client.options import HomeOpt, JsonOpt, connected
 from client.session import NO_FLAGS, Connection
 from client.spec_cmds import spec_app
 from client.store_cmds import store_app
@@ -115,27 +115,57 @@ def devnet_down(home_dir: HomeOpt = None) -> None:
 
 
 @devnet_app.command("status")
-def devnet_status(home_dir: HomeOpt = None) -> None:
+def devnet_status(home_dir: HomeOpt = None, as_json: JsonOpt = False) -> None:
     """Is the devnet up, and where: chain, contract, store, and the nodes started from this folder."""
     from client import devnet as devnet_cmds
 
     base = home(home_dir)
     record, head = devnet_cmds.status(base)
-    console.print(f"devnet up at {record.rpc_url} (pid {record.pid}), chain id {record.chain_id}, head block {head}")
     deployment = deployment_file(base)
-    if deployment.exists():
-        console.print(f"TaskMarket     {json.loads(deployment.read_text())['address']}  ({deployment})")
+    address = json.loads(deployment.read_text())["address"] if deployment.exists() else None
+    store_ok = devnet_cmds.store_healthy(record.store_url) if record.store_url else None
+    explorer_running = alive(record.explorer_pid) if record.explorer_url else None
+    nodes = node_records(base)
+    if as_json:
+        from client.json_out import emit
+
+        emit(
+            {
+                "rpc_url": record.rpc_url,
+                "pid": record.pid,
+                "chain_id": record.chain_id,
+                "head_block": head,
+                "task_market": address,
+                "deployment": str(deployment) if address else None,
+                "store_url": record.store_url or None,
+                "store_pid": record.store_pid or None,
+                "store_ok": store_ok,
+                "explorer_url": record.explorer_url or None,
+                "explorer_running": explorer_running,
+                "nodes": [
+                    {
+                        "pid": node.pid,
+                        "running": running,
+                        "roles": node.roles,
+                        "data_dir": node.data_dir,
+                        "api_url": f"http://127.0.0.1:{node.api_port}" if node.api_port else None,
+                    }
+                    for node, running in nodes
+                ],
+            }
+        )
+        return
+    console.print(f"devnet up at {record.rpc_url} (pid {record.pid}), chain id {record.chain_id}, head block {head}")
+    if address is not None:
+        console.print(f"TaskMarket     {address}  ({deployment})")
     if record.store_url:
-        store_ok = devnet_cmds.store_healthy(record.store_url)
         console.print(
             f"store          {record.store_url} (pid {record.store_pid}) {'ok' if store_ok else 'NOT ANSWERING'}"
         )
     if record.explorer_url:
-        running = alive(record.explorer_pid)
         console.print(
-            f"explorer       {record.explorer_url} (pid {record.explorer_pid}) {'' if running else 'STOPPED'}"
+            f"explorer       {record.explorer_url} (pid {record.explorer_pid}) {'' if explorer_running else 'STOPPED'}"
         )
-    nodes = node_records(base)
     console.print(f"nodes started from here: {len(nodes)}" + ("" if nodes else " (dml node run … from this folder)"))
     for node, running in nodes:
         api = f", API http://127.0.0.1:{node.api_port}" if node.api_port else ""
@@ -188,6 +218,7 @@ def deploy(
 @app.command()
 @connected(store=False)
 def state(
+    as_json: JsonOpt = False,
     connection: Connection = NO_FLAGS,
 ) -> None:
     """The contract's balance against what it owes, tasks by status, accounts with stake and credit."""
@@ -202,7 +233,13 @@ def state(
     artifact = load_artifact()
     w3 = connect(rpc_url, expected_chain_id=dep.chain_id)
     dep.check(w3, artifact)
-    print_state(console, market_state(TaskMarket(w3, dep.address, artifact), dep.block_number))
+    books = market_state(TaskMarket(w3, dep.address, artifact), dep.block_number)
+    if as_json:
+        from client.json_out import emit, state_document
+
+        emit(state_document(books))
+        return
+    print_state(console, books)
 
 
 @app.command()

@@ -13,9 +13,20 @@ import typer
 from rich.console import Console
 
 from client.home import NodeRecord, deployment_file, home, running_devnet
-from client.options import DeploymentOpt, DevOpt, KeystoreOpt, PwEnvOpt, PwFileOpt, RpcOpt, StoreOpt, connected
+from client.options import (
+    DeploymentOpt,
+    DevOpt,
+    HomeOpt,
+    JsonOpt,
+    KeystoreOpt,
+    PwEnvOpt,
+    PwFileOpt,
+    RpcOpt,
+    StoreOpt,
+    connected,
+)
 from client.session import NO_FLAGS, Connection
-from node.errors import AuditFailed, ConfigError
+from node.errors import AuditFailed, ConfigError, NodeError, NotFound
 
 if TYPE_CHECKING:
     from node.config import NodeSettings
@@ -88,6 +99,7 @@ def _node_command(default_roles: str, summary: str) -> Any:
         plugin: Annotated[
             list[str] | None, typer.Option(help="module that registers more roles (repeatable; tests, demos)")
         ] = None,
+        log_file: Annotated[Path | None, typer.Option(help="append every log line to this file too")] = None,
     ) -> None:
         from node.config import load_settings
         from node.runner import run_node
@@ -118,9 +130,14 @@ def _node_command(default_roles: str, summary: str) -> Any:
             "chain_wait_s": chain_wait,
             "cycle_budget_s": cycle_budget,
             "plugins": plugin or None,
+            "log_file": log_file,
         }
         base = home(None)
         given = load_settings(overrides, config)  # a bad setting is refused before anything else happens
+        if given.log_file is not None:
+            from node.logs import add_log_file
+
+            add_log_file(given.log_file)
         if logging.getLogger().level > logging.INFO:
             logging.getLogger().setLevel(logging.INFO)  # a daemon logs its decisions by default
         settings = with_devnet_defaults(given, base)
@@ -174,6 +191,42 @@ def with_devnet_defaults(settings: NodeSettings, base: Path) -> NodeSettings:
 node_app.command("run")(
     _node_command("miner,verifier,aggregator,keeper", "Run a node with the given roles until SIGINT/SIGTERM.")
 )
+
+
+@node_app.command("status")
+def node_status(
+    api: Annotated[
+        list[str] | None,
+        typer.Option(help="a node's API URL, e.g. http://127.0.0.1:9100 (repeatable; default: nodes run from here)"),
+    ] = None,
+    home_dir: HomeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """How each running node is, from its own API: health, roles, stake, work in flight, blocks, last cycle, error.
+    Exits 50 when a node does not answer or is not ok."""
+    from rich.console import Group
+    from rich.table import Table
+
+    from client.node_status import ask, lines, local_nodes
+
+    reports = [ask(url) for url in api] if api else local_nodes(home(home_dir))
+    if not reports:
+        raise NotFound("no running node started from this folder: give --api URL (a node started with --api-port)")
+    if as_json:
+        from client.json_out import emit
+
+        emit({"nodes": [r.as_json() for r in reports]})
+    else:
+        for k, report in enumerate(reports):
+            table = Table.grid(padding=(0, 2))
+            for label, value in lines(report):
+                table.add_row(label, value)
+            console.print(table if k == 0 else Group("", table))
+    bad = [r.where for r in reports if not r.ok]
+    if bad:
+        raise NodeError(f"{len(bad)} of {len(reports)} nodes not ok: {', '.join(bad)}")
+
+
 miner_app.command("run")(_node_command("miner", "Claim units, train, publish, submit; get paid."))
 verifier_app.command("run")(_node_command("verifier,keeper", "Verify submitted units, vote, finalize; get paid."))
 
@@ -248,6 +301,7 @@ def account_list(directory: Dir = KEYSTORE_DIR) -> None:
 def account_earnings(
     address: Annotated[str | None, typer.Argument(help="the account (default: --dev-account's)")] = None,
     dev_account: DevOpt = None,
+    as_json: JsonOpt = False,
     connection: Connection = NO_FLAGS,
 ) -> None:
     """Earned, slashed, refunded and withdrawn, per task, from the contract's events; checked against the credit."""
@@ -265,12 +319,19 @@ def account_earnings(
     market = session.market
     reader = market.events()
     books = earnings_of(who, reader.iter(session.deployment.block_number, reader.head()))
+    credit = market.credit_of(who)
+    if as_json:
+        from client.json_out import earnings_document, emit
+
+        emit(earnings_document(books, credit))
+        if credit != books.credit:
+            raise AuditFailed(f"the events give a credit of {books.credit} wei, the contract holds {credit} wei")
+        return
     table = Table("task", "earned", "slashed", "refunded (owner)", title=f"account {who}")
     for task_id, t in books.by_task.items():
         table.add_row(str(task_id), eth(t.earned), eth(t.slashed), eth(t.refunded))
     table.add_row("all", eth(books.earned), eth(books.slashed), eth(books.refunded), style="bold")
     console.print(table)
-    credit = market.credit_of(who)
     console.print(
         f"staked {eth(books.staked)}, released from stake {eth(books.released)}, withdrawn {eth(books.withdrawn)}; "
         f"credit now {eth(credit)}",

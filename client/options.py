@@ -23,6 +23,9 @@ DevOpt = Annotated[int | None, typer.Option(help="sign with Anvil's well-known a
 KeystoreOpt = Annotated[Path | None, typer.Option(help="encrypted keystore file")]
 PwFileOpt = Annotated[Path | None, typer.Option(help="file holding the keystore password")]
 PwEnvOpt = Annotated[str | None, typer.Option(help="environment variable holding the keystore password")]
+JsonOpt = Annotated[
+    bool, typer.Option("--json", help="print one JSON document (amounts also in exact wei, as strings) instead")
+]
 XColumnOpt = Annotated[str, typer.Option(help="a Parquet dataset's column of images or features")]
 YColumnOpt = Annotated[str, typer.Option(help="a Parquet dataset's column of class labels")]
 ContextOpt = Annotated[

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -12,7 +12,7 @@ from rich.table import Table
 from client import interrupt
 from client.amounts import parse_amount
 from client.datasets import DATASET_HELP, context_of, load_dataset
-from client.options import XColumnOpt, YColumnOpt, connected
+from client.options import JsonOpt, XColumnOpt, YColumnOpt, connected
 from client.render import eth
 from client.session import NO_FLAGS, Connection, open_session, require_task
 from client.task_view import parameters_table, render_progress, watch_task
@@ -154,16 +154,20 @@ def task_submit(
 
 @task_app.command("list")
 @connected(store=False)
-def task_list(connection: Connection = NO_FLAGS) -> None:
+def task_list(as_json: JsonOpt = False, connection: Connection = NO_FLAGS) -> None:
     """Every task with its status and escrow."""
+    from client.json_out import emit, task_row
     from client.session import open_reader
 
     views = open_reader(connection).views
+    tasks = [views.get_task(i) for i in range(1, views.task_count() + 1)]
+    if as_json:
+        emit({"tasks": [task_row(t) for t in tasks]})
+        return
     table = Table("id", "owner", "status", "round", "units", "quorum", "escrow")
-    for i in range(1, views.task_count() + 1):
-        t = views.get_task(i)
+    for t in tasks:
         table.add_row(
-            str(i),
+            str(t.task_id),
             t.state.owner,
             t.state.status.name.lower(),
             f"{t.state.current_round + 1}/{t.params.rounds}",
@@ -182,10 +186,12 @@ def task_show(
     no_why: Annotated[
         bool, typer.Option("--no-why", help="skip re-judging rejected results to say why they were rejected")
     ] = False,
+    as_json: JsonOpt = False,
     connection: Connection = NO_FLAGS,
 ) -> None:
     """A task's owner, parameters, artifacts, money and progress (accuracy per round on the held-out split), and
     why each of its latest rejected results was rejected (re-judged from the chain and the store)."""
+    from client.json_out import emit, task_document
     from client.progress import ProgressReader
 
     session = open_session(connection, sign=False)
@@ -193,18 +199,27 @@ def task_show(
     progress = ProgressReader(session.market, session.store, task_id, session.deployment.block_number).read(
         evaluate_models=not no_accuracy
     )
-    console.print(parameters_table(progress.task))
-    console.print(render_progress(progress))
+    rejections: list[dict[str, Any]] | None = None
     if progress.rejected and not no_why:
-        from node.audit.rejections import explain_rejections, rejection_rows
+        from node.audit.rejections import explain_rejections
 
         found = explain_rejections(session.market, session.store, task_id, from_block=session.deployment.block_number)
-        console.print(f"why rejected (the latest {len(found)}, each re-executed whole):")
-        for round_, unit, miner, votes, outcome, check, why in rejection_rows([r.as_json() for r in found])[1:]:
+        rejections = [r.as_json() for r in found]
+    starved = progress.task.state.status is TaskStatus.ACTIVE and not session.market.can_fill_quorum(task_id)
+    if as_json:
+        emit({**task_document(progress, rejections if not no_why else None), "quorum_unfillable": starved})
+        return
+    console.print(parameters_table(progress.task))
+    console.print(render_progress(progress))
+    if rejections is not None:
+        from node.audit.rejections import rejection_rows
+
+        console.print(f"why rejected (the latest {len(rejections)}, each re-executed whole):")
+        for round_, unit, miner, votes, outcome, check, why in rejection_rows(rejections)[1:]:
             # One line each, never cut: the reason is the point.
             line = f"  round {round_} unit {unit} by {miner} ({votes}): {outcome} at {check or '–'}: {why}"
             console.print(line, soft_wrap=True, highlight=False, markup=False)
-    if progress.task.state.status is TaskStatus.ACTIVE and not session.market.can_fill_quorum(task_id):
+    if starved:
         console.print(
             "warning: the verifier pool holds too little stake for this task's vote bonds: submitted units wait "
             "until more verifiers join"

@@ -27,6 +27,9 @@ class Health(BaseModel):
 
 
 class Status(BaseModel):
+    health: str  # as /health says: ok, retrying, stalled
+    last_cycle_error: str | None
+    seconds_since_cycle: float
     roles: list[str]
     address: str
     stake_wei: int
@@ -50,15 +53,22 @@ class Status(BaseModel):
 def create_app(daemon: Daemon) -> FastAPI:
     app = FastAPI(title="dmlnet node", version="1")
 
+    def pulse() -> tuple[str, float]:
+        """How the node is (ok, retrying, stalled) and the seconds since its last good cycle."""
+        st = daemon.status
+        age = time.time() - (st.last_cycle_at or st.started_at)
+        if age > daemon.s.settings.health_stall_s:
+            return "stalled", age
+        return ("ok" if st.last_error is None else "retrying"), age
+
     @app.get("/health", response_model=Health, responses={503: {"model": Health}})
     def health(response: Response) -> Health:
         st = daemon.status
-        age = time.time() - (st.last_cycle_at or st.started_at)
-        stalled = age > daemon.s.settings.health_stall_s
-        if stalled:
+        said, age = pulse()
+        if said == "stalled":
             response.status_code = 503
         return Health(
-            status="stalled" if stalled else "ok" if st.last_error is None else "retrying",
+            status=said,
             last_cycle_error=st.last_error,
             seconds_since_cycle=age,
             last_good_block=st.last_block,
@@ -71,7 +81,11 @@ def create_app(daemon: Daemon) -> FastAPI:
     def status() -> Status:
         s = daemon.s
         stake = s.market.stake_of(s.address)
+        said, age = pulse()
         return Status(
+            health=said,
+            last_cycle_error=daemon.status.last_error,
+            seconds_since_cycle=age,
             roles=daemon.status.roles,
             address=s.address,
             stake_wei=stake.total,

@@ -66,6 +66,7 @@ class NodeSettings(BaseSettings):
     # How final a block must be before the node acts on it (node.chain.confirmations): auto (0 on a local devnet,
     # the chain's safe block where it has one, else 12 blocks), safe, finalized, or a block count.
     confirmations: str = "auto"
+    log_file: Path | None = None  # every log line appended here too (the node logs to stderr as well)
     # Verifiers also re-check decided verdicts they did not vote on, and challenge the ones they find wrong: at
     # most this many re-executions per cycle (0: never watch).
     watch_budget: int = Field(default=2, ge=0, le=1000)

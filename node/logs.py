@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
+
+from node.errors import ConfigError
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
@@ -33,3 +36,14 @@ def configure_logging(level: int) -> None:
     root.setLevel(level)
     for noisy in ("urllib3", "web3", "httpx", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def add_log_file(path: Path) -> None:
+    """Writes every log line to ``path`` as well (appended; the folder made if missing): ``--log-file``."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(path, encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(f"--log-file {path}: cannot write there: {err.strerror or err}") from err
+    handler.setFormatter(KeyValueFormatter())
+    logging.getLogger().addHandler(handler)

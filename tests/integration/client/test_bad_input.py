@@ -59,6 +59,8 @@ CASES: list[tuple[list[str], int, str]] = [
     (["task", "challenge", "99", "1", "0", "--yes", *SIGNED], 3, "no task 99"),
     (["node", "run", "--roles", "miner", "--confirmations", "banana", *SIGNED], 2,
      "invalid node configuration: confirmations: 'banana' is not auto, safe, finalized or a block count"),
+    (["node", "run", "--roles", "miner", "--log-file", "{dir}/model.pt/node.log", *SIGNED], 2,
+     "model.pt/node.log: cannot write there"),
     (["nosuch"], 2, "No such command"),
 ]  # fmt: skip
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -38,6 +39,14 @@ def test_devnet_up_state_down(tmp_path: Path) -> None:
         state = dml("state", home=tmp_path)
         assert state.returncode == 0, state.stderr
         assert "buckets sum to totalOwed: yes; solvent: yes" in state.stdout
+        # --json: one document on stdout, the same fields, amounts in exact wei as strings.
+        described = json.loads(dml("devnet", "status", "--json", home=tmp_path).stdout)
+        assert described["head_block"] >= 1
+        assert described["task_market"] == json.loads((tmp_path / "devnet" / "deployment.json").read_text())["address"]
+        assert (described["store_ok"], described["nodes"]) == (True, [])
+        books = json.loads(dml("state", "--json", home=tmp_path).stdout)
+        assert (books["balance_wei"], books["total_owed_wei"], books["solvent"], books["tasks"]) == ("0", "0", True, [])
+        assert books["balance"] == "0.000000 ETH"
     finally:
         down = dml("devnet", "down", home=tmp_path)
     assert down.returncode == 0
