@@ -23,7 +23,7 @@ from client.home import alive, deployment_file, home, node_records
 from client.model_cmds import model_app
 from client.money_cmds import money_commands
 from client.node_cmds import account_app, miner_app, node_app, verifier_app
-from client.options import HomeOpt, JsonOpt, connected
+from client.options import HomeOpt, JsonOpt, cli_app, connected
 from client.session import NO_FLAGS, Connection
 from client.spec_cmds import spec_app
 from client.store_cmds import store_app
@@ -38,8 +38,8 @@ if TYPE_CHECKING:
 # Every command imports what it needs when it runs (web3, torch and FastAPI cost seconds to import): `dml --help`
 # and a command that only reads the chain stay quick. tests/unit/client/test_imports.py holds that line.
 
-app = typer.Typer(help="dmlnet: verified decentralized model training.", no_args_is_help=True)
-devnet_app = typer.Typer(help="A local Anvil chain with TaskMarket deployed.", no_args_is_help=True)
+app = cli_app("dmlnet: verified decentralized model training.")
+devnet_app = cli_app("A local Anvil chain with TaskMarket deployed.")
 app.add_typer(devnet_app, name="devnet")
 app.add_typer(store_app, name="store")
 app.add_typer(node_app, name="node")

@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 
 from client.datasets import DATASET_HELP, load_dataset
-from client.options import ContextOpt, XColumnOpt, YColumnOpt, connected
+from client.options import ContextOpt, XColumnOpt, YColumnOpt, cli_app, connected
 from client.session import NO_FLAGS, Connection, open_session
 from node.store.cid import cid_of
 
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     pass
 
 console = Console()
-data_app = typer.Typer(help="Datasets in the store.", no_args_is_help=True)
+data_app = cli_app("Datasets in the store.")
 
 
 @data_app.command("add")

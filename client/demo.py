@@ -291,7 +291,7 @@ def _node(
     log = (workdir / f"{name}.log").open("ab")
     cmd = [sys.executable, "-m", "client.cli", "node", "run", *args, "--dev-account", str(account), "--rpc", rpc,
            "--deployment", str(deployment), "--store", store, "--data-dir", str(workdir / name),
-           "--poll-interval", "0.3", "--withdraw-threshold", str(10**30)]  # fmt: skip
+           "--poll-interval", "0.3", "--withdraw-threshold", f"{10**30} wei"]  # fmt: skip
     process = subprocess.Popen(
         tied_to_parent(cmd),  # a demo killed outright takes its nodes with it
         stdout=log,

@@ -8,11 +8,11 @@ from typing import Annotated
 import typer
 
 from client.datasets import DATASET_HELP
-from client.options import connected
+from client.options import cli_app, connected
 from client.session import NO_FLAGS, Connection
 from node.errors import ConfigError
 
-model_app = typer.Typer(help="Trained models: evaluate one.", no_args_is_help=True)
+model_app = cli_app("Trained models: evaluate one.")
 
 
 @model_app.command("eval")

@@ -23,6 +23,7 @@ from client.options import (
     PwFileOpt,
     RpcOpt,
     StoreOpt,
+    cli_app,
     connected,
 )
 from client.session import NO_FLAGS, Connection
@@ -34,10 +35,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 console = Console()
-account_app = typer.Typer(help="Encrypted keystore accounts.", no_args_is_help=True)
-miner_app = typer.Typer(help="The miner node.", no_args_is_help=True)
-verifier_app = typer.Typer(help="The verifier node.", no_args_is_help=True)
-node_app = typer.Typer(help="A node holding several roles.", no_args_is_help=True)
+account_app = cli_app("Encrypted keystore accounts.")
+miner_app = cli_app("The miner node.")
+verifier_app = cli_app("The verifier node.")
+node_app = cli_app("A node holding several roles.")
 
 KEYSTORE_DIR = Path(".dmlnet/keystore")
 
@@ -80,8 +81,12 @@ def _node_command(default_roles: str, summary: str) -> Any:
                 "finalized, or a block count"
             ),
         ] = None,
-        stake_cap: Annotated[int | None, typer.Option(help="most wei this node keeps staked")] = None,
-        withdraw_threshold: Annotated[int | None, typer.Option(help="withdraw credit above this many wei")] = None,
+        stake_cap: Annotated[
+            str | None, typer.Option(help="most this node keeps staked (ETH, or with gwei/wei; default 100)")
+        ] = None,
+        withdraw_threshold: Annotated[
+            str | None, typer.Option(help="withdraw credit above this (ETH, or with gwei/wei; default 1)")
+        ] = None,
         watch_budget: Annotated[
             int | None, typer.Option(help="verdicts re-checked per cycle, to challenge wrong ones (default 2)")
         ] = None,
@@ -123,8 +128,8 @@ def _node_command(default_roles: str, summary: str) -> Any:
             "device": device,
             "tasks": task or None,
             "confirmations": confirmations,
-            "stake_cap_wei": stake_cap,
-            "withdraw_threshold_wei": withdraw_threshold,
+            "stake_cap_wei": _amount("--stake-cap", stake_cap),
+            "withdraw_threshold_wei": _amount("--withdraw-threshold", withdraw_threshold),
             "watch_budget": watch_budget,
             "claim_batch": claim_batch,
             "chain_wait_s": chain_wait,
@@ -161,6 +166,15 @@ def _node_command(default_roles: str, summary: str) -> Any:
 
     command.__doc__ = summary
     return command
+
+
+def _amount(flag: str, text: str | None) -> int | None:
+    """An amount flag in wei (None: not given), the same decimal-with-unit form as every amount the CLI takes."""
+    if text is None:
+        return None
+    from client.amounts import parse_amount
+
+    return parse_amount(text, what=flag, allow_zero=True)
 
 
 def _taken_from_devnet(given: NodeSettings, settings: NodeSettings) -> dict[str, str]:

@@ -45,6 +45,12 @@ _SIGNER: dict[str, object] = {
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def cli_app(help_text: str) -> typer.Typer:
+    """A command group of the CLI. Its --help is click's plain text: every option's full name and range at any width
+    (rich's tables cut long option names, e.g. `--aggregator-rewa…`, at 80 columns)."""
+    return typer.Typer(help=help_text, no_args_is_help=True, rich_markup_mode=None)
+
+
 def connected(*, store: bool = True, signs: bool = False) -> Callable[[F], F]:
     """Declares the connection options on a command once: the command takes ``connection: Connection`` and its
     ``--help`` lists ``--home``, ``--rpc``, ``--deployment`` (``--store`` unless ``store=False``; the key options

@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from client.datasets import DATASET_HELP
-from client.options import XColumnOpt, YColumnOpt
+from client.options import XColumnOpt, YColumnOpt, cli_app
 from node.errors import ConfigError, SpecError
 
 if TYPE_CHECKING:
     from node.ml.spec import TaskSpec
 
-spec_app = typer.Typer(help="Task specs: a commented example, the schema, a check.", no_args_is_help=True)
+spec_app = cli_app("Task specs: a commented example, the schema, a check.")
 
 
 def template() -> str:

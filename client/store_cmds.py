@@ -12,11 +12,12 @@ import typer
 from rich.console import Console
 
 from client.home import home, running_devnet
+from client.options import cli_app
 from node.errors import ConfigError
 from node.store.client import StoreClient
 from node.store.local import LocalStore
 
-store_app = typer.Typer(help="The content-addressed store.", no_args_is_help=True)
+store_app = cli_app("The content-addressed store.")
 console = Console()
 
 DEFAULT_MAX_BYTES = 1 << 30

@@ -12,11 +12,11 @@ from rich.table import Table
 from client import interrupt
 from client.amounts import parse_amount
 from client.datasets import DATASET_HELP, context_of, load_dataset
-from client.options import JsonOpt, XColumnOpt, YColumnOpt, connected
+from client.options import JsonOpt, XColumnOpt, YColumnOpt, cli_app, connected
 from client.render import eth
 from client.session import NO_FLAGS, Connection, open_session, require_task
 from client.task_view import parameters_table, render_progress, watch_task
-from node.chain.types import TaskStatus, UnitStatus, seats_at
+from node.chain.types import MAX_QUORUM, MAX_ROUNDS, MAX_TIMEOUT_S, TaskStatus, UnitStatus, seats_at
 from node.errors import ConfigError, InsufficientFunds, SpecError
 from node.store.cid import to_cid
 
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 # Commands import web3 and torch when they run, not when the CLI starts (see client/cli.py).
 
 console = Console()
-task_app = typer.Typer(help="Training tasks.", no_args_is_help=True)
+task_app = cli_app("Training tasks.")
 
 
 @task_app.command("submit")
@@ -45,8 +45,8 @@ def task_submit(
     units: Annotated[
         int | None, typer.Option(help="training units per round (= the spec's shards; built-in spec: 4)")
     ] = None,
-    rounds: Annotated[int, typer.Option(min=0, max=2**32 - 1)] = 2,
-    quorum: Annotated[int, typer.Option(min=0, max=2**32 - 1, help="verifiers per unit (odd)")] = 3,
+    rounds: Annotated[int, typer.Option(min=1, max=MAX_ROUNDS, help="rounds of training and aggregation")] = 2,
+    quorum: Annotated[int, typer.Option(min=1, max=MAX_QUORUM, help="verifiers per unit (odd)")] = 3,
     local_steps: Annotated[
         int | None, typer.Option(help="steps per unit (built-in spec: 800 digits, 200 text)")
     ] = None,
@@ -58,7 +58,7 @@ def task_submit(
     challenge_window: Annotated[
         int,
         typer.Option(
-            min=0, max=2**32 - 1, help="seconds a verdict stays open to challenge before it pays (0: no appeals)"
+            min=0, max=MAX_TIMEOUT_S, help="seconds a verdict stays open to challenge before it pays (0: no appeals)"
         ),
     ] = 10,
     initial_model: Annotated[
@@ -265,11 +265,13 @@ def task_watch(task_id: int, connection: Connection = NO_FLAGS) -> None:
 @connected(signs=True)
 def task_cancel(
     task_id: int,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask before sending")] = False,
     connection: Connection = NO_FLAGS,
 ) -> None:
     """Stop new claims; units in flight finish; the rest of the escrow comes back."""
     session = open_session(connection, sign=True)
     require_task(session.market, task_id)
+    interrupt.confirm(f"cancel task {task_id} (no new claims; the escrow left comes back)?", yes=yes)
     session.market.cancel_task(task_id)
     t = session.market.get_task(task_id)
     console.print(f"task {task_id} cancelled; {t.state.in_flight} unit(s) still in flight")

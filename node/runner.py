@@ -25,6 +25,7 @@ from node.keys import load_account
 from node.metrics import NodeMetrics
 from node.retry import RetryPolicy, retry
 from node.roles.context import Services
+from node.roles.funds import check_funds
 from node.roles.keeper import KeeperRole
 from node.roles.miner import MinerRole
 from node.roles.owner import OwnerRole
@@ -199,6 +200,7 @@ def _run_once(
     if not isinstance(services.market, TaskMarket):  # pragma: no cover - build_services builds a chain client
         raise ConfigError("the node's market is not a chain client")
     w3 = services.market.w3
+    check_funds(services, settings.roles)  # at start: a node that can pay for none of its work says so and stops
     roles = build_roles(services)
     daemon = Daemon(
         services,

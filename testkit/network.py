@@ -97,7 +97,7 @@ class Network:
             "--roles", roles, "--dev-account", str(account), "--rpc", rpc_url or self.rpc_url,
             "--deployment", str(self.deployment_path), "--store", self.store_url,
             "--data-dir", str(self.workdir / name), "--poll-interval", str(poll_interval_s),
-            "--withdraw-threshold", str(10**30), *extra,
+            "--withdraw-threshold", f"{10**30} wei", *extra,
         ]  # fmt: skip
         node = NodeProcess(name, args, self.workdir / f"{name}.log")
         self.nodes[name] = node

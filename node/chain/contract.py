@@ -92,6 +92,11 @@ class TaskMarket(MarketViews):
     def balance(self) -> int:
         return int(with_retries(lambda: self._w3.eth.get_balance(self.address), what="balance"))
 
+    def balance_of(self, account: str) -> int:
+        """The ETH an account holds (what it pays gas and tops up stake from)."""
+        who = self._w3.to_checksum_address(account)
+        return int(with_retries(lambda: self._w3.eth.get_balance(who), what="balance"))
+
     @property
     def chain_id(self) -> int:
         """The chain's id, read once (a chain does not change its id; a replaced chain is a new client)."""

@@ -49,6 +49,13 @@ class BlockHead:
     hash: bytes
 
 
+# TaskMarket.sol's bounds on a task (MAX_ROUNDS, MAX_QUORUM, MAX_TIMEOUT), for the CLI's --help and ranges; the
+# contract checks them (and the rest) when a task is simulated, before anything is uploaded.
+MAX_ROUNDS = 1_000
+MAX_QUORUM = 15
+MAX_TIMEOUT_S = 30 * 24 * 3600
+
+
 @dataclass(frozen=True, slots=True)
 class TaskParams:
     """What a task owner fixes at creation (amounts in wei, timeouts in seconds)."""

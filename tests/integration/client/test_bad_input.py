@@ -3,6 +3,7 @@ store or the chain (issue: "bad input is refused before anything is uploaded or 
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -38,8 +39,9 @@ CASES: list[tuple[list[str], int, str]] = [
     (["task", "submit", "--quorum", "2", "--yes", *SIGNED], 2, "must be odd"),
     (["task", "submit", *SIGNED], 2, "not at a terminal, nobody can answer; pass --yes"),
     (["unstake", "5", *SIGNED], 2, "at most 0.000000 ETH can start"),
-    (["task", "submit", "--quorum", "0", "--yes", *SIGNED], 2, "--quorum 0 is out of range"),
-    (["task", "submit", "--rounds", "0", "--yes", *SIGNED], 2, "--rounds 0 is out of range"),
+    (["task", "submit", "--quorum", "0", "--yes", *SIGNED], 2, "'--quorum': Input should be greater than or"),
+    (["task", "submit", "--quorum", "17", "--yes", *SIGNED], 2, "'--quorum': Input should be less than or equal to 15"),
+    (["task", "submit", "--rounds", "0", "--yes", *SIGNED], 2, "'--rounds': Input should be greater than or"),
     (["task", "submit", "--challenge-window", "-1", "--yes", *SIGNED], 2, "'--challenge-window'"),
     (["task", "submit", "--vote-bond", "0.001", "--yes", *SIGNED], 2, "4 × --verifier-reward"),
     (["task", "submit", "--spec", "{dir}/missing.json", "--yes", *SIGNED], 2, "cannot read the spec"),
@@ -61,6 +63,10 @@ CASES: list[tuple[list[str], int, str]] = [
      "invalid node configuration: confirmations: 'banana' is not auto, safe, finalized or a block count"),
     (["node", "run", "--roles", "miner", "--log-file", "{dir}/model.pt/node.log", *SIGNED], 2,
      "model.pt/node.log: cannot write there"),
+    (["node", "run", "--roles", "miner", "--stake-cap", "abc", *SIGNED], 2, "--stake-cap: 'abc' is not an amount"),
+    (["task", "cancel", "1", *SIGNED], 3, "no task 1"),
+    (["node", "run", "--roles", "miner", "--keystore", "{dir}/empty-key.json", "--password-file", "{dir}/password",
+      "--data-dir", "{dir}/node"], 4, "holds 0 ETH: it cannot pay gas"),
     (["nosuch"], 2, "No such command"),
 ]  # fmt: skip
 
@@ -78,13 +84,27 @@ def bad_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from client.spec_cmds import template
 
     (folder / "bad.yaml").write_text(template().replace("batch_size: 32", "batch_size: 0"))
+    from eth_account import Account
+
+    (folder / "password").write_text("pw")  # an account nobody funded: a node of it can pay for nothing
+    (folder / "empty-key.json").write_text(json.dumps(Account.encrypt(Account.create().key, "pw", iterations=2)))
     return folder
 
 
 def _run(argv: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> tuple[int, str]:
+    """``dml ARGV`` in this process, as a user runs it in its own: the logging it set up (a node command raises the
+    level to INFO, on a handler of this capture's stderr) is put back after it."""
+    import logging
+
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
     monkeypatch.setattr(sys, "argv", ["dml", *argv])
-    with pytest.raises(SystemExit) as exit_:
-        main()
+    try:
+        with pytest.raises(SystemExit) as exit_:
+            main()
+    finally:
+        root.setLevel(level)
+        root.handlers[:] = handlers
     return int(exit_.value.code or 0), capsys.readouterr().err
 
 

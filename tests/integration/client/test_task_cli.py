@@ -102,7 +102,7 @@ def test_data_task_and_money_commands(chain: Chain, tmp_path: Path) -> None:
         assert (tmp_path / f"audit-task-{task_id}.html").exists()
 
         second = submit_small_task(f, "--dataset", data_cid)
-        assert "cancelled" in invoke("task", "cancel", str(second), "--dev-account", "1", *f)
+        assert "cancelled" in invoke("task", "cancel", str(second), "--yes", "--dev-account", "1", *f)
         owner = chain.accounts[1].address
         refund = chain.market().credit_of(owner)
         assert refund == chain.market().get_task(second).params.budget

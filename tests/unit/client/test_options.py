@@ -71,3 +71,20 @@ def test_every_command_that_names_a_chain_takes_the_same_connection_options() ->
             assert {"--home", "--rpc"} <= options, name
             checked += 1
     assert checked >= 12
+
+
+def test_help_shows_every_option_whole_and_the_ranges_the_contract_enforces_at_80_columns() -> None:
+    from client.cli import app
+
+    result = CliRunner().invoke(app, ["task", "submit", "--help"], env={"COLUMNS": "80"}, terminal_width=80)
+    assert result.exit_code == 0
+    text = result.stdout
+    assert "--aggregator-reward" in text
+    assert "…" not in text, "no option cut"
+    assert "1<=x<=1000" in text
+    assert "1<=x<=15" in text
+    assert "4294967295" not in text
+    assert max(len(line) for line in text.splitlines()) <= 80
+    node_help = CliRunner().invoke(app, ["node", "run", "--help"], env={"COLUMNS": "80"}, terminal_width=80).stdout
+    assert "--stake-cap <str>" in node_help
+    assert "ETH, or with gwei/wei" in node_help

@@ -114,6 +114,7 @@ class FakeMarket(FakeChain):
     number: int = 10
     stakes: dict[str, int] = field(default_factory=dict)
     credits: dict[str, int] = field(default_factory=dict)
+    balances: dict[str, int] = field(default_factory=dict)  # ETH an account holds (100 ETH unless set)
     ballots: dict[tuple[int, int, int, str], BallotInfo] = field(default_factory=dict)
     before: dict[str, Callable[..., None]] = field(default_factory=dict)
     refuse: dict[str, Exception] = field(default_factory=dict)
@@ -151,6 +152,12 @@ class FakeMarket(FakeChain):
 
     def credit_of(self, account: str) -> int:
         return self.credits.get(account, 0)
+
+    def balance_of(self, account: str) -> int:
+        return self.balances.get(account, 100 * 10**18)
+
+    def task_count(self) -> int:
+        return max(self.tasks, default=0)
 
     def count(self, label: str) -> int:
         return sum(1 for name, _ in self.sent if name == label)
