@@ -86,13 +86,23 @@ def devnet_up(
         float | None,
         typer.Option(min=0.1, max=60, help="mine a block every this many seconds (default: on each transaction)"),
     ] = None,
+    fresh: Annotated[
+        bool, typer.Option("--fresh", help="a new chain, deployed anew (default: resume the one kept by `down`)")
+    ] = False,
 ) -> None:
     """Start Anvil in the background and deploy TaskMarket (idempotent)."""
     from client import devnet as devnet_cmds
     from node.chain.devnet import dev_accounts
 
     base = home(home_dir)
-    record, deployment = devnet_cmds.up(base, port=port, explorer=explorer, block_time_s=block_time)
+    record, deployment = devnet_cmds.up(base, port=port, explorer=explorer, block_time_s=block_time, fresh=fresh)
+    if record.resumed:
+        from node.chain.jsonrpc import JsonRpc
+
+        head = int(JsonRpc(record.rpc_url).request("eth_blockNumber"), 16)
+        console.print(f"chain          kept from before, resumed at block {head} (`--fresh` starts a new one)")
+    else:
+        console.print("chain          a new one")
     console.print(f"RPC URL        {record.rpc_url}")
     console.print(f"chain id       {record.chain_id}")
     console.print(f"TaskMarket     {deployment.address}")
@@ -111,7 +121,8 @@ def devnet_down(home_dir: HomeOpt = None) -> None:
     from client import devnet as devnet_cmds
 
     stopped = devnet_cmds.down(home(home_dir))
-    console.print("devnet stopped" if stopped else "no devnet was running")
+    kept = " (its chain is kept: `dml devnet up` resumes it, `--fresh` starts a new one)"
+    console.print("devnet stopped" + kept if stopped else "no devnet was running")
 
 
 @devnet_app.command("status")

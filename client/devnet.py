@@ -13,7 +13,7 @@ import urllib.request
 from dataclasses import replace
 from pathlib import Path
 
-from client.home import DevnetRecord, alive, deployment_file, devnet_dir, devnet_file, ports_file
+from client.home import DevnetRecord, alive, chain_state_file, deployment_file, devnet_dir, devnet_file, ports_file
 from node.chain.deployment import Deployment
 from node.chain.jsonrpc import JsonRpc
 from node.children import tied_to_parent as tied
@@ -33,10 +33,13 @@ def up(
     accounts: int = 20,
     explorer: bool = False,
     block_time_s: float | None = None,
+    fresh: bool = False,
 ) -> tuple[DevnetRecord, Deployment]:
     """Starts Anvil in the background and deploys TaskMarket (with ``explorer``, the explorer too); idempotent
-    while the devnet is running. ``block_time_s``: a block on a timer as well as on each transaction (a chain that
-    moves while idle, as a node at ``--confirmations N`` needs)."""
+    while the devnet is running. The chain is kept across ``down``/``up`` (and a crash, up to its last write): it is
+    resumed with its deployment, unless ``fresh`` (a new chain, deployed anew; the old one is deleted).
+    ``block_time_s``: a block on a timer as well as on each transaction (a chain that moves while idle, as a node at
+    ``--confirmations N`` needs)."""
     from node.chain.build import load_artifact
     from node.chain.deploy import deploy_market
     from node.chain.devnet import Devnet, dev_accounts, free_port
@@ -56,6 +59,10 @@ def up(
         _terminate(record.store_pid, 5.0)
     folder = devnet_dir(base)
     folder.mkdir(parents=True, exist_ok=True)
+    chain_file = chain_state_file(base)
+    if fresh or not deployment_file(base).exists():  # a kept chain is resumed with its deployment, or not at all
+        chain_file.unlink(missing_ok=True)
+        deployment_file(base).unlink(missing_ok=True)
     last = _last_ports(base)
     devnet = Devnet(
         port=port or free_port(last.get("rpc")),
@@ -63,11 +70,16 @@ def up(
         log_path=folder / "anvil.log",
         block_time_s=block_time_s,
         mixed_mining=True,
+        state_path=chain_file,
     )
     info = devnet.start()
     try:
         w3 = connect(info.rpc_url)
-        deployment = deploy_market(Signer(w3, dev_accounts(1)[0]), load_artifact(), DEV_UNBONDING_DELAY_S)
+        if devnet.resumed:
+            deployment = Deployment.read(deployment_file(base))
+            deployment.check(w3, load_artifact())
+        else:
+            deployment = deploy_market(Signer(w3, dev_accounts(1)[0]), load_artifact(), DEV_UNBONDING_DELAY_S)
     except Exception:
         devnet.stop()
         raise
@@ -87,6 +99,7 @@ def up(
         store_pid=store_pid,
         explorer_url=record.explorer_url if kept and record is not None else "",
         explorer_pid=record.explorer_pid if kept and record is not None else 0,
+        resumed=devnet.resumed,
     )
     record.write(devnet_file(base))
     deployment.write(deployment_file(base))
@@ -191,8 +204,7 @@ def down(base: Path, grace_s: float = 5.0) -> bool:
     running = _terminate(record.pid, grace_s)
     _terminate(record.store_pid, grace_s)
     _terminate(record.explorer_pid, grace_s)
-    path.unlink()
-    deployment_file(base).unlink(missing_ok=True)
+    path.unlink()  # the chain (chain-state.json, written by Anvil as it stops) and its deployment file are kept
     return running
 
 

@@ -26,6 +26,11 @@ def devnet_file(base: Path) -> Path:
     return devnet_dir(base) / "devnet.json"
 
 
+def chain_state_file(base: Path) -> Path:
+    """Anvil's kept chain (blocks and state), written while it runs and when it stops: the next ``up`` resumes it."""
+    return devnet_dir(base) / "chain-state.json"
+
+
 def ports_file(base: Path) -> Path:
     """The ports the devnet last used, kept after ``down``: the next ``up`` takes them again when they are free,
     so nodes (and anything else) pointed at the devnet find the restarted one where the old one was."""
@@ -42,6 +47,7 @@ class DevnetRecord:
     store_pid: int = 0
     explorer_url: str = ""
     explorer_pid: int = 0
+    resumed: bool = False  # the chain was the one kept from before (not a new one)
 
     @classmethod
     def read(cls, path: Path) -> DevnetRecord | None:

@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 DEV_MNEMONIC = "test test test test test test test test test test test junk"
 DEV_CHAIN_ID = 31337
+# Seconds between Anvil's writes of a kept chain: a devnet killed outright loses at most this much of it.
+STATE_INTERVAL_S = 5
 
 
 def dev_accounts(count: int = 10) -> list[LocalAccount]:
@@ -145,9 +147,14 @@ class Devnet:
         tied_to_parent: bool = False,
         hardfork: str | None = None,
         mixed_mining: bool = False,
+        state_path: Path | None = None,
     ) -> None:
         self._port = port or free_port()
         self._mixed_mining = mixed_mining  # with block_time_s: on each transaction too, not only on the timer
+        # Where Anvil keeps its chain (blocks, state) across restarts: loaded at start when there, written every
+        # STATE_INTERVAL_S and at a clean exit. None: a new chain every start.
+        self._state_path = state_path
+        self.resumed = False  # whether the last start loaded a kept chain
         self._tied_to_parent = tied_to_parent
         self._chain_id = chain_id
         self._accounts = accounts
@@ -181,7 +188,11 @@ class Devnet:
                 cmd += ["--mixed-mining"]
         if self._hardfork is not None:
             cmd += ["--hardfork", self._hardfork]
-        cmd += ["--timestamp", str(_GENESIS.next())]
+        self.resumed = self._state_path is not None and self._state_path.exists()
+        if self._state_path is not None:
+            cmd += ["--state", str(self._state_path), "--state-interval", str(STATE_INTERVAL_S)]
+        if not self.resumed:  # a new chain: its own genesis time (a kept chain's clock goes on from its blocks)
+            cmd += ["--timestamp", str(_GENESIS.next())]
         sink = self._log_path.open("ab") if self._log_path else subprocess.DEVNULL
         try:
             self._process = subprocess.Popen(
@@ -195,8 +206,13 @@ class Devnet:
                 sink.close()
         try:
             chain_id = wait_for_rpc(self.rpc_url, deadline_s, self._process)
-        except ChainUnreachable:
+        except ChainUnreachable as err:
             self.stop()
+            if self.resumed:
+                raise ToolchainError(
+                    f"anvil could not load the kept chain {self._state_path}: `dml devnet up --fresh` starts a new one"
+                    f" (see {self._log_path})"
+                ) from err
             raise
         log.info("devnet started", extra={"rpc_url": self.rpc_url, "pid": self._process.pid})
         return DevnetInfo(rpc_url=self.rpc_url, chain_id=chain_id, port=self._port, pid=self._process.pid)

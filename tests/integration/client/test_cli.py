@@ -52,6 +52,19 @@ def test_devnet_up_state_down(tmp_path: Path) -> None:
     assert down.returncode == 0
     assert "devnet stopped" in down.stdout
     assert not (tmp_path / "devnet" / "devnet.json").exists()
+    # The chain is kept across down/up: the same contract, the same genesis; --fresh starts a new one.
+    address = json.loads((tmp_path / "devnet" / "deployment.json").read_text())["address"]
+    try:
+        resumed = dml("devnet", "up", home=tmp_path)
+        assert resumed.returncode == 0, resumed.stderr
+        assert "kept from before, resumed at block" in resumed.stdout
+        assert json.loads(dml("devnet", "status", "--json", home=tmp_path).stdout)["task_market"] == address
+        assert dml("devnet", "down", home=tmp_path).returncode == 0
+        fresh = dml("devnet", "up", "--fresh", home=tmp_path)
+        assert fresh.returncode == 0, fresh.stderr
+        assert "chain          a new one" in fresh.stdout
+    finally:
+        dml("devnet", "down", home=tmp_path)
 
 
 def test_unreachable_chain_is_one_line_with_its_own_exit_code(tmp_path: Path) -> None:

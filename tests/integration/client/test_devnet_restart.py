@@ -1,5 +1,7 @@
 """README's tour, restarted: nodes started with only their account keep serving the devnet across `dml devnet
-down && dml devnet up`, on the same ports (the usual case) and on other ones (the old port taken meanwhile)."""
+down && dml devnet up` (the chain kept: the nodes go on with their state) on the same ports (the usual case), and
+across `dml devnet up --fresh` (a new chain: each node moves its state aside) on other ones (the old port taken
+meanwhile)."""
 
 from __future__ import annotations
 
@@ -29,11 +31,11 @@ def _ports(home: Path) -> dict[str, int]:
     return {k: int(v) for k, v in json.loads((home / "devnet" / "ports.json").read_text()).items()}
 
 
-def _completes_a_task(cwd: Path, env: dict[str, str], nodes: list[subprocess.Popen[bytes]]) -> None:
+def _completes_a_task(cwd: Path, env: dict[str, str], nodes: list[subprocess.Popen[bytes]], task_id: int) -> None:
     result = _dml(cwd, env, *TASK, timeout_s=240)
     assert all(n.poll() is None for n in nodes), "the nodes kept running"
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    assert "task 1 created" in result.stdout  # a new chain: its first task
+    assert f"task {task_id} created" in result.stdout  # 1 on a new chain, the next on a kept one
 
 
 def test_nodes_follow_the_devnet_through_restarts(tmp_path: Path) -> None:
@@ -58,26 +60,29 @@ def test_nodes_follow_the_devnet_through_restarts(tmp_path: Path) -> None:
     ]
     holder: socket.socket | None = None
     try:
-        _completes_a_task(tmp_path, env, nodes)
+        _completes_a_task(tmp_path, env, nodes, 1)
 
         assert _dml(tmp_path, env, "devnet", "down").returncode == 0
-        assert _dml(tmp_path, env, "devnet", "up").returncode == 0
+        resumed = _dml(tmp_path, env, "devnet", "up")
+        assert resumed.returncode == 0
+        assert "kept from before" in resumed.stdout
         assert _ports(home) == first, "a devnet started again takes its last ports while they are free"
-        _completes_a_task(tmp_path, env, nodes)
+        _completes_a_task(tmp_path, env, nodes, 2)  # the same chain: its second task
+        assert list((tmp_path / ".dmlnet" / "miner").glob("state.other-chain-*.sqlite")) == [], "state kept"
 
         assert _dml(tmp_path, env, "devnet", "down").returncode == 0
         holder = socket.socket()  # someone else took the chain's port meanwhile
         holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         holder.bind(("127.0.0.1", first["rpc"]))
         holder.listen()
-        assert _dml(tmp_path, env, "devnet", "up").returncode == 0
+        assert _dml(tmp_path, env, "devnet", "up", "--fresh").returncode == 0
         assert _ports(home)["rpc"] != first["rpc"]
-        _completes_a_task(tmp_path, env, nodes)
+        _completes_a_task(tmp_path, env, nodes, 1)  # a new chain
 
         miner_log = (tmp_path / "miner.log").read_text()
         assert "the chain moved to" in miner_log, "the node followed the devnet to its new port"
         assert "rpc read failed, retrying" not in miner_log, "one line per outage, not one per retry"
-        assert len(list((tmp_path / ".dmlnet" / "miner").glob("state.other-chain-*.sqlite"))) == 2
+        assert len(list((tmp_path / ".dmlnet" / "miner").glob("state.other-chain-*.sqlite"))) == 1
     finally:
         if holder is not None:
             holder.close()

@@ -70,10 +70,10 @@ def test_the_explorer_follows_the_devnet_through_kills_and_restarts(tmp_path: Pa
         wait_until(lambda: [t["task_id"] for t in tasks(url)] == [first], timeout_s=30, what="the index reopened")
         assert httpx.get(f"{url}/api/network").json()["transactions"] == events, "nothing indexed twice"
 
-        # The chain crashes under the running explorer; `devnet up` starts a new one where it was.
+        # The chain crashes under the running explorer; `devnet up --fresh` starts a new one where it was.
         explorer_pid = record(home).explorer_pid
         os.kill(record(home).pid, signal.SIGKILL)
-        dml(home, "devnet", "up")
+        dml(home, "devnet", "up", "--fresh")
         assert record(home).explorer_pid == explorer_pid, "the running explorer was kept"
         wait_until(lambda: tasks(url) == [], timeout_s=60, what="the explorer to notice the new chain")
         second = create_task(home)
