@@ -105,6 +105,16 @@ def _node_command(default_roles: str, summary: str) -> Any:
             list[str] | None, typer.Option(help="module that registers more roles (repeatable; tests, demos)")
         ] = None,
         log_file: Annotated[Path | None, typer.Option(help="append every log line to this file too")] = None,
+        deployment_from: Annotated[
+            str | None,
+            typer.Option(
+                help="fetch the deployment file at start from this URL, or this CID in --store (a node "
+                "joining from another machine); written to DATA_DIR/deployment.json"
+            ),
+        ] = None,
+        store_token_file: Annotated[
+            Path | None, typer.Option(help="file holding the store's write token (e.g. a container secret)")
+        ] = None,
     ) -> None:
         from node.config import load_settings
         from node.runner import run_node
@@ -136,6 +146,8 @@ def _node_command(default_roles: str, summary: str) -> Any:
             "cycle_budget_s": cycle_budget,
             "plugins": plugin or None,
             "log_file": log_file,
+            "deployment_from": deployment_from,
+            "store_token_file": store_token_file,
         }
         base = home(None)
         given = load_settings(overrides, config)  # a bad setting is refused before anything else happens

@@ -46,13 +46,21 @@ def _endpoints(stores: list[str] | None) -> list[str]:
     return [str(Path(".dmlnet/store").resolve())]
 
 
-def _token(token_env: str | None) -> str | None:
+def _token(token_env: str | None, token_file: Path | None = None) -> str | None:
+    if token_file is not None:
+        try:
+            token = token_file.read_text().strip()
+        except OSError as err:
+            raise ConfigError(f"--token-file {token_file}: {err.strerror or err}") from err
+        if not token:
+            raise ConfigError(f"--token-file {token_file} is empty")
+        return token
     if token_env is None:
         return None
-    token = os.environ.get(token_env)
-    if not token:
+    from_env = os.environ.get(token_env)
+    if not from_env:
         raise ConfigError(f"environment variable {token_env} is not set")
-    return token
+    return from_env
 
 
 @store_app.command("serve")
@@ -64,13 +72,16 @@ def serve(
     token_env: Annotated[
         str | None, typer.Option(help="environment variable holding the bearer token required for writes")
     ] = None,
+    token_file: Annotated[
+        Path | None, typer.Option(help="file holding the bearer token required for writes (e.g. a container secret)")
+    ] = None,
 ) -> None:
     """Serve a folder of objects over HTTP (PUT/GET/HEAD /ipfs/{cid}, /health, /metrics, /docs)."""
     import uvicorn
 
     from node.store.server import create_app
 
-    app = create_app(LocalStore(directory, max_bytes=max_bytes), write_token=_token(token_env))
+    app = create_app(LocalStore(directory, max_bytes=max_bytes), write_token=_token(token_env, token_file))
     level = logging.getLogger().getEffectiveLevel()
     uvicorn.run(app, host=host, port=port, log_level="info" if level <= logging.INFO else "warning")
 
@@ -81,9 +92,10 @@ def put(
     store: StoreOption = None,
     replicas: Annotated[int, typer.Option(help="how many replicas must hold it")] = 1,
     token_env: Annotated[str | None, typer.Option(help="environment variable holding the write token")] = None,
+    token_file: Annotated[Path | None, typer.Option(help="file holding the write token")] = None,
 ) -> None:
     """Store a file; prints its CID."""
-    client = StoreClient.from_endpoints(_endpoints(store), token=_token(token_env), put_replicas=replicas)
+    client = StoreClient.from_endpoints(_endpoints(store), token=_token(token_env, token_file), put_replicas=replicas)
     print(client.put_file(file))
 
 

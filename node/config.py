@@ -35,6 +35,10 @@ class NodeSettings(BaseSettings):
     deployment: Path = Path(".dmlnet/devnet/deployment.json")
     store: list[str] = Field(default_factory=lambda: [".dmlnet/store"], min_length=1)
     store_token_env: str | None = None
+    store_token_file: Path | None = None  # a file holding the store's write token (a container's secret)
+    # Where to fetch the deployment file from at start (an http(s) URL, or a CID in the node's stores): written to
+    # data_dir/deployment.json and used in place of ``deployment`` (a node joining a network from another machine).
+    deployment_from: str | None = None
     put_replicas: int = Field(default=1, ge=1, le=16)
     data_dir: Path = Path(".dmlnet/node")
     keystore: Path | None = None

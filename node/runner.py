@@ -20,7 +20,7 @@ from node.chain.deployment import Deployment
 from node.chain.rpc import TRANSIENT, UNREACHABLE, connect, rpc_requests
 from node.config import NodeSettings
 from node.daemon import Daemon, Role
-from node.errors import ChainReplaced, ChainUnreachable, ConfigError, DeploymentNotFound
+from node.errors import ChainReplaced, ChainUnreachable, ConfigError, DeploymentNotFound, StoreError
 from node.keys import load_account
 from node.metrics import NodeMetrics
 from node.retry import RetryPolicy, retry
@@ -47,6 +47,8 @@ def build_services(settings: NodeSettings, *, restarting: bool = False) -> tuple
         dev_account=settings.dev_account,
     )
     artifact = load_artifact()
+    token = _store_token(settings)
+    settings = _fetch_deployment(settings, token)
     w3, deployment = _wait_for_chain(settings, artifact, wait_for_file=restarting)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     state = open_state(settings.data_dir / "state.sqlite", deployment.identity(w3))
@@ -54,11 +56,6 @@ def build_services(settings: NodeSettings, *, restarting: bool = False) -> tuple
     market = TaskMarket.for_account(
         w3, deployment.address, artifact, account, journal=state, receipt_timeout_s=settings.receipt_timeout_s
     )
-    token = None
-    if settings.store_token_env is not None:
-        token = os.environ.get(settings.store_token_env)
-        if token is None:
-            raise ConfigError(f"environment variable {settings.store_token_env} (the store token) is not set")
     store = StoreClient.from_endpoints(settings.store, token=token, put_replicas=settings.put_replicas)
     metrics = NodeMetrics()
     metrics.rpc_requests.set_function(lambda: rpc_requests(w3))
@@ -67,6 +64,64 @@ def build_services(settings: NodeSettings, *, restarting: bool = False) -> tuple
         settings=settings, market=market, store=store, state=state, metrics=metrics, confirmations=confirmations
     )
     return services, deployment
+
+
+def _store_token(settings: NodeSettings) -> str | None:
+    """The store's write token: from ``store_token_file`` (a container's secret) or ``store_token_env``."""
+    if settings.store_token_file is not None:
+        try:
+            token = settings.store_token_file.read_text().strip()
+        except OSError as err:
+            raise ConfigError(f"--store-token-file {settings.store_token_file}: {err.strerror or err}") from err
+        if not token:
+            raise ConfigError(f"--store-token-file {settings.store_token_file} is empty")
+        return token
+    if settings.store_token_env is not None:
+        from_env = os.environ.get(settings.store_token_env)
+        if from_env is None:
+            raise ConfigError(f"environment variable {settings.store_token_env} (the store token) is not set")
+        return from_env
+    return None
+
+
+def _fetch_deployment(settings: NodeSettings, token: str | None) -> NodeSettings:
+    """With ``deployment_from``: the deployment file fetched from its URL (retried while the server does not answer,
+    for ``chain_wait_s``) or from the node's stores by CID (its bytes checked against the CID), written to
+    ``data_dir/deployment.json``, and the settings pointing there. The chain checks it as any deployment file
+    (its chain id, genesis, code) before the node uses it."""
+    source = settings.deployment_from
+    if source is None:
+        return settings
+    if source.startswith(("http://", "https://")):
+        import requests
+
+        def fetch() -> bytes:
+            answer = requests.get(source, timeout=30)
+            if answer.status_code == 404:
+                raise DeploymentNotFound(f"--deployment-from {source}: not found (404)")
+            answer.raise_for_status()
+            return answer.content
+
+        try:
+            data = retry(
+                fetch,
+                retry_if=lambda err: isinstance(err, requests.RequestException),
+                policy=RetryPolicy(attempts=None, base_delay_s=0.5, max_delay_s=5.0),
+                deadline_s=settings.chain_wait_s,
+            )
+        except requests.RequestException as err:
+            raise DeploymentNotFound(f"--deployment-from {source}: {type(err).__name__}: {err}") from err
+    else:
+        try:
+            data = StoreClient.from_endpoints(settings.store, token=token).get(source)
+        except (ValueError, StoreError) as err:
+            raise DeploymentNotFound(f"--deployment-from {source}: not a CID the stores hold: {err}") from err
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    target = settings.data_dir / "deployment.json"
+    target.write_bytes(data)
+    Deployment.read(target)  # a file that is not a deployment is refused here, naming it
+    log.info("deployment fetched", extra={"source": source, "written_to": str(target)})
+    return settings.model_copy(update={"deployment": target})
 
 
 def _bind_to_account(state: NodeState, address: str, data_dir: Path) -> None:

@@ -67,6 +67,8 @@ CASES: list[tuple[list[str], int, str]] = [
     (["task", "cancel", "1", *SIGNED], 3, "no task 1"),
     (["node", "run", "--roles", "miner", "--keystore", "{dir}/empty-key.json", "--password-file", "{dir}/password",
       "--data-dir", "{dir}/node"], 4, "holds 0 ETH: it cannot pay gas"),
+    (["node", "run", "--roles", "miner", "--deployment-from", cid_of(b"nowhere"), *SIGNED], 13,
+     "not a CID the stores hold"),
     (["nosuch"], 2, "No such command"),
 ]  # fmt: skip
 
