@@ -103,3 +103,28 @@ class ProgressReader:
                 self._evaluable = False
                 return  # split mode: the network's model is the public middle; only the owner's node can evaluate
             self.evaluations[r] = figure
+
+
+def progress_signature(p: Progress) -> tuple[object, ...]:
+    """What changes when a task moves: its round, each unit's status, the outcomes counted."""
+    return (p.task.state.current_round, tuple(p.units), p.accepted, p.rejected, p.expired)
+
+
+# What a unit in each status waits for, most advanced last (the slowest stage is the least advanced unit's).
+_WAITS = (
+    (UnitStatus.OPEN, "a miner to claim it"),
+    (UnitStatus.CLAIMED, "its miner's training"),
+    (UnitStatus.SUBMITTED, "its verifiers to be drawn, re-execute and commit"),
+    (UnitStatus.REVEALING, "its verifiers' reveals"),
+    (UnitStatus.DECIDED, "its challenge window to close"),
+)
+
+
+def waiting_on(p: Progress) -> str:
+    """Round and units of a task that has not moved, and what its least advanced units wait for."""
+    for status, what in _WAITS:
+        stuck = [i for i, u in enumerate(p.units) if u is status]
+        if stuck:
+            names = ", ".join("Σ" if i == len(p.units) - 1 else str(i) for i in stuck)
+            return f"round {p.task.state.current_round + 1}: unit {names} waits for {what}"
+    return f"round {p.task.state.current_round + 1}: every unit accepted, the next round not open yet"
