@@ -39,7 +39,7 @@ def explorer(
         resolve, home(connection.home) / "explorer", poll_interval_s=poll_interval, confirmations=confirmations
     )
     with service.serving(host, port) as url:
-        console.print(f"explorer: {url}/  (JSON API at /docs, metrics at /metrics; Ctrl-C stops)")
+        console.print(f"explorer: {url}/  (JSON API schema at /openapi.json, metrics at /metrics; Ctrl-C stops)")
         while True:
             interrupt.check()
             time.sleep(0.5)

@@ -76,7 +76,7 @@ def serve(
         Path | None, typer.Option(help="file holding the bearer token required for writes (e.g. a container secret)")
     ] = None,
 ) -> None:
-    """Serve a folder of objects over HTTP (PUT/GET/HEAD /ipfs/{cid}, /health, /metrics, /docs)."""
+    """Serve a folder of objects over HTTP (PUT/GET/HEAD /ipfs/{cid}, /health, /metrics, /openapi.json)."""
     import uvicorn
 
     from node.store.server import create_app

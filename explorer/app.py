@@ -1,4 +1,4 @@
-"""The explorer's HTTP side: JSON endpoints under ``/api`` (documented at ``/docs``), ``/health`` and the
+"""The explorer's HTTP side: JSON endpoints under ``/api`` (their schema at ``/openapi.json``), ``/health`` and the
 indexer's Prometheus ``/metrics``. Every answer comes from the index, except the figures only the chain knows now
 (an account's stake, the contract's balance against what it owes), read through ``live``."""
 
@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
+from explorer import noscript
 from explorer.audits import AuditRunner
 from explorer.indexer import IndexerMetrics
 from explorer.queries import NotIndexed, Page, Queries
@@ -71,7 +72,14 @@ def create_app(
     stall_s: float = 60.0,
     poll_ms: int = 2_000,
 ) -> FastAPI:
-    app = FastAPI(title="dmlnet explorer", version="1", description="Tasks, units, votes, nodes and money.")
+    # No /docs: FastAPI's Swagger page loads its script from a CDN; the schema itself is at /openapi.json.
+    app = FastAPI(
+        title="dmlnet explorer",
+        version="1",
+        description="Tasks, units, votes, nodes and money.",
+        docs_url=None,
+        redoc_url=None,
+    )
     shell = (HERE / "pages" / "shell.html").read_text().replace("{poll_ms}", str(poll_ms))
 
     @app.middleware("http")
@@ -94,12 +102,47 @@ def create_app(
         app.mount("/static/vendor", StaticFiles(directory=vendor), name="vendor")
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
+    def page(summary: str) -> HTMLResponse:
+        """Every page is the same shell: its script reads the path and renders from the JSON API; without
+        JavaScript, the page's key figures show (``summary``, rendered here from the same queries)."""
+        return HTMLResponse(shell.replace("{noscript}", summary))
+
+    def first_render(render: Callable[[], str]) -> str:
+        try:
+            return render()
+        except NotIndexed as err:
+            return noscript.missing(f"not indexed yet: {err}")
+
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def network_page() -> HTMLResponse:
+        return page(first_render(lambda: noscript.network(queries.network(window_s=3_600))))
+
     @app.get("/tasks/{task_id}", response_class=HTMLResponse, include_in_schema=False)
+    def task_page(task_id: int) -> HTMLResponse:
+        def render() -> str:
+            found = queries.task(task_id)
+            return noscript.missing(f"no task {task_id} indexed") if found is None else noscript.task(found)
+
+        return page(first_render(render))
+
+    @app.get("/tasks/{task_id}/rounds/{round_}/units/{index}", response_class=HTMLResponse, include_in_schema=False)
+    def unit_page(task_id: int, round_: int, index: int) -> HTMLResponse:
+        """A unit's own page (a link to it): the task page with the unit's details open."""
+
+        def render() -> str:
+            found = queries.task(task_id)
+            units = None if found is None else int(found["units_per_round"])
+            return noscript.unit(task_id, round_, index, queries.unit(task_id, round_, index), units)
+
+        return page(first_render(render))
+
     @app.get("/accounts/{address}", response_class=HTMLResponse, include_in_schema=False)
-    def page() -> HTMLResponse:
-        """Every page is the same shell: its script reads the path and renders from the JSON API."""
-        return HTMLResponse(shell)
+    def account_page(address: str) -> HTMLResponse:
+        def render() -> str:
+            found = queries.account(address)
+            return noscript.missing(f"no account {address} indexed") if found is None else noscript.account(found)
+
+        return page(first_render(render))
 
     @app.exception_handler(NotIndexed)
     def not_indexed(_: Request, err: NotIndexed) -> JSONResponse:

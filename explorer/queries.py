@@ -251,6 +251,15 @@ class Queries:
                 (who,),
             )
         ]
+        # Each named task's units per round: the unit of that index is its round's aggregation (shown as Σ).
+        named = sorted({int(x["task_id"]) for part in ("money", "units", "votes") for x in view[part] if x["task_id"]})
+        view["units_per_round"] = {
+            str(r["task_id"]): r["units_per_round"]
+            for r in self._index.query(
+                f"SELECT task_id, units_per_round FROM tasks WHERE task_id IN ({','.join('?' * len(named))})",
+                tuple(named),
+            )
+        }
         return view
 
     def _money_totals(self, where: str, args: tuple[object, ...], *, by: str) -> list[dict[str, Any]]:

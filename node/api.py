@@ -1,4 +1,4 @@
-"""A node's HTTP API: ``/health``, ``/status``, ``/metrics`` (Prometheus); OpenAPI at ``/docs``.
+"""A node's HTTP API: ``/health``, ``/status``, ``/metrics`` (Prometheus); OpenAPI schema at ``/openapi.json``.
 Off unless a port is configured; served from a background thread (async stays inside the HTTP layer)."""
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ class Status(BaseModel):
 
 
 def create_app(daemon: Daemon) -> FastAPI:
-    app = FastAPI(title="dmlnet node", version="1")
+    app = FastAPI(title="dmlnet node", version="1", docs_url=None, redoc_url=None)  # schema: /openapi.json
 
     def pulse() -> tuple[str, float]:
         """How the node is (ok, retrying, stalled) and the seconds since its last good cycle."""

@@ -2,6 +2,8 @@
 // reload. No framework; charts by uPlot (served from this app, installed from npm).
 "use strict";
 
+document.documentElement.classList.add("js"); // the page renders here: the server's <noscript> summary stays hidden
+
 const POLL_MS = Number(document.body.dataset.pollMs || 2000);
 const STATES = ["open", "claimed", "submitted", "revealing", "decided", "accepted"];
 const charts = {};
@@ -48,6 +50,28 @@ const DATE_FORMAT = new Intl.DateTimeFormat(undefined, { dateStyle: "short", tim
 
 function when(ts) {
   return ts ? DATE_FORMAT.format(new Date(ts * 1000)) : "–";
+}
+
+// Task parameters and event arguments as people read them: amounts in ETH, durations in seconds, times as dates.
+const AMOUNT = /(reward|bond|budget|amount|stake|escrow|credit|slashed)$/i;
+const DURATION = /(timeout|window)$/i;
+const INSTANT = /(deadline|until|at|releaseAt)$/i;
+
+function readable(key, value) {
+  if (value === null || value === undefined) return "–";
+  if (AMOUNT.test(key) && /^\d+$/.test(String(value))) return el("span", { title: `${value} wei` }, eth(value));
+  if (DURATION.test(key) && typeof value === "number") return `${value} s`;
+  if (INSTANT.test(key) && typeof value === "number" && value > 1e9) return el("span", { title: `${value}` }, when(value));
+  if (typeof value === "string" && value.length > 20) return el("span", { class: "mono", title: value }, short(value));
+  return el("span", { class: "mono" }, String(value));
+}
+
+function unitName(index, unitsPerRound) {
+  return index === unitsPerRound ? "Σ" : String(index);
+}
+
+function unitPath(taskId, round, index) {
+  return `/tasks/${taskId}/rounds/${round}/units/${index}`;
 }
 
 function card(label, value, attrs = {}) {
@@ -120,7 +144,8 @@ function lineChart(id, title, series, xs, ys) {
       width: chartWidth(host),
       height: CHART_HEIGHT,
       series: [{}, ...series.map((s, i) => ({ label: s, stroke: ["#2f5bd3", "#e5534b", "#23864f"][i % 3], width: 2, points: { show: true } }))],
-      scales: { x: { time: series.timeAxis !== false } },
+      // One point alone: a range around it (uPlot would otherwise stretch one instant over years).
+      scales: { x: { time: series.timeAxis !== false, range: (u, min, max) => (min === max ? (series.timeAxis === false ? [min - 1, max + 1] : [min - 1800, max + 1800]) : [min, max]) } },
       // Rounds are whole numbers: no tick between them.
       axes: [series.timeAxis === false ? { incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500] } : {}, { size: 60, values: (u, vals) => vals.map(compact) }],
     },
@@ -194,7 +219,11 @@ async function renderTask(main, taskId) {
             class: `unit s-${u.status}${u.index === t.units_per_round ? " aggregate" : ""}${selectedUnit === key ? " selected" : ""}`,
             "data-unit": key, "data-status": u.status,
             title: `round ${u.round + 1} unit ${u.index}: ${u.status}${u.miner ? " by " + u.miner : ""}${u.rejections ? `, ${u.rejections} rejected` : ""}`,
-            onclick: () => { selectedUnit = key; showUnit(taskId, u.round, u.index); },
+            onclick: () => {
+              selectedUnit = key;
+              history.replaceState(null, "", unitPath(taskId, u.round, u.index)); // a unit has its own URL
+              showUnit(taskId, u.round, u.index, t.units_per_round);
+            },
           }, label);
         })
       )
@@ -248,7 +277,7 @@ async function renderTask(main, taskId) {
     table(["account", "kind", "amount"], t.money_by_account.map((m) => [accountLink(m.account), m.kind, eth(m.amount)]), { id: "money-table" }),
     el("h2", {}, "Parameters"),
     table(["parameter", "value"], Object.entries(t.params).map(([k, v]) =>
-      [k, k.endsWith("Digest") ? artifactLink(v) : el("span", { class: "mono" }, v)])),
+      [k, k.endsWith("Digest") ? artifactLink(v) : readable(k, v)]), { id: "params-table" }),
     t.final_model ? el("p", {}, "final model: ", artifactLink(t.final_model)) : ""
   );
   delete charts["chart-accuracy"];
@@ -265,7 +294,7 @@ async function renderTask(main, taskId) {
   }
   if (selectedUnit) {
     const [r, i] = selectedUnit.split("/").map(Number);
-    await showUnit(taskId, r, i);
+    await showUnit(taskId, r, i, t.units_per_round);
   }
   return null;
 }
@@ -293,7 +322,7 @@ function auditPanel(taskId, a) {
     run, " ", outcome, a.report ? [" · ", el("a", { href: a.report, target: "_blank" }, "report")] : "");
 }
 
-async function showUnit(taskId, round, index) {
+async function showUnit(taskId, round, index, unitsPerRound) {
   const host = document.getElementById("unit-detail");
   document.querySelectorAll(".unit.selected").forEach((n) => n.classList.remove("selected"));
   document.querySelector(`[data-unit="${round}/${index}"]`)?.classList.add("selected");
@@ -301,11 +330,12 @@ async function showUnit(taskId, round, index) {
   try {
     u = await api(`/api/tasks/${taskId}/rounds/${round}/units/${index}`);
   } catch (err) {
-    host.replaceChildren(el("p", { class: "muted" }, `round ${round + 1} unit ${index}: open, nothing happened yet`));
+    host.replaceChildren(el("p", { class: "muted" }, `round ${round + 1} unit ${unitName(index, unitsPerRound)}: open, nothing happened yet`));
     return;
   }
   host.replaceChildren(
-    el("h2", {}, `Round ${round + 1}, unit ${index}: ${u.status}`),
+    el("h2", { id: "unit-title" }, `Round ${round + 1}, unit ${unitName(index, unitsPerRound)}: ${u.status} `,
+      el("a", { href: unitPath(taskId, round, index), id: "unit-link", title: "this unit's own URL" }, "link")),
     el("p", {}, "miner ", accountLink(u.miner), " · result ", artifactLink(u.result_digest), " · model ", artifactLink(u.model_digest),
       " · level ", u.level, " · votes ", `${u.valid_votes} valid / ${u.invalid_votes} invalid`),
     table(["epoch", "level", "verifier", "seats", "committed", "revealed", "vote"],
@@ -313,8 +343,8 @@ async function showUnit(taskId, round, index) {
         s.valid === null ? "–" : s.valid ? "valid" : "invalid"])),
     el("h2", {}, "History"),
     table(["block", "time", "event", "details"], u.history.map((h) => [h.block, when(h.at), h.event,
-      el("span", { class: "mono" }, Object.entries(h.args).filter(([k]) => !["taskId", "round", "index"].includes(k))
-        .map(([k, v]) => `${k}=${typeof v === "string" && v.length > 20 ? short(v) : v}`).join(" "))]))
+      el("span", { class: "details" }, Object.entries(h.args).filter(([k]) => !["taskId", "round", "index"].includes(k))
+        .flatMap(([k, v]) => [`${k} `, readable(k, v), " "]))]), { id: "history-table" })
   );
 }
 
@@ -323,6 +353,7 @@ async function showUnit(taskId, round, index) {
 async function renderAccount(main, address) {
   const a = await api(`/api/accounts/${address}`);
   const stake = a.stake || {};
+  const per = (taskId) => (a.units_per_round || {})[String(taskId)]; // its aggregation unit's index (shown as Σ)
   main.replaceChildren(
     el("h1", {}, a.address),
     el("div", { class: "cards", id: "account-cards" },
@@ -345,13 +376,15 @@ async function renderAccount(main, address) {
     a.money.length > TABLE_ROWS ? el("p", { class: "muted" }, `the latest ${TABLE_ROWS} of ${a.money.length}`) : "",
     table(["block", "time", "kind", "amount", "task", "unit"], a.money.slice(-TABLE_ROWS).reverse().map((m) => [m.block, when(m.at), m.kind, eth(m.amount),
       m.task_id ? el("a", { href: `/tasks/${m.task_id}` }, `#${m.task_id}`) : "–",
-      m.round === null ? "–" : `round ${m.round + 1} unit ${m.idx}`]), { id: "money-table" }),
+      m.round === null ? "–" : `round ${m.round + 1} unit ${unitName(m.idx, per(m.task_id))}`]), { id: "money-table" }),
     el("h2", {}, "Units"),
     table(["task", "round", "unit", "status", "result"], a.units.map((u) => [el("a", { href: `/tasks/${u.task_id}` }, `#${u.task_id}`),
-      u.round + 1, u.index, u.status, artifactLink(u.result_digest)])),
+      u.round + 1, el("a", { href: unitPath(u.task_id, u.round, u.index) }, unitName(u.index, per(u.task_id))), u.status,
+      artifactLink(u.result_digest)]), { id: "units-table" }),
     el("h2", {}, "Votes"),
     table(["task", "round", "unit", "epoch", "level", "seats", "revealed", "vote"], a.votes.map((v) => [
-      el("a", { href: `/tasks/${v.task_id}` }, `#${v.task_id}`), v.round + 1, v.idx, v.epoch, v.level, v.drawn - v.released, v.revealed,
+      el("a", { href: `/tasks/${v.task_id}` }, `#${v.task_id}`), v.round + 1,
+      el("a", { href: unitPath(v.task_id, v.round, v.idx) }, unitName(v.idx, per(v.task_id))), v.epoch, v.level, v.drawn - v.released, v.revealed,
       v.valid === null ? "–" : v.valid ? "valid" : "invalid"]))
   );
   delete charts["chart-money"];
@@ -377,6 +410,9 @@ async function refresh() {
   try {
     let m;
     const healthy = api("/health").catch(() => null); // in parallel with the page's own data
+    if ((m = path.match(/^\/tasks\/(\d+)\/rounds\/(\d+)\/units\/(\d+)/)) && selectedUnit === null) {
+      selectedUnit = `${m[2]}/${m[3]}`; // a unit's own URL: its task's page with the unit open
+    }
     if ((m = path.match(/^\/tasks\/(\d+)/))) await renderTask(main, m[1]);
     else if ((m = path.match(/^\/accounts\/(0x[0-9a-fA-F]{40})/))) await renderAccount(main, m[1]);
     else await renderNetwork(main);

@@ -51,7 +51,7 @@ class UnitFinisher(Protocol):
 
 
 def create_owner_app(binding: Binding, open_unit: UnitSource, finish_unit: UnitFinisher | None = None) -> FastAPI:
-    app = FastAPI(title="dmlnet owner (split training)", version="1")
+    app = FastAPI(title="dmlnet owner (split training)", version="1", docs_url=None, redoc_url=None)
     units: dict[tuple[int, int, int, str], OwnerUnit] = {}
     locks: dict[tuple[int, int, int, str], threading.Lock] = {}
     guard = threading.Lock()

@@ -61,7 +61,13 @@ def _cid_or_400(cid: str) -> str:
 
 def create_app(store: LocalStore, *, write_token: str | None = None) -> FastAPI:
     """The store server over ``store`` (its ``max_bytes`` is the upload cap)."""
-    app = FastAPI(title="dmlnet store", version="1", description="Content-addressed objects by CIDv1 (raw, sha2-256).")
+    app = FastAPI(
+        title="dmlnet store",
+        version="1",
+        description="Content-addressed objects by CIDv1 (raw, sha2-256).",
+        docs_url=None,  # Swagger's page loads from a CDN: the schema is at /openapi.json
+        redoc_url=None,
+    )
     metrics = _Metrics()
 
     def authorize(authorization: str | None) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from testkit.chain import Chain
 from testkit.polling import wait_until
 from testkit.servers import store_server
 from tests.e2e.explorer_browser import headless_chromium, running_explorer
+from tests.e2e.inprocess import TIMEOUT_S as SHORT_TIMEOUT_S
 from tests.e2e.inprocess import drive, short_task
 from tests.e2e.ledger import Ledger
 from tests.integration.client.driver import node
@@ -47,6 +49,12 @@ def store_url(tmp_path: Path) -> Iterator[str]:
 
 def _figure(page: Page, name: str) -> int:
     return int(page.get_attribute(f"[data-figure={name}]", "data-wei") or "-1")
+
+
+def cells(page: Page, table: str) -> list[str]:
+    """Every cell's text of a table (its text, not its layout: a long table below the fold renders lazily)."""
+    texts: list[str] = page.eval_on_selector_all(f"{table} td", "all => all.map(td => td.textContent)")
+    return texts
 
 
 def _screenshots(page: Page, url: str, name: str) -> None:
@@ -162,6 +170,56 @@ def test_the_explorer_follows_a_training_network_in_a_browser(chain: Chain, tmp_
         page.wait_for_selector("[data-figure=earned]")
         assert _figure(page, "earned") == ledger.credited[honest] == owner.credit_of(honest) > 0
         assert _figure(page, "slashed") == 0
+        # The honest aggregator's aggregation units are Σ, linked to their own pages, never "unit 3".
+        page.wait_for_selector("#units-table")
+        aggregations = page.locator("#units-table a[href$='/units/3']")
+        assert aggregations.count() > 0
+        assert set(aggregations.all_text_contents()) == {"Σ"}  # (text, not layout: long tables render lazily)
+        assert f"unit {UNITS}" not in (page.text_content("#money-table") or "")
+
+        # A unit has a URL: clicking it in the grid puts it in the address bar; opening it shows the unit.
+        page.goto(f"{explorer.url}/tasks/{task_id}")
+        page.wait_for_selector("#unit-grid [data-unit='1/3']")
+        page.click("#unit-grid [data-unit='1/3']")
+        page.wait_for_selector("#unit-title")
+        assert page.evaluate("() => location.pathname") == f"/tasks/{task_id}/rounds/1/units/3"
+        page.goto(f"{explorer.url}/tasks/{task_id}/rounds/1/units/3")
+        page.wait_for_selector("#history-table")
+        assert page.inner_text("#unit-title").startswith("Round 2, unit Σ: accepted")
+        # People's units: no raw wei or unix seconds in the parameters or the history; the details wrap.
+        params = cells(page, "#params-table")
+        assert "0.05 ETH" in params  # the unit bond, not 50000000000000000
+        assert f"{SHORT_TIMEOUT_S} s" in params
+        history = cells(page, "#history-table")
+        assert not any(re.search(r"\b1[0-9]{9}\b", c) for c in history), f"a unix time shown raw: {history}"
+        assert not any(re.search(r"\b[0-9]{16,}\b", c) for c in history), f"an amount in wei shown raw: {history}"
+        assert not any("[object" in c for c in history), history
+        claimed = next(c for c in history if c.startswith("bond "))
+        assert "bond 0.05 ETH" in claimed, claimed  # the claim's bond, in ETH
+        assert re.search(r"deadline \d", claimed), claimed  # its deadline as a date
+        _screenshots(page, f"{explorer.url}/tasks/{task_id}/rounds/1/units/3", "unit")
+        # A chart of one point spans a moment around it, not years (uPlot's default for a single instant).
+        spans = page.evaluate(
+            "() => Object.values(charts).filter(c => c.scales.x.time).map(c => c.scales.x.max - c.scales.x.min)"
+        )
+        assert all(span < 7 * 86_400 for span in spans), spans
+        # No Swagger page from a CDN; the schema is served here.
+        assert page.request.get(f"{explorer.url}/docs").status == 404
+        assert page.request.get(f"{explorer.url}/openapi.json").json()["info"]["title"] == "dmlnet explorer"
+
+        # Without JavaScript, each page shows its key figures, rendered by the server.
+        plain = browser.new_context(java_script_enabled=False).new_page()
+        plain.goto(f"{explorer.url}/tasks/{task_id}")
+        text = plain.inner_text("main")
+        assert f"Task #{task_id}" in text
+        assert "completed" in text
+        assert "loading" not in text
+        plain.goto(f"{explorer.url}/tasks/{task_id}/rounds/1/units/3")
+        assert "unit Σ (the aggregation)" in plain.inner_text("main")
+        plain.goto(f"{explorer.url}/accounts/{honest}")
+        assert "earned" in plain.inner_text("main")
+        plain.goto(explorer.url)
+        assert "units accepted" in plain.inner_text("main")
 
         page.goto(explorer.url)
         page.wait_for_selector("[data-figure=balance]")
