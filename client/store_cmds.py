@@ -13,7 +13,6 @@ from rich.console import Console
 
 from client.home import home, running_devnet
 from client.options import cli_app
-from node.errors import ConfigError
 from node.store.client import StoreClient
 from node.store.local import LocalStore
 
@@ -47,20 +46,9 @@ def _endpoints(stores: list[str] | None) -> list[str]:
 
 
 def _token(token_env: str | None, token_file: Path | None = None) -> str | None:
-    if token_file is not None:
-        try:
-            token = token_file.read_text().strip()
-        except OSError as err:
-            raise ConfigError(f"--token-file {token_file}: {err.strerror or err}") from err
-        if not token:
-            raise ConfigError(f"--token-file {token_file} is empty")
-        return token
-    if token_env is None:
-        return None
-    from_env = os.environ.get(token_env)
-    if not from_env:
-        raise ConfigError(f"environment variable {token_env} is not set")
-    return from_env
+    from node.keys import store_token  # here: eth_account is heavy, and `dml --help` imports this module
+
+    return store_token(token_file, token_env, flags=("--token-file", "--token-env"))
 
 
 @store_app.command("serve")

@@ -19,6 +19,25 @@ from node.chain.devnet import dev_accounts
 from node.errors import ConfigError
 
 
+def store_token(token_file: Path | None, token_env: str | None, *, flags: tuple[str, str]) -> str | None:
+    """A store's write token, from a file (a container's secret; surrounding white space dropped) or an environment
+    variable; None when neither is given. ``flags``: the options that name them, for the one-line error."""
+    if token_file is not None:
+        try:
+            token = token_file.read_text().strip()
+        except OSError as err:
+            raise ConfigError(f"{flags[0]} {token_file}: {err.strerror or err}") from err
+        if not token:
+            raise ConfigError(f"{flags[0]} {token_file} is empty")
+        return token
+    if token_env is not None:
+        value = os.environ.get(token_env)
+        if not value:
+            raise ConfigError(f"environment variable {token_env} ({flags[1]}: the store token) is not set")
+        return value
+    return None
+
+
 def _password(password_file: Path | None, password_env: str | None) -> str:
     if password_file is not None:
         try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import threading
 from collections.abc import Callable
@@ -21,7 +20,7 @@ from node.chain.rpc import TRANSIENT, UNREACHABLE, connect, rpc_requests
 from node.config import NodeSettings
 from node.daemon import Daemon, Role
 from node.errors import ChainReplaced, ChainUnreachable, ConfigError, DeploymentNotFound, StoreError
-from node.keys import load_account
+from node.keys import load_account, store_token
 from node.metrics import NodeMetrics
 from node.retry import RetryPolicy, retry
 from node.roles.context import Services
@@ -47,7 +46,9 @@ def build_services(settings: NodeSettings, *, restarting: bool = False) -> tuple
         dev_account=settings.dev_account,
     )
     artifact = load_artifact()
-    token = _store_token(settings)
+    token = store_token(
+        settings.store_token_file, settings.store_token_env, flags=("--store-token-file", "store_token_env")
+    )
     settings = _fetch_deployment(settings, token)
     w3, deployment = _wait_for_chain(settings, artifact, wait_for_file=restarting)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -64,24 +65,6 @@ def build_services(settings: NodeSettings, *, restarting: bool = False) -> tuple
         settings=settings, market=market, store=store, state=state, metrics=metrics, confirmations=confirmations
     )
     return services, deployment
-
-
-def _store_token(settings: NodeSettings) -> str | None:
-    """The store's write token: from ``store_token_file`` (a container's secret) or ``store_token_env``."""
-    if settings.store_token_file is not None:
-        try:
-            token = settings.store_token_file.read_text().strip()
-        except OSError as err:
-            raise ConfigError(f"--store-token-file {settings.store_token_file}: {err.strerror or err}") from err
-        if not token:
-            raise ConfigError(f"--store-token-file {settings.store_token_file} is empty")
-        return token
-    if settings.store_token_env is not None:
-        from_env = os.environ.get(settings.store_token_env)
-        if from_env is None:
-            raise ConfigError(f"environment variable {settings.store_token_env} (the store token) is not set")
-        return from_env
-    return None
 
 
 def _fetch_deployment(settings: NodeSettings, token: str | None) -> NodeSettings:
