@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from client.datasets import DATASET_HELP
-from client.options import cli_app, connected
+from client.options import JsonOpt, cli_app, connected
 from client.session import NO_FLAGS, Connection
 from node.errors import ConfigError
 
@@ -23,6 +23,7 @@ def model_eval(
         str, typer.Option(help=f"{DATASET_HELP}: its test split when it has one (default: the task's held-out part)")
     ] = "",
     spec: Annotated[Path | None, typer.Option(help="the model's spec (.json/.yaml; default: the task's)")] = None,
+    as_json: JsonOpt = False,
     connection: Connection = NO_FLAGS,
 ) -> None:
     """Accuracy and loss of a model. With a task id: its final model, on the task's held-out split unless
@@ -61,6 +62,15 @@ def model_eval(
         data, where = load_dataset(dataset, context=context_of(task_spec)).evaluation, dataset
     state = state_from_bytes(raw, tensor_specs(build_module(task_spec.model)))  # refuses wrong shapes, NaN, caps
     result = evaluate(task_spec.model, state, data)
+    if as_json:
+        from client.json_out import emit
+
+        figures = {"accuracy": result.accuracy} if result.kind == "classification" else {}
+        if result.kind == "language":
+            figures["perplexity"] = result.perplexity
+        emit({"model": model, "kind": result.kind, "loss": result.loss, **figures, "samples": result.samples,
+              "evaluated_on": where})  # fmt: skip
+        return
     if result.kind == "classification":
         typer.echo(f"accuracy {result.accuracy:.4f}, loss {result.loss:.4f} on {result.samples} samples of {where}")
     else:

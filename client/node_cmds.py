@@ -311,11 +311,16 @@ def account_import(
 
 
 @account_app.command("list")
-def account_list(directory: Dir = KEYSTORE_DIR) -> None:
+def account_list(directory: Dir = KEYSTORE_DIR, as_json: JsonOpt = False) -> None:
     """Addresses of the keystores in the folder."""
     from node.keys import list_keystores
 
     entries = list_keystores(directory)
+    if as_json:
+        from client.json_out import emit
+
+        emit({"keystores": [{"address": address, "path": str(path)} for address, path in entries]})
+        return
     if not entries:
         console.print(f"no keystore in {directory}")
     for address, path in entries:

@@ -254,11 +254,26 @@ def task_challenge(
 
 @task_app.command("watch")
 @connected()
-def task_watch(task_id: int, connection: Connection = NO_FLAGS) -> None:
-    """Live progress until the task is completed or cancelled."""
+def task_watch(task_id: int, as_json: JsonOpt = False, connection: Connection = NO_FLAGS) -> None:
+    """Live progress until the task is completed or cancelled (with --json: nothing until then, then the task as
+    `task show --json` prints it: a script's way to wait for a task)."""
     session = open_session(connection, sign=False)
     require_task(session.market, task_id)
-    watch_task(session, task_id)
+    if not as_json:
+        watch_task(session, task_id)
+        return
+    import time
+
+    from client.json_out import emit, task_document
+    from client.progress import ProgressReader
+
+    reader = ProgressReader(session.market, session.store, task_id, session.deployment.block_number)
+    progress = reader.read()
+    while not progress.finished:
+        interrupt.check()
+        time.sleep(1)
+        progress = reader.read()
+    emit(task_document(progress, None))
 
 
 @task_app.command("cancel")

@@ -67,6 +67,19 @@ def test_read_commands_print_one_json_document_with_exact_wei(chain: Chain, tmp_
         assert earned["credit_wei"] == str(market.credit_of(miner))
         assert earned["credit_matches_events"] is True
 
+        evaluated = _json("model", "eval", str(task_id), "--json", *f)
+        assert (evaluated["kind"], evaluated["evaluated_on"]) == ("classification", "the held-out split")
+        assert evaluated["accuracy"] == pytest.approx(shown["rounds_evaluated"]["1"]["value"])  # type: ignore[index]
+        waited = _json("task", "watch", str(task_id), "--json", *f)  # a finished task: at once
+        assert (waited["id"], waited["status"], waited["budget_wei"]) == (task_id, "completed", shown["budget_wei"])
+
+
+def test_account_list_prints_its_keystores_as_json(tmp_path: Path) -> None:
+    from node.keys import new_keystore
+
+    address, path = new_keystore(tmp_path, "a long enough password")
+    assert _json("account", "list", "--dir", str(tmp_path), "--json") == {"keystores": [{"address": address, "path": str(path)}]}
+
 
 def test_node_status_asks_a_running_node_and_exits_50_for_one_that_does_not_answer(
     chain: Chain, tmp_path: Path
