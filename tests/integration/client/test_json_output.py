@@ -78,7 +78,8 @@ def test_account_list_prints_its_keystores_as_json(tmp_path: Path) -> None:
     from node.keys import new_keystore
 
     address, path = new_keystore(tmp_path, "a long enough password")
-    assert _json("account", "list", "--dir", str(tmp_path), "--json") == {"keystores": [{"address": address, "path": str(path)}]}
+    listed = _json("account", "list", "--dir", str(tmp_path), "--json")
+    assert listed == {"keystores": [{"address": address, "path": str(path)}]}
 
 
 def test_node_status_asks_a_running_node_and_exits_50_for_one_that_does_not_answer(
