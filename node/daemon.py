@@ -103,7 +103,8 @@ class Daemon:
         self._head_seen: tuple[bytes, float, bool] = (b"", 0.0, False)  # the head, since when, whether said still
         self._passed_head: bytes | None = None  # the hash of the head of the last complete pass
         self._next_idle_pass = 0.0
-        self.status = NodeStatus(roles=[r.name for r in roles], address=services.address, started_at=time.time())
+        # The roles as configured (an aggregator is the miner role aggregating: said as "aggregator" all the same).
+        self.status = NodeStatus(roles=list(services.settings.roles), address=services.address, started_at=time.time())
         self.reader = services.market.events()
 
     def run(self) -> None:
