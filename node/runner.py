@@ -13,7 +13,7 @@ from web3 import Web3
 
 from node.api import serve_in_background
 from node.chain.build import Artifact, load_artifact
-from node.chain.confirmations import for_chain
+from node.chain.confirmations import Confirmations, for_chain
 from node.chain.contract import TaskMarket
 from node.chain.deployment import Deployment
 from node.chain.rpc import TRANSIENT, UNREACHABLE, connect, rpc_requests
@@ -50,7 +50,7 @@ def build_services(settings: NodeSettings, *, restarting: bool = False) -> tuple
         settings.store_token_file, settings.store_token_env, flags=("--store-token-file", "store_token_env")
     )
     settings = _fetch_deployment(settings, token)
-    w3, deployment = _wait_for_chain(settings, artifact, wait_for_file=restarting)
+    w3, deployment, confirmations = _wait_for_chain(settings, artifact, wait_for_file=restarting)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     state = open_state(settings.data_dir / "state.sqlite", deployment.identity(w3))
     _bind_to_account(state, account.address, settings.data_dir)
@@ -60,7 +60,6 @@ def build_services(settings: NodeSettings, *, restarting: bool = False) -> tuple
     store = StoreClient.from_endpoints(settings.store, token=token, put_replicas=settings.put_replicas)
     metrics = NodeMetrics()
     metrics.rpc_requests.set_function(lambda: rpc_requests(w3))
-    confirmations = for_chain(w3, settings.confirmations)
     services = Services(
         settings=settings, market=market, store=store, state=state, metrics=metrics, confirmations=confirmations
     )
@@ -122,18 +121,20 @@ def _bind_to_account(state: NodeState, address: str, data_dir: Path) -> None:
         )
 
 
-def _wait_for_chain(settings: NodeSettings, artifact: Artifact, *, wait_for_file: bool) -> tuple[Web3, Deployment]:
+def _wait_for_chain(
+    settings: NodeSettings, artifact: Artifact, *, wait_for_file: bool
+) -> tuple[Web3, Deployment, Confirmations]:
     """Connects and checks the deployment, retrying for ``chain_wait_s`` (said once, with the bound) while the
     chain does not answer or does not hold the contract yet (a devnet being restarted deploys after it starts);
     the deployment file is read again on every try, since the restart rewrites it."""
     if not wait_for_file:
         Deployment.read(settings.deployment)  # no file at all is a configuration error: at once, not after a wait
 
-    def connect_and_check() -> tuple[Web3, Deployment]:
+    def connect_and_check() -> tuple[Web3, Deployment, Confirmations]:
         deployment = Deployment.read(settings.deployment)
         w3 = connect(settings.rpc_url, expected_chain_id=deployment.chain_id)
         deployment.check(w3, artifact)
-        return w3, deployment
+        return w3, deployment, for_chain(w3, settings.confirmations)  # how deep a view is: asked of this chain
 
     def say_once(attempt: int, err: Exception) -> None:
         if attempt == 1:
@@ -238,7 +239,14 @@ def _run_once(
     if not isinstance(services.market, TaskMarket):  # pragma: no cover - build_services builds a chain client
         raise ConfigError("the node's market is not a chain client")
     w3 = services.market.w3
-    check_funds(services, settings.roles)  # at start: a node that can pay for none of its work says so and stops
+    # At start: a node that can pay for none of its work says so and stops (its reads ride out an outage as the
+    # wait for the chain above did: a node restarted as the chain goes away waits for it, not dies).
+    retry(
+        lambda: check_funds(services, settings.roles),
+        retry_if=lambda err: isinstance(err, (*UNREACHABLE, *TRANSIENT)),
+        policy=RetryPolicy(attempts=None, base_delay_s=0.5, max_delay_s=2.0),
+        deadline_s=settings.chain_wait_s,
+    )
     roles = build_roles(services)
     daemon = Daemon(
         services,
