@@ -23,7 +23,13 @@ def explorer(
     host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to serve on")] = DEFAULT_PORT,
     poll_interval: Annotated[float, typer.Option(help="seconds between looks at the chain head")] = 1.0,
-    confirmations: Annotated[int, typer.Option(help="blocks an event waits before it is indexed")] = 0,
+    confirmations: Annotated[
+        str,
+        typer.Option(
+            help="how deep a block must be before its events are indexed: auto (0 on a devnet, else the chain's safe "
+            "block or 12), safe, finalized, or a block count"
+        ),
+    ] = "auto",
     connection: Connection = NO_FLAGS,
 ) -> None:
     """Index the chain's events (resumable, into HOME/explorer) and serve the explorer until Ctrl-C."""
@@ -35,6 +41,13 @@ def explorer(
         endpoints = connection.store or ([record.store_url] if record is not None and record.store_url else [])
         return Target(rpc_url, dep, tuple(endpoints))
 
+    from node.chain.confirmations import check_setting
+    from node.errors import ConfigError
+
+    try:
+        check_setting(confirmations)
+    except ValueError as err:
+        raise ConfigError(f"--confirmations: {err}") from err
     service = ExplorerService(
         resolve, home(connection.home) / "explorer", poll_interval_s=poll_interval, confirmations=confirmations
     )

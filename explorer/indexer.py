@@ -15,6 +15,7 @@ from web3 import Web3
 from web3.exceptions import BlockNotFound
 
 from explorer.index import Index, IndexedBlock
+from node.chain.confirmations import Confirmations
 from node.chain.events import ChainEvent, EventReader
 from node.chain.rpc import with_retries
 from node.errors import ChainReplaced
@@ -61,7 +62,7 @@ class Indexer:
         *,
         start_block: int,
         identity: Callable[[], str],
-        confirmations: int = 0,
+        confirmations: Confirmations | None = None,
         batch_blocks: int = 2_000,
         metrics: IndexerMetrics | None = None,
     ) -> None:
@@ -70,7 +71,8 @@ class Indexer:
         self._index = index
         self._start = start_block
         self._identity = identity
-        self._confirmations = confirmations
+        # How deep a block must be before its events are indexed (node.chain.confirmations, as a node's view).
+        self._confirmations = confirmations or Confirmations()
         self._batch = batch_blocks
         self.metrics = metrics or IndexerMetrics()
 
@@ -80,7 +82,7 @@ class Indexer:
         rewound = self._undo_reorg(head)
         cursor = self._index.cursor
         first = self._start if cursor is None else cursor + 1
-        target = min(head - self._confirmations, first + self._batch - 1)
+        target = min(self._view(head), first + self._batch - 1)
         if target < first:
             self._observe(cursor, head)
             return SyncResult(cursor if cursor is not None else first - 1, head, 0, rewound)
@@ -98,10 +100,18 @@ class Indexer:
         """Syncs until the cursor reaches the head seen (or ``max_batches`` batches ran)."""
         result = self.sync()
         for _ in range(max_batches - 1):
-            if result.cursor >= result.head - self._confirmations:
+            if result.cursor >= self._view(result.head):
                 break
             result = self.sync()
         return result
+
+    def _view(self, head: int) -> int:
+        """The newest block final enough to index: ``depth`` under ``head``, or the chain's safe/finalized block."""
+        c = self._confirmations
+        if c.tag is None:
+            return head - c.depth
+        tagged = self._w3.eth.get_block(c.tag)  # type: ignore[arg-type]  # "safe" and "finalized" are block tags
+        return min(head, int(tagged["number"]))
 
     # ---------------------------------------------------------------------------------------------- reorgs
 

@@ -21,6 +21,7 @@ from explorer.audits import AuditRunner
 from explorer.index import Index
 from explorer.indexer import Indexer, IndexerMetrics
 from explorer.queries import Queries
+from node.chain.confirmations import check_setting, for_chain
 from node.chain.deployment import Deployment
 from node.errors import ChainReplaced, ConfigError, DmlnetError
 from node.retry import RetryPolicy
@@ -59,13 +60,13 @@ class ExplorerService:
         data_dir: Path,
         *,
         poll_interval_s: float = 1.0,
-        confirmations: int = 0,
+        confirmations: str = "auto",
         batch_blocks: int = 2_000,
     ) -> None:
         self._resolve = resolve
         self.db_path = data_dir / INDEX_FILE
         self._poll = poll_interval_s
-        self._confirmations = confirmations
+        self._confirmations = check_setting(confirmations)  # resolved against each chain it connects to
         self._batch = batch_blocks
         self.metrics = IndexerMetrics()
         self.status = ExplorerStatus(started_at=time.time())
@@ -195,7 +196,7 @@ class ExplorerService:
             index,
             start_block=deployment.block_number,
             identity=lambda: deployment.identity(w3),
-            confirmations=self._confirmations,
+            confirmations=for_chain(w3, self._confirmations),
             batch_blocks=self._batch,
             metrics=self.metrics,
         )

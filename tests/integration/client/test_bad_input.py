@@ -69,6 +69,7 @@ CASES: list[tuple[list[str], int, str]] = [
       "--data-dir", "{dir}/node"], 4, "holds 0 ETH: it cannot pay gas"),
     (["node", "run", "--roles", "miner", "--deployment-from", cid_of(b"nowhere"), *SIGNED], 13,
      "not a CID the stores hold"),
+    (["explorer", "--confirmations", "banana"], 2, "--confirmations: 'banana' is not auto, safe, finalized"),
     (["nosuch"], 2, "No such command"),
 ]  # fmt: skip
 

@@ -160,3 +160,26 @@ def test_a_new_chain_under_the_same_folder_is_not_mixed_with_the_old(chain: Chai
         assert new.query("SELECT COUNT(*) FROM tasks")[0][0] == 0
     aside = [p for p in tmp_path.iterdir() if ".other-chain-" in p.name and p.suffix == ".sqlite"]
     assert len(aside) == 1, "the old chain's index was moved aside, not deleted"
+
+
+def test_the_index_holds_only_blocks_deep_enough(chain: Chain, tmp_path: Path) -> None:
+    """--confirmations 2: a task created at the head is indexed once 2 blocks are on top of it; with the chain's
+    safe tag (Anvil's: 32 under the head) the cursor stays at the safe block."""
+    from node.chain.confirmations import Confirmations
+
+    owner = chain.market(chain.accounts[1])
+    index = open_index(chain, tmp_path / "explorer.sqlite")
+    deep = indexer(chain, index, confirmations=Confirmations(depth=2))
+    deep.catch_up()
+    task_id, _ = owner.create_task(params(rounds=1, units=2, quorum=3))
+    head = chain.w3.eth.block_number
+    assert deep.catch_up().cursor == head - 2
+    assert Queries(index).task(task_id) is None, "not 2 blocks deep yet"
+    chain.advance(1)
+    chain.advance(1)
+    assert deep.catch_up().cursor == head
+    assert Queries(index).task(task_id) is not None
+
+    chain.w3.provider.make_request("anvil_mine", [40])  # type: ignore[arg-type]
+    tagged = indexer(chain, open_index(chain, tmp_path / "safe.sqlite"), confirmations=Confirmations(tag="safe"))
+    assert tagged.catch_up().cursor == int(chain.w3.eth.get_block("safe")["number"]) < chain.w3.eth.block_number
