@@ -4,7 +4,8 @@ funds exit code) instead of failing its first cycle and waiting silently.
 A miner (or aggregator) locks a task's unit bond per claim and a verifier its vote bond per seat, from free stake
 topped up from the account's balance within ``--stake-cap``; every role pays gas from the balance. So: no ETH at
 all to pay gas is refused, and so is an account whose stake and balance cover no bond of any active task for the
-roles it runs. Otherwise one line says how many claims or seats it can take on each active task.
+roles it runs, when it has no stake at all (a node with stake may hold bonds to honour: it starts, and says it can
+take no more). Otherwise one line says how many claims or seats it can take on each active task.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class Funds:
 
     balance: int
     free_stake: int
+    staked: int  # all of its stake, free, locked in bonds and unbonding
     for_bonds: int  # free stake plus what the balance may still stake under the cap
     claims: dict[int, int] = field(default_factory=dict)  # task → unit bonds the node can lock (miners)
     seats: dict[int, int] = field(default_factory=dict)  # task → vote bonds the node can lock (verifiers)
@@ -65,7 +67,7 @@ def funds_of(services: Services, roles: list[str]) -> Funds:
             claims[task.task_id] = for_bonds // max(1, task.params.unit_bond)
         if "seats" in wants:
             seats[task.task_id] = for_bonds // max(1, task.params.vote_bond)
-    return Funds(balance, stake.free, for_bonds, claims, seats)
+    return Funds(balance, stake.free, stake.total, for_bonds, claims, seats)
 
 
 def check_funds(services: Services, roles: list[str]) -> Funds:
@@ -77,7 +79,14 @@ def check_funds(services: Services, roles: list[str]) -> Funds:
             f"account {me} holds 0 ETH: it cannot pay gas for any transaction; send it ETH (on a devnet, "
             "--dev-account N uses a funded account)"
         )
-    if funds.bonds_wanted and not funds.any_bond:
+    if funds.bonds_wanted and not funds.any_bond and funds.staked > 0:
+        # A node with stake (locked in its bonds, say: restarted mid-task) starts whatever it can afford: what it
+        # holds must be finished, or its bonds are slashed.
+        log.warning(
+            "no more bonds affordable on the active tasks: finishing what the node holds",
+            extra={"bonds_wei": funds.for_bonds, "staked_wei": funds.staked},
+        )
+    elif funds.bonds_wanted and not funds.any_bond:
         smallest = min(
             [t.params.unit_bond for t in active_tasks(services) if t.task_id in funds.claims]
             + [t.params.vote_bond for t in active_tasks(services) if t.task_id in funds.seats]

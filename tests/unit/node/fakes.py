@@ -115,6 +115,7 @@ class FakeMarket(FakeChain):
     stakes: dict[str, int] = field(default_factory=dict)
     credits: dict[str, int] = field(default_factory=dict)
     balances: dict[str, int] = field(default_factory=dict)  # ETH an account holds (100 ETH unless set)
+    locked: dict[str, int] = field(default_factory=dict)  # stake an account holds in bonds (none unless set)
     ballots: dict[tuple[int, int, int, str], BallotInfo] = field(default_factory=dict)
     before: dict[str, Callable[..., None]] = field(default_factory=dict)
     refuse: dict[str, Exception] = field(default_factory=dict)
@@ -147,8 +148,8 @@ class FakeMarket(FakeChain):
         return self.ballots.get((task_id, round_, index, verifier), BallotInfo(False, False, False, b"\0" * 32))
 
     def stake_of(self, account: str) -> StakeInfo:
-        total = self.stakes.get(account, 0)
-        return StakeInfo(total, 0, 0, 0, total, verifying=account in self.pool, pool_weight=total)
+        total, locked = self.stakes.get(account, 0), self.locked.get(account, 0)
+        return StakeInfo(total, locked, 0, 0, total - locked, verifying=account in self.pool, pool_weight=total)
 
     def credit_of(self, account: str) -> int:
         return self.credits.get(account, 0)

@@ -47,3 +47,17 @@ def test_a_funded_node_with_no_active_task_starts_and_says_what_it_holds(
     assert (funds.claims, funds.seats) == ({}, {})
     [line] = [r for r in caplog.records if r.getMessage() == "funds"]
     assert line.balance_wei == 100 * 10**18  # type: ignore[attr-defined]
+
+
+def test_a_node_with_stake_locked_in_its_bonds_starts_to_honour_them_even_when_it_can_take_no_more(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Restarted mid-task at its stake cap, every wei of stake locked: refusing to start would leave its votes
+    unrevealed and its claims untrained, and slash it. It starts, and says it can take no more."""
+    n = node(tmp_path, stake_cap_wei=10**18)
+    n.market.stakes[n.market.me] = 10**18  # at the cap
+    n.market.locked[n.market.me] = 10**18  # all of it in bonds
+    with caplog.at_level("WARNING", logger="node.roles.funds"):
+        funds = check_funds(n.services, ["miner", "verifier"])
+    assert (funds.for_bonds, funds.claims, funds.seats) == (0, {TASK: 0}, {TASK: 0})
+    assert any(r.getMessage().startswith("no more bonds affordable") for r in caplog.records)
