@@ -34,6 +34,7 @@ class Funds:
     for_bonds: int  # free stake plus what the balance may still stake under the cap
     claims: dict[int, int] = field(default_factory=dict)  # task → unit bonds the node can lock (miners)
     seats: dict[int, int] = field(default_factory=dict)  # task → vote bonds the node can lock (verifiers)
+    smallest_bond: int = 0  # the smallest bond its roles need on an active task (0: none active)
 
     @property
     def bonds_wanted(self) -> bool:
@@ -62,12 +63,15 @@ def funds_of(services: Services, roles: list[str]) -> Funds:
     wants = {BONDING_ROLES[r] for r in roles if r in BONDING_ROLES}
     claims: dict[int, int] = {}
     seats: dict[int, int] = {}
+    bonds: list[int] = []
     for task in active_tasks(services) if wants else []:
         if "claims" in wants:
             claims[task.task_id] = for_bonds // max(1, task.params.unit_bond)
+            bonds.append(task.params.unit_bond)
         if "seats" in wants:
             seats[task.task_id] = for_bonds // max(1, task.params.vote_bond)
-    return Funds(balance, stake.free, stake.total, for_bonds, claims, seats)
+            bonds.append(task.params.vote_bond)
+    return Funds(balance, stake.free, stake.total, for_bonds, claims, seats, min(bonds, default=0))
 
 
 def check_funds(services: Services, roles: list[str]) -> Funds:
@@ -87,10 +91,7 @@ def check_funds(services: Services, roles: list[str]) -> Funds:
             extra={"bonds_wei": funds.for_bonds, "staked_wei": funds.staked},
         )
     elif funds.bonds_wanted and not funds.any_bond:
-        smallest = min(
-            [t.params.unit_bond for t in active_tasks(services) if t.task_id in funds.claims]
-            + [t.params.vote_bond for t in active_tasks(services) if t.task_id in funds.seats]
-        )
+        smallest = funds.smallest_bond
         raise InsufficientFunds(
             f"account {me} can lock {funds.for_bonds / 10**18:.6f} ETH in bonds (free stake and balance within "
             f"--stake-cap), less than the smallest bond of the active tasks, {smallest / 10**18:.6f} ETH: send it ETH "
