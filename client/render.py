@@ -10,11 +10,9 @@ from rich.table import Table
 if TYPE_CHECKING:
     from client.inspect import MarketState
 
-WEI_PER_ETH = 10**18
+from node.money import eth  # re-exported: the client's tables format amounts with the one formatter
 
-
-def eth(wei: int) -> str:
-    return f"{wei / WEI_PER_ETH:,.6f} ETH"
+__all__ = ["eth", "print_state"]
 
 
 def print_state(console: Console, state: MarketState) -> None:

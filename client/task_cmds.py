@@ -262,18 +262,10 @@ def task_watch(task_id: int, as_json: JsonOpt = False, connection: Connection = 
     if not as_json:
         watch_task(session, task_id)
         return
-    import time
-
     from client.json_out import emit, task_document
-    from client.progress import ProgressReader
+    from client.task_view import follow_task
 
-    reader = ProgressReader(session.market, session.store, task_id, session.deployment.block_number)
-    progress = reader.read()
-    while not progress.finished:
-        interrupt.check()
-        time.sleep(1)
-        progress = reader.read()
-    emit(task_document(progress, None))
+    emit(task_document(follow_task(session, task_id), None))
 
 
 @task_app.command("cancel")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from rich.console import Console, Group
@@ -39,11 +40,29 @@ def watch_task(session: Session, task_id: int) -> Progress:
     reader = ProgressReader(session.market, session.store, task_id, session.deployment.block_number)
     progress = _read(session, reader, task_id)
     with Live(render_progress(progress), console=console, refresh_per_second=4, transient=False) as live:
-        while not progress.finished:
-            interrupt.check()
-            time.sleep(1)
-            progress = _read(session, reader, task_id)
-            live.update(render_progress(progress))
+        return follow_task(session, task_id, reader, progress, lambda p: live.update(render_progress(p)))
+
+
+def follow_task(
+    session: Session,
+    task_id: int,
+    reader: ProgressReader | None = None,
+    progress: Progress | None = None,
+    shown: Callable[[Progress], None] = lambda _: None,
+) -> Progress:
+    """Reads the task's progress every second until it ends (``shown`` each time: the live view, or nothing for
+    ``task watch --json``); returns the last."""
+    if reader is None:
+        from client.progress import ProgressReader
+
+        reader = ProgressReader(session.market, session.store, task_id, session.deployment.block_number)
+    if progress is None:
+        progress = _read(session, reader, task_id)
+    while not progress.finished:
+        interrupt.check()
+        time.sleep(1)
+        progress = _read(session, reader, task_id)
+        shown(progress)
     return progress
 
 

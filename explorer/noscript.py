@@ -8,14 +8,9 @@ import html
 import time
 from typing import Any
 
-WEI_PER_ETH = 10**18
+from node.money import eth
 
-
-def eth(wei: object) -> str:
-    """Wei (an int or a decimal string) as ETH with 6 decimals, exactly."""
-    value = int(str(wei))
-    whole, frac = divmod(abs(value), WEI_PER_ETH)
-    return f"{'-' if value < 0 else ''}{whole}.{frac * 10**6 // WEI_PER_ETH:06d} ETH"
+__all__ = ["account", "eth", "missing", "network", "task", "unit", "when"]
 
 
 def when(ts: object) -> str:

@@ -28,6 +28,7 @@ from web3.types import BlockIdentifier, TxParams, TxReceipt
 
 from node.chain.rpc import TRANSIENT, TRANSPORT, is_insufficient_funds, with_retries
 from node.errors import ChainError, InsufficientFunds, TransactionFailed, TransactionPending
+from node.money import eth
 from node.retry import RetryPolicy, retry
 
 log = logging.getLogger(__name__)
@@ -429,4 +430,4 @@ class Signer:
 
 def _eth(wei: int) -> str:
     """An amount as ETH to 6 places, with its exact wei beside it."""
-    return f"{wei / 10**18:,.6f} ETH ({wei} wei)"
+    return f"{eth(wei)} ({wei} wei)"

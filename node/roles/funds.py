@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from node.chain.types import Task, TaskStatus
 from node.errors import InsufficientFunds
+from node.money import eth
 from node.roles.context import Services
 
 log = logging.getLogger(__name__)
@@ -93,9 +94,8 @@ def check_funds(services: Services, roles: list[str]) -> Funds:
     elif funds.bonds_wanted and not funds.any_bond:
         smallest = funds.smallest_bond
         raise InsufficientFunds(
-            f"account {me} can lock {funds.for_bonds / 10**18:.6f} ETH in bonds (free stake and balance within "
-            f"--stake-cap), less than the smallest bond of the active tasks, {smallest / 10**18:.6f} ETH: send it ETH "
-            "or raise --stake-cap"
+            f"account {me} can lock {eth(funds.for_bonds)} in bonds (free stake and balance within --stake-cap), less "
+            f"than the smallest bond of the active tasks, {eth(smallest)}: send it ETH or raise --stake-cap"
         )
     log.info(
         "funds",
