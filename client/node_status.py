@@ -34,18 +34,13 @@ class NodeReport:
     def as_json(self) -> dict[str, Any]:
         if self.status is None:
             return {"api": self.where, "answered": False, "problem": self.problem}
+        from client.json_out import amount
+
         st = self.status
-        return {
-            "api": self.where,
-            "answered": True,
-            **st,
-            "stake": eth(int(st["stake_wei"])),
-            "stake_wei": str(st["stake_wei"]),
-            "locked": eth(int(st["locked_wei"])),
-            "locked_wei": str(st["locked_wei"]),
-            "credit": eth(int(st["credit_wei"])),
-            "credit_wei": str(st["credit_wei"]),
+        amounts = {
+            k: v for name in ("stake", "locked", "credit") for k, v in amount(name, int(st[f"{name}_wei"])).items()
         }
+        return {"api": self.where, "answered": True, **st, **amounts}
 
 
 def ask(url: str, timeout_s: float = TIMEOUT_S) -> NodeReport:
