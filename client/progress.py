@@ -7,7 +7,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from node.chain.contract import TaskMarket
+from node.chain.events import ChainEvent
 from node.chain.types import Task, TaskStatus, UnitStatus
+from node.daemon import REREAD_BLOCKS  # how far back a reorganisation is looked for, as a node does
 from node.ml.evaluate import Evaluation, metric_name
 from node.ml.material import TaskMaterial
 from node.ml.model import state_from_bytes
@@ -43,7 +45,11 @@ class ProgressReader:
         self.market = market
         self.store = store
         self.task_id = task_id
+        self.from_block = from_block
         self.cursor = from_block
+        # The task's events read so far, by (transaction, log index): the last REREAD_BLOCKS are read again each time,
+        # so an event a reorganisation dropped is forgotten and one it mined again is counted once.
+        self.events: dict[tuple[str, int], ChainEvent] = {}
         self.reader = market.events()
         self.counts: Counter[str] = Counter()
         self.slashed = 0
@@ -60,12 +66,16 @@ class ProgressReader:
         task = self.market.get_task(self.task_id)
         head = self.reader.head()
         if head >= self.cursor:
-            for event in self.reader.iter(self.cursor, head):
-                if event.args.get("taskId") != self.task_id:
-                    continue
-                self.counts[event.name] += 1
-                if event.name == "StakeSlashed":
-                    self.slashed += int(event.args["amount"])
+            start = max(self.from_block, self.cursor - REREAD_BLOCKS)
+            fresh = {
+                (e.tx_hash, e.log_index): e
+                for e in self.reader.iter(start, head)
+                if e.args.get("taskId") == self.task_id
+            }
+            kept = {k: e for k, e in self.events.items() if e.block_number < start}
+            self.events = {**kept, **fresh}
+            self.counts = Counter(e.name for e in self.events.values())
+            self.slashed = sum(int(e.args["amount"]) for e in self.events.values() if e.name == "StakeSlashed")
             self.cursor = head + 1
         r = task.state.current_round
         units = [self.market.get_unit(self.task_id, r, i).status for i in range(task.params.units_per_round + 1)]

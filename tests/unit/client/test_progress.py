@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
 
 from client.progress import Progress, progress_signature, waiting_on
+from node.chain.events import ChainEvent
 from node.chain.types import UnitStatus
-from tests.unit.node.fakes import task_of
+from tests.unit.node.fakes import task_of, unit_of
 
 CID = "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"
 
@@ -38,3 +40,47 @@ def test_the_signature_moves_with_any_unit_or_round_and_not_otherwise() -> None:
     assert progress_signature(before) == progress_signature(_progress(s.CLAIMED, s.OPEN))
     assert progress_signature(before) != progress_signature(_progress(s.SUBMITTED, s.OPEN))
     assert progress_signature(before) != progress_signature(_progress(s.CLAIMED, s.OPEN, round_=1))
+
+
+class _Reader:
+    def __init__(self) -> None:
+        self.events: list[ChainEvent] = []
+        self.number = 0
+
+    def head(self) -> int:
+        return self.number
+
+    def iter(self, first: int, last: int) -> Iterator[ChainEvent]:
+        return iter([e for e in self.events if first <= e.block_number <= last])
+
+
+class _Market:
+    def __init__(self, reader: _Reader) -> None:
+        self.reader = reader
+        self.task = task_of(1, spec_cid=CID, dataset_cid=CID, input_cid=CID, units=1)
+
+    def events(self) -> _Reader:
+        return self.reader
+
+    def get_task(self, task_id: int) -> object:
+        return self.task
+
+    def get_unit(self, task_id: int, round_: int, index: int) -> object:
+        return unit_of()
+
+
+def test_outcomes_survive_a_reorganisation_counted_once() -> None:
+    """`task watch` reads events as they come: a reorganisation that mined an acceptance again (its transaction
+    sent again, in another block) counts it once, and one it dropped for good is forgotten."""
+    from client.progress import ProgressReader
+
+    reader = _Reader()
+    accepted = ChainEvent("UnitAccepted", {"taskId": 1, "index": 0}, 5, 0, "0xaa")
+    doomed = ChainEvent("UnitRejected", {"taskId": 1, "index": 1}, 6, 0, "0xbb")
+    reader.events, reader.number = [accepted, doomed], 6
+    progress = ProgressReader(_Market(reader), None, 1, 0)  # type: ignore[arg-type]
+    assert (progress.read(evaluate_models=False).accepted, progress.read(evaluate_models=False).rejected) == (1, 1)
+    # Blocks 5-6 replaced: the acceptance mined again at 7, the rejection gone.
+    reader.events, reader.number = [replace(accepted, block_number=7)], 8
+    now = progress.read(evaluate_models=False)
+    assert (now.accepted, now.rejected) == (1, 0)
