@@ -2,7 +2,6 @@
 pragma solidity ^0.8.24;
 
 import {TaskMarketFixture} from "./utils/TaskMarketFixture.sol";
-import {TaskMarket} from "../src/TaskMarket.sol";
 import {ITaskMarket} from "../src/interfaces/ITaskMarket.sol";
 import {IVerifierPool} from "../src/interfaces/IVerifierPool.sol";
 import {Batch} from "./utils/Batch.sol";
@@ -16,19 +15,21 @@ contract StakingTest is TaskMarketFixture {
     }
 
     function test_constructor_revertsWhenDelayTooShort() public {
+        bytes memory code = _marketCode(59);
         vm.expectRevert(
             abi.encodeWithSelector(ITaskMarket.TaskMarketUnbondingDelayOutOfRange.selector, 59, 60, 60 days)
         );
-        new TaskMarket(59);
+        _create(code);
     }
 
     function test_constructor_revertsWhenDelayTooLong() public {
+        bytes memory code = _marketCode(60 days + 1);
         vm.expectRevert(
             abi.encodeWithSelector(
                 ITaskMarket.TaskMarketUnbondingDelayOutOfRange.selector, 60 days + 1, 60, 60 days
             )
         );
-        new TaskMarket(60 days + 1);
+        _create(code);
     }
 
     function test_stake_addsToTotalAndFree() public {

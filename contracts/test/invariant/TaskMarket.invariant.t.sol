@@ -2,7 +2,6 @@
 pragma solidity ^0.8.24;
 
 import {TestBase} from "../utils/TestBase.sol";
-import {TaskMarket} from "../../src/TaskMarket.sol";
 import {ITaskMarket} from "../../src/interfaces/ITaskMarket.sol";
 import {ITaskMarketWithViews} from "../../src/interfaces/ITaskMarketViews.sol";
 import {TaskMarketHandler} from "./TaskMarketHandler.sol";
@@ -14,7 +13,7 @@ contract TaskMarketInvariantTest is TestBase {
 
     function setUp() public {
         vm.warp(1_700_000_000);
-        market = ITaskMarketWithViews(address(new TaskMarket(1 days)));
+        market = ITaskMarketWithViews(_create(_marketCode(1 days)));
         handler = new TaskMarketHandler(market);
         targetContract(address(handler));
         bytes4[] memory selectors = new bytes4[](18);

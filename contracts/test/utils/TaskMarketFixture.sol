@@ -2,7 +2,6 @@
 pragma solidity ^0.8.24;
 
 import {TestBase} from "./TestBase.sol";
-import {TaskMarket} from "../../src/TaskMarket.sol";
 import {ITaskMarket} from "../../src/interfaces/ITaskMarket.sol";
 import {ITaskMarketWithViews} from "../../src/interfaces/ITaskMarketViews.sol";
 import {Batch} from "./Batch.sol";
@@ -26,7 +25,7 @@ abstract contract TaskMarketFixture is TestBase {
 
     function setUp() public virtual {
         vm.warp(1_700_000_000);
-        market = ITaskMarketWithViews(address(new TaskMarket(DELAY)));
+        market = ITaskMarketWithViews(_create(_marketCode(DELAY)));
         vm.deal(owner, 1_000 ether);
         vm.deal(stranger, 1_000 ether);
         vm.label(owner, "owner");

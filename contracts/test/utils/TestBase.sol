@@ -25,6 +25,20 @@ abstract contract TestBase {
         return min + (x % (size + 1));
     }
 
+    /// @dev The market's creation code with its constructor argument, read from forge's build (`vm.getCode`):
+    /// a test that wrote `new TaskMarket(...)` would embed the market's bytecode and have the IR pipeline optimize
+    /// the whole market again inside every test contract (most of the suite's compile time).
+    function _marketCode(uint256 unbondingDelay) internal view returns (bytes memory) {
+        return abi.encodePacked(vm.getCode("TaskMarket.sol:TaskMarket"), abi.encode(unbondingDelay));
+    }
+
+    /// @dev Deploys `creationCode` by CREATE; a constructor's revert is what `vm.expectRevert` sees.
+    function _create(bytes memory creationCode) internal returns (address deployed) {
+        assembly ("memory-safe") {
+            deployed := create(0, add(creationCode, 0x20), mload(creationCode))
+        }
+    }
+
     function targetContract(address target) internal {
         _targetedContracts.push(target);
     }

@@ -5,6 +5,7 @@ pragma solidity ^0.8.24;
 /// machines cannot fetch; these signatures are forge's own (the cheatcode contract at `VM_ADDRESS`).
 interface Vm {
     function warp(uint256 newTimestamp) external;
+    function getCode(string calldata artifactPath) external view returns (bytes memory creationBytecode);
     function roll(uint256 newHeight) external;
     function setBlockhash(uint256 blockNumber, bytes32 blockHash) external;
     function snapshotState() external returns (uint256 snapshotId);
