@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -53,7 +52,7 @@ from node.ml.verify import verify_unit
 from node.store.canonical import canonical_bytes
 from node.store.cid import to_cid
 from node.store.client import StoreClient
-from scripts.benchlib import emit, print_table
+from scripts.benchlib import emit, peak_rss_mb, print_table
 from testkit.chain import Chain
 from testkit.network import network
 from testkit.polling import wait_until
@@ -430,9 +429,8 @@ def _child(args: argparse.Namespace) -> None:
         verdict = verify_unit(material.spec, fetch(args.trail_cid), fetch, b"challenge", ctx, shard)
         if not verdict.valid:
             raise SystemExit(f"an honest unit was judged invalid: {verdict.reason}")
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux
     figures.update(
-        peak_rss_mb=round(peak_kb / 1024, 1),
+        peak_rss_mb=round(peak_rss_mb(), 1),
         fetched_mb=round(material.data.bytes_fetched / (1 << 20), 2),
         fetch_s=round(fetch_s, 3),
     )

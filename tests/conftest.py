@@ -1,8 +1,8 @@
 """Fixtures shared by every test: a real Anvil chain per session, a TaskMarket deployed once, and a snapshot
 reverted after each test so tests never see each other's state. A test parametrized indirectly on ``chain``
 (``@pytest.mark.parametrize("chain", EVMS, indirect=True)``) runs on each EVM named: Ganache 7.9.2 is started
-once per session, the first time a test asks for it, with the contracts' Shanghai build deployed; Hardhat 3's node
-likewise, with the Cancun build."""
+once per test module that asks for it, with the contracts' Shanghai build deployed; Hardhat 3's node once
+per session, the first time a test asks for it, with the Cancun build."""
 
 from __future__ import annotations
 
@@ -39,7 +39,10 @@ def chain_session(devnet: Devnet, artifact: Artifact) -> Chain:
     return Chain(devnet.rpc_url, w3, artifact, deployment, accounts)
 
 
-@pytest.fixture(scope="session")
+# Module-scoped, not session-scoped: Ganache mines a block a second and its work per block grows with the chain;
+# kept up for a whole CI run it used about two thirds of a core until the end (one of this machine's two), which
+# slowed every later test (bench_workloads hit its timeout). A module that needs it starts a fresh one.
+@pytest.fixture(scope="module")
 def ganache_session(artifact: Artifact, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
     with ganache(tmp_path_factory.mktemp("ganache") / "ganache.log", accounts=30) as rpc_url:
         yield deployed_chain(rpc_url, artifact, accounts=30)

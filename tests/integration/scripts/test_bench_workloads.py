@@ -17,6 +17,7 @@ from scripts.benchlib import RESULTS_ENV
 pytestmark = [pytest.mark.chain, pytest.mark.slow]
 
 
+@pytest.mark.timeout(1200)  # the bench's own limit below; 3.3 min on a quiet machine, over 10 beside a busy CI
 def test_bench_workloads_runs_at_its_smallest_size_and_reports_every_figure(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "scripts.bench_workloads", "--rounds", "1", "--local-steps", "20", "--size-mb", "64",
