@@ -21,7 +21,7 @@ from pathlib import Path
 
 from node.store.client import HttpReplica, StoreClient
 from node.store.local import CHUNK
-from scripts.benchlib import emit, print_table
+from scripts.benchlib import emit, peak_rss_mb, print_table
 from testkit.servers import store_server
 
 MB = 1024 * 1024
@@ -49,13 +49,6 @@ def _read_and_hash(path: Path) -> None:
             h.update(chunk)
 
 
-def _peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def bench_size(size_mb: int, workdir: Path) -> dict[str, float]:
     source = workdir / f"object-{size_mb}.bin"
     with source.open("wb") as f:
@@ -71,7 +64,7 @@ def bench_size(size_mb: int, workdir: Path) -> dict[str, float]:
         cid = client.put_file(source)
         target = workdir / f"back-{size_mb}.bin"
         get_s = _median_seconds(lambda: client.get_to_file(cid, target))
-        peak = _peak_rss_mb(process.pid)
+        peak = peak_rss_mb(process.pid)
     for path in (source, target):
         path.unlink(missing_ok=True)
     return {

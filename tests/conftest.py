@@ -43,13 +43,13 @@ def chain_session(devnet: Devnet, artifact: Artifact) -> Chain:
 # kept up for a whole CI run it used about two thirds of a core until the end (one of this machine's two), which
 # slowed every later test (bench_workloads hit its timeout). A module that needs it starts a fresh one.
 @pytest.fixture(scope="module")
-def ganache_session(artifact: Artifact, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
+def ganache_chain(artifact: Artifact, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
     with ganache(tmp_path_factory.mktemp("ganache") / "ganache.log", accounts=30) as rpc_url:
         yield deployed_chain(rpc_url, artifact, accounts=30)
 
 
 @pytest.fixture(scope="session")
-def hardhat_session(artifact: Artifact, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
+def hardhat_chain(artifact: Artifact, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
     with hardhat(tmp_path_factory.mktemp("hardhat") / "hardhat.log", accounts=30) as rpc_url:
         yield deployed_chain(rpc_url, artifact, accounts=30)
 
@@ -58,6 +58,6 @@ def hardhat_session(artifact: Artifact, tmp_path_factory: pytest.TempPathFactory
 def chain(request: pytest.FixtureRequest, chain_session: Chain) -> Iterator[Chain]:
     """The session chain (Anvil, or the EVM the test is parametrized with), rolled back after the test."""
     evm = getattr(request, "param", ANVIL)
-    base = chain_session if evm == ANVIL else request.getfixturevalue(f"{evm}_session")
+    base = chain_session if evm == ANVIL else request.getfixturevalue(f"{evm}_chain")
     with reverted(base) as chain:
         yield chain

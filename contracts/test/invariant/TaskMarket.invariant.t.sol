@@ -13,7 +13,7 @@ contract TaskMarketInvariantTest is TestBase {
 
     function setUp() public {
         vm.warp(1_700_000_000);
-        market = ITaskMarketWithViews(_create(_marketCode(1 days)));
+        market = ITaskMarketWithViews(_deployMarket(1 days));
         handler = new TaskMarketHandler(market);
         targetContract(address(handler));
         bytes4[] memory selectors = new bytes4[](18);

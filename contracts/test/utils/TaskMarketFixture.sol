@@ -25,7 +25,7 @@ abstract contract TaskMarketFixture is TestBase {
 
     function setUp() public virtual {
         vm.warp(1_700_000_000);
-        market = ITaskMarketWithViews(_create(_marketCode(DELAY)));
+        market = ITaskMarketWithViews(_deployMarket(DELAY));
         vm.deal(owner, 1_000 ether);
         vm.deal(stranger, 1_000 ether);
         vm.label(owner, "owner");

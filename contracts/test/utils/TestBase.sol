@@ -32,7 +32,14 @@ abstract contract TestBase {
         return abi.encodePacked(vm.getCode("TaskMarket.sol:TaskMarket"), abi.encode(unbondingDelay));
     }
 
-    /// @dev Deploys `creationCode` by CREATE; a constructor's revert is what `vm.expectRevert` sees.
+    /// @dev The market as a fixture deploys it; a failed deployment stops the test here, not at its first call.
+    function _deployMarket(uint256 unbondingDelay) internal returns (address deployed) {
+        deployed = _create(_marketCode(unbondingDelay));
+        require(deployed != address(0), "TestBase: the market's deployment failed");
+    }
+
+    /// @dev Deploys `creationCode` by CREATE (zero when the constructor reverts); a constructor's revert is what
+    /// `vm.expectRevert` sees.
     function _create(bytes memory creationCode) internal returns (address deployed) {
         assembly ("memory-safe") {
             deployed := create(0, add(creationCode, 0x20), mload(creationCode))

@@ -13,6 +13,7 @@ from node.store.cid import cid_of
 from node.store.client import HttpReplica, LocalReplica, StoreClient
 from node.store.errors import ContentNotFound, StoreUnauthorized, StoreUnavailable
 from node.store.local import LocalStore
+from scripts.benchlib import peak_rss_mb
 from testkit.servers import lying_replica, store_server
 
 
@@ -133,12 +134,6 @@ def test_put_goes_to_n_replicas_and_skips_a_dead_one(tmp_path: Path) -> None:
         assert client.get(cid) == b"replicated"
 
 
-def _peak_rss_mb(pid: int) -> float:
-    status = Path(f"/proc/{pid}/status").read_text()
-    line = next(x for x in status.splitlines() if x.startswith("VmHWM:"))
-    return int(line.split()[1]) / 1024
-
-
 def test_a_200mb_object_streams_through_the_server_in_bounded_memory(tmp_path: Path) -> None:
     size = 200 * 1024 * 1024
     source = tmp_path / "big.bin"
@@ -147,13 +142,13 @@ def test_a_200mb_object_streams_through_the_server_in_bounded_memory(tmp_path: P
         for i in range(size >> 20):
             f.write(block[i % 7 :] + block[: i % 7])
     with store_server(tmp_path / "objects") as (url, process):
-        baseline = _peak_rss_mb(process.pid)
+        baseline = peak_rss_mb(process.pid)
         client = StoreClient([HttpReplica(url)])
         cid = client.put_file(source)
         target = tmp_path / "back.bin"
         assert client.get_to_file(cid, target) == size
         assert cid_of(target.read_bytes()) == cid
-        peak = _peak_rss_mb(process.pid)
+        peak = peak_rss_mb(process.pid)
         assert psutil.Process(process.pid).is_running()
     # 200 MB went through both ways; the server grew by a small fraction of that.
     assert peak - baseline < 64, f"server peak RSS grew by {peak - baseline:.0f} MB"
