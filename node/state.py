@@ -15,6 +15,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from node.store.cid import same_object
+
 log = logging.getLogger(__name__)
 
 SCHEMA = """
@@ -200,7 +202,8 @@ class NodeState:
     def mark_rejected(self, task_id: int, round_: int, unit: int, result_cid: str) -> None:
         """Our submission of ``result_cid`` was rejected (its model's CID kept when this node published it)."""
         known = self.get_work(task_id, round_, unit)
-        model_cid = known.model_cid if known is not None and known.result_cid == result_cid else None
+        mine = known is not None and known.result_cid is not None and same_object(known.result_cid, result_cid)
+        model_cid = known.model_cid if mine and known is not None else None
         self.put_work(Work(task_id, round_, unit, WorkStatus.REJECTED, result_cid, model_cid, "rejected on chain"))
 
     def rejected_work(self, task_id: int) -> list[Work]:

@@ -59,7 +59,7 @@ def lying_replica(objects: dict[str, bytes], mode: str) -> Iterator[str]:
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            cid = self.path.rsplit("/", 1)[-1]
+            cid = self.path.split("?", 1)[0].rsplit("/", 1)[-1]
             data = objects.get(cid)
             if data is None:
                 self.send_response(404)

@@ -12,7 +12,7 @@ from node.ml.manifest import UnitContext, publish_trail
 from node.ml.model import State, build_module, state_of, state_to_bytes
 from node.ml.shards import encode_split
 from node.ml.train import Trail, train_unit
-from node.store.cid import cid_of
+from node.store.cid import cid_of, normalize
 from node.store.client import StoreStats
 from node.store.errors import ContentNotFound
 
@@ -27,12 +27,12 @@ class MemoryStore:
 
     def put(self, data: bytes) -> str:
         cid = cid_of(data)
-        self.objects[cid] = data
+        self.objects[normalize(cid)] = data  # keyed as a chain digest reads (node.store.cid.normalize)
         return cid
 
     def get(self, cid: str) -> bytes:
         try:
-            return self.objects[cid]
+            return self.objects[normalize(cid)]
         except KeyError as err:
             raise ContentNotFound(cid) from err
 

@@ -10,9 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from node.ml.model import State, state_to_bytes
 from node.ml.train import Checkpoint, Trail
-from node.store.canonical import canonical_bytes, parse_document
+from node.store.canonical import CidText, canonical_bytes, parse_document
 
-Cid = Annotated[str, Field(pattern=r"^b[a-z2-7]{58}$")]
+Cid = CidText
 Address = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$")]
 Put = Callable[[bytes], str]
 

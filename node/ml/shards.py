@@ -20,10 +20,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from node.errors import SpecError
 from node.ml.data import Dataset, Split, from_bytes, to_bytes
-from node.store.canonical import canonical_bytes, parse_document
+from node.store.canonical import CidText, canonical_bytes, parse_document
 from node.store.cid import cid_of
 
-Cid = Annotated[str, Field(pattern=r"^b[a-z2-7]{58}$")]
+Cid = CidText
 Fetch = Callable[[str], bytes]
 MAX_SHARDS = 1000
 # Shards a node keeps parsed in memory at once: the units of one claim (a miner fetches them before it claims) or

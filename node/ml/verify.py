@@ -36,7 +36,7 @@ from node.ml.model import (
 from node.ml.optim import initial_state
 from node.ml.replay import Check, Fetch, Invalid, PlainReplay, Replay, TrailUnderCheck
 from node.ml.train import Checkpoint, deterministic
-from node.store.cid import cid_of
+from node.store.cid import cid_of, same_object
 from node.store.errors import ArtifactError, ContentNotFound, StoreUnavailable
 from node.store.tensors import TensorSpec
 
@@ -95,19 +95,21 @@ def _structure(spec: sp.TaskSpec, m: TrailManifest, ctx: UnitContext, shard: Dat
         "round": (m.round, ctx.round),
         "index": (m.index, ctx.index),
         "miner": (m.miner.lower(), ctx.miner.lower()),
-        "spec": (m.spec, ctx.spec_cid),
-        "dataset": (m.dataset, ctx.dataset_cid),
-        "input_model": (m.input_model, ctx.input_model_cid),
     }
+    objects = {"spec": (m.spec, ctx.spec_cid), "dataset": (m.dataset, ctx.dataset_cid)}
+    objects["input_model"] = (m.input_model, ctx.input_model_cid)
     for field, (claimed, expected) in identity.items():
         if claimed != expected:
             raise Invalid(f"manifest {field} is {claimed}, expected {expected}")
+    for field, (named, recorded) in objects.items():  # one object, whichever text names it
+        if not same_object(named, recorded):
+            raise Invalid(f"manifest {field} is {named}, expected {recorded}")
     steps = [c.step for c in m.checkpoints]
     if steps != spec.training.checkpoint_steps:
         raise Invalid(
             f"checkpoint steps {steps[:5]}… do not follow the spec ({len(spec.training.checkpoint_steps)} expected)"
         )
-    if m.checkpoints[0].model != ctx.input_model_cid:
+    if not same_object(m.checkpoints[0].model, ctx.input_model_cid):
         raise Invalid("the first checkpoint is not the round's input model")
     if len(m.segment_losses) != len(m.checkpoints) - 1 or not all(math.isfinite(x) for x in m.segment_losses):
         raise Invalid("segment losses are missing or not finite")
@@ -153,7 +155,7 @@ def verify_unit(
         module, model_specs = mode.prepare(manifest, ctx, whole, tensor_specs(whole))
         params = {k: v.detach() for k, v in module.named_parameters()}
         fresh = initial_state(spec.training.optimizer, params)
-        if manifest.checkpoints[0].optimizer != cid_of(state_to_bytes(dict(sorted(fresh.items())))):
+        if not same_object(manifest.checkpoints[0].optimizer, cid_of(state_to_bytes(dict(sorted(fresh.items()))))):
             raise Invalid("the first checkpoint's optimizer state is not fresh", Check.OPTIMIZER_START)
         opt_specs = tensor_specs_of(fresh)
 

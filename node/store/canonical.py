@@ -7,13 +7,19 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import AfterValidator, BaseModel, Field, ValidationError
 
 from node.errors import SpecError
+from node.store.cid import normalize
 
 M = TypeVar("M", bound=BaseModel)
+
+# An object named in a document: a CIDv1 (raw or dag-pb), held as the block address a chain digest reads as
+# (``node.store.cid.normalize``), so that the same object is always the same text in a document and comparisons
+# between what a manifest names and what the chain records hold whatever the object's size.
+CidText = Annotated[str, Field(pattern=r"^b[a-z2-7]{58}$"), AfterValidator(normalize)]
 
 
 def _check_finite(value: Any, path: str) -> None:

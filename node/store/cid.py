@@ -1,50 +1,62 @@
-"""Content addresses: the SHA-256 digest (``bytes32`` on chain) and its CIDv1 text form.
+"""Content addresses: CIDs as IPFS writes them, and the 32-byte digest the chain stores.
 
-A CIDv1 for a raw block is ``b`` + base32-lower-no-padding of ``0x01 0x55 0x12 0x20 <32-byte digest>``
-(version 1, codec raw, multihash sha2-256 of length 32), the ``bafkrei…`` strings IPFS prints.
+An object is stored as UnixFS (``node.store.unixfs``): one raw block when it fits one chunk, otherwise raw
+leaves under dag-pb nodes. Its CID is CIDv1 of its root block: ``bafkrei…`` (codec raw) or ``bafybei…`` (codec
+dag-pb), multihash sha2-256. The chain stores that multihash's 32-byte digest (``bytes32``); which codec it names
+follows from the root block itself (``node.store.unixfs.root_codec``), so a digest identifies one object.
+
+Parsed: CIDv1 in base32 (``b…``), base58btc (``z…``) or base36 (``k…``), CIDv0 (``Qm…``), and a 64-digit hex
+digest. Only sha2-256 multihashes are accepted: every byte must be checkable.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import re
+from node.store.multiformats import DAG_PB, RAW, Cid, parse, sha256
+from node.store.unixfs import encode_bytes
 
-from node.store.errors import InvalidCid
+__all__ = [
+    "DAG_PB",
+    "RAW",
+    "Cid",
+    "cid_of",
+    "digest_of",
+    "normalize",
+    "parse",
+    "same_object",
+    "sha256",
+    "to_cid",
+    "to_digest",
+]
 
-_PREFIX = bytes([0x01, 0x55, 0x12, 0x20])
-_CID_RE = re.compile(r"^b[a-z2-7]{58}$")
-_HEX_RE = re.compile(r"^(0x)?[0-9a-fA-F]{64}$")
+
+# --------------------------------------------------------------------------------------------- the chain's form
 
 
 def digest_of(data: bytes) -> bytes:
-    return hashlib.sha256(data).digest()
+    """The digest the chain stores for an object: its root block's sha2-256."""
+    return encode_bytes(data).root.digest
 
 
 def cid_of(data: bytes) -> str:
-    return to_cid(digest_of(data))
+    """The object's CID, the one IPFS computes (UnixFS, raw leaves, CIDv1, 1 MiB chunks)."""
+    return str(encode_bytes(data).root)
 
 
 def to_cid(digest: bytes) -> str:
-    if len(digest) != 32:
-        raise InvalidCid(f"a sha2-256 digest is 32 bytes, got {len(digest)}")
-    encoded = base64.b32encode(_PREFIX + digest).decode().lower().rstrip("=")
-    return "b" + encoded
+    """The address of the root block named by a digest the chain stored: CIDv1, codec raw. Every reader resolves it
+    to the object (a dag-pb root is recognised by its block); ``StoreClient.cid_for`` gives the object's own CID."""
+    return str(Cid(RAW, bytes(digest)))
 
 
 def to_digest(text: str) -> bytes:
-    """Accepts a CIDv1 (raw, sha2-256) or a 64-digit hex digest (with or without 0x)."""
-    value = text.strip()
-    if _HEX_RE.match(value):
-        return bytes.fromhex(value.removeprefix("0x"))
-    if not _CID_RE.match(value):
-        raise InvalidCid(f"{text!r} is not a CIDv1 raw sha2-256 (bafkrei…) nor a 32-byte hex digest")
-    raw = base64.b32decode(value[1:].upper() + "=" * (-len(value[1:]) % 8))
-    if raw[:4] != _PREFIX or len(raw) != 36:
-        raise InvalidCid(f"{text!r} is a CID, but not version 1 / raw codec / sha2-256 of 32 bytes")
-    return raw[4:]
+    """The 32-byte digest of any accepted CID text or hex digest."""
+    return parse(text).digest
 
 
 def normalize(text: str) -> str:
-    """The canonical CID text for any accepted form."""
+    """The block address (CIDv1, raw codec) of any accepted form: the key objects are stored under."""
     return to_cid(to_digest(text))
+
+
+def same_object(a: str, b: str) -> bool:
+    return to_digest(a) == to_digest(b)

@@ -1,20 +1,22 @@
 """Reading and writing several replicas, trusting none of them.
 
-A put goes to ``replicas`` endpoints (trying the next on a failure); a get tries the endpoints in order,
-re-hashes what it receives and falls through to the next replica on a missing object, a digest mismatch, a
-short read or an error. Transient failures are retried with exponential backoff and full jitter first. An
-endpoint is a URL (the HTTP store server) or a folder path (a local store).
+A put goes to ``replicas`` endpoints (trying the next on a failure). A get reads the object block by block
+(``node.store.dag``): each block from the first replica that serves one hashing to its CID, so a replica that
+fails, lies or lacks a block mid-object hands over to the next without starting again. Transient failures are
+retried with exponential backoff and full jitter first. An endpoint is a URL (a dmlnet store server, or any IPFS
+trustless gateway for reads), ``kubo+http(s)://HOST:PORT`` (a Kubo node's RPC: ``node.store.kubo``) or a folder
+path (a local store).
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import http.client
 import logging
 import os
 import random
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -24,31 +26,37 @@ from urllib.parse import urlsplit
 
 from node.errors import StoreError
 from node.retry import RetryPolicy, retry
-from node.store.cid import normalize, to_cid
+from node.store import car, dag
 from node.store.errors import (
     ContentNotFound,
     DigestMismatch,
     ObjectTooLarge,
     StoreUnauthorized,
     StoreUnavailable,
+    TransientReplicaError,
+    raise_for_status,
 )
 from node.store.local import CHUNK, LocalStore
+from node.store.multiformats import DAG_PB, RAW, Cid, parse
+from node.store.unixfs import encode_stream
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+RAW_BLOCK = "application/vnd.ipld.raw"
 
 
 class Replica(Protocol):
     name: str
 
-    def put_file(self, path: Path, cid: str) -> None: ...
+    def put_file(self, path: Path, cid: str) -> None:
+        """Stores the file as the object ``cid``."""
 
-    def stream(self, cid: str) -> Iterator[bytes]: ...
+    def put_car(self, path: Path, root: str) -> None:
+        """Stores the object a (checked) CAR file holds."""
 
-
-class TransientReplicaError(StoreError):
-    """A failure worth retrying on the same replica (connection, timeout, 5xx)."""
+    def block(self, cid: Cid) -> bytes:
+        """The block of ``cid`` as the replica has it (the client checks it)."""
 
 
 class LocalReplica:
@@ -59,21 +67,23 @@ class LocalReplica:
     def put_file(self, path: Path, cid: str) -> None:
         self.store.put_stream(_file_chunks(path), expected_cid=cid)
 
-    def stream(self, cid: str) -> Iterator[bytes]:
+    def put_car(self, path: Path, root: str) -> None:
+        with path.open("rb") as f:
+            self.store.import_car(f, root)
+
+    def block(self, cid: Cid) -> bytes:
         # Read raw: the client re-hashes anyway, and a corrupt local copy must fall through like a remote one.
-        path = self.store.path_of(cid)
         try:
-            f = path.open("rb")
+            return self.store.path_of(cid).read_bytes()
         except FileNotFoundError as err:
-            raise ContentNotFound(cid, self.name) from err
-        with f:
-            while chunk := f.read(CHUNK):
-                yield chunk
+            raise ContentNotFound(str(cid), self.name) from err
 
 
 class HttpReplica:
-    """A store server reached over HTTP(S). Uses the standard library's ``http.client``: it streams bodies
-    with ``readinto`` into one reused buffer, about twice as fast as a general-purpose client here."""
+    """A store server or trustless gateway over HTTP(S): blocks by ``GET /ipfs/{cid}?format=raw`` on one kept-alive
+    connection, objects by ``PUT /ipfs/{cid}`` (a dmlnet store server; a gateway that refuses writes is passed
+    over). The standard library's ``http.client`` reads into one buffer, about twice as fast as a general-purpose
+    client here."""
 
     def __init__(self, base_url: str, *, token: str | None = None, timeout_s: float = 30.0) -> None:
         self.name = base_url.rstrip("/")
@@ -86,16 +96,24 @@ class HttpReplica:
         self._prefix = parsed.path.rstrip("/")
         self._headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._timeout_s = timeout_s
+        self._local = threading.local()  # one kept-alive connection per thread
 
     def _connection(self) -> http.client.HTTPConnection:
         cls = http.client.HTTPSConnection if self._scheme == "https" else http.client.HTTPConnection
         return cls(self._host, self._port, timeout=self._timeout_s, blocksize=CHUNK)
 
     def put_file(self, path: Path, cid: str) -> None:
+        self._put(path, cid, "application/octet-stream")
+
+    def put_car(self, path: Path, root: str) -> None:
+        self._put(path, root, car.CONTENT_TYPE)
+
+    def _put(self, path: Path, cid: str, content_type: str) -> None:
         conn = self._connection()
+        size = path.stat().st_size
         try:
             with path.open("rb") as f:
-                headers = {**self._headers, "Content-Length": str(path.stat().st_size)}
+                headers = {**self._headers, "Content-Length": str(size), "Content-Type": content_type}
                 conn.request("PUT", f"{self._prefix}/ipfs/{cid}", body=f, headers=headers)
                 response = conn.getresponse()
                 body = response.read()
@@ -103,45 +121,37 @@ class HttpReplica:
             raise TransientReplicaError(f"{self.name}: {type(err).__name__}: {err}") from err
         finally:
             conn.close()
-        _raise_for(response.status, body, cid, self.name, path.stat().st_size)
+        raise_for_status(response.status, body, cid, self.name, size)
 
-    def stream(self, cid: str) -> Iterator[bytes]:
-        conn = self._connection()
+    def block(self, cid: Cid) -> bytes:
+        conn = getattr(self._local, "conn", None) or self._connection()
+        self._local.conn = None
         try:
-            conn.request("GET", f"{self._prefix}/ipfs/{cid}", headers=self._headers)
+            conn.request("GET", f"{self._prefix}/ipfs/{cid}?format=raw", headers={**self._headers, "Accept": RAW_BLOCK})
             response = conn.getresponse()
             if response.status != 200:
-                _raise_for(response.status, response.read(), cid, self.name)
+                body = response.read()
+                conn.close()
+                raise_for_status(response.status, body, str(cid), self.name)
             announced = response.length
-            received = 0
-            buffer = bytearray(CHUNK)
-            view = memoryview(buffer)
-            while n := response.readinto(view):
-                received += n
-                yield bytes(view[:n])
-            if announced is not None and received < announced:
-                raise TransientReplicaError(f"{self.name}: short read, {received} of {announced} bytes")
+            data = response.read()
+            if announced is not None and len(data) < announced:
+                raise TransientReplicaError(f"{self.name}: short read, {len(data)} of {announced} bytes")
         except (OSError, http.client.HTTPException) as err:
-            raise TransientReplicaError(f"{self.name}: {type(err).__name__}: {err}") from err
-        finally:
             conn.close()
-
-
-def _raise_for(status: int, body: bytes, cid: str, name: str, size: int = 0) -> None:
-    if status < 300:
-        return
-    if status == 404:
-        raise ContentNotFound(cid, name)
-    if status == 401:
-        raise StoreUnauthorized(f"{name} refused the write: a valid bearer token is required")
-    if status == 413:
-        raise ObjectTooLarge(size, -1)
-    if status >= 500 or status == 429:
-        raise TransientReplicaError(f"{name}: HTTP {status}")
-    raise StoreError(f"{name}: HTTP {status}: {body[:200].decode(errors='replace')}")
+            raise TransientReplicaError(f"{self.name}: {type(err).__name__}: {err}") from err
+        if response.will_close:
+            conn.close()
+        else:
+            self._local.conn = conn
+        return data
 
 
 def replica_for(endpoint: str, *, token: str | None = None) -> Replica:
+    if endpoint.startswith(("kubo+http://", "kubo+https://")):
+        from node.store.kubo import KuboReplica
+
+        return KuboReplica(endpoint.removeprefix("kubo+"))
     if endpoint.startswith(("http://", "https://")):
         return HttpReplica(endpoint, token=token)
     return LocalReplica(LocalStore(Path(endpoint)))
@@ -197,17 +207,30 @@ class StoreClient:
             os.unlink(tmp.name)
 
     def put_file(self, path: Path) -> str:
-        """Stores the file on ``put_replicas`` replicas; returns its CID."""
-        cid, size = _hash_file(path)
-        if self.max_bytes is not None and size > self.max_bytes:
-            raise ObjectTooLarge(size, self.max_bytes)
+        """Stores the file on ``put_replicas`` replicas; returns its CID (the one IPFS computes)."""
+        encoded = encode_stream(_file_chunks(path))
+        if self.max_bytes is not None and encoded.size > self.max_bytes:
+            raise ObjectTooLarge(encoded.size, self.max_bytes)
+        cid = str(encoded.root)
+        return self._put_everywhere(cid, lambda r: r.put_file(path, cid))
+
+    def put_car(self, path: Path) -> str:
+        """Checks a CAR (one root, every block hashing to its CID, the root's DAG whole) and stores its object on
+        ``put_replicas`` replicas; returns the root's CID."""
+        with tempfile.TemporaryDirectory() as tmp:
+            scratch = LocalStore(Path(tmp), max_bytes=self.max_bytes)
+            with path.open("rb") as f:
+                cid = scratch.import_car(f)
+        return self._put_everywhere(cid, lambda r: r.put_car(path, cid))
+
+    def _put_everywhere(self, cid: str, put: Callable[[Replica], None]) -> str:
         stored: list[str] = []
         failures: list[str] = []
         for replica in self.replicas:
             if len(stored) == self.put_replicas:
                 break
             try:
-                self._retrying(lambda r=replica: r.put_file(path, cid), replica.name)  # type: ignore[misc]
+                self._retrying(lambda r=replica: put(r), replica.name)  # type: ignore[misc]
                 stored.append(replica.name)
             except (StoreUnauthorized, ObjectTooLarge):
                 raise
@@ -231,54 +254,57 @@ class StoreClient:
 
     def get_to_file(self, cid: str, target: Path) -> int:
         """Writes the object's checked bytes to ``target`` (atomically); returns its size."""
-        wanted = normalize(cid)
+        wanted = parse(cid)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".partial-")
+        size = 0
+        try:
+            with os.fdopen(fd, "wb") as out:
+                for piece in dag.iter_bytes(wanted, self.block, max_bytes=self.max_bytes):
+                    out.write(piece)
+                    size += len(piece)
+            os.replace(tmp_name, target)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp_name)
+        self.stats.gets += 1
+        return size
+
+    def iter_blocks(self, cid: str) -> Iterator[tuple[Cid, bytes]]:
+        """The object's checked blocks in DAG order (what ``dml store export`` writes into a CAR)."""
+        return dag.iter_blocks(parse(cid), self.block, max_bytes=self.max_bytes)
+
+    def cid_for(self, cid_or_digest: str) -> str:
+        """The object's own CID (codec dag-pb or raw, as IPFS names it) for a digest or block address."""
+        wanted = parse(cid_or_digest)
+        node = dag.root_node(wanted, self.block(wanted))
+        return str(Cid(DAG_PB if node is not None else RAW, wanted.digest))
+
+    def block(self, cid: Cid) -> bytes:
+        """One block, checked, from the first replica that has a good copy."""
         failures: list[str] = []
         not_found = 0
         for position, replica in enumerate(self.replicas):
             try:
-                size = self._retrying(lambda r=replica: self._fetch(r, wanted, target), replica.name)  # type: ignore[misc]
+                block: bytes = self._retrying(lambda r=replica: r.block(cid), replica.name)  # type: ignore[misc]
+                dag.checked(cid, block, replica.name)
             except ContentNotFound:
                 not_found += 1
                 failures.append(f"{replica.name}: not found")
             except DigestMismatch as err:
                 self.stats.mismatches += 1
                 failures.append(f"{replica.name}: {err}")
-                log.warning(
-                    "replica served bad bytes", extra={"cid": wanted, "replica": replica.name, "error": str(err)}
-                )
+                log.warning("replica served bad bytes", extra={"cid": str(cid), "replica": replica.name})
             except StoreError as err:
                 failures.append(f"{replica.name}: {err}")
-                log.warning("replica failed", extra={"cid": wanted, "replica": replica.name, "error": str(err)})
+                log.warning("replica failed", extra={"cid": str(cid), "replica": replica.name, "error": str(err)})
             else:
-                self.stats.gets += 1
-                self.stats.failovers += position
+                self.stats.failovers += position > 0
                 self.stats.by_replica[replica.name] = self.stats.by_replica.get(replica.name, 0) + 1
-                return size
+                return block
         if not_found == len(self.replicas):
-            raise ContentNotFound(wanted, ", ".join(r.name for r in self.replicas))
-        raise StoreUnavailable(f"no replica served good bytes for {wanted}: " + "; ".join(failures))
-
-    def _fetch(self, replica: Replica, cid: str, target: Path) -> int:
-        h = hashlib.sha256()
-        size = 0
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".partial-")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                for chunk in replica.stream(cid):
-                    size += len(chunk)
-                    if self.max_bytes is not None and size > self.max_bytes:
-                        raise ObjectTooLarge(size, self.max_bytes)
-                    h.update(chunk)
-                    out.write(chunk)
-            actual = to_cid(h.digest())
-            if actual != cid:  # flipped or truncated bytes alike
-                raise DigestMismatch(cid, actual, replica.name)
-            os.replace(tmp_name, target)
-            return size
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp_name)
+            raise ContentNotFound(str(cid), ", ".join(r.name for r in self.replicas))
+        raise StoreUnavailable(f"no replica served good bytes for {cid}: " + "; ".join(failures))
 
     def _retrying(self, action: Callable[[], T], name: str) -> T:
         def count(_attempt: int, err: Exception) -> None:
@@ -299,12 +325,3 @@ def _file_chunks(path: Path) -> Iterator[bytes]:
     with path.open("rb") as f:
         while chunk := f.read(CHUNK):
             yield chunk
-
-
-def _hash_file(path: Path) -> tuple[str, int]:
-    h = hashlib.sha256()
-    size = 0
-    for chunk in _file_chunks(path):
-        h.update(chunk)
-        size += len(chunk)
-    return to_cid(h.digest()), size

@@ -6,7 +6,7 @@ from node.errors import SpecError, StoreError
 
 
 class InvalidCid(StoreError):
-    """Text that is not a CIDv1 raw sha2-256 (``bafkrei…``) or a 32-byte hex digest."""
+    """Text that is not a sha2-256 CID (raw or dag-pb, v0 or v1) or a 32-byte hex digest."""
 
     exit_code = 31
 
@@ -53,6 +53,44 @@ class StoreUnauthorized(StoreError):
     """The store server refused a write: missing or wrong bearer token."""
 
     exit_code = 36
+
+
+class AmbiguousObject(StoreError):
+    """A one-chunk object whose bytes would read as a UnixFS file node: its digest would name two objects."""
+
+    exit_code = 37
+
+
+class InvalidBlock(StoreError):
+    """A block that hashes right but is not what its place in a UnixFS file says (bad node, sizes, depth)."""
+
+    exit_code = 38
+
+
+class InvalidCar(StoreError):
+    """A CAR file that is not a CARv1 of sha2-256 blocks, holds a block that does not hash to its CID, or lacks a
+    block of its root's DAG."""
+
+    exit_code = 39
+
+
+class TransientReplicaError(StoreError):
+    """A failure worth retrying on the same replica (connection, timeout, 5xx)."""
+
+
+def raise_for_status(status: int, body: bytes, cid: str, name: str, size: int = 0) -> None:
+    """The error an HTTP answer from a replica means (nothing below 300)."""
+    if status < 300:
+        return
+    if status == 404:
+        raise ContentNotFound(cid, name)
+    if status == 401:
+        raise StoreUnauthorized(f"{name} refused the write: a valid bearer token is required")
+    if status == 413:
+        raise ObjectTooLarge(size, -1)
+    if status >= 500 or status == 429:
+        raise TransientReplicaError(f"{name}: HTTP {status}")
+    raise StoreError(f"{name}: HTTP {status}: {body[:200].decode(errors='replace')}")
 
 
 class UnsafeArtifact(SpecError):

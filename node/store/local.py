@@ -1,24 +1,30 @@
-"""A folder of objects named by their CID: the embedded default store.
+"""A folder of blocks named by their CID: the embedded default store, and what a store server serves.
 
-Layout ``<root>/<cid[-4:-2]>/<cid[-2:]>/<cid>`` (the tail of a CID is uniformly distributed; its head is the
-constant ``bafkrei``). Writes go to a temporary file in the same folder, are fsynced, then renamed: a reader
-never sees a half-written object, and concurrent puts of the same object are harmless. Every read re-hashes.
+An object is its UnixFS blocks (``node.store.unixfs``): one raw block up to 1 MiB, raw leaves under dag-pb nodes
+above. A block lives at ``<root>/<c[-4:-2]>/<c[-2:]>/<c>`` where ``c`` is its CIDv1 with the raw codec (the tail
+of a CID is uniformly distributed; its head is the constant ``bafkrei``), whatever its codec: blocks are keyed by
+their multihash, as Kubo and Helia key theirs. Objects written before chunking (one block of any size) read as
+before. An upload's blocks go to a temporary folder, are fsynced, and are moved in on commit, the root last: a
+reader never sees a root without its blocks, and concurrent puts of the same object are harmless. Every read
+re-hashes every block.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from node.store.cid import normalize, to_cid
-from node.store.errors import ContentNotFound, DigestMismatch, ObjectTooLarge
+from node.store import car, dag
+from node.store.errors import ContentNotFound, DigestMismatch, InvalidCar, ObjectTooLarge
+from node.store.multiformats import RAW, Cid, parse
+from node.store.unixfs import CHUNK_SIZE, Builder, check_unambiguous
 
-CHUNK = 1 << 20
+CHUNK = CHUNK_SIZE
 
 
 class LocalStore:
@@ -30,18 +36,19 @@ class LocalStore:
     def __repr__(self) -> str:
         return f"LocalStore({self.root})"
 
-    def path_of(self, cid: str) -> Path:
-        c = normalize(cid)
+    def path_of(self, cid: str | Cid) -> Path:
+        """Where the block of ``cid`` (any codec) lives."""
+        c = str(Cid(RAW, _cid(cid).digest))
         return self.root / c[-4:-2] / c[-2:] / c
 
-    def has(self, cid: str) -> bool:
+    def has(self, cid: str | Cid) -> bool:
+        """Holds the object's root block (written last: its blocks are here too)."""
         return self.path_of(cid).is_file()
 
-    def size(self, cid: str) -> int:
-        try:
-            return self.path_of(cid).stat().st_size
-        except FileNotFoundError as err:
-            raise ContentNotFound(normalize(cid), str(self.root)) from err
+    def size(self, cid: str | Cid) -> int:
+        """The object's size in bytes (the root block says it; nothing else is read)."""
+        c = _cid(cid)
+        return dag.object_size(c, self.block(c))
 
     # ---------------------------------------------------------------------------------------------- writes
 
@@ -53,51 +60,68 @@ class LocalStore:
             return self.put_stream(_chunks(f))
 
     def put_stream(self, chunks: Iterable[bytes], expected_cid: str | None = None) -> str:
-        """Writes the stream; with ``expected_cid`` refuses (and keeps nothing of) bytes that hash otherwise."""
+        """Writes the stream; with ``expected_cid`` refuses (and keeps nothing of) bytes that encode otherwise.
+        Returns the object's CID (raw or dag-pb, as IPFS names it)."""
         with self.incoming() as upload:
             for chunk in chunks:
                 upload.write(chunk)
             return upload.commit(expected_cid)
 
     def incoming(self) -> Incoming:
-        """A temporary object being written: ``write`` chunks, then ``commit``; closing without a commit
-        removes it."""
+        """An object being written: ``write`` chunks, then ``commit``; closing without a commit removes it."""
         return Incoming(self)
+
+    def import_car(self, f: BinaryIO, expected_root: str | None = None) -> str:
+        """Adds the object a CAR holds (its only root): every block checked against its CID, the root's whole DAG
+        present and consistent, nothing kept otherwise. Returns the root's CID."""
+        roots, blocks = car.read_car(f)
+        if len(roots) != 1:
+            raise InvalidCar(f"a CAR with {len(roots)} roots: one object per CAR")
+        root = roots[0]
+        if expected_root is not None and _cid(expected_root).digest != root.digest:
+            raise InvalidCar(f"the CAR's root is {root}, not {expected_root}")
+        with self.incoming() as upload:
+            for cid, block in blocks:
+                upload.stage(cid, block)
+            return upload.commit_dag(root)
+
+    def put_block(self, cid: Cid, block: bytes) -> None:
+        """Stores one block (checked against its CID)."""
+        dag.checked(cid, block)
+        _write_atomically(self.path_of(cid), block)
 
     # ---------------------------------------------------------------------------------------------- reads
 
-    def get(self, cid: str) -> bytes:
+    def block(self, cid: str | Cid) -> bytes:
+        """The block of ``cid``, re-hashed; a corrupt one is moved to ``.corrupt/`` and reported."""
+        c = _cid(cid)
+        path = self.path_of(c)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError as err:
+            raise ContentNotFound(str(c), str(self.root)) from err
+        try:
+            return dag.checked(c, data, str(path))
+        except DigestMismatch:
+            self._quarantine(path)
+            raise
+
+    def get(self, cid: str | Cid) -> bytes:
         return b"".join(self.iter_verified(cid))
 
-    def iter_verified(self, cid: str) -> Iterator[bytes]:
-        """Yields the object's bytes after checking the whole file hashes to ``cid`` (two passes, so that bytes
-        that no longer match are never handed out; the second pass is served from the page cache)."""
-        expected = normalize(cid)
-        self.verify(expected)
-        path = self.path_of(expected)
-        with path.open("rb") as f:
-            yield from _chunks(f)
+    def iter_verified(self, cid: str | Cid) -> Iterator[bytes]:
+        """The object's bytes, every block checked before it is handed out."""
+        return dag.iter_bytes(_cid(cid), self.block, max_bytes=None)
 
-    def verify(self, cid: str) -> int:
-        """Re-hashes the stored object; a corrupt one is moved to ``.corrupt/`` and reported. Returns its size."""
-        expected = normalize(cid)
-        path = self.path_of(expected)
-        h = hashlib.sha256()
-        size = 0
-        try:
-            with path.open("rb") as f:
-                for chunk in _chunks(f):
-                    h.update(chunk)
-                    size += len(chunk)
-        except FileNotFoundError as err:
-            raise ContentNotFound(expected, str(self.root)) from err
-        actual = to_cid(h.digest())
-        if actual != expected:
-            self._quarantine(path)
-            raise DigestMismatch(expected, actual, str(path))
-        return size
+    def iter_blocks(self, cid: str | Cid) -> Iterator[tuple[Cid, bytes]]:
+        """The object's blocks in DAG order, each checked (a CAR's body)."""
+        return dag.iter_blocks(_cid(cid), self.block)
 
-    def get_to_file(self, cid: str, target: Path) -> int:
+    def verify(self, cid: str | Cid) -> int:
+        """Re-hashes every block of the object; returns its size. A corrupt block is quarantined and reported."""
+        return sum(len(piece) for piece in self.iter_verified(cid))
+
+    def get_to_file(self, cid: str | Cid, target: Path) -> int:
         size = 0
         with target.open("wb") as out:
             for chunk in self.iter_verified(cid):
@@ -113,16 +137,17 @@ class LocalStore:
 
 
 class Incoming:
-    """One upload in progress: hashed and size-capped as it is written, invisible until committed."""
+    """One upload in progress: chunked into blocks and size-capped as it is written, invisible until committed."""
 
     def __init__(self, store: LocalStore) -> None:
         self._store = store
         tmp_dir = store.root / ".incoming"
         tmp_dir.mkdir(exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=tmp_dir)
-        self._file = os.fdopen(fd, "wb")
-        self._path = Path(name)
-        self._hash = hashlib.sha256()
+        self._dir = Path(tempfile.mkdtemp(dir=tmp_dir))
+        self._staged: dict[bytes, Path] = {}
+        self._order: list[Cid] = []
+        self._builder = Builder(self.stage)
+        self._first = b""
         self.size = 0
 
     def write(self, chunk: bytes) -> None:
@@ -130,27 +155,70 @@ class Incoming:
         limit = self._store.max_bytes
         if limit is not None and self.size > limit:
             raise ObjectTooLarge(self.size, limit)
-        self._hash.update(chunk)
-        self._file.write(chunk)
+        if len(self._first) < CHUNK_SIZE:
+            self._first += chunk[: CHUNK_SIZE - len(self._first)]
+        self._builder.write(chunk)
+
+    def stage(self, cid: Cid, block: bytes) -> None:
+        if cid.digest in self._staged:
+            return
+        path = self._dir / str(Cid(RAW, cid.digest))
+        with path.open("wb") as f:
+            f.write(block)
+            f.flush()
+            os.fsync(f.fileno())
+        self._staged[cid.digest] = path
+        self._order.append(cid)
 
     def commit(self, expected_cid: str | None = None) -> str:
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
-        cid = to_cid(self._hash.digest())
-        if expected_cid is not None and cid != normalize(expected_cid):
-            raise DigestMismatch(normalize(expected_cid), cid)
-        final = self._store.path_of(cid)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(self._path, final)  # atomic; a concurrent identical put just replaces equal bytes
-        _fsync_dir(final.parent)
-        return cid
+        """Ends the written stream: its blocks move in, the root last. Returns the object's CID."""
+        encoded = self._builder.finish()
+        check_unambiguous(self._first, encoded.size)
+        if expected_cid is not None and _cid(expected_cid).digest != encoded.root.digest:
+            raise DigestMismatch(str(_cid(expected_cid)), str(encoded.root))
+        self._move_in(self._order)
+        return str(encoded.root)
+
+    def commit_dag(self, root: Cid) -> str:
+        """Ends an upload of blocks (a CAR): the root's DAG must be whole among them or already in the store."""
+
+        def fetch(cid: Cid) -> bytes:
+            staged = self._staged.get(cid.digest)
+            if staged is not None:
+                return staged.read_bytes()
+            try:
+                return self._store.block(cid)
+            except ContentNotFound as err:
+                raise InvalidCar(f"the CAR lacks block {cid} of {root}") from err
+
+        size = 0
+        needed: list[Cid] = []
+        for cid, block in dag.iter_blocks(root, fetch):
+            size += len(block)
+            if self._store.max_bytes is not None and size > self._store.max_bytes:
+                raise ObjectTooLarge(size, self._store.max_bytes)
+            if cid.digest in self._staged:
+                needed.append(cid)
+        self.size = dag.object_size(root, fetch(root))
+        self._move_in([c for c in needed if c.digest != root.digest] + [root])
+        return str(root)
+
+    def _move_in(self, order: list[Cid]) -> None:
+        """Moves staged blocks into place; the last of ``order`` (the root) goes last."""
+        touched: set[Path] = set()
+        for cid in order:
+            staged = self._staged.get(cid.digest)
+            if staged is None:
+                continue
+            final = self._store.path_of(cid)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(staged, final)  # atomic; a concurrent identical put just replaces equal bytes
+            touched.add(final.parent)
+        for folder in touched:
+            _fsync_dir(folder)
 
     def close(self) -> None:
-        if not self._file.closed:
-            self._file.close()
-        with contextlib.suppress(FileNotFoundError):
-            self._path.unlink()
+        shutil.rmtree(self._dir, ignore_errors=True)
 
     def __enter__(self) -> Incoming:
         return self
@@ -159,9 +227,27 @@ class Incoming:
         self.close()
 
 
+def _cid(cid: str | Cid) -> Cid:
+    return cid if isinstance(cid, Cid) else parse(cid)
+
+
 def _chunks(f: BinaryIO) -> Iterator[bytes]:
     while chunk := f.read(CHUNK):
         yield chunk
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=".block-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(name, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name)
 
 
 def _fsync_dir(path: Path) -> None:

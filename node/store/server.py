@@ -1,31 +1,41 @@
-"""The HTTP store server (``dml store serve``): objects by CID over ``/ipfs/{cid}``.
+"""The HTTP store server (``dml store serve``): an IPFS trustless gateway, and a place to write objects.
 
-- ``PUT``: the body is streamed to disk while hashed; bytes that do not hash to the CID in the path are refused
-  (422) and nothing is kept; above the size cap, 413. Writes may require a bearer token.
-- ``GET``/``HEAD``: ETag = CID, immutable caching; the object is re-hashed before a byte is sent, and one that no
-  longer matches is quarantined and answered 404, so clients fall through to another replica.
-- Bodies stream in 1 MiB chunks both ways: memory stays flat whatever the object size.
+- ``GET``/``HEAD /ipfs/{cid}?format=raw`` (or ``Accept: application/vnd.ipld.raw``): one block;
+  ``?format=car`` (or ``Accept: application/vnd.ipld.car``): the object's blocks as a CARv1 in DAG order
+  (``dag-scope=block``: the root alone), with the headers of the trustless-gateway spec; without a format: the
+  object's bytes. Any sha2-256 CID is accepted (v0 or v1, raw or dag-pb); blocks are found by their multihash.
+- ``PUT /ipfs/{cid}``: the body (the object's bytes, or a CAR of its blocks) is streamed to disk while encoded and
+  hashed; anything that is not the object ``cid`` names is refused (422) and nothing is kept; above the size cap,
+  413. Writes may require a bearer token.
+- Every block is re-hashed before a byte of it is sent; a corrupt one is quarantined and answered 404, so clients
+  fall through to another replica. Bodies stream in 1 MiB blocks both ways: memory stays flat whatever the size.
 """
 
 from __future__ import annotations
 
 import hmac
 import logging
+import tempfile
+from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import FastAPI, Header, HTTPException, Request, Response
+from fastapi import FastAPI, Header, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 from pydantic import BaseModel
 
-from node.store.cid import normalize
-from node.store.errors import ContentNotFound, DigestMismatch, InvalidCid, ObjectTooLarge
+from node.store import car, dag
+from node.store.errors import AmbiguousObject, ContentNotFound, DigestMismatch, InvalidCar, InvalidCid, ObjectTooLarge
 from node.store.local import LocalStore
+from node.store.multiformats import DAG_PB, RAW, Cid, parse
+from node.store.unixfs import CHUNK_SIZE
 
 log = logging.getLogger(__name__)
 
-IMMUTABLE = "public, max-age=31536000, immutable"
+IMMUTABLE = "public, max-age=29030400, immutable"
+RAW_BLOCK = "application/vnd.ipld.raw"
+CAR_TYPE = "application/vnd.ipld.car; version=1; order=dfs; dups=n"
 
 
 class PutResult(BaseModel):
@@ -52,11 +62,27 @@ class _Metrics:
         )
 
 
-def _cid_or_400(cid: str) -> str:
+def _parse_or_400(cid: str) -> Cid:
     try:
-        return normalize(cid)
+        return parse(cid)
     except InvalidCid as err:
         raise HTTPException(status_code=400, detail=str(err)) from err
+
+
+def _response_kind(fmt: str | None, accept: str | None) -> str:
+    """``raw``, ``car`` or ``file``: ``?format=`` first, then the Accept header (the trustless-gateway spec's
+    order); any other format is refused."""
+    if fmt is not None:
+        if fmt in ("raw", "car"):
+            return fmt
+        raise HTTPException(status_code=400, detail=f"format {fmt!r}: this gateway serves raw and car")
+    for item in (accept or "").split(","):
+        media = item.split(";")[0].strip()
+        if media == RAW_BLOCK:
+            return "raw"
+        if media == CAR_TYPE:
+            return "car"
+    return "file"
 
 
 def create_app(store: LocalStore, *, write_token: str | None = None) -> FastAPI:
@@ -64,7 +90,7 @@ def create_app(store: LocalStore, *, write_token: str | None = None) -> FastAPI:
     app = FastAPI(
         title="dmlnet store",
         version="1",
-        description="Content-addressed objects by CIDv1 (raw, sha2-256).",
+        description="Content-addressed objects by CID: a trustless gateway (raw blocks, CARs) that accepts writes.",
         docs_url=None,  # Swagger's page loads from a CDN: the schema is at /openapi.json
         redoc_url=None,
     )
@@ -79,6 +105,27 @@ def create_app(store: LocalStore, *, write_token: str | None = None) -> FastAPI:
             raise HTTPException(
                 status_code=401, detail="a bearer token is required to write", headers={"WWW-Authenticate": "Bearer"}
             )
+
+    async def _put_car(expected: str, request: Request, response: Response, existed: bool) -> PutResult:
+        with tempfile.SpooledTemporaryFile(max_size=CHUNK_SIZE, dir=str(store.root)) as spool:
+            async for chunk in request.stream():
+                spool.write(chunk)
+            spool.seek(0)
+            try:
+                stored = await run_in_threadpool(store.import_car, spool, expected)  # type: ignore[arg-type]
+            except ObjectTooLarge as err:
+                metrics.requests.labels("PUT", "too_large").inc()
+                raise HTTPException(status_code=413, detail=str(err)) from err
+            except InvalidCar as err:
+                metrics.requests.labels("PUT", "digest_mismatch").inc()
+                raise HTTPException(status_code=422, detail=str(err)) from err
+        size = await run_in_threadpool(store.size, stored)
+        metrics.requests.labels("PUT", "ok").inc()
+        metrics.bytes_in.inc(size)
+        if existed:
+            response.status_code = 200
+        response.headers["ETag"] = f'"{stored}"'
+        return PutResult(cid=stored, size=size, created=not existed)
 
     @app.put(
         "/ipfs/{cid}",
@@ -97,14 +144,19 @@ def create_app(store: LocalStore, *, write_token: str | None = None) -> FastAPI:
         response: Response,
         authorization: Annotated[str | None, Header()] = None,
         content_length: Annotated[int | None, Header()] = None,
+        content_type: Annotated[str | None, Header()] = None,
     ) -> PutResult:
+        """Stores an object: the body is its bytes, or a CARv1 of its blocks (``Content-Type:
+        application/vnd.ipld.car``); refused unless it is the object ``cid`` names."""
         authorize(authorization)
-        expected = _cid_or_400(cid)
+        expected = str(_parse_or_400(cid))
         limit = store.max_bytes
         if limit is not None and content_length is not None and content_length > limit:
             metrics.requests.labels("PUT", "too_large").inc()
             raise HTTPException(status_code=413, detail=str(ObjectTooLarge(content_length, limit)))
         existed = store.has(expected)
+        if (content_type or "").split(";")[0].strip() == CAR_TYPE:
+            return await _put_car(expected, request, response, existed)
         with store.incoming() as upload:
             try:
                 async for chunk in request.stream():
@@ -113,7 +165,7 @@ def create_app(store: LocalStore, *, write_token: str | None = None) -> FastAPI:
             except ObjectTooLarge as err:
                 metrics.requests.labels("PUT", "too_large").inc()
                 raise HTTPException(status_code=413, detail=str(err)) from err
-            except DigestMismatch as err:
+            except (DigestMismatch, AmbiguousObject) as err:
                 metrics.requests.labels("PUT", "digest_mismatch").inc()
                 raise HTTPException(status_code=422, detail=str(err)) from err
             size = upload.size
@@ -136,54 +188,125 @@ def create_app(store: LocalStore, *, write_token: str | None = None) -> FastAPI:
             log.error("corrupt object quarantined", extra={"cid": cid, "error": str(err)})
             raise HTTPException(status_code=404, detail=f"{cid} not found (the stored copy was corrupt)") from err
 
+    async def _block(cid: Cid, method: str) -> bytes:
+        try:
+            return await run_in_threadpool(store.block, cid)
+        except ContentNotFound as err:
+            metrics.requests.labels(method, "not_found").inc()
+            raise HTTPException(status_code=404, detail=str(err)) from err
+        except DigestMismatch as err:
+            metrics.corrupt.inc()
+            metrics.requests.labels(method, "corrupt").inc()
+            raise HTTPException(status_code=404, detail=f"{cid} not found (the stored copy was corrupt)") from err
+
+    async def _respond(cid_text: str, method: str, fmt: str | None, accept: str | None, scope: str) -> Response:
+        wanted = _parse_or_400(cid_text)
+        kind = _response_kind(fmt, accept)
+        name = str(wanted)
+        common = {
+            "Cache-Control": IMMUTABLE,
+            "X-Ipfs-Path": f"/ipfs/{name}",
+            "X-Ipfs-Roots": name,
+            "Vary": "Accept",
+            "X-Content-Type-Options": "nosniff",
+        }
+        if kind == "raw":
+            block = await _block(wanted, method)
+            metrics.requests.labels(method, "ok").inc()
+            headers = {
+                **common,
+                "ETag": f'"{name}.raw"',
+                "Content-Disposition": f'attachment; filename="{name}.bin"',
+                "Content-Length": str(len(block)),
+            }
+            if method == "HEAD":
+                return Response(status_code=200, headers=headers, media_type=RAW_BLOCK)
+            metrics.bytes_out.inc(len(block))
+            return Response(block, headers=headers, media_type=RAW_BLOCK)
+        if kind == "car":
+            root_block = await _block(wanted, method)
+            root = Cid(DAG_PB if dag.root_node(wanted, root_block) is not None else RAW, wanted.digest)
+            if scope == "all":
+                await _verified_size(str(wanted), method)
+            metrics.requests.labels(method, "ok").inc()
+            headers = {
+                **common,
+                "ETag": f'"{name}.car.{scope}"',
+                "Content-Disposition": f'attachment; filename="{name}.car"',
+            }
+            if method == "HEAD":
+                return Response(status_code=200, headers=headers, media_type=CAR_TYPE)
+            blocks = store.iter_blocks(root) if scope == "all" else iter([(root, root_block)])
+
+            def body() -> Iterator[bytes]:
+                for piece in car.iter_car(root, blocks):
+                    metrics.bytes_out.inc(len(piece))
+                    yield piece
+
+            return StreamingResponse(body(), headers=headers, media_type=CAR_TYPE)
+        size = await _verified_size(str(wanted), method)
+        metrics.requests.labels(method, "ok").inc()
+        headers = {**common, "ETag": f'"{name}"', "Content-Length": str(size)}
+        if method == "HEAD":
+            return Response(status_code=200, headers=headers, media_type="application/octet-stream")
+        metrics.bytes_out.inc(size)
+        return StreamingResponse(store.iter_verified(wanted), media_type="application/octet-stream", headers=headers)
+
     @app.get(
         "/ipfs/{cid}",
         response_class=StreamingResponse,
         responses={
-            200: {"content": {"application/octet-stream": {}}},
-            400: {"description": "not a CID"},
+            200: {"content": {"application/octet-stream": {}, RAW_BLOCK: {}, CAR_TYPE: {}}},
+            400: {"description": "not a CID, or a format this gateway does not serve"},
             404: {"description": "not found"},
         },
     )
-    async def get_object(cid: str, if_none_match: Annotated[str | None, Header()] = None) -> Response:
-        wanted = _cid_or_400(cid)
-        etag = f'"{wanted}"'
-        if if_none_match is not None and if_none_match.strip() in (etag, wanted) and store.has(wanted):
+    async def get_object(
+        cid: str,
+        format: str | None = None,
+        dag_scope: Annotated[str, Query(alias="dag-scope")] = "all",
+        accept: Annotated[str | None, Header()] = None,
+        if_none_match: Annotated[str | None, Header()] = None,
+    ) -> Response:
+        """The object (``?format=`` absent), one block (``?format=raw`` or ``Accept: application/vnd.ipld.raw``)
+        or the object's blocks as a CARv1 in DAG order (``?format=car`` or ``Accept: application/vnd.ipld.car``;
+        ``dag-scope=block`` for its root block alone)."""
+        wanted = _parse_or_400(cid)
+        if dag_scope not in ("all", "entity", "block"):
+            raise HTTPException(status_code=400, detail=f"dag-scope {dag_scope!r}: all, entity or block")
+        scope = "block" if dag_scope == "block" else "all"
+        kind = _response_kind(format, accept)
+        etag = {"raw": f'"{wanted}.raw"', "car": f'"{wanted}.car.{scope}"', "file": f'"{wanted}"'}[kind]
+        if if_none_match is not None and if_none_match.strip() in (etag, str(wanted)) and store.has(wanted):
             return Response(status_code=304, headers={"ETag": etag, "Cache-Control": IMMUTABLE})
-        size = await _verified_size(wanted, "GET")
-        metrics.requests.labels("GET", "ok").inc()
-        metrics.bytes_out.inc(size)
-        path = store.path_of(wanted)
-
-        def body() -> object:
-            with path.open("rb") as f:
-                while chunk := f.read(1 << 20):
-                    yield chunk
-
-        return StreamingResponse(
-            body(),  # type: ignore[arg-type]
-            media_type="application/octet-stream",
-            headers={"ETag": etag, "Cache-Control": IMMUTABLE, "Content-Length": str(size)},
-        )
+        return await _respond(cid, "GET", format, accept, scope)
 
     @app.head("/ipfs/{cid}", responses={404: {"description": "not found"}})
-    async def head_object(cid: str) -> Response:
-        wanted = _cid_or_400(cid)
-        try:
-            size = store.size(wanted)
-        except ContentNotFound as err:
-            metrics.requests.labels("HEAD", "not_found").inc()
-            raise HTTPException(status_code=404, detail=str(err)) from err
-        metrics.requests.labels("HEAD", "ok").inc()
-        return Response(
-            status_code=200,
-            headers={
-                "ETag": f'"{wanted}"',
-                "Cache-Control": IMMUTABLE,
-                "Content-Length": str(size),
-                "Content-Type": "application/octet-stream",
-            },
-        )
+    async def head_object(
+        cid: str,
+        format: str | None = None,
+        dag_scope: Annotated[str, Query(alias="dag-scope")] = "all",
+        accept: Annotated[str | None, Header()] = None,
+    ) -> Response:
+        wanted = _parse_or_400(cid)
+        kind = _response_kind(format, accept)
+        if kind == "file":  # the size from the root block alone, as before: a HEAD does not re-hash the object
+            try:
+                size = await run_in_threadpool(store.size, wanted)
+            except ContentNotFound as err:
+                metrics.requests.labels("HEAD", "not_found").inc()
+                raise HTTPException(status_code=404, detail=str(err)) from err
+            metrics.requests.labels("HEAD", "ok").inc()
+            return Response(
+                status_code=200,
+                headers={
+                    "ETag": f'"{wanted}"',
+                    "Cache-Control": IMMUTABLE,
+                    "Content-Length": str(size),
+                    "Content-Type": "application/octet-stream",
+                },
+            )
+        return await _respond(cid, "HEAD", format, accept, "block" if dag_scope == "block" else "all")
 
     @app.get("/health", response_model=Health)
     async def health() -> Health:

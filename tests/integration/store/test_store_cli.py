@@ -36,7 +36,7 @@ def test_put_prints_the_cid_and_get_writes_checked_bytes(tmp_path: Path) -> None
 def test_errors_are_one_line_with_their_exit_code(tmp_path: Path) -> None:
     bad = dml("store", "get", "not-a-cid", "-o", str(tmp_path / "x"), "--store", str(tmp_path))
     assert bad.returncode == 31
-    assert "not a CIDv1" in bad.stderr
+    assert "is not a CID" in bad.stderr
     missing = dml("store", "get", cid_of(b"absent"), "-o", str(tmp_path / "x"), "--store", str(tmp_path))
     assert missing.returncode == 32
     assert "not found" in missing.stderr

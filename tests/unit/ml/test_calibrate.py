@@ -17,7 +17,7 @@ from node.ml.material import split_for
 from node.ml.model import build_module, state_of, state_to_bytes
 from node.ml.train import train_unit
 from node.ml.verify import Outcome, verify_unit
-from node.store.cid import cid_of
+from node.store.cid import cid_of, normalize
 
 NONE = "0x" + "00" * 32
 CID = cid_of(b"x")
@@ -53,7 +53,7 @@ def test_honest_work_at_2_threads_verifies_at_1_and_every_cheat_is_rejected(name
     objects: dict[str, bytes] = {}
 
     def put(data: bytes) -> str:
-        objects[cid_of(data)] = data
+        objects[normalize(cid_of(data))] = data
         return cid_of(data)
 
     input_cid = put(state_to_bytes(initial))
@@ -61,8 +61,8 @@ def test_honest_work_at_2_threads_verifies_at_1_and_every_cheat_is_rejected(name
     _, manifest_cid = publish_trail(trail, put, ctx)
     verdict = verify_unit(
         spec,
-        objects[manifest_cid],
-        objects.__getitem__,
+        objects[normalize(manifest_cid)],
+        lambda cid: objects[normalize(cid)],
         b"challenge",
         ctx,
         parts.shards[0],

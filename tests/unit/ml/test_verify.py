@@ -13,6 +13,7 @@ from node.ml.model import state_to_bytes
 from node.ml.train import Checkpoint, Trail, deterministic
 from node.ml.verify import Outcome, choose_segments, verify_unit
 from node.store.canonical import canonical_bytes
+from node.store.cid import cid_of
 from testkit.cheats import noise_trail, partly_faked_trail
 from testkit.world import MINER, OTHER_MINER, make_world, small_spec
 
@@ -142,7 +143,7 @@ def test_missing_bytes_are_unavailable_not_invalid(world) -> None:  # type: igno
     del objects[manifest.final_model]
 
     def fetch(cid: str) -> bytes:
-        return world.store.get(cid) if cid in objects else world.store.get("b" + "a" * 58)
+        return world.store.get(cid) if cid in objects else world.store.get(cid_of(b"never stored"))
 
     verdict = verify_unit(world.spec, data, fetch, b"c", world.context(index=2), world.shards[2])
     assert verdict.outcome is Outcome.UNAVAILABLE

@@ -19,6 +19,7 @@ from node.ml.split_unit import MiddleTrail, OwnerUnit, middle_of, publish_middle
 from node.ml.verify import Outcome, Verdict, verify_unit
 from node.protocol.step_auth import Binding, TrafficCommitment, sign_commitment, traffic_signer
 from node.store.canonical import canonical_bytes
+from node.store.cid import cid_of
 from testkit.world import MemoryStore
 from tests.unit.ml.split_fixtures import PLAN, SEED, shard
 from tests.unit.ml.split_fixtures import SPEC as PLAIN
@@ -61,7 +62,7 @@ def _unit(
     if edit is not None:
         trail = edit(trail)
     input_cid = store.put(state_to_bytes(public_part(INITIAL, PLAN)))
-    ctx = UnitContext(1, 0, 0, MINER, "b" + "a" * 58, "b" + "b" * 58, input_cid, SEED, owner=OWNER.address)
+    ctx = UnitContext(1, 0, 0, MINER, cid_of(b"spec"), cid_of(b"dataset"), input_cid, SEED, owner=OWNER.address)
     _, cid = publish_middle_trail(
         SPEC, PLAN, trail, store.put, ctx, owner_signature=signature, segment_losses=owner.segment_losses(), samples=100
     )

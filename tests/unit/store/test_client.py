@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from node.store.cid import cid_of
-from node.store.client import LocalReplica, StoreClient, TransientReplicaError
-from node.store.errors import ContentNotFound, ObjectTooLarge, StoreUnavailable
+from node.store.cid import Cid, cid_of
+from node.store.client import LocalReplica, StoreClient
+from node.store.errors import ContentNotFound, ObjectTooLarge, StoreUnavailable, TransientReplicaError
 from node.store.local import LocalStore
 
 
@@ -28,11 +27,14 @@ class FlakyReplica:
             raise TransientReplicaError("connection reset")
         self.inner.put_file(path, cid)
 
-    def stream(self, cid: str) -> Iterator[bytes]:
+    def put_car(self, path: Path, root: str) -> None:
+        self.inner.put_car(path, root)
+
+    def block(self, cid: Cid) -> bytes:
         self.calls += 1
         if self.calls <= self.failures:
             raise TransientReplicaError("connection reset")
-        return self.inner.stream(cid)
+        return self.inner.block(cid)
 
 
 def test_transient_failures_are_retried_with_growing_jittered_delays(tmp_path: Path) -> None:
@@ -87,7 +89,7 @@ def test_client_size_cap(tmp_path: Path) -> None:
         client.put(b"four")
     big = LocalStore(tmp_path / "big")
     cid = big.put(b"four")
-    with pytest.raises(StoreUnavailable):
+    with pytest.raises(ObjectTooLarge):  # the root block says so: no replica is asked for more
         StoreClient([LocalReplica(big)], max_bytes=3).get(cid)
 
 
