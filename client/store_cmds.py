@@ -1,4 +1,4 @@
-"""``dml store serve|put|get``."""
+"""``dml store serve|put|get|export|import``."""
 
 from __future__ import annotations
 
@@ -21,6 +21,10 @@ console = Console()
 
 DEFAULT_MAX_BYTES = 1 << 30
 
+CidArgument = Annotated[str, typer.Argument(help="CID (bafy…, bafk…, Qm…) or the hex digest a chain records")]
+ReplicasOption = Annotated[int, typer.Option(help="how many replicas must hold it")]
+TokenEnvOption = Annotated[str | None, typer.Option(help="environment variable holding the write token")]
+TokenFileOption = Annotated[Path | None, typer.Option(help="file holding the write token")]
 StoreOption = Annotated[
     list[str] | None,
     typer.Option(
@@ -64,7 +68,8 @@ def serve(
         Path | None, typer.Option(help="file holding the bearer token required for writes (e.g. a container secret)")
     ] = None,
 ) -> None:
-    """Serve a folder of objects over HTTP (PUT/GET/HEAD /ipfs/{cid}, /health, /metrics, /openapi.json)."""
+    """Serve a folder of objects: an IPFS trustless gateway (GET /ipfs/{cid}?format=raw|car) that takes writes
+    (PUT /ipfs/{cid}), with /health, /metrics, /openapi.json."""
     import uvicorn
 
     from node.store.server import create_app
@@ -78,9 +83,9 @@ def serve(
 def put(
     file: Annotated[Path, typer.Argument(help="file to store", exists=True, dir_okay=False, readable=True)],
     store: StoreOption = None,
-    replicas: Annotated[int, typer.Option(help="how many replicas must hold it")] = 1,
-    token_env: Annotated[str | None, typer.Option(help="environment variable holding the write token")] = None,
-    token_file: Annotated[Path | None, typer.Option(help="file holding the write token")] = None,
+    replicas: ReplicasOption = 1,
+    token_env: TokenEnvOption = None,
+    token_file: TokenFileOption = None,
 ) -> None:
     """Store a file; prints its CID."""
     client = StoreClient.from_endpoints(_endpoints(store), token=_token(token_env, token_file), put_replicas=replicas)
@@ -89,11 +94,49 @@ def put(
 
 @store_app.command("get")
 def get(
-    cid: Annotated[str, typer.Argument(help="CID (bafkrei…) or hex digest")],
+    cid: CidArgument,
     out: Annotated[Path, typer.Option("-o", "--out", help="where to write the checked bytes")],
     store: StoreOption = None,
 ) -> None:
-    """Fetch an object, check its digest, write it."""
+    """Fetch an object block by block, check every block, write it."""
     client = StoreClient.from_endpoints(_endpoints(store))
     size = client.get_to_file(cid, out)
     console.print(f"{size} bytes → {out}")
+
+
+@store_app.command("export")
+def export(
+    cid: CidArgument,
+    out: Annotated[Path, typer.Option("-o", "--out", help="the CAR file to write")],
+    store: StoreOption = None,
+) -> None:
+    """Write an object's blocks as a CARv1 (DAG order), for `ipfs dag import` or any IPFS pinning service."""
+    from node.store.car import iter_car
+    from node.store.multiformats import parse
+
+    client = StoreClient.from_endpoints(_endpoints(store))
+    root = parse(client.cid_for(cid))
+    partial = out.with_name(out.name + ".partial")
+    size = 0
+    try:
+        with partial.open("wb") as f:
+            for piece in iter_car(root, client.iter_blocks(str(root))):
+                f.write(piece)
+                size += len(piece)
+        partial.replace(out)
+    finally:
+        partial.unlink(missing_ok=True)
+    console.print(f"{root}: {size} bytes of CAR → {out}")
+
+
+@store_app.command("import")
+def import_car(
+    file: Annotated[Path, typer.Argument(help="a CARv1 with one root", exists=True, dir_okay=False, readable=True)],
+    store: StoreOption = None,
+    replicas: ReplicasOption = 1,
+    token_env: TokenEnvOption = None,
+    token_file: TokenFileOption = None,
+) -> None:
+    """Check a CAR (every block against its CID, the root's DAG whole) and store its object; prints its CID."""
+    client = StoreClient.from_endpoints(_endpoints(store), token=_token(token_env, token_file), put_replicas=replicas)
+    print(client.put_car(file))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 import subprocess
 import sys
 import threading
@@ -9,11 +11,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
 from node.chain.devnet import free_port
 from node.children import stop_child
+from node.store.errors import ContentNotFound
+from node.store.local import LocalStore
 from testkit.polling import wait_until
 
 
@@ -103,3 +108,57 @@ def serve_in_thread(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def fake_kubo(store: LocalStore) -> Iterator[tuple[str, list[str]]]:
+    """A stand-in for a Kubo node's RPC over a local store: ``POST /api/v0/block/get?arg=CID``, ``dag/import``
+    (multipart/form-data with the CAR in a ``file`` part, chunked or not) and ``pin/add?arg=CID``. Yields its URL and
+    the CIDs pinned."""
+    pins: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _body(self) -> bytes:
+            if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+                out = bytearray()
+                while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
+                    out += self.rfile.read(size)
+                    self.rfile.readline()
+                self.rfile.readline()
+                return bytes(out)
+            return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+        def _answer(self, status: int, body: bytes) -> None:
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_POST(self) -> None:
+            url = urlsplit(self.path)
+            arg = parse_qs(url.query).get("arg", [""])[0]
+            body = self._body()
+            if url.path == "/api/v0/block/get":
+                try:
+                    self._answer(200, store.block(arg))
+                except ContentNotFound:
+                    self._answer(500, b'{"Message":"block was not found locally (offline): ipld: could not find"}')
+            elif url.path == "/api/v0/dag/import":
+                boundary = self.headers["Content-Type"].split("boundary=")[1].encode()
+                part = body.split(b"--" + boundary)[1]
+                car_bytes = part.split(b"\r\n\r\n", 1)[1].rsplit(b"\r\n", 1)[0]
+                root = store.import_car(io.BytesIO(car_bytes))
+                self._answer(200, json.dumps({"Root": {"Cid": {"/": root}, "PinErrorMsg": ""}}).encode())
+            elif url.path == "/api/v0/pin/add":
+                pins.append(arg)
+                self._answer(200, json.dumps({"Pins": [arg]}).encode())
+            else:
+                self._answer(404, b"404 page not found")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    with serve_in_thread(Handler) as url:
+        yield url, pins

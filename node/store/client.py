@@ -124,8 +124,16 @@ class HttpReplica:
         raise_for_status(response.status, body, cid, self.name, size)
 
     def block(self, cid: Cid) -> bytes:
-        conn = getattr(self._local, "conn", None) or self._connection()
+        kept = getattr(self._local, "conn", None)
         self._local.conn = None
+        if kept is not None:
+            try:
+                return self._block(kept, cid)
+            except _ConnectionFailed:
+                pass  # the server may have closed the idle connection: once more on a new one
+        return self._block(self._connection(), cid)
+
+    def _block(self, conn: http.client.HTTPConnection, cid: Cid) -> bytes:
         try:
             conn.request("GET", f"{self._prefix}/ipfs/{cid}?format=raw", headers={**self._headers, "Accept": RAW_BLOCK})
             response = conn.getresponse()
@@ -139,12 +147,16 @@ class HttpReplica:
                 raise TransientReplicaError(f"{self.name}: short read, {len(data)} of {announced} bytes")
         except (OSError, http.client.HTTPException) as err:
             conn.close()
-            raise TransientReplicaError(f"{self.name}: {type(err).__name__}: {err}") from err
+            raise _ConnectionFailed(f"{self.name}: {type(err).__name__}: {err}") from err
         if response.will_close:
             conn.close()
         else:
             self._local.conn = conn
         return data
+
+
+class _ConnectionFailed(TransientReplicaError):
+    """A connection that broke (reset, closed, truncated), as opposed to an answer that says no."""
 
 
 def replica_for(endpoint: str, *, token: str | None = None) -> Replica:

@@ -162,16 +162,17 @@ def _b58encode(data: bytes) -> str:
 
 
 def _b58decode(text: str) -> bytes:
-    n = 0
-    for ch in text:
-        n = n * 58 + _B58.index(ch)
-    body = n.to_bytes((n.bit_length() + 7) // 8, "big") if n else b""
-    return b"\0" * (len(text) - len(text.lstrip("1"))) + body
+    return _decode_base(text, _B58)
 
 
 def _b36decode(text: str) -> bytes:
+    return _decode_base(text, _B36)
+
+
+def _decode_base(text: str, alphabet: str) -> bytes:
+    """Big-endian digits of ``alphabet``; each leading zero digit is a leading zero byte (multibase's rule)."""
     n = 0
     for ch in text:
-        n = n * 36 + _B36.index(ch)
+        n = n * len(alphabet) + alphabet.index(ch)
     body = n.to_bytes((n.bit_length() + 7) // 8, "big") if n else b""
-    return b"\0" * (len(text) - len(text.lstrip("0"))) + body
+    return b"\0" * (len(text) - len(text.lstrip(alphabet[0]))) + body

@@ -16,8 +16,8 @@ from __future__ import annotations
 import hmac
 import logging
 import tempfile
-from collections.abc import Iterator
-from typing import Annotated
+from collections.abc import Callable, Iterator
+from typing import Annotated, TypeVar
 
 from fastapi import FastAPI, Header, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -32,6 +32,7 @@ from node.store.multiformats import DAG_PB, RAW, Cid, parse
 from node.store.unixfs import CHUNK_SIZE
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 IMMUTABLE = "public, max-age=29030400, immutable"
 RAW_BLOCK = "application/vnd.ipld.raw"
@@ -106,6 +107,14 @@ def create_app(store: LocalStore, *, write_token: str | None = None) -> FastAPI:
                 status_code=401, detail="a bearer token is required to write", headers={"WWW-Authenticate": "Bearer"}
             )
 
+    def _stored(response: Response, stored: str, size: int, existed: bool) -> PutResult:
+        metrics.requests.labels("PUT", "ok").inc()
+        metrics.bytes_in.inc(size)
+        if existed:
+            response.status_code = 200
+        response.headers["ETag"] = f'"{stored}"'
+        return PutResult(cid=stored, size=size, created=not existed)
+
     async def _put_car(expected: str, request: Request, response: Response, existed: bool) -> PutResult:
         with tempfile.SpooledTemporaryFile(max_size=CHUNK_SIZE, dir=str(store.root)) as spool:
             async for chunk in request.stream():
@@ -119,13 +128,7 @@ def create_app(store: LocalStore, *, write_token: str | None = None) -> FastAPI:
             except InvalidCar as err:
                 metrics.requests.labels("PUT", "digest_mismatch").inc()
                 raise HTTPException(status_code=422, detail=str(err)) from err
-        size = await run_in_threadpool(store.size, stored)
-        metrics.requests.labels("PUT", "ok").inc()
-        metrics.bytes_in.inc(size)
-        if existed:
-            response.status_code = 200
-        response.headers["ETag"] = f'"{stored}"'
-        return PutResult(cid=stored, size=size, created=not existed)
+        return _stored(response, stored, await run_in_threadpool(store.size, stored), existed)
 
     @app.put(
         "/ipfs/{cid}",
@@ -169,16 +172,12 @@ def create_app(store: LocalStore, *, write_token: str | None = None) -> FastAPI:
                 metrics.requests.labels("PUT", "digest_mismatch").inc()
                 raise HTTPException(status_code=422, detail=str(err)) from err
             size = upload.size
-        metrics.requests.labels("PUT", "ok").inc()
-        metrics.bytes_in.inc(size)
-        if existed:
-            response.status_code = 200
-        response.headers["ETag"] = f'"{stored}"'
-        return PutResult(cid=stored, size=size, created=not existed)
+        return _stored(response, stored, size, existed)
 
-    async def _verified_size(cid: str, method: str) -> int:
+    async def _checked(method: str, cid: str, read: Callable[[], T]) -> T:
+        """``read`` in a worker thread; a missing or corrupt (now quarantined) object is answered 404."""
         try:
-            return await run_in_threadpool(store.verify, cid)
+            return await run_in_threadpool(read)
         except ContentNotFound as err:
             metrics.requests.labels(method, "not_found").inc()
             raise HTTPException(status_code=404, detail=str(err)) from err
@@ -188,16 +187,11 @@ def create_app(store: LocalStore, *, write_token: str | None = None) -> FastAPI:
             log.error("corrupt object quarantined", extra={"cid": cid, "error": str(err)})
             raise HTTPException(status_code=404, detail=f"{cid} not found (the stored copy was corrupt)") from err
 
+    async def _verified_size(cid: str, method: str) -> int:
+        return await _checked(method, cid, lambda: store.verify(cid))
+
     async def _block(cid: Cid, method: str) -> bytes:
-        try:
-            return await run_in_threadpool(store.block, cid)
-        except ContentNotFound as err:
-            metrics.requests.labels(method, "not_found").inc()
-            raise HTTPException(status_code=404, detail=str(err)) from err
-        except DigestMismatch as err:
-            metrics.corrupt.inc()
-            metrics.requests.labels(method, "corrupt").inc()
-            raise HTTPException(status_code=404, detail=f"{cid} not found (the stored copy was corrupt)") from err
+        return await _checked(method, str(cid), lambda: store.block(cid))
 
     async def _respond(cid_text: str, method: str, fmt: str | None, accept: str | None, scope: str) -> Response:
         wanted = _parse_or_400(cid_text)

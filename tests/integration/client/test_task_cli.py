@@ -12,9 +12,12 @@ from typer.testing import CliRunner
 
 from client.cli import app
 from node.chain.types import TaskStatus
-from node.store.cid import cid_of, to_cid
+from node.store.cid import digest_of, to_cid
+from node.store.client import StoreClient
+from node.store.local import LocalStore
 from testkit.chain import Chain
 from testkit.evms import EVMS
+from testkit.ipfs import helia_fetch, object_cids
 from testkit.servers import lying_replica, store_server
 from tests.integration.client.driver import complete
 
@@ -74,11 +77,21 @@ def test_data_task_and_money_commands(chain: Chain, tmp_path: Path) -> None:
         model = tmp_path / "model.safetensors"
         invoke("task", "download", str(task_id), "--out", str(model), *f)
         final = chain.market().get_task(task_id).state.final_model_digest
-        assert cid_of(model.read_bytes()) == to_cid(final)
+        assert digest_of(model.read_bytes()) == final
+
+        # Every object of the task, the final model included, fetched by its CID with Helia's trustless-gateway
+        # client from the running store server, as any IPFS node would fetch it.
+        objects = object_cids(tmp_path / "objects")
+        assert StoreClient.from_endpoints([store]).cid_for(to_cid(final)) in objects
+        fetched = tmp_path / "helia"
+        fetched.mkdir()
+        sizes = helia_fetch(store, fetched, objects)
+        for cid in objects:
+            assert (fetched / cid).read_bytes() == LocalStore(tmp_path / "objects").get(cid), cid
+        assert len(sizes) == len(objects) > 10
 
         # The final model evaluated by task id (held-out split) and as a file (its spec fetched from the store).
         from client.progress import ProgressReader
-        from node.store.client import StoreClient
 
         held_out = ProgressReader(chain.market(), StoreClient.from_endpoints([store]), task_id, 0).read().figures[0]
         by_id = invoke("model", "eval", str(task_id), *f)
@@ -152,7 +165,6 @@ def test_audit_fails_naming_the_unit_when_only_a_tampering_replica_is_left(chain
         f = flags(chain, tmp_path, store)
         task_id = submit_small_task(f)
         complete(chain, tmp_path, store, task_id)
-        from node.store.local import LocalStore
 
         objects = {p.name: p.read_bytes() for p in (tmp_path / "objects").glob("*/*/*") if p.name.startswith("bafkrei")}
         assert LocalStore(tmp_path / "objects").has(next(iter(objects)))

@@ -55,3 +55,20 @@ def test_malformed_cids_are_refused(text: str) -> None:
 def test_to_cid_refuses_a_short_digest() -> None:
     with pytest.raises(InvalidCid, match="32 bytes"):
         to_cid(b"\x00" * 31)
+
+
+def test_every_text_form_of_one_cid_parses_to_it() -> None:
+    from node.store.multiformats import DAG_PB, RAW, Cid, parse
+
+    digest = bytes(range(32))
+    dag = Cid(DAG_PB, digest)
+    assert str(dag).startswith("bafybei")
+    v0 = str(Cid(DAG_PB, digest, version=0))
+    assert v0.startswith("Qm")
+    assert parse(v0).digest == digest
+    assert parse(v0).version == 0
+    assert parse(str(dag)) == dag
+    assert parse("0x" + digest.hex()) == Cid(RAW, digest)
+    for bad in ("Qm" + "1" * 44, "bafy", "zzzz", "kxyz!", "b" + "a" * 58):
+        with pytest.raises(InvalidCid):
+            parse(bad)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,8 @@ from node.store.cid import Cid, cid_of
 from node.store.client import LocalReplica, StoreClient
 from node.store.errors import ContentNotFound, ObjectTooLarge, StoreUnavailable, TransientReplicaError
 from node.store.local import LocalStore
+from node.store.unixfs import CHUNK_SIZE
+from testkit.servers import fake_kubo
 
 
 class FlakyReplica:
@@ -98,3 +101,50 @@ def test_put_replicates_to_n(tmp_path: Path) -> None:
     client = StoreClient([LocalReplica(s) for s in stores], put_replicas=2)
     cid = client.put(b"data")
     assert [s.has(cid) for s in stores] == [True, True, False]
+
+
+class PartialReplica:
+    """Serves the first ``blocks`` blocks it is asked for, then fails as a dropped connection would."""
+
+    def __init__(self, store: LocalStore, blocks: int) -> None:
+        self.inner = LocalReplica(store)
+        self.name = "partial"
+        self.left = blocks
+
+    def put_file(self, path: Path, cid: str) -> None:
+        self.inner.put_file(path, cid)
+
+    def put_car(self, path: Path, root: str) -> None:
+        self.inner.put_car(path, root)
+
+    def block(self, cid: Cid) -> bytes:
+        self.left -= 1
+        if self.left < 0:
+            raise TransientReplicaError("connection reset")
+        return self.inner.block(cid)
+
+
+def test_a_large_object_resumes_on_the_next_replica_where_the_first_stopped(tmp_path: Path) -> None:
+    data = os.urandom(5 * CHUNK_SIZE + 1)
+    first, second = LocalStore(tmp_path / "a"), LocalStore(tmp_path / "b")
+    cid = first.put(data)
+    second.put(data)
+    partial = PartialReplica(first, blocks=3)
+    client = StoreClient([partial, LocalReplica(second)], attempts=1)
+    assert client.get(cid) == data
+    assert client.stats.by_replica == {"partial": 3, str(second.root): 4}  # root + 2 leaves, then 4 leaves
+
+
+def test_a_kubo_node_is_a_replica_through_its_rpc(tmp_path: Path) -> None:
+    """Against an in-process stand-in for Kubo's RPC (block/get, dag/import, pin/add: the calls and the multipart
+    CAR upload as Kubo's documentation gives them); no Kubo binary can run here."""
+    data = os.urandom(2 * CHUNK_SIZE + 7)
+    with fake_kubo(LocalStore(tmp_path / "kubo")) as (url, pins):
+        client = StoreClient.from_endpoints([f"kubo+{url}"])
+        source = tmp_path / "object"
+        source.write_bytes(data)
+        cid = client.put_file(source)
+        assert pins == [cid]
+        assert StoreClient.from_endpoints([f"kubo+{url}"]).get(cid) == data
+        with pytest.raises(ContentNotFound):
+            client.get(cid_of(b"absent"))
