@@ -37,16 +37,24 @@ def iter_car(root: Cid, blocks: Iterable[tuple[Cid, bytes]]) -> Iterator[bytes]:
         yield section(cid, block)
 
 
-def read_car(f: BinaryIO) -> tuple[list[Cid], Iterator[tuple[Cid, bytes]]]:
-    """The header's roots and an iterator over the (checked) blocks."""
+def read_car(f: BinaryIO, *, check: bool = True) -> tuple[list[Cid], Iterator[tuple[Cid, bytes]]]:
+    """The header's roots and an iterator over the blocks, each checked against its CID (``check=False``: the
+    caller checks each one, with ``checked_section``, e.g. on another thread)."""
     length = _read_varint(f, "header")
     if length is None or length > MAX_HEADER:
         raise InvalidCar("not a CAR: no header")
     roots = _parse_header(_read_exact(f, length, "header"))
-    return roots, _sections(f)
+    return roots, _sections(f, check)
 
 
-def _sections(f: BinaryIO) -> Iterator[tuple[Cid, bytes]]:
+def checked_section(cid: Cid, block: bytes) -> tuple[Cid, bytes]:
+    try:
+        return cid, checked(cid, block, "the CAR")
+    except DigestMismatch as err:
+        raise InvalidCar(str(err)) from err
+
+
+def _sections(f: BinaryIO, check: bool) -> Iterator[tuple[Cid, bytes]]:
     while (length := _read_varint(f, "section")) is not None:
         if length > MAX_SECTION:
             raise InvalidCar(f"a CAR section of {length} bytes (at most {MAX_SECTION})")
@@ -55,10 +63,7 @@ def _sections(f: BinaryIO) -> Iterator[tuple[Cid, bytes]]:
             cid, used = from_bytes(body)
         except (InvalidCid, ValueError, IndexError) as err:
             raise InvalidCar(f"a CAR section with an unusable CID: {err}") from err
-        try:
-            yield cid, checked(cid, body[used:], "the CAR")
-        except DigestMismatch as err:
-            raise InvalidCar(str(err)) from err
+        yield checked_section(cid, body[used:]) if check else (cid, body[used:])
 
 
 def _read_varint(f: BinaryIO, what: str) -> int | None:

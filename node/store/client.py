@@ -14,6 +14,7 @@ import contextlib
 import http.client
 import logging
 import os
+import queue
 import random
 import tempfile
 import threading
@@ -124,22 +125,48 @@ class HttpReplica:
         raise_for_status(response.status, body, cid, self.name, size)
 
     def car(self, root: Cid) -> Iterator[tuple[Cid, bytes]]:
-        """The object's blocks from ``?format=car``, each checked against its CID as it is read."""
+        """The object's blocks from ``?format=car``, each checked against its CID. A thread receives the next blocks
+        (up to 8 MiB ahead) while this one hashes and hands them out: both release the GIL."""
         conn = self._connection()
+        ahead: queue.Queue[tuple[Cid, bytes] | BaseException | None] = queue.Queue(maxsize=8)
+        stop = threading.Event()
+
+        def receive() -> None:
+            try:
+                conn.request(
+                    "GET",
+                    f"{self._prefix}/ipfs/{root}?format=car",
+                    headers={**self._headers, "Accept": car.CONTENT_TYPE},
+                )
+                response = conn.getresponse()
+                if response.status != 200:
+                    raise_for_status(response.status, response.read(), str(root), self.name)
+                    raise StoreError(f"{self.name}: HTTP {response.status}")
+                _roots, blocks = car.read_car(response, check=False)
+                for item in blocks:
+                    if stop.is_set():
+                        return
+                    ahead.put(item)
+                ahead.put(None)
+            except (OSError, http.client.HTTPException) as err:
+                ahead.put(_ConnectionFailed(f"{self.name}: {type(err).__name__}: {err}"))
+            except StoreError as err:
+                ahead.put(err)
+
+        receiver = threading.Thread(target=receive, name="car-receive", daemon=True)
+        receiver.start()
         try:
-            conn.request(
-                "GET", f"{self._prefix}/ipfs/{root}?format=car", headers={**self._headers, "Accept": car.CONTENT_TYPE}
-            )
-            response = conn.getresponse()
-            if response.status != 200:
-                raise_for_status(response.status, response.read(), str(root), self.name)
-                return
-            _roots, blocks = car.read_car(response)
-            yield from blocks
-        except (OSError, http.client.HTTPException) as err:
-            raise _ConnectionFailed(f"{self.name}: {type(err).__name__}: {err}") from err
+            while (item := ahead.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                yield car.checked_section(*item)
         finally:
-            conn.close()
+            stop.set()
+            conn.close()  # ends a receive blocked on the socket
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    ahead.get_nowait()  # frees a receive blocked on a full queue
+            receiver.join(timeout=5)
 
     def block(self, cid: Cid) -> bytes:
         kept = getattr(self._local, "conn", None)
@@ -180,6 +207,7 @@ class _Streamed:
 
     def __init__(self, client: StoreClient, root: Cid) -> None:
         self._client = client
+        self._demoted: set[str] = set()
         self._stream: Iterator[tuple[Cid, bytes]] | None = None
         first = client.replicas[0]
         if isinstance(first, HttpReplica):
@@ -196,10 +224,10 @@ class _Streamed:
                     return data
             except StopIteration:
                 pass
-            except StoreError as err:  # the blocks it did not deliver are judged one by one below
-                log.info("CAR stream ended early, reading block by block", extra={"cid": str(cid), "error": str(err)})
+            except StoreError as err:  # the blocks it did not deliver are judged one by one below (and logged there)
+                log.debug("CAR stream ended early, reading block by block", extra={"cid": str(cid), "error": str(err)})
             self.close()
-        return self._client.block(cid)
+        return self._client.block(cid, self._demoted)
 
     def close(self) -> None:
         if self._stream is not None:
@@ -340,7 +368,8 @@ class StoreClient:
 
     def iter_blocks(self, cid: str) -> Iterator[tuple[Cid, bytes]]:
         """The object's checked blocks in DAG order (what ``dml store export`` writes into a CAR)."""
-        return dag.iter_blocks(parse(cid), self.block, max_bytes=self.max_bytes)
+        demoted: set[str] = set()
+        return dag.iter_blocks(parse(cid), lambda c: self.block(c, demoted), max_bytes=self.max_bytes)
 
     def cid_for(self, cid_or_digest: str) -> str:
         """The object's own CID (codec dag-pb or raw, as IPFS names it) for a digest or block address."""
@@ -348,11 +377,16 @@ class StoreClient:
         node = dag.root_node(wanted, self.block(wanted))
         return str(Cid(DAG_PB if node is not None else RAW, wanted.digest))
 
-    def block(self, cid: Cid) -> bytes:
-        """One block, checked, from the first replica that has a good copy."""
+    def block(self, cid: Cid, demoted: set[str] | None = None) -> bytes:
+        """One block, checked, from the first replica that has a good copy. Replicas named in ``demoted`` (those
+        that failed or lied earlier in the same object: one read does not wait on a dead replica for every block)
+        are asked last; a replica that fails or lies now is added to it."""
         failures: list[str] = []
         not_found = 0
-        for position, replica in enumerate(self.replicas):
+        shunned = demoted if demoted is not None else set()
+        order = [r for r in self.replicas if r.name not in shunned] + [r for r in self.replicas if r.name in shunned]
+        for replica in order:
+            position = self.replicas.index(replica)
             try:
                 block: bytes = self._retrying(lambda r=replica: r.block(cid), replica.name)  # type: ignore[misc]
                 dag.checked(cid, block, replica.name)
@@ -361,9 +395,11 @@ class StoreClient:
                 failures.append(f"{replica.name}: not found")
             except DigestMismatch as err:
                 self.stats.mismatches += 1
+                shunned.add(replica.name)
                 failures.append(f"{replica.name}: {err}")
                 log.warning("replica served bad bytes", extra={"cid": str(cid), "replica": replica.name})
             except StoreError as err:
+                shunned.add(replica.name)
                 failures.append(f"{replica.name}: {err}")
                 log.warning("replica failed", extra={"cid": str(cid), "replica": replica.name, "error": str(err)})
             else:

@@ -148,3 +148,14 @@ def test_a_kubo_node_is_a_replica_through_its_rpc(tmp_path: Path) -> None:
         assert StoreClient.from_endpoints([f"kubo+{url}"]).get(cid) == data
         with pytest.raises(ContentNotFound):
             client.get(cid_of(b"absent"))
+
+
+def test_a_dead_replica_is_asked_once_per_object_not_once_per_block(tmp_path: Path) -> None:
+    data = os.urandom(5 * CHUNK_SIZE + 1)
+    good = LocalStore(tmp_path / "good")
+    cid = good.put(data)
+    dead = FlakyReplica(LocalStore(tmp_path / "dead"), failures=10_000)
+    client = StoreClient([dead, LocalReplica(good)], attempts=2, sleep=lambda _: None)
+    assert client.get(cid) == data
+    assert dead.calls == 2  # two attempts on the root block; its 6 leaves went straight to the good replica
+    assert client.stats.by_replica == {str(good.root): 7}
