@@ -201,20 +201,27 @@ class HttpReplica:
 
 
 class _Streamed:
-    """The blocks of one object read from the first replica's CAR stream (one request instead of one a block) while
-    they come in the order the reader asks for them; from the first block the stream does not deliver (broken,
-    corrupt, another order, a replica without CARs) on, block by block across every replica (``StoreClient.block``)."""
+    """The blocks of one object: the root by itself (``?format=raw`` on a kept-alive connection: most objects are that
+    one block), then, for an object of several blocks, the rest from the first replica's CAR stream (one request
+    instead of one a block) while they come in the order the reader asks for them; from the first block the stream
+    does not deliver (broken, corrupt, another order, a replica without CARs) on, block by block across every
+    replica (``StoreClient.block``)."""
 
     def __init__(self, client: StoreClient, root: Cid) -> None:
         self._client = client
+        self._root = root
         self._demoted: set[str] = set()
         self._stream: Iterator[tuple[Cid, bytes]] | None = None
-        first = client.replicas[0]
-        if isinstance(first, HttpReplica):
-            self._stream = first.car(root)
-            self._name = first.name
+        self._asked = 0
 
     def block(self, cid: Cid) -> bytes:
+        self._asked += 1
+        first = self._client.replicas[0]
+        if self._asked == 2 and isinstance(first, HttpReplica):  # a file node: its children follow in DAG order
+            self._stream = first.car(self._root)
+            self._name = first.name
+            with contextlib.suppress(StoreError, StopIteration):
+                next(self._stream)  # the root, already read
         if self._stream is not None:
             try:
                 got, data = next(self._stream)
