@@ -93,6 +93,9 @@ def _split_wire(f: dict[str, Any]) -> None:
 def _store(f: dict[str, Any]) -> None:
     assert f["put_mb_s_2mb"] > 0  # 2 MB: a chunked object (a dag-pb root over two raw leaves)
     assert f["get_mb_s_2mb"] > 0
+    assert f["copy_mb_s_2mb"] > 0, "the floor of a store on this disk: read, hash and write the file once"
+    assert f["put_ratio_to_copy_2mb"] > 0
+    assert f["get_ratio_to_copy_2mb"] > 0
     assert f["server_peak_rss_mb_2mb"] > 0
     assert f["client_peak_rss_mb_2mb"] > 0
 
