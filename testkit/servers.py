@@ -17,6 +17,7 @@ import httpx
 
 from node.chain.devnet import free_port
 from node.children import stop_child
+from node.store.cid import cid_of
 from node.store.errors import ContentNotFound
 from node.store.local import LocalStore
 from testkit.polling import wait_until
@@ -60,9 +61,22 @@ def store_server(
 @contextmanager
 def lying_replica(objects: dict[str, bytes], mode: str) -> Iterator[str]:
     """Serves GET /ipfs/{cid} with the object's bytes altered: ``flip`` one bit, ``truncate`` the tail
-    (announcing the true length and closing early), ``short`` (announcing the short length), or ``error``."""
+    (announcing the true length and closing early), ``short`` (announcing the short length), or ``error``; with
+    ``misname``, takes every write (``POST /ipfs/``) and answers it with the CID of other bytes."""
 
     class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            if mode != "misname":
+                self.send_response(405)
+                self.end_headers()
+                return
+            answer = json.dumps({"cid": cid_of(b"not what was sent"), "size": 17, "created": True}).encode()
+            self.send_response(201)
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
         def do_GET(self) -> None:
             cid = self.path.split("?", 1)[0].rsplit("/", 1)[-1]
             data = objects.get(cid)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import json
 import logging
 import os
 import queue
@@ -39,7 +40,7 @@ from node.store.errors import (
 )
 from node.store.local import CHUNK, LocalStore
 from node.store.multiformats import DAG_PB, RAW, Cid, parse
-from node.store.unixfs import encode_stream
+from node.store.unixfs import Builder
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +51,8 @@ RAW_BLOCK = "application/vnd.ipld.raw"
 class Replica(Protocol):
     name: str
 
-    def put_file(self, path: Path, cid: str) -> None:
-        """Stores the file as the object ``cid``."""
+    def put_file(self, path: Path, cid: str | None) -> str:
+        """Stores the file as the object ``cid`` (with None: names it while it streams); returns its CID."""
 
     def put_car(self, path: Path, root: str) -> None:
         """Stores the object a (checked) CAR file holds."""
@@ -65,8 +66,8 @@ class LocalReplica:
         self.store = store
         self.name = str(store.root)
 
-    def put_file(self, path: Path, cid: str) -> None:
-        self.store.put_stream(_file_chunks(path), expected_cid=cid)
+    def put_file(self, path: Path, cid: str | None) -> str:
+        return self.store.put_stream(_file_chunks(path), expected_cid=cid)
 
     def put_car(self, path: Path, root: str) -> None:
         with path.open("rb") as f:
@@ -103,26 +104,46 @@ class HttpReplica:
         cls = http.client.HTTPSConnection if self._scheme == "https" else http.client.HTTPConnection
         return cls(self._host, self._port, timeout=self._timeout_s, blocksize=CHUNK)
 
-    def put_file(self, path: Path, cid: str) -> None:
-        self._put(path, cid, "application/octet-stream")
+    def put_file(self, path: Path, cid: str | None) -> str:
+        if cid is not None:
+            self._send("PUT", f"/ipfs/{cid}", path, cid, "application/octet-stream", _file_chunks(path))
+            return cid
+        # Named while it streams (one pass over the file, not one to name it and one to send it): the server names
+        # what it received, and the two names must agree.
+        builder = Builder(_discard)
+
+        def named_chunks() -> Iterator[bytes]:
+            for chunk in _file_chunks(path):
+                builder.write(chunk)
+                yield chunk
+
+        answer = self._send("POST", "/ipfs/", path, path.name, "application/octet-stream", named_chunks())
+        ours = builder.finish().root
+        try:
+            theirs = parse(str(json.loads(answer)["cid"]))
+        except (ValueError, KeyError, TypeError, StoreError) as err:
+            raise StoreError(f"{self.name}: a write answered without a CID: {answer[:200]!r}") from err
+        if theirs.digest != ours.digest:
+            raise DigestMismatch(str(ours), f"{theirs} (named by {self.name})")
+        return str(ours)
 
     def put_car(self, path: Path, root: str) -> None:
-        self._put(path, root, car.CONTENT_TYPE)
+        self._send("PUT", f"/ipfs/{root}", path, root, car.CONTENT_TYPE, _file_chunks(path))
 
-    def _put(self, path: Path, cid: str, content_type: str) -> None:
+    def _send(self, method: str, target: str, path: Path, what: str, content_type: str, body: Iterator[bytes]) -> bytes:
         conn = self._connection()
         size = path.stat().st_size
         try:
-            with path.open("rb") as f:
-                headers = {**self._headers, "Content-Length": str(size), "Content-Type": content_type}
-                conn.request("PUT", f"{self._prefix}/ipfs/{cid}", body=f, headers=headers)
-                response = conn.getresponse()
-                body = response.read()
+            headers = {**self._headers, "Content-Length": str(size), "Content-Type": content_type}
+            conn.request(method, f"{self._prefix}{target}", body=body, headers=headers)
+            response = conn.getresponse()
+            answer = response.read()
         except (OSError, http.client.HTTPException) as err:
             raise TransientReplicaError(f"{self.name}: {type(err).__name__}: {err}") from err
         finally:
             conn.close()
-        raise_for_status(response.status, body, cid, self.name, size)
+        raise_for_status(response.status, answer, what, self.name, size)
+        return answer
 
     def car(self, root: Cid) -> Iterator[tuple[Cid, bytes]]:
         """The object's blocks from ``?format=car``, each checked against its CID. A thread receives the next blocks
@@ -308,12 +329,21 @@ class StoreClient:
             os.unlink(tmp.name)
 
     def put_file(self, path: Path) -> str:
-        """Stores the file on ``put_replicas`` replicas; returns its CID (the one IPFS computes)."""
-        encoded = encode_stream(_file_chunks(path))
-        if self.max_bytes is not None and encoded.size > self.max_bytes:
-            raise ObjectTooLarge(encoded.size, self.max_bytes)
-        cid = str(encoded.root)
-        return self._put_everywhere(cid, lambda r: r.put_file(path, cid))
+        """Stores the file on ``put_replicas`` replicas; returns its CID (the one IPFS computes). The first replica
+        that stores it names it as it streams (the client names it on the way too, and the names must agree); the
+        others are sent it under that name."""
+        size = path.stat().st_size
+        if self.max_bytes is not None and size > self.max_bytes:
+            raise ObjectTooLarge(size, self.max_bytes)
+        named: list[str] = []
+
+        def put(replica: Replica) -> None:
+            cid = replica.put_file(path, named[0] if named else None)
+            if not named:
+                named.append(cid)
+
+        self._put_everywhere(str(path), put)
+        return named[0]
 
     def put_car(self, path: Path) -> str:
         """Checks a CAR (one root, every block hashing to its CID, the root's DAG whole) and stores its object on
@@ -322,9 +352,11 @@ class StoreClient:
             scratch = LocalStore(Path(tmp), max_bytes=self.max_bytes)
             with path.open("rb") as f:
                 cid = scratch.import_car(f)
-        return self._put_everywhere(cid, lambda r: r.put_car(path, cid))
+        self._put_everywhere(cid, lambda r: r.put_car(path, cid))
+        return cid
 
-    def _put_everywhere(self, cid: str, put: Callable[[Replica], None]) -> str:
+    def _put_everywhere(self, what: str, put: Callable[[Replica], None]) -> None:
+        """``put`` on replicas in order until ``put_replicas`` of them stored the object ``what`` names."""
         stored: list[str] = []
         failures: list[str] = []
         for replica in self.replicas:
@@ -337,13 +369,12 @@ class StoreClient:
                 raise
             except StoreError as err:
                 failures.append(f"{replica.name}: {err}")
-                log.warning("store put failed, trying the next replica", extra={"cid": cid, "error": str(err)})
+                log.warning("store put failed, trying the next replica", extra={"object": what, "error": str(err)})
         if not stored:
-            raise StoreUnavailable(f"no replica stored {cid}: " + "; ".join(failures))
+            raise StoreUnavailable(f"no replica stored {what}: " + "; ".join(failures))
         if len(stored) < self.put_replicas:
-            log.warning("object stored on fewer replicas than asked", extra={"cid": cid, "stored": len(stored)})
+            log.warning("object stored on fewer replicas than asked", extra={"object": what, "stored": len(stored)})
         self.stats.puts += 1
-        return cid
 
     # ---------------------------------------------------------------------------------------------- reads
 
@@ -430,6 +461,10 @@ class StoreClient:
             sleep=self._sleep,
             rng=self._rng,
         )
+
+
+def _discard(_cid: Cid, _block: bytes) -> None:
+    """A builder's sink when only the name is wanted."""
 
 
 def _file_chunks(path: Path) -> Iterator[bytes]:

@@ -17,8 +17,8 @@ from urllib.parse import quote, urlsplit
 
 from node.errors import StoreError
 from node.store import car
-from node.store.errors import ContentNotFound, TransientReplicaError, raise_for_status
-from node.store.multiformats import Cid
+from node.store.errors import ContentNotFound, DigestMismatch, TransientReplicaError, raise_for_status
+from node.store.multiformats import Cid, parse
 from node.store.unixfs import CHUNK_SIZE, Builder, encode_stream
 
 
@@ -52,11 +52,14 @@ class KuboReplica:
     def block(self, cid: Cid) -> bytes:
         return self._call(f"block/get?arg={quote(str(cid))}")
 
-    def put_file(self, path: Path, cid: str) -> None:
+    def put_file(self, path: Path, cid: str | None) -> str:
         with tempfile.TemporaryDirectory() as tmp:
             archive = Path(tmp) / "object.car"
-            _file_to_car(path, archive)
-            self.put_car(archive, cid)
+            root = _file_to_car(path, archive)
+            self.put_car(archive, str(root))
+        if cid is not None and parse(cid).digest != root.digest:
+            raise DigestMismatch(cid, str(root))
+        return str(root)
 
     def put_car(self, path: Path, root: str) -> None:
         boundary = uuid.uuid4().hex
@@ -82,7 +85,7 @@ class KuboReplica:
         self._call(f"pin/add?arg={quote(root)}")
 
 
-def _file_to_car(path: Path, target: Path) -> None:
+def _file_to_car(path: Path, target: Path) -> Cid:
     """A CAR of the file's UnixFS blocks (the root first in the header; Kubo imports blocks in any order)."""
 
     def chunks() -> Iterator[bytes]:
@@ -101,3 +104,4 @@ def _file_to_car(path: Path, target: Path) -> None:
         for chunk in chunks():
             builder.write(chunk)
         builder.finish()
+    return root

@@ -149,6 +149,7 @@ class Incoming:
         self._builder = Builder(self.stage)
         self._first = b""
         self.size = 0
+        self.existed = False  # set by a commit: the store held the object already
 
     def write(self, chunk: bytes) -> None:
         self.size += len(chunk)
@@ -176,6 +177,7 @@ class Incoming:
         check_unambiguous(self._first, encoded.size)
         if expected_cid is not None and _cid(expected_cid).digest != encoded.root.digest:
             raise DigestMismatch(str(_cid(expected_cid)), str(encoded.root))
+        self.existed = self._store.has(encoded.root)
         self._move_in(self._order)
         return str(encoded.root)
 

@@ -6,17 +6,20 @@
   object's bytes. Any sha2-256 CID is accepted (v0 or v1, raw or dag-pb); blocks are found by their multihash.
 - ``PUT /ipfs/{cid}``: the body (the object's bytes, or a CAR of its blocks) is streamed to disk while encoded and
   hashed; anything that is not the object ``cid`` names is refused (422) and nothing is kept; above the size cap,
-  413. Writes may require a bearer token.
+  413. ``POST /ipfs/`` (the writable gateway's): the body is an object's bytes, named as they stream in; its CID is
+  in the answer and its ``Location``. Writes may require a bearer token.
 - Every block is re-hashed before a byte of it is sent; a corrupt one is quarantined and answered 404, so clients
   fall through to another replica. Bodies stream in 1 MiB blocks both ways: memory stays flat whatever the size.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hmac
 import logging
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Annotated, TypeVar
 
 from fastapi import FastAPI, Header, HTTPException, Query, Request, Response
@@ -84,6 +87,43 @@ def _response_kind(fmt: str | None, accept: str | None) -> str:
         if media == CAR_TYPE:
             return "car"
     return "file"
+
+
+async def receive_into(body: AsyncIterator[bytes], write: Callable[[bytes], None], *, ahead: int = 4) -> None:
+    """Feeds ``body`` to ``write`` in 1 MiB pieces on a worker thread while the next bytes come in (hashing and
+    writing a block no longer stalls the socket: the sender and this server work at once). The first error of
+    ``write`` ends the upload; a cancelled or failed receive waits for the piece being written before returning."""
+    pending: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=ahead)
+
+    async def consume() -> None:
+        while (piece := await pending.get()) is not None:
+            await run_in_threadpool(write, piece)
+
+    consumer = asyncio.create_task(consume())
+
+    async def hand_over(piece: bytes | None) -> None:
+        putting = asyncio.ensure_future(pending.put(piece))
+        await asyncio.wait({putting, consumer}, return_when=asyncio.FIRST_COMPLETED)
+        if consumer.done():  # it stops early only on an error of the writer
+            putting.cancel()
+            consumer.result()
+
+    try:
+        buffer = bytearray()
+        async for chunk in body:
+            buffer += chunk
+            if len(buffer) >= CHUNK_SIZE:
+                await hand_over(bytes(buffer))
+                buffer.clear()
+        if buffer:
+            await hand_over(bytes(buffer))
+        await hand_over(None)
+        await consumer
+    finally:
+        if not consumer.done():
+            consumer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await consumer
 
 
 def create_app(store: LocalStore, *, write_token: str | None = None) -> FastAPI:
@@ -162,8 +202,7 @@ def create_app(store: LocalStore, *, write_token: str | None = None) -> FastAPI:
             return await _put_car(expected, request, response, existed)
         with store.incoming() as upload:
             try:
-                async for chunk in request.stream():
-                    upload.write(chunk)
+                await receive_into(request.stream(), upload.write)
                 stored = await run_in_threadpool(upload.commit, expected)
             except ObjectTooLarge as err:
                 metrics.requests.labels("PUT", "too_large").inc()
@@ -172,6 +211,44 @@ def create_app(store: LocalStore, *, write_token: str | None = None) -> FastAPI:
                 metrics.requests.labels("PUT", "digest_mismatch").inc()
                 raise HTTPException(status_code=422, detail=str(err)) from err
             size = upload.size
+        return _stored(response, stored, size, existed)
+
+    @app.post(
+        "/ipfs/",
+        response_model=PutResult,
+        status_code=201,
+        responses={
+            401: {"description": "token required"},
+            413: {"description": "too large"},
+            422: {"description": "bytes that no object may be (see AmbiguousObject)"},
+        },
+    )
+    async def post_object(
+        request: Request,
+        response: Response,
+        authorization: Annotated[str | None, Header()] = None,
+        content_length: Annotated[int | None, Header()] = None,
+    ) -> PutResult:
+        """Stores the body as an object and names it as it streams in (the writable gateway's ``POST /ipfs/``):
+        its CID in the answer, ``Location`` and ``Ipfs-Hash``."""
+        authorize(authorization)
+        limit = store.max_bytes
+        if limit is not None and content_length is not None and content_length > limit:
+            metrics.requests.labels("PUT", "too_large").inc()
+            raise HTTPException(status_code=413, detail=str(ObjectTooLarge(content_length, limit)))
+        with store.incoming() as upload:
+            try:
+                await receive_into(request.stream(), upload.write)
+                stored = await run_in_threadpool(upload.commit)
+            except ObjectTooLarge as err:
+                metrics.requests.labels("PUT", "too_large").inc()
+                raise HTTPException(status_code=413, detail=str(err)) from err
+            except AmbiguousObject as err:
+                metrics.requests.labels("PUT", "digest_mismatch").inc()
+                raise HTTPException(status_code=422, detail=str(err)) from err
+            size, existed = upload.size, upload.existed
+        response.headers["Location"] = f"/ipfs/{stored}"
+        response.headers["Ipfs-Hash"] = stored
         return _stored(response, stored, size, existed)
 
     async def _checked(method: str, cid: str, read: Callable[[], T]) -> T:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -13,6 +14,8 @@ from node.store.cid import cid_of
 from node.store.client import HttpReplica, LocalReplica, StoreClient
 from node.store.errors import ContentNotFound, StoreUnauthorized, StoreUnavailable
 from node.store.local import LocalStore
+from node.store.multiformats import RAW, Cid
+from node.store.unixfs import Link, encode_node
 from scripts.benchlib import peak_rss_mb
 from testkit.servers import lying_replica, store_server
 
@@ -59,6 +62,41 @@ def test_wrong_digest_and_oversize_uploads_write_nothing(tmp_path: Path) -> None
         for data in (b"actual", big, b"x" * 1200):
             assert not store.has(cid_of(data))
         assert list((directory / ".incoming").iterdir()) == []
+
+
+def test_a_post_is_named_as_it_streams_in_as_a_writable_gateway_names_it(tmp_path: Path) -> None:
+    directory = tmp_path / "objects"
+    with store_server(directory, max_bytes=4_000_000) as (url, _):
+        for data in (b"weights" * 1000, os.urandom(3_000_000)):  # one raw block; a dag-pb root over three leaves
+            cid = cid_of(data)
+            first = httpx.post(f"{url}/ipfs/", content=data)
+            assert first.status_code == 201
+            assert first.json() == {"cid": cid, "size": len(data), "created": True}
+            assert first.headers["location"] == f"/ipfs/{cid}"
+            assert first.headers["ipfs-hash"] == cid
+            again = httpx.post(f"{url}/ipfs/", content=data)
+            assert again.status_code == 200
+            assert again.json()["created"] is False
+            assert httpx.get(f"{url}/ipfs/{cid}").content == data
+        ambiguous = encode_node([Link(Cid(RAW, hashlib.sha256(b"x").digest()), 1, 1)])  # reads as a file node
+        refused = httpx.post(f"{url}/ipfs/", content=ambiguous)
+        too_big = httpx.post(f"{url}/ipfs/", content=b"x" * 4_000_001)
+        assert (refused.status_code, too_big.status_code) == (422, 413)
+        assert list((directory / ".incoming").iterdir()) == []
+    with store_server(tmp_path / "guarded", token="s3cret") as (url, _):
+        assert httpx.post(f"{url}/ipfs/", content=b"x").status_code == 401
+
+
+def test_a_replica_that_misnames_a_write_is_passed_over(tmp_path: Path) -> None:
+    source = tmp_path / "obj"
+    source.write_bytes(b"named by the client too")
+    with lying_replica({}, "misname") as liar, store_server(tmp_path / "good") as (good, _):
+        client = StoreClient([HttpReplica(liar), HttpReplica(good)], attempts=1)
+        cid = client.put_file(source)
+        assert cid == cid_of(b"named by the client too")
+        assert LocalStore(tmp_path / "good").has(cid)
+        with pytest.raises(StoreUnavailable, match="named by"):
+            StoreClient([HttpReplica(liar)], attempts=1).put_file(source)
 
 
 def test_writes_need_the_token_when_one_is_set(tmp_path: Path) -> None:

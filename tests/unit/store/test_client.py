@@ -24,11 +24,11 @@ class FlakyReplica:
         self.failures = failures
         self.calls = 0
 
-    def put_file(self, path: Path, cid: str) -> None:
+    def put_file(self, path: Path, cid: str | None) -> str:
         self.calls += 1
         if self.calls <= self.failures:
             raise TransientReplicaError("connection reset")
-        self.inner.put_file(path, cid)
+        return self.inner.put_file(path, cid)
 
     def put_car(self, path: Path, root: str) -> None:
         self.inner.put_car(path, root)
@@ -111,8 +111,8 @@ class PartialReplica:
         self.name = "partial"
         self.left = blocks
 
-    def put_file(self, path: Path, cid: str) -> None:
-        self.inner.put_file(path, cid)
+    def put_file(self, path: Path, cid: str | None) -> str:
+        return self.inner.put_file(path, cid)
 
     def put_car(self, path: Path, root: str) -> None:
         self.inner.put_car(path, root)
