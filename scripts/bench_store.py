@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
-import resource
 import statistics
 import tempfile
 import time
@@ -92,7 +91,7 @@ def bench_size(size_mb: int, workdir: Path) -> dict[str, float]:
         "get_ratio_to_disk": disk_s / get_s,
         "get_ratio_to_disk_hash": disk_hash_s / get_s,
         "server_peak_rss_mb": peak,
-        "client_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "client_peak_rss_mb": peak_rss_mb(),
         "put_ratio_to_disk_hash": disk_hash_s / put_s,
         "copy_mb_s": size_mb / copy_s,
         "put_ratio_to_copy": copy_s / put_s,
