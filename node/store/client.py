@@ -169,9 +169,11 @@ class HttpReplica:
                         return
                     ahead.put(item)
                 ahead.put(None)
-            except (OSError, http.client.HTTPException) as err:
-                ahead.put(_ConnectionFailed(f"{self.name}: {type(err).__name__}: {err}"))
-            except StoreError as err:
+            except BaseException as err:  # the thread's boundary: what ended it is the reader's to judge
+                if stop.is_set():
+                    return  # the reader closed the connection under this read (http.client then fails anyhow)
+                if isinstance(err, (OSError, http.client.HTTPException)):
+                    err = _ConnectionFailed(f"{self.name}: {type(err).__name__}: {err}")
                 ahead.put(err)
 
         receiver = threading.Thread(target=receive, name="car-receive", daemon=True)

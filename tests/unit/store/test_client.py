@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
+import time
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
+from node.store import car
 from node.store.cid import Cid, cid_of
-from node.store.client import LocalReplica, StoreClient
+from node.store.client import HttpReplica, LocalReplica, StoreClient
 from node.store.errors import ContentNotFound, ObjectTooLarge, StoreUnavailable, TransientReplicaError
 from node.store.local import LocalStore
+from node.store.multiformats import parse
 from node.store.unixfs import CHUNK_SIZE
-from testkit.servers import fake_kubo
+from testkit.servers import fake_kubo, serve_in_thread
 
 
 class FlakyReplica:
@@ -159,3 +165,52 @@ def test_a_dead_replica_is_asked_once_per_object_not_once_per_block(tmp_path: Pa
     assert client.get(cid) == data
     assert dead.calls == 2  # two attempts on the root block; its 6 leaves went straight to the good replica
     assert client.stats.by_replica == {str(good.root): 7}
+
+
+class _LateEndingGateway(BaseHTTPRequestHandler):
+    """Serves one object: its root by ``?format=raw``, its CAR chunked, with the stream's last chunk sent late (the
+    reader has every block by then and closes the connection while its receiving thread still reads)."""
+
+    protocol_version = "HTTP/1.1"
+    store: LocalStore
+    delay_s = 0.5
+
+    def do_GET(self) -> None:
+        cid = parse(self.path.split("?", 1)[0].rsplit("/", 1)[-1])
+        if "format=raw" in self.path:
+            block = self.store.block(cid)
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(block)))
+            self.end_headers()
+            self.wfile.write(block)
+            return
+        self.send_response(200)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for piece in car.iter_car(cid, self.store.iter_blocks(cid)):
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+        self.wfile.flush()
+        time.sleep(self.delay_s)  # the injected lateness this test is about, not a wait for readiness
+        with contextlib.suppress(OSError):
+            self.wfile.write(b"0\r\n\r\n")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_read_that_ends_before_its_car_stream_leaves_no_error_on_the_receiving_thread(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "objects")
+    data = os.urandom(3 * CHUNK_SIZE + 7)
+    cid = store.put(data)
+    escaped: list[BaseException | None] = []
+    previous = threading.excepthook
+    threading.excepthook = lambda args: escaped.append(args.exc_value)
+    handler = type("Gateway", (_LateEndingGateway,), {"store": store})
+    try:
+        with serve_in_thread(handler) as url:
+            client = StoreClient([HttpReplica(url)])
+            assert client.get(cid) == data
+            assert client.stats.by_replica[url] == 5, "the root by itself, then four leaves from the CAR stream"
+    finally:
+        threading.excepthook = previous
+    assert escaped == []
