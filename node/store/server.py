@@ -155,6 +155,27 @@ def create_app(store: LocalStore, *, write_token: str | None = None) -> FastAPI:
         response.headers["ETag"] = f'"{stored}"'
         return PutResult(cid=stored, size=size, created=not existed)
 
+    def _refuse_announced_oversize(content_length: int | None) -> None:
+        limit = store.max_bytes
+        if limit is not None and content_length is not None and content_length > limit:
+            metrics.requests.labels("PUT", "too_large").inc()
+            raise HTTPException(status_code=413, detail=str(ObjectTooLarge(content_length, limit)))
+
+    async def _receive(request: Request, expected: str | None) -> tuple[str, int, bool]:
+        """The body's bytes stored as an object (with ``expected``: refused unless they are that one); its CID,
+        size, and whether the store held it already."""
+        with store.incoming() as upload:
+            try:
+                await receive_into(request.stream(), upload.write)
+                stored = await run_in_threadpool(upload.commit, expected)
+            except ObjectTooLarge as err:
+                metrics.requests.labels("PUT", "too_large").inc()
+                raise HTTPException(status_code=413, detail=str(err)) from err
+            except (DigestMismatch, AmbiguousObject) as err:
+                metrics.requests.labels("PUT", "digest_mismatch").inc()
+                raise HTTPException(status_code=422, detail=str(err)) from err
+            return stored, upload.size, upload.existed
+
     async def _put_car(expected: str, request: Request, response: Response, existed: bool) -> PutResult:
         with tempfile.SpooledTemporaryFile(max_size=CHUNK_SIZE, dir=str(store.root)) as spool:
             async for chunk in request.stream():
@@ -193,25 +214,10 @@ def create_app(store: LocalStore, *, write_token: str | None = None) -> FastAPI:
         application/vnd.ipld.car``); refused unless it is the object ``cid`` names."""
         authorize(authorization)
         expected = str(_parse_or_400(cid))
-        limit = store.max_bytes
-        if limit is not None and content_length is not None and content_length > limit:
-            metrics.requests.labels("PUT", "too_large").inc()
-            raise HTTPException(status_code=413, detail=str(ObjectTooLarge(content_length, limit)))
-        existed = store.has(expected)
+        _refuse_announced_oversize(content_length)
         if (content_type or "").split(";")[0].strip() == CAR_TYPE:
-            return await _put_car(expected, request, response, existed)
-        with store.incoming() as upload:
-            try:
-                await receive_into(request.stream(), upload.write)
-                stored = await run_in_threadpool(upload.commit, expected)
-            except ObjectTooLarge as err:
-                metrics.requests.labels("PUT", "too_large").inc()
-                raise HTTPException(status_code=413, detail=str(err)) from err
-            except (DigestMismatch, AmbiguousObject) as err:
-                metrics.requests.labels("PUT", "digest_mismatch").inc()
-                raise HTTPException(status_code=422, detail=str(err)) from err
-            size = upload.size
-        return _stored(response, stored, size, existed)
+            return await _put_car(expected, request, response, store.has(expected))
+        return _stored(response, *await _receive(request, expected))
 
     @app.post(
         "/ipfs/",
@@ -232,21 +238,8 @@ def create_app(store: LocalStore, *, write_token: str | None = None) -> FastAPI:
         """Stores the body as an object and names it as it streams in (the writable gateway's ``POST /ipfs/``):
         its CID in the answer, ``Location`` and ``Ipfs-Hash``."""
         authorize(authorization)
-        limit = store.max_bytes
-        if limit is not None and content_length is not None and content_length > limit:
-            metrics.requests.labels("PUT", "too_large").inc()
-            raise HTTPException(status_code=413, detail=str(ObjectTooLarge(content_length, limit)))
-        with store.incoming() as upload:
-            try:
-                await receive_into(request.stream(), upload.write)
-                stored = await run_in_threadpool(upload.commit)
-            except ObjectTooLarge as err:
-                metrics.requests.labels("PUT", "too_large").inc()
-                raise HTTPException(status_code=413, detail=str(err)) from err
-            except AmbiguousObject as err:
-                metrics.requests.labels("PUT", "digest_mismatch").inc()
-                raise HTTPException(status_code=422, detail=str(err)) from err
-            size, existed = upload.size, upload.existed
+        _refuse_announced_oversize(content_length)
+        stored, size, existed = await _receive(request, None)
         response.headers["Location"] = f"/ipfs/{stored}"
         response.headers["Ipfs-Hash"] = stored
         return _stored(response, stored, size, existed)
