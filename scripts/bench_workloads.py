@@ -6,12 +6,14 @@
    the same steps in this run, and against the dataset's own benchmark table ("2 Conv <100K parameters": 0.925,
    "2 Conv+pooling": 0.876–0.916). Verification cost: a verifier's CPU re-executing a unit over the miner's CPU
    training it, on one unit of this spec, in process.
-2. **A dataset bigger than memory**: a synthetic float32 dataset of ``--size-mb`` in 64 shards, stored through a
+2. **A residual CNN** on Fashion-MNIST through a network (2 miners, a verifier at quorum 1, FedAvg): accuracy
+   against centralized training of the same steps.
+3. **A dataset bigger than memory**: a synthetic float32 dataset of ``--size-mb`` in 64 shards, stored through a
    real store server shard by shard, against the same shard size as a dataset of one shard. A miner process
    trains one unit and a verifier process checks it; each reports its peak RSS, the bytes it fetched and the time
    it spent fetching. Goal: the 64-shard dataset's peak RSS within 2× of the one-shard's, bytes per unit the same.
 
-    python -m scripts.bench_workloads [--rounds 8] [--local-steps 400] [--size-mb 2048]
+    python -m scripts.bench_workloads [--rounds 8] [--local-steps 400] [--resnet-rounds 4] [--size-mb 2048]
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +38,7 @@ from node.chain.tx import Signer
 from node.chain.types import DEFAULT_UNBONDING_DELAY_S, TaskStatus
 from node.ml.baseline import centralized
 from node.ml.calibrate import calibrate
-from node.ml.data import Dataset, synthetic
+from node.ml.data import Corpus, Dataset, synthetic
 from node.ml.defaults import LM_LOCAL_STEPS, digits_spec, fashion_mnist_resnet_spec, fashion_mnist_spec, lm_spec
 from node.ml.device import Hardware, cores
 from node.ml.evaluate import evaluate
@@ -70,6 +73,8 @@ def main() -> None:
     parser.add_argument("--size-mb", type=int, default=2048, help="the large synthetic dataset's size")
     parser.add_argument("--lm-rounds", type=int, default=3, help="rounds of the language-model task")
     parser.add_argument("--lm-local-steps", type=int, default=LM_LOCAL_STEPS)
+    parser.add_argument("--resnet-rounds", type=int, default=4, help="rounds of the residual CNN's task")
+    parser.add_argument("--resnet-local-steps", type=int, default=400)
     parser.add_argument(
         "--calibration-units", type=int, default=20, help="units per workload re-executed for the calibration table"
     )
@@ -86,6 +91,7 @@ def main() -> None:
         _child(args)
         return
     fm = _fashion_mnist(args.rounds, args.local_steps)
+    resnet = _resnet(args.resnet_rounds, args.resnet_local_steps)
     lm = _language_model(args.lm_rounds, args.lm_local_steps)
     calibration = _calibration(args.calibration_units)
     speed = _throughput(args.trials)
@@ -99,6 +105,10 @@ def main() -> None:
         ("honest units rejected", fm["honest_rejected"]),
         ("verification cost / training (CPU, one unit)", fm["verification_cost_ratio"]),
         ("wall time (s)", fm["wall_s"]),
+        ("residual CNN task", f"{args.resnet_rounds} rounds × 4 units × {args.resnet_local_steps} steps, quorum 1"),
+        ("network test accuracy", resnet["network"]),
+        ("centralized, same steps, this run", resnet["centralized"]),
+        ("units rejected", resnet["rejected"]),
         ("GPT task on fortunes", f"{args.lm_rounds} rounds × 4 units × {args.lm_local_steps} steps, quorum 1"),
         ("network validation loss", lm["network"]),
         ("centralized, same steps, this run", lm["centralized"]),
@@ -144,6 +154,11 @@ def main() -> None:
             "fetched_mb_per_unit_sharded": many["train"]["fetched_mb"],
             "fetch_s_one_shard": one["train"]["fetch_s"],
             "fetch_s_sharded": many["train"]["fetch_s"],
+            "resnet_network_accuracy": resnet["network"],
+            "resnet_centralized_accuracy": resnet["centralized"],
+            "resnet_rejected": resnet["rejected"],
+            "resnet_rounds": args.resnet_rounds,
+            "resnet_local_steps": args.resnet_local_steps,
             "lm_network_val_loss": lm["network"],
             "lm_centralized_val_loss": lm["centralized"],
             "lm_loss_ratio": lm["ratio"],
@@ -165,37 +180,17 @@ def main() -> None:
 def _fashion_mnist(rounds: int, local_steps: int) -> dict[str, Any]:
     corpus = fashion_mnist()
     spec = fashion_mnist_spec(dataset_digest="0x" + "00" * 32, local_steps=local_steps, aggregation="median")
-    artifact = ensure_artifact()
-    with Devnet(accounts=12) as devnet, tempfile.TemporaryDirectory(prefix="bench-workloads-") as tmp:
-        w3 = connect(devnet.rpc_url)
-        accounts = dev_accounts(12)
-        deployment = deploy_market(Signer(w3, accounts[0]), artifact, unbonding_delay_s=DEFAULT_UNBONDING_DELAY_S)
-        chain = Chain(devnet.rpc_url, w3, artifact, deployment, accounts)
-        owner = chain.market(accounts[1])
-        with network(chain, Path(tmp)) as net:
-            for name, roles, account in [
-                ("miner-a", "miner", 2), ("miner-b", "miner", 3), ("miner-c", "miner,aggregator", 4),
-                ("verifier-0", "verifier,keeper", 5), ("verifier-1", "verifier,keeper", 6),
-                ("verifier-2", "verifier,keeper", 7),
-            ]:  # fmt: skip
-                net.node(name, roles, account).start()
-            net.node("cheater", "cheat-noise", 8, "--plugin", "testkit.adversaries").start()
-            economics = Economics(rounds=rounds, quorum=3, claim_timeout_s=600)
-            started = time.monotonic()
-            task_id = create_task(owner, prepare_task(net.store(), spec, corpus, economics))
-            wait_until(
-                lambda: owner.get_task(task_id).state.status is TaskStatus.COMPLETED,
-                timeout_s=3600,
-                what="the Fashion-MNIST task to complete",
-            )
-            wall = time.monotonic() - started
-            final = net.store().get(to_cid(owner.get_task(task_id).state.final_model_digest))
-            events = net.events(deployment.block_number)
-    cheater = accounts[8].address
-    submitted = [a for n, a in events if n == "ResultSubmitted"]
-    rejected = [a for n, a in events if n == "UnitRejected"]
+    nodes = [
+        ("miner-a", "miner", 2), ("miner-b", "miner", 3), ("miner-c", "miner,aggregator", 4),
+        ("verifier-0", "verifier,keeper", 5), ("verifier-1", "verifier,keeper", 6),
+        ("verifier-2", "verifier,keeper", 7),
+    ]  # fmt: skip
+    run = _through_network(spec, corpus, Economics(rounds=rounds, quorum=3, claim_timeout_s=600), nodes, cheater=8)
+    cheater = dev_accounts(12)[8].address
+    submitted = [a for n, a in run.events if n == "ResultSubmitted"]
+    rejected = [a for n, a in run.events if n == "UnitRejected"]
     parts = split_for(spec, corpus)
-    network_model = state_from_bytes(final, tensor_specs(build_module(spec.model)))
+    network_model = state_from_bytes(run.final, tensor_specs(build_module(spec.model)))
     network_accuracy = evaluate(spec.model, network_model, parts.test).accuracy
     steps = rounds * spec.dataset.shards * local_steps
     central = centralized(spec, state_of(build_module(spec.model, seed=0)), parts.shards, steps)
@@ -206,8 +201,67 @@ def _fashion_mnist(rounds: int, local_steps: int) -> dict[str, Any]:
         "byzantine_rejected": sum(1 for a in rejected if a["miner"] == cheater),
         "honest_rejected": sum(1 for a in rejected if a["miner"] != cheater),
         "verification_cost_ratio": _verification_cost(spec, parts.shards[0]),
-        "wall_s": round(wall, 1),
+        "wall_s": round(run.wall_s, 1),
     }
+
+
+def _resnet(rounds: int, local_steps: int) -> dict[str, Any]:
+    """The residual CNN on Fashion-MNIST through a network (2 miners, a verifier at quorum 1, FedAvg), against
+    centralized training of the same steps, on the official test split."""
+    corpus = fashion_mnist()
+    spec = fashion_mnist_resnet_spec(dataset_digest="0x" + "00" * 32, local_steps=local_steps)
+    nodes = [("miner-a", "miner,aggregator", 2), ("miner-b", "miner", 3), ("verifier-0", "verifier,keeper", 4)]
+    run = _through_network(spec, corpus, Economics(rounds=rounds, quorum=1, claim_timeout_s=600), nodes)
+    parts = split_for(spec, corpus)
+    network = evaluate(spec.model, state_from_bytes(run.final, tensor_specs(build_module(spec.model))), parts.test)
+    steps = rounds * spec.dataset.shards * local_steps
+    central = centralized(spec, state_of(build_module(spec.model, seed=0)), parts.shards, steps)
+    return {
+        "network": round(network.accuracy, 4),
+        "centralized": round(evaluate(spec.model, central, parts.test).accuracy, 4),
+        "rejected": sum(1 for n, _ in run.events if n == "UnitRejected"),
+        "wall_s": round(run.wall_s, 1),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class _NetworkRun:
+    final: bytes  # the task's final model
+    events: list[tuple[str, dict[str, object]]]  # the market's events from its deployment on
+    wall_s: float  # task creation to completion
+
+
+def _through_network(
+    spec: TaskSpec,
+    corpus: Corpus,
+    economics: Economics,
+    nodes: list[tuple[str, str, int]],
+    cheater: int | None = None,
+) -> _NetworkRun:
+    """One task through a fresh Anvil, a store server and node processes (name, roles, dev account), with a noise
+    cheater on the given account when asked; returns once the task is complete."""
+    artifact = ensure_artifact()
+    with Devnet(accounts=12) as devnet, tempfile.TemporaryDirectory(prefix="bench-workloads-") as tmp:
+        w3 = connect(devnet.rpc_url)
+        accounts = dev_accounts(12)
+        deployment = deploy_market(Signer(w3, accounts[0]), artifact, unbonding_delay_s=DEFAULT_UNBONDING_DELAY_S)
+        chain = Chain(devnet.rpc_url, w3, artifact, deployment, accounts)
+        owner = chain.market(accounts[1])
+        with network(chain, Path(tmp)) as net:
+            for name, roles, account in nodes:
+                net.node(name, roles, account).start()
+            if cheater is not None:
+                net.node("cheater", "cheat-noise", cheater, "--plugin", "testkit.adversaries").start()
+            started = time.monotonic()
+            task_id = create_task(owner, prepare_task(net.store(), spec, corpus, economics))
+            wait_until(
+                lambda: owner.get_task(task_id).state.status is TaskStatus.COMPLETED,
+                timeout_s=3600,
+                what="the task to complete",
+            )
+            wall = time.monotonic() - started
+            final = net.store().get(to_cid(owner.get_task(task_id).state.final_model_digest))
+            return _NetworkRun(final, net.events(deployment.block_number), wall)
 
 
 def _verification_cost(spec: TaskSpec, shard: Dataset) -> float:
@@ -242,25 +296,8 @@ def _language_model(rounds: int, local_steps: int) -> dict[str, Any]:
     the same steps; both evaluated on the held-out tail."""
     corpus = fortunes()
     spec = lm_spec(dataset_digest="0x" + "00" * 32, local_steps=local_steps)
-    artifact = ensure_artifact()
-    with Devnet(accounts=8) as devnet, tempfile.TemporaryDirectory(prefix="bench-workloads-lm-") as tmp:
-        w3 = connect(devnet.rpc_url)
-        accounts = dev_accounts(8)
-        deployment = deploy_market(Signer(w3, accounts[0]), artifact, unbonding_delay_s=DEFAULT_UNBONDING_DELAY_S)
-        chain = Chain(devnet.rpc_url, w3, artifact, deployment, accounts)
-        owner = chain.market(accounts[1])
-        with network(chain, Path(tmp)) as net:
-            for name, roles, account in [("miner-a", "miner,aggregator", 2), ("miner-b", "miner", 3),
-                                         ("verifier-0", "verifier,keeper", 4)]:  # fmt: skip
-                net.node(name, roles, account).start()
-            economics = Economics(rounds=rounds, quorum=1, claim_timeout_s=600)
-            task_id = create_task(owner, prepare_task(net.store(), spec, corpus, economics))
-            wait_until(
-                lambda: owner.get_task(task_id).state.status is TaskStatus.COMPLETED,
-                timeout_s=3600,
-                what="the language-model task to complete",
-            )
-            final = net.store().get(to_cid(owner.get_task(task_id).state.final_model_digest))
+    nodes = [("miner-a", "miner,aggregator", 2), ("miner-b", "miner", 3), ("verifier-0", "verifier,keeper", 4)]
+    final = _through_network(spec, corpus, Economics(rounds=rounds, quorum=1, claim_timeout_s=600), nodes).final
     parts = split_for(spec, corpus)
     network_loss = evaluate(spec.model, state_from_bytes(final, tensor_specs(build_module(spec.model))), parts.test)
     steps = rounds * spec.dataset.shards * local_steps

@@ -174,6 +174,25 @@ def test_demo_of_the_language_model_reports_validation_loss_against_centralized(
 
 
 @pytest.mark.slow
+def test_demo_of_the_residual_cnn_trains_through_the_network_against_centralized(tmp_path: Path) -> None:
+    """dml demo --workload fashion-resnet: residual blocks through a real devnet, store and verifier, no honest unit
+    rejected, the network's accuracy beside centralized training of the same steps."""
+    from rich.console import Console
+
+    from client.demo import DemoConfig, run_demo
+
+    config = DemoConfig(miners=2, verifiers=1, units=2, rounds=2, quorum=1, local_steps=60, workload="fashion-resnet")
+    result = run_demo(Console(file=open(tmp_path / "out.txt", "w"), width=120), tmp_path / "demo", config)  # noqa: SIM115
+    assert result.metric == "accuracy"
+    assert result.accepted == 2 * 3, "two training units and an aggregation unit a round, every one accepted"
+    assert result.rejected == 0
+    assert sorted(result.figures) == [0, 1]
+    assert 0.5 < result.figures[1] <= 1.0, "far above chance (0.1) after 240 steps"
+    assert result.figures[1] > result.centralized - 0.15
+    assert "centralized" in (tmp_path / "out.txt").read_text()
+
+
+@pytest.mark.slow
 def test_demo_in_split_mode_prints_the_owners_accuracy_next_to_plain_mode(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "client.cli", "demo", "--workdir", str(tmp_path), "--miners", "2", "--verifiers", "1",

@@ -21,7 +21,8 @@ pytestmark = [pytest.mark.chain, pytest.mark.slow]
 def test_bench_workloads_runs_at_its_smallest_size_and_reports_every_figure(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "scripts.bench_workloads", "--rounds", "1", "--local-steps", "20", "--size-mb", "64",
-         "--lm-rounds", "1", "--lm-local-steps", "20", "--calibration-units", "1", "--trials", "1"],
+         "--lm-rounds", "1", "--lm-local-steps", "20", "--resnet-rounds", "1", "--resnet-local-steps", "20",
+         "--calibration-units", "1", "--trials", "1"],
         env={**os.environ, RESULTS_ENV: str(tmp_path)}, capture_output=True, text=True, timeout=1200, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
@@ -44,6 +45,9 @@ def test_bench_workloads_runs_at_its_smallest_size_and_reports_every_figure(tmp_
     for name, speed in figures["throughput"].items():
         assert speed["ratio_1"] > 0.3, f"{name}: the trainer at 1 thread is far slower than plain PyTorch"
     assert figures["fmnist_network_accuracy"] > 0.3, "20 steps of 4 units already learn (chance is 0.1)"
+    assert 0.2 < figures["resnet_network_accuracy"] <= 1, "the residual CNN learns through the network"
+    assert 0 < figures["resnet_centralized_accuracy"] <= 1
+    assert figures["resnet_rejected"] == 0, "no honest residual-CNN unit is rejected"
     assert figures["byzantine_rejected"] == figures["byzantine_submitted"]
     assert figures["honest_rejected"] == 0
     assert figures["dataset_mb"] == 64 * figures["shard_mb"]
