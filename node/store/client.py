@@ -36,6 +36,7 @@ from node.store.errors import (
     StoreUnauthorized,
     StoreUnavailable,
     TransientReplicaError,
+    exchange,
     raise_for_status,
 )
 from node.store.local import CHUNK, LocalStore
@@ -133,16 +134,9 @@ class HttpReplica:
     def _send(self, method: str, target: str, path: Path, what: str, content_type: str, body: Iterator[bytes]) -> bytes:
         conn = self._connection()
         size = path.stat().st_size
-        try:
-            headers = {**self._headers, "Content-Length": str(size), "Content-Type": content_type}
-            conn.request(method, f"{self._prefix}{target}", body=body, headers=headers)
-            response = conn.getresponse()
-            answer = response.read()
-        except (OSError, http.client.HTTPException) as err:
-            raise TransientReplicaError(f"{self.name}: {type(err).__name__}: {err}") from err
-        finally:
-            conn.close()
-        raise_for_status(response.status, answer, what, self.name, size)
+        headers = {**self._headers, "Content-Length": str(size), "Content-Type": content_type}
+        status, answer = exchange(conn, self.name, method, f"{self._prefix}{target}", body=body, headers=headers)
+        raise_for_status(status, answer, what, self.name, size)
         return answer
 
     def car(self, root: Cid) -> Iterator[tuple[Cid, bytes]]:

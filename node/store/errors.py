@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import http.client
+from collections.abc import Iterator
+
 from node.errors import SpecError, StoreError
 
 
@@ -76,6 +79,28 @@ class InvalidCar(StoreError):
 
 class TransientReplicaError(StoreError):
     """A failure worth retrying on the same replica (connection, timeout, 5xx)."""
+
+
+def exchange(
+    conn: http.client.HTTPConnection,
+    name: str,
+    method: str,
+    target: str,
+    *,
+    body: Iterator[bytes] | None = None,
+    headers: dict[str, str] | None = None,
+    encode_chunked: bool = False,
+) -> tuple[int, bytes]:
+    """One request on ``conn`` and its whole answer (status, body); the connection is closed after it. A failure
+    of the link is a :class:`TransientReplicaError` naming the replica ``name``."""
+    try:
+        conn.request(method, target, body=body, headers=headers or {}, encode_chunked=encode_chunked)
+        response = conn.getresponse()
+        return response.status, response.read()
+    except (OSError, http.client.HTTPException) as err:
+        raise TransientReplicaError(f"{name}: {type(err).__name__}: {err}") from err
+    finally:
+        conn.close()
 
 
 def raise_for_status(status: int, body: bytes, cid: str, name: str, size: int = 0) -> None:

@@ -17,7 +17,7 @@ from urllib.parse import quote, urlsplit
 
 from node.errors import StoreError
 from node.store import car
-from node.store.errors import ContentNotFound, DigestMismatch, TransientReplicaError, raise_for_status
+from node.store.errors import ContentNotFound, DigestMismatch, exchange, raise_for_status
 from node.store.multiformats import Cid, parse
 from node.store.unixfs import CHUNK_SIZE, Builder, encode_stream
 
@@ -36,17 +36,12 @@ class KuboReplica:
     def _call(self, path: str, body: Iterator[bytes] | None = None, headers: dict[str, str] | None = None) -> bytes:
         cls = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
         conn = cls(self._host, self._port, timeout=self._timeout_s)
-        try:
-            conn.request("POST", f"/api/v0/{path}", body=body, headers=headers or {}, encode_chunked=body is not None)
-            response = conn.getresponse()
-            data = response.read()
-        except (OSError, http.client.HTTPException) as err:
-            raise TransientReplicaError(f"{self.name}: {type(err).__name__}: {err}") from err
-        finally:
-            conn.close()
-        if response.status == 500 and b"not found" in data.lower():
+        status, data = exchange(
+            conn, self.name, "POST", f"/api/v0/{path}", body=body, headers=headers, encode_chunked=body is not None
+        )
+        if status == 500 and b"not found" in data.lower():
             raise ContentNotFound(path, self.name)
-        raise_for_status(response.status, data, path, self.name)
+        raise_for_status(status, data, path, self.name)
         return data
 
     def block(self, cid: Cid) -> bytes:
