@@ -8,6 +8,7 @@ from eth_account import Account
 from node.chain.tx import Call, Signer
 from node.errors import TransactionFailed, TransactionPending
 from testkit.chain import Chain
+from testkit.polling import wait_until
 from tests.integration.chain.helpers import ETHER
 
 pytestmark = pytest.mark.chain
@@ -103,7 +104,8 @@ def test_reconcile_sends_again_what_a_reorganisation_dropped(chain: Chain) -> No
     assert signer.reconcile(8 * 1000 + 1) == [], "ones mined RECHECK_EVERY deep: checked every RECHECK_EVERY blocks"
     # Mined in the last RECHECK_EVERY blocks (a short reorganisation drops those first): checked every cycle.
     assert signer.reconcile(w3.eth.block_number) == [("resent", dropped)]
-    assert market.stake_of(signer.address).total == ETHER
+    # Sent, not waited for (a node's cycle goes on): Anvil mines it as it arrives, but not before the answer.
+    wait_until(lambda: market.stake_of(signer.address).total == ETHER, timeout_s=30, what="the resent stake mined")
     market.stake(1)  # the next nonce follows: nothing queued behind a gap
     assert market.stake_of(signer.address).total == ETHER + 1
     assert signer.reconcile() == []
