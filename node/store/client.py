@@ -17,6 +17,7 @@ import logging
 import os
 import queue
 import random
+import socket
 import tempfile
 import threading
 import time
@@ -179,7 +180,12 @@ class HttpReplica:
                 yield car.checked_section(*item)
         finally:
             stop.set()
-            conn.close()  # ends a receive blocked on the socket
+            # Ends a receive blocked on the socket: shut down first, since closing the response waits for the lock
+            # its reading thread holds, until the gateway sends the stream's end or the socket times out.
+            if conn.sock is not None:
+                with contextlib.suppress(OSError):
+                    conn.sock.shutdown(socket.SHUT_RDWR)
+            conn.close()
             with contextlib.suppress(queue.Empty):
                 while True:
                     ahead.get_nowait()  # frees a receive blocked on a full queue

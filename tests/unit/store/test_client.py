@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-import time
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from node.store.errors import ContentNotFound, ObjectTooLarge, StoreUnavailable,
 from node.store.local import LocalStore
 from node.store.multiformats import parse
 from node.store.unixfs import CHUNK_SIZE
+from testkit.polling import wait_until
 from testkit.servers import fake_kubo, serve_in_thread
 
 
@@ -168,12 +168,14 @@ def test_a_dead_replica_is_asked_once_per_object_not_once_per_block(tmp_path: Pa
 
 
 class _LateEndingGateway(BaseHTTPRequestHandler):
-    """Serves one object: its root by ``?format=raw``, its CAR chunked, with the stream's last chunk sent late (the
-    reader has every block by then and closes the connection while its receiving thread still reads)."""
+    """Serves one object: its root by ``?format=raw``, its CAR chunked, with the stream's last chunk held back until
+    ``release`` is set (the reader has every block by then and closes the connection while its receiving thread
+    still reads); ``ended`` is set once the handler is done."""
 
     protocol_version = "HTTP/1.1"
     store: LocalStore
-    delay_s = 0.5
+    release: threading.Event
+    ended: threading.Event
 
     def do_GET(self) -> None:
         cid = parse(self.path.split("?", 1)[0].rsplit("/", 1)[-1])
@@ -190,9 +192,10 @@ class _LateEndingGateway(BaseHTTPRequestHandler):
         for piece in car.iter_car(cid, self.store.iter_blocks(cid)):
             self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
         self.wfile.flush()
-        time.sleep(self.delay_s)  # the injected lateness this test is about, not a wait for readiness
+        self.release.wait(timeout=30)
         with contextlib.suppress(OSError):
             self.wfile.write(b"0\r\n\r\n")
+        self.ended.set()
 
     def log_message(self, *args: object) -> None:
         pass
@@ -205,12 +208,20 @@ def test_a_read_that_ends_before_its_car_stream_leaves_no_error_on_the_receiving
     escaped: list[BaseException | None] = []
     previous = threading.excepthook
     threading.excepthook = lambda args: escaped.append(args.exc_value)
-    handler = type("Gateway", (_LateEndingGateway,), {"store": store})
+    release, ended = threading.Event(), threading.Event()
+    handler = type("Gateway", (_LateEndingGateway,), {"store": store, "release": release, "ended": ended})
     try:
         with serve_in_thread(handler) as url:
             client = StoreClient([HttpReplica(url)])
-            assert client.get(cid) == data
+            assert client.get(cid) == data  # every block read, the stream's end still held back
             assert client.stats.by_replica[url] == 5, "the root by itself, then four leaves from the CAR stream"
+            release.set()
+            assert ended.wait(timeout=30), "the gateway sent the stream's end"
+            wait_until(
+                lambda: not any(t.name == "car-receive" for t in threading.enumerate()),
+                timeout_s=30,
+                what="the receiving thread to end",
+            )
     finally:
         threading.excepthook = previous
     assert escaped == []
