@@ -215,7 +215,7 @@ def create_app(store: LocalStore, *, write_token: str | None = None) -> FastAPI:
         authorize(authorization)
         expected = str(_parse_or_400(cid))
         _refuse_announced_oversize(content_length)
-        if (content_type or "").split(";")[0].strip() == CAR_TYPE:
+        if (content_type or "").split(";")[0].strip() == car.CONTENT_TYPE:  # the media type, whatever its parameters
             return await _put_car(expected, request, response, store.has(expected))
         return _stored(response, *await _receive(request, expected))
 

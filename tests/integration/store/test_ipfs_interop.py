@@ -123,3 +123,14 @@ def test_cars_go_both_ways_with_ipfs_car(files: dict[str, Path], tmp_path: Path)
     assert imported == cid_of(files["50MB"].read_bytes())
     dml("get", imported, "-o", str(tmp_path / "back"))
     assert (tmp_path / "back").read_bytes() == files["50MB"].read_bytes()
+    # The same CAR into a running store server (PUT with the CAR's media type), read back over HTTP.
+    with store_server(tmp_path / "served", max_bytes=1 << 30) as (url, _):
+        done = subprocess.run(
+            [sys.executable, "-m", "client.cli", "store", "import", str(packed), "--store", url],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert done.stdout.strip() == imported
+        assert StoreClient([HttpReplica(url)]).get(imported) == files["50MB"].read_bytes()
