@@ -111,21 +111,7 @@ def export(
     store: StoreOption = None,
 ) -> None:
     """Write an object's blocks as a CARv1 (DAG order), for `ipfs dag import` or any IPFS pinning service."""
-    from node.store.car import iter_car
-    from node.store.multiformats import parse
-
-    client = StoreClient.from_endpoints(_endpoints(store))
-    root = parse(client.cid_for(cid))
-    partial = out.with_name(out.name + ".partial")
-    size = 0
-    try:
-        with partial.open("wb") as f:
-            for piece in iter_car(root, client.iter_blocks(str(root))):
-                f.write(piece)
-                size += len(piece)
-        partial.replace(out)
-    finally:
-        partial.unlink(missing_ok=True)
+    root, size = StoreClient.from_endpoints(_endpoints(store)).export_car(cid, out)
     console.print(f"{root}: {size} bytes of CAR → {out}")
 
 

@@ -21,7 +21,7 @@ import socket
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, TypeVar
@@ -293,6 +293,24 @@ class StoreStats:
     by_replica: dict[str, int] = field(default_factory=dict)
 
 
+def write_pieces(target: Path, pieces: Iterable[bytes]) -> int:
+    """Writes ``pieces`` to ``target`` atomically (a partial file beside it, renamed when whole; removed when the
+    pieces fail); returns the bytes written."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".partial-")
+    size = 0
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for piece in pieces:
+                out.write(piece)
+                size += len(piece)
+        os.replace(tmp_name, target)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+    return size
+
+
 class StoreClient:
     def __init__(
         self,
@@ -389,22 +407,19 @@ class StoreClient:
     def get_to_file(self, cid: str, target: Path) -> int:
         """Writes the object's checked bytes to ``target`` (atomically); returns its size."""
         wanted = parse(cid)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".partial-")
-        size = 0
         stream = _Streamed(self, wanted)
         try:
-            with os.fdopen(fd, "wb") as out:
-                for piece in dag.iter_bytes(wanted, stream.block, max_bytes=self.max_bytes):
-                    out.write(piece)
-                    size += len(piece)
-            os.replace(tmp_name, target)
+            size = write_pieces(target, dag.iter_bytes(wanted, stream.block, max_bytes=self.max_bytes))
         finally:
             stream.close()
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp_name)
         self.stats.gets += 1
         return size
+
+    def export_car(self, cid: str, target: Path) -> tuple[str, int]:
+        """Writes the object's checked blocks as a CARv1 in DAG order to ``target`` (atomically), what ``ipfs dag
+        import`` takes; returns the object's own CID and the CAR's size."""
+        root = parse(self.cid_for(cid))
+        return str(root), write_pieces(target, car.iter_car(root, self.iter_blocks(str(root))))
 
     def iter_blocks(self, cid: str) -> Iterator[tuple[Cid, bytes]]:
         """The object's checked blocks in DAG order (what ``dml store export`` writes into a CAR)."""

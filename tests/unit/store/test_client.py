@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 
 from node.store import car
 from node.store.cid import Cid, cid_of
-from node.store.client import HttpReplica, LocalReplica, StoreClient
+from node.store.client import HttpReplica, LocalReplica, StoreClient, write_pieces
 from node.store.errors import ContentNotFound, ObjectTooLarge, StoreUnavailable, TransientReplicaError
 from node.store.local import LocalStore
 from node.store.multiformats import parse
@@ -225,3 +226,18 @@ def test_a_read_that_ends_before_its_car_stream_leaves_no_error_on_the_receiving
     finally:
         threading.excepthook = previous
     assert escaped == []
+
+
+def test_write_pieces_writes_whole_or_leaves_nothing(tmp_path: Path) -> None:
+    target = tmp_path / "out" / "object.car"
+    assert write_pieces(target, [b"ab", b"", b"cde"]) == 5
+    assert target.read_bytes() == b"abcde"
+
+    def failing() -> Iterator[bytes]:
+        yield b"new bytes"
+        raise ContentNotFound("bafy", "a replica")
+
+    with pytest.raises(ContentNotFound):
+        write_pieces(target, failing())
+    assert target.read_bytes() == b"abcde", "the earlier file is untouched"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["object.car"], "no partial file left"
