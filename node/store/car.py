@@ -9,11 +9,13 @@ from typing import BinaryIO
 
 from node.store.dag import checked
 from node.store.errors import DigestMismatch, InvalidCar, InvalidCid
-from node.store.multiformats import Cid, from_bytes, read_varint, varint
+from node.store.multiformats import SHA2_256, Cid, from_bytes, read_varint, varint
 
 MAX_HEADER = 1 << 16
 MAX_SECTION = 4 << 20  # a block (Helia and Kubo refuse over 2 MiB; legacy dmlnet objects went to 1 MiB) + its CID
 CONTENT_TYPE = "application/vnd.ipld.car"
+CIDV0_PREFIX = bytes([SHA2_256, 32])
+CIDV0_SIZE, CIDV1_SIZE = 34, 36
 
 
 def header(roots: list[Cid]) -> bytes:
@@ -26,15 +28,22 @@ def header(roots: list[Cid]) -> bytes:
     return varint(len(body)) + bytes(body)
 
 
-def section(cid: Cid, block: bytes) -> bytes:
+def section_head(cid: Cid, block_size: int) -> bytes:
+    """A section's bytes before its block: varint(length) and the CID."""
     raw = cid.to_bytes()
-    return varint(len(raw) + len(block)) + raw + block
+    return varint(len(raw) + block_size) + raw
+
+
+def section(cid: Cid, block: bytes) -> bytes:
+    return section_head(cid, len(block)) + block
 
 
 def iter_car(root: Cid, blocks: Iterable[tuple[Cid, bytes]]) -> Iterator[bytes]:
+    """The CAR's bytes in pieces: the header, then each section's head and its block as they are (no copy)."""
     yield header([root])
     for cid, block in blocks:
-        yield section(cid, block)
+        yield section_head(cid, len(block))
+        yield block
 
 
 def read_car(f: BinaryIO, *, check: bool = True) -> tuple[list[Cid], Iterator[tuple[Cid, bytes]]]:
@@ -58,12 +67,24 @@ def _sections(f: BinaryIO, check: bool) -> Iterator[tuple[Cid, bytes]]:
     while (length := _read_varint(f, "section")) is not None:
         if length > MAX_SECTION:
             raise InvalidCar(f"a CAR section of {length} bytes (at most {MAX_SECTION})")
-        body = _read_exact(f, length, "section")
-        try:
-            cid, used = from_bytes(body)
-        except (InvalidCid, ValueError, IndexError) as err:
-            raise InvalidCar(f"a CAR section with an unusable CID: {err}") from err
-        yield checked_section(cid, body[used:]) if check else (cid, body[used:])
+        cid, used = _read_cid(f, length)
+        block = _read_exact(f, length - used, "section")  # read apart from its CID: the block is not copied out
+        yield checked_section(cid, block) if check else (cid, block)
+
+
+def _read_cid(f: BinaryIO, length: int) -> tuple[Cid, int]:
+    """The section's CID, read by itself: a sha2-256 CID is 34 bytes (v0) or 36 (v1: the accepted codecs, raw and
+    dag-pb, take one varint byte each)."""
+    head = _read_exact(f, min(2, length), "section")
+    size = CIDV0_SIZE if head == CIDV0_PREFIX else CIDV1_SIZE
+    head += _read_exact(f, min(size, length) - len(head), "section")
+    try:
+        cid, used = from_bytes(head)
+    except (InvalidCid, ValueError, IndexError) as err:
+        raise InvalidCar(f"a CAR section with an unusable CID: {err}") from err
+    if used != len(head):
+        raise InvalidCar(f"a CAR section's CID of {used} bytes (sha2-256 CIDs take {size})")
+    return cid, used
 
 
 def _read_varint(f: BinaryIO, what: str) -> int | None:

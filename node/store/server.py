@@ -90,9 +90,10 @@ def _response_kind(fmt: str | None, accept: str | None) -> str:
 
 
 async def receive_into(body: AsyncIterator[bytes], write: Callable[[bytes], None], *, ahead: int = 4) -> None:
-    """Feeds ``body`` to ``write`` in 1 MiB pieces on a worker thread while the next bytes come in (hashing and
-    writing a block no longer stalls the socket: the sender and this server work at once). The first error of
-    ``write`` ends the upload; a cancelled or failed receive waits for the piece being written before returning."""
+    """Feeds ``body`` to ``write`` one UnixFS chunk at a time on a worker thread while the next bytes come in
+    (hashing and writing a block no longer stalls the socket: the sender and this server work at once). The first
+    error of ``write`` ends the upload; a cancelled or failed receive waits for the piece being written before
+    returning."""
     pending: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=ahead)
 
     async def consume() -> None:
@@ -109,14 +110,20 @@ async def receive_into(body: AsyncIterator[bytes], write: Callable[[bytes], None
             consumer.result()
 
     try:
-        buffer = bytearray()
+        parts: list[memoryview] = []
+        held = 0
         async for chunk in body:
-            buffer += chunk
-            if len(buffer) >= CHUNK_SIZE:
-                await hand_over(bytes(buffer))
-                buffer.clear()
-        if buffer:
-            await hand_over(bytes(buffer))
+            view = memoryview(chunk)
+            while held + len(view) >= CHUNK_SIZE:  # a whole chunk, joined once: the encoder takes it without a copy
+                need = CHUNK_SIZE - held
+                parts.append(view[:need])
+                await hand_over(b"".join(parts))
+                parts, held, view = [], 0, view[need:]
+            if view:
+                parts.append(view)
+                held += len(view)
+        if parts:
+            await hand_over(b"".join(parts))
         await hand_over(None)
         await consumer
     finally:

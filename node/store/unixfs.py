@@ -76,14 +76,20 @@ class Builder:
     _blocks: int = 0
 
     def write(self, data: bytes | memoryview) -> None:
+        if not self._buffer and isinstance(data, bytes) and len(data) == self.chunk_size:
+            self._leaf(data)  # a whole chunk as it came (a file read or a server's piece): no copy
+            return
         view = memoryview(data)
         while view:
             room = self.chunk_size - len(self._buffer)
-            self._buffer += view[:room]
+            if not self._buffer and len(view) >= room:
+                self._leaf(bytes(view[:room]))  # one copy, not one into the buffer and one out of it
+            else:
+                self._buffer += view[:room]
+                if len(self._buffer) == self.chunk_size:
+                    self._leaf(bytes(self._buffer))
+                    self._buffer.clear()
             view = view[room:]
-            if len(self._buffer) == self.chunk_size:
-                self._leaf(bytes(self._buffer))
-                self._buffer.clear()
 
     def _leaf(self, chunk: bytes) -> None:
         cid = Cid(RAW, sha256(chunk))

@@ -13,7 +13,7 @@ from node.store import car
 from node.store.cid import cid_of
 from node.store.errors import InvalidCar
 from node.store.local import LocalStore
-from node.store.multiformats import parse
+from node.store.multiformats import DAG_PB, Cid, parse, varint
 from node.store.unixfs import CHUNK_SIZE
 
 
@@ -58,3 +58,19 @@ def test_a_car_for_another_root_or_with_two_roots_is_refused(tmp_path: Path) -> 
     with pytest.raises(InvalidCar, match="not a CAR"):
         car.read_car(io.BytesIO(b""))
     assert cid == cid_of(b"one")
+
+
+def test_a_section_reads_its_cid_v0_or_v1_and_refuses_one_it_cannot_use() -> None:
+    v1 = parse(cid_of(b"block"))
+    v0 = Cid(DAG_PB, v1.digest, 0)
+    for cid in (v1, v0):
+        _roots, blocks = car.read_car(io.BytesIO(car.header([cid]) + car.section(cid, b"block")), check=False)
+        assert list(blocks) == [(cid, b"block")]
+    raw = v1.to_bytes()
+    for body, why in (
+        (raw[:20], "32 bytes"),  # a section shorter than any CID
+        (b"\x02" + raw[1:] + b"block", "version"),  # CIDv2
+        (raw[:1] + b"\x71" + raw[2:] + b"block", "codec"),  # dag-cbor
+    ):
+        with pytest.raises(InvalidCar, match=why):
+            list(car.read_car(io.BytesIO(car.header([v1]) + varint(len(body)) + body))[1])

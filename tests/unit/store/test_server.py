@@ -1,5 +1,5 @@
-"""The server's upload pipe (receive_into): what the socket delivers reaches the writer whole and in order, in 1 MiB
-pieces, and the writer's first error ends the upload without waiting for the rest of the body."""
+"""The server's upload pipe (receive_into): what the socket delivers reaches the writer whole and in order, one
+UnixFS chunk at a time, and the writer's first error ends the upload without waiting for the rest of the body."""
 
 from __future__ import annotations
 
@@ -21,13 +21,15 @@ async def _body(data: bytes, step: int, delivered: list[int]) -> AsyncIterator[b
         await asyncio.sleep(0)
 
 
+@pytest.mark.parametrize("step", [65_536, 100_003, 3 * CHUNK_SIZE + 1])
 @pytest.mark.parametrize("size", [0, 1, CHUNK_SIZE - 1, CHUNK_SIZE, 3 * CHUNK_SIZE + 5])
-def test_every_byte_reaches_the_writer_in_order_in_whole_pieces(size: int) -> None:
+def test_every_byte_reaches_the_writer_in_order_in_whole_chunks(size: int, step: int) -> None:
     data = os.urandom(size)
     pieces: list[bytes] = []
-    asyncio.run(receive_into(_body(data, 65_536, []), pieces.append))
+    asyncio.run(receive_into(_body(data, step, []), pieces.append))
     assert b"".join(pieces) == data
-    assert all(len(p) == CHUNK_SIZE for p in pieces[:-1]), "a block's worth at a time"
+    assert all(len(p) == CHUNK_SIZE for p in pieces[:-1]), "one chunk at a time, whatever the socket delivers"
+    assert all(type(p) is bytes for p in pieces), "the encoder's no-copy path takes bytes"
 
 
 def test_the_writers_error_ends_the_upload_early() -> None:

@@ -36,12 +36,28 @@ def test_an_object_reads_back_from_its_blocks_and_the_chain_digest_names_it(size
     assert root_codec(blocks[root.digest]) == root.codec
 
 
-def test_pieces_of_any_size_encode_as_one_write() -> None:
-    data = os.urandom(2 * CHUNK_SIZE + 3)
+@pytest.mark.parametrize("step", [333_333, CHUNK_SIZE, CHUNK_SIZE + 1, 3 * CHUNK_SIZE])
+def test_pieces_of_any_size_encode_as_one_write(step: int) -> None:
+    data = os.urandom(3 * CHUNK_SIZE + 3)
     builder = Builder(lambda _c, _b: None)
-    for i in range(0, len(data), 333_333):
-        builder.write(data[i : i + 333_333])
+    for i in range(0, len(data), step):
+        builder.write(data[i : i + step])
     assert str(builder.finish().root) == cid_of(data)
+
+
+def test_a_reused_write_buffer_does_not_change_what_was_written() -> None:
+    data = os.urandom(2 * CHUNK_SIZE + 7)
+    emitted: dict[bytes, bytes] = {}
+    builder = Builder(lambda cid, block: emitted.__setitem__(cid.digest, bytes(block)))
+    buffer = bytearray(CHUNK_SIZE)
+    for i in range(0, len(data), CHUNK_SIZE):
+        piece = data[i : i + CHUNK_SIZE]
+        buffer[: len(piece)] = piece
+        builder.write(memoryview(buffer)[: len(piece)])
+        buffer[:] = bytes(CHUNK_SIZE)  # the caller reuses its buffer at once
+    root = builder.finish().root
+    assert str(root) == cid_of(data)
+    assert b"".join(dag.iter_bytes(root, lambda c: emitted[c.digest])) == data
 
 
 def test_a_deep_tree_reads_back_in_order() -> None:
