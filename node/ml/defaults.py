@@ -153,7 +153,7 @@ def lm_spec(
     shards: int = 4,
     context: int = 64,
     local_steps: int = LM_LOCAL_STEPS,
-    checkpoint_every: int = 5,
+    checkpoint_every: int | None = None,
     dim: int = 64,
     blocks: int = 2,
     lr: float = 3e-3,
@@ -161,7 +161,11 @@ def lm_spec(
 ) -> sp.TaskSpec:
     """The language-model workload: the small GPT of :func:`lm_model` on byte-level text (``--dataset fortunes``),
     Adam, batches of 16 sequences. With 400 local steps checkpointed every 5, a verifier re-executing the anchor and
-    2 drawn segments redoes 15 of 400 steps (3.75%; with loading the checkpoints, 4.7% of training: BENCHMARKS.md)."""
+    2 drawn segments redoes 15 of 400 steps (3.75%; with loading the checkpoints, 4.7% of training: BENCHMARKS.md).
+    ``checkpoint_every`` defaults to keeping that share: 80 segments a unit (every 5 steps up to 400, every 25 at
+    2,000; a checkpoint holds the model and both Adam moments, 1.6 MB at the default size)."""
+    if checkpoint_every is None:
+        checkpoint_every = max(5, local_steps // 80)
     document = {
         "model": lm_model(context=context, dim=dim, blocks=blocks).model_dump(),
         "training": {

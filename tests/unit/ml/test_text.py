@@ -69,3 +69,9 @@ def test_a_language_model_is_evaluated_by_loss_and_perplexity() -> None:
     assert figure.summary().startswith("validation loss ")
     assert "perplexity" in figure.summary()
     assert figure.headline[0] == "loss"
+
+
+@pytest.mark.parametrize(("local_steps", "every"), [(15, 5), (400, 5), (2_000, 25), (10_000, 125)])
+def test_the_language_models_units_keep_80_segments_as_they_grow(local_steps: int, every: int) -> None:
+    training = lm_spec(dataset_digest="0x" + "00" * 32, local_steps=local_steps).training
+    assert training.checkpoint_every == every, "a verifier redoes the same share of a longer unit"
