@@ -113,6 +113,7 @@ def main() -> None:
         ("network validation loss", lm["network"]),
         ("centralized, same steps, this run", lm["centralized"]),
         ("network / centralized loss", lm["ratio"]),
+        ("units rejected", lm["rejected"]),
         ("verification cost / training (CPU, one unit)", lm["verification_cost_ratio"]),
     ]
     for name, c in calibration.items():
@@ -162,6 +163,7 @@ def main() -> None:
             "lm_network_val_loss": lm["network"],
             "lm_centralized_val_loss": lm["centralized"],
             "lm_loss_ratio": lm["ratio"],
+            "lm_rejected": lm["rejected"],
             "lm_verification_cost_ratio": lm["verification_cost_ratio"],
             "lm_rounds": args.lm_rounds,
             "lm_local_steps": args.lm_local_steps,
@@ -297,9 +299,9 @@ def _language_model(rounds: int, local_steps: int) -> dict[str, Any]:
     corpus = fortunes()
     spec = lm_spec(dataset_digest="0x" + "00" * 32, local_steps=local_steps)
     nodes = [("miner-a", "miner,aggregator", 2), ("miner-b", "miner", 3), ("verifier-0", "verifier,keeper", 4)]
-    final = _through_network(spec, corpus, Economics(rounds=rounds, quorum=1, claim_timeout_s=600), nodes).final
+    run = _through_network(spec, corpus, Economics(rounds=rounds, quorum=1, claim_timeout_s=600), nodes)
     parts = split_for(spec, corpus)
-    network_loss = evaluate(spec.model, state_from_bytes(final, tensor_specs(build_module(spec.model))), parts.test)
+    network_loss = evaluate(spec.model, state_from_bytes(run.final, tensor_specs(build_module(spec.model))), parts.test)
     steps = rounds * spec.dataset.shards * local_steps
     central = centralized(spec, state_of(build_module(spec.model, seed=0)), parts.shards, steps)
     central_loss = evaluate(spec.model, central, parts.test)
@@ -307,6 +309,7 @@ def _language_model(rounds: int, local_steps: int) -> dict[str, Any]:
         "network": round(network_loss.loss, 4),
         "centralized": round(central_loss.loss, 4),
         "ratio": round(network_loss.loss / central_loss.loss, 4),
+        "rejected": sum(1 for n, _ in run.events if n == "UnitRejected"),
         "verification_cost_ratio": _verification_cost(spec, parts.shards[0]),
     }
 

@@ -33,6 +33,7 @@ def test_bench_workloads_runs_at_its_smallest_size_and_reports_every_figure(tmp_
     assert 0 < figures["verification_cost_ratio"] < 2
     assert 0 < figures["lm_network_val_loss"] < 5.55, "below an untrained model's ln 256"
     assert 0.9 < figures["lm_loss_ratio"] < 1.3, "1 round of 20 steps: FedAvg of 4 units trails 80 central steps"
+    assert figures["lm_rejected"] == 0, "no honest GPT unit is rejected"
     assert figures["honest_false_rejects"] == 0
     assert figures["all_cheats_rejected"] is True
     assert set(figures["calibration"]) == {
