@@ -37,6 +37,7 @@ class RpcProxy:
         self.failed_before = 0
         self.lost_after = 0
         self._lock = threading.Lock()
+        self.closed = threading.Event()  # set when the proxy stops: a request held back by a delay ends at once
 
     def _draw(self) -> tuple[float, str | None]:
         """A delay, and whether to fail the request before forwarding it, after, or not at all."""
@@ -75,8 +76,10 @@ class RpcProxy:
                     self.connection.shutdown(2)
                     return
                 delay, fault = proxy._draw()
-                if delay:
-                    time.sleep(delay)  # the injected latency is the fault under test, not a wait for readiness
+                # The injected latency is the fault under test (not a wait for readiness); a stopping proxy cuts it.
+                if delay and proxy.closed.wait(delay):
+                    self._unavailable()
+                    return
                 if fault == "before":
                     self._unavailable()
                     return
@@ -111,4 +114,7 @@ class RpcProxy:
 def rpc_proxy(upstream: str, **faults: float) -> Iterator[tuple[str, RpcProxy]]:
     proxy = RpcProxy(upstream, **faults)  # type: ignore[arg-type]
     with serve_in_thread(proxy.handler()) as url:
-        yield url, proxy
+        try:
+            yield url, proxy
+        finally:
+            proxy.closed.set()
